@@ -1,0 +1,303 @@
+// VectorCluster, VectorBackup and VectorBackupSchedule: their OpenAPI schemas (with defaults and CEL rules)
+// and the TypeScript types derived from them. gen-crds.ts turns these schemas into crds/*.yaml.
+import { arr, bool, enumOf, free, int, intOrString, map, obj, str } from './schema.js';
+import type { Schema, Static } from './schema.js';
+
+export const GROUP = 'jadevectordb.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const DEFAULT_IMAGE = 'ghcr.io/jadevectordb/jadevectordb:0.1.0';
+
+/** Kubernetes resource quantity, e.g. 500m, 2Gi, 1.5. */
+const QUANTITY_PATTERN = '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$';
+/** Storage sizes are restricted to Mi/Gi/Ti so a CEL rule can compare them without the quantity library. */
+export const STORAGE_SIZE_PATTERN = '^[1-9][0-9]{0,6}(Mi|Gi|Ti)$';
+const DNS_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+
+/** Bytes in MiB units of a size matching STORAGE_SIZE_PATTERN (the TS twin of the CEL expression below). */
+export function storageSizeMi(size: string): number {
+  const n = Number.parseInt(size, 10);
+  if (size.endsWith('Ti')) return n * 1048576;
+  if (size.endsWith('Gi')) return n * 1024;
+  return n;
+}
+const celSizeMi = (v: string) =>
+  `int(${v}.replace('Ti', '').replace('Gi', '').replace('Mi', '')) * (${v}.endsWith('Ti') ? 1048576 : (${v}.endsWith('Gi') ? 1024 : 1))`;
+
+const quantityMap = (what: string) => map(intOrString('A resource quantity.', { pattern: QUANTITY_PATTERN }), what, { maxProperties: 16 });
+const secretKeyRef = (what: string, defaultKey: string) =>
+  obj({
+    name: str('Name of the Secret in the cluster namespace.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }),
+    key: str('Key inside the Secret.', { default: defaultKey, minLength: 1 }),
+  }, what, { required: ['name'] });
+
+export const backupTargetSchema = obj({
+  s3: obj({
+    bucket: str('Bucket name.', { minLength: 3, maxLength: 63 }),
+    prefix: str('Key prefix inside the bucket.', { default: '' , maxLength: 1024 }),
+    endpoint: str('S3-compatible endpoint URL; empty for AWS.', { maxLength: 1024 }),
+    region: str('Region.', { default: 'us-east-1', maxLength: 64 }),
+    credentialsSecret: str('Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.', { pattern: DNS_LABEL_PATTERN }),
+  }, 'An S3 or S3-compatible bucket.', { required: ['bucket'] }),
+  filesystem: obj({
+    path: str('Directory on a mounted volume.', { minLength: 1, maxLength: 4096 }),
+    claimName: str('PersistentVolumeClaim mounted at path.', { pattern: DNS_LABEL_PATTERN }),
+  }, 'A directory on a shared volume.', { required: ['path'] }),
+}, 'Where backups are written: exactly one of s3 or filesystem.', {
+  'x-kubernetes-validations': [{
+    rule: 'has(self.s3) != has(self.filesystem)',
+    message: 'exactly one of s3 or filesystem must be set',
+    check: (self) => (self.s3 !== undefined) !== (self.filesystem !== undefined),
+  }],
+});
+
+export const conditionSchema = obj({
+  type: str('Condition type, e.g. Ready.', { maxLength: 316, pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$' }),
+  status: enumOf(['True', 'False', 'Unknown'] as const, 'Status of the condition.'),
+  observedGeneration: int('Generation the condition was computed for.', { minimum: 0, format: 'int64' }),
+  lastTransitionTime: str('When the status last changed.', { format: 'date-time', maxLength: 64 }),
+  reason: str('CamelCase reason.', { maxLength: 1024, minLength: 1, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' }),
+  message: str('Human readable details.', { maxLength: 32768 }),
+}, 'A metav1.Condition.', { required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'] });
+export type Condition = Static<typeof conditionSchema>;
+
+const conditions = arr(conditionSchema, 'Standard conditions.', {
+  maxItems: 16, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'],
+});
+
+export const vectorClusterSpecSchema = obj({
+  replicas: int('Number of JadeVectorDB nodes (pods).', { default: 3, maximum: 99 }),
+  image: str('Container image of the JadeVectorDB node.', { default: DEFAULT_IMAGE, minLength: 1, maxLength: 512 }),
+  imagePullPolicy: enumOf(['Always', 'IfNotPresent', 'Never'] as const, 'Image pull policy.', { default: 'IfNotPresent' }),
+  imagePullSecrets: arr(str('Secret name.', { pattern: DNS_LABEL_PATTERN }), 'Secrets for pulling the image.', { maxItems: 8 }),
+  resources: obj({
+    requests: quantityMap('Minimum resources per pod.'),
+    limits: quantityMap('Maximum resources per pod.'),
+  }, 'CPU and memory per pod (core/v1 ResourceRequirements).', { default: {} }),
+  storage: obj({
+    size: str('PersistentVolumeClaim size per pod; only Mi, Gi or Ti. May grow, never shrink.', { default: '10Gi', pattern: STORAGE_SIZE_PATTERN, maxLength: 10 }),
+    storageClass: str('StorageClass of the PVCs; empty means the cluster default. Immutable.', { maxLength: 253 }),
+    pvcRetention: obj({
+      whenScaled: enumOf(['Retain', 'Delete'] as const, 'What happens to the PVC of a pod removed by scale-down.', { default: 'Retain' }),
+      whenDeleted: enumOf(['Retain', 'Delete'] as const, 'What happens to the PVCs when the VectorCluster is deleted.', { default: 'Retain' }),
+    }, 'PVC retention policy.', { default: {} }),
+  }, 'Persistent storage per pod.', {
+    default: {},
+    'x-kubernetes-validations': [
+      {
+        rule: `${celSizeMi('self.size')} >= ${celSizeMi('oldSelf.size')}`,
+        message: 'storage.size cannot be decreased',
+        check: (self, old) => storageSizeMi(self.size) >= storageSizeMi(old.size),
+        transition: true,
+      },
+      {
+        rule: 'has(self.storageClass) == has(oldSelf.storageClass) && (!has(self.storageClass) || self.storageClass == oldSelf.storageClass)',
+        message: 'storage.storageClass is immutable',
+        check: (self, old) => self.storageClass === old.storageClass,
+        transition: true,
+      },
+    ],
+  }),
+  node: obj({
+    ports: obj({
+      rest: int('REST port.', { default: 8080, minimum: 1024, maximum: 65535 }),
+      grpc: int('gRPC port (also used between nodes).', { default: 9090, minimum: 1024, maximum: 65535 }),
+      metrics: int('Prometheus metrics port; 0 serves /metrics on the REST port.', { default: 0, minimum: 0, maximum: 65535 }),
+    }, 'Container ports.', {
+      default: {},
+      'x-kubernetes-validations': [{ rule: 'self.rest != self.grpc', message: 'node.ports.rest and node.ports.grpc must differ', check: (s) => s.rest !== s.grpc }],
+    }),
+    logLevel: enumOf(['debug', 'info', 'warn', 'error'] as const, 'Log level.', { default: 'info' }),
+    hnsw: obj({
+      m: int('HNSW M (links per node) for new collections.', { default: 16, minimum: 2, maximum: 128 }),
+      efConstruction: int('HNSW efConstruction for new collections.', { default: 200, minimum: 4, maximum: 4096 }),
+      efSearch: int('Default HNSW ef at query time.', { default: 64, minimum: 1, maximum: 4096 }),
+    }, 'HNSW defaults for collections that do not set their own.', { default: {} }),
+    limits: obj({
+      maxRequestBodyBytes: int('Largest accepted request body.', { default: 33554432, minimum: 1024, format: 'int64' }),
+      maxBatchPoints: int('Most points in one upsert batch.', { default: 1000, minimum: 1, maximum: 1000000 }),
+      maxCollections: int('Most collections per cluster.', { default: 1000, minimum: 1, maximum: 100000 }),
+      maxConcurrentRequests: int('In-flight requests per node before 429.', { default: 256, minimum: 1, maximum: 100000 }),
+    }, 'Limits; past them the node answers 413 or 429.', { default: {} }),
+  }, 'Node configuration (rendered into a ConfigMap).', { default: {} }),
+  sharding: obj({
+    shardsPerCollection: int('Default number of shards of a new collection.', { default: 1, minimum: 1, maximum: 1024 }),
+    replicationFactor: int('Default replicas of each shard (Raft group size).', { default: 1, minimum: 1, maximum: 7 }),
+    writeConsistency: enumOf(['all', 'quorum', 'one'] as const, 'Default write consistency.', { default: 'quorum' }),
+  }, 'Sharding and replication defaults for new collections.', { default: {} }),
+  security: obj({
+    apiKeySecret: secretKeyRef('Secret with the API key; when absent the operator generates <cluster>-api-key.', 'api-key'),
+    tlsSecret: obj({
+      name: str('A kubernetes.io/tls Secret (tls.crt, tls.key, optional ca.crt).', { pattern: DNS_LABEL_PATTERN, minLength: 1 }),
+    }, 'TLS for REST and gRPC.', { required: ['name'] }),
+  }, 'Authentication and TLS.', { default: {} }),
+  backup: obj({
+    target: backupTargetSchema,
+    scheduleRef: obj({ name: str('VectorBackupSchedule name.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }) }, 'The schedule that backs up this cluster.', { required: ['name'] }),
+  }, 'Backup defaults.'),
+  template: obj({
+    labels: map(str('Label value.', { maxLength: 63 }), 'Extra pod labels.', { maxProperties: 32 }),
+    annotations: map(str('Annotation value.', { maxLength: 4096 }), 'Extra pod annotations.', { maxProperties: 32 }),
+    nodeSelector: map(str('Label value.', { maxLength: 63 }), 'Node selector.', { maxProperties: 32 }),
+    affinity: free('core/v1 Affinity; replaces the default pod anti-affinity when set.'),
+    tolerations: arr(free('core/v1 Toleration.'), 'Tolerations.', { maxItems: 32 }),
+    topologySpreadConstraints: arr(free('core/v1 TopologySpreadConstraint.'), 'Topology spread constraints.', { maxItems: 8 }),
+    priorityClassName: str('PriorityClass of the pods.', { maxLength: 253 }),
+    terminationGracePeriodSeconds: int('Grace period for a clean shutdown.', { default: 60, minimum: 1, maximum: 3600 }),
+  }, 'Pod template overrides.', { default: {} }),
+}, 'Desired state of a JadeVectorDB cluster.', {
+  'x-kubernetes-validations': [
+    { rule: 'self.replicas >= 1', message: 'spec.replicas must be at least 1', check: (s) => s.replicas >= 1 },
+    {
+      rule: 'self.sharding.replicationFactor <= self.replicas',
+      message: 'spec.sharding.replicationFactor must not exceed spec.replicas',
+      check: (s) => s.sharding.replicationFactor <= s.replicas,
+    },
+  ],
+});
+
+export const memberSchema = obj({
+  pod: str('Pod name.'),
+  nodeId: str('Node id reported by /v1/status.'),
+  ready: bool('The pod is Ready and /v1/status answered ready.'),
+  role: str('Role reported by the node (e.g. leader, follower, learner, unknown).', { maxLength: 64 }),
+  version: str('Node version.', { maxLength: 64 }),
+  collections: int('Collections known to the node.', { minimum: 0 }),
+  points: int('Points stored on the node.', { minimum: 0, format: 'int64' }),
+  uptimeSeconds: int('Seconds since the node started.', { minimum: 0, format: 'int64' }),
+  lastSeenTime: str('Last successful /v1/status call.', { format: 'date-time', maxLength: 64 }),
+  message: str('Why the member is not ready.', { maxLength: 1024 }),
+}, 'State of one member pod.', { required: ['pod', 'ready'] });
+export type Member = Static<typeof memberSchema>;
+
+export const PHASES = ['Pending', 'Provisioning', 'Running', 'Scaling', 'Degraded', 'Failed', 'Terminating'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export const vectorClusterStatusSchema = obj({
+  phase: enumOf(PHASES, 'Summary of the cluster state.'),
+  reason: str('Why the cluster is in this phase.', { maxLength: 1024 }),
+  conditions,
+  members: arr(memberSchema, 'Per-member state.', { maxItems: 100, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['pod'] }),
+  replicas: int('Pods that exist (scale subresource).', { minimum: 0 }),
+  readyReplicas: int('Pods that are ready.', { minimum: 0 }),
+  selector: str('Label selector of the pods (scale subresource).', { maxLength: 1024 }),
+  observedGeneration: int('The generation this status describes.', { minimum: 0, format: 'int64' }),
+  apiKeySecret: str('Secret that holds the API key in use.'),
+  currentImage: str('Image the StatefulSet runs.', { maxLength: 512 }),
+}, 'Observed state of a JadeVectorDB cluster.');
+
+const objectMeta: Schema<Record<string, unknown>> = { type: 'object' };
+const typeMetaField = (description: string): Schema<string> => ({ type: 'string', description });
+export const vectorClusterSchema = obj({
+  apiVersion: typeMetaField('API version.'), kind: typeMetaField('Kind.'), metadata: objectMeta,
+  spec: vectorClusterSpecSchema, status: vectorClusterStatusSchema,
+}, 'A JadeVectorDB cluster.', { required: ['spec'] });
+
+export const clusterRefSchema = obj({ name: str('VectorCluster in the same namespace.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }) },
+  'The cluster to back up.', { required: ['name'] });
+
+export const vectorBackupSpecSchema = obj({
+  clusterRef: clusterRefSchema,
+  target: backupTargetSchema,
+  collections: arr(str('Collection name.', { maxLength: 255 }), 'Collections to include; empty means all.', { maxItems: 1000 }),
+}, 'One backup of a cluster: a set of shard snapshots at known Raft indexes. Immutable.', {
+  required: ['clusterRef'],
+  'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'VectorBackup spec is immutable', check: (s, o) => JSON.stringify(s) === JSON.stringify(o), transition: true }],
+});
+export const vectorBackupStatusSchema = obj({
+  phase: enumOf(['Pending', 'Running', 'Succeeded', 'Failed'] as const, 'Backup phase.'),
+  reason: str('Why.', { maxLength: 1024 }),
+  startTime: str('Start.', { format: 'date-time', maxLength: 64 }),
+  completionTime: str('End.', { format: 'date-time', maxLength: 64 }),
+  sizeBytes: int('Bytes written.', { minimum: 0, format: 'int64' }),
+  location: str('Where the backup manifest lives.', { maxLength: 4096 }),
+  conditions,
+  observedGeneration: int('Generation observed.', { minimum: 0, format: 'int64' }),
+}, 'Backup progress.');
+export const vectorBackupSchema = obj({
+  apiVersion: typeMetaField('API version.'), kind: typeMetaField('Kind.'), metadata: objectMeta,
+  spec: vectorBackupSpecSchema, status: vectorBackupStatusSchema,
+}, 'A backup of a VectorCluster.', { required: ['spec'] });
+
+export const vectorBackupScheduleSpecSchema = obj({
+  clusterRef: clusterRefSchema,
+  schedule: str('Cron expression (5 fields) or @hourly/@daily/@weekly/@monthly.', {
+    pattern: '^(@(hourly|daily|weekly|monthly|yearly)|(\\S+\\s+){4}\\S+)$', maxLength: 128,
+  }),
+  retention: obj({
+    count: int('Keep at most this many successful backups.', { default: 7, minimum: 1, maximum: 1000 }),
+    maxAgeHours: int('Delete backups older than this; 0 keeps them regardless of age.', { default: 0, minimum: 0, maximum: 87600 }),
+  }, 'Which old backups to delete.', { default: {} }),
+  suspend: bool('Stop creating new backups.', { default: false }),
+  target: backupTargetSchema,
+}, 'Periodic backups of a cluster.', {
+  required: ['clusterRef', 'schedule'],
+  'x-kubernetes-validations': [{ rule: 'self.clusterRef.name == oldSelf.clusterRef.name', message: 'spec.clusterRef.name is immutable', check: (s, o) => s.clusterRef.name === o.clusterRef.name, transition: true }],
+});
+export const vectorBackupScheduleStatusSchema = obj({
+  lastScheduleTime: str('Last time a backup was started.', { format: 'date-time', maxLength: 64 }),
+  lastSuccessfulTime: str('Last time a backup succeeded.', { format: 'date-time', maxLength: 64 }),
+  active: arr(str('VectorBackup name.'), 'Backups in progress.', { maxItems: 16 }),
+  conditions,
+  observedGeneration: int('Generation observed.', { minimum: 0, format: 'int64' }),
+}, 'Schedule state.');
+export const vectorBackupScheduleSchema = obj({
+  apiVersion: typeMetaField('API version.'), kind: typeMetaField('Kind.'), metadata: objectMeta,
+  spec: vectorBackupScheduleSpecSchema, status: vectorBackupScheduleStatusSchema,
+}, 'A backup schedule.', { required: ['spec'] });
+
+export type BackupTarget = Static<typeof backupTargetSchema>;
+export type VectorClusterSpec = Static<typeof vectorClusterSpecSchema>;
+export type VectorClusterStatus = Static<typeof vectorClusterStatusSchema>;
+export type VectorBackupSpec = Static<typeof vectorBackupSpecSchema>;
+export type VectorBackupStatus = Static<typeof vectorBackupStatusSchema>;
+export type VectorBackupScheduleSpec = Static<typeof vectorBackupScheduleSpecSchema>;
+export type VectorBackupScheduleStatus = Static<typeof vectorBackupScheduleStatusSchema>;
+
+/** Minimal ObjectMeta we read and write. */
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  ownerReferences?: OwnerReference[];
+}
+export interface OwnerReference {
+  apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean;
+}
+interface Resource<K extends string, Spec, Status> {
+  apiVersion: typeof API_VERSION;
+  kind: K;
+  metadata: ObjectMeta;
+  spec: Spec;
+  status?: Status;
+}
+export type VectorCluster = Resource<'VectorCluster', VectorClusterSpec, VectorClusterStatus>;
+export type VectorBackup = Resource<'VectorBackup', VectorBackupSpec, VectorBackupStatus>;
+export type VectorBackupSchedule = Resource<'VectorBackupSchedule', VectorBackupScheduleSpec, VectorBackupScheduleStatus>;
+
+/** Spec with every default applied: what the reconciler works with. */
+export type DefaultedSpec = VectorClusterSpec & {
+  replicas: number; image: string; imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  resources: NonNullable<VectorClusterSpec['resources']>;
+  storage: Required<Pick<NonNullable<VectorClusterSpec['storage']>, 'size' | 'pvcRetention'>> & NonNullable<VectorClusterSpec['storage']> & {
+    pvcRetention: Required<NonNullable<NonNullable<VectorClusterSpec['storage']>['pvcRetention']>>;
+  };
+  node: {
+    ports: Required<NonNullable<NonNullable<VectorClusterSpec['node']>['ports']>>;
+    logLevel: 'debug' | 'info' | 'warn' | 'error';
+    hnsw: Required<NonNullable<NonNullable<VectorClusterSpec['node']>['hnsw']>>;
+    limits: Required<NonNullable<NonNullable<VectorClusterSpec['node']>['limits']>>;
+  };
+  sharding: Required<NonNullable<VectorClusterSpec['sharding']>>;
+  security: NonNullable<VectorClusterSpec['security']>;
+  template: NonNullable<VectorClusterSpec['template']> & { terminationGracePeriodSeconds: number };
+};
+
+export type AnySchema = Schema<unknown>;

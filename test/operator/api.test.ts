@@ -1,0 +1,194 @@
+// Checks the single source of truth of the CRDs: the committed YAML (top-level and Helm copy) equals what
+// gen-crds.ts renders from the TS schemas, every CEL rule agrees with its TS twin when evaluated by a real
+// CEL engine, the derived TS types cover every schema field, and defaulting/validation behave as the apiserver's.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { run } from '@bufbuild/cel';
+import { strings } from '@bufbuild/cel/ext';
+import { CRDS, renderCrdYaml } from '../../operator/src/api/crds.js';
+import type { JSONSchemaProps } from '../../operator/src/api/schema.js';
+import {
+  backupTargetSchema, vectorBackupScheduleSpecSchema, vectorBackupSpecSchema, vectorClusterSpecSchema,
+} from '../../operator/src/api/types.js';
+import type { VectorClusterSpec } from '../../operator/src/api/types.js';
+import { applyDefaults, defaultSpec, validate, validateClusterSpec } from '../../operator/src/api/validate.js';
+
+type DeepRequired<T> = T extends (infer U)[] ? DeepRequired<U>[] : T extends object ? { [K in keyof T]-?: DeepRequired<T[K]> } : T;
+
+/** Every field of the type set: the compiler rejects this literal if the type gains or loses a field. */
+const fullSpec: DeepRequired<VectorClusterSpec> = {
+  replicas: 3, image: 'example/jadevectordb:1', imagePullPolicy: 'Always', imagePullSecrets: ['regcred'],
+  resources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: 2, memory: '4Gi' } },
+  storage: { size: '20Gi', storageClass: 'fast', pvcRetention: { whenScaled: 'Delete', whenDeleted: 'Retain' } },
+  node: {
+    ports: { rest: 8080, grpc: 9090, metrics: 9100 }, logLevel: 'debug', hnsw: { m: 32, efConstruction: 400, efSearch: 100 },
+    limits: { maxRequestBodyBytes: 1048576, maxBatchPoints: 500, maxCollections: 10, maxConcurrentRequests: 64 },
+  },
+  sharding: { shardsPerCollection: 4, replicationFactor: 3, writeConsistency: 'all' },
+  security: { apiKeySecret: { name: 'my-key', key: 'k' }, tlsSecret: { name: 'my-tls' } },
+  backup: {
+    target: {
+      s3: { bucket: 'bkt', prefix: 'p/', endpoint: 'http://minio:9000', region: 'eu-west-1', credentialsSecret: 's3-creds' },
+      filesystem: { path: '/backups', claimName: 'backup-pvc' },
+    },
+    scheduleRef: { name: 'nightly' },
+  },
+  template: {
+    labels: { team: 'search' }, annotations: { a: 'b' }, nodeSelector: { disk: 'ssd' }, affinity: { nodeAffinity: {} },
+    tolerations: [{ key: 'dedicated', operator: 'Exists' }], topologySpreadConstraints: [{ maxSkew: 1 }],
+    priorityClassName: 'high', terminationGracePeriodSeconds: 30,
+  },
+};
+
+function schemaPaths(schema: JSONSchemaProps, prefix = ''): string[] {
+  if (!schema.properties) return [prefix];
+  return Object.entries(schema.properties).flatMap(([k, v]) => schemaPaths(v, `${prefix}.${k}`));
+}
+function valuePaths(value: unknown, schema: JSONSchemaProps, prefix = ''): string[] {
+  if (!schema.properties || typeof value !== 'object' || value === null) return [prefix];
+  return Object.entries(value).flatMap(([k, v]) => valuePaths(v, schema.properties![k] ?? {}, `${prefix}.${k}`));
+}
+
+/** JSON → CEL values the way the apiserver binds them: integers are CEL int, objects are maps. */
+function toCel(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(toCel);
+  if (v !== null && typeof v === 'object') return new Map(Object.entries(v).map(([k, x]) => [k, toCel(x)]));
+  if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
+  return v;
+}
+function celHolds(rule: string, self: unknown, old: unknown): boolean {
+  const result = run(rule, { self: toCel(self), oldSelf: toCel(old) } as never, { funcs: strings });
+  if (typeof result !== 'boolean') throw new Error(`rule ${rule} did not evaluate to a bool: ${String(result)}`);
+  return result;
+}
+
+describe('CRD YAML generation', () => {
+  for (const dir of ['crds', 'helm/jadevectordb-operator/crds']) {
+    it(`committed ${dir}/*.yaml equals the generated YAML`, () => {
+      for (const { file, object } of CRDS) {
+        expect(readFileSync(`${dir}/${file}`, 'utf8'), `${dir}/${file} is stale: run node --import tsx operator/src/api/gen-crds.ts`).toBe(renderCrdYaml(object));
+      }
+    });
+  }
+
+  it('VectorCluster has status and scale subresources and Phase/Ready/Age columns', () => {
+    const version = (CRDS[0].object as any).spec.versions[0];
+    expect(version.subresources.scale).toEqual({ specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' });
+    expect(version.subresources.status).toEqual({});
+    expect(version.additionalPrinterColumns.map((c: any) => c.name)).toEqual(expect.arrayContaining(['Phase', 'Ready', 'Age']));
+    const spec = version.schema.openAPIV3Schema.properties.spec;
+    expect(JSON.stringify(spec)).not.toContain('check');
+  });
+});
+
+describe('TS types and schema agree', () => {
+  it('a spec with every typed field set covers every schema field and validates', () => {
+    const fullWithOneTarget = { ...fullSpec, backup: { ...fullSpec.backup, target: { s3: fullSpec.backup.target.s3 } } };
+    expect(validateClusterSpec(fullWithOneTarget)).toEqual([]);
+    expect(valuePaths(fullSpec, vectorClusterSpecSchema).sort()).toEqual(schemaPaths(vectorClusterSpecSchema).sort());
+  });
+
+  it('rejects fields the schema does not know, like the apiserver with strict field validation', () => {
+    expect(validateClusterSpec({ replicas: 3, replicaz: 4 } as VectorClusterSpec)).toEqual([{ path: 'spec.replicaz', message: 'unknown field' }]);
+  });
+});
+
+describe('defaults', () => {
+  it('fills every nested default from an empty spec', () => {
+    const spec = defaultSpec({});
+    expect(spec.replicas).toBe(3);
+    expect(spec.storage).toEqual({ size: '10Gi', pvcRetention: { whenScaled: 'Retain', whenDeleted: 'Retain' } });
+    expect(spec.node.ports).toEqual({ rest: 8080, grpc: 9090, metrics: 0 });
+    expect(spec.node.hnsw).toEqual({ m: 16, efConstruction: 200, efSearch: 64 });
+    expect(spec.sharding.writeConsistency).toBe('quorum');
+    expect(spec.template.terminationGracePeriodSeconds).toBe(60);
+    expect(spec.security.apiKeySecret).toBeUndefined();
+  });
+
+  it('keeps given values and defaults only missing siblings', () => {
+    const spec = defaultSpec({ replicas: 5, storage: { size: '1Ti' }, security: { apiKeySecret: { name: 'k' } } });
+    expect(spec.replicas).toBe(5);
+    expect(spec.storage.size).toBe('1Ti');
+    expect(spec.storage.pvcRetention.whenDeleted).toBe('Retain');
+    expect(spec.security.apiKeySecret).toEqual({ name: 'k', key: 'api-key' });
+  });
+
+  it('applyDefaults never mutates its input', () => {
+    const input = { storage: {} };
+    applyDefaults(vectorClusterSpecSchema, input);
+    expect(input).toEqual({ storage: {} });
+  });
+});
+
+describe('validation messages', () => {
+  const cases: { name: string; spec: VectorClusterSpec; old?: VectorClusterSpec; message: string | null }[] = [
+    { name: 'replicas 0', spec: { replicas: 0 }, message: 'spec.replicas must be at least 1' },
+    { name: 'replicas 1 with default RF', spec: { replicas: 1 }, message: null },
+    { name: 'RF above replicas', spec: { replicas: 2, sharding: { replicationFactor: 3 } }, message: 'spec.sharding.replicationFactor must not exceed spec.replicas' },
+    { name: 'storage shrinks 2Gi → 1024Mi', spec: { storage: { size: '1024Mi' } }, old: { storage: { size: '2Gi' } }, message: 'storage.size cannot be decreased' },
+    { name: 'storage grows Gi → Ti', spec: { storage: { size: '1Ti' } }, old: { storage: { size: '900Gi' } }, message: null },
+    { name: 'storage same in other unit', spec: { storage: { size: '1024Mi' } }, old: { storage: { size: '1Gi' } }, message: null },
+    { name: 'storageClass changed', spec: { storage: { storageClass: 'b' } }, old: { storage: { storageClass: 'a' } }, message: 'storage.storageClass is immutable' },
+    { name: 'storageClass added', spec: { storage: { storageClass: 'b' } }, old: {}, message: 'storage.storageClass is immutable' },
+    { name: 'bad size unit', spec: { storage: { size: '10G' } }, message: `must match ${'^[1-9][0-9]{0,6}(Mi|Gi|Ti)$'}` },
+    { name: 'two backup targets', spec: { backup: { target: { s3: { bucket: 'abc' }, filesystem: { path: '/x' } } } }, message: 'exactly one of s3 or filesystem must be set' },
+    { name: 'same ports', spec: { node: { ports: { rest: 9000, grpc: 9000 } } }, message: 'node.ports.rest and node.ports.grpc must differ' },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const messages = validateClusterSpec(c.spec, c.old).map((e) => e.message);
+      if (c.message === null) expect(messages).toEqual([]);
+      else expect(messages).toContain(c.message);
+    });
+  }
+});
+
+describe('every CEL rule agrees with its TypeScript twin (evaluated by @bufbuild/cel)', () => {
+  const defaulted = (spec: VectorClusterSpec) => applyDefaults(vectorClusterSpecSchema, spec) as any;
+  const samples: { schema: JSONSchemaProps; values: [unknown, unknown][] }[] = [
+    {
+      schema: vectorClusterSpecSchema,
+      values: [[defaulted({}), undefined], [defaulted({ replicas: 0 }), undefined], [defaulted({ replicas: 1, sharding: { replicationFactor: 2 } }), undefined]],
+    },
+    {
+      schema: vectorClusterSpecSchema.properties!.storage,
+      values: [
+        [{ size: '10Gi' }, { size: '10Gi' }], [{ size: '1Ti' }, { size: '1023Gi' }], [{ size: '512Mi' }, { size: '1Gi' }],
+        [{ size: '1Gi', storageClass: 'a' }, { size: '1Gi' }], [{ size: '1Gi' }, { size: '1Gi', storageClass: 'a' }],
+        [{ size: '1Gi', storageClass: 'a' }, { size: '1Gi', storageClass: 'b' }], [{ size: '1Gi', storageClass: 'a' }, { size: '1Gi', storageClass: 'a' }],
+      ],
+    },
+    { schema: vectorClusterSpecSchema.properties!.node.properties!.ports, values: [[{ rest: 1, grpc: 2 }, undefined], [{ rest: 3, grpc: 3 }, undefined]] },
+    { schema: backupTargetSchema, values: [[{ s3: { bucket: 'b' } }, undefined], [{}, undefined], [{ s3: { bucket: 'b' }, filesystem: { path: '/' } }, undefined]] },
+    {
+      schema: vectorBackupSpecSchema,
+      values: [[{ clusterRef: { name: 'a' } }, { clusterRef: { name: 'a' } }], [{ clusterRef: { name: 'a' } }, { clusterRef: { name: 'b' } }]],
+    },
+    {
+      schema: vectorBackupScheduleSpecSchema,
+      values: [[{ clusterRef: { name: 'a' }, schedule: '@daily' }, { clusterRef: { name: 'a' }, schedule: '@hourly' }], [{ clusterRef: { name: 'a' }, schedule: '@daily' }, { clusterRef: { name: 'b' }, schedule: '@daily' }]],
+    },
+  ];
+  for (const [i, { schema, values }] of samples.entries()) {
+    it(`sample set ${i}: ${schema.description}`, () => {
+      const rules = schema['x-kubernetes-validations'] ?? [];
+      expect(rules.length).toBeGreaterThan(0);
+      const outcomes = new Set<boolean>();
+      for (const rule of rules) {
+        for (const [self, old] of values) {
+          if (rule.transition && old === undefined) continue;
+          const expected = rule.check(self, old);
+          outcomes.add(expected);
+          expect(celHolds(rule.rule, self, old), `${rule.rule} on ${JSON.stringify(self)} / ${JSON.stringify(old)}`).toBe(expected);
+        }
+      }
+      expect(outcomes, 'samples must exercise both outcomes').toEqual(new Set([true, false]));
+    });
+  }
+});
+
+describe('schema validator basics', () => {
+  it('reports the path of a nested type error', () => {
+    expect(validate(vectorClusterSpecSchema, { replicas: 'three' }, undefined, 'spec')).toEqual([{ path: 'spec.replicas', message: 'must be an integer' }]);
+  });
+});
