@@ -1,0 +1,44 @@
+// Exact search over the arena: always correct, the test oracle and the planner's path for
+// small filtered candidate sets.
+import { VectorArena } from './arena.js';
+import { distance } from './distance.js';
+import { TopK } from './topk.js';
+import type { IndexHit, Metric, SearchOptions, VectorIndex } from './types.js';
+
+export class FlatIndex implements VectorIndex {
+  readonly arena: VectorArena;
+
+  constructor(readonly dimension: number, readonly metric: Metric, arena?: VectorArena) {
+    this.arena = arena ?? new VectorArena(dimension);
+  }
+
+  add(label: number, vector: Float32Array): void {
+    this.arena.set(label, vector);
+  }
+
+  remove(label: number): void {
+    this.arena.delete(label);
+  }
+
+  size(): number {
+    return this.arena.count;
+  }
+
+  search(query: Float32Array, k: number, options: SearchOptions = {}): IndexHit[] {
+    return this.searchLabels(query, k, this.arena.labels(), options.filter);
+  }
+
+  /** Exact top-k among the given labels (unknown labels are skipped). */
+  searchLabels(query: Float32Array, k: number, labels: Iterable<number>, filter?: (label: number) => boolean): IndexHit[] {
+    const top = new TopK(k);
+    const data = this.arena.buffer();
+    const dim = this.dimension;
+    for (const label of labels) {
+      const offset = this.arena.offsetOf(label);
+      if (offset < 0) continue;
+      if (filter && !filter(label)) continue;
+      top.push(label, distance(this.metric, query, 0, data, offset, dim));
+    }
+    return top.sorted();
+  }
+}

@@ -1,0 +1,126 @@
+// HNSW through hnswlib-node. Cosine uses hnswlib's inner-product space on vectors the shard
+// has already normalized, so nothing is normalized twice. Deleted slots are reused
+// (allowReplaceDeleted) and the index doubles when full, so it has no fixed maximum.
+import { createRequire } from 'node:module';
+import type { HierarchicalNSW as HierarchicalNSWType } from 'hnswlib-node';
+import { assert } from '../util/errors.js';
+import type { HnswParams, IndexHit, Metric, SearchOptions, VectorIndex } from './types.js';
+
+const require = createRequire(import.meta.url);
+// hnswlib-node is CommonJS; loading it through require fails loudly if the native build is missing.
+const { HierarchicalNSW } = require('hnswlib-node') as typeof import('hnswlib-node');
+
+export const HNSW_CAPACITY_INITIAL = 1024;
+
+export class HnswIndex implements VectorIndex {
+  private hnsw: HierarchicalNSWType;
+  private readonly present = new Set<number>();
+  private deletedSlots = 0;
+  private currentEf: number;
+  // hnswlib-node only accepts number[]: one reused array avoids allocating per call.
+  private readonly scratch: number[];
+
+  constructor(readonly dimension: number, readonly metric: Metric, readonly params: HnswParams, randomSeed = 100) {
+    this.hnsw = new HierarchicalNSW(metric === 'l2' ? 'l2' : 'ip', dimension);
+    this.hnsw.initIndex({
+      maxElements: HNSW_CAPACITY_INITIAL,
+      m: params.m,
+      efConstruction: params.efConstruction,
+      randomSeed,
+      allowReplaceDeleted: true,
+    });
+    this.currentEf = params.efSearch;
+    this.hnsw.setEf(params.efSearch);
+    this.scratch = new Array<number>(dimension).fill(0);
+  }
+
+  /** Loads a graph written by save(); `labels` are the live labels it must contain. */
+  static load(path: string, dimension: number, metric: Metric, params: HnswParams, labels: Iterable<number>): HnswIndex {
+    const index = new HnswIndex(dimension, metric, params);
+    index.hnsw = new HierarchicalNSW(metric === 'l2' ? 'l2' : 'ip', dimension);
+    index.hnsw.readIndexSync(path, true);
+    index.hnsw.setEf(params.efSearch);
+    for (const label of labels) index.present.add(label);
+    index.deletedSlots = index.hnsw.getCurrentCount() - index.present.size;
+    assert(index.deletedSlots >= 0, 'saved graph holds every live label');
+    return index;
+  }
+
+  save(path: string): void {
+    this.hnsw.writeIndexSync(path);
+  }
+
+  add(label: number, vector: Float32Array): void {
+    assert(vector.length === this.dimension, 'vector length equals index dimension');
+    const point = this.fill(vector);
+    if (this.present.has(label)) {
+      this.hnsw.addPoint(point, label, false); // in-place update of a live label
+      return;
+    }
+    if (this.deletedSlots > 0) {
+      this.hnsw.addPoint(point, label, true);
+      this.deletedSlots--;
+    } else {
+      if (this.hnsw.getCurrentCount() >= this.hnsw.getMaxElements()) {
+        this.hnsw.resizeIndex(this.hnsw.getMaxElements() * 2);
+      }
+      this.hnsw.addPoint(point, label, false);
+    }
+    this.present.add(label);
+  }
+
+  remove(label: number): void {
+    if (!this.present.delete(label)) return;
+    this.hnsw.markDelete(label);
+    this.deletedSlots++;
+  }
+
+  size(): number {
+    return this.present.size;
+  }
+
+  capacity(): number {
+    return this.hnsw.getMaxElements();
+  }
+
+  /** Rough native memory: vectors plus level-0 links (4 bytes × 2m) per slot. */
+  memoryBytes(): number {
+    return this.hnsw.getMaxElements() * (this.dimension * 4 + this.params.m * 2 * 4 + 16);
+  }
+
+  search(query: Float32Array, k: number, options: SearchOptions = {}): IndexHit[] {
+    const live = this.present.size;
+    if (live === 0 || k <= 0) return [];
+    const kEffective = Math.min(k, this.hnsw.getMaxElements());
+    const ef = Math.max(options.ef ?? this.params.efSearch, kEffective);
+    if (ef !== this.currentEf) {
+      this.hnsw.setEf(ef);
+      this.currentEf = ef;
+    }
+    const result = options.filter
+      ? this.hnsw.searchKnn(this.fill(query), kEffective, options.filter)
+      : this.hnsw.searchKnn(this.fill(query), kEffective);
+    const hits: IndexHit[] = new Array(result.neighbors.length);
+    for (let i = 0; i < result.neighbors.length; i++) {
+      hits[i] = { label: result.neighbors[i], distance: this.toDistance(result.distances[i]) };
+    }
+    return hits;
+  }
+
+  private toDistance(raw: number): number {
+    switch (this.metric) {
+      case 'l2':
+        return Math.sqrt(Math.max(0, raw)); // hnswlib reports squared L2
+      case 'cosine':
+        return raw; // 1 − dot of unit vectors
+      case 'ip':
+        return raw - 1; // hnswlib's ip distance is 1 − dot
+    }
+  }
+
+  private fill(vector: Float32Array): number[] {
+    const s = this.scratch;
+    for (let i = 0; i < vector.length; i++) s[i] = vector[i];
+    return s;
+  }
+}

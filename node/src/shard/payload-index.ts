@@ -1,0 +1,104 @@
+// Per-field payload indexes: value → labels. They answer match/range conditions exactly, which
+// gives the planner a true cardinality for the filter instead of a guess.
+import type { Condition, MatchValue } from './filter.js';
+import { valuesAt } from './filter.js';
+
+export type PayloadSchema = 'keyword' | 'integer' | 'float' | 'bool';
+export const PAYLOAD_SCHEMAS: readonly PayloadSchema[] = ['keyword', 'integer', 'float', 'bool'];
+
+function accepts(schema: PayloadSchema, v: unknown): v is MatchValue {
+  switch (schema) {
+    case 'keyword':
+      return typeof v === 'string';
+    case 'integer':
+      return typeof v === 'number' && Number.isInteger(v);
+    case 'float':
+      return typeof v === 'number' && Number.isFinite(v);
+    case 'bool':
+      return typeof v === 'boolean';
+  }
+}
+
+export class PayloadFieldIndex {
+  private readonly byValue = new Map<MatchValue, Set<number>>();
+  private sortedNumericKeys: number[] | null = null;
+
+  constructor(readonly field: string, readonly schema: PayloadSchema) {}
+
+  add(label: number, payload: Record<string, unknown> | null): void {
+    for (const v of valuesAt(payload, this.field)) {
+      if (!accepts(this.schema, v)) continue;
+      let set = this.byValue.get(v);
+      if (!set) {
+        set = new Set();
+        this.byValue.set(v, set);
+        this.sortedNumericKeys = null;
+      }
+      set.add(label);
+    }
+  }
+
+  remove(label: number, payload: Record<string, unknown> | null): void {
+    for (const v of valuesAt(payload, this.field)) {
+      const set = this.byValue.get(v as MatchValue);
+      if (!set) continue;
+      set.delete(label);
+      if (set.size === 0) {
+        this.byValue.delete(v as MatchValue);
+        this.sortedNumericKeys = null;
+      }
+    }
+  }
+
+  distinctValues(): number {
+    return this.byValue.size;
+  }
+
+  /** Labels satisfying the condition, or null when this index cannot answer it exactly. */
+  candidates(c: Condition): Set<number> | null {
+    if (!('key' in c) || c.key !== this.field) return null;
+    switch (c.type) {
+      case 'match':
+        return this.byValue.get(c.value) ?? new Set();
+      case 'match_any': {
+        const out = new Set<number>();
+        for (const v of c.any) for (const l of this.byValue.get(v) ?? []) out.add(l);
+        return out;
+      }
+      case 'range': {
+        if (this.schema !== 'integer' && this.schema !== 'float') return null;
+        const keys = this.numericKeys();
+        const out = new Set<number>();
+        let i = lowerBound(keys, c.gte ?? c.gt ?? -Infinity);
+        for (; i < keys.length; i++) {
+          const k = keys[i];
+          if (c.gt !== undefined && !(k > c.gt)) continue;
+          if (c.lt !== undefined && !(k < c.lt)) break;
+          if (c.lte !== undefined && !(k <= c.lte)) break;
+          for (const l of this.byValue.get(k)!) out.add(l);
+        }
+        return out;
+      }
+      default:
+        return null;
+    }
+  }
+
+  private numericKeys(): number[] {
+    if (!this.sortedNumericKeys) {
+      this.sortedNumericKeys = [...this.byValue.keys()].filter((k): k is number => typeof k === 'number').sort((a, b) => a - b);
+    }
+    return this.sortedNumericKeys;
+  }
+}
+
+function lowerBound(sorted: number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,390 @@
+// One replica's state machine: apply(batch) updates points, payload indexes and the HNSW graph.
+// Input is validated before it is logged (validateBatch), so apply() never meets bad input and
+// every replica applying the same batches reaches the same state.
+import { VectorArena } from '../index/arena.js';
+import { normalized } from '../index/distance.js';
+import { FlatIndex } from '../index/flat.js';
+import { HnswIndex } from '../index/hnsw.js';
+import type { HnswParams, IndexHit, Metric } from '../index/types.js';
+import type { PointId, PointRecord, WriteBatch } from '../storage/types.js';
+import { assert, JadeError } from '../util/errors.js';
+import type { Filter } from './filter.js';
+import { idKey, matchFilter, parsePointId } from './filter.js';
+import type { PayloadSchema } from './payload-index.js';
+import { PayloadFieldIndex, PAYLOAD_SCHEMAS } from './payload-index.js';
+
+export interface CollectionParams {
+  dimension: number;
+  metric: Metric;
+  hnsw: HnswParams;
+}
+
+export interface ShardLimits {
+  /** Points in one write batch. */
+  batchPointsMax: number;
+  /** UTF-8 bytes of one point's JSON payload. */
+  payloadBytesMax: number;
+  /** Filtered searches whose candidate set is at most this large are answered by exact scan. */
+  exactScanCandidatesMax: number;
+}
+
+export const DEFAULT_SHARD_LIMITS: ShardLimits = {
+  batchPointsMax: 10_000,
+  payloadBytesMax: 64 * 1024,
+  exactScanCandidatesMax: 2_000,
+};
+
+export const DIMENSION_MAX = 65_536;
+
+interface StoredPoint {
+  id: PointId;
+  payload: Record<string, unknown> | null;
+}
+
+export type SearchPlan = 'hnsw' | 'hnsw_filtered' | 'exact' | 'exact_filtered';
+
+export interface SearchRequest {
+  vector: Float32Array;
+  k: number;
+  ef?: number;
+  filter?: Filter | null;
+  exact?: boolean;
+}
+
+export interface ShardHit {
+  label: number;
+  id: PointId;
+  distance: number;
+}
+
+export function validateParams(p: CollectionParams): void {
+  if (!Number.isInteger(p.dimension) || p.dimension < 1 || p.dimension > DIMENSION_MAX) {
+    throw new JadeError('JADE_ERR_BAD_REQUEST', `dimension must be an integer in 1..${DIMENSION_MAX}`);
+  }
+  if (!['l2', 'cosine', 'ip'].includes(p.metric)) throw new JadeError('JADE_ERR_BAD_REQUEST', 'metric must be l2, cosine or ip');
+  const { m, efConstruction, efSearch } = p.hnsw;
+  if (!Number.isInteger(m) || m < 2 || m > 128) throw new JadeError('JADE_ERR_BAD_REQUEST', 'hnsw m must be an integer in 2..128');
+  if (!Number.isInteger(efConstruction) || efConstruction < 4 || efConstruction > 4096) {
+    throw new JadeError('JADE_ERR_BAD_REQUEST', 'hnsw ef_construction must be an integer in 4..4096');
+  }
+  if (!Number.isInteger(efSearch) || efSearch < 1 || efSearch > 32_768) {
+    throw new JadeError('JADE_ERR_BAD_REQUEST', 'hnsw ef must be an integer in 1..32768');
+  }
+}
+
+export class ShardState {
+  private readonly arena: VectorArena;
+  private readonly flat: FlatIndex;
+  private hnsw: HnswIndex;
+  private readonly labelOfId = new Map<string, number>();
+  private readonly pointOfLabel = new Map<number, StoredPoint>();
+  private readonly payloadIndexes = new Map<string, PayloadFieldIndex>();
+  private nextLabel = 0;
+  private sortedKeysCache: string[] | null = null;
+
+  constructor(readonly params: CollectionParams, readonly limits: ShardLimits = DEFAULT_SHARD_LIMITS) {
+    validateParams(params);
+    this.arena = new VectorArena(params.dimension);
+    this.flat = new FlatIndex(params.dimension, params.metric, this.arena);
+    this.hnsw = new HnswIndex(params.dimension, params.metric, params.hnsw);
+  }
+
+  get count(): number {
+    return this.labelOfId.size;
+  }
+
+  /**
+   * Checks a batch against this collection (dimension, finite numbers, ids, payload size) and
+   * normalizes cosine vectors, so the logged batch is exactly what every replica applies.
+   */
+  validateBatch(batch: WriteBatch): WriteBatch {
+    let points = 0;
+    for (const op of batch.ops) {
+      if (op.kind === 'upsert') points += op.points.length;
+      if (op.kind === 'delete') points += op.ids.length;
+    }
+    if (points > this.limits.batchPointsMax) {
+      throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `batch has ${points} points; the limit (batchPointsMax) is ${this.limits.batchPointsMax}`);
+    }
+    return {
+      ops: batch.ops.map((op) => {
+        if (op.kind === 'delete') return { kind: 'delete', ids: op.ids.map((id, i) => parsePointId(id, `ids[${i}]`)) };
+        if (op.kind === 'create_payload_index') {
+          if (!PAYLOAD_SCHEMAS.includes(op.schema)) throw new JadeError('JADE_ERR_BAD_REQUEST', `field_schema must be one of ${PAYLOAD_SCHEMAS.join(', ')}`);
+          if (typeof op.field !== 'string' || op.field.length === 0 || op.field.length > 256) throw new JadeError('JADE_ERR_BAD_REQUEST', 'field_name must be a non-empty string');
+          return op;
+        }
+        return { kind: 'upsert', points: op.points.map((p, i) => this.validatePoint(p, i)) };
+      }),
+    };
+  }
+
+  private validatePoint(p: PointRecord, i: number): PointRecord {
+    const id = parsePointId(p.id, `points[${i}].id`);
+    const v = p.vector;
+    if (v.length !== this.params.dimension) {
+      throw new JadeError('JADE_ERR_DIMENSION_MISMATCH', `points[${i}]: vector has ${v.length} dimensions; collection expects ${this.params.dimension}`);
+    }
+    for (let j = 0; j < v.length; j++) {
+      if (!Number.isFinite(v[j])) throw new JadeError('JADE_ERR_NOT_FINITE', `points[${i}]: vector[${j}] is not a finite number`);
+    }
+    if (p.payload !== null && (typeof p.payload !== 'object' || Array.isArray(p.payload))) {
+      throw new JadeError('JADE_ERR_BAD_REQUEST', `points[${i}]: payload must be a JSON object or null`);
+    }
+    if (p.payload !== null) {
+      const bytes = Buffer.byteLength(JSON.stringify(p.payload));
+      if (bytes > this.limits.payloadBytesMax) {
+        throw new JadeError('JADE_ERR_PAYLOAD_TOO_LARGE', `points[${i}]: payload is ${bytes} bytes; the limit (payloadBytesMax) is ${this.limits.payloadBytesMax}`);
+      }
+    }
+    return { id, vector: this.params.metric === 'cosine' ? normalized(v) : v, payload: p.payload };
+  }
+
+  /** Applies a validated batch. Never throws on data that passed validateBatch. */
+  apply(batch: WriteBatch): void {
+    for (const op of batch.ops) {
+      switch (op.kind) {
+        case 'upsert':
+          for (const p of op.points) this.upsertOne(p);
+          break;
+        case 'delete':
+          for (const id of op.ids) this.deleteOne(id);
+          break;
+        case 'create_payload_index':
+          this.createPayloadIndex(op.field, op.schema);
+          break;
+      }
+    }
+  }
+
+  private upsertOne(p: PointRecord): void {
+    const key = idKey(p.id);
+    const old = this.labelOfId.get(key);
+    if (old !== undefined) this.deleteLabel(key, old);
+    const label = this.nextLabel++;
+    assert(label <= 0xffffffff, 'label space (uint32) not exhausted');
+    this.labelOfId.set(key, label);
+    this.pointOfLabel.set(label, { id: p.id, payload: p.payload });
+    this.arena.set(label, p.vector);
+    this.hnsw.add(label, p.vector);
+    for (const index of this.payloadIndexes.values()) index.add(label, p.payload);
+    if (old === undefined) this.sortedKeysCache = null;
+  }
+
+  private deleteOne(id: PointId): void {
+    const key = idKey(id);
+    const label = this.labelOfId.get(key);
+    if (label === undefined) return;
+    this.deleteLabel(key, label);
+    this.sortedKeysCache = null;
+  }
+
+  private deleteLabel(key: string, label: number): void {
+    const stored = this.pointOfLabel.get(label)!;
+    for (const index of this.payloadIndexes.values()) index.remove(label, stored.payload);
+    this.labelOfId.delete(key);
+    this.pointOfLabel.delete(label);
+    this.arena.delete(label);
+    this.hnsw.remove(label);
+  }
+
+  createPayloadIndex(field: string, schema: PayloadSchema): void {
+    const existing = this.payloadIndexes.get(field);
+    if (existing && existing.schema === schema) return;
+    const index = new PayloadFieldIndex(field, schema);
+    for (const [label, p] of this.pointOfLabel) index.add(label, p.payload);
+    this.payloadIndexes.set(field, index);
+  }
+
+  payloadIndexList(): { field: string; schema: PayloadSchema; distinctValues: number }[] {
+    return [...this.payloadIndexes.values()].map((i) => ({ field: i.field, schema: i.schema, distinctValues: i.distinctValues() }));
+  }
+
+  get(id: PointId): { id: PointId; payload: Record<string, unknown> | null; vector: Float32Array } | null {
+    const label = this.labelOfId.get(idKey(id));
+    if (label === undefined) return null;
+    const p = this.pointOfLabel.get(label)!;
+    return { id: p.id, payload: p.payload, vector: new Float32Array(this.arena.get(label)!) };
+  }
+
+  pointByLabel(label: number): { id: PointId; payload: Record<string, unknown> | null; vector: Float32Array } {
+    const p = this.pointOfLabel.get(label)!;
+    return { id: p.id, payload: p.payload, vector: new Float32Array(this.arena.get(label)!) };
+  }
+
+  private matches(label: number, filter: Filter): boolean {
+    const p = this.pointOfLabel.get(label);
+    return p !== undefined && matchFilter(filter, p);
+  }
+
+  /**
+   * Labels that can match the filter, from payload indexes and has_id: an exact superset of the
+   * matches, or null when no indexed condition narrows it.
+   */
+  candidateLabels(filter: Filter): Set<number> | null {
+    let result: Set<number> | null = null;
+    const intersect = (s: Set<number>) => {
+      if (result === null) result = new Set(s);
+      else for (const l of result) if (!s.has(l)) result.delete(l);
+    };
+    for (const c of filter.must) {
+      let s: Set<number> | null = null;
+      if (c.type === 'has_id') {
+        s = new Set();
+        for (const key of c.ids) {
+          const l = this.labelOfId.get(key);
+          if (l !== undefined) s.add(l);
+        }
+      } else if (c.type === 'filter') {
+        s = this.candidateLabels(c.filter);
+      } else if ('key' in c) {
+        s = this.payloadIndexes.get(c.key)?.candidates(c) ?? null;
+      }
+      if (s) intersect(s);
+    }
+    if (result === null && filter.should.length > 0) {
+      const union = new Set<number>();
+      for (const c of filter.should) {
+        const s = c.type === 'filter' ? this.candidateLabels(c.filter) : 'key' in c ? this.payloadIndexes.get(c.key)?.candidates(c) ?? null : null;
+        if (!s) return null;
+        for (const l of s) union.add(l);
+      }
+      result = union;
+    }
+    return result;
+  }
+
+  search(req: SearchRequest): { hits: ShardHit[]; plan: SearchPlan } {
+    const { vector, k } = req;
+    if (vector.length !== this.params.dimension) {
+      throw new JadeError('JADE_ERR_DIMENSION_MISMATCH', `query vector has ${vector.length} dimensions; collection expects ${this.params.dimension}`);
+    }
+    for (let j = 0; j < vector.length; j++) {
+      if (!Number.isFinite(vector[j])) throw new JadeError('JADE_ERR_NOT_FINITE', `query vector[${j}] is not a finite number`);
+    }
+    const query = this.params.metric === 'cosine' ? normalized(vector) : vector;
+    const filter = req.filter ?? null;
+    const toHits = (hits: IndexHit[]): ShardHit[] => hits.map((h) => ({ label: h.label, id: this.pointOfLabel.get(h.label)!.id, distance: h.distance }));
+    if (k <= 0 || this.count === 0) return { hits: [], plan: filter ? 'exact_filtered' : 'exact' };
+
+    if (!filter) {
+      if (req.exact) return { hits: toHits(this.flat.search(query, k)), plan: 'exact' };
+      return { hits: toHits(this.hnsw.search(query, k, { ef: req.ef })), plan: 'hnsw' };
+    }
+
+    const candidates = this.candidateLabels(filter);
+    const predicate = (label: number) => (candidates === null || candidates.has(label)) && this.matches(label, filter);
+    if (req.exact || (candidates !== null && candidates.size <= Math.max(this.limits.exactScanCandidatesMax, k))) {
+      const pool = candidates ?? this.arena.labels();
+      return { hits: toHits(this.flat.searchLabels(query, k, pool, (l) => this.matches(l, filter))), plan: 'exact_filtered' };
+    }
+    // Filtered graph walk; hnswlib may stop short of k when matches are sparse, so raise ef.
+    let ef = Math.max(req.ef ?? this.params.hnsw.efSearch, k);
+    for (;;) {
+      const hits = this.hnsw.search(query, k, { ef, filter: predicate });
+      if (hits.length >= k || ef >= this.count) {
+        if (hits.length >= k) return { hits: toHits(hits), plan: 'hnsw_filtered' };
+        break;
+      }
+      ef = Math.min(ef * 4, this.count);
+    }
+    // The graph could not reach k matches: the exact scan guarantees k whenever k points match.
+    const pool = candidates ?? this.arena.labels();
+    return { hits: toHits(this.flat.searchLabels(query, k, pool, (l) => this.matches(l, filter))), plan: 'exact_filtered' };
+  }
+
+  countMatching(filter: Filter | null): number {
+    if (!filter) return this.count;
+    const candidates = this.candidateLabels(filter);
+    let n = 0;
+    for (const label of candidates ?? this.pointOfLabel.keys()) if (this.matches(label, filter)) n++;
+    return n;
+  }
+
+  /** Points ordered by id (integers ascending, then UUIDs), starting at `offset` inclusive. */
+  scroll(offset: PointId | null, limit: number, filter: Filter | null): { labels: number[]; nextOffset: PointId | null } {
+    const keys = this.sortedKeys();
+    let i = 0;
+    if (offset !== null) i = lowerBoundKey(keys, idKey(offset));
+    const labels: number[] = [];
+    for (; i < keys.length; i++) {
+      const label = this.labelOfId.get(keys[i])!;
+      if (filter && !this.matches(label, filter)) continue;
+      if (labels.length === limit) return { labels, nextOffset: this.pointOfLabel.get(label)!.id };
+      labels.push(label);
+    }
+    return { labels, nextOffset: null };
+  }
+
+  private sortedKeys(): string[] {
+    if (!this.sortedKeysCache) this.sortedKeysCache = [...this.labelOfId.keys()].sort(compareKeys);
+    return this.sortedKeysCache;
+  }
+
+  /** Points in label order with their labels: the content of a checkpoint. */
+  exportPoints(): { labels: Uint32Array; points: PointRecord[]; nextLabel: number } {
+    const labels = new Uint32Array(this.pointOfLabel.size);
+    const points: PointRecord[] = [];
+    let i = 0;
+    for (const [label, p] of this.pointOfLabel) {
+      labels[i++] = label;
+      points.push({ id: p.id, payload: p.payload, vector: this.arena.get(label)! });
+    }
+    return { labels, points, nextLabel: this.nextLabel };
+  }
+
+  saveGraph(path: string): void {
+    this.hnsw.save(path);
+  }
+
+  /** Rebuilds from a checkpoint; with a saved graph the HNSW index is loaded, not rebuilt. */
+  static restore(
+    params: CollectionParams,
+    limits: ShardLimits,
+    data: { labels: Uint32Array; points: PointRecord[]; nextLabel: number; payloadIndexes: { field: string; schema: string }[] },
+    graphPath: string | null,
+  ): ShardState {
+    const s = new ShardState(params, limits);
+    assert(data.labels.length === data.points.length, 'checkpoint labels match points');
+    if (graphPath) s.hnsw = HnswIndex.load(graphPath, params.dimension, params.metric, params.hnsw, data.labels);
+    for (let i = 0; i < data.points.length; i++) {
+      const p = data.points[i];
+      const label = data.labels[i];
+      s.labelOfId.set(idKey(p.id), label);
+      s.pointOfLabel.set(label, { id: p.id, payload: p.payload });
+      s.arena.set(label, p.vector);
+      if (!graphPath) s.hnsw.add(label, p.vector);
+    }
+    s.nextLabel = data.nextLabel;
+    for (const pi of data.payloadIndexes) s.createPayloadIndex(pi.field, pi.schema as PayloadSchema);
+    return s;
+  }
+
+  memoryBytes(): { vectors: number; index: number } {
+    return { vectors: this.arena.byteSize(), index: this.hnsw.memoryBytes() };
+  }
+}
+
+function isNumericKey(k: string): boolean {
+  return k.length > 0 && k.length < 17 && /^[0-9]+$/.test(k);
+}
+
+function compareKeys(a: string, b: string): number {
+  const an = isNumericKey(a);
+  const bn = isNumericKey(b);
+  if (an && bn) return Number(a) - Number(b);
+  if (an) return -1;
+  if (bn) return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function lowerBoundKey(keys: string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareKeys(keys[mid], key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
