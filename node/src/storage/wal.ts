@@ -1,0 +1,581 @@
+// Write-ahead log: numbered records (LSN 1, 2, ...) in segment files, one CRC32C per record, and
+// group commit: concurrent appends share one write + one fsync, and an append resolves only after
+// its record is durable.
+//
+// Files: <dir>/<firstLsn, 20 digits>.wal. Segment header (20 bytes, little-endian):
+//   magic 'JWAL' u32 | flags u32 (bit 0 BASE: every older segment is obsolete) | firstLsn u64 | crc32c of the 16 bytes before
+// Record (16-byte header + payload):
+//   crc32c u32 (of everything after it) | payload length u32 | lsn u64 | payload
+//
+// Recovery: a bad record at the end of the last segment with nothing valid after it is a torn
+// write from a crash (never acknowledged: acks follow fsync) and is truncated away. A bad record
+// with valid records after it, or in any but the last segment (segments roll only once fully
+// synced), is corruption: open refuses, naming file and offset; repairWal() cuts the log there.
+import * as path from 'node:path';
+import { crc32c } from '@node-rs/crc32';
+import { JadeError, assert, isJadeError } from '../util/errors.js';
+import { writeAll, type Disk, type DiskFile } from './disk.js';
+
+export interface WalOptions {
+  /** A segment is closed and a new one started before it would grow past this (a single larger record gets a segment of its own). */
+  segmentSizeBytesMax: number;
+  /** Wait up to this long after the first queued append before writing, to gather more records per fsync. Default 0. */
+  groupCommitMaxDelayMs?: number;
+  /** Larger payloads are rejected with JADE_ERR_BATCH_TOO_LARGE. */
+  recordSizeBytesMax: number;
+  /** Payload bytes accepted but not yet durable; past it append rejects with JADE_ERR_QUEUE_FULL. */
+  pendingBytesMax: number;
+}
+
+export interface WalRecord {
+  lsn: number;
+  payload: Uint8Array;
+}
+
+const SEGMENT_MAGIC = 0x4c41574a; // 'JWAL' read as little-endian u32
+const SEGMENT_HEADER_BYTES = 20;
+const RECORD_HEADER_BYTES = 16;
+const FLAG_BASE = 1;
+const SEGMENT_NAME = /^(\d{20})\.wal$/;
+
+function segmentName(firstLsn: number): string {
+  return `${String(firstLsn).padStart(20, '0')}.wal`;
+}
+
+function writeU64(view: DataView, offset: number, value: number): void {
+  view.setUint32(offset, value % 0x100000000, true);
+  view.setUint32(offset + 4, Math.floor(value / 0x100000000), true);
+}
+
+function readU64(view: DataView, offset: number): number {
+  return view.getUint32(offset + 4, true) * 0x100000000 + view.getUint32(offset, true);
+}
+
+function encodeSegmentHeader(firstLsn: number, flags: number): Uint8Array {
+  const buf = new Uint8Array(SEGMENT_HEADER_BYTES);
+  const view = new DataView(buf.buffer);
+  view.setUint32(0, SEGMENT_MAGIC, true);
+  view.setUint32(4, flags, true);
+  writeU64(view, 8, firstLsn);
+  view.setUint32(16, crc32c(buf.subarray(0, 16)), true);
+  return buf;
+}
+
+interface SegmentHeader {
+  firstLsn: number;
+  flags: number;
+}
+
+function decodeSegmentHeader(bytes: Uint8Array): SegmentHeader | null {
+  if (bytes.length < SEGMENT_HEADER_BYTES) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, SEGMENT_HEADER_BYTES);
+  if (view.getUint32(0, true) !== SEGMENT_MAGIC) return null;
+  if (view.getUint32(16, true) !== crc32c(bytes.subarray(0, 16))) return null;
+  const flags = view.getUint32(4, true);
+  if ((flags & ~FLAG_BASE) !== 0) return null;
+  return { firstLsn: readU64(view, 8), flags };
+}
+
+/** Encodes records (consecutive LSNs from firstLsn) into one buffer. */
+function encodeRecords(firstLsn: number, payloads: Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const p of payloads) total += RECORD_HEADER_BYTES + p.length;
+  const buf = new Uint8Array(total);
+  const view = new DataView(buf.buffer);
+  let off = 0;
+  for (let i = 0; i < payloads.length; i++) {
+    const p = payloads[i];
+    view.setUint32(off + 4, p.length, true);
+    writeU64(view, off + 8, firstLsn + i);
+    buf.set(p, off + RECORD_HEADER_BYTES);
+    view.setUint32(off, crc32c(buf.subarray(off + 4, off + RECORD_HEADER_BYTES + p.length)), true);
+    off += RECORD_HEADER_BYTES + p.length;
+  }
+  return buf;
+}
+
+/** Returns the record at offset if it is whole, has the expected LSN (when given) and a good CRC. */
+function recordAt(bytes: Uint8Array, view: DataView, offset: number, expectedLsn: number | null): { lsn: number; payload: Uint8Array; end: number } | null {
+  if (bytes.length - offset < RECORD_HEADER_BYTES) return null;
+  const len = view.getUint32(offset + 4, true);
+  const end = offset + RECORD_HEADER_BYTES + len;
+  if (end > bytes.length) return null;
+  const lsn = readU64(view, offset + 8);
+  if (expectedLsn !== null && lsn !== expectedLsn) return null;
+  if (view.getUint32(offset, true) !== crc32c(bytes.subarray(offset + 4, end))) return null;
+  return { lsn, payload: bytes.subarray(offset + RECORD_HEADER_BYTES, end), end };
+}
+
+/**
+ * Whether any valid record with an LSN in [minLsn, minLsn + what could still fit] starts after `from`.
+ * Cheap checks (LSN range, length bound) run before the CRC, so scanning garbage stays linear.
+ */
+function validRecordAfter(bytes: Uint8Array, view: DataView, from: number, minLsn: number): boolean {
+  const maxLsn = minLsn + Math.floor((bytes.length - from) / RECORD_HEADER_BYTES) + 1;
+  for (let p = from + 1; p + RECORD_HEADER_BYTES <= bytes.length; p++) {
+    const lo = view.getUint32(p + 8, true);
+    const hi = view.getUint32(p + 12, true);
+    const lsn = hi * 0x100000000 + lo;
+    if (lsn < minLsn || lsn > maxLsn) continue;
+    if (recordAt(bytes, view, p, lsn)) return true;
+  }
+  return false;
+}
+
+interface ScannedSegment {
+  name: string;
+  path: string;
+  firstLsn: number;
+  flags: number;
+  /** Bytes on disk. */
+  size: number;
+  /** End of the last valid record (the header end when there is none). */
+  validEnd: number;
+  records: WalRecord[];
+}
+
+interface WalProblem {
+  kind: 'torn-tail' | 'torn-header' | 'corrupt';
+  segmentIndex: number;
+  file: string;
+  offset: number;
+  reason: string;
+}
+
+interface WalScan {
+  segments: ScannedSegment[];
+  /** Older segments that a BASE segment made obsolete (an interrupted reset). */
+  obsolete: string[];
+  problem: WalProblem | null;
+}
+
+function storageError(message: string, cause: unknown, details?: Record<string, unknown>): JadeError {
+  if (isJadeError(cause)) return cause;
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  return new JadeError('JADE_ERR_STORAGE', `${message}${code ? `: ${code}` : cause instanceof Error ? `: ${cause.message}` : ''}`, {
+    ...details,
+    errno: code,
+  });
+}
+
+async function scanWal(disk: Disk, dir: string): Promise<WalScan> {
+  const names = (await disk.list(dir)).filter((n) => SEGMENT_NAME.test(n)).sort();
+  const raw: { name: string; bytes: Uint8Array; header: SegmentHeader | null }[] = [];
+  for (const name of names) {
+    const bytes = await disk.readFile(path.join(dir, name));
+    raw.push({ name, bytes, header: decodeSegmentHeader(bytes) });
+  }
+  // A BASE segment makes every older one obsolete (written by reset() before it deletes them).
+  let baseIndex = 0;
+  for (let i = raw.length - 1; i > 0; i--) {
+    const h = raw[i].header;
+    if (h && (h.flags & FLAG_BASE) !== 0 && Number(SEGMENT_NAME.exec(raw[i].name)![1]) === h.firstLsn) {
+      baseIndex = i;
+      break;
+    }
+  }
+  const obsolete = raw.slice(0, baseIndex).map((r) => path.join(dir, r.name));
+  const live = raw.slice(baseIndex);
+  const segments: ScannedSegment[] = [];
+  let expectedLsn: number | null = null;
+  for (let i = 0; i < live.length; i++) {
+    const { name, bytes, header } = live[i];
+    const filePath = path.join(dir, name);
+    const isLast = i === live.length - 1;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const nameLsn = Number(SEGMENT_NAME.exec(name)![1]);
+    if (!header || header.firstLsn !== nameLsn) {
+      // A crash while a new segment was being created leaves a short or partial header in the
+      // last segment and nothing valid after it.
+      const torn = isLast && !validRecordAfter(bytes, view, 0, expectedLsn ?? 1);
+      return {
+        segments,
+        obsolete,
+        problem: { kind: torn ? 'torn-header' : 'corrupt', segmentIndex: i, file: filePath, offset: 0, reason: 'bad segment header' },
+      };
+    }
+    if (expectedLsn !== null && header.firstLsn !== expectedLsn) {
+      return {
+        segments,
+        obsolete,
+        problem: { kind: 'corrupt', segmentIndex: i, file: filePath, offset: 0, reason: `segment starts at LSN ${header.firstLsn}, expected ${expectedLsn} (missing segment)` },
+      };
+    }
+    const seg: ScannedSegment = { name, path: filePath, firstLsn: header.firstLsn, flags: header.flags, size: bytes.length, validEnd: SEGMENT_HEADER_BYTES, records: [] };
+    segments.push(seg);
+    let lsn = header.firstLsn;
+    let offset = SEGMENT_HEADER_BYTES;
+    while (offset < bytes.length) {
+      const rec = recordAt(bytes, view, offset, lsn);
+      if (!rec) {
+        const torn = isLast && !validRecordAfter(bytes, view, offset, lsn);
+        return {
+          segments,
+          obsolete,
+          problem: { kind: torn ? 'torn-tail' : 'corrupt', segmentIndex: i, file: filePath, offset, reason: 'bad record' },
+        };
+      }
+      seg.records.push({ lsn: rec.lsn, payload: rec.payload });
+      offset = rec.end;
+      seg.validEnd = offset;
+      lsn++;
+    }
+    expectedLsn = lsn;
+  }
+  return { segments, obsolete, problem: null };
+}
+
+function corruptError(p: WalProblem): JadeError {
+  return new JadeError(
+    'JADE_ERR_STORAGE',
+    `corrupt WAL record at ${p.file} offset ${p.offset} (${p.reason}); \`jade repair\` keeps the records before it`,
+    { file: p.file, offset: p.offset, reason: p.reason },
+  );
+}
+
+interface Segment {
+  name: string;
+  path: string;
+  firstLsn: number;
+  sizeBytes: number;
+}
+
+interface PendingAppend {
+  lsn: number;
+  payload: Uint8Array;
+  resolve: (lsn: number) => void;
+  reject: (e: Error) => void;
+}
+
+export class Wal {
+  private readonly segments: Segment[] = [];
+  private active!: DiskFile;
+  /** End of durable data in the active segment; every write starts here. */
+  private writeOffset = 0;
+  private nextLsn = 1;
+  private durableLsn = 0;
+  private queue: PendingAppend[] = [];
+  private pendingBytes = 0;
+  private flushing: Promise<void> | null = null;
+  private failed: JadeError | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly disk: Disk,
+    private readonly dir: string,
+    private readonly opts: WalOptions,
+  ) {
+    assert(opts.segmentSizeBytesMax > SEGMENT_HEADER_BYTES, 'segmentSizeBytesMax too small');
+    assert(opts.recordSizeBytesMax > 0 && opts.pendingBytesMax > 0, 'WAL limits must be positive');
+  }
+
+  /**
+   * Opens (or creates) the WAL in dir and returns every record in it, in LSN order. A torn tail is
+   * truncated; corruption throws JADE_ERR_STORAGE naming file and offset.
+   */
+  static async open(disk: Disk, dir: string, opts: WalOptions): Promise<{ wal: Wal; records: WalRecord[] }> {
+    const wal = new Wal(disk, dir, opts);
+    try {
+      await disk.mkdirp(dir);
+      const scan = await scanWal(disk, dir);
+      const p = scan.problem;
+      if (p?.kind === 'corrupt') throw corruptError(p);
+      let dirty = false;
+      for (const f of scan.obsolete) {
+        await disk.unlink(f);
+        dirty = true;
+      }
+      if (p?.kind === 'torn-header') {
+        await disk.unlink(p.file);
+        dirty = true;
+      }
+      if (dirty) await disk.syncDir(dir);
+      const records: WalRecord[] = [];
+      for (const s of scan.segments) {
+        for (const r of s.records) records.push(r);
+        wal.segments.push({ name: s.name, path: s.path, firstLsn: s.firstLsn, sizeBytes: s.validEnd });
+      }
+      const last = scan.segments.at(-1);
+      if (!last) {
+        await wal.createSegment(1, 0);
+        wal.nextLsn = 1;
+      } else {
+        wal.active = await disk.open(last.path, 'rw');
+        if (p?.kind === 'torn-tail' || last.size !== last.validEnd) {
+          await wal.active.truncate(last.validEnd);
+          await wal.active.sync();
+        }
+        wal.writeOffset = last.validEnd;
+        wal.nextLsn = last.firstLsn + last.records.length;
+      }
+      wal.durableLsn = wal.nextLsn - 1;
+      return { wal, records };
+    } catch (e) {
+      throw storageError(`cannot open WAL in ${dir}`, e, { dir });
+    }
+  }
+
+  /** Appends one record; resolves with its LSN once it is fsynced. */
+  append(payload: Uint8Array): Promise<number> {
+    if (this.closed) return Promise.reject(new JadeError('JADE_ERR_STORAGE', 'WAL is closed'));
+    if (this.failed) return Promise.reject(this.failed);
+    if (payload.length > this.opts.recordSizeBytesMax) {
+      return Promise.reject(
+        new JadeError('JADE_ERR_BATCH_TOO_LARGE', `WAL record of ${payload.length} bytes exceeds recordSizeBytesMax ${this.opts.recordSizeBytesMax}`),
+      );
+    }
+    if (this.pendingBytes > 0 && this.pendingBytes + payload.length > this.opts.pendingBytesMax) {
+      return Promise.reject(
+        new JadeError('JADE_ERR_QUEUE_FULL', `WAL write queue full (${this.pendingBytes} bytes pending, pendingBytesMax ${this.opts.pendingBytesMax})`),
+      );
+    }
+    return new Promise<number>((resolve, reject) => {
+      this.queue.push({ lsn: this.nextLsn++, payload, resolve, reject });
+      this.pendingBytes += payload.length;
+      this.scheduleFlush();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing) return;
+    const delayMs = this.opts.groupCommitMaxDelayMs ?? 0;
+    this.flushing = new Promise<void>((resolve) => {
+      const run = () => {
+        this.flushLoop().then(resolve, (e: unknown) => {
+          // flushLoop handles I/O errors itself; anything else is a bug.
+          this.failAll(storageError('WAL flush failed', e));
+          resolve();
+        });
+      };
+      if (delayMs > 0) setTimeout(run, delayMs);
+      else setImmediate(run);
+    }).then(() => {
+      this.flushing = null;
+      if (this.queue.length > 0 && !this.failed) this.scheduleFlush();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.queue.length > 0 && !this.failed) {
+      const firstBytes = RECORD_HEADER_BYTES + this.queue[0].payload.length;
+      if (this.writeOffset > SEGMENT_HEADER_BYTES && this.writeOffset + firstBytes > this.opts.segmentSizeBytesMax) {
+        try {
+          await this.roll();
+        } catch (e) {
+          await this.onWriteError(storageError('WAL segment rollover failed', e, { dir: this.dir }));
+          continue;
+        }
+      }
+      // Take as many queued records as fit in the segment (at least one).
+      const room = this.opts.segmentSizeBytesMax - this.writeOffset;
+      let groupBytes = 0;
+      let count = 0;
+      while (count < this.queue.length) {
+        const b = RECORD_HEADER_BYTES + this.queue[count].payload.length;
+        if (count > 0 && groupBytes + b > room) break;
+        groupBytes += b;
+        count++;
+      }
+      const group = this.queue.slice(0, count);
+      assert(group[0].lsn === this.durableLsn + 1, 'WAL group must start right after the durable LSN');
+      const buf = encodeRecords(group[0].lsn, group.map((g) => g.payload));
+      const seg = this.segments.at(-1)!;
+      try {
+        await writeAll(this.active, buf, this.writeOffset);
+        await this.active.sync();
+      } catch (e) {
+        await this.onWriteError(storageError(`WAL write to ${seg.path} failed`, e, { file: seg.path }));
+        continue;
+      }
+      this.queue.splice(0, count);
+      this.writeOffset += buf.length;
+      seg.sizeBytes = this.writeOffset;
+      this.durableLsn = group[count - 1].lsn;
+      for (const g of group) {
+        this.pendingBytes -= g.payload.length;
+        g.resolve(g.lsn);
+      }
+    }
+  }
+
+  /**
+   * A write or fsync failed: nothing queued is acknowledged. Cut the segment back to its durable
+   * end so no partial or unacknowledged record can reach the disk later; if even that fails the
+   * WAL refuses all appends until reopened (reopen re-validates whatever is on disk).
+   */
+  private async onWriteError(err: JadeError): Promise<void> {
+    this.rejectQueued(err);
+    try {
+      await this.active.truncate(this.writeOffset);
+      await this.active.sync();
+    } catch (e) {
+      this.failAll(storageError(`WAL failed and could not be cut back (${err.message}); reopen it`, e));
+    }
+  }
+
+  private rejectQueued(err: Error): void {
+    const q = this.queue;
+    this.queue = [];
+    this.pendingBytes = 0;
+    this.nextLsn = this.durableLsn + 1;
+    for (const g of q) g.reject(err);
+  }
+
+  private failAll(err: JadeError): void {
+    this.failed = err;
+    this.rejectQueued(err);
+  }
+
+  /** Creates and fsyncs a new segment (header, file, directory entry) and makes it active. */
+  private async createSegment(firstLsn: number, flags: number): Promise<void> {
+    const name = segmentName(firstLsn);
+    const p = path.join(this.dir, name);
+    const f = await this.disk.open(p, 'create');
+    try {
+      await writeAll(f, encodeSegmentHeader(firstLsn, flags), 0);
+      await f.sync();
+      await this.disk.syncDir(this.dir);
+    } catch (e) {
+      await f.close().catch(() => undefined);
+      await this.disk.unlink(p).catch(() => undefined);
+      throw e;
+    }
+    const previous = this.segments.length > 0 ? this.active : null;
+    this.active = f;
+    this.writeOffset = SEGMENT_HEADER_BYTES;
+    this.segments.push({ name, path: p, firstLsn, sizeBytes: SEGMENT_HEADER_BYTES });
+    if (previous) await previous.close().catch(() => undefined);
+  }
+
+  private roll(): Promise<void> {
+    return this.createSegment(this.durableLsn + 1, 0);
+  }
+
+  /** Deletes whole segments whose records all have LSN < lsn (after a checkpoint covering them). Never the active segment. */
+  async truncateBefore(lsn: number): Promise<void> {
+    let removed = false;
+    try {
+      while (this.segments.length > 1 && this.segments[1].firstLsn <= lsn) {
+        // Oldest first: a crash in between leaves a contiguous log.
+        await this.disk.unlink(this.segments[0].path);
+        this.segments.shift();
+        removed = true;
+      }
+      if (removed) await this.disk.syncDir(this.dir);
+    } catch (e) {
+      throw storageError('WAL truncation failed', e, { dir: this.dir });
+    }
+  }
+
+  /**
+   * Drops the whole log and continues at nextLsn (e.g. after installing a snapshot from elsewhere,
+   * or when a checkpoint is ahead of the log). Crash-safe: the new segment is marked BASE and
+   * made durable before the old ones are deleted. Call with no appends in flight.
+   */
+  async reset(nextLsn: number): Promise<void> {
+    assert(Number.isSafeInteger(nextLsn) && nextLsn >= 1, 'reset LSN must be a positive integer');
+    if (this.failed) throw this.failed;
+    if (this.queue.length > 0 || this.flushing) throw new JadeError('JADE_ERR_CONFLICT', 'WAL reset while appends are in flight');
+    try {
+      const old = this.segments.splice(0, this.segments.length);
+      const oldActive = this.active;
+      const clash = old.find((s) => s.name === segmentName(nextLsn));
+      if (clash) {
+        // Same file name as an old segment: clear that one first (a crash here just loses the
+        // log, which reset is dropping anyway).
+        await oldActive.close().catch(() => undefined);
+        await this.disk.unlink(clash.path);
+        await this.disk.syncDir(this.dir);
+      }
+      await this.createSegment(nextLsn, FLAG_BASE);
+      if (!clash) await oldActive.close().catch(() => undefined);
+      for (const s of old) if (s !== clash) await this.disk.unlink(s.path);
+      await this.disk.syncDir(this.dir);
+      this.nextLsn = nextLsn;
+      this.durableLsn = nextLsn - 1;
+    } catch (e) {
+      this.failAll(storageError('WAL reset failed', e, { dir: this.dir }));
+      throw this.failed;
+    }
+  }
+
+  /** Bytes of all segment files. */
+  sizeBytes(): number {
+    let total = 0;
+    for (const s of this.segments) total += s.sizeBytes;
+    return total;
+  }
+
+  /** LSN of the last durable record (0 when none was ever written). */
+  lastLsn(): number {
+    return this.durableLsn;
+  }
+
+  /** LSN of the oldest record still in the log. */
+  firstLsn(): number {
+    return this.segments[0]?.firstLsn ?? this.durableLsn + 1;
+  }
+
+  segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /** Waits for in-flight appends, then closes. Later appends reject. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.flushing) await this.flushing;
+    await this.active?.close();
+  }
+}
+
+export interface WalRepairResult {
+  /** Valid records kept. */
+  keptRecords: number;
+  /** Bytes removed from the cut segment and every later one. */
+  droppedBytes: number;
+  /** Where the corruption was found. */
+  file: string;
+  offset: number;
+}
+
+/**
+ * For `jade repair`: if the WAL in dir is corrupt, keeps every record before the first bad one and
+ * deletes the rest (the cut segment is truncated, later segments are removed). Returns null when
+ * there is no corruption (a torn tail is not corruption; open() handles it).
+ */
+export async function repairWal(disk: Disk, dir: string): Promise<WalRepairResult | null> {
+  try {
+    if (!(await disk.exists(dir))) return null;
+    const scan = await scanWal(disk, dir);
+    const p = scan.problem;
+    if (!p || p.kind !== 'corrupt') return null;
+    let keptRecords = 0;
+    for (const s of scan.segments) keptRecords += s.records.length;
+    const names = (await disk.list(dir)).filter((n) => SEGMENT_NAME.test(n)).sort();
+    const cutName = path.basename(p.file);
+    let droppedBytes = 0;
+    for (const n of names) {
+      const full = path.join(dir, n);
+      if (n < cutName) continue;
+      const size = await disk.statSize(full);
+      if (n === cutName && p.offset >= SEGMENT_HEADER_BYTES) {
+        const f = await disk.open(full, 'rw');
+        try {
+          await f.truncate(p.offset);
+          await f.sync();
+        } finally {
+          await f.close();
+        }
+        droppedBytes += size - p.offset;
+      } else {
+        await disk.unlink(full);
+        droppedBytes += size;
+      }
+    }
+    await disk.syncDir(dir);
+    return { keptRecords, droppedBytes, file: p.file, offset: p.offset };
+  } catch (e) {
+    throw storageError(`cannot repair WAL in ${dir}`, e, { dir });
+  }
+}
