@@ -403,6 +403,11 @@ export class RaftCore {
     };
   }
 
+  /** Cheap subset of status() for hot loops (simulation checks every step). */
+  basicStatus(): { role: RaftRole; term: number; lead: NodeId; commit: number; applied: number; lastIndex: number } {
+    return { role: this.role, term: this.term, lead: this.lead, commit: this.log.committed, applied: this.log.applied, lastIndex: this.log.lastIndex() };
+  }
+
   /** Entries [lo, hi) of the local log (stable + unstable), for tests and debugging. */
   entriesForTest(lo: number, hi: number): Entry[] | undefined {
     return this.log.slice(lo, hi, Number.MAX_SAFE_INTEGER);
@@ -736,7 +741,8 @@ export class RaftCore {
       this.releaseDeferredReads();
       this.bcastAppend();
     } else if (wasPaused) {
-      this.sendAppend(m.from, false);
+      // It was waiting on us: send even an empty MsgApp so it learns the commit index.
+      this.sendAppend(m.from, true);
     }
     while (this.maybeSendAppend(m.from, false)) {
       // keep streaming while the inflight window allows
