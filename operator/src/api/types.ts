@@ -160,12 +160,11 @@ export const memberSchema = obj({
   pod: str('Pod name.'),
   nodeId: str('Node id reported by /v1/status.'),
   ready: bool('The pod is Ready and /v1/status answered ready.'),
+  joined: bool('The operator has added this member to the cluster.'),
   role: str('Role reported by the node (e.g. leader, follower, learner, unknown).', { maxLength: 64 }),
   version: str('Node version.', { maxLength: 64 }),
   collections: int('Collections known to the node.', { minimum: 0 }),
   points: int('Points stored on the node.', { minimum: 0, format: 'int64' }),
-  uptimeSeconds: int('Seconds since the node started.', { minimum: 0, format: 'int64' }),
-  lastSeenTime: str('Last successful /v1/status call.', { format: 'date-time', maxLength: 64 }),
   message: str('Why the member is not ready.', { maxLength: 1024 }),
 }, 'State of one member pod.', { required: ['pod', 'ready'] });
 export type Member = Static<typeof memberSchema>;

@@ -1,0 +1,267 @@
+// Pure builders of the Kubernetes objects a VectorCluster owns: StatefulSet, headless and client Services,
+// PodDisruptionBudget, ConfigMap, generated API-key Secret, ServiceAccount/Role/RoleBinding. Each carries an
+// owner reference (garbage collection) and a spec-hash annotation (update only when our intent changed).
+import { createHash } from 'node:crypto';
+import { API_VERSION } from '../api/types.js';
+import type { DefaultedSpec, ObjectMeta, OwnerReference, VectorCluster } from '../api/types.js';
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  [field: string]: unknown;
+}
+
+export const DATA_DIR = '/var/lib/jadevectordb';
+export const TLS_DIR = '/etc/jadevectordb/tls';
+export const FINALIZER = 'jadevectordb.io/cleanup';
+export const SPEC_HASH_ANNOTATION = 'jadevectordb.io/spec-hash';
+export const CONFIG_HASH_ANNOTATION = 'jadevectordb.io/config-hash';
+export const CLUSTER_LABEL = 'jadevectordb.io/cluster';
+export const FIELD_MANAGER = 'jadevectordb-operator';
+const NODE_USER_ID = 10001;
+const DATA_VOLUME = 'data';
+
+export const CHILD_KINDS = ['serviceAccount', 'role', 'roleBinding', 'apiKeySecret', 'configMap', 'headlessService', 'clientService', 'podDisruptionBudget', 'statefulSet'] as const;
+export type ChildKind = (typeof CHILD_KINDS)[number];
+
+export function childNames(cluster: string): Record<ChildKind, string> {
+  return {
+    serviceAccount: `${cluster}-node`, role: `${cluster}-node`, roleBinding: `${cluster}-node`, apiKeySecret: `${cluster}-api-key`,
+    configMap: `${cluster}-config`, headlessService: `${cluster}-peers`, clientService: cluster, podDisruptionBudget: cluster, statefulSet: cluster,
+  };
+}
+
+export function selectorLabels(cluster: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': 'jadevectordb', [CLUSTER_LABEL]: cluster };
+}
+export function selectorString(cluster: string): string {
+  return Object.entries(selectorLabels(cluster)).map(([k, v]) => `${k}=${v}`).join(',');
+}
+function labels(cluster: string): Record<string, string> {
+  return { ...selectorLabels(cluster), 'app.kubernetes.io/instance': cluster, 'app.kubernetes.io/managed-by': 'jadevectordb-operator', 'app.kubernetes.io/component': 'database' };
+}
+
+export function ownerReference(cluster: VectorCluster): OwnerReference {
+  return { apiVersion: API_VERSION, kind: 'VectorCluster', name: cluster.metadata.name, uid: cluster.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
+}
+
+/** Stable JSON (sorted keys) so equal intent always hashes equal. */
+export function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value).sort().filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+export function hashOf(value: unknown): string {
+  return createHash('sha256').update(stableJson(value)).digest('hex').slice(0, 16);
+}
+
+function meta(cluster: VectorCluster, name: string, extra: Partial<ObjectMeta> = {}): ObjectMeta {
+  return { name, namespace: cluster.metadata.namespace, labels: labels(cluster.metadata.name), ownerReferences: [ownerReference(cluster)], ...extra };
+}
+
+/** Adds the spec-hash annotation computed over everything but metadata (and StatefulSet claim templates, which are immutable). */
+function withHash(object: KubeObject): KubeObject {
+  const { metadata: _metadata, ...rest } = object;
+  const hashed = object.kind === 'StatefulSet'
+    ? { ...rest, spec: { ...(rest.spec as Record<string, unknown>), volumeClaimTemplates: undefined } }
+    : rest;
+  return { ...object, metadata: { ...object.metadata, annotations: { ...object.metadata.annotations, [SPEC_HASH_ANNOTATION]: hashOf({ hashed, labels: object.metadata.labels }) } } };
+}
+
+/** The ConfigMap data: JADE_* keys the node reads through envFrom. */
+export function nodeConfig(cluster: VectorCluster, spec: DefaultedSpec): Record<string, string> {
+  const names = childNames(cluster.metadata.name);
+  const ns = cluster.metadata.namespace ?? 'default';
+  return {
+    JADE_HNSW_M: String(spec.node.hnsw.m),
+    JADE_HNSW_EF_CONSTRUCTION: String(spec.node.hnsw.efConstruction),
+    JADE_HNSW_EF_SEARCH: String(spec.node.hnsw.efSearch),
+    JADE_MAX_REQUEST_BODY_BYTES: String(spec.node.limits.maxRequestBodyBytes),
+    JADE_MAX_BATCH_POINTS: String(spec.node.limits.maxBatchPoints),
+    JADE_MAX_COLLECTIONS: String(spec.node.limits.maxCollections),
+    JADE_MAX_CONCURRENT_REQUESTS: String(spec.node.limits.maxConcurrentRequests),
+    JADE_DEFAULT_SHARDS: String(spec.sharding.shardsPerCollection),
+    JADE_DEFAULT_REPLICATION_FACTOR: String(spec.sharding.replicationFactor),
+    JADE_WRITE_CONSISTENCY: spec.sharding.writeConsistency,
+    JADE_PEER_SERVICE: `${names.headlessService}.${ns}.svc`,
+    ...(spec.node.ports.metrics > 0 ? { JADE_METRICS_PORT: String(spec.node.ports.metrics) } : {}),
+    ...(spec.security.tlsSecret ? { JADE_TLS_CERT_FILE: `${TLS_DIR}/tls.crt`, JADE_TLS_KEY_FILE: `${TLS_DIR}/tls.key` } : {}),
+  };
+}
+
+export function apiKeySecretRef(cluster: VectorCluster, spec: DefaultedSpec): { name: string; key: string; generated: boolean } {
+  const given = spec.security.apiKeySecret;
+  if (given) return { name: given.name, key: given.key ?? 'api-key', generated: false };
+  return { name: childNames(cluster.metadata.name).apiKeySecret, key: 'api-key', generated: true };
+}
+
+export function buildConfigMap(cluster: VectorCluster, spec: DefaultedSpec): KubeObject {
+  return withHash({ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(cluster, childNames(cluster.metadata.name).configMap), data: nodeConfig(cluster, spec) });
+}
+
+export function buildApiKeySecret(cluster: VectorCluster, apiKey: string): KubeObject {
+  return withHash({
+    apiVersion: 'v1', kind: 'Secret', metadata: meta(cluster, childNames(cluster.metadata.name).apiKeySecret), type: 'Opaque',
+    stringData: { 'api-key': apiKey },
+  });
+}
+
+function ports(spec: DefaultedSpec) {
+  const list = [
+    { name: 'http', port: spec.node.ports.rest, targetPort: 'http', protocol: 'TCP' },
+    { name: 'grpc', port: spec.node.ports.grpc, targetPort: 'grpc', protocol: 'TCP' },
+  ];
+  if (spec.node.ports.metrics > 0) list.push({ name: 'metrics', port: spec.node.ports.metrics, targetPort: 'metrics', protocol: 'TCP' });
+  return list;
+}
+
+export function buildHeadlessService(cluster: VectorCluster, spec: DefaultedSpec): KubeObject {
+  return withHash({
+    apiVersion: 'v1', kind: 'Service', metadata: meta(cluster, childNames(cluster.metadata.name).headlessService),
+    // Peers must find each other before they are ready (a Raft group forms before /readyz passes).
+    spec: { clusterIP: 'None', publishNotReadyAddresses: true, selector: selectorLabels(cluster.metadata.name), ports: ports(spec) },
+  });
+}
+
+export function buildClientService(cluster: VectorCluster, spec: DefaultedSpec): KubeObject {
+  return withHash({
+    apiVersion: 'v1', kind: 'Service', metadata: meta(cluster, childNames(cluster.metadata.name).clientService),
+    spec: { type: 'ClusterIP', selector: selectorLabels(cluster.metadata.name), ports: ports(spec) },
+  });
+}
+
+export function buildPodDisruptionBudget(cluster: VectorCluster): KubeObject {
+  return withHash({
+    apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta(cluster, childNames(cluster.metadata.name).podDisruptionBudget),
+    // Never more than one voter down at a time through voluntary disruptions (drains, upgrades).
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(cluster.metadata.name) } },
+  });
+}
+
+export function buildServiceAccount(cluster: VectorCluster): KubeObject {
+  // The node does not call the Kubernetes API today: no token is mounted.
+  return withHash({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(cluster, childNames(cluster.metadata.name).serviceAccount), automountServiceAccountToken: false });
+}
+
+export function buildRole(cluster: VectorCluster): KubeObject {
+  const names = childNames(cluster.metadata.name);
+  return withHash({
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(cluster, names.role),
+    // Least privilege: read its own config and the peers' endpoints, nothing else, no writes.
+    rules: [
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: [names.configMap], verbs: ['get'] },
+      { apiGroups: [''], resources: ['endpoints'], resourceNames: [names.headlessService], verbs: ['get'] },
+    ],
+  });
+}
+
+export function buildRoleBinding(cluster: VectorCluster): KubeObject {
+  const names = childNames(cluster.metadata.name);
+  return withHash({
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: meta(cluster, names.roleBinding),
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: names.role },
+    subjects: [{ kind: 'ServiceAccount', name: names.serviceAccount, namespace: cluster.metadata.namespace }],
+  });
+}
+
+export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, replicas: number): KubeObject {
+  const name = cluster.metadata.name;
+  const names = childNames(name);
+  const keyRef = apiKeySecretRef(cluster, spec);
+  const tls = spec.security.tlsSecret;
+  const scheme = tls ? 'HTTPS' : 'HTTP';
+  const podLabels = { ...spec.template.labels, ...labels(name) };
+  const configHash = hashOf(nodeConfig(cluster, spec));
+  const affinity = spec.template.affinity ?? {
+    podAntiAffinity: {
+      // Preferred, not required: a one-node dev cluster still schedules every pod.
+      preferredDuringSchedulingIgnoredDuringExecution: [{
+        weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selectorLabels(name) } },
+      }],
+    },
+  };
+  const container = {
+    name: 'jadevectordb',
+    image: spec.image,
+    imagePullPolicy: spec.imagePullPolicy,
+    env: [
+      { name: 'JADE_HOST', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      { name: 'JADE_PORT', value: String(spec.node.ports.rest) },
+      { name: 'JADE_GRPC_PORT', value: String(spec.node.ports.grpc) },
+      { name: 'JADE_DATA_DIR', value: DATA_DIR },
+      { name: 'JADE_NODE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'JADE_API_KEY', valueFrom: { secretKeyRef: { name: keyRef.name, key: keyRef.key } } },
+      { name: 'JADE_CLUSTER_NAME', value: name },
+      { name: 'JADE_LOG_LEVEL', value: spec.node.logLevel },
+    ],
+    envFrom: [{ configMapRef: { name: names.configMap } }],
+    ports: [
+      { name: 'http', containerPort: spec.node.ports.rest, protocol: 'TCP' },
+      { name: 'grpc', containerPort: spec.node.ports.grpc, protocol: 'TCP' },
+      ...(spec.node.ports.metrics > 0 ? [{ name: 'metrics', containerPort: spec.node.ports.metrics, protocol: 'TCP' }] : []),
+    ],
+    readinessProbe: { httpGet: { path: '/readyz', port: 'http', scheme }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
+    livenessProbe: { httpGet: { path: '/healthz', port: 'http', scheme }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
+    startupProbe: { httpGet: { path: '/healthz', port: 'http', scheme }, periodSeconds: 2, failureThreshold: 150 },
+    resources: spec.resources,
+    securityContext: {
+      runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+    },
+    volumeMounts: [
+      { name: DATA_VOLUME, mountPath: DATA_DIR },
+      { name: 'tmp', mountPath: '/tmp' },
+      ...(tls ? [{ name: 'tls', mountPath: TLS_DIR, readOnly: true }] : []),
+    ],
+  };
+  const podSpec: Record<string, unknown> = {
+    serviceAccountName: names.serviceAccount,
+    automountServiceAccountToken: false,
+    terminationGracePeriodSeconds: spec.template.terminationGracePeriodSeconds,
+    securityContext: {
+      runAsNonRoot: true, runAsUser: NODE_USER_ID, runAsGroup: NODE_USER_ID, fsGroup: NODE_USER_ID,
+      fsGroupChangePolicy: 'OnRootMismatch', seccompProfile: { type: 'RuntimeDefault' },
+    },
+    affinity,
+    containers: [container],
+    volumes: [
+      { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
+      ...(tls ? [{ name: 'tls', secret: { secretName: tls.name, defaultMode: 0o440 } }] : []),
+    ],
+  };
+  if (spec.template.tolerations) podSpec.tolerations = spec.template.tolerations;
+  if (spec.template.topologySpreadConstraints) podSpec.topologySpreadConstraints = spec.template.topologySpreadConstraints;
+  if (spec.template.priorityClassName) podSpec.priorityClassName = spec.template.priorityClassName;
+  if (spec.template.nodeSelector) podSpec.nodeSelector = spec.template.nodeSelector;
+  if (spec.imagePullSecrets) podSpec.imagePullSecrets = spec.imagePullSecrets.map((n) => ({ name: n }));
+
+  return withHash({
+    apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: meta(cluster, names.statefulSet),
+    spec: {
+      replicas,
+      serviceName: names.headlessService,
+      selector: { matchLabels: selectorLabels(name) },
+      // Parallel: a Raft group needs a quorum up before any member reports ready.
+      podManagementPolicy: 'Parallel',
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: spec.storage.pvcRetention.whenDeleted, whenScaled: spec.storage.pvcRetention.whenScaled },
+      template: {
+        metadata: { labels: podLabels, annotations: { ...spec.template.annotations, [CONFIG_HASH_ANNOTATION]: configHash } },
+        spec: podSpec,
+      },
+      volumeClaimTemplates: [{
+        apiVersion: 'v1', kind: 'PersistentVolumeClaim',
+        metadata: { name: DATA_VOLUME, labels: selectorLabels(name) },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          resources: { requests: { storage: spec.storage.size } },
+          ...(spec.storage.storageClass ? { storageClassName: spec.storage.storageClass } : {}),
+        },
+      }],
+    },
+  });
+}

@@ -1,0 +1,295 @@
+// The operator's decisions as a pure function: plan(observed) → Action[]. Observed carries everything read
+// from the API server and from the nodes' /v1/status plus the clock and a fresh random API key, so the same
+// input always gives the same actions. Shape follows CloudNativePG: linear guarded steps, status last.
+import { storageSizeMi } from '../api/types.js';
+import type { Condition, DefaultedSpec, Member, Phase, VectorCluster, VectorClusterStatus } from '../api/types.js';
+import { defaultSpec, validateClusterSpec } from '../api/validate.js';
+import {
+  CHILD_KINDS, FINALIZER, SPEC_HASH_ANNOTATION, apiKeySecretRef, buildApiKeySecret, buildClientService, buildConfigMap,
+  buildHeadlessService, buildPodDisruptionBudget, buildRole, buildRoleBinding, buildServiceAccount, buildStatefulSet,
+  childNames, selectorString, stableJson,
+} from './children.js';
+import type { ChildKind, KubeObject } from './children.js';
+
+export interface NodeStatus {
+  version?: string;
+  nodeId?: string;
+  ready?: boolean;
+  role?: string;
+  collections?: number;
+  points?: number;
+  uptimeSeconds?: number;
+}
+export type NodeStatusReport = { ok: true; status: NodeStatus } | { ok: false; error: string };
+
+export interface Observed {
+  cluster: VectorCluster;
+  children: Partial<Record<ChildKind, KubeObject>>;
+  /** Whether the user's API key Secret exists (only read when spec.security.apiKeySecret is set). */
+  userApiKeySecretExists?: boolean;
+  pods: KubeObject[];
+  pvcs: KubeObject[];
+  /** /v1/status per pod name, for pods that have an IP. */
+  nodeStatus: Record<string, NodeStatusReport>;
+  /** A fresh random key, used only if the generated Secret has to be created. */
+  generatedApiKey: string;
+  /** RFC 3339 time used for condition transitions. */
+  now: string;
+}
+
+export interface ObjectRef { apiVersion: string; kind: string; namespace: string; name: string }
+export type EventType = 'Normal' | 'Warning';
+export type Action =
+  | { type: 'addFinalizer' }
+  | { type: 'removeFinalizer' }
+  | { type: 'create'; object: KubeObject }
+  | { type: 'patch'; ref: ObjectRef; patch: Record<string, unknown> }
+  | { type: 'delete'; ref: ObjectRef }
+  | { type: 'joinMember'; pod: string }
+  | { type: 'event'; eventType: EventType; reason: string; message: string }
+  | { type: 'updateStatus'; status: VectorClusterStatus };
+
+export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'ScalingBlocked', 'LastBackupSucceeded'] as const;
+type ConditionType = (typeof CONDITION_TYPES)[number];
+type ConditionInput = { status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
+
+function refOf(object: KubeObject): ObjectRef {
+  return { apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace ?? '', name: object.metadata.name };
+}
+function isPodReady(pod: KubeObject | undefined): boolean {
+  const conditions = ((pod?.status as any)?.conditions ?? []) as { type: string; status: string }[];
+  return conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+}
+function ordinalOf(podName: string): number {
+  return Number(podName.slice(podName.lastIndexOf('-') + 1));
+}
+
+/** Keeps lastTransitionTime when the status did not change, like meta.SetStatusCondition. */
+function setCondition(previous: Condition[] | undefined, type: ConditionType, input: ConditionInput, generation: number, now: string): Condition {
+  const old = previous?.find((c) => c.type === type);
+  const lastTransitionTime = old && old.status === input.status ? old.lastTransitionTime : now;
+  return { type, status: input.status, reason: input.reason, message: input.message, observedGeneration: generation, lastTransitionTime };
+}
+function conditionIs(status: VectorClusterStatus | undefined, type: ConditionType, value: string): boolean {
+  return status?.conditions?.find((c) => c.type === type)?.status === value;
+}
+
+function desiredChildren(cluster: VectorCluster, spec: DefaultedSpec, stsReplicas: number, apiKey: string): Partial<Record<ChildKind, KubeObject>> {
+  const out: Partial<Record<ChildKind, KubeObject>> = {
+    serviceAccount: buildServiceAccount(cluster),
+    role: buildRole(cluster),
+    roleBinding: buildRoleBinding(cluster),
+    configMap: buildConfigMap(cluster, spec),
+    headlessService: buildHeadlessService(cluster, spec),
+    clientService: buildClientService(cluster, spec),
+    podDisruptionBudget: buildPodDisruptionBudget(cluster),
+    statefulSet: buildStatefulSet(cluster, spec, stsReplicas),
+  };
+  if (apiKeySecretRef(cluster, spec).generated) out.apiKeySecret = buildApiKeySecret(cluster, apiKey);
+  return out;
+}
+
+/** Fields a merge-patch sets to bring an existing child to our intent (never immutable claim templates). */
+function updatePatch(desired: KubeObject): Record<string, unknown> {
+  const { apiVersion: _a, kind: _k, metadata, ...body } = desired;
+  const patch: Record<string, unknown> = { metadata: { labels: metadata.labels, annotations: metadata.annotations, ownerReferences: metadata.ownerReferences }, ...body };
+  if (desired.kind === 'StatefulSet') patch.spec = { ...(body.spec as Record<string, unknown>), volumeClaimTemplates: undefined };
+  return JSON.parse(JSON.stringify(patch)) as Record<string, unknown>;
+}
+
+function deletionPlan(o: Observed, spec: DefaultedSpec): Action[] {
+  const finalizers = o.cluster.metadata.finalizers ?? [];
+  if (!finalizers.includes(FINALIZER)) return [];
+  const actions: Action[] = [];
+  if (spec.storage.pvcRetention.whenDeleted === 'Delete') {
+    for (const pvc of o.pvcs) if (!pvc.metadata.deletionTimestamp) actions.push({ type: 'delete', ref: refOf(pvc) });
+    actions.push({ type: 'event', eventType: 'Normal', reason: 'DeletingVolumes', message: `Deleting ${o.pvcs.length} PersistentVolumeClaims (pvcRetention.whenDeleted=Delete)` });
+  } else if (o.pvcs.length > 0) {
+    actions.push({ type: 'event', eventType: 'Normal', reason: 'RetainingVolumes', message: `Keeping ${o.pvcs.length} PersistentVolumeClaims (pvcRetention.whenDeleted=Retain): ${o.pvcs.map((p) => p.metadata.name).join(', ')}` });
+  }
+  actions.push({ type: 'removeFinalizer' });
+  return actions;
+}
+
+export function plan(o: Observed): Action[] {
+  const cluster = o.cluster;
+  const name = cluster.metadata.name;
+  const spec = defaultSpec(cluster.spec);
+  if (cluster.metadata.deletionTimestamp) return deletionPlan(o, spec);
+
+  const actions: Action[] = [];
+  const events: Action[] = [];
+  const event = (eventType: EventType, reason: string, message: string) => events.push({ type: 'event', eventType, reason, message });
+  if (!(cluster.metadata.finalizers ?? []).includes(FINALIZER)) actions.push({ type: 'addFinalizer' });
+
+  const invalid = validateClusterSpec(cluster.spec ?? {});
+  if (invalid.length > 0) {
+    const reason = invalid.map((e) => `${e.path}: ${e.message}`).join('; ');
+    const status = computeStatus(o, spec, { invalid: reason });
+    if (!conditionIs(cluster.status, 'Degraded', 'True') || cluster.status?.reason !== status.reason) event('Warning', 'InvalidSpec', reason);
+    return [...actions, ...events, ...statusAction(cluster, status)];
+  }
+
+  // Scale: raise the StatefulSet now; never lower it until the leaving members can be drained.
+  const sts = o.children.statefulSet;
+  const currentReplicas = sts ? Number((sts.spec as any)?.replicas ?? 0) : spec.replicas;
+  const scaleDownBlocked = spec.replicas < currentReplicas;
+  const stsReplicas = scaleDownBlocked ? currentReplicas : spec.replicas;
+  if (sts && spec.replicas > currentReplicas) event('Normal', 'ScalingUp', `Scaling from ${currentReplicas} to ${spec.replicas} members`);
+  if (scaleDownBlocked && !conditionIs(cluster.status, 'ScalingBlocked', 'True')) {
+    event('Warning', 'ScalingBlocked', scaleDownMessage(name, spec.replicas, currentReplicas));
+  }
+
+  const desired = desiredChildren(cluster, spec, stsReplicas, o.generatedApiKey);
+  for (const kind of CHILD_KINDS) {
+    const want = desired[kind];
+    if (!want) continue;
+    const have = o.children[kind];
+    if (!have) {
+      actions.push({ type: 'create', object: want });
+      event('Normal', 'Created', `Created ${want.kind} ${want.metadata.name}`);
+      continue;
+    }
+    if (kind === 'apiKeySecret') continue; // the key must stay stable once generated
+    const hashChanged = have.metadata.annotations?.[SPEC_HASH_ANNOTATION] !== want.metadata.annotations?.[SPEC_HASH_ANNOTATION];
+    const replicasDrifted = kind === 'statefulSet' && Number((have.spec as any)?.replicas) !== stsReplicas;
+    if (hashChanged || replicasDrifted) {
+      actions.push({ type: 'patch', ref: refOf(want), patch: updatePatch(want) });
+      if (kind !== 'statefulSet' || !(spec.replicas > currentReplicas)) event('Normal', 'Updated', `Updated ${want.kind} ${want.metadata.name}`);
+    }
+  }
+
+  // Storage may grow: expand each PVC (StatefulSet claim templates are immutable).
+  const wantMi = storageSizeMi(spec.storage.size);
+  for (const pvc of o.pvcs) {
+    const current = String((pvc.spec as any)?.resources?.requests?.storage ?? '');
+    if (/^[1-9][0-9]*(Mi|Gi|Ti)$/.test(current) && storageSizeMi(current) < wantMi) {
+      actions.push({ type: 'patch', ref: refOf(pvc), patch: { spec: { resources: { requests: { storage: spec.storage.size } } } } });
+      event('Normal', 'ExpandingVolume', `Expanding ${pvc.metadata.name} from ${current} to ${spec.storage.size}`);
+    }
+  }
+
+  // Members whose pod is ready join the cluster once (a no-op on the node until the cluster API lands).
+  const previous = new Map((cluster.status?.members ?? []).map((m) => [m.pod, m]));
+  for (const pod of o.pods) {
+    const podName = pod.metadata.name;
+    if (isPodReady(pod) && !previous.get(podName)?.joined) {
+      actions.push({ type: 'joinMember', pod: podName });
+      event('Normal', 'MemberJoined', `Member ${podName} joined the cluster`);
+    }
+  }
+
+  const status = computeStatus(o, spec, { stsReplicas, joined: new Set(o.pods.filter(isPodReady).map((p) => p.metadata.name)) });
+  if (status.phase === 'Running' && cluster.status?.phase !== 'Running') event('Normal', 'ClusterReady', `All ${status.readyReplicas} members are ready`);
+  return [...actions, ...events, ...statusAction(cluster, status)];
+}
+
+function statusAction(cluster: VectorCluster, status: VectorClusterStatus): Action[] {
+  return stableJson(cluster.status ?? {}) === stableJson(status) ? [] : [{ type: 'updateStatus', status }];
+}
+
+function scaleDownMessage(name: string, desired: number, current: number): string {
+  const leaving = Array.from({ length: current - desired }, (_, i) => `${name}-${desired + i}`);
+  return `Scale-down from ${current} to ${desired} needs ${leaving.join(', ')} drained first, and this JadeVectorDB version has no drain API yet; ` +
+    `the StatefulSet stays at ${current} replicas. Set spec.replicas back to ${current} to clear this.`;
+}
+
+interface StatusInput {
+  invalid?: string;
+  stsReplicas?: number;
+  /** Pods that are joined after this reconcile's join actions. */
+  joined?: Set<string>;
+}
+
+/** Phase, conditions, members and counters from what was observed. Pure; unchanged conditions keep their times. */
+export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInput): VectorClusterStatus {
+  const cluster = o.cluster;
+  const name = cluster.metadata.name;
+  const generation = cluster.metadata.generation ?? 0;
+  const prev = cluster.status;
+  const sts = o.children.statefulSet;
+  const stsReplicas = input.stsReplicas ?? Number((sts?.spec as any)?.replicas ?? 0);
+  const podsByName = new Map(o.pods.map((p) => [p.metadata.name, p]));
+  const previousMembers = new Map((prev?.members ?? []).map((m) => [m.pod, m]));
+  const podNames = new Set<string>([...Array.from({ length: stsReplicas }, (_, i) => `${name}-${i}`), ...o.pods.map((p) => p.metadata.name)]);
+
+  const members: Member[] = [...podNames].sort((a, b) => ordinalOf(a) - ordinalOf(b)).map((pod) => {
+    const podObject = podsByName.get(pod);
+    const report = o.nodeStatus[pod];
+    const member: Member = { pod, ready: false, role: 'unknown' };
+    const joined = input.joined?.has(pod) || previousMembers.get(pod)?.joined;
+    if (joined) member.joined = true;
+    if (!podObject) { member.message = 'pod does not exist yet'; return member; }
+    if (report?.ok) {
+      const s = report.status;
+      if (s.nodeId !== undefined) member.nodeId = s.nodeId;
+      if (s.role !== undefined) member.role = s.role;
+      if (s.version !== undefined) member.version = s.version;
+      if (s.collections !== undefined) member.collections = s.collections;
+      if (s.points !== undefined) member.points = s.points;
+    }
+    const podReady = isPodReady(podObject);
+    member.ready = podReady && (report === undefined || !report.ok || report.status.ready !== false);
+    if (!podReady) member.message = 'pod is not ready';
+    else if (report && !report.ok) member.message = `/v1/status: ${report.error}`;
+    else if (report?.ok && report.status.ready === false) member.message = 'node reports not ready';
+    return member;
+  });
+  const readyReplicas = members.filter((m) => m.ready).length;
+  const existing = members.filter((m) => podsByName.has(m.pod)).length;
+
+  const stsStatus = (sts?.status ?? {}) as { observedGeneration?: number; updatedReplicas?: number; currentRevision?: string; updateRevision?: string };
+  const rolloutDone = sts !== undefined && (stsStatus.observedGeneration ?? 0) >= (sts.metadata.generation ?? 0) &&
+    (stsStatus.updateRevision === undefined || stsStatus.currentRevision === stsStatus.updateRevision || (stsStatus.updatedReplicas ?? 0) >= stsReplicas);
+  const allReady = sts !== undefined && readyReplicas >= stsReplicas && existing === stsReplicas;
+  const scalingUp = spec.replicas > Number((sts?.spec as any)?.replicas ?? 0) || existing < stsReplicas;
+  const scaleDownBlocked = spec.replicas < stsReplicas;
+  const missingKeySecret = spec.security.apiKeySecret !== undefined && o.userApiKeySecretExists === false;
+  const everReady = prev?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || prev?.phase === 'Running' || prev?.phase === 'Degraded';
+
+  // Members that had joined and are no longer ready (new pods still starting during a scale-up are not lost).
+  const lostMembers = members.filter((m) => !m.ready && previousMembers.get(m.pod)?.joined).map((m) => m.pod);
+  const conds: Record<ConditionType, ConditionInput> = {
+    Ready: allReady && rolloutDone
+      ? { status: 'True', reason: 'AllMembersReady', message: `${readyReplicas}/${stsReplicas} members ready` }
+      : { status: 'False', reason: sts ? 'MembersNotReady' : 'Creating', message: `${readyReplicas}/${stsReplicas} members ready` },
+    Progressing: !sts
+      ? { status: 'True', reason: 'Creating', message: 'creating child resources' }
+      : scalingUp
+        ? { status: 'True', reason: 'ScalingUp', message: `scaling to ${spec.replicas} members (${existing} exist, ${readyReplicas} ready)` }
+        : !rolloutDone
+          ? { status: 'True', reason: 'RollingUpdate', message: 'rolling the StatefulSet one pod at a time' }
+          : { status: 'False', reason: 'Stable', message: 'no changes in flight' },
+    Degraded: input.invalid
+      ? { status: 'True', reason: 'InvalidSpec', message: input.invalid }
+      : missingKeySecret
+        ? { status: 'True', reason: 'SecretNotFound', message: `Secret ${spec.security.apiKeySecret!.name} not found` }
+        : everReady && rolloutDone && lostMembers.length > 0
+          ? { status: 'True', reason: 'MembersNotReady', message: `not ready: ${lostMembers.join(', ')}` }
+          : { status: 'False', reason: 'Healthy', message: 'no problems detected' },
+    ScalingBlocked: scaleDownBlocked
+      ? { status: 'True', reason: 'DrainNotSupported', message: scaleDownMessage(name, spec.replicas, stsReplicas) }
+      : { status: 'False', reason: 'NotBlocked', message: 'no scale-down pending' },
+    LastBackupSucceeded: { status: 'Unknown', reason: 'NoBackupYet', message: 'no backup has run for this cluster' },
+  };
+  const prevBackup = prev?.conditions?.find((c) => c.type === 'LastBackupSucceeded');
+  const conditions = CONDITION_TYPES.map((type) =>
+    type === 'LastBackupSucceeded' && prevBackup ? prevBackup : setCondition(prev?.conditions, type, conds[type], generation, o.now));
+
+  let phase: Phase;
+  let reason: string;
+  if (input.invalid) { phase = 'Failed'; reason = `invalid spec: ${input.invalid}`; }
+  else if (conds.Degraded.status === 'True') { phase = 'Degraded'; reason = conds.Degraded.message; }
+  else if (!everReady && !allReady) { phase = 'Provisioning'; reason = conds.Ready.message; }
+  else if (scalingUp) { phase = 'Scaling'; reason = conds.Progressing.message; }
+  else if (allReady && rolloutDone) { phase = 'Running'; reason = scaleDownBlocked ? `scale-down blocked: ${conds.ScalingBlocked.message}` : conds.Ready.message; }
+  else { phase = 'Provisioning'; reason = conds.Progressing.message; }
+
+  const status: VectorClusterStatus = {
+    phase, reason, conditions, members, replicas: existing, readyReplicas, selector: selectorString(name), observedGeneration: generation,
+    apiKeySecret: apiKeySecretRef(cluster, spec).name, currentImage: String((sts?.spec as any)?.template?.spec?.containers?.[0]?.image ?? spec.image),
+  };
+  return status;
+}
+
+export { childNames };

@@ -1,0 +1,261 @@
+// Table tests of the pure reconcile planner: each case builds an Observed world (cluster, children, pods,
+// PVCs, node /v1/status), runs plan(), and checks the exact actions and the computed status, including
+// that applying a plan's own effects leads to a fixed point with no further actions.
+import { describe, expect, it } from 'vitest';
+import type { VectorCluster, VectorClusterSpec } from '../../operator/src/api/types.js';
+import { CHILD_KINDS, FINALIZER, SPEC_HASH_ANNOTATION, childNames } from '../../operator/src/reconcile/children.js';
+import type { ChildKind, KubeObject } from '../../operator/src/reconcile/children.js';
+import { plan } from '../../operator/src/reconcile/plan.js';
+import type { Action, Observed } from '../../operator/src/reconcile/plan.js';
+
+const NOW = '2026-01-01T00:00:00Z';
+const LATER = '2026-01-01T00:05:00Z';
+
+function cluster(spec: VectorClusterSpec, extra: Partial<VectorCluster['metadata']> = {}, status?: VectorCluster['status']): VectorCluster {
+  return {
+    apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorCluster',
+    metadata: { name: 'vc', namespace: 'db', uid: 'uid-1', generation: 1, finalizers: [FINALIZER], ...extra },
+    spec, ...(status ? { status } : {}),
+  };
+}
+function world(c: VectorCluster, patch: Partial<Observed> = {}): Observed {
+  return { cluster: c, children: {}, pods: [], pvcs: [], nodeStatus: {}, generatedApiKey: 'k3y', now: NOW, ...patch };
+}
+function pod(name: string, ready: boolean): KubeObject {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'db' }, status: { podIP: '10.0.0.1', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] } };
+}
+function pvc(name: string, size: string): KubeObject {
+  return { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace: 'db' }, spec: { resources: { requests: { storage: size } } } };
+}
+const kindOf: Record<string, ChildKind> = Object.fromEntries(CHILD_KINDS.map((k) => [k, k]));
+function childKindFor(o: KubeObject): ChildKind {
+  const names = childNames('vc');
+  const hit = CHILD_KINDS.find((k) => names[k] === o.metadata.name && kindMatches(k, o.kind));
+  if (!hit) throw new Error(`unknown child ${o.kind}/${o.metadata.name}`);
+  return kindOf[hit];
+}
+function kindMatches(k: ChildKind, kind: string): boolean {
+  const expected: Record<ChildKind, string> = {
+    serviceAccount: 'ServiceAccount', role: 'Role', roleBinding: 'RoleBinding', apiKeySecret: 'Secret', configMap: 'ConfigMap',
+    headlessService: 'Service', clientService: 'Service', podDisruptionBudget: 'PodDisruptionBudget', statefulSet: 'StatefulSet',
+  };
+  return expected[k] === kind;
+}
+function deepMerge(target: any, patch: any): any {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const out = { ...(typeof target === 'object' && target !== null ? target : {}) };
+  for (const [k, v] of Object.entries(patch)) out[k] = v === null ? undefined : deepMerge(out[k], v);
+  return out;
+}
+/** Plays a plan's effects the way the API server and a settled StatefulSet controller would. */
+function applyPlan(o: Observed, actions: Action[], podsReady = true): Observed {
+  const children = { ...o.children };
+  let c = o.cluster;
+  for (const a of actions) {
+    if (a.type === 'create') children[childKindFor(a.object)] = a.object;
+    if (a.type === 'patch' && a.ref.kind !== 'PersistentVolumeClaim') {
+      const k = childKindFor({ apiVersion: a.ref.apiVersion, kind: a.ref.kind, metadata: { name: a.ref.name } });
+      children[k] = deepMerge(children[k], a.patch);
+    }
+    if (a.type === 'updateStatus') c = { ...c, status: a.status };
+    if (a.type === 'addFinalizer') c = { ...c, metadata: { ...c.metadata, finalizers: [...(c.metadata.finalizers ?? []), FINALIZER] } };
+  }
+  const sts = children.statefulSet;
+  let pods = o.pods;
+  if (sts) {
+    const replicas = (sts.spec as any).replicas as number;
+    children.statefulSet = { ...sts, metadata: { ...sts.metadata, generation: 1 }, status: { observedGeneration: 1, replicas, readyReplicas: podsReady ? replicas : 0, updatedReplicas: replicas } };
+    pods = Array.from({ length: replicas }, (_, i) => pod(`vc-${i}`, podsReady));
+  }
+  return { ...o, cluster: c, children, pods };
+}
+/** Runs plan until it returns nothing (or gives up), returning the final world. */
+function settle(o: Observed, podsReady = true): Observed {
+  let w = o;
+  for (let i = 0; i < 5; i++) {
+    const actions = plan(w);
+    if (actions.length === 0) return w;
+    w = applyPlan(w, actions, podsReady);
+  }
+  throw new Error(`no fixed point: ${JSON.stringify(plan(w))}`);
+}
+const types = (actions: Action[]) => actions.map((a) => a.type);
+const condition = (o: Observed, type: string) => o.cluster.status?.conditions?.find((c) => c.type === type);
+const statusOf = (actions: Action[]) => (actions.find((a) => a.type === 'updateStatus') as Extract<Action, { type: 'updateStatus' }> | undefined)?.status;
+const eventsOf = (actions: Action[]) => actions.flatMap((a) => (a.type === 'event' ? [`${a.eventType}/${a.reason}`] : []));
+const patches = (actions: Action[]) => actions.flatMap((a) => (a.type === 'patch' ? [`${a.ref.kind}/${a.ref.name}`] : []));
+
+describe('plan: creation', () => {
+  it('a new cluster gets the finalizer, every child in dependency order, and a Provisioning status', () => {
+    const actions = plan(world(cluster({}, { finalizers: [] })));
+    expect(actions[0]).toEqual({ type: 'addFinalizer' });
+    const created = actions.flatMap((a) => (a.type === 'create' ? [`${a.object.kind}/${a.object.metadata.name}`] : []));
+    expect(created).toEqual(['ServiceAccount/vc-node', 'Role/vc-node', 'RoleBinding/vc-node', 'Secret/vc-api-key', 'ConfigMap/vc-config',
+      'Service/vc-peers', 'Service/vc', 'PodDisruptionBudget/vc', 'StatefulSet/vc']);
+    for (const a of actions) if (a.type === 'create') expect(a.object.metadata.ownerReferences).toEqual([{ apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorCluster', name: 'vc', uid: 'uid-1', controller: true, blockOwnerDeletion: true }]);
+    const status = statusOf(actions)!;
+    expect(status.phase).toBe('Provisioning');
+    expect(status.observedGeneration).toBe(1);
+    expect(status.conditions!.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'True', reason: 'Creating' });
+    expect(types(actions).at(-1)).toBe('updateStatus');
+  });
+
+  it('reaches Running with all members joined and then plans nothing', () => {
+    const w = settle(world(cluster({ replicas: 3 }, { finalizers: [] })));
+    expect(w.cluster.status).toMatchObject({ phase: 'Running', readyReplicas: 3, replicas: 3, selector: 'app.kubernetes.io/name=jadevectordb,jadevectordb.io/cluster=vc' });
+    expect(w.cluster.status!.members!.map((m) => [m.pod, m.ready, m.joined])).toEqual([['vc-0', true, true], ['vc-1', true, true], ['vc-2', true, true]]);
+    expect(condition(w, 'Ready')).toMatchObject({ status: 'True', reason: 'AllMembersReady' });
+    expect(condition(w, 'Progressing')).toMatchObject({ status: 'False' });
+    expect(plan(w)).toEqual([]);
+  });
+
+  it('records the role and counters each node reports on /v1/status', () => {
+    const base = settle(world(cluster({ replicas: 1, sharding: { replicationFactor: 1 } })));
+    const actions = plan({ ...base, nodeStatus: { 'vc-0': { ok: true, status: { nodeId: 'vc-0', role: 'leader', version: '0.1.0', ready: true, collections: 2, points: 10 } } } });
+    expect(statusOf(actions)!.members).toEqual([{ pod: 'vc-0', ready: true, joined: true, role: 'leader', nodeId: 'vc-0', version: '0.1.0', collections: 2, points: 10 }]);
+  });
+
+  it('uses the given API key Secret instead of generating one, and reports it missing', () => {
+    const actions = plan(world(cluster({ security: { apiKeySecret: { name: 'mine', key: 'token' } } }), { userApiKeySecretExists: false }));
+    expect(actions.some((a) => a.type === 'create' && a.object.kind === 'Secret')).toBe(false);
+    const sts = actions.find((a) => a.type === 'create' && a.object.kind === 'StatefulSet') as Extract<Action, { type: 'create' }>;
+    const env = (sts.object.spec as any).template.spec.containers[0].env;
+    expect(env.find((e: any) => e.name === 'JADE_API_KEY').valueFrom).toEqual({ secretKeyRef: { name: 'mine', key: 'token' } });
+    expect(statusOf(actions)).toMatchObject({ phase: 'Degraded', apiKeySecret: 'mine' });
+  });
+});
+
+describe('plan: updates', () => {
+  const running = () => settle(world(cluster({ replicas: 3 })));
+
+  it('an image change patches only the StatefulSet', () => {
+    const w = running();
+    const actions = plan({ ...w, cluster: { ...w.cluster, metadata: { ...w.cluster.metadata, generation: 2 }, spec: { ...w.cluster.spec, image: 'repo/jadevectordb:2' } } });
+    expect(patches(actions)).toEqual(['StatefulSet/vc']);
+    const patch = (actions.find((a) => a.type === 'patch') as any).patch;
+    expect(patch.spec.template.spec.containers[0].image).toBe('repo/jadevectordb:2');
+    expect(patch.spec.volumeClaimTemplates).toBeUndefined();
+    expect(statusOf(actions)!.observedGeneration).toBe(2);
+  });
+
+  it('a node config change patches the ConfigMap and rolls the pods through the config hash', () => {
+    const w = running();
+    const actions = plan({ ...w, cluster: { ...w.cluster, spec: { ...w.cluster.spec, node: { hnsw: { efSearch: 128 } } } } });
+    expect(patches(actions).sort()).toEqual(['ConfigMap/vc-config', 'StatefulSet/vc']);
+    const cm = actions.find((a) => a.type === 'patch' && a.ref.kind === 'ConfigMap') as any;
+    expect(cm.patch.data.JADE_HNSW_EF_SEARCH).toBe('128');
+  });
+
+  it('a StatefulSet scaled by hand is put back to spec.replicas', () => {
+    const w = running();
+    const sts = w.children.statefulSet!;
+    const actions = plan({ ...w, children: { ...w.children, statefulSet: { ...sts, spec: { ...(sts.spec as any), replicas: 1 } } } });
+    expect(patches(actions)).toEqual(['StatefulSet/vc']);
+    expect((actions.find((a) => a.type === 'patch') as any).patch.spec.replicas).toBe(3);
+  });
+
+  it('never rewrites the generated API key Secret', () => {
+    const w = running();
+    const secret = w.children.apiKeySecret!;
+    const tampered = { ...secret, metadata: { ...secret.metadata, annotations: { [SPEC_HASH_ANNOTATION]: 'other' } } };
+    expect(plan({ ...w, children: { ...w.children, apiKeySecret: tampered }, generatedApiKey: 'new' })).toEqual([]);
+  });
+
+  it('storage growth expands existing PVCs; equal sizes in other units do nothing', () => {
+    const w = running();
+    const grown = { ...w, cluster: { ...w.cluster, spec: { ...w.cluster.spec, storage: { size: '20Gi' } } }, pvcs: [pvc('data-vc-0', '10Gi'), pvc('data-vc-1', '20480Mi')] };
+    const actions = plan(grown);
+    expect(patches(actions)).toEqual(['PersistentVolumeClaim/data-vc-0']);
+    expect(eventsOf(actions)).toContain('Normal/ExpandingVolume');
+  });
+
+  it('keeps lastTransitionTime of conditions whose status did not change', () => {
+    const w = running();
+    const ready = condition(w, 'Ready')!;
+    const again = plan({ ...w, now: LATER, nodeStatus: { 'vc-0': { ok: true, status: { role: 'leader' } } } });
+    expect(statusOf(again)!.conditions!.find((c) => c.type === 'Ready')!.lastTransitionTime).toBe(ready.lastTransitionTime);
+  });
+});
+
+describe('plan: scaling', () => {
+  it('scale up 3 → 5 raises the StatefulSet, reports Scaling, then joins the new members', () => {
+    const w = settle(world(cluster({ replicas: 3 })));
+    const up = { ...w, cluster: { ...w.cluster, spec: { ...w.cluster.spec, replicas: 5 } } };
+    const actions = plan(up);
+    expect(patches(actions)).toEqual(['StatefulSet/vc']);
+    expect((actions.find((a) => a.type === 'patch') as any).patch.spec.replicas).toBe(5);
+    expect(eventsOf(actions)).toContain('Normal/ScalingUp');
+    expect(statusOf(actions)!.phase).toBe('Scaling');
+    const next = applyPlan(up, actions);
+    const joins = plan(next).flatMap((a) => (a.type === 'joinMember' ? [a.pod] : []));
+    expect(joins).toEqual(['vc-3', 'vc-4']);
+    const done = settle(next);
+    expect(done.cluster.status).toMatchObject({ phase: 'Running', readyReplicas: 5 });
+  });
+
+  it('scale down 5 → 3 leaves the StatefulSet alone and sets ScalingBlocked with the pods to drain', () => {
+    const w = settle(world(cluster({ replicas: 5 })));
+    const down = { ...w, cluster: { ...w.cluster, metadata: { ...w.cluster.metadata, generation: 2 }, spec: { ...w.cluster.spec, replicas: 3 } } };
+    const actions = plan(down);
+    expect(patches(actions)).toEqual([]);
+    expect(eventsOf(actions)).toEqual(['Warning/ScalingBlocked']);
+    const blocked = statusOf(actions)!.conditions!.find((c) => c.type === 'ScalingBlocked')!;
+    expect(blocked).toMatchObject({ status: 'True', reason: 'DrainNotSupported', observedGeneration: 2 });
+    expect(blocked.message).toContain('vc-3, vc-4');
+    expect(blocked.message).toContain('StatefulSet stays at 5');
+    // Once recorded, the block is not re-announced; restoring replicas clears it.
+    const after = applyPlan(down, actions);
+    expect(plan(after)).toEqual([]);
+    const restored = plan({ ...after, cluster: { ...after.cluster, spec: { ...after.cluster.spec, replicas: 5 } } });
+    expect(statusOf(restored)!.conditions!.find((c) => c.type === 'ScalingBlocked')).toMatchObject({ status: 'False' });
+  });
+});
+
+describe('plan: health and invalid specs', () => {
+  it('a member that stops being ready after Running makes the cluster Degraded', () => {
+    const w = settle(world(cluster({ replicas: 3 })));
+    const actions = plan({ ...w, pods: [w.pods[0], pod('vc-1', false), w.pods[2]] });
+    const status = statusOf(actions)!;
+    expect(status).toMatchObject({ phase: 'Degraded', readyReplicas: 2 });
+    expect(status.conditions!.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'MembersNotReady', message: 'not ready: vc-1' });
+  });
+
+  it('a node that answers ready:false on /v1/status is not counted ready', () => {
+    const w = settle(world(cluster({ replicas: 3 })));
+    const status = statusOf(plan({ ...w, nodeStatus: { 'vc-2': { ok: true, status: { ready: false } } } }))!;
+    expect(status.readyReplicas).toBe(2);
+    expect(status.members![2].message).toBe('node reports not ready');
+  });
+
+  it('an invalid spec changes no child and reports Failed with the reason', () => {
+    const w = settle(world(cluster({ replicas: 3 })));
+    const actions = plan({ ...w, cluster: { ...w.cluster, spec: { replicas: 0 } } });
+    expect(types(actions).filter((t) => t !== 'event' && t !== 'updateStatus')).toEqual([]);
+    expect(eventsOf(actions)).toEqual(['Warning/InvalidSpec']);
+    expect(statusOf(actions)!.phase).toBe('Failed');
+    expect(statusOf(actions)!.reason).toContain('spec: spec.replicas must be at least 1');
+  });
+});
+
+describe('plan: deletion', () => {
+  const deleting = (whenDeleted: 'Retain' | 'Delete', finalizers = [FINALIZER]) => world(
+    cluster({ storage: { pvcRetention: { whenDeleted } } }, { deletionTimestamp: NOW, finalizers }),
+    { pvcs: [pvc('data-vc-0', '10Gi'), pvc('data-vc-1', '10Gi')] },
+  );
+
+  it('whenDeleted=Delete deletes the PVCs, then removes the finalizer', () => {
+    const actions = plan(deleting('Delete'));
+    expect(actions.filter((a) => a.type === 'delete').map((a) => (a as any).ref.name)).toEqual(['data-vc-0', 'data-vc-1']);
+    expect(types(actions).at(-1)).toBe('removeFinalizer');
+  });
+
+  it('whenDeleted=Retain keeps the PVCs and removes the finalizer', () => {
+    const actions = plan(deleting('Retain'));
+    expect(types(actions)).toEqual(['event', 'removeFinalizer']);
+    expect(eventsOf(actions)).toEqual(['Normal/RetainingVolumes']);
+  });
+
+  it('does nothing once our finalizer is gone', () => {
+    expect(plan(deleting('Delete', ['someone.else/finalizer']))).toEqual([]);
+  });
+});
