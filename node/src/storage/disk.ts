@@ -235,6 +235,24 @@ export class FaultyMemoryDisk implements Disk {
   shortWriteNext(bytes: number, thenCode?: string): void {
     this.inject({ op: 'write', shortWriteBytes: bytes, code: thenCode, times: 1 });
   }
+  /**
+   * File fsyncs wait until the returned function is called (writes still land in the page cache):
+   * lets a test crash() while a group commit is between its write and its fsync.
+   */
+  holdSyncs(): () => void {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    this.syncGate = gate;
+    return () => {
+      if (this.syncGate === gate) this.syncGate = null;
+      release();
+    };
+  }
+  private syncGate: Promise<void> | null = null;
+  /** @internal */
+  async waitSyncGate(): Promise<void> {
+    while (this.syncGate) await this.syncGate;
+  }
   clearFaults(): void {
     this.rules = [];
     this.pendingErrorAfterShortWrite = null;
@@ -507,6 +525,8 @@ class MemoryFile implements DiskFile {
     return this.disk.doRead(this.p, this.inode, buf, position);
   }
   async sync(): Promise<void> {
+    this.check(false);
+    await this.disk.waitSyncGate();
     this.check(false);
     this.disk.doSync(this.p, this.inode);
   }

@@ -4,13 +4,17 @@
 //
 // Files: <dir>/<firstLsn, 20 digits>.wal. Segment header (20 bytes, little-endian):
 //   magic 'JWAL' u32 | flags u32 (bit 0 BASE: every older segment is obsolete) | firstLsn u64 | crc32c of the 16 bytes before
-// Record (16-byte header + payload):
-//   crc32c u32 (of everything after it) | payload length u32 | lsn u64 | payload
+// Record (20-byte header + payload):
+//   crc32c u32 (of everything after it) | payload length u32 | lsn u64 | index in its group u32 | payload
 //
-// Recovery: a bad record at the end of the last segment with nothing valid after it is a torn
-// write from a crash (never acknowledged: acks follow fsync) and is truncated away. A bad record
-// with valid records after it, or in any but the last segment (segments roll only once fully
-// synced), is corruption: open refuses, naming file and offset; repairWal() cuts the log there.
+// Recovery: records are written one group (one write + one fsync) at a time, and the next group
+// is written only after the previous one is durable. So a bad record in the last segment that is
+// followed by nothing valid, or only by records of its own group, is a torn write of the last
+// group (never acknowledged: acks follow the fsync; the disk may have written its pages in any
+// order) and is cut away. A bad record followed by a valid record of a later group, or in any
+// but the last segment (segments roll only once fully synced), is corruption: open refuses,
+// naming file and offset, and repairWal() cuts the log there. (The blind spot: bit rot inside the
+// last group looks like a torn write and is cut without an error.)
 import * as path from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { JadeError, assert, isJadeError } from '../util/errors.js';
@@ -34,7 +38,7 @@ export interface WalRecord {
 
 const SEGMENT_MAGIC = 0x4c41574a; // 'JWAL' read as little-endian u32
 const SEGMENT_HEADER_BYTES = 20;
-const RECORD_HEADER_BYTES = 16;
+const RECORD_HEADER_BYTES = 20;
 const FLAG_BASE = 1;
 const SEGMENT_NAME = /^(\d{20})\.wal$/;
 
@@ -87,6 +91,7 @@ function encodeRecords(firstLsn: number, payloads: Uint8Array[]): Uint8Array {
     const p = payloads[i];
     view.setUint32(off + 4, p.length, true);
     writeU64(view, off + 8, firstLsn + i);
+    view.setUint32(off + 16, i, true);
     buf.set(p, off + RECORD_HEADER_BYTES);
     view.setUint32(off, crc32c(buf.subarray(off + 4, off + RECORD_HEADER_BYTES + p.length)), true);
     off += RECORD_HEADER_BYTES + p.length;
@@ -95,7 +100,12 @@ function encodeRecords(firstLsn: number, payloads: Uint8Array[]): Uint8Array {
 }
 
 /** Returns the record at offset if it is whole, has the expected LSN (when given) and a good CRC. */
-function recordAt(bytes: Uint8Array, view: DataView, offset: number, expectedLsn: number | null): { lsn: number; payload: Uint8Array; end: number } | null {
+function recordAt(
+  bytes: Uint8Array,
+  view: DataView,
+  offset: number,
+  expectedLsn: number | null,
+): { lsn: number; indexInGroup: number; payload: Uint8Array; end: number } | null {
   if (bytes.length - offset < RECORD_HEADER_BYTES) return null;
   const len = view.getUint32(offset + 4, true);
   const end = offset + RECORD_HEADER_BYTES + len;
@@ -103,21 +113,23 @@ function recordAt(bytes: Uint8Array, view: DataView, offset: number, expectedLsn
   const lsn = readU64(view, offset + 8);
   if (expectedLsn !== null && lsn !== expectedLsn) return null;
   if (view.getUint32(offset, true) !== crc32c(bytes.subarray(offset + 4, end))) return null;
-  return { lsn, payload: bytes.subarray(offset + RECORD_HEADER_BYTES, end), end };
+  return { lsn, indexInGroup: view.getUint32(offset + 16, true), payload: bytes.subarray(offset + RECORD_HEADER_BYTES, end), end };
 }
 
 /**
- * Whether any valid record with an LSN in [minLsn, minLsn + what could still fit] starts after `from`.
- * Cheap checks (LSN range, length bound) run before the CRC, so scanning garbage stays linear.
+ * Whether a valid record with an LSN in [minLsn, minLsn + what could still fit] starts after `from`
+ * and belongs to a group that started after `groupAfterLsn` (null: any group). Cheap checks (LSN
+ * range, length bound) run before the CRC, so scanning garbage stays linear.
  */
-function validRecordAfter(bytes: Uint8Array, view: DataView, from: number, minLsn: number): boolean {
+function validRecordAfter(bytes: Uint8Array, view: DataView, from: number, minLsn: number, groupAfterLsn: number | null): boolean {
   const maxLsn = minLsn + Math.floor((bytes.length - from) / RECORD_HEADER_BYTES) + 1;
   for (let p = from + 1; p + RECORD_HEADER_BYTES <= bytes.length; p++) {
     const lo = view.getUint32(p + 8, true);
     const hi = view.getUint32(p + 12, true);
     const lsn = hi * 0x100000000 + lo;
     if (lsn < minLsn || lsn > maxLsn) continue;
-    if (recordAt(bytes, view, p, lsn)) return true;
+    const rec = recordAt(bytes, view, p, lsn);
+    if (rec && (groupAfterLsn === null || rec.lsn - rec.indexInGroup > groupAfterLsn)) return true;
   }
   return false;
 }
@@ -187,7 +199,7 @@ async function scanWal(disk: Disk, dir: string): Promise<WalScan> {
     if (!header || header.firstLsn !== nameLsn) {
       // A crash while a new segment was being created leaves a short or partial header in the
       // last segment and nothing valid after it.
-      const torn = isLast && !validRecordAfter(bytes, view, 0, expectedLsn ?? 1);
+      const torn = isLast && !validRecordAfter(bytes, view, 0, expectedLsn ?? 1, null);
       return {
         segments,
         obsolete,
@@ -208,7 +220,8 @@ async function scanWal(disk: Disk, dir: string): Promise<WalScan> {
     while (offset < bytes.length) {
       const rec = recordAt(bytes, view, offset, lsn);
       if (!rec) {
-        const torn = isLast && !validRecordAfter(bytes, view, offset, lsn);
+        // Torn unless a later group follows (which was written only after this one was durable).
+        const torn = isLast && !validRecordAfter(bytes, view, offset, lsn, lsn);
         return {
           segments,
           obsolete,
@@ -475,7 +488,9 @@ export class Wal {
   async reset(nextLsn: number): Promise<void> {
     assert(Number.isSafeInteger(nextLsn) && nextLsn >= 1, 'reset LSN must be a positive integer');
     if (this.failed) throw this.failed;
-    if (this.queue.length > 0 || this.flushing) throw new JadeError('JADE_ERR_CONFLICT', 'WAL reset while appends are in flight');
+    if (this.queue.length > 0) throw new JadeError('JADE_ERR_CONFLICT', 'WAL reset while appends are in flight');
+    while (this.flushing) await this.flushing;
+    if (this.queue.length > 0) throw new JadeError('JADE_ERR_CONFLICT', 'WAL reset while appends are in flight');
     try {
       const old = this.segments.splice(0, this.segments.length);
       const oldActive = this.active;
