@@ -278,9 +278,9 @@ describe('WAL recovery', () => {
     await Promise.all(['g-0', 'g-1', 'g-2', 'g-3'].map((t) => wal.append(enc(t))));
     await wal.close();
     const file = path.join(DIR, '00000000000000000001.wal');
-    const recordBytes = RECORD_HEADER_BYTES + 7;
     // Damage g-1 (the group's second record); g-2 and g-3 after it are valid but of the same group.
-    disk.corrupt(file, SEGMENT_HEADER_BYTES + 2 * recordBytes + RECORD_HEADER_BYTES, enc('#'));
+    const g1Offset = SEGMENT_HEADER_BYTES + (RECORD_HEADER_BYTES + 'alone-1'.length) + (RECORD_HEADER_BYTES + 'g-0'.length);
+    disk.corrupt(file, g1Offset + RECORD_HEADER_BYTES + 1, enc('#'));
     const r = await reopen(disk);
     expect(r.texts).toEqual(['alone-1', 'g-0']);
     await r.wal.close();
