@@ -81,7 +81,7 @@ describe('WAL basics', () => {
 
   it('group commit with a delay gathers appends issued over several ticks into one fsync', async () => {
     const disk = new FaultyMemoryDisk();
-    const { wal } = await Wal.open(disk, DIR, { ...OPTS, groupCommitMaxDelayMs: 20 });
+    const { wal } = await Wal.open(disk, DIR, { ...OPTS, groupCommitMaxDelayMs: 300 });
     const syncsBefore = disk.stats.fileSyncs;
     const pending: Promise<number>[] = [];
     for (let i = 0; i < 10; i++) {
