@@ -1,0 +1,501 @@
+// The REST API: Qdrant's dialect for collections and points (so @qdrant/js-client-rest works
+// unchanged) plus JadeVectorDB's own system endpoints. buildApp() builds without listening, so
+// tests drive it with inject(). Every error leaves through one handler and one code table.
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Catalog } from '../../cluster/catalog.js';
+import type { HnswParams } from '../../index/types.js';
+import type { Authenticator } from '../../security/auth.js';
+import { parseFilter, parsePointId } from '../../shard/filter.js';
+import type { PayloadSchema } from '../../shard/payload-index.js';
+import { PAYLOAD_SCHEMAS } from '../../shard/payload-index.js';
+import type { ShardState } from '../../shard/state.js';
+import type { PointId, PointRecord, WriteBatch } from '../../storage/types.js';
+import { ERROR_TABLE, JadeError, type ErrorCode } from '../../util/errors.js';
+import type { NodeMetrics } from '../metrics.js';
+import type { PayloadSelector, PointOut } from './convert.js';
+import { QDRANT_DISTANCE, parseMetric, parsePayload, parseVector, parseWithPayload, passesThreshold, scoreOf, selectPayload, vectorOut } from './convert.js';
+import * as S from './schemas.js';
+
+/** The Qdrant REST API level we speak; @qdrant/js-client-rest checks it on connect. */
+export const QDRANT_COMPAT_VERSION = '1.18.0';
+
+export interface RestLimits {
+  bodyBytesMax: number;
+  batchPointsMax: number;
+  searchBatchMax: number;
+  searchLimitMax: number;
+  searchEfMax: number;
+  writesInFlightMax: number;
+}
+
+export interface SystemInfo {
+  version: string;
+  nodeId: string;
+  clusterName: string;
+  startedAtMs: number;
+  dataDir: string;
+}
+
+export interface AppDeps {
+  catalog: Catalog;
+  limits: RestLimits;
+  hnswDefaults: HnswParams;
+  auth: Authenticator;
+  metrics: NodeMetrics;
+  info: SystemInfo;
+  isReady(): boolean;
+  /** Bytes used under the data directory (for /v1/status); optional. */
+  diskUsageBytes?(): Promise<number>;
+  logger?: boolean | Record<string, unknown>;
+}
+
+function ok(reply: FastifyReply, result: unknown, startedNs: bigint, extra: Record<string, unknown> = {}) {
+  return reply.send({ result, status: 'ok', time: Number(process.hrtime.bigint() - startedNs) / 1e9, ...extra });
+}
+
+function startOf(req: FastifyRequest): bigint {
+  return (req as unknown as { jadeStartNs: bigint }).jadeStartNs ?? process.hrtime.bigint();
+}
+
+function badRequest(message: string): never {
+  throw new JadeError('JADE_ERR_BAD_REQUEST', message);
+}
+
+function intInRange(raw: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === null) return fallback;
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < min) badRequest(`${name} must be an integer ≥ ${min}`);
+  if (raw > max) throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `${name} ${raw} is over the limit ${max}`);
+  return raw;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { catalog, limits, auth, metrics } = deps;
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: limits.bodyBytesMax,
+    ajv: { customOptions: { coerceTypes: false, allErrors: false } },
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'JadeVectorDB REST API', version: deps.info.version, description: 'Qdrant-compatible collections and points, plus JadeVectorDB system endpoints.' },
+      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'api-key' } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+
+  let writesInFlight = 0;
+
+  // Per-request logs only at warn: info-level request lines cost throughput and add nothing.
+  app.addHook('onRoute', (route) => {
+    route.logLevel ??= 'warn';
+  });
+
+  app.addHook('onRequest', async (req) => {
+    (req as unknown as { jadeStartNs: bigint }).jadeStartNs = process.hrtime.bigint();
+    auth.check(req.url, req.headers);
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, Number(process.hrtime.bigint() - startOf(req)) / 1e9);
+  });
+
+  app.setErrorHandler((error: any, req, reply) => {
+    let code: ErrorCode;
+    let message: string;
+    if (error instanceof JadeError) {
+      code = error.code;
+      message = error.message;
+    } else if (error.validation) {
+      code = 'JADE_ERR_BAD_REQUEST';
+      message = `invalid request: ${error.message}`;
+    } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      code = 'JADE_ERR_PAYLOAD_TOO_LARGE';
+      message = `request body is over the limit of ${limits.bodyBytesMax} bytes (bodyBytesMax)`;
+    } else if (typeof error.code === 'string' && error.code.startsWith('FST_ERR_CTP') || error instanceof SyntaxError) {
+      code = 'JADE_ERR_BAD_JSON';
+      message = `request body is not valid JSON: ${error.message}`;
+    } else if (error.statusCode === 404) {
+      code = 'JADE_ERR_NOT_FOUND';
+      message = error.message;
+    } else if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      code = 'JADE_ERR_BAD_REQUEST';
+      message = error.message;
+    } else {
+      code = 'JADE_ERR_INTERNAL';
+      message = 'internal error';
+      req.log.error({ err: error }, 'unhandled error');
+    }
+    reply.status(ERROR_TABLE[code].http).send({ status: { error: message, code }, time: Number(process.hrtime.bigint() - startOf(req)) / 1e9 });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send({ status: { error: `no route ${req.method} ${req.url.split('?')[0]}`, code: 'JADE_ERR_NOT_FOUND' }, time: 0 });
+  });
+
+  const errors = { 400: S.errorResponse, 404: S.errorResponse, 409: S.errorResponse, 413: S.errorResponse, 429: S.errorResponse, 503: S.errorResponse };
+  const nameParams = S.collectionNameParams;
+
+  function stateOf(name: string): ShardState {
+    return catalog.get(name).shard.state;
+  }
+
+  async function write(name: string, batch: WriteBatch): Promise<{ operation_id: number; status: 'completed' }> {
+    const shard = catalog.get(name).shard;
+    if (writesInFlight >= limits.writesInFlightMax) {
+      throw new JadeError('JADE_ERR_QUEUE_FULL', `too many writes in flight (writesInFlightMax ${limits.writesInFlightMax}); retry later`);
+    }
+    writesInFlight++;
+    try {
+      const lsn = await shard.write(batch);
+      return { operation_id: lsn, status: 'completed' };
+    } finally {
+      writesInFlight--;
+    }
+  }
+
+  function pointOut(state: ShardState, label: number, selector: PayloadSelector, withVector: boolean, score?: number): PointOut {
+    const p = state.pointByLabel(label);
+    const out: PointOut = { id: p.id, version: 0 };
+    if (score !== undefined) out.score = score;
+    const payload = selectPayload(p.payload, selector);
+    if (payload !== undefined) out.payload = payload;
+    if (withVector) out.vector = vectorOut(p.vector);
+    return out;
+  }
+
+  interface SearchSpec {
+    vector: Float32Array;
+    limit: number;
+    offset: number;
+    filter: unknown;
+    ef?: number;
+    exact: boolean;
+    withPayload: PayloadSelector;
+    withVector: boolean;
+    scoreThreshold?: number;
+  }
+
+  function parseSearch(body: any, vector: Float32Array, defaultWithPayload: boolean): SearchSpec {
+    const params = body.params ?? {};
+    return {
+      vector,
+      limit: intInRange(body.limit, 'limit', 10, 0, limits.searchLimitMax),
+      offset: intInRange(body.offset, 'offset', 0, 0, limits.searchLimitMax),
+      filter: body.filter,
+      ef: params.hnsw_ef == null ? undefined : intInRange(params.hnsw_ef, 'params.hnsw_ef', 1, 1, limits.searchEfMax),
+      exact: params.exact === true,
+      withPayload: parseWithPayload(body.with_payload, defaultWithPayload),
+      withVector: body.with_vector === true,
+      scoreThreshold: typeof body.score_threshold === 'number' ? body.score_threshold : undefined,
+    };
+  }
+
+  function runSearch(name: string, spec: SearchSpec): PointOut[] {
+    const state = stateOf(name);
+    const k = spec.limit + spec.offset;
+    const { hits } = state.search({ vector: spec.vector, k, ef: spec.ef, filter: parseFilter(spec.filter), exact: spec.exact });
+    const out: PointOut[] = [];
+    for (const h of hits.slice(spec.offset)) {
+      const score = scoreOf(state.params.metric, h.distance);
+      if (!passesThreshold(state.params.metric, score, spec.scoreThreshold)) continue;
+      out.push(pointOut(state, h.label, spec.withPayload, spec.withVector, score));
+    }
+    return out;
+  }
+
+  /** Query API's `query`: a vector, {nearest: vector}, or the id of a stored point. */
+  function queryVector(name: string, raw: unknown): Float32Array {
+    if (raw === undefined || raw === null) badRequest('query is required (a vector, {"nearest": vector} or a point id)');
+    if (typeof raw === 'object' && !Array.isArray(raw)) {
+      const o = raw as Record<string, unknown>;
+      if ('nearest' in o) return queryVector(name, o.nearest);
+      badRequest('only nearest-neighbour queries are supported: query must be a vector, {"nearest": ...} or a point id');
+    }
+    if (typeof raw === 'number' || (typeof raw === 'string' && /^[0-9a-f-]{32,36}$/i.test(raw))) {
+      const p = stateOf(name).get(parsePointId(raw, 'query'));
+      if (!p) throw new JadeError('JADE_ERR_NOT_FOUND', `point ${JSON.stringify(raw)} used as query does not exist`);
+      return p.vector;
+    }
+    return parseVector(raw, 'query');
+  }
+
+  // ---- system ----
+  app.get('/', { schema: { tags: ['system'], response: { 200: { type: 'object', additionalProperties: true } } } }, async () => ({
+    title: 'JadeVectorDB',
+    version: QDRANT_COMPAT_VERSION,
+    jade_version: deps.info.version,
+  }));
+
+  app.get('/healthz', { schema: { tags: ['system'], response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { schema: { tags: ['system'], response: { 200: { type: 'object', properties: { status: { type: 'string' } } }, 503: S.errorResponse } } }, async () => {
+    if (!deps.isReady()) throw new JadeError('JADE_ERR_NOT_READY', 'node is starting or shutting down');
+    return { status: 'ready' };
+  });
+
+  app.get('/v1/status', { schema: { tags: ['system'], response: { 200: { type: 'object', additionalProperties: true } } } }, async () => {
+    const mem = process.memoryUsage();
+    const collections = catalog.names().map((name) => {
+      const { shard, record } = catalog.get(name);
+      const m = shard.state.memoryBytes();
+      return { name, points: shard.state.count, dimension: record.params.dimension, metric: record.params.metric, walBytes: shard.walSizeBytes(), memoryBytes: m.vectors + m.index };
+    });
+    return {
+      version: deps.info.version,
+      nodeId: deps.info.nodeId,
+      clusterName: deps.info.clusterName,
+      mode: 'standalone',
+      role: 'leader',
+      ready: deps.isReady(),
+      uptimeSeconds: Math.round((Date.now() - deps.info.startedAtMs) / 1000),
+      collections,
+      points: collections.reduce((a, c) => a + c.points, 0),
+      walBytes: collections.reduce((a, c) => a + c.walBytes, 0),
+      memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, externalBytes: mem.external, indexBytes: collections.reduce((a, c) => a + c.memoryBytes, 0) },
+      diskUsedBytes: deps.diskUsageBytes ? await deps.diskUsageBytes() : null,
+    };
+  });
+
+  app.get('/metrics', { schema: { tags: ['system'], hide: false } }, async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  // ---- collections ----
+  app.get('/collections', { schema: { tags: ['collections'], response: { 200: S.envelope({ type: 'object', properties: { collections: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' } } } } } }) } } }, async (req, reply) =>
+    ok(reply, { collections: catalog.names().map((name) => ({ name })) }, startOf(req)),
+  );
+
+  app.put<{ Params: { name: string }; Body: Record<string, any> }>(
+    '/collections/:name',
+    { schema: { tags: ['collections'], params: nameParams, body: S.createCollectionBody, response: { 200: S.envelope({ type: 'boolean' }), ...errors } } },
+    async (req, reply) => {
+      const body = req.body;
+      const hnsw = body.hnsw_config ?? {};
+      await catalog.create(req.params.name, {
+        dimension: body.vectors.size,
+        metric: parseMetric(body.vectors.distance),
+        hnsw: {
+          m: hnsw.m ?? deps.hnswDefaults.m,
+          efConstruction: hnsw.ef_construct ?? deps.hnswDefaults.efConstruction,
+          efSearch: hnsw.ef ?? deps.hnswDefaults.efSearch,
+        },
+      });
+      return ok(reply, true, startOf(req));
+    },
+  );
+
+  app.get<{ Params: { name: string } }>('/collections/:name', { schema: { tags: ['collections'], params: nameParams, response: { 200: S.envelope({ type: 'object', additionalProperties: true }), ...errors } } }, async (req, reply) => {
+    const { record, shard } = catalog.get(req.params.name);
+    const p = record.params;
+    const mem = shard.state.memoryBytes();
+    const payloadSchema: Record<string, unknown> = {};
+    for (const i of shard.state.payloadIndexList()) payloadSchema[i.field] = { data_type: i.schema, params: { type: i.schema } };
+    return ok(
+      reply,
+      {
+        status: 'green',
+        optimizer_status: 'ok',
+        points_count: shard.state.count,
+        indexed_vectors_count: shard.state.count,
+        segments_count: 1,
+        config: {
+          params: { vectors: { size: p.dimension, distance: QDRANT_DISTANCE[p.metric] }, shard_number: 1, replication_factor: 1, write_consistency_factor: 1, on_disk_payload: false },
+          hnsw_config: { m: p.hnsw.m, ef_construct: p.hnsw.efConstruction, ef: p.hnsw.efSearch, full_scan_threshold: 0, on_disk: false },
+          optimizer_config: {},
+          wal_config: { wal_capacity_mb: 64, wal_segments_ahead: 0 },
+        },
+        payload_schema: payloadSchema,
+        jade: { metric: p.metric, index_status: 'ready', memory_bytes: mem.vectors + mem.index, wal_bytes: shard.walSizeBytes(), created_at_ms: record.createdAtMs },
+      },
+      startOf(req),
+    );
+  });
+
+  app.get<{ Params: { name: string } }>('/collections/:name/exists', { schema: { tags: ['collections'], params: nameParams, response: { 200: S.envelope({ type: 'object', properties: { exists: { type: 'boolean' } } }) } } }, async (req, reply) =>
+    ok(reply, { exists: catalog.has(req.params.name) }, startOf(req)),
+  );
+
+  app.delete<{ Params: { name: string } }>('/collections/:name', { schema: { tags: ['collections'], params: nameParams, response: { 200: S.envelope({ type: 'boolean' }), ...errors } } }, async (req, reply) => {
+    if (!(await catalog.delete(req.params.name))) throw new JadeError('JADE_ERR_COLLECTION_NOT_FOUND', `collection "${req.params.name}" does not exist`);
+    return ok(reply, true, startOf(req));
+  });
+
+  // ---- payload indexes ----
+  app.put<{ Params: { name: string }; Body: Record<string, any> }>(
+    '/collections/:name/index',
+    { schema: { tags: ['points'], params: nameParams, body: S.payloadIndexBody, response: { 200: S.envelope({ type: 'object', additionalProperties: true }), ...errors } } },
+    async (req, reply) => {
+      const raw = req.body.field_schema;
+      const schemaName = (typeof raw === 'object' && raw !== null ? raw.type : raw) ?? 'keyword';
+      if (!PAYLOAD_SCHEMAS.includes(schemaName)) badRequest(`field_schema "${schemaName}" is not supported: use ${PAYLOAD_SCHEMAS.join(', ')}`);
+      const result = await write(req.params.name, { ops: [{ kind: 'create_payload_index', field: req.body.field_name, schema: schemaName as PayloadSchema }] });
+      return ok(reply, result, startOf(req));
+    },
+  );
+
+  // ---- points ----
+  app.put<{ Params: { name: string }; Body: Record<string, any> }>(
+    '/collections/:name/points',
+    { schema: { tags: ['points'], params: nameParams, body: S.upsertBody, response: { 200: S.envelope({ type: 'object', additionalProperties: true }), ...errors } } },
+    async (req, reply) => {
+      const body = req.body;
+      const points: PointRecord[] = [];
+      if (Array.isArray(body.points)) {
+        if (body.points.length > limits.batchPointsMax) throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `${body.points.length} points in one request; the limit (batchPointsMax) is ${limits.batchPointsMax}`);
+        body.points.forEach((p: any, i: number) => points.push({ id: parsePointId(p.id, `points[${i}].id`), vector: parseVector(p.vector, `points[${i}].vector`), payload: parsePayload(p.payload, `points[${i}].payload`) }));
+      } else if (body.batch) {
+        const { ids, vectors, payloads } = body.batch;
+        if (ids.length !== vectors.length || (payloads && payloads.length !== ids.length)) badRequest('batch.ids, batch.vectors and batch.payloads must have the same length');
+        if (ids.length > limits.batchPointsMax) throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `${ids.length} points in one request; the limit (batchPointsMax) is ${limits.batchPointsMax}`);
+        ids.forEach((id: unknown, i: number) => points.push({ id: parsePointId(id, `batch.ids[${i}]`), vector: parseVector(vectors[i], `batch.vectors[${i}]`), payload: parsePayload(payloads?.[i], `batch.payloads[${i}]`) }));
+      } else {
+        badRequest('body needs "points" (a list of {id, vector, payload}) or "batch" ({ids, vectors, payloads})');
+      }
+      return ok(reply, await write(req.params.name, { ops: [{ kind: 'upsert', points }] }), startOf(req));
+    },
+  );
+
+  app.post<{ Params: { name: string }; Body: Record<string, any> }>(
+    '/collections/:name/points',
+    { schema: { tags: ['points'], params: nameParams, body: S.retrieveBody, response: { 200: S.envelope({ type: 'array', items: S.scoredPoint }), ...errors } } },
+    async (req, reply) => {
+      const state = stateOf(req.params.name);
+      const ids: unknown[] = req.body.ids;
+      if (ids.length > limits.batchPointsMax) throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `${ids.length} ids in one request; the limit (batchPointsMax) is ${limits.batchPointsMax}`);
+      const selector = parseWithPayload(req.body.with_payload, true);
+      const withVector = req.body.with_vector === true;
+      const found: PointOut[] = [];
+      const missing: PointId[] = [];
+      for (let i = 0; i < ids.length; i++) {
+        const id = parsePointId(ids[i], `ids[${i}]`);
+        const p = state.get(id);
+        if (!p) {
+          missing.push(id);
+          continue;
+        }
+        const out: PointOut = { id: p.id };
+        const payload = selectPayload(p.payload, selector);
+        if (payload !== undefined) out.payload = payload;
+        if (withVector) out.vector = vectorOut(p.vector);
+        found.push(out);
+      }
+      // Qdrant omits missing ids; we also list them beside the result.
+      return ok(reply, found, startOf(req), { missing_ids: missing });
+    },
+  );
+
+  app.get<{ Params: { name: string; id: string } }>(
+    '/collections/:name/points/:id',
+    { schema: { tags: ['points'], params: { type: 'object', required: ['name', 'id'], properties: { name: { type: 'string' }, id: { type: 'string' } } }, response: { 200: S.envelope(S.scoredPoint), ...errors } } },
+    async (req, reply) => {
+      const raw = /^\d+$/.test(req.params.id) ? Number(req.params.id) : req.params.id;
+      const p = stateOf(req.params.name).get(parsePointId(raw, 'id'));
+      if (!p) throw new JadeError('JADE_ERR_NOT_FOUND', `point ${req.params.id} does not exist`);
+      return ok(reply, { id: p.id, payload: p.payload ?? {}, vector: vectorOut(p.vector) }, startOf(req));
+    },
+  );
+
+  app.post<{ Params: { name: string }; Body: Record<string, any> }>(
+    '/collections/:name/points/delete',
+    { schema: { tags: ['points'], params: nameParams, body: S.deleteBody, response: { 200: S.envelope({ type: 'object', additionalProperties: true }), ...errors } } },
+    async (req, reply) => {
+      let ids: PointId[];
+      if (Array.isArray(req.body.points)) {
+        if (req.body.points.length > limits.batchPointsMax) throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `${req.body.points.length} ids in one request; the limit (batchPointsMax) is ${limits.batchPointsMax}`);
+        ids = req.body.points.map((id: unknown, i: number) => parsePointId(id, `points[${i}]`));
+      } else if (req.body.filter) {
+        const state = stateOf(req.params.name);
+        const filter = parseFilter(req.body.filter);
+        // Resolve the filter to ids now: the logged batch names exact ids, so replay is deterministic.
+        ids = [];
+        let offset: PointId | null = null;
+        do {
+          const page = state.scroll(offset, 10_000, filter);
+          for (const l of page.labels) ids.push(state.pointByLabel(l).id);
+          offset = page.nextOffset;
+        } while (offset !== null);
+      } else {
+        badRequest('body needs "points" (a list of ids) or "filter"');
+      }
+      const result = { operation_id: 0, status: 'completed' as const };
+      for (let i = 0; i < ids.length; i += limits.batchPointsMax) {
+        Object.assign(result, await write(req.params.name, { ops: [{ kind: 'delete', ids: ids.slice(i, i + limits.batchPointsMax) }] }));
+      }
+      return ok(reply, result, startOf(req));
+    },
+  );
+
+  app.post<{ Params: { name: string }; Body: Record<string, any> }>(
+    '/collections/:name/points/count',
+    { schema: { tags: ['points'], params: nameParams, body: S.countBody, response: { 200: S.envelope({ type: 'object', properties: { count: { type: 'integer' } } }), ...errors } } },
+    async (req, reply) => ok(reply, { count: stateOf(req.params.name).countMatching(parseFilter(req.body?.filter)) }, startOf(req)),
+  );
+
+  app.post<{ Params: { name: string }; Body: Record<string, any> }>(
+    '/collections/:name/points/scroll',
+    { schema: { tags: ['points'], params: nameParams, body: S.scrollBody, response: { 200: S.envelope({ type: 'object', properties: { points: { type: 'array', items: S.scoredPoint }, next_page_offset: { anyOf: [S.pointId, { type: 'null' }] } } }), ...errors } } },
+    async (req, reply) => {
+      const body = req.body ?? {};
+      const state = stateOf(req.params.name);
+      const limit = intInRange(body.limit, 'limit', 10, 0, limits.batchPointsMax);
+      const offset = body.offset === undefined || body.offset === null ? null : parsePointId(body.offset, 'offset');
+      const page = state.scroll(offset, limit, parseFilter(body.filter));
+      const selector = parseWithPayload(body.with_payload, true);
+      const points = page.labels.map((l) => {
+        const out = pointOut(state, l, selector, body.with_vector === true);
+        delete out.version;
+        return out;
+      });
+      return ok(reply, { points, next_page_offset: page.nextOffset }, startOf(req));
+    },
+  );
+
+  app.post<{ Params: { name: string }; Body: Record<string, any> }>(
+    '/collections/:name/points/search',
+    { schema: { tags: ['search'], params: nameParams, body: S.searchRequest, response: { 200: S.envelope({ type: 'array', items: S.scoredPoint }), ...errors } } },
+    async (req, reply) => {
+      const spec = parseSearch(req.body, parseVector(req.body.vector, 'vector'), false);
+      return ok(reply, runSearch(req.params.name, spec), startOf(req));
+    },
+  );
+
+  app.post<{ Params: { name: string }; Body: Record<string, any> }>(
+    '/collections/:name/points/search/batch',
+    { schema: { tags: ['search'], params: nameParams, body: { type: 'object', required: ['searches'], properties: { searches: { type: 'array', items: S.searchRequest } } }, response: { 200: S.envelope({ type: 'array', items: { type: 'array', items: S.scoredPoint } }), ...errors } } },
+    async (req, reply) => {
+      const searches: any[] = req.body.searches;
+      if (searches.length > limits.searchBatchMax) throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `${searches.length} searches in one batch; the limit (searchBatchMax) is ${limits.searchBatchMax}`);
+      const results = searches.map((s, i) => runSearch(req.params.name, parseSearch(s, parseVector(s.vector, `searches[${i}].vector`), false)));
+      return ok(reply, results, startOf(req));
+    },
+  );
+
+  app.post<{ Params: { name: string }; Body: Record<string, any> }>(
+    '/collections/:name/points/query',
+    { schema: { tags: ['search'], params: nameParams, body: S.queryRequest, response: { 200: S.envelope({ type: 'object', properties: { points: { type: 'array', items: S.scoredPoint } } }), ...errors } } },
+    async (req, reply) => {
+      const spec = parseSearch(req.body, queryVector(req.params.name, req.body.query), false);
+      return ok(reply, { points: runSearch(req.params.name, spec) }, startOf(req));
+    },
+  );
+
+  app.post<{ Params: { name: string }; Body: Record<string, any> }>(
+    '/collections/:name/points/query/batch',
+    { schema: { tags: ['search'], params: nameParams, body: { type: 'object', required: ['searches'], properties: { searches: { type: 'array', items: S.queryRequest } } }, response: { 200: S.envelope({ type: 'array', items: { type: 'object', properties: { points: { type: 'array', items: S.scoredPoint } } } }), ...errors } } },
+    async (req, reply) => {
+      const searches: any[] = req.body.searches;
+      if (searches.length > limits.searchBatchMax) throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `${searches.length} searches in one batch; the limit (searchBatchMax) is ${limits.searchBatchMax}`);
+      const results = searches.map((s) => ({ points: runSearch(req.params.name, parseSearch(s, queryVector(req.params.name, s.query), false)) }));
+      return ok(reply, results, startOf(req));
+    },
+  );
+
+  return app;
+}

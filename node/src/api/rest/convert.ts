@@ -1,0 +1,116 @@
+// Converts between Qdrant's REST dialect and the shard's types: vectors (JSON arrays or base64
+// little-endian float32), metrics, with_payload selectors and scores.
+import type { Metric } from '../../index/types.js';
+import type { PointId } from '../../storage/types.js';
+import { JadeError } from '../../util/errors.js';
+
+export const QDRANT_DISTANCE: Record<Metric, 'Euclid' | 'Cosine' | 'Dot'> = { l2: 'Euclid', cosine: 'Cosine', ip: 'Dot' };
+
+export function parseMetric(raw: unknown): Metric {
+  if (typeof raw !== 'string') throw new JadeError('JADE_ERR_BAD_REQUEST', 'distance must be one of Euclid, Cosine, Dot (or l2, cosine, ip)');
+  switch (raw.toLowerCase()) {
+    case 'euclid':
+    case 'l2':
+      return 'l2';
+    case 'cosine':
+      return 'cosine';
+    case 'dot':
+    case 'ip':
+      return 'ip';
+    default:
+      throw new JadeError('JADE_ERR_BAD_REQUEST', `distance "${raw}" is not supported: use Euclid, Cosine or Dot (Manhattan is not supported)`);
+  }
+}
+
+/** Qdrant scores: Euclid = distance (lower is better), Cosine = similarity, Dot = dot product. */
+export function scoreOf(metric: Metric, distance: number): number {
+  switch (metric) {
+    case 'l2':
+      return distance;
+    case 'cosine':
+      return 1 - distance;
+    case 'ip':
+      return -distance;
+  }
+}
+
+/** Whether a score passes Qdrant's score_threshold (an upper bound for Euclid, a lower bound otherwise). */
+export function passesThreshold(metric: Metric, score: number, threshold: number | undefined): boolean {
+  if (threshold === undefined || threshold === null) return true;
+  return metric === 'l2' ? score <= threshold : score >= threshold;
+}
+
+const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** A vector as a JSON array of numbers, or a base64 string of little-endian float32 (fast path). */
+export function parseVector(raw: unknown, where: string): Float32Array {
+  if (Array.isArray(raw)) {
+    const out = new Float32Array(raw.length);
+    for (let i = 0; i < raw.length; i++) {
+      const x = raw[i];
+      if (typeof x !== 'number') throw new JadeError('JADE_ERR_BAD_REQUEST', `${where}[${i}] must be a number`);
+      if (!Number.isFinite(x)) throw new JadeError('JADE_ERR_NOT_FINITE', `${where}[${i}] is not a finite number`);
+      out[i] = x;
+    }
+    return out;
+  }
+  if (typeof raw === 'string') {
+    if (raw.length % 4 !== 0 || !BASE64_RE.test(raw)) throw new JadeError('JADE_ERR_BAD_REQUEST', `${where}: not valid base64`);
+    const bytes = Buffer.from(raw, 'base64');
+    if (bytes.length % 4 !== 0) throw new JadeError('JADE_ERR_BAD_REQUEST', `${where}: base64 vector must decode to a multiple of 4 bytes (float32)`);
+    const out = new Float32Array(bytes.length / 4);
+    for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4);
+    for (let i = 0; i < out.length; i++) {
+      if (!Number.isFinite(out[i])) throw new JadeError('JADE_ERR_NOT_FINITE', `${where}[${i}] is not a finite number`);
+    }
+    return out;
+  }
+  if (raw && typeof raw === 'object') {
+    throw new JadeError('JADE_ERR_BAD_REQUEST', `${where}: named and sparse vectors are not supported; send one unnamed dense vector`);
+  }
+  throw new JadeError('JADE_ERR_BAD_REQUEST', `${where} must be an array of numbers or a base64 string`);
+}
+
+export function parsePayload(raw: unknown, where: string): Record<string, unknown> | null {
+  if (raw === undefined || raw === null) return null;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new JadeError('JADE_ERR_BAD_REQUEST', `${where} must be a JSON object`);
+  return raw as Record<string, unknown>;
+}
+
+export type PayloadSelector = boolean | { include: string[] } | { exclude: string[] };
+
+export function parseWithPayload(raw: unknown, fallback: boolean): PayloadSelector {
+  if (raw === undefined || raw === null) return fallback;
+  if (typeof raw === 'boolean') return raw;
+  if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) return { include: raw };
+  if (typeof raw === 'object') {
+    const o = raw as Record<string, unknown>;
+    if (Array.isArray(o.include)) return { include: o.include.map(String) };
+    if (Array.isArray(o.exclude)) return { exclude: o.exclude.map(String) };
+  }
+  throw new JadeError('JADE_ERR_BAD_REQUEST', 'with_payload must be a boolean, a list of fields, or {include} / {exclude}');
+}
+
+export function selectPayload(payload: Record<string, unknown> | null, selector: PayloadSelector): Record<string, unknown> | null | undefined {
+  if (selector === false) return undefined;
+  if (selector === true || payload === null) return payload ?? {};
+  const out: Record<string, unknown> = {};
+  if ('include' in selector) {
+    for (const k of selector.include) if (k in payload) out[k] = payload[k];
+    return out;
+  }
+  for (const [k, v] of Object.entries(payload)) if (!selector.exclude.includes(k)) out[k] = v;
+  return out;
+}
+
+export interface PointOut {
+  id: PointId;
+  version?: number;
+  score?: number;
+  payload?: Record<string, unknown> | null;
+  vector?: number[];
+}
+
+export function vectorOut(v: Float32Array): number[] {
+  return Array.from(v);
+}

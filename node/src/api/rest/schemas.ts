@@ -1,0 +1,133 @@
+// JSON schemas of the REST routes: the contract, the validator and the source of /openapi.json.
+export const pointId = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string' }] } as const;
+const vector = {
+  description: 'dense vector: JSON array of numbers, or base64 of little-endian float32',
+  anyOf: [{ type: 'array', items: { type: 'number' } }, { type: 'string' }],
+} as const;
+const payload = { type: ['object', 'null'], additionalProperties: true } as const;
+const filter = { type: ['object', 'null'], additionalProperties: true, description: 'Qdrant filter: must / should / must_not / min_should of conditions' } as const;
+const withPayload = { anyOf: [{ type: 'boolean' }, { type: 'array', items: { type: 'string' } }, { type: 'object' }] } as const;
+const searchParams = {
+  type: ['object', 'null'],
+  properties: { hnsw_ef: { type: ['integer', 'null'], minimum: 1 }, exact: { type: ['boolean', 'null'] } },
+} as const;
+
+export const collectionNameParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 255 } },
+} as const;
+
+export const envelope = (result: object = {}) => ({
+  type: 'object',
+  properties: { result, status: { type: 'string' }, time: { type: 'number' } },
+});
+
+export const errorResponse = {
+  type: 'object',
+  properties: {
+    status: { type: 'object', properties: { error: { type: 'string' }, code: { type: 'string' } } },
+    time: { type: 'number' },
+  },
+} as const;
+
+export const scoredPoint = {
+  type: 'object',
+  properties: {
+    id: pointId,
+    version: { type: 'integer' },
+    score: { type: 'number' },
+    payload: { type: ['object', 'null'], additionalProperties: true },
+    vector: { type: ['array', 'null'], items: { type: 'number' } },
+  },
+} as const;
+
+export const createCollectionBody = {
+  type: 'object',
+  required: ['vectors'],
+  properties: {
+    vectors: {
+      type: 'object',
+      required: ['size', 'distance'],
+      properties: { size: { type: 'integer', minimum: 1 }, distance: { type: 'string' } },
+    },
+    hnsw_config: {
+      type: ['object', 'null'],
+      properties: { m: { type: 'integer' }, ef_construct: { type: 'integer' }, ef: { type: 'integer', description: 'JadeVectorDB: default search ef' } },
+    },
+  },
+} as const;
+
+export const upsertBody = {
+  type: 'object',
+  properties: {
+    points: {
+      type: 'array',
+      items: { type: 'object', required: ['id', 'vector'], properties: { id: pointId, vector, payload } },
+    },
+    batch: {
+      type: 'object',
+      required: ['ids', 'vectors'],
+      properties: { ids: { type: 'array', items: pointId }, vectors: { type: 'array', items: vector }, payloads: { type: ['array', 'null'], items: payload } },
+    },
+  },
+} as const;
+
+export const retrieveBody = {
+  type: 'object',
+  required: ['ids'],
+  properties: { ids: { type: 'array', items: pointId }, with_payload: withPayload, with_vector: { type: 'boolean' } },
+} as const;
+
+export const deleteBody = {
+  type: 'object',
+  properties: { points: { type: 'array', items: pointId }, filter },
+} as const;
+
+export const countBody = { type: ['object', 'null'], properties: { filter, exact: { type: 'boolean' } } } as const;
+
+export const scrollBody = {
+  type: ['object', 'null'],
+  properties: {
+    filter,
+    limit: { type: 'integer', minimum: 0 },
+    offset: { anyOf: [pointId, { type: 'null' }] },
+    with_payload: withPayload,
+    with_vector: { type: 'boolean' },
+  },
+} as const;
+
+export const searchRequest = {
+  type: 'object',
+  required: ['vector'],
+  properties: {
+    vector,
+    limit: { type: 'integer', minimum: 0 },
+    offset: { type: 'integer', minimum: 0 },
+    filter,
+    params: searchParams,
+    with_payload: withPayload,
+    with_vector: { type: 'boolean' },
+    score_threshold: { type: ['number', 'null'] },
+  },
+} as const;
+
+export const queryRequest = {
+  type: 'object',
+  properties: {
+    query: { description: 'a vector, {nearest: vector}, or a point id whose vector is used', anyOf: [vector, { type: 'object' }, pointId] },
+    limit: { type: 'integer', minimum: 0 },
+    offset: { type: 'integer', minimum: 0 },
+    filter,
+    params: searchParams,
+    with_payload: withPayload,
+    with_vector: { type: 'boolean' },
+    score_threshold: { type: ['number', 'null'] },
+  },
+} as const;
+
+export const payloadIndexBody = {
+  type: 'object',
+  required: ['field_name'],
+  properties: { field_name: { type: 'string', minLength: 1 }, field_schema: { anyOf: [{ type: 'string' }, { type: 'object' }] } },
+} as const;

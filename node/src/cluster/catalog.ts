@@ -1,0 +1,120 @@
+// The collections of a standalone node: each is a directory under <dataDir>/collections holding
+// collection.json (written atomically: the collection exists iff it is there) and one LocalShard.
+import path from 'node:path';
+import type { LocalShardObserver, LocalShardOptions } from '../shard/local-shard.js';
+import { LocalShard } from '../shard/local-shard.js';
+import type { CollectionParams } from '../shard/state.js';
+import { validateParams } from '../shard/state.js';
+import type { Disk } from '../storage/disk.js';
+import { JadeError } from '../util/errors.js';
+
+export const COLLECTION_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;
+export const COLLECTIONS_MAX_DEFAULT = 1000;
+
+export interface CollectionRecord {
+  name: string;
+  params: CollectionParams;
+  createdAtMs: number;
+}
+
+export interface CatalogOptions {
+  shard: LocalShardOptions;
+  collectionsMax: number;
+}
+
+interface Entry {
+  record: CollectionRecord;
+  shard: LocalShard;
+}
+
+export class Catalog {
+  private readonly entries = new Map<string, Entry>();
+  /** Names being created or deleted: a second concurrent call gets a 409 instead of racing. */
+  private readonly busy = new Set<string>();
+
+  private constructor(
+    private readonly disk: Disk,
+    private readonly root: string,
+    private readonly opts: CatalogOptions,
+    private readonly observer: (name: string) => LocalShardObserver,
+  ) {}
+
+  static async open(disk: Disk, dataDir: string, opts: CatalogOptions, observer: (name: string) => LocalShardObserver = () => ({})): Promise<Catalog> {
+    const root = path.join(dataDir, 'collections');
+    await disk.mkdirp(root);
+    const catalog = new Catalog(disk, root, opts, observer);
+    for (const dirName of (await disk.list(root)).sort()) {
+      const dir = path.join(root, dirName);
+      if (dirName.startsWith('.trash-')) {
+        await disk.removeAll(dir);
+        continue;
+      }
+      const recordPath = path.join(dir, 'collection.json');
+      if (!(await disk.exists(recordPath))) continue; // creation never finished: not a collection
+      let record: CollectionRecord;
+      try {
+        record = JSON.parse(new TextDecoder().decode(await disk.readFile(recordPath))) as CollectionRecord;
+      } catch (e) {
+        throw new JadeError('JADE_ERR_STORAGE', `cannot read ${recordPath}: ${(e as Error).message}`);
+      }
+      const shard = await LocalShard.open(disk, path.join(dir, 'shard-0'), record.params, opts.shard, observer(record.name));
+      catalog.entries.set(record.name, { record, shard });
+    }
+    return catalog;
+  }
+
+  names(): string[] {
+    return [...this.entries.keys()].sort();
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  get(name: string): { record: CollectionRecord; shard: LocalShard } {
+    const e = this.entries.get(name);
+    if (!e) throw new JadeError('JADE_ERR_COLLECTION_NOT_FOUND', `collection "${name}" does not exist`);
+    return e;
+  }
+
+  async create(name: string, params: CollectionParams): Promise<CollectionRecord> {
+    if (!COLLECTION_NAME_RE.test(name)) {
+      throw new JadeError('JADE_ERR_BAD_REQUEST', 'collection name must be 1-255 characters of letters, digits, _ . - (not starting with . or -)');
+    }
+    validateParams(params);
+    if (this.entries.has(name) || this.busy.has(name)) throw new JadeError('JADE_ERR_COLLECTION_EXISTS', `collection "${name}" already exists`);
+    if (this.entries.size >= this.opts.collectionsMax) {
+      throw new JadeError('JADE_ERR_CONFLICT', `this node holds the maximum of ${this.opts.collectionsMax} collections (collectionsMax)`);
+    }
+    this.busy.add(name);
+    try {
+      const dir = path.join(this.root, name);
+      await this.disk.removeAll(dir); // leftovers of a creation that crashed before collection.json
+      const record: CollectionRecord = { name, params, createdAtMs: Date.now() };
+      const shard = await LocalShard.open(this.disk, path.join(dir, 'shard-0'), params, this.opts.shard, this.observer(name));
+      await this.disk.writeFileAtomic(path.join(dir, 'collection.json'), new TextEncoder().encode(JSON.stringify(record, null, 2)));
+      this.entries.set(name, { record, shard });
+      return record;
+    } finally {
+      this.busy.delete(name);
+    }
+  }
+
+  async delete(name: string): Promise<boolean> {
+    const e = this.entries.get(name);
+    if (!e) return false;
+    this.entries.delete(name);
+    await e.shard.close({ checkpoint: false });
+    // Rename first so a crash mid-delete leaves a trash dir, never a half-deleted collection.
+    const trash = path.join(this.root, `.trash-${name}-${Date.now()}`);
+    await this.disk.rename(path.join(this.root, name), trash);
+    await this.disk.syncDir(this.root);
+    await this.disk.removeAll(trash);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    for (const e of this.entries.values()) await e.shard.close();
+    this.entries.clear();
+  }
+}

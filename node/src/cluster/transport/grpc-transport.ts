@@ -1,0 +1,360 @@
+// gRPC implementation of RaftTransport (proto/raft.proto). One server per node receives batches and
+// snapshots; one PeerConnection per peer sends them. Fault hooks exist only when the node is built
+// with `faultHooksEnabled` (tests); otherwise the admin methods refuse with JADE_ERR_FORBIDDEN.
+//
+// Deadlines: connecting to a peer has `connectTimeoutMs`; a snapshot has `snapshotDeadlineMs`; the
+// long-lived message stream has no deadline but HTTP/2 keepalive pings (a dead peer is noticed within
+// keepaliveTimeMs + keepaliveTimeoutMs) and a stall timeout when its write buffer never drains.
+
+import * as grpc from '@grpc/grpc-js';
+import { JadeError, assert } from '../../util/errors.js';
+import { FaultHooks } from './faults.js';
+import { PeerConnection } from './peer.js';
+import type { PeerLimits, PeerState } from './peer.js';
+import type { MessageBatchFrame, SnapshotAckFrame, SnapshotFrame, SnapshotHeaderFrame } from './proto.js';
+import { raftTransportService } from './proto.js';
+import { emptyStats } from './types.js';
+import type { FaultSpec, GroupId, MessageHandler, NodeId, RaftTransport, SnapshotHandler, TransportStats } from './types.js';
+
+const MIB = 1024 * 1024;
+
+export interface GrpcTransportOptions extends Partial<PeerLimits> {
+  nodeId: NodeId;
+  /** host:port to listen on; port 0 picks a free one (see `address` after start()). */
+  listenAddress: string;
+  /** Frames tagged with another cluster id are dropped. */
+  clusterId?: string;
+  faultHooksEnabled?: boolean;
+  /** Largest single Raft message accepted by send(); larger ones are dropped and counted. */
+  messageBytesMax?: number;
+  /** Largest snapshot a receiver buffers before refusing it. */
+  snapshotBytesMax?: number;
+  /** Concurrent snapshot transfers, per direction, for the whole node. */
+  snapshotsInFlightMax?: number;
+  keepaliveTimeMs?: number;
+  keepaliveTimeoutMs?: number;
+  serverCredentials?: grpc.ServerCredentials;
+  channelCredentials?: grpc.ChannelCredentials;
+}
+
+export const TRANSPORT_DEFAULTS = {
+  queueMessagesMax: 10_000,
+  queueBytesMax: 64 * MIB,
+  batchMessagesMax: 1_024,
+  batchBytesMax: 4 * MIB,
+  connectTimeoutMs: 2_000,
+  backoffInitialMs: 50,
+  backoffMaxMs: 1_000,
+  sendStallTimeoutMs: 10_000,
+  snapshotChunkBytes: 1 * MIB,
+  snapshotDeadlineMs: 300_000,
+  messageBytesMax: 64 * MIB,
+  snapshotBytesMax: 1024 * MIB,
+  snapshotsInFlightMax: 4,
+  keepaliveTimeMs: 10_000,
+  keepaliveTimeoutMs: 5_000,
+} as const;
+
+export interface PeerStatus {
+  nodeId: NodeId;
+  address: string;
+  state: PeerState;
+  queuedMessages: number;
+  queuedBytes: number;
+  consecutiveFailures: number;
+}
+
+export class GrpcRaftTransport implements RaftTransport {
+  readonly nodeId: NodeId;
+  private readonly clusterId: string;
+  private readonly limits: PeerLimits;
+  private readonly messageBytesMax: number;
+  private readonly snapshotBytesMax: number;
+  private readonly snapshotsInFlightMax: number;
+  private readonly faults: FaultHooks | null;
+  private readonly counters: TransportStats = emptyStats();
+  private readonly server: grpc.Server;
+  private readonly channelOptions: grpc.ChannelOptions;
+  private readonly channelCredentials: grpc.ChannelCredentials;
+  private readonly serverCredentials: grpc.ServerCredentials;
+  private readonly peers = new Map<NodeId, PeerConnection>();
+  private messageHandler: MessageHandler | null = null;
+  private snapshotHandler: SnapshotHandler | null = null;
+  private snapshotsSending = 0;
+  private snapshotsReceiving = 0;
+  private boundAddress: string | null = null;
+  private closed = false;
+
+  constructor(private readonly options: GrpcTransportOptions) {
+    this.nodeId = options.nodeId;
+    this.clusterId = options.clusterId ?? '';
+    this.limits = {
+      queueMessagesMax: options.queueMessagesMax ?? TRANSPORT_DEFAULTS.queueMessagesMax,
+      queueBytesMax: options.queueBytesMax ?? TRANSPORT_DEFAULTS.queueBytesMax,
+      batchMessagesMax: options.batchMessagesMax ?? TRANSPORT_DEFAULTS.batchMessagesMax,
+      batchBytesMax: options.batchBytesMax ?? TRANSPORT_DEFAULTS.batchBytesMax,
+      connectTimeoutMs: options.connectTimeoutMs ?? TRANSPORT_DEFAULTS.connectTimeoutMs,
+      backoffInitialMs: options.backoffInitialMs ?? TRANSPORT_DEFAULTS.backoffInitialMs,
+      backoffMaxMs: options.backoffMaxMs ?? TRANSPORT_DEFAULTS.backoffMaxMs,
+      sendStallTimeoutMs: options.sendStallTimeoutMs ?? TRANSPORT_DEFAULTS.sendStallTimeoutMs,
+      snapshotChunkBytes: options.snapshotChunkBytes ?? TRANSPORT_DEFAULTS.snapshotChunkBytes,
+      snapshotDeadlineMs: options.snapshotDeadlineMs ?? TRANSPORT_DEFAULTS.snapshotDeadlineMs,
+    };
+    this.messageBytesMax = options.messageBytesMax ?? TRANSPORT_DEFAULTS.messageBytesMax;
+    this.snapshotBytesMax = options.snapshotBytesMax ?? TRANSPORT_DEFAULTS.snapshotBytesMax;
+    this.snapshotsInFlightMax = options.snapshotsInFlightMax ?? TRANSPORT_DEFAULTS.snapshotsInFlightMax;
+    assert(this.limits.snapshotChunkBytes > 0 && this.limits.batchBytesMax > 0, 'transport limits must be positive');
+    this.faults = options.faultHooksEnabled ? new FaultHooks() : null;
+
+    // A frame holds at most one message past batchBytesMax, or one snapshot chunk, plus framing.
+    const frameBytesMax = Math.max(this.messageBytesMax, this.limits.batchBytesMax, this.limits.snapshotChunkBytes) + MIB;
+    const keepalive = {
+      'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? TRANSPORT_DEFAULTS.keepaliveTimeMs,
+      'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? TRANSPORT_DEFAULTS.keepaliveTimeoutMs,
+      'grpc.keepalive_permit_without_calls': 1,
+    };
+    this.channelOptions = {
+      ...keepalive,
+      'grpc.max_send_message_length': frameBytesMax,
+      'grpc.max_receive_message_length': frameBytesMax,
+      // Own connection per client: a peer's traffic never shares (or loses) another client's socket.
+      'grpc.use_local_subchannel_pool': 1,
+      // The channel's own reconnect backoff matches ours, so the two do not compound.
+      'grpc.initial_reconnect_backoff_ms': this.limits.backoffInitialMs,
+      'grpc.max_reconnect_backoff_ms': this.limits.backoffMaxMs,
+    };
+    this.channelCredentials = options.channelCredentials ?? grpc.credentials.createInsecure();
+    this.serverCredentials = options.serverCredentials ?? grpc.ServerCredentials.createInsecure();
+    this.server = new grpc.Server({
+      ...keepalive,
+      'grpc.max_receive_message_length': frameBytesMax,
+      'grpc.max_send_message_length': frameBytesMax,
+    });
+    this.server.addService(raftTransportService().service, {
+      Send: (call: grpc.ServerReadableStream<MessageBatchFrame, Record<string, never>>, callback: grpc.sendUnaryData<Record<string, never>>) =>
+        this.serveSend(call, callback),
+      InstallSnapshot: (call: grpc.ServerReadableStream<SnapshotFrame, SnapshotAckFrame>, callback: grpc.sendUnaryData<SnapshotAckFrame>) =>
+        this.serveInstallSnapshot(call, callback),
+    });
+  }
+
+  /** Bind the server; resolves with the bound host:port. */
+  async start(): Promise<string> {
+    assert(!this.boundAddress && !this.closed, 'transport started twice or after close');
+    const port = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(this.options.listenAddress, this.serverCredentials, (error, boundPort) =>
+        error ? reject(new JadeError('JADE_ERR_UNAVAILABLE', `cannot listen on ${this.options.listenAddress}: ${error.message}`)) : resolve(boundPort),
+      );
+    });
+    const host = this.options.listenAddress.slice(0, this.options.listenAddress.lastIndexOf(':'));
+    this.boundAddress = `${host}:${port}`;
+    return this.boundAddress;
+  }
+
+  get address(): string {
+    assert(this.boundAddress, 'transport not started');
+    return this.boundAddress;
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.messageHandler = handler;
+  }
+
+  onSnapshot(handler: SnapshotHandler): void {
+    this.snapshotHandler = handler;
+  }
+
+  setPeers(peers: Map<NodeId, string>): void {
+    if (this.closed) return;
+    for (const [nodeId, peer] of this.peers) {
+      if (peers.get(nodeId) !== peer.address) {
+        peer.close();
+        this.peers.delete(nodeId);
+      }
+    }
+    for (const [nodeId, address] of peers) {
+      if (nodeId === this.nodeId || this.peers.has(nodeId)) continue;
+      this.peers.set(
+        nodeId,
+        new PeerConnection(
+          nodeId,
+          address,
+          { fromNodeId: this.nodeId, clusterId: this.clusterId },
+          this.limits,
+          this.counters,
+          this.channelCredentials,
+          this.channelOptions,
+        ),
+      );
+    }
+  }
+
+  send(toNodeId: NodeId, groupId: GroupId, message: Uint8Array): void {
+    const peer = this.peers.get(toNodeId);
+    if (!peer || message.length > this.messageBytesMax) {
+      this.counters.droppedOther++;
+      return;
+    }
+    if (this.faults?.dropOutbound(toNodeId)) {
+      this.counters.droppedByFault++;
+      return;
+    }
+    peer.enqueue(groupId, message, this.faults?.delayMs(toNodeId) ?? 0);
+  }
+
+  async sendSnapshot(
+    toNodeId: NodeId,
+    groupId: GroupId,
+    meta: Uint8Array,
+    data: AsyncIterable<Uint8Array> | Uint8Array,
+  ): Promise<void> {
+    const peer = this.peers.get(toNodeId);
+    if (!peer) throw new JadeError('JADE_ERR_UNAVAILABLE', `no address for peer ${toNodeId}`);
+    if (this.faults?.outboundCut(toNodeId)) {
+      this.counters.droppedByFault++;
+      throw new JadeError('JADE_ERR_UNAVAILABLE', `peer ${toNodeId} is partitioned (fault hook)`);
+    }
+    if (this.snapshotsSending >= this.snapshotsInFlightMax) {
+      throw new JadeError('JADE_ERR_QUEUE_FULL', `${this.snapshotsSending} snapshots already in flight`);
+    }
+    this.snapshotsSending++;
+    try {
+      await peer.sendSnapshot(groupId, meta, data);
+      this.counters.snapshotsSent++;
+    } finally {
+      this.snapshotsSending--;
+    }
+  }
+
+  stats(): TransportStats {
+    return { ...this.counters };
+  }
+
+  peerStatus(): PeerStatus[] {
+    return [...this.peers.values()].map((p) => ({
+      nodeId: p.nodeId,
+      address: p.address,
+      state: p.connectionState,
+      queuedMessages: p.queuedMessages,
+      queuedBytes: p.queuedBytes,
+      consecutiveFailures: p.consecutiveFailures,
+    }));
+  }
+
+  get faultHooksEnabled(): boolean {
+    return this.faults !== null;
+  }
+
+  /** Test admin: replace the fault configuration. Refused unless built with faultHooksEnabled. */
+  setFaults(spec: Partial<FaultSpec>): void {
+    this.requireFaults().set(spec);
+  }
+
+  getFaults(): FaultSpec {
+    return this.requireFaults().get();
+  }
+
+  healFaults(): void {
+    this.requireFaults().heal();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const peer of this.peers.values()) peer.close();
+    this.peers.clear();
+    // Our streams never end by themselves, so a graceful shutdown would wait forever: force it.
+    this.server.forceShutdown();
+  }
+
+  private requireFaults(): FaultHooks {
+    if (!this.faults) throw new JadeError('JADE_ERR_FORBIDDEN', 'fault hooks are disabled on this node');
+    return this.faults;
+  }
+
+  private serveSend(
+    call: grpc.ServerReadableStream<MessageBatchFrame, Record<string, never>>,
+    callback: grpc.sendUnaryData<Record<string, never>>,
+  ): void {
+    call.on('data', (batch: MessageBatchFrame) => this.receiveBatch(batch));
+    call.on('end', () => callback(null, {}));
+    call.on('error', () => {}); // the sender reconnects; nothing to clean up here
+  }
+
+  private receiveBatch(batch: MessageBatchFrame): void {
+    const count = batch.messages.length;
+    if (batch.clusterId !== this.clusterId || !this.messageHandler || this.closed) {
+      this.counters.droppedOther += count;
+      return;
+    }
+    if (this.faults?.dropInbound(batch.fromNodeId)) {
+      this.counters.droppedByFault += count;
+      return;
+    }
+    this.counters.batchesReceived++;
+    this.counters.messagesReceived += count;
+    for (const envelope of batch.messages) this.messageHandler(batch.fromNodeId, envelope.groupId, envelope.payload);
+  }
+
+  private serveInstallSnapshot(
+    call: grpc.ServerReadableStream<SnapshotFrame, SnapshotAckFrame>,
+    callback: grpc.sendUnaryData<SnapshotAckFrame>,
+  ): void {
+    let header: SnapshotHeaderFrame | null = null;
+    const chunks: Uint8Array[] = [];
+    let receivedBytes = 0;
+    let finished = false;
+    let counted = false;
+    const finish = (error: Partial<grpc.StatusObject> | null, ack?: SnapshotAckFrame): void => {
+      if (finished) return;
+      finished = true;
+      chunks.length = 0;
+      if (counted) this.snapshotsReceiving--;
+      callback(error, ack);
+    };
+    const fail = (code: grpc.status, details: string): void => finish({ code, details });
+
+    call.on('data', (frame: SnapshotFrame) => {
+      if (finished) return;
+      if (frame.header) {
+        if (header) return fail(grpc.status.INVALID_ARGUMENT, 'second snapshot header');
+        if (frame.header.clusterId !== this.clusterId) return fail(grpc.status.FAILED_PRECONDITION, 'cluster id differs');
+        if (this.faults?.dropInbound(frame.header.fromNodeId)) {
+          this.counters.droppedByFault++;
+          return fail(grpc.status.UNAVAILABLE, 'partitioned (fault hook)');
+        }
+        if (this.snapshotsReceiving >= this.snapshotsInFlightMax) {
+          return fail(grpc.status.RESOURCE_EXHAUSTED, `${this.snapshotsReceiving} snapshots already being received`);
+        }
+        this.snapshotsReceiving++;
+        counted = true;
+        header = frame.header;
+        return;
+      }
+      if (!header) return fail(grpc.status.INVALID_ARGUMENT, 'snapshot chunk before the header');
+      const chunk = frame.chunk ?? new Uint8Array(0);
+      receivedBytes += chunk.length;
+      if (receivedBytes > this.snapshotBytesMax) {
+        return fail(grpc.status.OUT_OF_RANGE, `snapshot larger than ${this.snapshotBytesMax} bytes`);
+      }
+      chunks.push(chunk);
+    });
+    call.on('error', () => finish({ code: grpc.status.CANCELLED, details: 'sender went away' }));
+    call.on('end', () => {
+      if (finished) return;
+      if (!header) return fail(grpc.status.INVALID_ARGUMENT, 'snapshot without a header');
+      const handler = this.snapshotHandler;
+      if (!handler) return fail(grpc.status.UNAVAILABLE, 'no snapshot handler');
+      const data = Buffer.concat(chunks, receivedBytes);
+      chunks.length = 0;
+      const { fromNodeId, groupId, meta } = header;
+      handler(fromNodeId, groupId, meta, data).then(
+        () => {
+          this.counters.snapshotsReceived++;
+          finish(null, { receivedBytes });
+        },
+        (error: unknown) => fail(grpc.status.INTERNAL, `snapshot handler failed: ${(error as Error).message}`),
+      );
+    });
+  }
+}

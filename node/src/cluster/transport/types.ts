@@ -1,0 +1,83 @@
+// The Raft transport contract. Messages are opaque bytes: the Raft core owns their encoding, the
+// transport only routes them to a node and tags them with the Raft group they belong to.
+
+export type NodeId = string;
+export type GroupId = string;
+
+export type MessageHandler = (fromNodeId: NodeId, groupId: GroupId, message: Uint8Array) => void;
+export type SnapshotHandler = (fromNodeId: NodeId, groupId: GroupId, meta: Uint8Array, data: Uint8Array) => Promise<void>;
+
+export interface RaftTransport {
+  /** Never blocks and never throws for a reachable or unreachable peer: past the per-peer queue bound the message is dropped (Raft retries). */
+  send(toNodeId: NodeId, groupId: GroupId, message: Uint8Array): void;
+  /** Streams a snapshot in chunks; resolves once the receiver's snapshot handler has resolved. */
+  sendSnapshot(toNodeId: NodeId, groupId: GroupId, meta: Uint8Array, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<void>;
+  onMessage(handler: MessageHandler): void;
+  onSnapshot(handler: SnapshotHandler): void;
+  /** The full peer set (this node excluded); peers not in the map are disconnected and forgotten. */
+  setPeers(peers: Map<NodeId, string>): void;
+  close(): Promise<void>;
+}
+
+/** Which traffic a partition hook cuts, seen from this node. */
+export type PartitionDirection = 'both' | 'outbound' | 'inbound';
+
+/**
+ * Test-only fault injection, JSON-friendly so the node's test admin endpoint can pass it through.
+ * Hooks act on this node's side only; a symmetric partition between A and B needs 'both' on one
+ * of them (or 'outbound' on each).
+ */
+export interface FaultSpec {
+  /** Peers cut off, with the direction cut. */
+  partitionedPeers: Record<NodeId, PartitionDirection>;
+  /** Extra delay before outbound messages to a peer leave the queue. */
+  delayMsByPeer: Record<NodeId, number>;
+  /** Probability (0..1) that an outbound message is dropped. */
+  dropProbability: number;
+  /** Seed of the drop decisions, so a failing run can be replayed. */
+  seed: number;
+}
+
+export interface TransportStats {
+  messagesQueued: number;
+  messagesSent: number;
+  batchesSent: number;
+  bytesSent: number;
+  messagesReceived: number;
+  batchesReceived: number;
+  /** Dropped because the peer's queue was at its message or byte bound. */
+  droppedQueueFull: number;
+  /** Dropped by fault hooks (partition or drop probability), both directions. */
+  droppedByFault: number;
+  /** Dropped because the peer is unknown, the message was too large, no handler was set, or the cluster id differed. */
+  droppedOther: number;
+  /** Streams to peers (re)opened after a successful connect. */
+  connects: number;
+  /** Streams to peers that failed or broke. */
+  disconnects: number;
+  snapshotsSent: number;
+  snapshotsReceived: number;
+  snapshotBytesSent: number;
+  /** Times a snapshot sender paused until the stream drained (flow control at work). */
+  snapshotBackpressureWaits: number;
+}
+
+export function emptyStats(): TransportStats {
+  return {
+    messagesQueued: 0,
+    messagesSent: 0,
+    batchesSent: 0,
+    bytesSent: 0,
+    messagesReceived: 0,
+    batchesReceived: 0,
+    droppedQueueFull: 0,
+    droppedByFault: 0,
+    droppedOther: 0,
+    connects: 0,
+    disconnects: 0,
+    snapshotsSent: 0,
+    snapshotsReceived: 0,
+    snapshotBytesSent: 0,
+    snapshotBackpressureWaits: 0,
+  };
+}

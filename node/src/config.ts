@@ -1,0 +1,156 @@
+// The one configuration schema of a node. main.ts builds it once from flags and environment
+// (the only place that reads process.env) and hands each component its slice.
+import type { HnswParams } from './index/types.js';
+import { DEFAULT_HNSW_PARAMS } from './index/types.js';
+
+export interface NodeLimits {
+  /** Bytes of one HTTP request body (413 past it). */
+  bodyBytesMax: number;
+  /** Points in one upsert/delete/retrieve request (413 past it). */
+  batchPointsMax: number;
+  /** Bytes of one point's JSON payload (413 past it). */
+  payloadBytesMax: number;
+  /** Searches in one batch-search request (413 past it). */
+  searchBatchMax: number;
+  /** Largest k (limit) of one search. */
+  searchLimitMax: number;
+  /** Largest ef of one search. */
+  searchEfMax: number;
+  /** Collections on one node. */
+  collectionsMax: number;
+  /** Write requests in flight on the node (429 past it). */
+  writesInFlightMax: number;
+  /** WAL bytes accepted but not yet fsynced, per collection (429 past it). */
+  walPendingBytesMax: number;
+  /** Filtered searches with at most this many candidates use exact scan. */
+  exactScanCandidatesMax: number;
+}
+
+export interface NodeConfig {
+  dataDir: string;
+  host: string;
+  port: number;
+  grpcPort: number;
+  nodeId: string;
+  clusterName: string;
+  /** Secret: never logged or printed. */
+  apiKey: string | null;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  limits: NodeLimits;
+  hnswDefaults: HnswParams;
+  wal: { segmentSizeBytesMax: number; groupCommitMaxDelayMs: number; recordSizeBytesMax: number };
+  /** A collection checkpoints once its WAL holds this many bytes. */
+  checkpointWalBytes: number;
+  /** Test-only fault hooks (crash points); off unless explicitly enabled. */
+  testHooksEnabled: boolean;
+}
+
+export const DEFAULT_LIMITS: NodeLimits = {
+  bodyBytesMax: 64 * 1024 * 1024,
+  batchPointsMax: 10_000,
+  payloadBytesMax: 64 * 1024,
+  searchBatchMax: 256,
+  searchLimitMax: 10_000,
+  searchEfMax: 32_768,
+  collectionsMax: 1_000,
+  writesInFlightMax: 256,
+  walPendingBytesMax: 256 * 1024 * 1024,
+  exactScanCandidatesMax: 2_000,
+};
+
+export const DEFAULT_CONFIG: NodeConfig = {
+  dataDir: './data',
+  host: '127.0.0.1',
+  port: 8080,
+  grpcPort: 9090,
+  nodeId: 'node-0',
+  clusterName: 'jade',
+  apiKey: null,
+  logLevel: 'info',
+  limits: DEFAULT_LIMITS,
+  hnswDefaults: DEFAULT_HNSW_PARAMS,
+  wal: { segmentSizeBytesMax: 64 * 1024 * 1024, groupCommitMaxDelayMs: 0, recordSizeBytesMax: 128 * 1024 * 1024 },
+  checkpointWalBytes: 512 * 1024 * 1024,
+  testHooksEnabled: false,
+};
+
+/** Environment variables a node reads (documented in README "Configuration"). */
+export const ENV_KEYS = {
+  dataDir: 'JADE_DATA_DIR',
+  host: 'JADE_HOST',
+  port: 'JADE_PORT',
+  grpcPort: 'JADE_GRPC_PORT',
+  nodeId: 'JADE_NODE_ID',
+  clusterName: 'JADE_CLUSTER_NAME',
+  apiKey: 'JADE_API_KEY',
+  logLevel: 'JADE_LOG_LEVEL',
+  bodyBytesMax: 'JADE_BODY_BYTES_MAX',
+  batchPointsMax: 'JADE_BATCH_POINTS_MAX',
+  payloadBytesMax: 'JADE_PAYLOAD_BYTES_MAX',
+  searchBatchMax: 'JADE_SEARCH_BATCH_MAX',
+  collectionsMax: 'JADE_COLLECTIONS_MAX',
+  writesInFlightMax: 'JADE_WRITES_IN_FLIGHT_MAX',
+  walPendingBytesMax: 'JADE_WAL_PENDING_BYTES_MAX',
+  hnswM: 'JADE_HNSW_M',
+  hnswEfConstruction: 'JADE_HNSW_EF_CONSTRUCTION',
+  hnswEf: 'JADE_HNSW_EF',
+  checkpointWalBytes: 'JADE_CHECKPOINT_WAL_BYTES',
+  testHooks: 'JADE_TEST_HOOKS',
+} as const;
+
+export class ConfigError extends Error {}
+
+function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
+  return n;
+}
+
+export type ConfigSource = Record<string, string | undefined>;
+
+/**
+ * Merges flags over environment over defaults. `flags` uses the ENV_KEYS names as keys so the
+ * CLI and the environment share one vocabulary.
+ */
+export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeConfig {
+  const get = (k: keyof typeof ENV_KEYS) => flags[k] ?? env[ENV_KEYS[k]];
+  const d = DEFAULT_CONFIG;
+  const logLevel = (get('logLevel') ?? d.logLevel) as NodeConfig['logLevel'];
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError(`log level "${logLevel}" is not one of fatal, error, warn, info, debug, trace, silent`);
+  const apiKey = get('apiKey') || null;
+  const config: NodeConfig = {
+    dataDir: get('dataDir') || d.dataDir,
+    host: get('host') || d.host,
+    port: int('port', get('port'), d.port, 0, 65535),
+    grpcPort: int('grpcPort', get('grpcPort'), d.grpcPort, 0, 65535),
+    nodeId: get('nodeId') || d.nodeId,
+    clusterName: get('clusterName') || d.clusterName,
+    apiKey,
+    logLevel,
+    limits: {
+      ...d.limits,
+      bodyBytesMax: int('bodyBytesMax', get('bodyBytesMax'), d.limits.bodyBytesMax, 1024, 2 ** 31),
+      batchPointsMax: int('batchPointsMax', get('batchPointsMax'), d.limits.batchPointsMax, 1, 1_000_000),
+      payloadBytesMax: int('payloadBytesMax', get('payloadBytesMax'), d.limits.payloadBytesMax, 16, 64 * 1024 * 1024),
+      searchBatchMax: int('searchBatchMax', get('searchBatchMax'), d.limits.searchBatchMax, 1, 100_000),
+      collectionsMax: int('collectionsMax', get('collectionsMax'), d.limits.collectionsMax, 1, 100_000),
+      writesInFlightMax: int('writesInFlightMax', get('writesInFlightMax'), d.limits.writesInFlightMax, 1, 1_000_000),
+      walPendingBytesMax: int('walPendingBytesMax', get('walPendingBytesMax'), d.limits.walPendingBytesMax, 1024, 2 ** 40),
+    },
+    hnswDefaults: {
+      m: int('hnswM', get('hnswM'), d.hnswDefaults.m, 2, 128),
+      efConstruction: int('hnswEfConstruction', get('hnswEfConstruction'), d.hnswDefaults.efConstruction, 4, 4096),
+      efSearch: int('hnswEf', get('hnswEf'), d.hnswDefaults.efSearch, 1, 32_768),
+    },
+    wal: d.wal,
+    checkpointWalBytes: int('checkpointWalBytes', get('checkpointWalBytes'), d.checkpointWalBytes, 1024, 2 ** 40),
+    testHooksEnabled: get('testHooks') === '1',
+  };
+  return config;
+}
+
+/** The config with secrets masked, for logs and `jade status`. */
+export function redactedConfig(c: NodeConfig): Record<string, unknown> {
+  return { ...c, apiKey: c.apiKey === null ? null : '<redacted>' };
+}

@@ -1,0 +1,70 @@
+// `npm start` / `jade serve`: one standalone node. The only place (with the CLI's main) that reads
+// process.env: flags override JADE_* variables, which override the defaults in config.ts.
+import { Command } from 'commander';
+import { ConfigError, ENV_KEYS, loadConfig, redactedConfig } from './config.js';
+import { isLoopbackHost } from './security/auth.js';
+import { isJadeError } from './util/errors.js';
+import { JADE_VERSION, startNode } from './node.js';
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('run a JadeVectorDB node (standalone: no Kubernetes, no other service)')
+    .option('--data-dir <dir>', `data directory (env ${ENV_KEYS.dataDir})`, undefined)
+    .option('--host <address>', `address to bind (env ${ENV_KEYS.host}; default 127.0.0.1)`)
+    .option('--port <port>', `REST port (env ${ENV_KEYS.port}; default 8080; 0 = any free port)`)
+    .option('--node-id <id>', `node id (env ${ENV_KEYS.nodeId})`)
+    .option('--log-level <level>', `fatal|error|warn|info|debug|trace|silent (env ${ENV_KEYS.logLevel})`)
+    .addHelpText(
+      'after',
+      `
+Authentication: set ${ENV_KEYS.apiKey} (never a flag, so it stays out of process lists).
+A node bound to a non-loopback address refuses to start without it.
+Limits and HNSW defaults: ${Object.values(ENV_KEYS).filter((k) => k.endsWith('_MAX') || k.includes('HNSW')).join(', ')}.`,
+    );
+}
+
+export async function runServe(opts: Record<string, string | undefined>, env: Record<string, string | undefined>): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(env, { dataDir: opts.dataDir, host: opts.host, port: opts.port, nodeId: opts.nodeId, logLevel: opts.logLevel });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(`jade: invalid configuration: ${e.message}`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  if (!isLoopbackHost(config.host) && config.apiKey === null) {
+    console.error(`jade: refusing to bind ${config.host} without authentication: set ${ENV_KEYS.apiKey} (at least 16 characters), or bind to 127.0.0.1`);
+    process.exit(2);
+  }
+  if (config.apiKey !== null && config.apiKey.length < 16) {
+    console.error(`jade: ${ENV_KEYS.apiKey} must be at least 16 characters`);
+    process.exit(2);
+  }
+  let node;
+  try {
+    node = await startNode(config, { logger: config.logLevel === 'silent' ? false : { level: config.logLevel } });
+  } catch (e) {
+    console.error(`jade: cannot start: ${isJadeError(e) ? e.message : (e as Error).message}`);
+    process.exit(1);
+  }
+  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url} (data in ${config.dataDir}, auth ${config.apiKey ? 'on' : 'off'})`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    node.app.log.info(`${signal}: checkpointing and shutting down`);
+    await node.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+// Run when executed directly (npm start), not when imported by the CLI.
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('node/src/main.ts')) {
+  const program = serveCommand().name('jade-node').version(JADE_VERSION);
+  program.action(async (opts) => runServe(opts, process.env));
+  await program.parseAsync(process.argv);
+}

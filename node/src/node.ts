@@ -1,0 +1,102 @@
+// Wiring of one standalone node: data-dir lock → catalog (collections, WAL replay) → REST app →
+// listen. Takes the whole NodeConfig and hands each part only its slice.
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { NodeMetrics } from './api/metrics.js';
+import { buildApp } from './api/rest/app.js';
+import { Catalog } from './cluster/catalog.js';
+import type { NodeConfig } from './config.js';
+import { Authenticator } from './security/auth.js';
+import { RealDisk } from './storage/disk.js';
+import { lockDataDir, type DataDirLock } from './storage/lock.js';
+
+export const JADE_VERSION = '0.1.0';
+
+export interface RunningNode {
+  url: string;
+  app: FastifyInstance;
+  catalog: Catalog;
+  /** Graceful stop: refuse new requests, checkpoint collections, release the lock. */
+  close(): Promise<void>;
+}
+
+async function directoryBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) total += await directoryBytes(p);
+    else total += await stat(p).then((s) => s.size).catch(() => 0);
+  }
+  return total;
+}
+
+export async function startNode(config: NodeConfig, options: { logger?: boolean | Record<string, unknown> } = {}): Promise<RunningNode> {
+  const disk = new RealDisk();
+  await disk.mkdirp(config.dataDir);
+  const lock: DataDirLock = await lockDataDir(config.dataDir);
+  let ready = false;
+  let catalog: Catalog | undefined;
+  try {
+    const metrics = new NodeMetrics();
+    catalog = await Catalog.open(
+      disk,
+      config.dataDir,
+      {
+        collectionsMax: config.limits.collectionsMax,
+        shard: {
+          wal: { ...config.wal, pendingBytesMax: config.limits.walPendingBytesMax },
+          limits: { batchPointsMax: config.limits.batchPointsMax, payloadBytesMax: config.limits.payloadBytesMax, exactScanCandidatesMax: config.limits.exactScanCandidatesMax },
+          checkpointWalBytes: config.checkpointWalBytes,
+        },
+      },
+      (name) => ({
+        onFsync: (s) => metrics.walFsyncSeconds.observe({ collection: name }, s),
+        onCheckpoint: (s) => metrics.checkpointSeconds.observe({ collection: name }, s),
+      }),
+    );
+    const openCatalog = catalog;
+    metrics.setCollectionSource(() =>
+      openCatalog.names().map((name) => {
+        const { shard } = openCatalog.get(name);
+        const m = shard.state.memoryBytes();
+        return { name, points: shard.state.count, indexMemoryBytes: m.vectors + m.index, walBytes: shard.walSizeBytes() };
+      }),
+    );
+    const app = await buildApp({
+      catalog: openCatalog,
+      limits: config.limits,
+      hnswDefaults: config.hnswDefaults,
+      auth: new Authenticator({ apiKey: config.apiKey, publicPaths: ['/healthz', '/readyz'] }),
+      metrics,
+      info: { version: JADE_VERSION, nodeId: config.nodeId, clusterName: config.clusterName, startedAtMs: Date.now(), dataDir: config.dataDir },
+      isReady: () => ready,
+      diskUsageBytes: () => directoryBytes(config.dataDir),
+      logger: options.logger,
+    });
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+    ready = true;
+    let closing: Promise<void> | null = null;
+    return {
+      url: `http://${hostForUrl}:${port}`,
+      app,
+      catalog: openCatalog,
+      close() {
+        closing ??= (async () => {
+          ready = false;
+          await app.close();
+          await openCatalog.close();
+          await lock.release();
+        })();
+        return closing;
+      },
+    };
+  } catch (e) {
+    await catalog?.close().catch(() => undefined);
+    await lock.release();
+    throw e;
+  }
+}

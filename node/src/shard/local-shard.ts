@@ -1,0 +1,175 @@
+// A durable single-replica shard: every batch is validated, appended to the WAL and fsynced
+// before it is applied and acknowledged; a checkpoint (snapshot + saved HNSW graph) lets restart
+// load instead of rebuild, then replay only the WAL tail.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { readCheckpoint, writeCheckpoint } from '../storage/checkpoint.js';
+import { decodeShardSnapshot, decodeWriteBatch, encodeShardSnapshot, encodeWriteBatch } from '../storage/codec.js';
+import type { Disk } from '../storage/disk.js';
+import type { WriteBatch } from '../storage/types.js';
+import type { WalOptions } from '../storage/wal.js';
+import { Wal } from '../storage/wal.js';
+import { JadeError, assert } from '../util/errors.js';
+import type { CollectionParams, ShardLimits } from './state.js';
+import { ShardState } from './state.js';
+
+export interface LocalShardOptions {
+  wal: WalOptions;
+  limits: ShardLimits;
+  /** Take a checkpoint (and truncate the WAL) once the WAL holds this many bytes. */
+  checkpointWalBytes: number;
+  /** Scratch space for the HNSW graph file hnswlib writes and reads by path. */
+  scratchDir?: string;
+}
+
+export interface LocalShardObserver {
+  onFsync?(seconds: number): void;
+  onCheckpoint?(seconds: number): void;
+}
+
+const CHECKPOINT_NAME = 'checkpoint';
+
+export class LocalShard {
+  private wal!: Wal;
+  private appliedLsn = 0;
+  private readonly waiting = new Map<number, WriteBatch>();
+  private checkpointing: Promise<void> | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly disk: Disk,
+    readonly dir: string,
+    public state: ShardState,
+    private readonly opts: LocalShardOptions,
+    private readonly observer: LocalShardObserver,
+  ) {}
+
+  static async open(disk: Disk, dir: string, params: CollectionParams, opts: LocalShardOptions, observer: LocalShardObserver = {}): Promise<LocalShard> {
+    await disk.mkdirp(dir);
+    const checkpoint = await readCheckpoint(disk, dir, CHECKPOINT_NAME);
+    let state: ShardState;
+    let appliedLsn = 0;
+    if (checkpoint) {
+      const snap = decodeShardSnapshot(checkpoint.snapshot);
+      const labelsBytes = checkpoint.extra['labels.bin'];
+      const meta = JSON.parse(new TextDecoder().decode(checkpoint.extra['meta.json'])) as { nextLabel: number };
+      assert(labelsBytes && labelsBytes.length === snap.points.length * 4, 'checkpoint labels match its points');
+      const labels = new Uint32Array(labelsBytes.slice().buffer);
+      const graph = checkpoint.extra['hnsw.bin'];
+      const graphPath = graph ? withScratchFile(opts.scratchDir, graph) : null;
+      try {
+        state = ShardState.restore(params, opts.limits, { labels, points: snap.points, nextLabel: meta.nextLabel, payloadIndexes: snap.payloadIndexes }, graphPath?.path ?? null);
+      } finally {
+        graphPath?.cleanup();
+      }
+      appliedLsn = snap.lastAppliedLsn;
+    } else {
+      state = new ShardState(params, opts.limits);
+    }
+    const { wal, records } = await Wal.open(disk, path.join(dir, 'wal'), opts.wal);
+    for (const r of records) {
+      if (r.lsn <= appliedLsn) continue;
+      state.apply(decodeWriteBatch(r.payload));
+      appliedLsn = r.lsn;
+    }
+    const shard = new LocalShard(disk, dir, state, opts, observer);
+    shard.wal = wal;
+    shard.appliedLsn = appliedLsn;
+    return shard;
+  }
+
+  get lastAppliedLsn(): number {
+    return this.appliedLsn;
+  }
+
+  walSizeBytes(): number {
+    return this.wal.sizeBytes();
+  }
+
+  /**
+   * Validates, logs durably, applies, then resolves. Batches apply in LSN order even when their
+   * fsyncs complete together. Invalid input throws before anything is written.
+   */
+  async write(batch: WriteBatch): Promise<number> {
+    if (this.closed) throw new JadeError('JADE_ERR_NOT_READY', 'collection is closing');
+    const valid = this.state.validateBatch(batch);
+    const bytes = encodeWriteBatch(valid);
+    const started = performance.now();
+    const lsn = await this.wal.append(bytes);
+    this.observer.onFsync?.((performance.now() - started) / 1000);
+    this.waiting.set(lsn, valid);
+    while (this.waiting.has(this.appliedLsn + 1)) {
+      const next = this.appliedLsn + 1;
+      this.state.apply(this.waiting.get(next)!);
+      this.waiting.delete(next);
+      this.appliedLsn = next;
+    }
+    if (this.wal.sizeBytes() >= this.opts.checkpointWalBytes && !this.checkpointing) {
+      void this.checkpoint().catch(() => {
+        // A failed checkpoint loses nothing (the WAL still holds every record); the next write retries.
+      });
+    }
+    return lsn;
+  }
+
+  /** Snapshot + graph at the applied LSN, written atomically, then the WAL below it is dropped. */
+  checkpoint(): Promise<void> {
+    if (this.checkpointing) return this.checkpointing;
+    this.checkpointing = (async () => {
+      const started = performance.now();
+      // Taken synchronously, so the snapshot, labels and graph describe one LSN.
+      const lsn = this.appliedLsn;
+      const exported = this.state.exportPoints();
+      const snapshot = encodeShardSnapshot({
+        configJson: JSON.stringify(this.state.params),
+        lastAppliedLsn: lsn,
+        points: exported.points,
+        payloadIndexes: this.state.payloadIndexList().map(({ field, schema }) => ({ field, schema })),
+      });
+      const scratch = makeScratchDir(this.opts.scratchDir);
+      let graph: Uint8Array;
+      try {
+        const graphPath = path.join(scratch, 'hnsw.bin');
+        this.state.saveGraph(graphPath);
+        graph = new Uint8Array(await readFile(graphPath));
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
+      }
+      await writeCheckpoint(this.disk, this.dir, CHECKPOINT_NAME, {
+        snapshot,
+        extra: {
+          'labels.bin': new Uint8Array(exported.labels.buffer),
+          'meta.json': new TextEncoder().encode(JSON.stringify({ nextLabel: exported.nextLabel })),
+          'hnsw.bin': graph,
+        },
+      });
+      await this.wal.truncateBefore(lsn + 1);
+      this.observer.onCheckpoint?.((performance.now() - started) / 1000);
+    })().finally(() => {
+      this.checkpointing = null;
+    });
+    return this.checkpointing;
+  }
+
+  async close(options: { checkpoint: boolean } = { checkpoint: true }): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.checkpointing) await this.checkpointing.catch(() => undefined);
+    if (options.checkpoint && this.appliedLsn > 0 && this.wal.sizeBytes() > 0) await this.checkpoint().catch(() => undefined);
+    await this.wal.close();
+  }
+}
+
+function makeScratchDir(base: string | undefined): string {
+  return mkdtempSync(path.join(base ?? tmpdir(), 'jade-graph-'));
+}
+
+function withScratchFile(base: string | undefined, bytes: Uint8Array): { path: string; cleanup(): void } {
+  const dir = makeScratchDir(base);
+  const file = path.join(dir, 'hnsw.bin');
+  // hnswlib reads the graph by path, so the verified bytes go through one scratch file.
+  writeFileSync(file, bytes);
+  return { path: file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
