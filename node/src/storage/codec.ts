@@ -392,7 +392,7 @@ export interface ShardSnapshotData {
 }
 
 /** Snapshot = one meta frame, then point-chunk frames; the meta frame's point count must match. */
-export function encodeShardSnapshot(s: ShardSnapshotData): Uint8Array {
+export function encodeShardSnapshot(s: ShardSnapshotData, chunkBytesMax = SNAPSHOT_CHUNK_BYTES_MAX): Uint8Array {
   const frames: Uint8Array[] = [];
   {
     const b = new flatbuffers.Builder(1024 + s.configJson.length * 3);
@@ -411,7 +411,7 @@ export function encodeShardSnapshot(s: ShardSnapshotData): Uint8Array {
   while (i < s.points.length) {
     let bytes = 0;
     let j = i;
-    while (j < s.points.length && (j === i || bytes + estimatePointBytes(s.points[j]) <= SNAPSHOT_CHUNK_BYTES_MAX)) {
+    while (j < s.points.length && (j === i || bytes + estimatePointBytes(s.points[j]) <= chunkBytesMax)) {
       bytes += estimatePointBytes(s.points[j]);
       j++;
     }

@@ -1,0 +1,295 @@
+// Checks the FlatBuffers codecs: write batches and shard snapshots round-trip exactly (also as read
+// by the flatc-generated accessors, so the hand-written checked reader matches the schema), and
+// fast-check feeds random, re-checksummed and mutated bytes to the decoders, which must either
+// decode well-typed data or throw JadeError(JADE_ERR_STORAGE): never crash, hang or throw anything else.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import * as flatbuffers from 'flatbuffers';
+import { crc32c } from '@node-rs/crc32';
+import {
+  decodeShardSnapshot,
+  decodeWriteBatch,
+  encodeShardSnapshot,
+  encodeWriteBatch,
+  type ShardSnapshotData,
+} from '../../node/src/storage/codec.js';
+import * as fb from '../../node/src/storage/generated/jade_storage_generated.js';
+import type { PointRecord, WriteBatch } from '../../node/src/storage/types.js';
+import { JadeError } from '../../node/src/util/errors.js';
+
+const FRAME_HEADER_BYTES = 16;
+const UUID = '123e4567-e89b-12d3-a456-426614174000';
+
+function expectStorageError(fn: () => unknown): JadeError {
+  let caught: unknown = null;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(JadeError);
+  expect((caught as JadeError).code).toBe('JADE_ERR_STORAGE');
+  return caught as JadeError;
+}
+
+/** Decoding must either succeed or throw JadeError(JADE_ERR_STORAGE). */
+function decodesOrRefuses<T>(fn: () => T): T | null {
+  try {
+    return fn();
+  } catch (e) {
+    if (!(e instanceof JadeError) || e.code !== 'JADE_ERR_STORAGE') throw e;
+    return null;
+  }
+}
+
+/** Rewrites the frame header's length and CRC so garbage reaches the FlatBuffers reader. */
+function reframe(bytes: Uint8Array, kind: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER_BYTES + body.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, 0x3142464a, true);
+  v.setUint16(4, 1, true);
+  v.setUint16(6, kind, true);
+  v.setUint32(8, body.length, true);
+  v.setUint32(12, crc32c(body), true);
+  out.set(body, FRAME_HEADER_BYTES);
+  void bytes;
+  return out;
+}
+
+const batch: WriteBatch = {
+  ops: [
+    {
+      kind: 'upsert',
+      points: [
+        { id: 0, vector: new Float32Array([1.5, -2, 3.25]), payload: { label: 'shoe', n: 7, nested: { a: [1, 'ü', null] } } },
+        { id: Number.MAX_SAFE_INTEGER, vector: new Float32Array([0, 0, 0]), payload: null },
+        { id: UUID, vector: new Float32Array([Number.MIN_VALUE, 3.4e38, -0]), payload: {} },
+      ],
+    },
+    { kind: 'delete', ids: [42, UUID, 0] },
+    { kind: 'create_payload_index', field: 'label', schema: 'keyword' },
+  ],
+};
+
+const pointArb: fc.Arbitrary<PointRecord> = fc.record({
+  id: fc.oneof(fc.nat({ max: Number.MAX_SAFE_INTEGER }), fc.uuid().map((u) => u.toLowerCase())),
+  vector: fc.float32Array({ maxLength: 16, noNaN: true }),
+  payload: fc.option(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), { nil: null }),
+});
+
+const batchArb: fc.Arbitrary<WriteBatch> = fc.record({
+  ops: fc.array(
+    fc.oneof(
+      fc.record({ kind: fc.constant('upsert' as const), points: fc.array(pointArb, { maxLength: 5 }) }),
+      fc.record({ kind: fc.constant('delete' as const), ids: fc.array(fc.oneof(fc.nat(), fc.uuid().map((u) => u.toLowerCase())), { maxLength: 5 }) }),
+      fc.record({
+        kind: fc.constant('create_payload_index' as const),
+        field: fc.string({ maxLength: 10 }),
+        schema: fc.constantFrom('keyword' as const, 'integer' as const, 'float' as const, 'bool' as const),
+      }),
+    ),
+    { maxLength: 4 },
+  ),
+});
+
+/** JSON-normalizes payloads (as the codec stores them: -0 becomes 0, etc.). */
+function normalized<T>(x: T): unknown {
+  return JSON.parse(JSON.stringify(x, (_k, v) => (v instanceof Float32Array ? { f32: Array.from(v, (f) => (Object.is(f, -0) ? '-0' : f)) } : v)));
+}
+
+describe('write batch codec', () => {
+  it('round-trips every op kind, both id kinds, null and nested payloads', () => {
+    const bytes = encodeWriteBatch(batch);
+    const back = decodeWriteBatch(bytes);
+    expect(normalized(back)).toEqual(normalized(batch));
+    const up = back.ops[0] as Extract<WriteBatch['ops'][number], { kind: 'upsert' }>;
+    expect(up.points[0].vector).toBeInstanceOf(Float32Array);
+    expect(Object.is(up.points[2].vector[2], -0)).toBe(true);
+    // Decoded vectors own their memory: they do not alias the input buffer.
+    bytes.fill(0);
+    expect(up.points[0].vector[0]).toBe(1.5);
+  });
+
+  it('the flatc-generated accessors read the same data (checked reader and schema agree)', () => {
+    const bytes = encodeWriteBatch(batch);
+    const root = fb.WriteBatch.getRootAsWriteBatch(new flatbuffers.ByteBuffer(bytes.slice(FRAME_HEADER_BYTES)));
+    expect(root.opsLength()).toBe(3);
+    const e0 = root.ops(0)!;
+    expect(e0.opType()).toBe(fb.Op.UpsertOp);
+    const up = e0.op(new fb.UpsertOp()) as fb.UpsertOp;
+    expect(up.pointsLength()).toBe(3);
+    expect(up.points(0)!.idNum()).toBe(0);
+    expect(Array.from(up.points(0)!.vectorArray()!)).toEqual([1.5, -2, 3.25]);
+    expect(JSON.parse(up.points(0)!.payloadJson()!)).toEqual(batch.ops[0].kind === 'upsert' ? batch.ops[0].points[0].payload : null);
+    expect(up.points(1)!.idNum()).toBe(Number.MAX_SAFE_INTEGER);
+    expect(up.points(1)!.payloadJson()).toBeNull();
+    expect(up.points(2)!.idStr()).toBe(UUID);
+    const del = root.ops(1)!.op(new fb.DeleteOp()) as fb.DeleteOp;
+    expect(root.ops(1)!.opType()).toBe(fb.Op.DeleteOp);
+    expect([del.ids(0)!.num(), del.ids(1)!.str(), del.ids(2)!.num()]).toEqual([42, UUID, 0]);
+    const cpi = root.ops(2)!.op(new fb.CreatePayloadIndexOp()) as fb.CreatePayloadIndexOp;
+    expect([cpi.field(), cpi.schema()]).toEqual(['label', 'keyword']);
+  });
+
+  it('refuses damaged, truncated, mistyped or padded input with JADE_ERR_STORAGE', () => {
+    const bytes = encodeWriteBatch(batch);
+    const flipped = bytes.slice();
+    flipped[40] ^= 1;
+    expect(expectStorageError(() => decodeWriteBatch(flipped)).message).toContain('checksum');
+    expectStorageError(() => decodeWriteBatch(bytes.subarray(0, bytes.length - 1)));
+    expectStorageError(() => decodeWriteBatch(new Uint8Array([...bytes, 0])));
+    expectStorageError(() => decodeWriteBatch(new Uint8Array(0)));
+    expect(expectStorageError(() => decodeShardSnapshot(bytes)).message).toContain('kind');
+    // Structurally valid FlatBuffer with a bad id: ids must be safe unsigned integers or UUIDs.
+    const badId = encodeWriteBatch({ ops: [{ kind: 'delete', ids: ['not-a-uuid'] }] });
+    expect(expectStorageError(() => decodeWriteBatch(badId)).message).toContain('UUID');
+    const negative = encodeWriteBatch({ ops: [{ kind: 'delete', ids: [-1] }] });
+    expectStorageError(() => decodeWriteBatch(negative));
+  });
+
+  it('a FlatBuffer whose offsets make many entries share one large vector is refused, not decoded quadratically', () => {
+    const b = new flatbuffers.Builder(1 << 16);
+    const vec = fb.Point.createVectorVector(b, new Float32Array(10_000));
+    fb.Point.startPoint(b);
+    fb.Point.addVector(b, vec);
+    const point = fb.Point.endPoint(b);
+    const points = fb.UpsertOp.createPointsVector(b, new Array(100_000).fill(point));
+    const op = fb.OpEntry.createOpEntry(b, fb.Op.UpsertOp, fb.UpsertOp.createUpsertOp(b, points));
+    b.finish(fb.WriteBatch.createWriteBatch(b, fb.WriteBatch.createOpsVector(b, [op])));
+    const body = b.asUint8Array();
+    const t0 = performance.now();
+    const e = expectStorageError(() => decodeWriteBatch(reframe(body, 1, body)));
+    expect(e.message).toContain('references more data');
+    expect(performance.now() - t0).toBeLessThan(5_000);
+  });
+
+  it('property: every generated batch round-trips', () => {
+    fc.assert(
+      fc.property(batchArb, (b) => {
+        expect(normalized(decodeWriteBatch(encodeWriteBatch(b)))).toEqual(normalized(b));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('fuzz: random bytes, random re-checksummed bodies and mutated valid batches decode or throw JadeError only', () => {
+    const valid = encodeWriteBatch(batch).subarray(FRAME_HEADER_BYTES);
+    let decodedSome = 0;
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 512 }),
+          fc.uint8Array({ maxLength: 512 }).map((body) => reframe(body, 1, body)),
+          fc.array(fc.tuple(fc.nat({ max: valid.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }).map((edits) => {
+            const body = valid.slice();
+            for (const [i, v] of edits) body[i] = v;
+            return reframe(body, 1, body);
+          }),
+        ),
+        (bytes) => {
+          const out = decodesOrRefuses(() => decodeWriteBatch(bytes));
+          if (out) {
+            decodedSome++;
+            expect(Array.isArray(out.ops)).toBe(true);
+            for (const op of out.ops) expect(['upsert', 'delete', 'create_payload_index']).toContain(op.kind);
+          }
+        },
+      ),
+      { numRuns: 1500 },
+    );
+    // Some mutations hit bytes that do not matter (padding, float data): the fuzz reaches decoding.
+    expect(decodedSome).toBeGreaterThan(0);
+  });
+
+  it('micro-benchmark: encode + decode of 1000 points of 784 dims (printed, not asserted)', () => {
+    const points: PointRecord[] = Array.from({ length: 1000 }, (_, i) => ({
+      id: i,
+      vector: Float32Array.from({ length: 784 }, (_x, j) => (i * 31 + j) % 255),
+      payload: { label: i % 10, split: 'train' },
+    }));
+    const b: WriteBatch = { ops: [{ kind: 'upsert', points }] };
+    let best = Infinity;
+    let bytes = new Uint8Array(0);
+    for (let rep = 0; rep < 5; rep++) {
+      const t0 = performance.now();
+      bytes = encodeWriteBatch(b);
+      const back = decodeWriteBatch(bytes);
+      best = Math.min(best, performance.now() - t0);
+      expect((back.ops[0] as { points: PointRecord[] }).points[999].vector[783]).toBe(points[999].vector[783]);
+    }
+    console.log(`codec: encode+decode 1000 x 784-dim points (${(bytes.length / 1e6).toFixed(1)} MB) in ${best.toFixed(1)} ms = ${Math.round(1000 / (best / 1000))} points/s`);
+  });
+});
+
+describe('shard snapshot codec', () => {
+  const snap: ShardSnapshotData = {
+    configJson: JSON.stringify({ dimension: 3, metric: 'cosine', hnsw: { m: 16 } }),
+    lastAppliedLsn: 123_456,
+    points: Array.from({ length: 50 }, (_, i) => ({ id: i % 2 ? i : UUID.replace(/0$/, String(i % 10)), vector: new Float32Array([i, i + 0.5, -i]), payload: i % 3 ? { i } : null })),
+    payloadIndexes: [
+      { field: 'i', schema: 'integer' },
+      { field: 'label', schema: 'keyword' },
+    ],
+  };
+
+  it('round-trips, split over several chunk frames when large', () => {
+    const one = encodeShardSnapshot(snap);
+    expect(normalized(decodeShardSnapshot(one))).toEqual(normalized(snap));
+    const chunked = encodeShardSnapshot(snap, 200); // ~3 points per chunk
+    expect(chunked.length).toBeGreaterThan(one.length + 10 * FRAME_HEADER_BYTES);
+    expect(normalized(decodeShardSnapshot(chunked))).toEqual(normalized(snap));
+    const empty: ShardSnapshotData = { configJson: '{}', lastAppliedLsn: 0, points: [], payloadIndexes: [] };
+    expect(decodeShardSnapshot(encodeShardSnapshot(empty))).toEqual(empty);
+  });
+
+  it('a snapshot missing its last chunk, or with a damaged chunk, is refused', () => {
+    const chunked = encodeShardSnapshot(snap, 200);
+    // Find the start of the last frame by walking frame lengths.
+    const view = new DataView(chunked.buffer, chunked.byteOffset, chunked.byteLength);
+    let off = 0;
+    let lastStart = 0;
+    while (off < chunked.length) {
+      lastStart = off;
+      off += FRAME_HEADER_BYTES + view.getUint32(off + 8, true);
+    }
+    expect(expectStorageError(() => decodeShardSnapshot(chunked.subarray(0, lastStart))).message).toContain('declared');
+    const damaged = chunked.slice();
+    damaged[lastStart + FRAME_HEADER_BYTES + 5] ^= 0x10;
+    expect(expectStorageError(() => decodeShardSnapshot(damaged)).message).toContain(`offset ${lastStart}`);
+  });
+
+  it('fuzz: random and mutated snapshots decode or throw JadeError only', () => {
+    const valid = encodeShardSnapshot(snap);
+    const metaLen = new DataView(valid.buffer).getUint32(8, true);
+    const metaBody = valid.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + metaLen);
+    const rest = valid.subarray(FRAME_HEADER_BYTES + metaLen);
+    const chunkBody = rest.subarray(FRAME_HEADER_BYTES);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 512 }),
+          fc.uint8Array({ maxLength: 256 }).map((body) => reframe(body, 2, body)),
+          fc.array(fc.tuple(fc.nat({ max: metaBody.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }).map((edits) => {
+            const body = metaBody.slice();
+            for (const [i, v] of edits) body[i] = v;
+            return new Uint8Array([...reframe(body, 2, body), ...rest]);
+          }),
+          fc.array(fc.tuple(fc.nat({ max: chunkBody.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }).map((edits) => {
+            const body = chunkBody.slice();
+            for (const [i, v] of edits) body[i] = v;
+            return new Uint8Array([...valid.subarray(0, FRAME_HEADER_BYTES + metaLen), ...reframe(body, 3, body)]);
+          }),
+        ),
+        (bytes) => {
+          const out = decodesOrRefuses(() => decodeShardSnapshot(bytes));
+          if (out) {
+            expect(typeof out.configJson).toBe('string');
+            expect(Number.isSafeInteger(out.lastAppliedLsn)).toBe(true);
+            for (const p of out.points) expect(p.vector).toBeInstanceOf(Float32Array);
+          }
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
+});
