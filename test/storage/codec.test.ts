@@ -209,7 +209,7 @@ describe('write batch codec', () => {
     }));
     const b: WriteBatch = { ops: [{ kind: 'upsert', points }] };
     let best = Infinity;
-    let bytes = new Uint8Array(0);
+    let bytes: Uint8Array = new Uint8Array(0);
     for (let rep = 0; rep < 5; rep++) {
       const t0 = performance.now();
       bytes = encodeWriteBatch(b);
