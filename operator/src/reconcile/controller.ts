@@ -1,0 +1,239 @@
+// The VectorCluster controller: informers feed a keyed work queue; each reconcile observes (informer
+// caches, a few GETs, the members' /v1/status), asks the pure planner what to do, applies the actions in
+// order (status last), then requeues: soon while the cluster is settling, slowly once it runs.
+import { randomBytes } from 'node:crypto';
+import type { VectorCluster } from '../api/types.js';
+import { Informer } from '../kube/informer.js';
+import type { InformerOptions } from '../kube/informer.js';
+import { isConflict, isNotFound } from '../kube/client.js';
+import type { KubeClient, KubeObject } from '../kube/client.js';
+import type { EventRecorder } from '../kube/events.js';
+import { CHILD_KINDS, CLUSTER_LABEL, FINALIZER, childNames } from './children.js';
+import type { ChildKind, KubeObject as ChildObject } from './children.js';
+import { fetchNodeStatus } from './node-status.js';
+import { plan } from './plan.js';
+import type { Action, NodeStatusReport, Observed } from './plan.js';
+import { WorkQueue } from './queue.js';
+import { defaultSpec } from '../api/validate.js';
+
+export interface ControllerMetrics {
+  reconciled(seconds: number, outcome: 'success' | 'error'): void;
+  queueDepth(depth: number): void;
+  phases(counts: Record<string, number>): void;
+}
+
+export interface ControllerOptions {
+  client: KubeClient;
+  events: EventRecorder;
+  /** Watch one namespace; all namespaces when undefined. */
+  namespace?: string;
+  informer?: Partial<Omit<InformerOptions, 'kind' | 'namespace' | 'labelSelector'>>;
+  /** Requeue delay while a cluster is not Running (its pods are starting, scaling, or failing). */
+  requeueSettlingMs?: number;
+  /** Requeue delay once Running, to refresh member state. */
+  requeueRunningMs?: number;
+  /** Reconciles running at once (different keys). */
+  workers?: number;
+  queueKeysMax?: number;
+  metrics?: ControllerMetrics;
+  log?: (m: string) => void;
+  nodeStatus?: (baseUrl: string, apiKey: string | undefined) => Promise<NodeStatusReport>;
+  /** Calls the node to add a member to the cluster; a no-op until the node exposes a join API. */
+  joinMember?: (cluster: VectorCluster, pod: string) => Promise<void>;
+}
+
+const CHILD_KIND_NAMES: Record<ChildKind, string> = {
+  serviceAccount: 'ServiceAccount', role: 'Role', roleBinding: 'RoleBinding', apiKeySecret: 'Secret', configMap: 'ConfigMap',
+  headlessService: 'Service', clientService: 'Service', podDisruptionBudget: 'PodDisruptionBudget', statefulSet: 'StatefulSet',
+};
+const MANAGED_SELECTOR = 'app.kubernetes.io/name=jadevectordb';
+
+function keyOf(namespace: string | undefined, name: string): string {
+  return `${namespace ?? ''}/${name}`;
+}
+
+export class ClusterController {
+  readonly queue: WorkQueue;
+  readonly clusters: Informer<KubeObject>;
+  private readonly statefulSets: Informer<KubeObject>;
+  private readonly pods: Informer<KubeObject>;
+  private readonly log: (m: string) => void;
+  private stopped = false;
+  private workers: Promise<void>[] = [];
+  reconciles = 0;
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.log = opts.log ?? (() => {});
+    this.queue = new WorkQueue({ keysMax: opts.queueKeysMax ?? 10_000 });
+    const inf = { ...opts.informer, namespace: opts.namespace, log: this.log };
+    this.clusters = new Informer(opts.client, { ...inf, kind: 'VectorCluster' });
+    this.statefulSets = new Informer(opts.client, { ...inf, kind: 'StatefulSet', labelSelector: MANAGED_SELECTOR });
+    this.pods = new Informer(opts.client, { ...inf, kind: 'Pod', labelSelector: MANAGED_SELECTOR });
+    this.clusters.on((_event, o) => this.enqueue(keyOf(o.metadata.namespace, o.metadata.name)));
+    const byLabel = (_event: string, o: KubeObject) => {
+      const cluster = o.metadata.labels?.[CLUSTER_LABEL];
+      if (cluster) this.enqueue(keyOf(o.metadata.namespace, cluster));
+    };
+    this.statefulSets.on(byLabel);
+    this.pods.on(byLabel);
+  }
+
+  private enqueue(key: string): void {
+    try { this.queue.add(key); } catch (e) { this.log(`dropping ${key}: ${String((e as Error).message)}`); }
+    this.opts.metrics?.queueDepth(this.queue.depth);
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.clusters.start(), this.statefulSets.start(), this.pods.start()]);
+    const n = this.opts.workers ?? 2;
+    for (let i = 0; i < n; i++) this.workers.push(this.work());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.queue.shutDown();
+    await Promise.all([this.clusters.stop(), this.statefulSets.stop(), this.pods.stop()]);
+    await Promise.all(this.workers);
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined || this.stopped) return;
+      const started = performance.now();
+      try {
+        const requeueMs = await this.reconcile(key);
+        this.queue.forget(key);
+        if (requeueMs !== undefined && !this.stopped) this.queue.addAfter(key, requeueMs);
+        this.opts.metrics?.reconciled((performance.now() - started) / 1000, 'success');
+      } catch (e) {
+        const delay = this.queue.addRateLimited(key);
+        this.opts.metrics?.reconciled((performance.now() - started) / 1000, 'error');
+        this.log(`reconcile ${key} failed (${isConflict(e) ? 'conflict' : String((e as Error).message ?? e)}); retry in ${delay} ms`);
+      } finally {
+        this.queue.done(key);
+        this.opts.metrics?.queueDepth(this.queue.depth);
+        this.reportPhases();
+      }
+    }
+  }
+
+  private reportPhases(): void {
+    const counts: Record<string, number> = {};
+    for (const c of this.clusters.list()) {
+      const phase = String((c as unknown as VectorCluster).status?.phase ?? 'Pending');
+      counts[phase] = (counts[phase] ?? 0) + 1;
+    }
+    this.opts.metrics?.phases(counts);
+  }
+
+  /** Observes, plans and applies one cluster; returns when to look again (undefined: only on change). */
+  async reconcile(key: string): Promise<number | undefined> {
+    this.reconciles += 1;
+    const [namespace, name] = key.split('/');
+    const cached = this.clusters.get(namespace, name);
+    if (!cached) return undefined;
+    // Read the cluster fresh: the cache may lag our own last write by one event.
+    const cluster = await this.opts.client.getOrUndefined<KubeObject>('VectorCluster', namespace, name) as unknown as VectorCluster | undefined;
+    if (!cluster) return undefined;
+    const observed = await this.observe(cluster);
+    const actions = plan(observed);
+    await this.apply(cluster, actions);
+    if (cluster.metadata.deletionTimestamp) return undefined;
+    const status = (actions.find((a) => a.type === 'updateStatus') as Extract<Action, { type: 'updateStatus' }> | undefined)?.status ?? cluster.status;
+    return status?.phase === 'Running' ? (this.opts.requeueRunningMs ?? 30_000) : (this.opts.requeueSettlingMs ?? 3_000);
+  }
+
+  private async observe(cluster: VectorCluster): Promise<Observed> {
+    const { client } = this.opts;
+    const ns = cluster.metadata.namespace ?? 'default';
+    const name = cluster.metadata.name;
+    const names = childNames(name);
+    const children: Partial<Record<ChildKind, ChildObject>> = {};
+    await Promise.all(CHILD_KINDS.map(async (kind) => {
+      const obj = kind === 'statefulSet'
+        ? this.statefulSets.get(ns, names.statefulSet) ?? await client.getOrUndefined(CHILD_KIND_NAMES[kind], ns, names[kind])
+        : await client.getOrUndefined(CHILD_KIND_NAMES[kind], ns, names[kind]);
+      if (obj) children[kind] = obj as ChildObject;
+    }));
+    const pods = this.pods.list().filter((p) => p.metadata.namespace === ns && p.metadata.labels?.[CLUSTER_LABEL] === name);
+    const pvcs = cluster.metadata.deletionTimestamp || cluster.spec?.storage?.size
+      ? (await client.list('PersistentVolumeClaim', ns, `${CLUSTER_LABEL}=${name}`)).items
+      : [];
+    const spec = defaultSpec(cluster.spec);
+    const keyRef = spec.security.apiKeySecret;
+    const keySecret = keyRef
+      ? await client.getOrUndefined<KubeObject>('Secret', ns, keyRef.name)
+      : children.apiKeySecret as KubeObject | undefined;
+    const apiKey = secretValue(keySecret, keyRef?.key ?? 'api-key');
+    const nodeStatus: Record<string, NodeStatusReport> = {};
+    if (!cluster.metadata.deletionTimestamp) {
+      const fetcher = this.opts.nodeStatus ?? ((url: string, k: string | undefined) => fetchNodeStatus(url, k));
+      const scheme = spec.security.tlsSecret ? 'https' : 'http';
+      await Promise.all(pods.map(async (p) => {
+        const ip = (p.status as { podIP?: string } | undefined)?.podIP;
+        if (!ip || p.metadata.deletionTimestamp) return;
+        const host = ip.includes(':') ? `[${ip}]` : ip;
+        nodeStatus[p.metadata.name] = await fetcher(`${scheme}://${host}:${spec.node.ports.rest}`, apiKey);
+      }));
+    }
+    return {
+      cluster, children, pods: pods as ChildObject[], pvcs: pvcs as ChildObject[], nodeStatus,
+      ...(keyRef ? { userApiKeySecretExists: keySecret !== undefined } : {}),
+      generatedApiKey: randomBytes(24).toString('base64url'),
+      now: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    };
+  }
+
+  private async apply(cluster: VectorCluster, actions: Action[]): Promise<void> {
+    const { client, events } = this.opts;
+    const ns = cluster.metadata.namespace;
+    const name = cluster.metadata.name;
+    const involved = cluster as unknown as KubeObject;
+    for (const action of actions) {
+      switch (action.type) {
+        case 'addFinalizer':
+          await client.patch('VectorCluster', ns, name, { metadata: { finalizers: [...(cluster.metadata.finalizers ?? []), FINALIZER], resourceVersion: cluster.metadata.resourceVersion } });
+          break;
+        case 'removeFinalizer':
+          await client.patch('VectorCluster', ns, name, { metadata: { finalizers: (cluster.metadata.finalizers ?? []).filter((f) => f !== FINALIZER), resourceVersion: cluster.metadata.resourceVersion } });
+          break;
+        case 'create':
+          try {
+            await client.create(action.object as KubeObject);
+          } catch (e) {
+            // Already there (our cache lagged): the next reconcile compares and patches it.
+            if (!isConflict(e)) throw e;
+          }
+          break;
+        case 'patch':
+          await client.patch(action.ref.kind, action.ref.namespace, action.ref.name, action.patch);
+          break;
+        case 'delete':
+          await client.delete(action.ref.kind, action.ref.namespace, action.ref.name);
+          break;
+        case 'joinMember':
+          await (this.opts.joinMember?.(cluster, action.pod) ?? Promise.resolve());
+          break;
+        case 'event':
+          await events.record(involved, action.eventType, action.reason, action.message);
+          break;
+        case 'updateStatus':
+          try {
+            await client.patchStatus('VectorCluster', ns, name, action.status);
+          } catch (e) {
+            if (!isNotFound(e)) throw e;
+          }
+          break;
+      }
+    }
+  }
+}
+
+function secretValue(secret: KubeObject | undefined, key: string): string | undefined {
+  if (!secret) return undefined;
+  const data = secret.data as Record<string, string> | undefined;
+  if (data?.[key]) return Buffer.from(data[key], 'base64').toString('utf8');
+  const stringData = secret.stringData as Record<string, string> | undefined;
+  return stringData?.[key];
+}

@@ -1,0 +1,30 @@
+// Reads a member's self-reported state from its GET /v1/status (api-key header). Any failure becomes a
+// report the planner shows in the member's message; it never fails the reconcile.
+import type { NodeStatus, NodeStatusReport } from './plan.js';
+
+export const NODE_STATUS_TIMEOUT_MS = 2000;
+
+export async function fetchNodeStatus(baseUrl: string, apiKey: string | undefined, timeoutMs = NODE_STATUS_TIMEOUT_MS): Promise<NodeStatusReport> {
+  try {
+    const res = await fetch(`${baseUrl}/v1/status`, {
+      headers: apiKey ? { 'api-key': apiKey } : {},
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!res.ok) return { ok: false, error: `HTTP ${res.status}` };
+    const body = (await res.json()) as Record<string, unknown>;
+    // Qdrant-style envelopes put the payload under `result`; accept both shapes.
+    const s = (typeof body.result === 'object' && body.result !== null ? body.result : body) as Record<string, unknown>;
+    const status: NodeStatus = {};
+    if (typeof s.version === 'string') status.version = s.version;
+    if (typeof s.nodeId === 'string') status.nodeId = s.nodeId;
+    if (typeof s.ready === 'boolean') status.ready = s.ready;
+    if (typeof s.role === 'string') status.role = s.role;
+    if (typeof s.collections === 'number') status.collections = s.collections;
+    else if (Array.isArray(s.collections)) status.collections = s.collections.length;
+    if (typeof s.points === 'number') status.points = s.points;
+    if (typeof s.uptimeSeconds === 'number') status.uptimeSeconds = s.uptimeSeconds;
+    return { ok: true, status };
+  } catch (e) {
+    return { ok: false, error: String((e as Error).message ?? e) };
+  }
+}
