@@ -24,6 +24,8 @@ export interface NodeLimits {
   walPendingBytesMax: number;
   /** Filtered searches with at most this many candidates use exact scan. */
   exactScanCandidatesMax: number;
+  /** Points per collection stored but not yet in the HNSW graph (429 past it). */
+  indexBacklogMax: number;
 }
 
 export interface NodeConfig {
@@ -56,6 +58,7 @@ export const DEFAULT_LIMITS: NodeLimits = {
   writesInFlightMax: 256,
   walPendingBytesMax: 256 * 1024 * 1024,
   exactScanCandidatesMax: 2_000,
+  indexBacklogMax: 200_000,
 };
 
 export const DEFAULT_CONFIG: NodeConfig = {
@@ -91,6 +94,7 @@ export const ENV_KEYS = {
   collectionsMax: 'JADE_COLLECTIONS_MAX',
   writesInFlightMax: 'JADE_WRITES_IN_FLIGHT_MAX',
   walPendingBytesMax: 'JADE_WAL_PENDING_BYTES_MAX',
+  indexBacklogMax: 'JADE_INDEX_BACKLOG_MAX',
   hnswM: 'JADE_HNSW_M',
   hnswEfConstruction: 'JADE_HNSW_EF_CONSTRUCTION',
   hnswEf: 'JADE_HNSW_EF',
@@ -137,6 +141,7 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
       collectionsMax: int('collectionsMax', get('collectionsMax'), d.limits.collectionsMax, 1, 100_000),
       writesInFlightMax: int('writesInFlightMax', get('writesInFlightMax'), d.limits.writesInFlightMax, 1, 1_000_000),
       walPendingBytesMax: int('walPendingBytesMax', get('walPendingBytesMax'), d.limits.walPendingBytesMax, 1024, 2 ** 40),
+      indexBacklogMax: int('indexBacklogMax', get('indexBacklogMax'), d.limits.indexBacklogMax, 1, 100_000_000),
     },
     hnswDefaults: {
       m: int('hnswM', get('hnswM'), d.hnswDefaults.m, 2, 128),

@@ -46,7 +46,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
         collectionsMax: config.limits.collectionsMax,
         shard: {
           wal: { ...config.wal, pendingBytesMax: config.limits.walPendingBytesMax },
-          limits: { batchPointsMax: config.limits.batchPointsMax, payloadBytesMax: config.limits.payloadBytesMax, exactScanCandidatesMax: config.limits.exactScanCandidatesMax },
+          limits: { batchPointsMax: config.limits.batchPointsMax, payloadBytesMax: config.limits.payloadBytesMax, exactScanCandidatesMax: config.limits.exactScanCandidatesMax, indexBacklogMax: config.limits.indexBacklogMax },
           checkpointWalBytes: config.checkpointWalBytes,
         },
       },

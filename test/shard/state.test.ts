@@ -120,6 +120,7 @@ describe('filters and the planner', () => {
     it(`count and search agree with a brute-force filter (${indexed ? 'with' : 'without'} payload indexes)`, () => {
       const s = makeState();
       s.apply(s.validateBatch({ ops: [{ kind: 'upsert', points }] }));
+      s.indexAll();
       if (indexed) {
         s.apply(s.validateBatch({ ops: [
           { kind: 'create_payload_index', field: 'color', schema: 'keyword' },
@@ -149,6 +150,31 @@ describe('filters and the planner', () => {
     });
   }
 
+  it('finds points still in the indexing backlog, merged with graph results', () => {
+    const s = makeState();
+    s.apply(s.validateBatch({ ops: [{ kind: 'upsert', points: points.slice(0, 2000) }] }));
+    s.indexAll();
+    s.apply(s.validateBatch({ ops: [{ kind: 'upsert', points: points.slice(2000) }] }));
+    expect(s.indexBacklog).toBe(1000);
+    const r = rng(99);
+    for (let q = 0; q < 20; q++) {
+      const query = Float32Array.from({ length: 8 }, () => r() * 2 - 1);
+      const exact = s.search({ vector: query, k: 5, exact: true }).hits.map((h) => h.id);
+      const mixed = s.search({ vector: query, k: 5, ef: 200 }).hits.map((h) => h.id);
+      expect(mixed).toEqual(exact);
+    }
+    expect(s.indexSome(400)).toBe(400);
+    expect(s.indexBacklog).toBe(600);
+  });
+
+  it('refuses writes past the indexing backlog limit with JADE_ERR_QUEUE_FULL', () => {
+    const s = new ShardState({ dimension: 8, metric: 'l2', hnsw: { m: 8, efConstruction: 32, efSearch: 16 } }, { batchPointsMax: 1000, payloadBytesMax: 1000, exactScanCandidatesMax: 10, indexBacklogMax: 100 });
+    s.apply(s.validateBatch({ ops: [{ kind: 'upsert', points: points.slice(0, 90) }] }));
+    expect(() => s.validateBatch({ ops: [{ kind: 'upsert', points: points.slice(90, 120) }] })).toThrowError(expect.objectContaining({ code: 'JADE_ERR_QUEUE_FULL' }));
+    s.indexAll();
+    expect(s.validateBatch({ ops: [{ kind: 'upsert', points: points.slice(90, 120) }] }).ops.length).toBe(1);
+  });
+
   it('rejects malformed filters with JADE_ERR_BAD_FILTER', () => {
     for (const raw of [{ must: 'x' }, { must: [{ key: 'a' }] }, { must: [{ key: 'a', range: { gt: 'x' } }] }, { bogus: [] }, { must: [{ key: 'a', match: {} }] }]) {
       expect(() => parseFilter(raw)).toThrowError(expect.objectContaining({ code: 'JADE_ERR_BAD_FILTER' }));
@@ -158,6 +184,7 @@ describe('filters and the planner', () => {
   it('returns k results from the filtered graph walk even when matches are sparse', () => {
     const s = makeState();
     s.apply(s.validateBatch({ ops: [{ kind: 'upsert', points }] }));
+    s.indexAll();
     // 3000/50 = 60 points with size 17; no index, so the planner must walk the graph and raise ef.
     const { hits } = s.search({ vector: new Float32Array(8), k: 50, ef: 8, filter: parseFilter({ must: [{ key: 'size', match: { value: 17 } }] }) });
     expect(hits.length).toBe(50);

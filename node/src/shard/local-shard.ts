@@ -30,6 +30,8 @@ export interface LocalShardObserver {
 }
 
 const CHECKPOINT_NAME = 'checkpoint';
+/** Graph insertion runs in slices of this length so requests are served in between. */
+export const INDEX_SLICE_MS = 20;
 
 export class LocalShard {
   private wal!: Wal;
@@ -37,6 +39,10 @@ export class LocalShard {
   private readonly waiting = new Map<number, WriteBatch>();
   private checkpointing: Promise<void> | null = null;
   private closed = false;
+  private indexTimer: NodeJS.Immediate | null = null;
+  /** Set after a WAL write/fsync error: the WAL refuses appends until reopened from disk. */
+  private walNeedsReopen = false;
+  private indexedWaiters: (() => void)[] = [];
 
   private constructor(
     private readonly disk: Disk,
@@ -55,12 +61,13 @@ export class LocalShard {
       const snap = decodeShardSnapshot(checkpoint.snapshot);
       const labelsBytes = checkpoint.extra['labels.bin'];
       const meta = JSON.parse(new TextDecoder().decode(checkpoint.extra['meta.json'])) as { nextLabel: number };
+      const unindexedBytes = checkpoint.extra['unindexed.bin'] ?? new Uint8Array(0);
       assert(labelsBytes && labelsBytes.length === snap.points.length * 4, 'checkpoint labels match its points');
       const labels = new Uint32Array(labelsBytes.slice().buffer);
       const graph = checkpoint.extra['hnsw.bin'];
       const graphPath = graph ? withScratchFile(opts.scratchDir, graph) : null;
       try {
-        state = ShardState.restore(params, opts.limits, { labels, points: snap.points, nextLabel: meta.nextLabel, payloadIndexes: snap.payloadIndexes }, graphPath?.path ?? null);
+        state = ShardState.restore(params, opts.limits, { labels, points: snap.points, nextLabel: meta.nextLabel, unindexed: new Uint32Array(unindexedBytes.slice().buffer), payloadIndexes: snap.payloadIndexes }, graphPath?.path ?? null);
       } finally {
         graphPath?.cleanup();
       }
@@ -77,6 +84,7 @@ export class LocalShard {
     const shard = new LocalShard(disk, dir, state, opts, observer);
     shard.wal = wal;
     shard.appliedLsn = appliedLsn;
+    shard.scheduleIndexing();
     return shard;
   }
 
@@ -96,8 +104,15 @@ export class LocalShard {
     if (this.closed) throw new JadeError('JADE_ERR_NOT_READY', 'collection is closing');
     const valid = this.state.validateBatch(batch);
     const bytes = encodeWriteBatch(valid);
+    if (this.walNeedsReopen) await this.reopenWal();
     const started = performance.now();
-    const lsn = await this.wal.append(bytes);
+    let lsn: number;
+    try {
+      lsn = await this.wal.append(bytes);
+    } catch (e) {
+      if ((e as JadeError).code === 'JADE_ERR_STORAGE') this.walNeedsReopen = true;
+      throw e;
+    }
     this.observer.onFsync?.((performance.now() - started) / 1000);
     this.waiting.set(lsn, valid);
     while (this.waiting.has(this.appliedLsn + 1)) {
@@ -106,12 +121,59 @@ export class LocalShard {
       this.waiting.delete(next);
       this.appliedLsn = next;
     }
+    this.scheduleIndexing();
     if (this.wal.sizeBytes() >= this.opts.checkpointWalBytes && !this.checkpointing) {
       void this.checkpoint().catch(() => {
         // A failed checkpoint loses nothing (the WAL still holds every record); the next write retries.
       });
     }
     return lsn;
+  }
+
+  /**
+   * After a disk error, reopen the WAL from what is on disk: records written but never
+   * acknowledged may be there in full (torn ones are cut), and are applied so memory matches disk.
+   */
+  private reopenWal(): Promise<void> {
+    this.reopening ??= (async () => {
+      await this.wal.close().catch(() => undefined);
+      const { wal, records } = await Wal.open(this.disk, path.join(this.dir, 'wal'), this.opts.wal);
+      for (const r of records) {
+        if (r.lsn <= this.appliedLsn) continue;
+        this.state.apply(decodeWriteBatch(r.payload));
+        this.appliedLsn = r.lsn;
+      }
+      this.waiting.clear();
+      this.wal = wal;
+      this.walNeedsReopen = false;
+    })().finally(() => {
+      this.reopening = null;
+    });
+    return this.reopening;
+  }
+  private reopening: Promise<void> | null = null;
+
+  private scheduleIndexing(): void {
+    if (this.indexTimer || this.closed) return;
+    if (this.state.indexBacklog === 0) {
+      for (const resolve of this.indexedWaiters.splice(0)) resolve();
+      return;
+    }
+    this.indexTimer = setImmediate(() => {
+      this.indexTimer = null;
+      if (this.closed) return;
+      this.state.indexSome(Infinity, performance.now() + INDEX_SLICE_MS);
+      this.scheduleIndexing();
+    });
+  }
+
+  /** Resolves once every stored point is in the HNSW graph. */
+  waitIndexed(): Promise<void> {
+    if (this.state.indexBacklog === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.indexedWaiters.push(resolve);
+      this.scheduleIndexing();
+    });
   }
 
   /** Snapshot + graph at the applied LSN, written atomically, then the WAL below it is dropped. */
@@ -142,6 +204,7 @@ export class LocalShard {
         extra: {
           'labels.bin': new Uint8Array(exported.labels.buffer),
           'meta.json': new TextEncoder().encode(JSON.stringify({ nextLabel: exported.nextLabel })),
+          'unindexed.bin': new Uint8Array(exported.unindexed.buffer),
           'hnsw.bin': graph,
         },
       });
@@ -156,6 +219,9 @@ export class LocalShard {
   async close(options: { checkpoint: boolean } = { checkpoint: true }): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.indexTimer) clearImmediate(this.indexTimer);
+    this.indexTimer = null;
+    for (const resolve of this.indexedWaiters.splice(0)) resolve();
     if (this.checkpointing) await this.checkpointing.catch(() => undefined);
     if (options.checkpoint && this.appliedLsn > 0 && this.wal.sizeBytes() > 0) await this.checkpoint().catch(() => undefined);
     await this.wal.close();

@@ -26,12 +26,15 @@ export interface ShardLimits {
   payloadBytesMax: number;
   /** Filtered searches whose candidate set is at most this large are answered by exact scan. */
   exactScanCandidatesMax: number;
+  /** Points stored but not yet in the HNSW graph; past it writes are refused (429) until indexing catches up. */
+  indexBacklogMax: number;
 }
 
 export const DEFAULT_SHARD_LIMITS: ShardLimits = {
   batchPointsMax: 10_000,
   payloadBytesMax: 64 * 1024,
   exactScanCandidatesMax: 2_000,
+  indexBacklogMax: 200_000,
 };
 
 export const DIMENSION_MAX = 65_536;
@@ -81,6 +84,12 @@ export class ShardState {
   private readonly payloadIndexes = new Map<string, PayloadFieldIndex>();
   private nextLabel = 0;
   private sortedKeysCache: string[] | null = null;
+  /**
+   * Labels stored (and durable) but not yet inserted into the HNSW graph. Writes are acknowledged
+   * without waiting for graph insertion (the slow part); searches scan this backlog exactly and
+   * merge, so results never miss an acknowledged point. indexSome() drains it in the background.
+   */
+  private readonly unindexed = new Set<number>();
 
   constructor(readonly params: CollectionParams, readonly limits: ShardLimits = DEFAULT_SHARD_LIMITS) {
     validateParams(params);
@@ -93,18 +102,44 @@ export class ShardState {
     return this.labelOfId.size;
   }
 
+  /** Points not yet in the HNSW graph (searched exactly meanwhile). */
+  get indexBacklog(): number {
+    return this.unindexed.size;
+  }
+
+  /** Inserts up to `maxPoints` backlog points into the graph, stopping early past `deadlineMs` (performance.now()). */
+  indexSome(maxPoints: number, deadlineMs = Infinity): number {
+    let done = 0;
+    for (const label of this.unindexed) {
+      if (done >= maxPoints || (done % 16 === 0 && performance.now() > deadlineMs)) break;
+      this.unindexed.delete(label);
+      this.hnsw.add(label, this.arena.get(label)!);
+      done++;
+    }
+    return done;
+  }
+
+  indexAll(): void {
+    this.indexSome(Infinity);
+  }
+
   /**
    * Checks a batch against this collection (dimension, finite numbers, ids, payload size) and
    * normalizes cosine vectors, so the logged batch is exactly what every replica applies.
    */
   validateBatch(batch: WriteBatch): WriteBatch {
     let points = 0;
+    let upserts = 0;
     for (const op of batch.ops) {
-      if (op.kind === 'upsert') points += op.points.length;
+      if (op.kind === 'upsert') upserts += op.points.length;
       if (op.kind === 'delete') points += op.ids.length;
     }
+    points += upserts;
     if (points > this.limits.batchPointsMax) {
       throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `batch has ${points} points; the limit (batchPointsMax) is ${this.limits.batchPointsMax}`);
+    }
+    if (upserts > 0 && this.unindexed.size + upserts > this.limits.indexBacklogMax) {
+      throw new JadeError('JADE_ERR_QUEUE_FULL', `indexing backlog is full (${this.unindexed.size} points waiting, indexBacklogMax ${this.limits.indexBacklogMax}); retry shortly`);
     }
     return {
       ops: batch.ops.map((op) => {
@@ -166,7 +201,7 @@ export class ShardState {
     this.labelOfId.set(key, label);
     this.pointOfLabel.set(label, { id: p.id, payload: p.payload });
     this.arena.set(label, p.vector);
-    this.hnsw.add(label, p.vector);
+    this.unindexed.add(label);
     for (const index of this.payloadIndexes.values()) index.add(label, p.payload);
     if (old === undefined) this.sortedKeysCache = null;
   }
@@ -185,7 +220,7 @@ export class ShardState {
     this.labelOfId.delete(key);
     this.pointOfLabel.delete(label);
     this.arena.delete(label);
-    this.hnsw.remove(label);
+    if (!this.unindexed.delete(label)) this.hnsw.remove(label);
   }
 
   createPayloadIndex(field: string, schema: PayloadSchema): void {
@@ -269,7 +304,7 @@ export class ShardState {
 
     if (!filter) {
       if (req.exact) return { hits: toHits(this.flat.search(query, k)), plan: 'exact' };
-      return { hits: toHits(this.hnsw.search(query, k, { ef: req.ef })), plan: 'hnsw' };
+      return { hits: toHits(this.withBacklog(query, k, this.hnsw.search(query, k, { ef: req.ef }))), plan: 'hnsw' };
     }
 
     const candidates = this.candidateLabels(filter);
@@ -281,7 +316,7 @@ export class ShardState {
     // Filtered graph walk; hnswlib may stop short of k when matches are sparse, so raise ef.
     let ef = Math.max(req.ef ?? this.params.hnsw.efSearch, k);
     for (;;) {
-      const hits = this.hnsw.search(query, k, { ef, filter: predicate });
+      const hits = this.withBacklog(query, k, this.hnsw.search(query, k, { ef, filter: predicate }), predicate);
       if (hits.length >= k || ef >= this.count) {
         if (hits.length >= k) return { hits: toHits(hits), plan: 'hnsw_filtered' };
         break;
@@ -291,6 +326,13 @@ export class ShardState {
     // The graph could not reach k matches: the exact scan guarantees k whenever k points match.
     const pool = candidates ?? this.arena.labels();
     return { hits: toHits(this.flat.searchLabels(query, k, pool, (l) => this.matches(l, filter))), plan: 'exact_filtered' };
+  }
+
+  /** Merges graph hits with an exact scan of the not-yet-indexed backlog. */
+  private withBacklog(query: Float32Array, k: number, graphHits: IndexHit[], filter?: (label: number) => boolean): IndexHit[] {
+    if (this.unindexed.size === 0) return graphHits;
+    const backlog = this.flat.searchLabels(query, k, this.unindexed, filter);
+    return [...graphHits, ...backlog].sort((a, b) => a.distance - b.distance || a.label - b.label).slice(0, k);
   }
 
   countMatching(filter: Filter | null): number {
@@ -322,7 +364,7 @@ export class ShardState {
   }
 
   /** Points in label order with their labels: the content of a checkpoint. */
-  exportPoints(): { labels: Uint32Array; points: PointRecord[]; nextLabel: number } {
+  exportPoints(): { labels: Uint32Array; points: PointRecord[]; nextLabel: number; unindexed: Uint32Array } {
     const labels = new Uint32Array(this.pointOfLabel.size);
     const points: PointRecord[] = [];
     let i = 0;
@@ -330,7 +372,7 @@ export class ShardState {
       labels[i++] = label;
       points.push({ id: p.id, payload: p.payload, vector: this.arena.get(label)! });
     }
-    return { labels, points, nextLabel: this.nextLabel };
+    return { labels, points, nextLabel: this.nextLabel, unindexed: Uint32Array.from(this.unindexed) };
   }
 
   saveGraph(path: string): void {
@@ -341,19 +383,21 @@ export class ShardState {
   static restore(
     params: CollectionParams,
     limits: ShardLimits,
-    data: { labels: Uint32Array; points: PointRecord[]; nextLabel: number; payloadIndexes: { field: string; schema: string }[] },
+    data: { labels: Uint32Array; points: PointRecord[]; nextLabel: number; unindexed: Uint32Array; payloadIndexes: { field: string; schema: string }[] },
     graphPath: string | null,
   ): ShardState {
     const s = new ShardState(params, limits);
     assert(data.labels.length === data.points.length, 'checkpoint labels match points');
-    if (graphPath) s.hnsw = HnswIndex.load(graphPath, params.dimension, params.metric, params.hnsw, data.labels);
+    const unindexed = new Set(data.unindexed);
+    if (graphPath) s.hnsw = HnswIndex.load(graphPath, params.dimension, params.metric, params.hnsw, Array.from(data.labels).filter((l) => !unindexed.has(l)));
     for (let i = 0; i < data.points.length; i++) {
       const p = data.points[i];
       const label = data.labels[i];
       s.labelOfId.set(idKey(p.id), label);
       s.pointOfLabel.set(label, { id: p.id, payload: p.payload });
       s.arena.set(label, p.vector);
-      if (!graphPath) s.hnsw.add(label, p.vector);
+      // Without a saved graph every point is re-indexed in the background.
+      if (!graphPath || unindexed.has(label)) s.unindexed.add(label);
     }
     s.nextLabel = data.nextLabel;
     for (const pi of data.payloadIndexes) s.createPayloadIndex(pi.field, pi.schema as PayloadSchema);

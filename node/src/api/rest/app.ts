@@ -300,10 +300,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return ok(
       reply,
       {
-        status: 'green',
+        status: shard.state.indexBacklog > 0 ? 'yellow' : 'green',
         optimizer_status: 'ok',
         points_count: shard.state.count,
-        indexed_vectors_count: shard.state.count,
+        indexed_vectors_count: shard.state.count - shard.state.indexBacklog,
         segments_count: 1,
         config: {
           params: { vectors: { size: p.dimension, distance: QDRANT_DISTANCE[p.metric] }, shard_number: 1, replication_factor: 1, write_consistency_factor: 1, on_disk_payload: false },
@@ -312,7 +312,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           wal_config: { wal_capacity_mb: 64, wal_segments_ahead: 0 },
         },
         payload_schema: payloadSchema,
-        jade: { metric: p.metric, index_status: 'ready', memory_bytes: mem.vectors + mem.index, wal_bytes: shard.walSizeBytes(), created_at_ms: record.createdAtMs },
+        jade: { metric: p.metric, index_status: shard.state.indexBacklog > 0 ? 'indexing' : 'ready', index_backlog: shard.state.indexBacklog, memory_bytes: mem.vectors + mem.index, wal_bytes: shard.walSizeBytes(), created_at_ms: record.createdAtMs },
       },
       startOf(req),
     );

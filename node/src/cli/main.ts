@@ -1,0 +1,187 @@
+// The `jade` command line. Every command except serve and repair is a client of the public REST
+// API. Errors print one line and exit non-zero.
+import { Command, Option } from 'commander';
+import path from 'node:path';
+import { runServe, serveCommand } from '../main.js';
+import { JADE_VERSION } from '../node.js';
+import { RealDisk } from '../storage/disk.js';
+import { lockDataDir } from '../storage/lock.js';
+import { repairWal } from '../storage/wal.js';
+import { CliError, JadeClient } from './client.js';
+import { importVectors } from './import.js';
+import type { OutputFormat } from './output.js';
+import { printObject, printRows } from './output.js';
+
+const env = process.env;
+
+function clientOf(cmd: Command): { client: JadeClient; output: OutputFormat } {
+  const o = cmd.optsWithGlobals() as { url: string; output: OutputFormat };
+  return { client: new JadeClient(o.url, env.JADE_API_KEY ?? null), output: o.output };
+}
+
+function parseJson(raw: string, what: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new CliError(`${what} is not valid JSON`);
+  }
+}
+
+function parseIntOption(raw: string, what: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n)) throw new CliError(`${what} must be an integer`);
+  return n;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('jade')
+    .description('JadeVectorDB command line')
+    .version(JADE_VERSION)
+    .option('--url <url>', 'node REST address (env JADE_URL)', env.JADE_URL ?? 'http://127.0.0.1:8080')
+    .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addHelpText('after', '\nThe API key is read from JADE_API_KEY (never a flag, so it stays out of shell history and process lists).')
+    .showHelpAfterError();
+
+  program.addCommand(serveCommand().action(async (opts) => runServe(opts, env)));
+
+  program
+    .command('status')
+    .description('show the node: version, uptime, collections, points, memory, WAL')
+    .action(async (_o, cmd: Command) => {
+      const { client, output } = clientOf(cmd);
+      const s = await client.call<Record<string, any>>('GET', '/v1/status');
+      if (output === 'json') return printObject(s, 'json');
+      printObject({ node: s.nodeId, version: s.version, mode: s.mode, role: s.role, ready: s.ready, uptime_s: s.uptimeSeconds, collections: s.collections.length, points: s.points, wal_bytes: s.walBytes, rss_bytes: s.memory?.rssBytes }, 'table');
+    });
+
+  const collections = program.command('collections').description('list, create, inspect and delete collections');
+  collections
+    .command('list')
+    .description('list collections')
+    .action(async (_o, cmd: Command) => {
+      const { client, output } = clientOf(cmd);
+      const r = await client.call<{ collections: { name: string }[] }>('GET', '/collections');
+      printRows(r.collections, output);
+    });
+  collections
+    .command('create <name>')
+    .description('create a collection')
+    .requiredOption('--dimension <n>', 'vector dimension')
+    .addOption(new Option('--metric <metric>', 'distance metric').choices(['l2', 'cosine', 'ip']).default('l2'))
+    .option('--m <n>', 'HNSW m (links per node)')
+    .option('--ef-construction <n>', 'HNSW ef at build time')
+    .option('--ef <n>', 'default HNSW ef at search time')
+    .action(async (name: string, o, cmd: Command) => {
+      const { client } = clientOf(cmd);
+      const hnsw: Record<string, number> = {};
+      if (o.m) hnsw.m = parseIntOption(o.m, '--m');
+      if (o.efConstruction) hnsw.ef_construct = parseIntOption(o.efConstruction, '--ef-construction');
+      if (o.ef) hnsw.ef = parseIntOption(o.ef, '--ef');
+      await client.call('PUT', `/collections/${encodeURIComponent(name)}`, { vectors: { size: parseIntOption(o.dimension, '--dimension'), distance: o.metric }, hnsw_config: hnsw });
+      process.stdout.write(`created collection ${name}\n`);
+    });
+  collections
+    .command('info <name>')
+    .description('show a collection: count, parameters, index status, memory')
+    .action(async (name: string, _o, cmd: Command) => {
+      const { client, output } = clientOf(cmd);
+      const c = await client.call<Record<string, any>>('GET', `/collections/${encodeURIComponent(name)}`);
+      if (output === 'json') return printObject(c, 'json');
+      const p = c.config.params.vectors;
+      printObject({ name, points: c.points_count, dimension: p.size, metric: c.jade?.metric, m: c.config.hnsw_config.m, ef_construction: c.config.hnsw_config.ef_construct, ef: c.config.hnsw_config.ef, index_status: c.jade?.index_status, memory_bytes: c.jade?.memory_bytes, wal_bytes: c.jade?.wal_bytes, payload_indexes: Object.keys(c.payload_schema ?? {}).join(',') }, 'table');
+    });
+  collections
+    .command('delete <name>')
+    .description('delete a collection and all its points')
+    .action(async (name: string, _o, cmd: Command) => {
+      const { client } = clientOf(cmd);
+      await client.call('DELETE', `/collections/${encodeURIComponent(name)}`);
+      process.stdout.write(`deleted collection ${name}\n`);
+    });
+
+  program
+    .command('import <file>')
+    .description('import vectors from IDX (optionally .gz), fvecs, bvecs, .npy or JSONL; resumable')
+    .requiredOption('--collection <name>', 'target collection')
+    .addOption(new Option('--format <format>', 'file format (default: from the file name)').choices(['idx', 'fvecs', 'bvecs', 'npy', 'jsonl']))
+    .option('--batch-size <n>', 'points per request', '1000')
+    .option('--labels <file>', 'IDX1 label file: payload {"label": n} per row')
+    .option('--create <metric>', 'create the collection if missing, with this metric (l2, cosine, ip)')
+    .option('--limit <n>', 'import only the first n rows')
+    .option('--restart', 'ignore a saved resume point and start from the first row')
+    .action(async (file: string, o, cmd: Command) => {
+      const { client } = clientOf(cmd);
+      const tty = process.stderr.isTTY;
+      const r = await importVectors(client, {
+        file,
+        collection: o.collection,
+        format: o.format,
+        batchSize: parseIntOption(o.batchSize, '--batch-size'),
+        labelsFile: o.labels,
+        create: o.create ? { distance: o.create } : undefined,
+        limit: o.limit ? parseIntOption(o.limit, '--limit') : undefined,
+        restart: o.restart === true,
+        progress: (line) => process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`),
+      });
+      if (tty) process.stderr.write('\n');
+      process.stdout.write(`imported ${r.imported} vectors into ${o.collection} in ${r.seconds.toFixed(1)} s${r.resumedFrom ? ` (resumed at row ${r.resumedFrom})` : ''}\n`);
+    });
+
+  program
+    .command('search <collection>')
+    .description('nearest-neighbour search')
+    .requiredOption('--vector <json>', 'query vector as a JSON array')
+    .option('--k <n>', 'number of results', '10')
+    .option('--ef <n>', 'HNSW ef for this search')
+    .option('--filter <json>', 'Qdrant filter as JSON')
+    .option('--exact', 'exact search (no index)')
+    .option('--with-payload', 'include payloads', true)
+    .action(async (collection: string, o, cmd: Command) => {
+      const { client, output } = clientOf(cmd);
+      const body: Record<string, unknown> = { query: parseJson(o.vector, '--vector'), limit: parseIntOption(o.k, '--k'), with_payload: o.withPayload !== false };
+      const params: Record<string, unknown> = {};
+      if (o.ef) params.hnsw_ef = parseIntOption(o.ef, '--ef');
+      if (o.exact) params.exact = true;
+      body.params = params;
+      if (o.filter) body.filter = parseJson(o.filter, '--filter');
+      const r = await client.call<{ points: { id: unknown; score: number; payload?: unknown }[] }>('POST', `/collections/${encodeURIComponent(collection)}/points/query`, body);
+      printRows(r.points.map((p) => ({ id: p.id, score: p.score, payload: p.payload })), output);
+    });
+
+  program
+    .command('repair')
+    .description('offline: cut each collection\'s WAL at its first corrupt record, keeping everything before it (stop the node first)')
+    .option('--data-dir <dir>', 'data directory', env.JADE_DATA_DIR ?? './data')
+    .action(async (o) => {
+      const lock = await lockDataDir(o.dataDir);
+      try {
+        const disk = new RealDisk();
+        const root = path.join(o.dataDir, 'collections');
+        const names = (await disk.exists(root)) ? await disk.list(root) : [];
+        let repaired = 0;
+        for (const name of names.filter((n) => !n.startsWith('.'))) {
+          const walDir = path.join(root, name, 'shard-0', 'wal');
+          if (!(await disk.exists(walDir))) continue;
+          const r = await repairWal(disk, walDir);
+          if (r) {
+            repaired++;
+            process.stdout.write(`${name}: corrupt record in ${r.file} at offset ${r.offset}; kept ${r.keptRecords} records, dropped ${r.droppedBytes} bytes\n`);
+          } else {
+            process.stdout.write(`${name}: WAL is intact\n`);
+          }
+        }
+        process.stdout.write(repaired ? `repaired ${repaired} collection(s)\n` : 'nothing to repair\n');
+      } finally {
+        await lock.release();
+      }
+    });
+
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (e) {
+  process.stderr.write(`jade: ${(e as Error).message}\n`);
+  process.exit(1);
+}
