@@ -22,7 +22,7 @@ const fullSpec: DeepRequired<VectorClusterSpec> = {
   storage: { size: '20Gi', storageClass: 'fast', pvcRetention: { whenScaled: 'Delete', whenDeleted: 'Retain' } },
   node: {
     ports: { rest: 8080, grpc: 9090, metrics: 9100 }, logLevel: 'debug', hnsw: { m: 32, efConstruction: 400, efSearch: 100 },
-    limits: { maxRequestBodyBytes: 1048576, maxBatchPoints: 500, maxCollections: 10, maxConcurrentRequests: 64 },
+    limits: { maxRequestBodyBytes: 1048576, maxBatchPoints: 500, maxCollections: 10, maxWritesInFlight: 64 },
   },
   sharding: { shardsPerCollection: 4, replicationFactor: 3, writeConsistency: 'all' },
   security: { apiKeySecret: { name: 'my-key', key: 'k' }, tlsSecret: { name: 'my-tls' } },

@@ -84,6 +84,6 @@ describe('other children', () => {
     expect(rules.map((r: any) => r.resourceNames[0])).toEqual(['alpha-config', 'alpha-peers']);
   });
   it('ConfigMap carries HNSW, limits and sharding defaults as JADE_* keys', () => {
-    expect(buildConfigMap(vc(), spec).data).toMatchObject({ JADE_HNSW_M: '16', JADE_MAX_BATCH_POINTS: '1000', JADE_WRITE_CONSISTENCY: 'quorum', JADE_PEER_SERVICE: 'alpha-peers.ns1.svc' });
+    expect(buildConfigMap(vc(), spec).data).toMatchObject({ JADE_HNSW_M: '16', JADE_BATCH_POINTS_MAX: '10000', JADE_WRITE_CONSISTENCY: 'quorum', JADE_PEER_SERVICE: 'alpha-peers.ns1.svc' });
   });
 });

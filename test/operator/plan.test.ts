@@ -143,7 +143,7 @@ describe('plan: updates', () => {
     const actions = plan({ ...w, cluster: { ...w.cluster, spec: { ...w.cluster.spec, node: { hnsw: { efSearch: 128 } } } } });
     expect(patches(actions).sort()).toEqual(['ConfigMap/vc-config', 'StatefulSet/vc']);
     const cm = actions.find((a) => a.type === 'patch' && a.ref.kind === 'ConfigMap') as any;
-    expect(cm.patch.data.JADE_HNSW_EF_SEARCH).toBe('128');
+    expect(cm.patch.data.JADE_HNSW_EF).toBe('128');
   });
 
   it('a StatefulSet scaled by hand is put back to spec.replicas', () => {

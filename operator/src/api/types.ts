@@ -114,10 +114,10 @@ export const vectorClusterSpecSchema = obj({
       efSearch: int('Default HNSW ef at query time.', { default: 64, minimum: 1, maximum: 4096 }),
     }, 'HNSW defaults for collections that do not set their own.', { default: {} }),
     limits: obj({
-      maxRequestBodyBytes: int('Largest accepted request body.', { default: 33554432, minimum: 1024, format: 'int64' }),
-      maxBatchPoints: int('Most points in one upsert batch.', { default: 1000, minimum: 1, maximum: 1000000 }),
+      maxRequestBodyBytes: int('Largest accepted request body (413 past it).', { default: 67108864, minimum: 1024, maximum: 2147483648, format: 'int64' }),
+      maxBatchPoints: int('Most points in one upsert/delete/retrieve request (413 past it).', { default: 10000, minimum: 1, maximum: 1000000 }),
       maxCollections: int('Most collections per cluster.', { default: 1000, minimum: 1, maximum: 100000 }),
-      maxConcurrentRequests: int('In-flight requests per node before 429.', { default: 256, minimum: 1, maximum: 100000 }),
+      maxWritesInFlight: int('Write requests in flight per node (429 past it).', { default: 256, minimum: 1, maximum: 1000000 }),
     }, 'Limits; past them the node answers 413 or 429.', { default: {} }),
   }, 'Node configuration (rendered into a ConfigMap).', { default: {} }),
   sharding: obj({

@@ -79,11 +79,12 @@ export function nodeConfig(cluster: VectorCluster, spec: DefaultedSpec): Record<
   return {
     JADE_HNSW_M: String(spec.node.hnsw.m),
     JADE_HNSW_EF_CONSTRUCTION: String(spec.node.hnsw.efConstruction),
-    JADE_HNSW_EF_SEARCH: String(spec.node.hnsw.efSearch),
-    JADE_MAX_REQUEST_BODY_BYTES: String(spec.node.limits.maxRequestBodyBytes),
-    JADE_MAX_BATCH_POINTS: String(spec.node.limits.maxBatchPoints),
-    JADE_MAX_COLLECTIONS: String(spec.node.limits.maxCollections),
-    JADE_MAX_CONCURRENT_REQUESTS: String(spec.node.limits.maxConcurrentRequests),
+    JADE_HNSW_EF: String(spec.node.hnsw.efSearch),
+    JADE_BODY_BYTES_MAX: String(spec.node.limits.maxRequestBodyBytes),
+    JADE_BATCH_POINTS_MAX: String(spec.node.limits.maxBatchPoints),
+    JADE_COLLECTIONS_MAX: String(spec.node.limits.maxCollections),
+    JADE_WRITES_IN_FLIGHT_MAX: String(spec.node.limits.maxWritesInFlight),
+    // Read by the cluster layer once it lands; a standalone node ignores them.
     JADE_DEFAULT_SHARDS: String(spec.sharding.shardsPerCollection),
     JADE_DEFAULT_REPLICATION_FACTOR: String(spec.sharding.replicationFactor),
     JADE_WRITE_CONSISTENCY: spec.sharding.writeConsistency,

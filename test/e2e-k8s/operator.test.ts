@@ -1,0 +1,160 @@
+// End-to-end on the Kubernetes API emulator: the real operator (client-node, informers, Lease election)
+// reconciles VectorClusters whose pods are real JadeVectorDB node processes on 127.0.0.x. It checks
+// create → owned children → ready pods → Ready, scale 3 → 5, blocked scale-down, CEL rejections, healing of
+// watch faults without a missed change, leader failover between two operators, and delete → cleanup.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, waitFor } from '../k8s-emulator/index.js';
+import type { Emulator } from '../k8s-emulator/index.js';
+import { KubeClient } from '../../operator/src/kube/client.js';
+import type { KubeObject } from '../../operator/src/kube/client.js';
+import { startOperator } from '../../operator/src/operator.js';
+import type { RunningOperator } from '../../operator/src/operator.js';
+import type { VectorCluster } from '../../operator/src/api/types.js';
+
+const NS = 'default';
+const FAST = {
+  leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300,
+  informer: { resyncMs: 20_000, watchdogMs: 1500, backoffBaseMs: 50, backoffMaxMs: 1000, watchTimeoutSeconds: 60 },
+  controller: { requeueSettlingMs: 300, requeueRunningMs: 2000 },
+};
+
+let emu: Emulator;
+let dataRoot: string;
+let client: KubeClient;
+const operators: RunningOperator[] = [];
+const logs: string[] = [];
+
+async function operator(identity: string): Promise<RunningOperator> {
+  const op = await startOperator({ client, identity, leaseNamespace: NS, namespace: NS, metricsPort: 0, metricsHost: '127.0.0.1', log: (m) => logs.push(`${identity} ${m}`), ...FAST });
+  operators.push(op);
+  return op;
+}
+const getCluster = (name: string) => client.getOrUndefined<KubeObject>('VectorCluster', NS, name) as Promise<VectorCluster | undefined>;
+const condition = (c: VectorCluster | undefined, type: string) => c?.status?.conditions?.find((x) => x.type === type);
+function vc(name: string, spec: VectorCluster['spec']): KubeObject {
+  return { apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorCluster', metadata: { name, namespace: NS }, spec };
+}
+async function waitPhase(name: string, phase: string, readyReplicas: number, timeoutMs = 60_000): Promise<VectorCluster> {
+  return waitFor(async () => {
+    const c = await getCluster(name);
+    return c?.status?.phase === phase && c.status.readyReplicas === readyReplicas && c.status.observedGeneration === c.metadata.generation ? c : undefined;
+  }, timeoutMs, 100, `${name} ${phase} with ${readyReplicas} ready`);
+}
+async function rejection(p: Promise<unknown>): Promise<string> {
+  try { await p; } catch (e) { return String((e as Error).message); }
+  throw new Error('expected the API server to reject the request');
+}
+
+beforeAll(async () => {
+  dataRoot = mkdtempSync(path.join(os.tmpdir(), 'jade-e2e-op-'));
+  const crdDir = path.resolve('crds');
+  emu = await startEmulator({ crdPaths: readdirSync(crdDir).map((f) => path.join(crdDir, f)), dataRoot, bookmarkIntervalMs: 300 });
+  client = KubeClient.fromFile(emu.kubeconfigPath);
+});
+
+afterAll(async () => {
+  for (const op of operators) await op.halt().catch(() => {});
+  await emu?.stop();
+  rmSync(dataRoot, { recursive: true, force: true });
+});
+
+describe('operator on the emulator', () => {
+  it('create → owned children → pods ready → Ready, with members reported by /v1/status', async () => {
+    const a = await operator('op-a');
+    await waitFor(() => a.isLeader(), 10_000, 50, 'op-a leading');
+    await client.create(vc('alpha', { replicas: 3, storage: { size: '1Gi', pvcRetention: { whenDeleted: 'Delete' } } }));
+    const ready = await waitPhase('alpha', 'Running', 3, 90_000);
+    expect(condition(ready, 'Ready')).toMatchObject({ status: 'True', reason: 'AllMembersReady' });
+    expect(ready.metadata.finalizers).toContain('jadevectordb.io/cleanup');
+    expect(ready.status!.members!.map((m) => [m.pod, m.ready, m.joined])).toEqual([['alpha-0', true, true], ['alpha-1', true, true], ['alpha-2', true, true]]);
+    // /v1/status answered through the generated API key (auth is on: pods bind 127.0.0.x).
+    expect(ready.status!.members!.every((m) => m.nodeId !== undefined && m.version !== undefined)).toBe(true);
+    for (const [kind, name] of [['StatefulSet', 'alpha'], ['Service', 'alpha'], ['Service', 'alpha-peers'], ['ConfigMap', 'alpha-config'], ['Secret', 'alpha-api-key'],
+      ['PodDisruptionBudget', 'alpha'], ['ServiceAccount', 'alpha-node'], ['Role', 'alpha-node'], ['RoleBinding', 'alpha-node']]) {
+      const child = await client.get(kind, NS, name);
+      expect(child.metadata.ownerReferences, `${kind}/${name}`).toEqual([expect.objectContaining({ kind: 'VectorCluster', name: 'alpha', uid: ready.metadata.uid, controller: true })]);
+    }
+    const events = (await client.list('Event', NS)).items.filter((e: any) => e.involvedObject?.name === 'alpha').map((e: any) => e.reason);
+    expect(events).toEqual(expect.arrayContaining(['Created', 'MemberJoined', 'ClusterReady']));
+    const metrics = await (await fetch(`${a.metricsUrl}/metrics`)).text();
+    expect(metrics).toMatch(/jadevectordb_operator_clusters\{phase="Running"\} 1/);
+    expect(metrics).toMatch(/jadevectordb_operator_reconcile_duration_seconds_count\{outcome="success"\} [1-9]/);
+    expect((await fetch(`${a.metricsUrl}/healthz`)).status).toBe(200);
+  });
+
+  it('scales 3 → 5 through the scale subresource path (spec.replicas)', async () => {
+    await client.patch('VectorCluster', NS, 'alpha', { spec: { replicas: 5 } });
+    const scaled = await waitPhase('alpha', 'Running', 5, 90_000);
+    expect(scaled.status!.members!.map((m) => m.pod)).toEqual(['alpha-0', 'alpha-1', 'alpha-2', 'alpha-3', 'alpha-4']);
+    expect(((await client.get('StatefulSet', NS, 'alpha')).spec as any).replicas).toBe(5);
+  });
+
+  it('blocks scale-down 5 → 3 with ScalingBlocked and leaves the StatefulSet at 5', async () => {
+    await client.patch('VectorCluster', NS, 'alpha', { spec: { replicas: 3 } });
+    const blocked = await waitFor(async () => {
+      const c = await getCluster('alpha');
+      return condition(c, 'ScalingBlocked')?.status === 'True' ? c : undefined;
+    }, 20_000, 100, 'ScalingBlocked');
+    expect(condition(blocked, 'ScalingBlocked')!.message).toContain('alpha-3, alpha-4');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(((await client.get('StatefulSet', NS, 'alpha')).spec as any).replicas).toBe(5);
+    expect(emu.list(`/api/v1/namespaces/${NS}/pods`).filter((p: any) => p.metadata.name.startsWith('alpha-')).length).toBe(5);
+    await client.patch('VectorCluster', NS, 'alpha', { spec: { replicas: 5 } });
+    await waitFor(async () => condition(await getCluster('alpha'), 'ScalingBlocked')?.status === 'False', 20_000, 100, 'ScalingBlocked cleared');
+  });
+
+  it('the API server rejects invalid specs with the CEL message', async () => {
+    expect(await rejection(client.create(vc('bad', { replicas: 0 })))).toContain('spec.replicas must be at least 1');
+    expect(await rejection(client.patch('VectorCluster', NS, 'alpha', { spec: { storage: { size: '512Mi' } } }))).toContain('storage.size cannot be decreased');
+    expect(await rejection(client.patch('VectorCluster', NS, 'alpha', { spec: { storage: { storageClass: 'other' } } }))).toContain('storage.storageClass is immutable');
+    expect(await getCluster('bad')).toBeUndefined();
+  });
+
+  it('heals 410 Gone, dropped and silently stalled watches without missing a change', async () => {
+    const a = operators[0];
+    const informer = a.controller()!.clusters;
+    const before = { ...informer.stats };
+    emu.faults.goneNextWatch('vectorclusters');
+    emu.faults.dropWatchConnections();
+    await waitFor(() => informer.stats.gone > before.gone, 10_000, 50, '410 handled');
+    // Make a change while every watch is stalled: only the watchdog (and re-watch) can deliver it.
+    emu.faults.stallWatches();
+    await client.patch('VectorCluster', NS, 'alpha', { spec: { node: { logLevel: 'debug' } } });
+    await new Promise((r) => setTimeout(r, 200));
+    emu.faults.clear();
+    await waitFor(async () => ((await client.get('StatefulSet', NS, 'alpha')).spec as any).template.spec.containers[0].env
+      .some((e: any) => e.name === 'JADE_LOG_LEVEL' && e.value === 'debug'), 20_000, 100, 'logLevel change applied');
+    expect(informer.stats.watchdogFires).toBeGreaterThan(before.watchdogFires);
+    await waitPhase('alpha', 'Running', 5, 90_000);
+  });
+
+  it('two operators: one leads; when it stops renewing the other takes over and reconciles', async () => {
+    const a = operators[0];
+    const b = await operator('op-b');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect([a.isLeader(), b.isLeader()]).toEqual([true, false]);
+    expect(b.controller()).toBeUndefined();
+    await a.halt(); // crash-like: the lease is not released
+    const started = Date.now();
+    await waitFor(() => b.isLeader(), 15_000, 50, 'op-b leading');
+    expect(Date.now() - started).toBeGreaterThan(1000); // waited for the lease to expire
+    const lease = await client.get('Lease', NS, 'jadevectordb-operator');
+    expect((lease.spec as any).holderIdentity).toBe('op-b');
+    expect((lease.spec as any).leaseTransitions).toBeGreaterThanOrEqual(1);
+    await client.patch('VectorCluster', NS, 'alpha', { spec: { node: { hnsw: { efSearch: 99 } } } });
+    await waitFor(async () => ((await client.get('ConfigMap', NS, 'alpha-config')).data as any).JADE_HNSW_EF === '99', 20_000, 100, 'op-b applied a change');
+  });
+
+  it('delete → finalizer deletes PVCs (whenDeleted=Delete) and owned children are collected', async () => {
+    const pvcsBefore = emu.list(`/api/v1/namespaces/${NS}/persistentvolumeclaims`).filter((p: any) => p.metadata.name.includes('alpha'));
+    expect(pvcsBefore.length).toBe(5);
+    await client.delete('VectorCluster', NS, 'alpha');
+    await waitFor(async () => (await getCluster('alpha')) === undefined, 30_000, 100, 'VectorCluster gone');
+    await waitFor(() => emu.list(`/api/v1/namespaces/${NS}/persistentvolumeclaims`).filter((p: any) => p.metadata.name.includes('alpha')).length === 0, 30_000, 100, 'PVCs deleted');
+    await waitFor(async () => (await client.getOrUndefined('StatefulSet', NS, 'alpha')) === undefined && (await client.getOrUndefined('ConfigMap', NS, 'alpha-config')) === undefined, 30_000, 100, 'children collected');
+    await waitFor(() => emu.list(`/api/v1/namespaces/${NS}/pods`).filter((p: any) => p.metadata.name.startsWith('alpha-')).length === 0, 30_000, 100, 'pods gone');
+  });
+});
