@@ -23,7 +23,7 @@ import { writeAll, type Disk, type DiskFile } from './disk.js';
 export interface WalOptions {
   /** A segment is closed and a new one started before it would grow past this (a single larger record gets a segment of its own). */
   segmentSizeBytesMax: number;
-  /** Wait up to this long after the first queued append before writing, to gather more records per fsync. Default 0. */
+  /** After an append finds the WAL idle, wait this long before writing, to gather more records into the fsync. Default 0 (appends that arrive while a write+fsync is in flight form the next group anyway). */
   groupCommitMaxDelayMs?: number;
   /** Larger payloads are rejected with JADE_ERR_BATCH_TOO_LARGE. */
   recordSizeBytesMax: number;
