@@ -38,10 +38,10 @@ function vc(name: string, spec: VectorCluster['spec']): KubeObject {
   return { apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorCluster', metadata: { name, namespace: NS }, spec };
 }
 async function waitPhase(name: string, phase: string, readyReplicas: number, timeoutMs = 60_000): Promise<VectorCluster> {
-  return waitFor(async () => {
+  return waitFor<VectorCluster | undefined>(async () => {
     const c = await getCluster(name);
     return c?.status?.phase === phase && c.status.readyReplicas === readyReplicas && c.status.observedGeneration === c.metadata.generation ? c : undefined;
-  }, timeoutMs, 100, `${name} ${phase} with ${readyReplicas} ready`);
+  }, timeoutMs, 100, `${name} ${phase} with ${readyReplicas} ready`) as Promise<VectorCluster>;
 }
 async function rejection(p: Promise<unknown>): Promise<string> {
   try { await p; } catch (e) { return String((e as Error).message); }
