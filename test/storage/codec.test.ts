@@ -140,11 +140,33 @@ describe('write batch codec', () => {
     expectStorageError(() => decodeWriteBatch(new Uint8Array([...bytes, 0])));
     expectStorageError(() => decodeWriteBatch(new Uint8Array(0)));
     expect(expectStorageError(() => decodeShardSnapshot(bytes)).message).toContain('kind');
-    // Structurally valid FlatBuffer with a bad id: ids must be safe unsigned integers or UUIDs.
-    const badId = encodeWriteBatch({ ops: [{ kind: 'delete', ids: ['not-a-uuid'] }] });
-    expect(expectStorageError(() => decodeWriteBatch(badId)).message).toContain('UUID');
-    const negative = encodeWriteBatch({ ops: [{ kind: 'delete', ids: [-1] }] });
-    expectStorageError(() => decodeWriteBatch(negative));
+    // Structurally valid FlatBuffers with bad ids: ids must be safe unsigned integers or UUIDs.
+    for (const [num, str] of [[0, 'not-a-uuid'], [-1, null], [1.5, null]] as const) {
+      const b = new flatbuffers.Builder(64);
+      const s = str === null ? 0 : b.createString(str);
+      const id = fb.PointId.createPointId(b, num, s);
+      const op = fb.OpEntry.createOpEntry(b, fb.Op.DeleteOp, fb.DeleteOp.createDeleteOp(b, fb.DeleteOp.createIdsVector(b, [id])));
+      b.finish(fb.WriteBatch.createWriteBatch(b, fb.WriteBatch.createOpsVector(b, [op])));
+      const body = b.asUint8Array();
+      expect(expectStorageError(() => decodeWriteBatch(reframe(body, 1, body))).message).toContain('point id');
+    }
+  });
+
+  it('refuses to encode what it could not decode (so the WAL never holds an unreadable record)', () => {
+    const code = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return (e as JadeError).code;
+      }
+      return 'no error';
+    };
+    expect(code(() => encodeWriteBatch({ ops: [{ kind: 'delete', ids: ['NOT-A-UUID'] }] }))).toBe('JADE_ERR_BAD_ID');
+    expect(code(() => encodeWriteBatch({ ops: [{ kind: 'delete', ids: [2 ** 53] }] }))).toBe('JADE_ERR_BAD_ID');
+    expect(code(() => encodeWriteBatch({ ops: [{ kind: 'upsert', points: [{ id: -3, vector: new Float32Array(1), payload: null }] }] }))).toBe('JADE_ERR_BAD_ID');
+    expect(code(() => encodeWriteBatch({ ops: [{ kind: 'upsert', points: [{ id: 1, vector: new Float32Array(1), payload: [] as unknown as null }] }] }))).toBe('JADE_ERR_BAD_REQUEST');
+    expect(code(() => encodeWriteBatch({ ops: [{ kind: 'create_payload_index', field: 'f', schema: 'geo' as 'bool' }] }))).toBe('JADE_ERR_BAD_REQUEST');
+    expect(code(() => encodeWriteBatch({ ops: [{ kind: 'delete', ids: [7] }] }))).toBe('no error');
   });
 
   it('a FlatBuffer whose offsets make many entries share one large vector is refused, not decoded quadratically', () => {

@@ -159,6 +159,26 @@ describe('WAL basics', () => {
     await again.wal.close();
   });
 
+  it('open with lastLsnAtLeast past the end of the log (log behind a checkpoint) continues numbering after it', async () => {
+    const disk = new FaultyMemoryDisk();
+    const { wal } = await Wal.open(disk, DIR, OPTS);
+    await wal.append(enc('covered-by-checkpoint'));
+    await wal.close();
+    // Log ahead of the checkpoint: nothing changes.
+    let r = await Wal.open(disk, DIR, OPTS, { lastLsnAtLeast: 1 });
+    expect(r.records.length).toBe(1);
+    await r.wal.close();
+    // Log behind the checkpoint (e.g. after a repair cut it): numbering jumps past the checkpoint.
+    r = await Wal.open(disk, DIR, OPTS, { lastLsnAtLeast: 40 });
+    expect(r.records).toEqual([]);
+    expect(r.wal.lastLsn()).toBe(40);
+    expect(await r.wal.append(enc('new'))).toBe(41);
+    await r.wal.close();
+    const again = await reopen(disk);
+    expect(again.lsns).toEqual([41]);
+    await again.wal.close();
+  });
+
   it('reset(nextLsn) drops the log and continues at nextLsn; a reset interrupted after its BASE segment completes on reopen', async () => {
     const disk = new FaultyMemoryDisk();
     const opts = { ...OPTS, segmentSizeBytesMax: 200 };

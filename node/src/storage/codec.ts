@@ -99,7 +99,18 @@ function estimatePointBytes(p: PointRecord): number {
   return p.vector.length * 4 + 64;
 }
 
+/** Refuses what the decoder would refuse, so nothing is ever written that cannot be read back. */
+function checkEncodableId(id: PointId): void {
+  const ok = typeof id === 'string' ? UUID_RE.test(id) : Number.isSafeInteger(id) && id >= 0;
+  if (!ok) throw new JadeError('JADE_ERR_BAD_ID', `point id ${JSON.stringify(id)} is neither an unsigned integer nor a lower-case UUID`);
+}
+
 function buildPoint(b: Builder, p: PointRecord): number {
+  checkEncodableId(p.id);
+  if (!(p.vector instanceof Float32Array)) throw new JadeError('JADE_ERR_INTERNAL', `vector of point ${String(p.id)} is not a Float32Array`);
+  if (p.payload !== null && (typeof p.payload !== 'object' || Array.isArray(p.payload))) {
+    throw new JadeError('JADE_ERR_BAD_REQUEST', `payload of point ${String(p.id)} must be a JSON object or null`);
+  }
   const idStr = typeof p.id === 'string' ? b.createString(p.id) : 0;
   const vec = createFloatVector(b, p.vector);
   const payload = p.payload === null ? 0 : b.createString(JSON.stringify(p.payload));
@@ -125,6 +136,7 @@ function buildOp(b: Builder, op: WriteOp): number {
     }
     case 'delete': {
       const ids = op.ids.map((id) => {
+        checkEncodableId(id);
         const s = typeof id === 'string' ? b.createString(id) : 0;
         fb.PointId.startPointId(b);
         if (typeof id === 'number') fb.PointId.addNum(b, id);
@@ -134,6 +146,7 @@ function buildOp(b: Builder, op: WriteOp): number {
       return fb.OpEntry.createOpEntry(b, fb.Op.DeleteOp, fb.DeleteOp.createDeleteOp(b, createOffsetVector(b, ids)));
     }
     case 'create_payload_index': {
+      if (!PAYLOAD_INDEX_SCHEMAS.has(op.schema)) throw new JadeError('JADE_ERR_BAD_REQUEST', `unknown payload index schema ${JSON.stringify(op.schema)}`);
       const cpi = fb.CreatePayloadIndexOp.createCreatePayloadIndexOp(b, b.createString(op.field), b.createString(op.schema));
       return fb.OpEntry.createOpEntry(b, fb.Op.CreatePayloadIndexOp, cpi);
     }
@@ -394,6 +407,10 @@ export interface ShardSnapshotData {
 /** Snapshot = one meta frame, then point-chunk frames; the meta frame's point count must match. */
 export function encodeShardSnapshot(s: ShardSnapshotData, chunkBytesMax = SNAPSHOT_CHUNK_BYTES_MAX): Uint8Array {
   const frames: Uint8Array[] = [];
+  for (const d of s.payloadIndexes) {
+    if (!PAYLOAD_INDEX_SCHEMAS.has(d.schema)) throw new JadeError('JADE_ERR_BAD_REQUEST', `unknown payload index schema ${JSON.stringify(d.schema)}`);
+  }
+  assert(Number.isSafeInteger(s.lastAppliedLsn) && s.lastAppliedLsn >= 0, 'snapshot LSN is a non-negative integer');
   {
     const b = new flatbuffers.Builder(1024 + s.configJson.length * 3);
     const config = b.createString(s.configJson);

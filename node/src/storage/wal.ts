@@ -31,6 +31,15 @@ export interface WalOptions {
   pendingBytesMax: number;
 }
 
+export interface WalOpenOptions {
+  /**
+   * LSN already covered elsewhere (the checkpoint's last applied LSN). If the log ends below it,
+   * open resets the log to continue at lastLsnAtLeast + 1 (and returns no records: all of them
+   * are covered).
+   */
+  lastLsnAtLeast?: number;
+}
+
 export interface WalRecord {
   lsn: number;
   payload: Uint8Array;
@@ -286,7 +295,7 @@ export class Wal {
    * Opens (or creates) the WAL in dir and returns every record in it, in LSN order. A torn tail is
    * truncated; corruption throws JADE_ERR_STORAGE naming file and offset.
    */
-  static async open(disk: Disk, dir: string, opts: WalOptions): Promise<{ wal: Wal; records: WalRecord[] }> {
+  static async open(disk: Disk, dir: string, opts: WalOptions, openOpts: WalOpenOptions = {}): Promise<{ wal: Wal; records: WalRecord[] }> {
     const wal = new Wal(disk, dir, opts);
     try {
       await disk.mkdirp(dir);
@@ -322,6 +331,13 @@ export class Wal {
         wal.nextLsn = last.firstLsn + last.records.length;
       }
       wal.durableLsn = wal.nextLsn - 1;
+      const floor = openOpts.lastLsnAtLeast ?? 0;
+      if (wal.durableLsn < floor) {
+        // The log is behind a checkpoint (repaired, or lost): continue numbering after the
+        // checkpoint, or new records would get LSNs the checkpoint already covers.
+        await wal.reset(floor + 1);
+        return { wal, records: [] };
+      }
       return { wal, records };
     } catch (e) {
       throw storageError(`cannot open WAL in ${dir}`, e, { dir });
