@@ -508,8 +508,7 @@ export class Kubelet {
 
   private startProbes(pod: PodRuntime, c: ContainerRuntime): void {
     const schedule = (probe: any, onResult: (ok: boolean) => void, active: () => boolean): void => {
-      const periodMs = Math.min((probe.periodSeconds ?? 10) * 1000, this.opts.probePeriodCapMs);
-      const initialMs = Math.min((probe.initialDelaySeconds ?? 0) * 1000, this.opts.probePeriodCapMs);
+      const { periodMs, initialMs } = this.probeTiming(probe);
       const run = (): void => {
         if (!c.proc || pod.terminating || this.stopped) return;
         if (!active()) {
@@ -533,7 +532,7 @@ export class Kubelet {
           c.startupDone = true;
           if (!spec.readinessProbe) c.ready = true;
           this.scheduleStatus(pod);
-        } else if (++failures >= (spec.startupProbe.failureThreshold ?? 3)) {
+        } else if (++failures >= this.killThreshold(spec.startupProbe)) {
           this.restartUnhealthy(c);
         }
       }, () => !c.startupDone);
@@ -563,9 +562,26 @@ export class Kubelet {
       const probe = spec.livenessProbe;
       schedule(probe, (ok) => {
         if (ok) c.livenessFailures = 0;
-        else if (++c.livenessFailures >= (probe.failureThreshold ?? 3)) this.restartUnhealthy(c);
+        else if (++c.livenessFailures >= this.killThreshold(probe)) this.restartUnhealthy(c);
       }, () => c.startupDone);
     }
+  }
+
+  /** Probe timing with periods capped for fast tests. */
+  private probeTiming(probe: any): { periodMs: number; initialMs: number } {
+    return {
+      periodMs: Math.min((probe.periodSeconds ?? 10) * 1000, this.opts.probePeriodCapMs),
+      initialMs: Math.min((probe.initialDelaySeconds ?? 0) * 1000, this.opts.probePeriodCapMs),
+    };
+  }
+
+  /**
+   * Failures before a liveness/startup probe kills the container: scaled up so that the declared
+   * window (initialDelay + failureThreshold × period) is kept although the period is capped.
+   */
+  private killThreshold(probe: any): number {
+    const declaredWindowMs = ((probe.initialDelaySeconds ?? 0) + (probe.failureThreshold ?? 3) * (probe.periodSeconds ?? 10)) * 1000;
+    return Math.max(probe.failureThreshold ?? 3, Math.ceil(declaredWindowMs / this.probeTiming(probe).periodMs));
   }
 
   /** A failed liveness/startup probe: the container is killed and restarted by its exit handler. */
