@@ -1,0 +1,55 @@
+// Starts a real JadeVectorDB node process (node --import tsx node/src/main.ts) for tests that
+// need real crashes (kill -9) and restarts. Resolves once the node logs its listening URL.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface NodeProcess {
+  url: string;
+  child: ChildProcess;
+  output(): string;
+  kill9(): Promise<void>;
+  stop(): Promise<number | null>;
+}
+
+export async function startNodeProcess(opts: { dataDir: string; host?: string; env?: Record<string, string>; startTimeoutMs?: number }): Promise<NodeProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--data-dir', opts.dataDir, '--host', opts.host ?? '127.0.0.1', '--port', '0', '--log-level', 'info'], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`node did not start in time:\n${out}`)), opts.startTimeoutMs ?? 30_000);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/[^ "]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`node exited with ${code} before listening:\n${out}`));
+    });
+  });
+  return {
+    url,
+    child,
+    output: () => out,
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
