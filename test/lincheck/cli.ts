@@ -1,14 +1,15 @@
-// `npm run check-history -- --model etcd|kv FILE [--time-budget-ms N]`: prints `linearizable` or
-// `not linearizable` (exit 0 / 1); usage errors and an exhausted time budget print why and exit 2.
+// `npm run check-history -- --model etcd|kv|cluster FILE [--time-budget-ms N]`: prints `linearizable`
+// or `not linearizable` (exit 0 / 1); usage errors and an exhausted time budget print why and exit 2.
+// `cluster` reads the JSON lines a cluster test's HistoryRecorder writes (kv model, absent = null).
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkHistory, TIME_BUDGET_MS_DEFAULT } from './checker.js';
 import type { CheckResult } from './checker.js';
-import { kvModel, registerModel } from './models.js';
-import { parseEtcdLog, parseKvLog } from './parse.js';
+import { createKvModel, kvModel, registerModel } from './models.js';
+import { parseEtcdLog, parseJsonLines, parseKvLog } from './parse.js';
 
-const USAGE = 'usage: check-history --model etcd|kv FILE [--time-budget-ms N] [--verbose]';
+const USAGE = 'usage: check-history --model etcd|kv|cluster FILE [--time-budget-ms N] [--verbose]';
 
 function main(argv: string[]): number {
   let parsed;
@@ -33,7 +34,7 @@ function main(argv: string[]): number {
     return 0;
   }
   const budget = values['time-budget-ms'] === undefined ? TIME_BUDGET_MS_DEFAULT : Number(values['time-budget-ms']);
-  if ((values.model !== 'etcd' && values.model !== 'kv') || positionals.length !== 1 || !(budget > 0)) {
+  if (!['etcd', 'kv', 'cluster'].includes(values.model ?? '') || positionals.length !== 1 || !(budget > 0)) {
     console.error(USAGE);
     return 2;
   }
@@ -51,10 +52,14 @@ function main(argv: string[]): number {
       const ops = parseEtcdLog(text);
       operationCount = ops.length;
       result = checkHistory(registerModel, ops, { timeBudgetMs: budget });
-    } else {
+    } else if (values.model === 'kv') {
       const ops = parseKvLog(text);
       operationCount = ops.length;
       result = checkHistory(kvModel, ops, { timeBudgetMs: budget });
+    } else {
+      const ops = parseJsonLines(text);
+      operationCount = ops.length;
+      result = checkHistory(createKvModel({ absentValue: null }), ops, { timeBudgetMs: budget });
     }
   } catch (e) {
     console.error(`cannot parse ${positionals[0]}: ${(e as Error).message}`);

@@ -118,3 +118,28 @@ export function parseKvLog(text: string): KvOperation[] {
   }
   return operations;
 }
+
+/**
+ * One JSON operation per line, as a cluster test's recorder writes them:
+ * `{"clientId":"0.0","input":{"op":"put","key":"k1","value":"c0-3"},"output":{},"call":12.5,"return":14.1}`.
+ */
+export function parseJsonLines(text: string): KvOperation[] {
+  const operations: KvOperation[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (!line) continue;
+    let op: KvOperation;
+    try {
+      op = JSON.parse(line) as KvOperation;
+    } catch (e) {
+      throw new JadeError('JADE_ERR_BAD_JSON', `line ${i + 1}: ${(e as Error).message}`);
+    }
+    const kinds = ['get', 'put', 'append', 'cas'];
+    if (typeof op.call !== 'number' || !(op.return === null || typeof op.return === 'number') || !kinds.includes(op.input?.op)) {
+      throw new JadeError('JADE_ERR_BAD_REQUEST', `line ${i + 1}: not an operation`);
+    }
+    operations.push(op);
+  }
+  return operations;
+}
