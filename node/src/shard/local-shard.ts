@@ -75,7 +75,8 @@ export class LocalShard {
     } else {
       state = new ShardState(params, opts.limits);
     }
-    const { wal, records } = await Wal.open(disk, path.join(dir, 'wal'), opts.wal);
+    // The floor keeps LSNs increasing past the checkpoint even if the WAL behind it is gone.
+    const { wal, records } = await Wal.open(disk, path.join(dir, 'wal'), opts.wal, { lastLsnAtLeast: appliedLsn });
     for (const r of records) {
       if (r.lsn <= appliedLsn) continue;
       state.apply(decodeWriteBatch(r.payload));
@@ -137,7 +138,7 @@ export class LocalShard {
   private reopenWal(): Promise<void> {
     this.reopening ??= (async () => {
       await this.wal.close().catch(() => undefined);
-      const { wal, records } = await Wal.open(this.disk, path.join(this.dir, 'wal'), this.opts.wal);
+      const { wal, records } = await Wal.open(this.disk, path.join(this.dir, 'wal'), this.opts.wal, { lastLsnAtLeast: this.appliedLsn });
       for (const r of records) {
         if (r.lsn <= this.appliedLsn) continue;
         this.state.apply(decodeWriteBatch(r.payload));
