@@ -80,6 +80,16 @@ describe('data directory lock', () => {
     expect(await fs.stat(lock.path).then(() => true, () => false)).toBe(false);
   }, 60_000);
 
+  it('an unusable directory gives a coded error naming it', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'a-file');
+    await fs.writeFile(file, 'x');
+    const e = await lockDataDir(path.join(file, 'data')).then(() => null, (err: unknown) => err);
+    expect(e).toBeInstanceOf(JadeError);
+    expect((e as JadeError).code).toBe('JADE_ERR_STORAGE');
+    expect((e as JadeError).message).toContain(`cannot lock data directory ${path.join(file, 'data')}`);
+  });
+
   it('within one process a second lock is refused until release', async () => {
     const dir = await tempDir();
     const lock = await lockDataDir(dir);

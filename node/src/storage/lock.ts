@@ -114,6 +114,16 @@ async function tryCreate(lockPath: string, owner: LockOwner): Promise<boolean> {
  * is in use by process PID" while another live process holds it; a stale lock is taken over.
  */
 export async function lockDataDir(dir: string): Promise<DataDirLock> {
+  try {
+    return await acquire(dir);
+  } catch (e) {
+    if (e instanceof JadeError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new JadeError('JADE_ERR_STORAGE', `cannot lock data directory ${dir}: ${code ?? (e as Error).message}`, { dir, errno: code });
+  }
+}
+
+async function acquire(dir: string): Promise<DataDirLock> {
   await fs.mkdir(dir, { recursive: true });
   const realDir = await fs.realpath(dir);
   const lockPath = path.join(realDir, LOCK_FILE_NAME);
