@@ -279,6 +279,24 @@ describe('subresources', () => {
   });
 });
 
+describe('authentication and namespaces', () => {
+  it('refuses a wrong bearer token and serves requests without credentials as anonymous (kubectl over http)', async () => {
+    const wrong = await fetch(`${emu.url}/api/v1/namespaces`, { headers: { Authorization: 'Bearer nope' } });
+    expect(wrong.status).toBe(401);
+    const anonymous = await fetch(`${emu.url}/api/v1/namespaces/${ns}`);
+    expect(((await anonymous.json()) as any).metadata.name).toBe(ns);
+  });
+
+  it('deletes a namespace with its contents after Terminating', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'doomed' } } });
+    await core.createNamespacedConfigMap({ namespace: 'doomed', body: { metadata: { name: 'c' } } });
+    await core.deleteNamespace({ name: 'doomed' });
+    await waitFor(() => !emu.get('/api/v1/namespaces/doomed'), 3000, 20, 'namespace deletion');
+    expect(emu.list('/api/v1/namespaces/doomed/configmaps')).toEqual([]);
+    await expectApiError(core.createNamespacedConfigMap({ namespace: 'doomed', body: { metadata: { name: 'c' } } }), 404);
+  });
+});
+
 describe('discovery', () => {
   it('lets the generic KubernetesObjectApi resolve kinds to paths', async () => {
     const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
