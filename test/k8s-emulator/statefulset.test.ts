@@ -34,7 +34,7 @@ function isReady(pod: any): boolean {
 
 async function info(pod: any): Promise<any> {
   const res = await fetch(`http://${pod.status.podIP}:8080/info`);
-  const body = await res.json();
+  const body = (await res.json()) as any;
   pids.add(body.pid);
   return body;
 }
