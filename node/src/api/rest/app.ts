@@ -364,7 +364,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.post<{ Params: { name: string }; Body: Record<string, any> }>(
     '/collections/:name/points',
-    { schema: { tags: ['points'], params: nameParams, body: S.retrieveBody, response: { 200: S.envelope({ type: 'array', items: S.scoredPoint }), ...errors } } },
+    { schema: { tags: ['points'], params: nameParams, body: S.retrieveBody, response: { 200: S.envelope({ type: 'array', items: S.scoredPoint }, { missing_ids: { type: 'array', items: S.pointId } }), ...errors } } },
     async (req, reply) => {
       const state = stateOf(req.params.name);
       const ids: unknown[] = req.body.ids;

@@ -18,9 +18,10 @@ export const collectionNameParams = {
   properties: { name: { type: 'string', minLength: 1, maxLength: 255 } },
 } as const;
 
-export const envelope = (result: object = {}) => ({
+/** The {result, status, time} envelope; `extra` names fields beside result (the serializer drops unlisted ones). */
+export const envelope = (result: object = {}, extra: Record<string, object> = {}) => ({
   type: 'object',
-  properties: { result, status: { type: 'string' }, time: { type: 'number' } },
+  properties: { result, status: { type: 'string' }, time: { type: 'number' }, ...extra },
 });
 
 export const errorResponse = {
