@@ -208,11 +208,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
 
   /** Query API's `query`: a vector, {nearest: vector}, or the id of a stored point. */
-  function queryVector(name: string, raw: unknown): Float32Array {
+  function queryVector(name: string, raw: unknown, insideNearest = false): Float32Array {
     if (raw === undefined || raw === null) badRequest('query is required (a vector, {"nearest": vector} or a point id)');
     if (typeof raw === 'object' && !Array.isArray(raw)) {
       const o = raw as Record<string, unknown>;
-      if ('nearest' in o) return queryVector(name, o.nearest);
+      // One level only: {nearest: {nearest: ...}} nested thousands deep would overflow the stack.
+      if ('nearest' in o && !insideNearest) return queryVector(name, o.nearest, true);
       badRequest('only nearest-neighbour queries are supported: query must be a vector, {"nearest": ...} or a point id');
     }
     if (typeof raw === 'number' || (typeof raw === 'string' && /^[0-9a-f-]{32,36}$/i.test(raw))) {
