@@ -71,9 +71,28 @@ export function parseVector(raw: unknown, where: string): Float32Array {
   throw new JadeError('JADE_ERR_BAD_REQUEST', `${where} must be an array of numbers or a base64 string`);
 }
 
+/**
+ * Nesting levels of one payload. JSON.stringify, filters and the response serializer recurse, so a
+ * payload nested thousands deep (cheap within bodyBytesMax) would overflow the stack (Qdrant's JSON
+ * parser stops at 128 levels for the whole body).
+ */
+export const PAYLOAD_DEPTH_MAX = 64;
+
+function nestsDeeperThan(root: unknown, levelsMax: number): boolean {
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > levelsMax) return true;
+    for (const child of Array.isArray(value) ? value : Object.values(value)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 export function parsePayload(raw: unknown, where: string): Record<string, unknown> | null {
   if (raw === undefined || raw === null) return null;
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new JadeError('JADE_ERR_BAD_REQUEST', `${where} must be a JSON object`);
+  if (nestsDeeperThan(raw, PAYLOAD_DEPTH_MAX)) throw new JadeError('JADE_ERR_BAD_REQUEST', `${where} nests deeper than ${PAYLOAD_DEPTH_MAX} levels (PAYLOAD_DEPTH_MAX)`);
   return raw as Record<string, unknown>;
 }
 
