@@ -75,6 +75,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: deps.logger ?? false,
     bodyLimit: limits.bodyBytesMax,
     ajv: { customOptions: { coerceTypes: false, allErrors: false } },
+    // Collection names may be 255 characters (fastify's default cap is 100), and router errors
+    // (malformed %-encoding, over-long parameters) answer in our envelope, not fastify's.
+    routerOptions: { maxParamLength: 512 },
+    frameworkErrors: (error, _req, reply: FastifyReply) => {
+      void reply.status(400).send({ status: { error: `bad URL: ${error.message.slice(0, 200)}`, code: 'JADE_ERR_BAD_REQUEST' }, time: 0 });
+    },
   });
 
   await app.register(swagger, {
