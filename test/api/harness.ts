@@ -1,0 +1,166 @@
+// Builds the REST app for tests the way node.ts wires it (Catalog on a RealDisk in a fresh temp
+// dir, NodeMetrics, Authenticator), without listening, so suites drive it with inject(). The
+// disk can hold every fsync at a gate, which makes "a write is in flight" deterministic.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { NodeMetrics } from '../../node/src/api/metrics.js';
+import { buildApp } from '../../node/src/api/rest/app.js';
+import { Catalog } from '../../node/src/cluster/catalog.js';
+import { DEFAULT_CONFIG, type NodeLimits } from '../../node/src/config.js';
+import { Authenticator } from '../../node/src/security/auth.js';
+import type { Disk, DiskFile, OpenMode } from '../../node/src/storage/disk.js';
+import { RealDisk } from '../../node/src/storage/disk.js';
+
+/** A RealDisk whose file syncs wait while the gate is closed (to hold writes in flight). */
+export class GatedDisk extends RealDisk {
+  private gate: Promise<void> | null = null;
+  private openGate: (() => void) | null = null;
+  /** Syncs currently waiting at the closed gate. */
+  waitingSyncs = 0;
+
+  closeGate(): void {
+    if (this.gate) return;
+    this.gate = new Promise((resolve) => {
+      this.openGate = resolve;
+    });
+  }
+
+  releaseGate(): void {
+    this.openGate?.();
+    this.gate = null;
+    this.openGate = null;
+  }
+
+  override async open(filePath: string, mode: OpenMode): Promise<DiskFile> {
+    const file = await super.open(filePath, mode);
+    const sync = file.sync.bind(file);
+    file.sync = async () => {
+      while (this.gate) {
+        this.waitingSyncs++;
+        try {
+          await this.gate;
+        } finally {
+          this.waitingSyncs--;
+        }
+      }
+      await sync();
+    };
+    return file;
+  }
+}
+
+export interface HarnessOptions {
+  limits?: Partial<NodeLimits>;
+  apiKey?: string | null;
+  /** Initial readiness; flip it later with setReady. */
+  ready?: boolean;
+  disk?: Disk;
+}
+
+export interface Harness {
+  app: FastifyInstance;
+  catalog: Catalog;
+  limits: NodeLimits;
+  dataDir: string;
+  setReady(ready: boolean): void;
+  close(): Promise<void>;
+}
+
+export async function makeHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'jade-api-'));
+  const limits: NodeLimits = { ...DEFAULT_CONFIG.limits, ...options.limits };
+  const disk = options.disk ?? new RealDisk();
+  const metrics = new NodeMetrics();
+  const catalog = await Catalog.open(disk, dataDir, {
+    collectionsMax: limits.collectionsMax,
+    shard: {
+      wal: { ...DEFAULT_CONFIG.wal, pendingBytesMax: limits.walPendingBytesMax },
+      limits: { batchPointsMax: limits.batchPointsMax, payloadBytesMax: limits.payloadBytesMax, exactScanCandidatesMax: limits.exactScanCandidatesMax, indexBacklogMax: limits.indexBacklogMax },
+      checkpointWalBytes: DEFAULT_CONFIG.checkpointWalBytes,
+    },
+  }, (name) => ({
+    onFsync: (s) => metrics.walFsyncSeconds.observe({ collection: name }, s),
+    onCheckpoint: (s) => metrics.checkpointSeconds.observe({ collection: name }, s),
+  }));
+  metrics.setCollectionSource(() =>
+    catalog.names().map((name) => {
+      const { shard } = catalog.get(name);
+      const m = shard.state.memoryBytes();
+      return { name, points: shard.state.count, indexMemoryBytes: m.vectors + m.index, walBytes: shard.walSizeBytes() };
+    }),
+  );
+  let ready = options.ready ?? true;
+  const app = await buildApp({
+    catalog,
+    limits,
+    hnswDefaults: DEFAULT_CONFIG.hnswDefaults,
+    auth: new Authenticator({ apiKey: options.apiKey ?? null, publicPaths: ['/healthz', '/readyz'] }),
+    metrics,
+    info: { version: '0.1.0-test', nodeId: 'node-test', clusterName: 'test', startedAtMs: Date.now(), dataDir },
+    isReady: () => ready,
+    diskUsageBytes: async () => 0,
+  });
+  return {
+    app,
+    catalog,
+    limits,
+    dataDir,
+    setReady(r) {
+      ready = r;
+    },
+    async close() {
+      await app.close();
+      await catalog.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** inject() that returns the parsed JSON body beside the response. */
+export async function call(app: FastifyInstance, opts: InjectOptions): Promise<{ status: number; body: any; res: LightMyRequestResponse }> {
+  const res = await app.inject(opts);
+  let body: unknown = res.body;
+  try {
+    body = res.json();
+  } catch {
+    // not JSON (e.g. /metrics): keep the text
+  }
+  return { status: res.statusCode, body, res };
+}
+
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+export function randomVector(r: () => number, dim: number): number[] {
+  return Array.from({ length: dim }, () => Math.fround(r() * 2 - 1));
+}
+
+/** base64 of little-endian float32, the fast vector form the API accepts. */
+export function base64Vector(v: ArrayLike<number>): string {
+  const buf = Buffer.alloc(v.length * 4);
+  for (let i = 0; i < v.length; i++) buf.writeFloatLE(v[i], i * 4);
+  return buf.toString('base64');
+}
+
+/** A stable fingerprint of every point of a collection (ids, vectors, payloads), read via the shard. */
+export function collectionChecksum(catalog: Catalog, name: string): string {
+  const state = catalog.get(name).shard.state;
+  const parts: string[] = [];
+  let offset: number | string | null = null;
+  do {
+    const page = state.scroll(offset, 1000, null);
+    for (const l of page.labels) {
+      const p = state.pointByLabel(l);
+      parts.push(`${JSON.stringify(p.id)}|${Array.from(p.vector).join(',')}|${JSON.stringify(p.payload)}`);
+    }
+    offset = page.nextOffset;
+  } while (offset !== null);
+  return `${state.count}:${parts.join(';')}`;
+}

@@ -1,0 +1,739 @@
+// Checks the REST contract of every route through fastify inject(): the Qdrant-dialect bodies and
+// envelopes on success, and every error code the API can produce (400/401/404/409/413/429/503) with
+// the shape { status: { error, code }, time }. After every rejected request the stored data is
+// compared with a fingerprint taken before (count, one retrieved point, checksum of all points).
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ERROR_TABLE, type ErrorCode } from '../../node/src/util/errors.js';
+import { base64Vector, call, collectionChecksum, GatedDisk, makeHarness, randomVector, rng, type Harness, type HarnessOptions } from './harness.js';
+
+const DIM = 4;
+const C = 'items';
+const UUID_A = '550e8400-e29b-41d4-a716-446655440000';
+const UUID_B = '6ba7b810-9dad-11d1-80b4-00c04fd430c8';
+const LIMITS = { bodyBytesMax: 32 * 1024, batchPointsMax: 20, searchBatchMax: 3, payloadBytesMax: 256, searchLimitMax: 100, searchEfMax: 500 };
+
+interface SeedPoint {
+  id: number | string;
+  vector: number[];
+  payload: Record<string, unknown>;
+}
+
+const COLORS = ['red', 'green', 'blue'];
+const r = rng(7);
+const SEED: SeedPoint[] = [
+  ...Array.from({ length: 18 }, (_, i) => ({ id: i + 1, vector: randomVector(r, DIM), payload: { color: COLORS[i % 3], n: i + 1, nested: { level: i % 4 } } })),
+  { id: UUID_A, vector: randomVector(r, DIM), payload: { color: 'black', n: 100, nested: { level: 9 } } },
+  { id: UUID_B, vector: randomVector(r, DIM), payload: { color: 'white', n: 200, tags: ['x', 'y'] } },
+];
+
+function l2(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] - b[i]) ** 2;
+  return Math.sqrt(s);
+}
+
+/** Exact Euclid top-k over the seed points that pass `keep` (the oracle for exact searches). */
+function oracle(query: number[], k: number, keep: (p: SeedPoint) => boolean = () => true): { id: number | string; score: number }[] {
+  return SEED.filter(keep)
+    .map((p) => ({ id: p.id, score: l2(p.vector, query) }))
+    .sort((a, b) => a.score - b.score)
+    .slice(0, k);
+}
+
+let h: Harness;
+let app: FastifyInstance;
+let fingerprint: { checksum: string; count: number; point1: unknown };
+
+async function takeFingerprint() {
+  const count = await call(app, { method: 'POST', url: `/collections/${C}/points/count`, payload: {} });
+  const point1 = await call(app, { method: 'GET', url: `/collections/${C}/points/1` });
+  expect(count.status).toBe(200);
+  expect(point1.status).toBe(200);
+  return { checksum: collectionChecksum(h.catalog, C), count: count.body.result.count as number, point1: point1.body.result };
+}
+
+async function expectUnchanged() {
+  const now = await takeFingerprint();
+  expect(now.count).toBe(SEED.length);
+  expect(now).toEqual(fingerprint);
+}
+
+function expectErrorShape(res: { status: number; body: any }, status: number, code: ErrorCode) {
+  expect(ERROR_TABLE[code].http).toBe(status);
+  expect({ status: res.status, code: res.body?.status?.code }).toEqual({ status, code });
+  expect(typeof res.body.status.error).toBe('string');
+  expect(res.body.status.error.length).toBeGreaterThan(0);
+  expect(typeof res.body.time).toBe('number');
+  expect(res.body.result).toBeUndefined();
+}
+
+async function expectRejected(opts: InjectOptions, status: number, code: ErrorCode) {
+  const res = await call(app, opts);
+  expectErrorShape(res, status, code);
+  await expectUnchanged();
+  return res;
+}
+
+const json = (method: 'POST' | 'PUT', url: string, raw: string): InjectOptions => ({ method, url, headers: { 'content-type': 'application/json' }, payload: raw });
+
+beforeAll(async () => {
+  h = await makeHarness({ limits: LIMITS });
+  app = h.app;
+  expect((await call(app, { method: 'PUT', url: `/collections/${C}`, payload: { vectors: { size: DIM, distance: 'Euclid' } } })).status).toBe(200);
+  // Half as JSON points, half as a base64 batch, so both forms feed the same collection.
+  const half = SEED.length / 2;
+  const a = await call(app, { method: 'PUT', url: `/collections/${C}/points?wait=true`, payload: { points: SEED.slice(0, half) } });
+  expect(a.status).toBe(200);
+  const rest = SEED.slice(half);
+  const b = await call(app, {
+    method: 'PUT',
+    url: `/collections/${C}/points`,
+    payload: { batch: { ids: rest.map((p) => p.id), vectors: rest.map((p) => base64Vector(p.vector)), payloads: rest.map((p) => p.payload) } },
+  });
+  expect(b.status).toBe(200);
+  fingerprint = await takeFingerprint();
+  expect(fingerprint.count).toBe(SEED.length);
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('system routes', () => {
+  it('GET / answers the Qdrant client compatibility probe with a 1.x version', async () => {
+    const res = await call(app, { method: 'GET', url: '/' });
+    expect(res.status).toBe(200);
+    expect(res.body.title).toBe('JadeVectorDB');
+    expect(res.body.version).toMatch(/^1\.\d+\.\d+$/);
+    expect(res.body.jade_version).toBe('0.1.0-test');
+  });
+
+  it('GET /healthz and /readyz say ok and ready', async () => {
+    expect(await call(app, { method: 'GET', url: '/healthz' })).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await call(app, { method: 'GET', url: '/readyz' })).toMatchObject({ status: 200, body: { status: 'ready' } });
+  });
+
+  it('GET /v1/status reports version, collections, points and memory', async () => {
+    const res = await call(app, { method: 'GET', url: '/v1/status' });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ version: '0.1.0-test', nodeId: 'node-test', ready: true, points: SEED.length });
+    expect(res.body.collections).toEqual([expect.objectContaining({ name: C, points: SEED.length, dimension: DIM, metric: 'l2' })]);
+    expect(res.body.walBytes).toBeGreaterThan(0);
+    expect(res.body.memory.rssBytes).toBeGreaterThan(0);
+    expect(typeof res.body.uptimeSeconds).toBe('number');
+  });
+
+  it('GET /metrics exposes request latency by route and points per collection', async () => {
+    await call(app, { method: 'POST', url: `/collections/${C}/points/search`, payload: { vector: [0, 0, 0, 0] } });
+    const res = await call(app, { method: 'GET', url: '/metrics' });
+    expect(res.status).toBe(200);
+    expect(res.res.headers['content-type']).toMatch(/^text\/plain/);
+    const text = String(res.body);
+    expect(text).toContain(`jade_collection_points{collection="${C}"} ${SEED.length}`);
+    expect(text).toMatch(/jade_http_request_duration_seconds_count\{method="POST",route="\/collections\/:name\/points\/search",status="200"\} [1-9]/);
+    expect(text).toMatch(new RegExp(`jade_wal_fsync_seconds_count\{collection="${C}"\} [1-9]`));
+  });
+
+  it('GET /openapi.json lists every route with its methods, and request bodies where there are any', async () => {
+    const routes: [string, string, boolean][] = [
+      ['get', '/', false],
+      ['get', '/healthz', false],
+      ['get', '/readyz', false],
+      ['get', '/v1/status', false],
+      ['get', '/metrics', false],
+      ['get', '/collections', false],
+      ['put', '/collections/{name}', true],
+      ['get', '/collections/{name}', false],
+      ['delete', '/collections/{name}', false],
+      ['get', '/collections/{name}/exists', false],
+      ['put', '/collections/{name}/index', true],
+      ['put', '/collections/{name}/points', true],
+      ['post', '/collections/{name}/points', true],
+      ['get', '/collections/{name}/points/{id}', false],
+      ['post', '/collections/{name}/points/delete', true],
+      ['post', '/collections/{name}/points/count', true],
+      ['post', '/collections/{name}/points/scroll', true],
+      ['post', '/collections/{name}/points/search', true],
+      ['post', '/collections/{name}/points/search/batch', true],
+      ['post', '/collections/{name}/points/query', true],
+      ['post', '/collections/{name}/points/query/batch', true],
+    ];
+    const res = await call(app, { method: 'GET', url: '/openapi.json' });
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toMatch(/^3\./);
+    const listed = Object.entries(res.body.paths as Record<string, Record<string, any>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`));
+    expect(listed.sort()).toEqual(routes.map(([m, p]) => `${m} ${p}`).sort());
+    for (const [m, p, hasBody] of routes) {
+      expect(app.hasRoute({ method: m.toUpperCase() as 'GET', url: p.replace(/\{(\w+)\}/g, ':$1') }), `${m} ${p} is a real route`).toBe(true);
+      expect(res.body.paths[p][m].requestBody !== undefined, `${m} ${p} documents its body`).toBe(hasBody);
+    }
+    // The spec itself is served but not listed.
+    expect(app.hasRoute({ method: 'GET', url: '/openapi.json' })).toBe(true);
+  });
+});
+
+describe('collections', () => {
+  it('create, list, get, exists and delete', async () => {
+    const created = await call(app, { method: 'PUT', url: '/collections/tmp_c-1.x', payload: { vectors: { size: 3, distance: 'Cosine' }, hnsw_config: { m: 8, ef_construct: 50, ef: 20 } } });
+    expect(created).toMatchObject({ status: 200, body: { result: true, status: 'ok' } });
+    expect(typeof created.body.time).toBe('number');
+
+    const list = await call(app, { method: 'GET', url: '/collections' });
+    expect(list.body.result.collections.map((c: { name: string }) => c.name).sort()).toEqual([C, 'tmp_c-1.x']);
+
+    const info = await call(app, { method: 'GET', url: '/collections/tmp_c-1.x' });
+    expect(info.status).toBe(200);
+    expect(info.body.result).toMatchObject({
+      points_count: 0,
+      config: { params: { vectors: { size: 3, distance: 'Cosine' } }, hnsw_config: { m: 8, ef_construct: 50, ef: 20 } },
+      jade: { metric: 'cosine' },
+    });
+
+    expect((await call(app, { method: 'GET', url: '/collections/tmp_c-1.x/exists' })).body.result).toEqual({ exists: true });
+    expect((await call(app, { method: 'DELETE', url: '/collections/tmp_c-1.x' })).body).toMatchObject({ result: true, status: 'ok' });
+    expect((await call(app, { method: 'GET', url: '/collections/tmp_c-1.x/exists' })).body.result).toEqual({ exists: false });
+    expect((await call(app, { method: 'GET', url: '/collections' })).body.result.collections).toEqual([{ name: C }]);
+    await expectUnchanged();
+  });
+
+  it('takes names of up to 255 characters and payloads nested up to PAYLOAD_DEPTH_MAX', async () => {
+    const own = await makeHarness({ limits: LIMITS });
+    try {
+      const name = `n${'x'.repeat(254)}`;
+      expect((await call(own.app, { method: 'PUT', url: `/collections/${name}`, payload: { vectors: { size: 1, distance: 'Dot' } } })).status).toBe(200);
+      expect((await call(own.app, { method: 'GET', url: `/collections/${name}` })).body.result.config.params.vectors.size).toBe(1);
+      const deep = { a: JSON.parse('['.repeat(63) + '1' + ']'.repeat(63)) }; // 64 levels, under payloadBytesMax
+      expect((await call(own.app, { method: 'PUT', url: `/collections/${name}/points`, payload: { points: [{ id: 1, vector: [1], payload: deep }] } })).status).toBe(200);
+      expect((await call(own.app, { method: 'GET', url: `/collections/${name}/points/1` })).body.result.payload).toEqual(deep);
+    } finally {
+      await own.close();
+    }
+  });
+
+  // Known bug (cluster/catalog.ts, reported to the lead): delete renames the directory to
+  // `.trash-<name>-<ms>`, which is over NAME_MAX (255 bytes) for names longer than 234 characters:
+  // ENAMETOOLONG → 500, and the collection leaves memory but stays on disk (back after restart).
+  // Remove `.fails` once catalog.delete uses a short trash name.
+  it.fails('deletes a collection with a 255-character name', async () => {
+    const own = await makeHarness({ limits: LIMITS });
+    try {
+      const name = `d${'x'.repeat(254)}`;
+      expect((await call(own.app, { method: 'PUT', url: `/collections/${name}`, payload: { vectors: { size: 1, distance: 'Dot' } } })).status).toBe(200);
+      expect((await call(own.app, { method: 'DELETE', url: `/collections/${name}` })).status).toBe(200);
+      expect(readdirSync(path.join(own.dataDir, 'collections'))).toEqual([]);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('GET /collections/{name} reports the seeded collection in Qdrant shape', async () => {
+    const info = await call(app, { method: 'GET', url: `/collections/${C}` });
+    expect(info.body.result).toMatchObject({ points_count: SEED.length, config: { params: { vectors: { size: DIM, distance: 'Euclid' } } } });
+    expect(['green', 'yellow']).toContain(info.body.result.status);
+  });
+
+  it('accepts every distance spelling and refuses an existing name with 409', async () => {
+    for (const [i, d] of ['Euclid', 'Dot', 'l2', 'ip', 'cosine'].entries()) {
+      const name = `dist${i}`;
+      expect((await call(app, { method: 'PUT', url: `/collections/${name}`, payload: { vectors: { size: 2, distance: d } } })).status).toBe(200);
+      const again = await call(app, { method: 'PUT', url: `/collections/${name}`, payload: { vectors: { size: 2, distance: d } } });
+      expectErrorShape(again, 409, 'JADE_ERR_COLLECTION_EXISTS');
+      expect((await call(app, { method: 'DELETE', url: `/collections/${name}` })).status).toBe(200);
+    }
+    await expectRejected({ method: 'PUT', url: `/collections/${C}`, payload: { vectors: { size: DIM, distance: 'Euclid' } } }, 409, 'JADE_ERR_COLLECTION_EXISTS');
+    // A different shape under the same name is no exception.
+    await expectRejected({ method: 'PUT', url: `/collections/${C}`, payload: { vectors: { size: 8, distance: 'Dot' } } }, 409, 'JADE_ERR_COLLECTION_EXISTS');
+  });
+
+  it('creates a payload index and shows it in payload_schema', async () => {
+    const res = await call(app, { method: 'PUT', url: `/collections/${C}/index?wait=true`, payload: { field_name: 'color', field_schema: 'keyword' } });
+    expect(res.status).toBe(200);
+    expect(res.body.result.status).toBe('completed');
+    const res2 = await call(app, { method: 'PUT', url: `/collections/${C}/index`, payload: { field_name: 'n', field_schema: { type: 'integer' } } });
+    expect(res2.status).toBe(200);
+    const info = await call(app, { method: 'GET', url: `/collections/${C}` });
+    expect(info.body.result.payload_schema).toMatchObject({ color: { data_type: 'keyword' }, n: { data_type: 'integer' } });
+    // Indexes change no point.
+    expect(collectionChecksum(h.catalog, C)).toBe(fingerprint.checksum);
+    const count = await call(app, { method: 'POST', url: `/collections/${C}/points/count`, payload: { filter: { must: [{ key: 'color', match: { value: 'red' } }] } } });
+    expect(count.body.result.count).toBe(SEED.filter((p) => p.payload.color === 'red').length);
+  });
+});
+
+describe('points: reads', () => {
+  it('retrieves by ids, listing missing ids beside the result', async () => {
+    const res = await call(app, { method: 'POST', url: `/collections/${C}/points`, payload: { ids: [1, UUID_A.toUpperCase(), 999, '00000000-0000-0000-0000-000000000000'], with_vector: true } });
+    expect(res.status).toBe(200);
+    expect(res.body.result.map((p: { id: unknown }) => p.id)).toEqual([1, UUID_A]);
+    expect(res.body.missing_ids).toEqual([999, '00000000-0000-0000-0000-000000000000']);
+    expect(res.body.result[0].payload).toEqual(SEED[0].payload);
+    expect(res.body.result[0].vector).toEqual(SEED[0].vector);
+  });
+
+  it('retrieve honours with_payload include / exclude / false and omits vectors by default', async () => {
+    const inc = await call(app, { method: 'POST', url: `/collections/${C}/points`, payload: { ids: [2], with_payload: ['color'] } });
+    expect(inc.body.result).toEqual([{ id: 2, payload: { color: SEED[1].payload.color } }]);
+    const exc = await call(app, { method: 'POST', url: `/collections/${C}/points`, payload: { ids: [2], with_payload: { exclude: ['nested'] } } });
+    expect(exc.body.result).toEqual([{ id: 2, payload: { color: SEED[1].payload.color, n: 2 } }]);
+    const none = await call(app, { method: 'POST', url: `/collections/${C}/points`, payload: { ids: [2], with_payload: false } });
+    expect(none.body.result).toEqual([{ id: 2 }]);
+  });
+
+  it('GET one point returns id, payload and vector; integer and UUID ids', async () => {
+    const one = await call(app, { method: 'GET', url: `/collections/${C}/points/3` });
+    expect(one.body.result).toEqual({ id: 3, payload: SEED[2].payload, vector: SEED[2].vector });
+    const uuid = await call(app, { method: 'GET', url: `/collections/${C}/points/${UUID_B.replace(/-/g, '')}` });
+    expect(uuid.body.result.id).toBe(UUID_B);
+  });
+
+  it('counts with and without a filter', async () => {
+    expect((await call(app, { method: 'POST', url: `/collections/${C}/points/count` })).body.result.count).toBe(SEED.length);
+    const range = await call(app, { method: 'POST', url: `/collections/${C}/points/count`, payload: { exact: true, filter: { must: [{ key: 'n', range: { gte: 5, lt: 12 } }], must_not: [{ key: 'color', match: { any: ['red'] } }] } } });
+    expect(range.body.result.count).toBe(SEED.filter((p) => (p.payload.n as number) >= 5 && (p.payload.n as number) < 12 && p.payload.color !== 'red').length);
+    const nested = await call(app, { method: 'POST', url: `/collections/${C}/points/count`, payload: { filter: { must: [{ key: 'nested.level', match: { value: 2 } }] } } });
+    expect(nested.body.result.count).toBe(SEED.filter((p) => (p.payload.nested as { level: number } | undefined)?.level === 2).length);
+    const isNull = await call(app, { method: 'POST', url: `/collections/${C}/points/count`, payload: { filter: { must: [{ is_null: { key: 'tags' } }] } } });
+    expect(isNull.body.result.count).toBe(0);
+    const hasId = await call(app, { method: 'POST', url: `/collections/${C}/points/count`, payload: { filter: { must: [{ has_id: [1, 2, UUID_A, 12345] }] } } });
+    expect(hasId.body.result.count).toBe(3);
+  });
+
+  it('scrolls every point exactly once by following next_page_offset', async () => {
+    const seen: unknown[] = [];
+    let offset: unknown = null;
+    let pages = 0;
+    do {
+      const res = await call(app, { method: 'POST', url: `/collections/${C}/points/scroll`, payload: { limit: 7, offset, with_vector: true } });
+      expect(res.status).toBe(200);
+      for (const p of res.body.result.points) {
+        seen.push(p.id);
+        expect(p.vector).toEqual(SEED.find((s) => s.id === p.id)!.vector);
+        expect(p.version).toBeUndefined();
+      }
+      offset = res.body.result.next_page_offset;
+      pages++;
+    } while (offset !== null && pages < 100);
+    expect(pages).toBe(Math.ceil(SEED.length / 7));
+    expect(new Set(seen).size).toBe(SEED.length);
+    expect([...seen].sort()).toEqual(SEED.map((p) => p.id).sort());
+  });
+
+  it('scroll with a filter returns only matching points', async () => {
+    const res = await call(app, { method: 'POST', url: `/collections/${C}/points/scroll`, payload: { limit: 20, filter: { should: [{ key: 'color', match: { value: 'blue' } }, { key: 'color', match: { value: 'black' } }] }, with_payload: false } });
+    const expected = SEED.filter((p) => p.payload.color === 'blue' || p.payload.color === 'black').map((p) => p.id);
+    expect(res.body.result.points.map((p: { id: unknown }) => p.id).sort()).toEqual(expected.sort());
+    expect(res.body.result.points[0].payload).toBeUndefined();
+    expect(res.body.result.next_page_offset).toBeNull();
+  });
+});
+
+describe('points: search and query', () => {
+  const q = [0.1, -0.2, 0.3, 0.05];
+
+  it('search with exact:true matches the flat oracle in ids, order and score', async () => {
+    const res = await call(app, { method: 'POST', url: `/collections/${C}/points/search`, payload: { vector: q, limit: 5, params: { exact: true } } });
+    expect(res.status).toBe(200);
+    const want = oracle(q, 5);
+    expect(res.body.result.map((p: { id: unknown }) => p.id)).toEqual(want.map((w) => w.id));
+    res.body.result.forEach((p: { score: number }, i: number) => expect(p.score).toBeCloseTo(want[i].score, 5));
+    expect(res.body.result[0].payload).toBeUndefined(); // search defaults to with_payload false
+  });
+
+  it('search honours filter, offset, with_payload, with_vector and score_threshold', async () => {
+    const keep = (p: SeedPoint) => p.payload.color === 'green';
+    const res = await call(app, {
+      method: 'POST',
+      url: `/collections/${C}/points/search`,
+      payload: { vector: base64Vector(q), limit: 3, offset: 1, filter: { must: [{ key: 'color', match: { value: 'green' } }] }, with_payload: true, with_vector: true, params: { hnsw_ef: 64 } },
+    });
+    const want = oracle(q, 4, keep).slice(1);
+    expect(res.body.result.map((p: { id: unknown }) => p.id)).toEqual(want.map((w) => w.id));
+    for (const p of res.body.result) {
+      expect(p.payload.color).toBe('green');
+      expect(p.vector).toHaveLength(DIM);
+    }
+    const threshold = oracle(q, 3)[2].score;
+    const thr = await call(app, { method: 'POST', url: `/collections/${C}/points/search`, payload: { vector: q, limit: 10, score_threshold: threshold, params: { exact: true } } });
+    expect(thr.body.result.map((p: { id: unknown }) => p.id)).toEqual(oracle(q, 3).map((w) => w.id));
+  });
+
+  it('search/batch answers each search in order', async () => {
+    const q2 = [0.5, 0.5, -0.5, 0];
+    const res = await call(app, { method: 'POST', url: `/collections/${C}/points/search/batch`, payload: { searches: [{ vector: q, limit: 2, params: { exact: true } }, { vector: q2, limit: 3, params: { exact: true } }] } });
+    expect(res.status).toBe(200);
+    expect(res.body.result.map((r: { id: unknown }[]) => r.map((p) => p.id))).toEqual([oracle(q, 2).map((w) => w.id), oracle(q2, 3).map((w) => w.id)]);
+  });
+
+  it('query accepts a vector, {nearest}, a base64 vector and a point id', async () => {
+    const want = oracle(q, 4).map((w) => w.id);
+    for (const query of [q, { nearest: q }, base64Vector(q)]) {
+      const res = await call(app, { method: 'POST', url: `/collections/${C}/points/query`, payload: { query, limit: 4, params: { exact: true }, with_payload: true } });
+      expect(res.status).toBe(200);
+      expect(res.body.result.points.map((p: { id: unknown }) => p.id)).toEqual(want);
+      expect(res.body.result.points[0].payload).toBeDefined();
+    }
+    for (const id of [5, UUID_A]) {
+      const seedPoint = SEED.find((p) => p.id === id)!;
+      const res = await call(app, { method: 'POST', url: `/collections/${C}/points/query`, payload: { query: id, limit: 3, params: { exact: true } } });
+      expect(res.body.result.points.map((p: { id: unknown }) => p.id)).toEqual(oracle(seedPoint.vector, 3).map((w) => w.id));
+    }
+  });
+
+  it('query/batch answers each query in order', async () => {
+    const res = await call(app, { method: 'POST', url: `/collections/${C}/points/query/batch`, payload: { searches: [{ query: q, limit: 2, params: { exact: true } }, { query: { nearest: 7 }, limit: 1 }] } });
+    expect(res.status).toBe(200);
+    expect(res.body.result).toHaveLength(2);
+    expect(res.body.result[0].points.map((p: { id: unknown }) => p.id)).toEqual(oracle(q, 2).map((w) => w.id));
+    expect(res.body.result[1].points[0].id).toBe(7);
+  });
+});
+
+describe('points: writes', () => {
+  const W = 'writes';
+
+  beforeAll(async () => {
+    expect((await call(app, { method: 'PUT', url: `/collections/${W}`, payload: { vectors: { size: 2, distance: 'Dot' } } })).status).toBe(200);
+  });
+
+  async function ids(): Promise<unknown[]> {
+    const res = await call(app, { method: 'POST', url: `/collections/${W}/points/scroll`, payload: { limit: 20 } });
+    return res.body.result.points.map((p: { id: unknown }) => p.id);
+  }
+
+  it('upserts points and batches, replacing an existing id', async () => {
+    const a = await call(app, { method: 'PUT', url: `/collections/${W}/points`, payload: { points: [{ id: 1, vector: [1, 0], payload: { v: 1 } }, { id: 2, vector: base64Vector([0, 1]) }] } });
+    expect(a.body.result).toMatchObject({ status: 'completed' });
+    expect(typeof a.body.result.operation_id).toBe('number');
+    const b = await call(app, { method: 'PUT', url: `/collections/${W}/points`, payload: { batch: { ids: [1, 3], vectors: [[2, 2], base64Vector([3, 3])], payloads: [{ v: 2 }, null] } } });
+    expect(b.status).toBe(200);
+    expect(b.body.result.operation_id).toBeGreaterThan(a.body.result.operation_id);
+    expect(await ids()).toEqual([1, 2, 3]);
+    const one = await call(app, { method: 'GET', url: `/collections/${W}/points/1` });
+    expect(one.body.result).toEqual({ id: 1, payload: { v: 2 }, vector: [2, 2] });
+    const dot = await call(app, { method: 'POST', url: `/collections/${W}/points/search`, payload: { vector: [1, 1], limit: 1, params: { exact: true } } });
+    expect(dot.body.result[0]).toMatchObject({ id: 3, score: 6 });
+  });
+
+  it('deletes by ids (missing ids are fine) and by filter', async () => {
+    await call(app, { method: 'PUT', url: `/collections/${W}/points`, payload: { points: [4, 5, 6, 7].map((id) => ({ id, vector: [id, 1], payload: { even: id % 2 === 0 } })) } });
+    const byIds = await call(app, { method: 'POST', url: `/collections/${W}/points/delete?wait=true`, payload: { points: [2, 99] } });
+    expect(byIds.body.result.status).toBe('completed');
+    expect(await ids()).toEqual([1, 3, 4, 5, 6, 7]);
+    const byFilter = await call(app, { method: 'POST', url: `/collections/${W}/points/delete`, payload: { filter: { must: [{ key: 'even', match: { value: true } }] } } });
+    expect(byFilter.status).toBe(200);
+    expect(await ids()).toEqual([1, 3, 5, 7]);
+    const empty = await call(app, { method: 'POST', url: `/collections/${W}/points/delete`, payload: { filter: { must: [{ key: 'even', match: { value: 'nothing' } }] } } });
+    expect(empty.status).toBe(200);
+    expect(await ids()).toEqual([1, 3, 5, 7]);
+  });
+
+  it('an upsert with one bad point stores none of the batch', async () => {
+    const before = collectionChecksum(h.catalog, W);
+    const res = await call(app, { method: 'PUT', url: `/collections/${W}/points`, payload: { points: [{ id: 50, vector: [1, 1] }, { id: 51, vector: [1, 1, 1] }] } });
+    expectErrorShape(res, 400, 'JADE_ERR_DIMENSION_MISMATCH');
+    expect(collectionChecksum(h.catalog, W)).toBe(before);
+  });
+});
+
+describe('400: bad requests change nothing', () => {
+  const P = `/collections/${C}/points`;
+  const cases: [string, InjectOptions, ErrorCode][] = [
+    ['truncated JSON', json('PUT', P, '{"points":['), 'JADE_ERR_BAD_JSON'],
+    ['JSON with trailing garbage', json('POST', `${P}/search`, '{"vector":[1,2,3,4]} x'), 'JADE_ERR_BAD_JSON'],
+    ['empty JSON body', json('POST', `${P}/search`, ''), 'JADE_ERR_BAD_JSON'],
+    ['__proto__ key in a payload', json('PUT', P, '{"points":[{"id":1,"vector":[1,2,3,4],"payload":{"__proto__":{"x":1}}}]}'), 'JADE_ERR_BAD_JSON'],
+    ['body that is not an object', json('POST', `${P}/search`, '[1,2,3,4]'), 'JADE_ERR_BAD_REQUEST'],
+    ['upsert of the wrong dimension', { method: 'PUT', url: P, payload: { points: [{ id: 1, vector: [1, 2, 3] }] } }, 'JADE_ERR_DIMENSION_MISMATCH'],
+    ['base64 upsert of the wrong dimension', { method: 'PUT', url: P, payload: { batch: { ids: [1], vectors: [base64Vector([1, 2])] } } }, 'JADE_ERR_DIMENSION_MISMATCH'],
+    ['search of the wrong dimension', { method: 'POST', url: `${P}/search`, payload: { vector: [1, 2, 3, 4, 5] } }, 'JADE_ERR_DIMENSION_MISMATCH'],
+    ['query of the wrong dimension', { method: 'POST', url: `${P}/query`, payload: { query: [1] } }, 'JADE_ERR_DIMENSION_MISMATCH'],
+    // 1e999 parses to Infinity; the JSON schema (type number) rejects it before our own check.
+    ['Infinity (1e999) in a JSON vector', json('PUT', P, '{"points":[{"id":1,"vector":[1,2,3,1e999]}]}'), 'JADE_ERR_BAD_REQUEST'],
+    ['-Infinity (-1e999) in a search vector', json('POST', `${P}/search`, '{"vector":[-1e999,0,0,0]}'), 'JADE_ERR_BAD_REQUEST'],
+    ['a finite double that overflows float32', { method: 'PUT', url: P, payload: { points: [{ id: 1, vector: [1, 2, 3, 1e39] }] } }, 'JADE_ERR_NOT_FINITE'],
+    ['float32 overflow in a search vector', { method: 'POST', url: `${P}/search`, payload: { vector: [1, 2, 3, -1e39] } }, 'JADE_ERR_NOT_FINITE'],
+    ['NaN in a base64 vector', { method: 'PUT', url: P, payload: { batch: { ids: [1], vectors: [base64Vector([1, NaN, 3, 4])] } } }, 'JADE_ERR_NOT_FINITE'],
+    ['Infinity in a base64 query', { method: 'POST', url: `${P}/query`, payload: { query: base64Vector([Infinity, 0, 0, 0]) } }, 'JADE_ERR_NOT_FINITE'],
+    ['invalid base64', { method: 'PUT', url: P, payload: { batch: { ids: [1], vectors: ['!!!!'] } } }, 'JADE_ERR_BAD_REQUEST'],
+    ['base64 that is not whole float32s', { method: 'POST', url: `${P}/search`, payload: { vector: Buffer.alloc(6).toString('base64') } }, 'JADE_ERR_BAD_REQUEST'],
+    ['a named vector', { method: 'POST', url: `${P}/query`, payload: { query: { nearest: { name: 'a', vector: [1, 2, 3, 4] } } } }, 'JADE_ERR_BAD_REQUEST'],
+    ['filter condition without an operator', { method: 'POST', url: `${P}/count`, payload: { filter: { must: [{ key: 'color' }] } } }, 'JADE_ERR_BAD_FILTER'],
+    ['filter range over a string', { method: 'POST', url: `${P}/search`, payload: { vector: [0, 0, 0, 0], filter: { must: [{ key: 'n', range: { gt: 'a' } }] } } }, 'JADE_ERR_BAD_FILTER'],
+    ['bad filter on delete', { method: 'POST', url: `${P}/delete`, payload: { filter: { must: [{ key: 'color', match: { value: { nested: 1 } } }] } } }, 'JADE_ERR_BAD_FILTER'],
+    ['bad filter on scroll', { method: 'POST', url: `${P}/scroll`, payload: { filter: { must: 'red' } } }, 'JADE_ERR_BAD_FILTER'],
+    ['nested (unsupported) filter on query', { method: 'POST', url: `${P}/query`, payload: { query: [0, 0, 0, 0], filter: { must: [{ nested: { key: 'a', filter: {} } }] } } }, 'JADE_ERR_BAD_FILTER'],
+    ['filter nested too deep', { method: 'POST', url: `${P}/count`, payload: { filter: JSON.parse('{"must":'.repeat(40) + '[]' + '}'.repeat(40)) } }, 'JADE_ERR_BAD_FILTER'],
+    ['string id that is no UUID on upsert', { method: 'PUT', url: P, payload: { points: [{ id: 'abc', vector: [1, 2, 3, 4] }] } }, 'JADE_ERR_BAD_ID'],
+    ['id beyond 2^53 on upsert', json('PUT', P, '{"points":[{"id":18446744073709551615,"vector":[1,2,3,4]}]}'), 'JADE_ERR_BAD_ID'],
+    ['bad id on retrieve', { method: 'POST', url: P, payload: { ids: [1, 'nope'] } }, 'JADE_ERR_BAD_ID'],
+    ['bad id in the URL', { method: 'GET', url: `${P}/not-an-id` }, 'JADE_ERR_BAD_ID'],
+    ['bad id on delete', { method: 'POST', url: `${P}/delete`, payload: { points: [1, 'x'] } }, 'JADE_ERR_BAD_ID'],
+    ['bad scroll offset', { method: 'POST', url: `${P}/scroll`, payload: { offset: 'zz' } }, 'JADE_ERR_BAD_ID'],
+    ['fractional point id as query (schema)', { method: 'POST', url: `${P}/query`, payload: { query: 1.5 } }, 'JADE_ERR_BAD_REQUEST'],
+    ['bad id inside has_id', { method: 'POST', url: `${P}/count`, payload: { filter: { must: [{ has_id: ['x'] }] } } }, 'JADE_ERR_BAD_ID'],
+    ['negative id (schema)', { method: 'PUT', url: P, payload: { points: [{ id: -1, vector: [1, 2, 3, 4] }] } }, 'JADE_ERR_BAD_REQUEST'],
+    ['point without a vector (schema)', { method: 'PUT', url: P, payload: { points: [{ id: 1 }] } }, 'JADE_ERR_BAD_REQUEST'],
+    ['payload that is not an object (schema)', { method: 'PUT', url: P, payload: { points: [{ id: 1, vector: [1, 2, 3, 4], payload: [1] }] } }, 'JADE_ERR_BAD_REQUEST'],
+    ['upsert with neither points nor batch', { method: 'PUT', url: P, payload: { ids: [1] } }, 'JADE_ERR_BAD_REQUEST'],
+    ['batch whose lengths differ', { method: 'PUT', url: P, payload: { batch: { ids: [1, 2], vectors: [[1, 2, 3, 4]] } } }, 'JADE_ERR_BAD_REQUEST'],
+    ['delete with neither points nor filter', { method: 'POST', url: `${P}/delete`, payload: {} }, 'JADE_ERR_BAD_REQUEST'],
+    ['retrieve without ids (schema)', { method: 'POST', url: P, payload: { with_payload: true } }, 'JADE_ERR_BAD_REQUEST'],
+    ['bad with_payload', { method: 'POST', url: P, payload: { ids: [1], with_payload: { neither: 1 } } }, 'JADE_ERR_BAD_REQUEST'],
+    ['search without a vector (schema)', { method: 'POST', url: `${P}/search`, payload: { limit: 3 } }, 'JADE_ERR_BAD_REQUEST'],
+    ['negative limit (schema)', { method: 'POST', url: `${P}/search`, payload: { vector: [0, 0, 0, 0], limit: -1 } }, 'JADE_ERR_BAD_REQUEST'],
+    ['hnsw_ef 0 (schema)', { method: 'POST', url: `${P}/search`, payload: { vector: [0, 0, 0, 0], params: { hnsw_ef: 0 } } }, 'JADE_ERR_BAD_REQUEST'],
+    ['with_vector as a string (schema)', { method: 'POST', url: `${P}/scroll`, payload: { with_vector: 'yes' } }, 'JADE_ERR_BAD_REQUEST'],
+    ['query missing', { method: 'POST', url: `${P}/query`, payload: { limit: 3 } }, 'JADE_ERR_BAD_REQUEST'],
+    ['recommend query (unsupported)', { method: 'POST', url: `${P}/query`, payload: { query: { recommend: { positive: [1] } } } }, 'JADE_ERR_BAD_REQUEST'],
+    ['searches missing on search/batch', { method: 'POST', url: `${P}/search/batch`, payload: {} }, 'JADE_ERR_BAD_REQUEST'],
+    ['one bad query in query/batch', { method: 'POST', url: `${P}/query/batch`, payload: { searches: [{ query: [0, 0, 0, 0] }, { query: [1, 2] }] } }, 'JADE_ERR_DIMENSION_MISMATCH'],
+    ['create without vectors (schema)', { method: 'PUT', url: '/collections/newone', payload: { hnsw_config: { m: 8 } } }, 'JADE_ERR_BAD_REQUEST'],
+    ['create with dimension 0 (schema)', { method: 'PUT', url: '/collections/newone', payload: { vectors: { size: 0, distance: 'Dot' } } }, 'JADE_ERR_BAD_REQUEST'],
+    ['create with an unsupported distance', { method: 'PUT', url: '/collections/newone', payload: { vectors: { size: 4, distance: 'Manhattan' } } }, 'JADE_ERR_BAD_REQUEST'],
+    ['create with hnsw m out of range', { method: 'PUT', url: '/collections/newone', payload: { vectors: { size: 4, distance: 'Dot' }, hnsw_config: { m: 1 } } }, 'JADE_ERR_BAD_REQUEST'],
+    ['create with a name starting with a dot', { method: 'PUT', url: '/collections/.hidden', payload: { vectors: { size: 4, distance: 'Dot' } } }, 'JADE_ERR_BAD_REQUEST'],
+    ['create with a slash in the name', { method: 'PUT', url: '/collections/a%2Fb', payload: { vectors: { size: 4, distance: 'Dot' } } }, 'JADE_ERR_BAD_REQUEST'],
+    ['payload index of an unsupported type', { method: 'PUT', url: `/collections/${C}/index`, payload: { field_name: 'geo', field_schema: 'geo' } }, 'JADE_ERR_BAD_REQUEST'],
+    ['payload index without a field name (schema)', { method: 'PUT', url: `/collections/${C}/index`, payload: { field_schema: 'keyword' } }, 'JADE_ERR_BAD_REQUEST'],
+    // Nesting that once overflowed the stack (500): a payload and a {nearest} query thousands deep.
+    ['payload nested 15000 deep', json('PUT', P, `{"points":[{"id":1,"vector":[1,2,3,4],"payload":{"a":${'['.repeat(15_000)}1${']'.repeat(15_000)}}}]}`), 'JADE_ERR_BAD_REQUEST'],
+    ['payload nested past PAYLOAD_DEPTH_MAX', { method: 'PUT', url: P, payload: { points: [{ id: 1, vector: [1, 2, 3, 4], payload: { a: JSON.parse('['.repeat(64) + '1' + ']'.repeat(64)) } }] } }, 'JADE_ERR_BAD_REQUEST'],
+    ['{nearest} nested 2500 deep', json('POST', `${P}/query`, `{"query":${'{"nearest":'.repeat(2500)}[1,2,3,4]${'}'.repeat(2500)}}`), 'JADE_ERR_BAD_REQUEST'],
+    ['malformed %-encoding in the URL', { method: 'GET', url: '/collections/%E0%A4%A' }, 'JADE_ERR_BAD_REQUEST'],
+    ['collection name over 255 characters', { method: 'GET', url: `/collections/${'n'.repeat(256)}` }, 'JADE_ERR_BAD_REQUEST'],
+    ['path parameter over the router limit', { method: 'GET', url: `/collections/${'n'.repeat(600)}` }, 'JADE_ERR_BAD_REQUEST'],
+  ];
+
+  it.each(cases)('%s → 400', async (_name, opts, code) => {
+    await expectRejected(opts, 400, code);
+  });
+
+  it('no collection was created by the rejected creates', async () => {
+    expect((await call(app, { method: 'GET', url: '/collections/newone/exists' })).body.result.exists).toBe(false);
+    expect((await call(app, { method: 'GET', url: '/collections' })).body.result.collections.map((c: { name: string }) => c.name)).not.toContain('newone');
+  });
+});
+
+describe('404: missing collections, points and routes', () => {
+  const N = '/collections/nope';
+  const cases: [string, InjectOptions, ErrorCode][] = [
+    ['get a missing collection', { method: 'GET', url: N }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
+    ['delete a missing collection', { method: 'DELETE', url: N }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
+    ['index on a missing collection', { method: 'PUT', url: `${N}/index`, payload: { field_name: 'a', field_schema: 'keyword' } }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
+    ['upsert into a missing collection', { method: 'PUT', url: `${N}/points`, payload: { points: [{ id: 1, vector: [1, 2, 3, 4] }] } }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
+    ['retrieve from a missing collection', { method: 'POST', url: `${N}/points`, payload: { ids: [1] } }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
+    ['get a point of a missing collection', { method: 'GET', url: `${N}/points/1` }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
+    ['delete from a missing collection', { method: 'POST', url: `${N}/points/delete`, payload: { points: [1] } }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
+    ['count in a missing collection', { method: 'POST', url: `${N}/points/count`, payload: {} }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
+    ['scroll a missing collection', { method: 'POST', url: `${N}/points/scroll`, payload: {} }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
+    ['search a missing collection', { method: 'POST', url: `${N}/points/search`, payload: { vector: [1, 2, 3, 4] } }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
+    ['search/batch on a missing collection', { method: 'POST', url: `${N}/points/search/batch`, payload: { searches: [{ vector: [1, 2, 3, 4] }] } }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
+    ['query a missing collection', { method: 'POST', url: `${N}/points/query`, payload: { query: [1, 2, 3, 4] } }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
+    ['query/batch on a missing collection', { method: 'POST', url: `${N}/points/query/batch`, payload: { searches: [{ query: [1, 2, 3, 4] }] } }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
+    ['a missing point', { method: 'GET', url: `/collections/${C}/points/424242` }, 'JADE_ERR_NOT_FOUND'],
+    ['a missing UUID point', { method: 'GET', url: `/collections/${C}/points/00000000-0000-0000-0000-000000000001` }, 'JADE_ERR_NOT_FOUND'],
+    ['a missing point used as query', { method: 'POST', url: `/collections/${C}/points/query`, payload: { query: 424242 } }, 'JADE_ERR_NOT_FOUND'],
+    ['an unknown route', { method: 'GET', url: '/v2/anything' }, 'JADE_ERR_NOT_FOUND'],
+    ['an unsupported Qdrant route', { method: 'POST', url: `/collections/${C}/points/recommend`, payload: { positive: [1] } }, 'JADE_ERR_NOT_FOUND'],
+    ['a wrong method', { method: 'PATCH', url: `/collections/${C}`, payload: {} }, 'JADE_ERR_NOT_FOUND'],
+  ];
+
+  it.each(cases)('%s → 404', async (_name, opts, code) => {
+    await expectRejected(opts, 404, code);
+  });
+
+  it('exists on a missing collection is a 200 with exists:false', async () => {
+    expect(await call(app, { method: 'GET', url: `${N}/exists` })).toMatchObject({ status: 200, body: { result: { exists: false } } });
+  });
+});
+
+describe('413: every limit', () => {
+  const P = `/collections/${C}/points`;
+  const big = (n: number) => Array.from({ length: n }, (_, i) => ({ id: 1000 + i, vector: [1, 2, 3, 4] }));
+  const cases: [string, () => InjectOptions, ErrorCode][] = [
+    ['body over bodyBytesMax', () => json('PUT', P, JSON.stringify({ points: [{ id: 1, vector: [1, 2, 3, 4], payload: { s: 'x'.repeat(LIMITS.bodyBytesMax) } }] })), 'JADE_ERR_PAYLOAD_TOO_LARGE'],
+    ['points over batchPointsMax', () => ({ method: 'PUT', url: P, payload: { points: big(LIMITS.batchPointsMax + 1) } }), 'JADE_ERR_BATCH_TOO_LARGE'],
+    ['batch over batchPointsMax', () => {
+      const pts = big(LIMITS.batchPointsMax + 1);
+      return { method: 'PUT', url: P, payload: { batch: { ids: pts.map((p) => p.id), vectors: pts.map((p) => p.vector) } } };
+    }, 'JADE_ERR_BATCH_TOO_LARGE'],
+    ['retrieve over batchPointsMax', () => ({ method: 'POST', url: P, payload: { ids: big(LIMITS.batchPointsMax + 1).map((p) => p.id) } }), 'JADE_ERR_BATCH_TOO_LARGE'],
+    ['delete over batchPointsMax', () => ({ method: 'POST', url: `${P}/delete`, payload: { points: big(LIMITS.batchPointsMax + 1).map((p) => p.id) } }), 'JADE_ERR_BATCH_TOO_LARGE'],
+    ['scroll limit over batchPointsMax', () => ({ method: 'POST', url: `${P}/scroll`, payload: { limit: LIMITS.batchPointsMax + 1 } }), 'JADE_ERR_BATCH_TOO_LARGE'],
+    ['search/batch over searchBatchMax', () => ({ method: 'POST', url: `${P}/search/batch`, payload: { searches: Array.from({ length: LIMITS.searchBatchMax + 1 }, () => ({ vector: [1, 2, 3, 4] })) } }), 'JADE_ERR_BATCH_TOO_LARGE'],
+    ['query/batch over searchBatchMax', () => ({ method: 'POST', url: `${P}/query/batch`, payload: { searches: Array.from({ length: LIMITS.searchBatchMax + 1 }, () => ({ query: [1, 2, 3, 4] })) } }), 'JADE_ERR_BATCH_TOO_LARGE'],
+    ['search limit over searchLimitMax', () => ({ method: 'POST', url: `${P}/search`, payload: { vector: [1, 2, 3, 4], limit: LIMITS.searchLimitMax + 1 } }), 'JADE_ERR_BATCH_TOO_LARGE'],
+    ['query offset over searchLimitMax', () => ({ method: 'POST', url: `${P}/query`, payload: { query: [1, 2, 3, 4], offset: LIMITS.searchLimitMax + 1 } }), 'JADE_ERR_BATCH_TOO_LARGE'],
+    ['hnsw_ef over searchEfMax', () => ({ method: 'POST', url: `${P}/search`, payload: { vector: [1, 2, 3, 4], params: { hnsw_ef: LIMITS.searchEfMax + 1 } } }), 'JADE_ERR_BATCH_TOO_LARGE'],
+    ['payload over payloadBytesMax', () => ({ method: 'PUT', url: P, payload: { points: [{ id: 1, vector: [1, 2, 3, 4], payload: { s: 'y'.repeat(LIMITS.payloadBytesMax) } }] } }), 'JADE_ERR_PAYLOAD_TOO_LARGE'],
+  ];
+
+  it.each(cases)('%s → 413', async (_name, opts, code) => {
+    await expectRejected(opts(), 413, code);
+  });
+
+  it('exactly at the limits is accepted', async () => {
+    const W = 'limits_ok';
+    await call(app, { method: 'PUT', url: `/collections/${W}`, payload: { vectors: { size: DIM, distance: 'Euclid' } } });
+    const pts = big(LIMITS.batchPointsMax);
+    pts[0] = { ...pts[0], payload: { s: 'z'.repeat(LIMITS.payloadBytesMax - 8) } } as (typeof pts)[0];
+    expect((await call(app, { method: 'PUT', url: `/collections/${W}/points`, payload: { points: pts } })).status).toBe(200);
+    const searches = Array.from({ length: LIMITS.searchBatchMax }, () => ({ vector: [1, 2, 3, 4], limit: LIMITS.searchLimitMax, params: { hnsw_ef: LIMITS.searchEfMax } }));
+    const res = await call(app, { method: 'POST', url: `/collections/${W}/points/search/batch`, payload: { searches } });
+    expect(res.status).toBe(200);
+    expect(res.body.result.map((r: unknown[]) => r.length)).toEqual(Array(LIMITS.searchBatchMax).fill(LIMITS.batchPointsMax));
+    await call(app, { method: 'DELETE', url: `/collections/${W}` });
+  });
+});
+
+describe('401: API key', () => {
+  const KEY = 'k3y-that-is-long-enough-123';
+  let auth: Harness;
+
+  beforeAll(async () => {
+    auth = await makeHarness({ apiKey: KEY });
+    await auth.catalog.create('secret', { dimension: 2, metric: 'l2', hnsw: { m: 8, efConstruction: 32, efSearch: 16 } });
+  });
+  afterAll(async () => {
+    await auth?.close();
+  });
+
+  const protectedRoutes: InjectOptions[] = [
+    { method: 'GET', url: '/' },
+    { method: 'GET', url: '/v1/status' },
+    { method: 'GET', url: '/metrics' },
+    { method: 'GET', url: '/openapi.json' },
+    { method: 'GET', url: '/collections' },
+    { method: 'GET', url: '/collections/secret' },
+    { method: 'PUT', url: '/collections/other', payload: { vectors: { size: 2, distance: 'Dot' } } },
+    { method: 'DELETE', url: '/collections/secret' },
+    { method: 'PUT', url: '/collections/secret/points', payload: { points: [{ id: 1, vector: [1, 2] }] } },
+    { method: 'POST', url: '/collections/secret/points/search', payload: { vector: [1, 2] } },
+    { method: 'POST', url: '/collections/secret/points/delete', payload: { points: [1] } },
+    { method: 'GET', url: '/no/such/route' },
+    { method: 'GET', url: '/healthz/' },
+  ];
+
+  it.each(protectedRoutes.map((o) => [`${o.method} ${o.url}`, o] as const))('%s needs the key', async (_name, opts) => {
+    for (const headers of [{}, { 'api-key': 'wrong' }, { 'api-key': '' }, { authorization: `Basic ${KEY}` }, { authorization: `bearer ${KEY}` }, { authorization: `Bearer ${KEY}x` }]) {
+      expectErrorShape(await call(auth.app, { ...opts, headers }), 401, 'JADE_ERR_UNAUTHENTICATED');
+    }
+    expect(auth.catalog.names()).toEqual(['secret']);
+    expect(auth.catalog.get('secret').shard.state.count).toBe(0);
+  });
+
+  it('accepts both api-key and Authorization: Bearer', async () => {
+    for (const headers of [{ 'api-key': KEY }, { authorization: `Bearer ${KEY}` }]) {
+      expect((await call(auth.app, { method: 'GET', url: '/collections', headers })).body.result.collections).toEqual([{ name: 'secret' }]);
+    }
+    const up = await call(auth.app, { method: 'PUT', url: '/collections/secret/points', headers: { 'api-key': KEY }, payload: { points: [{ id: 1, vector: [1, 2] }] } });
+    expect(up.status).toBe(200);
+    expect(auth.catalog.get('secret').shard.state.count).toBe(1);
+  });
+
+  it('/healthz and /readyz stay public', async () => {
+    expect((await call(auth.app, { method: 'GET', url: '/healthz' })).status).toBe(200);
+    expect((await call(auth.app, { method: 'GET', url: '/readyz?probe=1' })).status).toBe(200);
+    auth.setReady(false);
+    expectErrorShape(await call(auth.app, { method: 'GET', url: '/readyz' }), 503, 'JADE_ERR_NOT_READY');
+    auth.setReady(true);
+  });
+});
+
+describe('409: collectionsMax', () => {
+  it('refuses a collection past collectionsMax with 409 JADE_ERR_CONFLICT', async () => {
+    const small = await makeHarness({ limits: { collectionsMax: 1 } });
+    try {
+      expect((await call(small.app, { method: 'PUT', url: '/collections/one', payload: { vectors: { size: 2, distance: 'Dot' } } })).status).toBe(200);
+      expectErrorShape(await call(small.app, { method: 'PUT', url: '/collections/two', payload: { vectors: { size: 2, distance: 'Dot' } } }), 409, 'JADE_ERR_CONFLICT');
+      expect(small.catalog.names()).toEqual(['one']);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('429: write backpressure', () => {
+  async function gated(limits: HarnessOptions['limits']) {
+    const disk = new GatedDisk();
+    const g = await makeHarness({ disk, limits });
+    await call(g.app, { method: 'PUT', url: '/collections/q', payload: { vectors: { size: 2, distance: 'Euclid' } } });
+    await call(g.app, { method: 'PUT', url: '/collections/q/points', payload: { points: [{ id: 1, vector: [1, 1] }] } });
+    return { g, disk };
+  }
+
+  async function untilWaiting(disk: GatedDisk) {
+    for (let i = 0; i < 1000 && disk.waitingSyncs === 0; i++) await new Promise((r) => setTimeout(r, 2));
+    expect(disk.waitingSyncs).toBeGreaterThan(0);
+  }
+
+  it('past writesInFlightMax a write gets 429 and changes nothing; the held write completes', async () => {
+    const { g, disk } = await gated({ writesInFlightMax: 1 });
+    try {
+      const before = collectionChecksum(g.catalog, 'q');
+      disk.closeGate();
+      const held = g.app.inject({ method: 'PUT', url: '/collections/q/points', payload: { points: [{ id: 2, vector: [2, 2] }] } });
+      await untilWaiting(disk);
+      for (const opts of [
+        { method: 'PUT', url: '/collections/q/points', payload: { points: [{ id: 3, vector: [3, 3] }] } },
+        { method: 'POST', url: '/collections/q/points/delete', payload: { points: [1] } },
+        { method: 'PUT', url: '/collections/q/index', payload: { field_name: 'a', field_schema: 'keyword' } },
+      ] as InjectOptions[]) {
+        const res = await call(g.app, opts);
+        expectErrorShape(res, 429, 'JADE_ERR_QUEUE_FULL');
+      }
+      // Reads are not writes: they still answer while the write waits.
+      expect((await call(g.app, { method: 'POST', url: '/collections/q/points/count', payload: {} })).body.result.count).toBe(1);
+      expect(collectionChecksum(g.catalog, 'q')).toBe(before);
+      disk.releaseGate();
+      expect((await held).statusCode).toBe(200);
+      expect(g.catalog.get('q').shard.state.count).toBe(2);
+      expect(g.catalog.get('q').shard.state.get(3)).toBeNull();
+      // Once the slot is free, writes are accepted again.
+      expect((await call(g.app, { method: 'PUT', url: '/collections/q/points', payload: { points: [{ id: 3, vector: [3, 3] }] } })).status).toBe(200);
+    } finally {
+      disk.releaseGate();
+      await g.close();
+    }
+  });
+
+  it('past the WAL pendingBytesMax a write gets 429 and changes nothing', async () => {
+    const { g, disk } = await gated({ writesInFlightMax: 100, walPendingBytesMax: 1024 });
+    try {
+      disk.closeGate();
+      const held = g.app.inject({ method: 'PUT', url: '/collections/q/points', payload: { points: [{ id: 2, vector: [2, 2] }] } });
+      await untilWaiting(disk);
+      const before = collectionChecksum(g.catalog, 'q');
+      const bigPoints = Array.from({ length: 40 }, (_, i) => ({ id: 100 + i, vector: [i, i], payload: { pad: 'p'.repeat(20) } }));
+      const res = await call(g.app, { method: 'PUT', url: '/collections/q/points', payload: { points: bigPoints } });
+      expectErrorShape(res, 429, 'JADE_ERR_QUEUE_FULL');
+      expect(res.body.status.error).toContain('pendingBytesMax');
+      expect(collectionChecksum(g.catalog, 'q')).toBe(before);
+      disk.releaseGate();
+      expect((await held).statusCode).toBe(200);
+      expect(g.catalog.get('q').shard.state.count).toBe(2);
+      expect(g.catalog.get('q').shard.state.get(100)).toBeNull();
+    } finally {
+      disk.releaseGate();
+      await g.close();
+    }
+  });
+});
+
+describe('503: readiness', () => {
+  it('/readyz answers 503 JADE_ERR_NOT_READY until the node is ready', async () => {
+    const starting = await makeHarness({ ready: false });
+    try {
+      expectErrorShape(await call(starting.app, { method: 'GET', url: '/readyz' }), 503, 'JADE_ERR_NOT_READY');
+      expect((await call(starting.app, { method: 'GET', url: '/healthz' })).status).toBe(200);
+      expect((await call(starting.app, { method: 'GET', url: '/v1/status' })).body.ready).toBe(false);
+      starting.setReady(true);
+      expect((await call(starting.app, { method: 'GET', url: '/readyz' })).status).toBe(200);
+    } finally {
+      await starting.close();
+    }
+  });
+});
