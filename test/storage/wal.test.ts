@@ -208,6 +208,77 @@ describe('WAL basics', () => {
   });
 });
 
+describe('WAL reads and suffix truncation (for use as a Raft log)', () => {
+  const opts = { ...OPTS, segmentSizeBytesMax: 200 };
+  const body = (i: number) => `entry-${String(i).padStart(3, '0')}-${'e'.repeat(i % 17)}`;
+
+  async function filled(n: number) {
+    const disk = new FaultyMemoryDisk();
+    const { wal } = await Wal.open(disk, DIR, opts);
+    for (let i = 1; i <= n; i++) await wal.append(enc(body(i)));
+    return { disk, wal };
+  }
+
+  it('read returns durable records from an LSN across segments, bounded by maxBytes', async () => {
+    const { disk, wal } = await filled(30);
+    expect((await disk.list(DIR)).length).toBeGreaterThan(3);
+    const all = await wal.read(1, Infinity);
+    expect(all.map((r) => r.lsn)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(all.map((r) => dec(r.payload))).toEqual(Array.from({ length: 30 }, (_, i) => body(i + 1)));
+    expect((await wal.read(5, 1)).map((r) => r.lsn)).toEqual([5]);
+    const some = await wal.read(10, 40);
+    expect(some[0].lsn).toBe(10);
+    expect(some.length).toBeGreaterThan(1);
+    expect(some.length).toBeLessThan(21);
+    expect(await wal.read(31, 1000)).toEqual([]);
+    await wal.truncateBefore(20);
+    await expectCode(wal.read(1, 10), 'JADE_ERR_NOT_FOUND');
+    expect((await wal.read(20, Infinity)).map((r) => r.lsn).at(-1)).toBe(30);
+    await wal.close();
+  });
+
+  it('read re-checks CRCs: bit rot after open is reported with file and offset', async () => {
+    const { disk, wal } = await filled(3);
+    const file = path.join(DIR, '00000000000000000001.wal');
+    disk.corrupt(file, SEGMENT_HEADER_BYTES + RECORD_HEADER_BYTES + 1, enc('?'));
+    const e = await expectCode(wal.read(1, 10), 'JADE_ERR_STORAGE');
+    expect(e.message).toContain(`${file} offset ${SEGMENT_HEADER_BYTES}`);
+    await wal.close();
+  });
+
+  it('truncateAfter drops the suffix durably (mid-segment, at a segment boundary, everything) and appends continue after it', async () => {
+    const { disk, wal } = await filled(30);
+    await wal.truncateAfter(17);
+    expect(wal.lastLsn()).toBe(17);
+    expect(await wal.append(enc('replaced-18'))).toBe(18);
+    disk.crash();
+    let r = await reopen(disk, opts);
+    expect(r.lsns).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
+    expect(r.texts.at(-1)).toBe('replaced-18');
+    expect(r.texts[16]).toBe(body(17));
+
+    // At a segment boundary: cut right before the first LSN of the last segment.
+    const names = await disk.list(DIR);
+    const lastFirst = Number(names.at(-1)!.slice(0, 20));
+    await r.wal.truncateAfter(lastFirst - 1);
+    expect(await r.wal.append(enc('boundary'))).toBe(lastFirst);
+    await r.wal.close();
+    r = await reopen(disk, opts);
+    expect(r.lsns.at(-1)).toBe(lastFirst);
+    expect(r.texts.at(-1)).toBe('boundary');
+
+    // Past the end: nothing happens. Down to 0: the log is empty and numbering restarts at 1.
+    await r.wal.truncateAfter(1000);
+    expect(r.wal.lastLsn()).toBe(lastFirst);
+    await r.wal.truncateAfter(0);
+    expect(await r.wal.read(1, 10)).toEqual([]);
+    expect(await r.wal.append(enc('first-again'))).toBe(1);
+    disk.crash();
+    r = await reopen(disk, opts);
+    expect(r.texts).toEqual(['first-again']);
+  });
+});
+
 describe('WAL recovery', () => {
   it('torn tail after a crash mid-write is truncated: exactly the acknowledged records replay (30 seeded crashes)', async () => {
     let tornCount = 0;

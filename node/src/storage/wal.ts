@@ -18,7 +18,7 @@
 import * as path from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { JadeError, assert, isJadeError } from '../util/errors.js';
-import { writeAll, type Disk, type DiskFile } from './disk.js';
+import { readAt, writeAll, type Disk, type DiskFile } from './disk.js';
 
 export interface WalOptions {
   /** A segment is closed and a new one started before it would grow past this (a single larger record gets a segment of its own). */
@@ -153,6 +153,8 @@ interface ScannedSegment {
   /** End of the last valid record (the header end when there is none). */
   validEnd: number;
   records: WalRecord[];
+  /** Start offset of each record. */
+  offsets: number[];
 }
 
 interface WalProblem {
@@ -222,7 +224,7 @@ async function scanWal(disk: Disk, dir: string): Promise<WalScan> {
         problem: { kind: 'corrupt', segmentIndex: i, file: filePath, offset: 0, reason: `segment starts at LSN ${header.firstLsn}, expected ${expectedLsn} (missing segment)` },
       };
     }
-    const seg: ScannedSegment = { name, path: filePath, firstLsn: header.firstLsn, flags: header.flags, size: bytes.length, validEnd: SEGMENT_HEADER_BYTES, records: [] };
+    const seg: ScannedSegment = { name, path: filePath, firstLsn: header.firstLsn, flags: header.flags, size: bytes.length, validEnd: SEGMENT_HEADER_BYTES, records: [], offsets: [] };
     segments.push(seg);
     let lsn = header.firstLsn;
     let offset = SEGMENT_HEADER_BYTES;
@@ -238,6 +240,7 @@ async function scanWal(disk: Disk, dir: string): Promise<WalScan> {
         };
       }
       seg.records.push({ lsn: rec.lsn, payload: rec.payload });
+      seg.offsets.push(offset);
       offset = rec.end;
       seg.validEnd = offset;
       lsn++;
@@ -259,7 +262,10 @@ interface Segment {
   name: string;
   path: string;
   firstLsn: number;
+  /** Durable bytes (end of the last durable record). */
   sizeBytes: number;
+  /** Start offset of each durable record: record i has LSN firstLsn + i. */
+  offsets: number[];
 }
 
 interface PendingAppend {
@@ -315,7 +321,7 @@ export class Wal {
       const records: WalRecord[] = [];
       for (const s of scan.segments) {
         for (const r of s.records) records.push(r);
-        wal.segments.push({ name: s.name, path: s.path, firstLsn: s.firstLsn, sizeBytes: s.validEnd });
+        wal.segments.push({ name: s.name, path: s.path, firstLsn: s.firstLsn, sizeBytes: s.validEnd, offsets: s.offsets });
       }
       const last = scan.segments.at(-1);
       if (!last) {
@@ -417,6 +423,11 @@ export class Wal {
         continue;
       }
       this.queue.splice(0, count);
+      let recordOffset = this.writeOffset;
+      for (const g of group) {
+        seg.offsets.push(recordOffset);
+        recordOffset += RECORD_HEADER_BYTES + g.payload.length;
+      }
       this.writeOffset += buf.length;
       seg.sizeBytes = this.writeOffset;
       this.durableLsn = group[count - 1].lsn;
@@ -472,7 +483,7 @@ export class Wal {
     const previous = this.segments.length > 0 ? this.active : null;
     this.active = f;
     this.writeOffset = SEGMENT_HEADER_BYTES;
-    this.segments.push({ name, path: p, firstLsn, sizeBytes: SEGMENT_HEADER_BYTES });
+    this.segments.push({ name, path: p, firstLsn, sizeBytes: SEGMENT_HEADER_BYTES, offsets: [] });
     if (previous) await previous.close().catch(() => undefined);
   }
 
@@ -493,6 +504,99 @@ export class Wal {
       if (removed) await this.disk.syncDir(this.dir);
     } catch (e) {
       throw storageError('WAL truncation failed', e, { dir: this.dir });
+    }
+  }
+
+  /**
+   * Durable records from fromLsn on, in order, until their payloads total at least maxBytes (at
+   * least one record); [] when fromLsn is past the end. Throws JADE_ERR_NOT_FOUND below firstLsn()
+   * (truncated away). Each record's CRC is checked again (bit rot since open is reported).
+   */
+  async read(fromLsn: number, maxBytes: number): Promise<WalRecord[]> {
+    if (fromLsn < this.firstLsn()) {
+      throw new JadeError('JADE_ERR_NOT_FOUND', `WAL record ${fromLsn} was truncated away (log starts at ${this.firstLsn()})`);
+    }
+    const out: WalRecord[] = [];
+    let total = 0;
+    let lsn = fromLsn;
+    while (lsn <= this.durableLsn && (out.length === 0 || total < maxBytes)) {
+      const seg = this.segmentOf(lsn);
+      assert(seg, `durable LSN ${lsn} has a segment`);
+      const first = lsn - seg.firstLsn;
+      // Read this segment's records up to maxBytes in one I/O.
+      let last = first;
+      let bytes = seg.offsets[first + 1] ?? seg.sizeBytes;
+      while (last + 1 < seg.offsets.length && total + (bytes - seg.offsets[first]) < maxBytes) {
+        last++;
+        bytes = seg.offsets[last + 1] ?? seg.sizeBytes;
+      }
+      const start = seg.offsets[first];
+      let buf: Uint8Array;
+      try {
+        const f = await this.disk.open(seg.path, 'r');
+        try {
+          buf = await readAt(f, start, bytes - start);
+        } finally {
+          await f.close();
+        }
+      } catch (e) {
+        throw storageError(`WAL read of ${seg.path} failed`, e, { file: seg.path });
+      }
+      const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+      for (let i = first; i <= last; i++) {
+        const rec = recordAt(buf, view, seg.offsets[i] - start, seg.firstLsn + i);
+        if (!rec) throw corruptError({ kind: 'corrupt', segmentIndex: 0, file: seg.path, offset: seg.offsets[i], reason: 'bad record on read' });
+        out.push({ lsn: rec.lsn, payload: rec.payload.slice() });
+        total += rec.payload.length;
+      }
+      lsn = seg.firstLsn + last + 1;
+    }
+    return out;
+  }
+
+  private segmentOf(lsn: number): Segment | undefined {
+    for (let i = this.segments.length - 1; i >= 0; i--) {
+      const s = this.segments[i];
+      if (lsn >= s.firstLsn) return lsn < s.firstLsn + s.offsets.length ? s : undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * Durably drops every record with LSN > lsn, so the next append gets lsn + 1 (a Raft follower
+   * overwriting a conflicting suffix). Later segments go newest first, then the segment holding
+   * lsn + 1 is cut, so a crash in between leaves a contiguous prefix. Below firstLsn() - 1 it is a
+   * reset(lsn + 1). Call with no appends in flight.
+   */
+  async truncateAfter(lsn: number): Promise<void> {
+    assert(Number.isSafeInteger(lsn) && lsn >= 0, 'truncateAfter LSN must be a non-negative integer');
+    if (this.failed) throw this.failed;
+    while (this.flushing) await this.flushing;
+    if (this.queue.length > 0) throw new JadeError('JADE_ERR_CONFLICT', 'WAL truncation while appends are in flight');
+    if (lsn >= this.durableLsn) return;
+    if (lsn < this.firstLsn() - 1) return this.reset(lsn + 1);
+    try {
+      const k = this.segments.findIndex((s) => lsn + 1 >= s.firstLsn && lsn + 1 < s.firstLsn + Math.max(1, s.offsets.length));
+      assert(k >= 0, `a segment holds LSN ${lsn + 1}`);
+      const seg = this.segments[k];
+      await this.active.close().catch(() => undefined);
+      for (let i = this.segments.length - 1; i > k; i--) {
+        await this.disk.unlink(this.segments[i].path);
+        this.segments.pop();
+      }
+      const cut = seg.offsets[lsn + 1 - seg.firstLsn] ?? SEGMENT_HEADER_BYTES;
+      this.active = await this.disk.open(seg.path, 'rw');
+      await this.active.truncate(cut);
+      await this.active.sync();
+      await this.disk.syncDir(this.dir);
+      seg.offsets.length = lsn + 1 - seg.firstLsn;
+      seg.sizeBytes = cut;
+      this.writeOffset = cut;
+      this.durableLsn = lsn;
+      this.nextLsn = lsn + 1;
+    } catch (e) {
+      this.failAll(storageError('WAL truncation failed', e, { dir: this.dir }));
+      throw this.failed;
     }
   }
 
