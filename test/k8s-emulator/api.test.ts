@@ -176,6 +176,13 @@ describe('informers and watch faults', () => {
       await waitFor(() => cached('w3') === undefined && seen.includes('delete w3'), 5000, 20, 'recovery after drop and 500');
       expect(errors).toBeGreaterThan(errorsBefore);
 
+      // A 410 on the open watch itself (compaction): the informer relists and sees the change made meanwhile.
+      emu.faults.stallWatches('configmaps');
+      await core.patchNamespacedConfigMap({ namespace: ns, name: 'w1', body: { data: { v: '4b' } } }, mergePatch);
+      emu.faults.clear();
+      emu.faults.expireWatches('configmaps');
+      await waitFor(() => cached('w1') === '4b', 5000, 20, 'relist after expired watch');
+
       // A graceful server-side close (watch timeout): the informer resumes from its resourceVersion.
       emu.faults.closeWatches('configmaps');
       await core.patchNamespacedConfigMap({ namespace: ns, name: 'w1', body: { data: { v: '5' } } }, mergePatch);

@@ -104,6 +104,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
       goneNextWatch: (resource) => api.goneNextWatch(resource),
       dropWatchConnections: (resource) => api.dropWatchConnections(resource),
       closeWatches: (resource) => api.closeWatches(resource),
+      expireWatches: (resource) => api.expireWatches(resource),
       failNextRequests: (n, status, match) => api.failNextRequests(n, status, match),
       stallWatches: (resource) => api.stallWatches(resource),
       clear: () => api.clearFaults(),

@@ -38,6 +38,8 @@ export interface ListOptions {
 export interface EmulatorFaults {
   /** The next watch request (on this plural, or any) gets an ERROR event with a 410 Expired Status, then the stream closes. */
   goneNextWatch(resource?: string): void;
+  /** Open watches (on this plural, or all) get an ERROR event with a 410 Expired Status, then a clean close. */
+  expireWatches(resource?: string): void;
   /** Abruptly destroy the sockets of open watches (on this plural, or all). */
   dropWatchConnections(resource?: string): void;
   /** Gracefully end open watches (the server's watch timeout): clients see a clean close. */

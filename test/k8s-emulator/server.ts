@@ -148,6 +148,16 @@ export class ApiServer {
     for (const w of [...this.watchers]) if (!resource || w.t.plural === resource) this.endWatch(w, false);
   }
 
+  /** Open watches get an ERROR event with a 410 Expired Status (as after an etcd compaction), then close. */
+  expireWatches(resource?: string): void {
+    const status = new ApiError(410, 'Expired', 'The resourceVersion for the provided watch is too old.').toStatus();
+    for (const w of [...this.watchers]) {
+      if (resource && w.t.plural !== resource) continue;
+      this.writeEvent(w, 'ERROR', status);
+      this.endWatch(w, false);
+    }
+  }
+
   failNextRequests(n: number, status = 500, match?: { method?: string; path?: RegExp }): void {
     if (this.failRules.length >= failRulesMax) throw new Error(`more than ${failRulesMax} request fault rules queued`);
     this.failRules.push({ remaining: n, status, method: match?.method?.toUpperCase(), path: match?.path });
