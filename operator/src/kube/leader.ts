@@ -28,6 +28,8 @@ interface LeaseSpec {
 }
 type Lease = KubeObject & { spec?: LeaseSpec };
 
+const RELEASE_ATTEMPTS_MAX = 3;
+
 /** metav1.MicroTime: RFC 3339 with microseconds. */
 function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
@@ -37,6 +39,7 @@ export class LeaderElector {
   private leading = false;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
+  private inflight: Promise<void> = Promise.resolve();
   private observedRecord = '';
   private observedAtMs = 0;
   private lastRenewMs = 0;
@@ -64,7 +67,8 @@ export class LeaderElector {
   start(): void {
     const tick = async () => {
       if (this.stopped) return;
-      await this.tryAcquireOrRenew();
+      this.inflight = this.tryAcquireOrRenew();
+      await this.inflight;
       if (!this.stopped) this.timer = setTimeout(tick, this.retryPeriodMs);
     };
     void tick();
@@ -74,14 +78,17 @@ export class LeaderElector {
   async stop(release = true): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    if (this.leading && release) {
+    // A renewal may be in flight; releasing before it lands would lose the race to our own write.
+    await this.inflight;
+    for (let attempt = 1; this.leading && release && attempt <= RELEASE_ATTEMPTS_MAX; attempt++) {
       try {
         const lease = await this.client.get<Lease>('Lease', this.opts.namespace, this.opts.name);
         if (lease.spec?.holderIdentity === this.opts.identity) {
           await this.client.replace({ ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(this.now()) } });
         }
+        break;
       } catch (e) {
-        this.log(`releasing lease failed: ${String(e)}`);
+        if (!isConflict(e) || attempt === RELEASE_ATTEMPTS_MAX) this.log(`releasing lease failed: ${String(e)}`);
       }
     }
     this.setLeading(false);
