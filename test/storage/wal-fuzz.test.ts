@@ -1,7 +1,9 @@
 // Fuzzes WAL replay with fast-check on the in-memory disk: segment files of random bytes, valid
 // logs with random tails, and valid logs with random byte edits. Opening must either replay a
 // prefix of what was written (never an altered or reordered record) or throw
-// JadeError(JADE_ERR_STORAGE); after repairWal() it must always open with a prefix.
+// JadeError(JADE_ERR_STORAGE); after repairWal() it must always open with a prefix. A model-based
+// property runs random sequences of appends, failed appends, truncations, reads and crashes and
+// compares the WAL with a plain array after every step.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as path from 'node:path';
@@ -98,6 +100,101 @@ describe('WAL replay fuzz', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+});
+
+type Op =
+  | { t: 'append'; sizes: number[] }
+  | { t: 'failedAppend'; fault: 'sync' | 'write' | 'short'; count: number }
+  | { t: 'truncateAfter'; back: number }
+  | { t: 'truncateBefore'; at: number }
+  | { t: 'read'; from: number; maxBytes: number }
+  | { t: 'crash' };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ t: fc.constant('append' as const), sizes: fc.array(fc.nat({ max: 90 }), { minLength: 1, maxLength: 6 }) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('failedAppend' as const), fault: fc.constantFrom('sync' as const, 'write' as const, 'short' as const), count: fc.integer({ min: 1, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('truncateAfter' as const), back: fc.nat({ max: 8 }) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('truncateBefore' as const), at: fc.nat({ max: 60 }) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('read' as const), from: fc.nat({ max: 60 }), maxBytes: fc.integer({ min: 1, max: 400 }) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('crash' as const) }) },
+);
+
+describe('WAL model-based property', () => {
+  it('random appends, faults, truncations, reads and crashes agree with an array model', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), async (ops) => {
+        const disk = new FaultyMemoryDisk();
+        let { wal } = await Wal.open(disk, DIR, OPTS);
+        // model[i] is the payload of LSN i + 1 (LSNs below the WAL's firstLsn may be truncated away).
+        const model: string[] = [];
+        let counter = 0;
+        const check = async () => {
+          expect(wal.lastLsn()).toBe(model.length);
+          const first = wal.firstLsn();
+          const got = await wal.read(first, Infinity);
+          expect(got.map((r) => new TextDecoder().decode(r.payload))).toEqual(model.slice(first - 1));
+        };
+        for (const op of ops) {
+          switch (op.t) {
+            case 'append': {
+              const texts = op.sizes.map((n) => `${counter++}:${'a'.repeat(n)}`);
+              const lsns = await Promise.all(texts.map((t) => wal.append(new TextEncoder().encode(t))));
+              expect(lsns).toEqual(texts.map((_, i) => model.length + i + 1));
+              model.push(...texts);
+              break;
+            }
+            case 'failedAppend': {
+              if (op.fault === 'sync') disk.failNextSync('EIO');
+              else if (op.fault === 'write') disk.failWrites('ENOSPC');
+              else disk.shortWriteNext(7, 'ENOSPC');
+              const results = await Promise.allSettled(Array.from({ length: op.count }, (_, i) => wal.append(new TextEncoder().encode(`failed-${counter}-${i}`))));
+              disk.clearFaults();
+              for (const r of results) {
+                expect(r.status).toBe('rejected');
+                expect((r as PromiseRejectedResult).reason).toBeInstanceOf(JadeError);
+              }
+              break;
+            }
+            case 'truncateAfter': {
+              const lsn = Math.max(wal.firstLsn() - 1, model.length - op.back);
+              await wal.truncateAfter(lsn);
+              model.length = Math.min(model.length, lsn);
+              break;
+            }
+            case 'truncateBefore':
+              await wal.truncateBefore(op.at);
+              expect(wal.firstLsn()).toBeLessThanOrEqual(Math.max(op.at, 1, model.length + 1));
+              break;
+            case 'read': {
+              if (op.from < wal.firstLsn()) {
+                await expect(wal.read(op.from, op.maxBytes)).rejects.toMatchObject({ code: 'JADE_ERR_NOT_FOUND' });
+                break;
+              }
+              const got = await wal.read(op.from, op.maxBytes);
+              const expected = model.slice(op.from - 1);
+              if (expected.length > 0) expect(got.length).toBeGreaterThan(0);
+              expect(got.map((r) => new TextDecoder().decode(r.payload))).toEqual(expected.slice(0, got.length));
+              break;
+            }
+            case 'crash': {
+              disk.crash();
+              const r = await Wal.open(disk, DIR, OPTS);
+              wal = r.wal;
+              if (r.records.length > 0) {
+                expect(r.records.map((x) => new TextDecoder().decode(x.payload))).toEqual(model.slice(r.records[0].lsn - 1));
+              } else {
+                expect(wal.firstLsn()).toBe(model.length + 1);
+              }
+              break;
+            }
+          }
+          await check();
+        }
+        await wal.close();
+      }),
+      { numRuns: 150 },
     );
   });
 });
