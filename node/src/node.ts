@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { NodeMetrics } from './api/metrics.js';
 import { buildApp } from './api/rest/app.js';
-import { Catalog } from './cluster/catalog.js';
+import { Catalog, StandaloneBackend } from './cluster/catalog.js';
 import type { NodeConfig } from './config.js';
 import { Authenticator } from './security/auth.js';
 import { RealDisk } from './storage/disk.js';
@@ -64,7 +64,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       }),
     );
     const app = await buildApp({
-      catalog: openCatalog,
+      backend: new StandaloneBackend(openCatalog),
       limits: config.limits,
       hnswDefaults: config.hnswDefaults,
       auth: new Authenticator({ apiKey: config.apiKey, publicPaths: ['/healthz', '/readyz'] }),

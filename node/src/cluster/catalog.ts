@@ -6,16 +6,12 @@ import { LocalShard } from '../shard/local-shard.js';
 import type { CollectionParams } from '../shard/state.js';
 import { validateParams } from '../shard/state.js';
 import type { Disk } from '../storage/disk.js';
+import type { WriteBatch } from '../storage/types.js';
 import { JadeError } from '../util/errors.js';
+import type { CollectionRecord, CollectionView, CollectionsBackend } from './backend.js';
 
 export const COLLECTION_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;
 export const COLLECTIONS_MAX_DEFAULT = 1000;
-
-export interface CollectionRecord {
-  name: string;
-  params: CollectionParams;
-  createdAtMs: number;
-}
 
 export interface CatalogOptions {
   shard: LocalShardOptions;
@@ -116,5 +112,36 @@ export class Catalog {
   async close(): Promise<void> {
     for (const e of this.entries.values()) await e.shard.close();
     this.entries.clear();
+  }
+}
+
+/** The standalone node's backend: one local durable shard per collection, every read is strong. */
+export class StandaloneBackend implements CollectionsBackend {
+  readonly mode = 'standalone' as const;
+  constructor(readonly catalog: Catalog) {}
+  names(): string[] {
+    return this.catalog.names();
+  }
+  has(name: string): boolean {
+    return this.catalog.has(name);
+  }
+  async create(name: string, params: CollectionParams): Promise<void> {
+    await this.catalog.create(name, params);
+  }
+  delete(name: string): Promise<boolean> {
+    return this.catalog.delete(name);
+  }
+  write(name: string, batch: WriteBatch): Promise<number> {
+    return this.catalog.get(name).shard.write(batch);
+  }
+  async read(name: string): Promise<CollectionView> {
+    return this.view(name);
+  }
+  view(name: string): CollectionView {
+    const { record, shard } = this.catalog.get(name);
+    return { record, state: shard.state, walBytes: shard.walSizeBytes() };
+  }
+  clusterStatus(): Record<string, unknown> {
+    return { mode: 'standalone', role: 'leader' };
   }
 }

@@ -3,7 +3,7 @@
 // tests drive it with inject(). Every error leaves through one handler and one code table.
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Catalog } from '../../cluster/catalog.js';
+import type { CollectionsBackend, ReadConsistency } from '../../cluster/backend.js';
 import type { HnswParams } from '../../index/types.js';
 import type { Authenticator } from '../../security/auth.js';
 import { parseFilter, parsePointId } from '../../shard/filter.js';
@@ -38,7 +38,7 @@ export interface SystemInfo {
 }
 
 export interface AppDeps {
-  catalog: Catalog;
+  backend: CollectionsBackend;
   limits: RestLimits;
   hnswDefaults: HnswParams;
   auth: Authenticator;
@@ -70,7 +70,7 @@ function intInRange(raw: unknown, name: string, fallback: number, min: number, m
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { catalog, limits, auth, metrics } = deps;
+  const { backend, limits, auth, metrics } = deps;
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: limits.bodyBytesMax,
@@ -145,18 +145,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const errors = { 400: S.errorResponse, 404: S.errorResponse, 409: S.errorResponse, 413: S.errorResponse, 429: S.errorResponse, 503: S.errorResponse };
   const nameParams = S.collectionNameParams;
 
-  function stateOf(name: string): ShardState {
-    return catalog.get(name).shard.state;
+  /** Qdrant's `consistency` (query string or body): "one"/"eventual" reads this replica; anything else is strong. */
+  function consistencyOf(req: FastifyRequest): ReadConsistency {
+    const raw = (req.query as Record<string, unknown> | undefined)?.consistency ?? (req.body as Record<string, unknown> | undefined)?.consistency;
+    return raw === 'eventual' || raw === 'one' || raw === 1 || raw === '1' ? 'eventual' : 'strong';
+  }
+
+  async function stateOf(name: string, req: FastifyRequest): Promise<ShardState> {
+    return (await backend.read(name, consistencyOf(req))).state;
   }
 
   async function write(name: string, batch: WriteBatch): Promise<{ operation_id: number; status: 'completed' }> {
-    const shard = catalog.get(name).shard;
+    if (!backend.has(name)) throw new JadeError('JADE_ERR_COLLECTION_NOT_FOUND', `collection "${name}" does not exist`);
     if (writesInFlight >= limits.writesInFlightMax) {
       throw new JadeError('JADE_ERR_QUEUE_FULL', `too many writes in flight (writesInFlightMax ${limits.writesInFlightMax}); retry later`);
     }
     writesInFlight++;
     try {
-      const lsn = await shard.write(batch);
+      const lsn = await backend.write(name, batch);
       return { operation_id: lsn, status: 'completed' };
     } finally {
       writesInFlight--;
@@ -200,8 +206,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     };
   }
 
-  function runSearch(name: string, spec: SearchSpec): PointOut[] {
-    const state = stateOf(name);
+  function runSearch(state: ShardState, spec: SearchSpec): PointOut[] {
     const k = spec.limit + spec.offset;
     const { hits } = state.search({ vector: spec.vector, k, ef: spec.ef, filter: parseFilter(spec.filter), exact: spec.exact });
     const out: PointOut[] = [];
@@ -214,16 +219,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
 
   /** Query API's `query`: a vector, {nearest: vector}, or the id of a stored point. */
-  function queryVector(name: string, raw: unknown, insideNearest = false): Float32Array {
+  function queryVector(state: ShardState, raw: unknown, insideNearest = false): Float32Array {
     if (raw === undefined || raw === null) badRequest('query is required (a vector, {"nearest": vector} or a point id)');
     if (typeof raw === 'object' && !Array.isArray(raw)) {
       const o = raw as Record<string, unknown>;
       // One level only: {nearest: {nearest: ...}} nested thousands deep would overflow the stack.
-      if ('nearest' in o && !insideNearest) return queryVector(name, o.nearest, true);
+      if ('nearest' in o && !insideNearest) return queryVector(state, o.nearest, true);
       badRequest('only nearest-neighbour queries are supported: query must be a vector, {"nearest": ...} or a point id');
     }
     if (typeof raw === 'number' || (typeof raw === 'string' && /^[0-9a-f-]{32,36}$/i.test(raw))) {
-      const p = stateOf(name).get(parsePointId(raw, 'query'));
+      const p = state.get(parsePointId(raw, 'query'));
       if (!p) throw new JadeError('JADE_ERR_NOT_FOUND', `point ${JSON.stringify(raw)} used as query does not exist`);
       return p.vector;
     }
@@ -246,17 +251,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.get('/v1/status', { schema: { tags: ['system'], response: { 200: { type: 'object', additionalProperties: true } } } }, async () => {
     const mem = process.memoryUsage();
-    const collections = catalog.names().map((name) => {
-      const { shard, record } = catalog.get(name);
-      const m = shard.state.memoryBytes();
-      return { name, points: shard.state.count, dimension: record.params.dimension, metric: record.params.metric, walBytes: shard.walSizeBytes(), memoryBytes: m.vectors + m.index };
+    const collections = backend.names().map((name) => {
+      const { state, record, walBytes } = backend.view(name);
+      const m = state.memoryBytes();
+      return { name, points: state.count, dimension: record.params.dimension, metric: record.params.metric, walBytes, memoryBytes: m.vectors + m.index, indexBacklog: state.indexBacklog };
     });
     return {
       version: deps.info.version,
       nodeId: deps.info.nodeId,
       clusterName: deps.info.clusterName,
-      mode: 'standalone',
+      mode: backend.mode,
       role: 'leader',
+      ...backend.clusterStatus(),
       ready: deps.isReady(),
       uptimeSeconds: Math.round((Date.now() - deps.info.startedAtMs) / 1000),
       collections,
@@ -276,7 +282,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // ---- collections ----
   app.get('/collections', { schema: { tags: ['collections'], response: { 200: S.envelope({ type: 'object', properties: { collections: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' } } } } } }) } } }, async (req, reply) =>
-    ok(reply, { collections: catalog.names().map((name) => ({ name })) }, startOf(req)),
+    ok(reply, { collections: backend.names().map((name) => ({ name })) }, startOf(req)),
   );
 
   app.put<{ Params: { name: string }; Body: Record<string, any> }>(
@@ -285,7 +291,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (req, reply) => {
       const body = req.body;
       const hnsw = body.hnsw_config ?? {};
-      await catalog.create(req.params.name, {
+      await backend.create(req.params.name, {
         dimension: body.vectors.size,
         metric: parseMetric(body.vectors.distance),
         hnsw: {
@@ -299,18 +305,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
 
   app.get<{ Params: { name: string } }>('/collections/:name', { schema: { tags: ['collections'], params: nameParams, response: { 200: S.envelope({ type: 'object', additionalProperties: true }), ...errors } } }, async (req, reply) => {
-    const { record, shard } = catalog.get(req.params.name);
+    const { record, state, walBytes } = backend.view(req.params.name);
     const p = record.params;
-    const mem = shard.state.memoryBytes();
+    const mem = state.memoryBytes();
     const payloadSchema: Record<string, unknown> = {};
-    for (const i of shard.state.payloadIndexList()) payloadSchema[i.field] = { data_type: i.schema, params: { type: i.schema } };
+    for (const i of state.payloadIndexList()) payloadSchema[i.field] = { data_type: i.schema, params: { type: i.schema } };
     return ok(
       reply,
       {
-        status: shard.state.indexBacklog > 0 ? 'yellow' : 'green',
+        status: state.indexBacklog > 0 ? 'yellow' : 'green',
         optimizer_status: 'ok',
-        points_count: shard.state.count,
-        indexed_vectors_count: shard.state.count - shard.state.indexBacklog,
+        points_count: state.count,
+        indexed_vectors_count: state.count - state.indexBacklog,
         segments_count: 1,
         config: {
           params: { vectors: { size: p.dimension, distance: QDRANT_DISTANCE[p.metric] }, shard_number: 1, replication_factor: 1, write_consistency_factor: 1, on_disk_payload: false },
@@ -319,18 +325,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           wal_config: { wal_capacity_mb: 64, wal_segments_ahead: 0 },
         },
         payload_schema: payloadSchema,
-        jade: { metric: p.metric, index_status: shard.state.indexBacklog > 0 ? 'indexing' : 'ready', index_backlog: shard.state.indexBacklog, memory_bytes: mem.vectors + mem.index, wal_bytes: shard.walSizeBytes(), created_at_ms: record.createdAtMs },
+        jade: { metric: p.metric, index_status: state.indexBacklog > 0 ? 'indexing' : 'ready', index_backlog: state.indexBacklog, memory_bytes: mem.vectors + mem.index, wal_bytes: walBytes, created_at_ms: record.createdAtMs },
       },
       startOf(req),
     );
   });
 
   app.get<{ Params: { name: string } }>('/collections/:name/exists', { schema: { tags: ['collections'], params: nameParams, response: { 200: S.envelope({ type: 'object', properties: { exists: { type: 'boolean' } } }) } } }, async (req, reply) =>
-    ok(reply, { exists: catalog.has(req.params.name) }, startOf(req)),
+    ok(reply, { exists: backend.has(req.params.name) }, startOf(req)),
   );
 
   app.delete<{ Params: { name: string } }>('/collections/:name', { schema: { tags: ['collections'], params: nameParams, response: { 200: S.envelope({ type: 'boolean' }), ...errors } } }, async (req, reply) => {
-    if (!(await catalog.delete(req.params.name))) throw new JadeError('JADE_ERR_COLLECTION_NOT_FOUND', `collection "${req.params.name}" does not exist`);
+    if (!(await backend.delete(req.params.name))) throw new JadeError('JADE_ERR_COLLECTION_NOT_FOUND', `collection "${req.params.name}" does not exist`);
     return ok(reply, true, startOf(req));
   });
 
@@ -373,7 +379,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     '/collections/:name/points',
     { schema: { tags: ['points'], params: nameParams, body: S.retrieveBody, response: { 200: S.envelope({ type: 'array', items: S.scoredPoint }, { missing_ids: { type: 'array', items: S.pointId } }), ...errors } } },
     async (req, reply) => {
-      const state = stateOf(req.params.name);
+      const state = await stateOf(req.params.name, req);
       const ids: unknown[] = req.body.ids;
       if (ids.length > limits.batchPointsMax) throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `${ids.length} ids in one request; the limit (batchPointsMax) is ${limits.batchPointsMax}`);
       const selector = parseWithPayload(req.body.with_payload, true);
@@ -403,7 +409,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { schema: { tags: ['points'], params: { type: 'object', required: ['name', 'id'], properties: { name: { type: 'string' }, id: { type: 'string' } } }, response: { 200: S.envelope(S.scoredPoint), ...errors } } },
     async (req, reply) => {
       const raw = /^\d+$/.test(req.params.id) ? Number(req.params.id) : req.params.id;
-      const p = stateOf(req.params.name).get(parsePointId(raw, 'id'));
+      const p = (await stateOf(req.params.name, req)).get(parsePointId(raw, 'id'));
       if (!p) throw new JadeError('JADE_ERR_NOT_FOUND', `point ${req.params.id} does not exist`);
       return ok(reply, { id: p.id, payload: p.payload ?? {}, vector: vectorOut(p.vector) }, startOf(req));
     },
@@ -418,7 +424,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         if (req.body.points.length > limits.batchPointsMax) throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `${req.body.points.length} ids in one request; the limit (batchPointsMax) is ${limits.batchPointsMax}`);
         ids = req.body.points.map((id: unknown, i: number) => parsePointId(id, `points[${i}]`));
       } else if (req.body.filter) {
-        const state = stateOf(req.params.name);
+        const state = await stateOf(req.params.name, req);
         const filter = parseFilter(req.body.filter);
         // Resolve the filter to ids now: the logged batch names exact ids, so replay is deterministic.
         ids = [];
@@ -442,7 +448,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.post<{ Params: { name: string }; Body: Record<string, any> }>(
     '/collections/:name/points/count',
     { schema: { tags: ['points'], params: nameParams, body: S.countBody, response: { 200: S.envelope({ type: 'object', properties: { count: { type: 'integer' } } }), ...errors } } },
-    async (req, reply) => ok(reply, { count: stateOf(req.params.name).countMatching(parseFilter(req.body?.filter)) }, startOf(req)),
+    async (req, reply) => ok(reply, { count: (await stateOf(req.params.name, req)).countMatching(parseFilter(req.body?.filter)) }, startOf(req)),
   );
 
   app.post<{ Params: { name: string }; Body: Record<string, any> }>(
@@ -450,7 +456,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { schema: { tags: ['points'], params: nameParams, body: S.scrollBody, response: { 200: S.envelope({ type: 'object', properties: { points: { type: 'array', items: S.scoredPoint }, next_page_offset: { anyOf: [S.pointId, { type: 'null' }] } } }), ...errors } } },
     async (req, reply) => {
       const body = req.body ?? {};
-      const state = stateOf(req.params.name);
+      const state = await stateOf(req.params.name, req);
       const limit = intInRange(body.limit, 'limit', 10, 0, limits.batchPointsMax);
       const offset = body.offset === undefined || body.offset === null ? null : parsePointId(body.offset, 'offset');
       const page = state.scroll(offset, limit, parseFilter(body.filter));
@@ -469,7 +475,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { schema: { tags: ['search'], params: nameParams, body: S.searchRequest, response: { 200: S.envelope({ type: 'array', items: S.scoredPoint }), ...errors } } },
     async (req, reply) => {
       const spec = parseSearch(req.body, parseVector(req.body.vector, 'vector'), false);
-      return ok(reply, runSearch(req.params.name, spec), startOf(req));
+      return ok(reply, runSearch(await stateOf(req.params.name, req), spec), startOf(req));
     },
   );
 
@@ -479,7 +485,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (req, reply) => {
       const searches: any[] = req.body.searches;
       if (searches.length > limits.searchBatchMax) throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `${searches.length} searches in one batch; the limit (searchBatchMax) is ${limits.searchBatchMax}`);
-      const results = searches.map((s, i) => runSearch(req.params.name, parseSearch(s, parseVector(s.vector, `searches[${i}].vector`), false)));
+      const state = await stateOf(req.params.name, req);
+      const results = searches.map((s, i) => runSearch(state, parseSearch(s, parseVector(s.vector, `searches[${i}].vector`), false)));
       return ok(reply, results, startOf(req));
     },
   );
@@ -488,8 +495,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     '/collections/:name/points/query',
     { schema: { tags: ['search'], params: nameParams, body: S.queryRequest, response: { 200: S.envelope({ type: 'object', properties: { points: { type: 'array', items: S.scoredPoint } } }), ...errors } } },
     async (req, reply) => {
-      const spec = parseSearch(req.body, queryVector(req.params.name, req.body.query), false);
-      return ok(reply, { points: runSearch(req.params.name, spec) }, startOf(req));
+      const state = await stateOf(req.params.name, req);
+      const spec = parseSearch(req.body, queryVector(state, req.body.query), false);
+      return ok(reply, { points: runSearch(state, spec) }, startOf(req));
     },
   );
 
@@ -499,7 +507,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (req, reply) => {
       const searches: any[] = req.body.searches;
       if (searches.length > limits.searchBatchMax) throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `${searches.length} searches in one batch; the limit (searchBatchMax) is ${limits.searchBatchMax}`);
-      const results = searches.map((s) => ({ points: runSearch(req.params.name, parseSearch(s, queryVector(req.params.name, s.query), false)) }));
+      const state = await stateOf(req.params.name, req);
+      const results = searches.map((s) => ({ points: runSearch(state, parseSearch(s, queryVector(state, s.query), false)) }));
       return ok(reply, results, startOf(req));
     },
   );
