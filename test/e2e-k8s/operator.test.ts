@@ -71,7 +71,8 @@ describe('operator on the emulator', () => {
     expect(ready.metadata.finalizers).toContain('jadevectordb.io/cleanup');
     expect(ready.status!.members!.map((m) => [m.pod, m.ready, m.joined])).toEqual([['alpha-0', true, true], ['alpha-1', true, true], ['alpha-2', true, true]]);
     // /v1/status answered through the generated API key (auth is on: pods bind 127.0.0.x).
-    expect(ready.status!.members!.every((m) => m.nodeId !== undefined && m.version !== undefined)).toBe(true);
+    await waitFor(async () => (await getCluster('alpha'))?.status?.members?.every((m) => m.nodeId !== undefined && m.version !== undefined), 10_000, 100,
+      'members reporting nodeId and version').catch(async (e) => { throw new Error(`${String(e)}: ${JSON.stringify((await getCluster('alpha'))?.status?.members)}`); });
     for (const [kind, name] of [['StatefulSet', 'alpha'], ['Service', 'alpha'], ['Service', 'alpha-peers'], ['ConfigMap', 'alpha-config'], ['Secret', 'alpha-api-key'],
       ['PodDisruptionBudget', 'alpha'], ['ServiceAccount', 'alpha-node'], ['Role', 'alpha-node'], ['RoleBinding', 'alpha-node']]) {
       const child = await client.get(kind, NS, name);

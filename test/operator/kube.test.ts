@@ -45,7 +45,7 @@ describe('KubeClient', () => {
     await client.patchStatus('VectorCluster', NS, 'sv', { phase: 'Pending', reason: 'test' });
     const after = await client.get('VectorCluster', NS, 'sv');
     expect(after.status).toEqual({ phase: 'Pending', reason: 'test' });
-    expect(after.metadata.generation).toBe(vc.metadata.generation);
+    expect(after.metadata.generation).toBe((vc.metadata as { generation?: number }).generation);
     // The main resource endpoint ignores status, as on a real API server.
     await client.patch('VectorCluster', NS, 'sv', { status: { phase: 'Running' } });
     expect((await client.get('VectorCluster', NS, 'sv')).status).toEqual({ phase: 'Pending', reason: 'test' });
