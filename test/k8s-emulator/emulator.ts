@@ -6,29 +6,25 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type { ContainerCommand, Emulator, EmulatorOptions, ListOptions } from './index.js';
 import { ApiError } from './errors.js';
+import { clusterDnsRecords, resolveClusterName } from './dns.js';
 import { Kubelet } from './kubelet.js';
 import { ApiServer, parseResourcePath } from './server.js';
 import { StatefulSetController } from './statefulset.js';
 import { Store } from './store.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const emulatorDir = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(emulatorDir, '../..');
+/** Preload (node --import) that resolves cluster DNS names inside pod processes. */
+export const dnsShimPath = path.join(emulatorDir, 'dns-shim.mjs');
 
 /** Default image mapping: any image containing "jadevectordb" runs the node from source. */
 function defaultImageCommands(): Record<string, (container: any) => ContainerCommand> {
   return {
     jadevectordb: (container: any) => ({
       command: process.execPath,
-      args: ['--import', 'tsx', path.join(repoRoot, 'node/src/main.ts'), ...(container.args ?? [])],
+      args: ['--import', 'tsx', '--import', dnsShimPath, path.join(repoRoot, 'node/src/main.ts'), ...(container.args ?? [])],
     }),
   };
-}
-
-/** Resolve an image to a local command: prefix match on the image name, then "contains" for the default key. */
-export function resolveImage(commands: Record<string, (container: any) => ContainerCommand>, image: string): ((container: any) => ContainerCommand) | undefined {
-  const keys = Object.keys(commands).sort((a, b) => b.length - a.length);
-  for (const key of keys) if (image.startsWith(key)) return commands[key];
-  for (const key of keys) if (image.includes(key)) return commands[key];
-  return undefined;
 }
 
 function writeKubeconfig(file: string, url: string, token: string): void {
@@ -70,6 +66,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     probePeriodCapMs: opts.probePeriodCapMs ?? 300,
     restartBackoffBaseMs: opts.restartBackoffBaseMs ?? 200,
     restartBackoffMaxMs: opts.restartBackoffMaxMs ?? 3000,
+    dnsFile: path.join(dataRoot, 'cluster-dns.json'),
   });
   const statefulSets = new StatefulSetController(store);
   const api = new ApiServer(store, token, opts.bookmarkIntervalMs ?? 1000, {
@@ -124,6 +121,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
       const p = parseResourcePath(store, apiPath);
       return store.list(p.t, p.namespace, listOpts.labelSelector, listOpts.fieldSelector).map((o) => store.present(p.t, o, p.version));
     },
+    resolve: (hostname, namespace = 'default') => resolveClusterName(clusterDnsRecords(store), hostname, namespace),
     killPod: (namespace, name, signal = 'SIGKILL') => kubelet.killPod(namespace, name, signal),
     pvcDir: (namespace, claimName) => kubelet.pvcDir(namespace, claimName),
     podLogPath: (namespace, podName, container) => kubelet.logPath(namespace, podName, container),

@@ -62,6 +62,12 @@ export interface Emulator {
   get(apiPath: string): any;
   /** The stored objects of a collection path such as /apis/apps/v1/namespaces/default/statefulsets. */
   list(apiPath: string, opts?: ListOptions): any[];
+  /**
+   * Cluster DNS as a pod in `namespace` (default "default") sees it: "web-0.web",
+   * "web.ns.svc.cluster.local", ... → pod IPs; undefined when not a cluster name. Pod processes
+   * started with `--import dnsShimPath` (the default jadevectordb mapping does) resolve the same names.
+   */
+  resolve(hostname: string, namespace?: string): string[] | undefined;
   /** Signal a pod's container processes (a crash, not a deletion): the kubelet restarts them per restartPolicy. */
   killPod(namespace: string, name: string, signal?: 'SIGKILL' | 'SIGTERM'): void;
   /** The local directory backing a PVC. */
@@ -72,4 +78,4 @@ export interface Emulator {
   stop(): Promise<void>;
 }
 
-export { startEmulator, waitFor } from './emulator.js';
+export { dnsShimPath, startEmulator, waitFor } from './emulator.js';

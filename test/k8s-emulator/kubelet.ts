@@ -3,10 +3,11 @@
 // probes, restarts exited containers with backoff, terminates with SIGTERM → SIGKILL on deletion,
 // reports pod status, and provisions PVC directories (Bound at once).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { clusterDnsRecords } from './dns.js';
 import type { ContainerCommand } from './index.js';
 import { ApiError } from './errors.js';
 import type { ResourceType } from './resources.js';
@@ -21,6 +22,8 @@ export interface KubeletOptions {
   probePeriodCapMs: number;
   restartBackoffBaseMs: number;
   restartBackoffMaxMs: number;
+  /** JSON file of cluster DNS records that dns-shim.mjs reads in pod processes. */
+  dnsFile: string;
 }
 
 /** Highest last octet of a pod IP (127.0.0.254); the pool is podIpBase..this. */
@@ -107,6 +110,7 @@ export class Kubelet {
   private readonly pvcType: ResourceType;
   private readonly pendingPvcRemovals = new Set<string>();
   private stopped = false;
+  private dnsWriteScheduled = false;
 
   constructor(private readonly store: Store, private readonly opts: KubeletOptions) {
     this.podType = store.findType('', 'v1', 'pods')!;
@@ -117,6 +121,7 @@ export class Kubelet {
     installExitHook();
     this.store.gracefulPodDeletion = true;
     this.unsubscribe = this.store.subscribe((e) => setImmediate(() => this.onEvent(e)));
+    this.writeDns();
     for (const pod of this.store.list(this.podType, undefined)) this.ensurePod(pod);
   }
 
@@ -156,8 +161,25 @@ export class Kubelet {
     await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, stopWaitMs))]);
   }
 
+  /** Rewrite the cluster DNS file (atomically: pod processes read it on every lookup). */
+  private writeDns(): void {
+    const tmp = `${this.opts.dnsFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(clusterDnsRecords(this.store)));
+    renameSync(tmp, this.opts.dnsFile);
+  }
+
+  private scheduleDnsWrite(): void {
+    if (this.dnsWriteScheduled) return;
+    this.dnsWriteScheduled = true;
+    setImmediate(() => {
+      this.dnsWriteScheduled = false;
+      if (!this.stopped) this.writeDns();
+    });
+  }
+
   private onEvent(e: StoreEvent): void {
     if (this.stopped) return;
+    if (e.typeKey === '/pods' || e.typeKey === '/services') this.scheduleDnsWrite();
     if (e.typeKey === '/pods') {
       if (e.type === 'DELETED') {
         const pod = this.pods.get(e.object.metadata.uid);
@@ -432,7 +454,14 @@ export class Kubelet {
     try {
       proc = spawn(command.command, command.args, {
         cwd: c.spec.workingDir && !String(c.spec.workingDir).startsWith('/') ? c.spec.workingDir : this.opts.repoRoot,
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: this.podDir(pod.namespace, pod.name), HOSTNAME: pod.name, ...env },
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: this.podDir(pod.namespace, pod.name),
+          HOSTNAME: pod.name,
+          K8S_EMULATOR_DNS_FILE: this.opts.dnsFile,
+          K8S_EMULATOR_NAMESPACE: pod.namespace,
+          ...env,
+        },
         stdio: ['ignore', fd, fd],
         detached: true,
       });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
-import { startEmulator, waitFor, type Emulator } from './index.js';
+import { dnsShimPath, startEmulator, waitFor, type Emulator } from './index.js';
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/http-server.mjs');
 const ns = 'sts-test';
@@ -78,7 +78,7 @@ beforeAll(async () => {
   emu = await startEmulator({
     dataRoot,
     podIpBase: 40,
-    imageCommands: { 'fixture/http-server': (c) => ({ command: process.execPath, args: [fixture, ...(c.args ?? [])] }) },
+    imageCommands: { 'fixture/http-server': (c) => ({ command: process.execPath, args: ['--import', dnsShimPath, fixture, ...(c.args ?? [])] }) },
   });
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(emu.kubeconfigPath);
@@ -87,6 +87,7 @@ beforeAll(async () => {
   await core.createNamespace({ body: { metadata: { name: ns } } });
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'web-secret' }, stringData: { apiKey: 's3cret' } } });
   await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'web-config' }, data: { MODE: 'test' } } });
+  await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'web' }, spec: { clusterIP: 'None', selector: { app: 'web' }, ports: [{ port: 8080 }] } } });
 });
 
 afterAll(async () => {
@@ -130,6 +131,16 @@ describe('StatefulSet with real pod processes', () => {
     expect(pvc.status?.phase).toBe('Bound');
     const sts = await apps.readNamespacedStatefulSet({ namespace: ns, name: 'web' });
     expect(sts.status).toMatchObject({ replicas: 3, readyReplicas: 3, currentReplicas: 3, updatedReplicas: 3, observedGeneration: 1 });
+    // Cluster DNS inside a pod (through dns-shim.mjs) and for the test process (emu.resolve).
+    const ipOf = (name: string): string => pods.find((p) => p.metadata!.name === name)!.status!.podIP!;
+    const resolveFrom = async (host: string): Promise<any> => (await fetch(`http://${ipOf('web-1')}:8080/resolve?host=${encodeURIComponent(host)}`)).json();
+    expect(await resolveFrom('web-0.web')).toEqual([ipOf('web-0')]);
+    expect(await resolveFrom(`web-2.web.${ns}.svc.cluster.local`)).toEqual([ipOf('web-2')]);
+    expect(await resolveFrom('web')).toEqual([...ips].sort());
+    expect(await resolveFrom('nothing.web')).toEqual({ code: 'ENOTFOUND' });
+    expect(await resolveFrom('localhost')).toContain('127.0.0.1');
+    expect(emu.resolve('web-0.web', ns)).toEqual([ipOf('web-0')]);
+    expect(emu.resolve('example.com', ns)).toBeUndefined();
     const log = await core.readNamespacedPodLog({ namespace: ns, name: 'web-0' });
     expect(log).toContain('fixture listening on');
   });
