@@ -117,8 +117,10 @@ describe('messages', () => {
 });
 
 describe('bounded queues', () => {
-  it('holds at most queueMessagesMax for an unreachable peer and counts the rest as dropped', async () => {
+  it('holds at most queueMessagesMax for an unreachable peer, then drops the queue and reports the peer unreachable', async () => {
     const a = await startTransport('a', { queueMessagesMax: 100, connectTimeoutMs: 100 });
+    const unreachable: string[] = [];
+    a.t.onPeerUnreachable((nodeId) => unreachable.push(nodeId));
     // A port that was just free: nothing listens there.
     const ghost = await startTransport('ghost');
     const ghostAddress = ghost.t.address;
@@ -127,9 +129,12 @@ describe('bounded queues', () => {
     for (let i = 0; i < 250; i++) a.t.send('ghost', 'g', bytes(`m${i}`));
     expect(a.t.stats().droppedQueueFull).toBe(150);
     expect(a.t.peerStatus()[0].queuedMessages).toBe(100);
-    await sleep(300);
+    await waitFor(() => unreachable.length > 0, 5_000, 'unreachable report');
+    expect(unreachable[0]).toBe('ghost');
     expect(a.t.peerStatus()[0].state).not.toBe('open');
     expect(a.t.peerStatus()[0].consecutiveFailures).toBeGreaterThan(0);
+    expect(a.t.peerStatus()[0].queuedMessages).toBe(0);
+    expect(a.t.stats().droppedUnreachable).toBe(100);
   });
 
   it('bounds queued bytes too', async () => {
@@ -164,15 +169,22 @@ describe('reconnect', () => {
     expect(a.t.peerStatus()[0]).toMatchObject({ state: 'open', consecutiveFailures: 0 });
   });
 
-  it('backs off exponentially while the peer stays down', async () => {
-    const a = await startTransport('a', { backoffInitialMs: 10, backoffMaxMs: 80, connectTimeoutMs: 50 });
+  it('backs off exponentially while the peer stays down, capped at backoffMaxMs', async () => {
+    const a = await startTransport('a', { backoffInitialMs: 40, backoffMaxMs: 320, connectTimeoutMs: 20 });
+    const reportedAtMs: number[] = [];
+    a.t.onPeerUnreachable(() => reportedAtMs.push(Date.now()));
     a.t.setPeers(new Map([['ghost', '127.0.0.1:1']]));
-    a.t.send('ghost', 'g', bytes('x'));
-    await sleep(1_000);
-    const failures = a.t.peerStatus()[0].consecutiveFailures;
-    // Without backoff, a 10 ms retry would fail ~100 times in a second; capped at 80 ms it is far fewer.
-    expect(failures).toBeGreaterThan(3);
-    expect(failures).toBeLessThan(40);
+    // Raft sends a heartbeat every few ms: each connect attempt finds something queued.
+    const until = Date.now() + 2_000;
+    while (Date.now() < until) {
+      a.t.send('ghost', 'g', bytes('heartbeat'));
+      await sleep(5);
+    }
+    const gapsMs = reportedAtMs.slice(1).map((t, i) => t - reportedAtMs[i]);
+    // Backoff (with 50–100 % jitter) 40, 80, 160, 320, 320 ms, plus the 20 ms connect deadline.
+    expect(gapsMs.length).toBeGreaterThanOrEqual(4);
+    expect(gapsMs[3]).toBeGreaterThan(2 * gapsMs[0]);
+    for (const gap of gapsMs) expect(gap).toBeLessThan(320 + 20 + 150);
   });
 });
 

@@ -14,7 +14,16 @@ import type { PeerLimits, PeerState } from './peer.js';
 import type { MessageBatchFrame, SnapshotAckFrame, SnapshotFrame, SnapshotHeaderFrame } from './proto.js';
 import { raftTransportService } from './proto.js';
 import { emptyStats } from './types.js';
-import type { FaultSpec, GroupId, MessageHandler, NodeId, RaftTransport, SnapshotHandler, TransportStats } from './types.js';
+import type {
+  FaultSpec,
+  GroupId,
+  MessageHandler,
+  NodeId,
+  RaftTransport,
+  SnapshotHandler,
+  TransportStats,
+  UnreachableHandler,
+} from './types.js';
 
 const MIB = 1024 * 1024;
 
@@ -80,6 +89,7 @@ export class GrpcRaftTransport implements RaftTransport {
   private readonly peers = new Map<NodeId, PeerConnection>();
   private messageHandler: MessageHandler | null = null;
   private snapshotHandler: SnapshotHandler | null = null;
+  private unreachableHandler: UnreachableHandler | null = null;
   private snapshotsSending = 0;
   private snapshotsReceiving = 0;
   private boundAddress: string | null = null;
@@ -164,6 +174,10 @@ export class GrpcRaftTransport implements RaftTransport {
     this.snapshotHandler = handler;
   }
 
+  onPeerUnreachable(handler: UnreachableHandler): void {
+    this.unreachableHandler = handler;
+  }
+
   setPeers(peers: Map<NodeId, string>): void {
     if (this.closed) return;
     for (const [nodeId, peer] of this.peers) {
@@ -184,6 +198,7 @@ export class GrpcRaftTransport implements RaftTransport {
           this.counters,
           this.channelCredentials,
           this.channelOptions,
+          (peerId) => this.unreachableHandler?.(peerId),
         ),
       );
     }

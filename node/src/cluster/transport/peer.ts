@@ -65,6 +65,7 @@ export class PeerConnection {
     private readonly stats: TransportStats,
     credentials: grpc.ChannelCredentials,
     channelOptions: grpc.ChannelOptions,
+    private readonly onUnreachable: (nodeId: NodeId) => void,
   ) {
     const Client = raftTransportService();
     this.client = new Client(address, credentials, channelOptions);
@@ -122,7 +123,7 @@ export class PeerConnection {
       if (this.state !== 'connecting') return; // closed meanwhile
       if (error) {
         this.stats.disconnects++;
-        this.scheduleReconnect();
+        this.becameUnreachable();
         return;
       }
       this.openStream();
@@ -148,7 +149,20 @@ export class PeerConnection {
     this.stallTimer = null;
     if (this.state === 'closed') return;
     this.stats.disconnects++;
+    this.becameUnreachable();
+  }
+
+  /**
+   * Drop what is queued (Raft resends fresh messages once the peer is back; old heartbeats and
+   * appends would only be rejected), tell the owner, and retry after a backoff.
+   */
+  private becameUnreachable(): void {
+    this.stats.droppedUnreachable += this.queuedMessages;
+    this.queue = [];
+    this.queueHead = 0;
+    this.queueBytes = 0;
     this.scheduleReconnect();
+    this.onUnreachable(this.nodeId);
   }
 
   private scheduleReconnect(): void {
@@ -161,7 +175,7 @@ export class PeerConnection {
       this.backoffTimer = null;
       if (this.state !== 'backoff') return;
       if (this.queuedMessages > 0) this.connect();
-      else this.state = 'idle'; // reconnect lazily on the next send
+      else this.state = 'idle'; // reconnect on the next send
     }, delayMs);
   }
 

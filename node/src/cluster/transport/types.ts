@@ -5,6 +5,8 @@ export type NodeId = string;
 export type GroupId = string;
 
 export type MessageHandler = (fromNodeId: NodeId, groupId: GroupId, message: Uint8Array) => void;
+/** A peer could not be reached (connect failed or the stream broke): Raft may probe it instead of streaming (etcd's ReportUnreachable). */
+export type UnreachableHandler = (nodeId: NodeId) => void;
 export type SnapshotHandler = (fromNodeId: NodeId, groupId: GroupId, meta: Uint8Array, data: Uint8Array) => Promise<void>;
 
 export interface RaftTransport {
@@ -14,6 +16,7 @@ export interface RaftTransport {
   sendSnapshot(toNodeId: NodeId, groupId: GroupId, meta: Uint8Array, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<void>;
   onMessage(handler: MessageHandler): void;
   onSnapshot(handler: SnapshotHandler): void;
+  onPeerUnreachable?(handler: UnreachableHandler): void;
   /** The full peer set (this node excluded); peers not in the map are disconnected and forgotten. */
   setPeers(peers: Map<NodeId, string>): void;
   close(): Promise<void>;
@@ -47,6 +50,8 @@ export interface TransportStats {
   batchesReceived: number;
   /** Dropped because the peer's queue was at its message or byte bound. */
   droppedQueueFull: number;
+  /** Queued messages discarded when a connect attempt failed or the stream broke (stale by the time the peer is back). */
+  droppedUnreachable: number;
   /** Dropped by fault hooks (partition or drop probability), both directions. */
   droppedByFault: number;
   /** Dropped because the peer is unknown, the message was too large, no handler was set, or the cluster id differed. */
@@ -71,6 +76,7 @@ export function emptyStats(): TransportStats {
     messagesReceived: 0,
     batchesReceived: 0,
     droppedQueueFull: 0,
+    droppedUnreachable: 0,
     droppedByFault: 0,
     droppedOther: 0,
     connects: 0,
