@@ -62,6 +62,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     repoRoot,
     imageCommands: { ...defaultImageCommands(), ...(opts.imageCommands ?? {}) },
     podIpBase: opts.podIpBase ?? 10,
+    podIpCount: opts.podIpCount ?? 64,
     terminationGraceCapMs: opts.terminationGraceCapMs ?? 3000,
     probePeriodCapMs: opts.probePeriodCapMs ?? 300,
     restartBackoffBaseMs: opts.restartBackoffBaseMs ?? 200,

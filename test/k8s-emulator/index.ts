@@ -15,6 +15,8 @@ export interface EmulatorOptions {
   imageCommands?: Record<string, (container: any) => ContainerCommand>;
   /** Pods get 127.0.0.<base+n>, unique per live pod (default 10). */
   podIpBase?: number;
+  /** Pod IPs are taken round robin from podIpBase..podIpBase+podIpCount-1 (default 64, capped at .254); give parallel test files disjoint ranges. */
+  podIpCount?: number;
   /** Watch event history kept for resuming watches; older resourceVersions get 410 Gone (default 1000 events). */
   watchHistoryMax?: number;
   /** Interval of BOOKMARK events on watches that asked for them (default 1000 ms). */

@@ -18,6 +18,8 @@ export interface KubeletOptions {
   repoRoot: string;
   imageCommands: Record<string, (container: any) => ContainerCommand>;
   podIpBase: number;
+  /** Size of the pod IP pool podIpBase..podIpBase+podIpCount-1 (capped at .254). */
+  podIpCount: number;
   terminationGraceCapMs: number;
   probePeriodCapMs: number;
   restartBackoffBaseMs: number;
@@ -26,7 +28,7 @@ export interface KubeletOptions {
   dnsFile: string;
 }
 
-/** Highest last octet of a pod IP (127.0.0.254); the pool is podIpBase..this. */
+/** Highest last octet of a pod IP (127.0.0.254). */
 const podIpLastOctetMax = 254;
 /** A container that ran this long without exiting gets its restart backoff reset. */
 const backoffResetAfterMs = 10_000;
@@ -41,9 +43,17 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
+  const killAll = (): void => {
     for (const pid of liveProcessGroups) signalGroup(pid, 'SIGKILL');
-  });
+  };
+  process.on('exit', killAll);
+  // A runner stopped by a signal does not emit 'exit': kill the pods, then die of the same signal.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  }
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -273,7 +283,7 @@ export class Kubelet {
   }
 
   private allocateIp(): string {
-    const poolSize = podIpLastOctetMax - this.opts.podIpBase + 1;
+    const poolSize = Math.min(this.opts.podIpCount, podIpLastOctetMax - this.opts.podIpBase + 1);
     for (let i = 0; i < poolSize; i++) {
       const octet = this.opts.podIpBase + ((this.nextIpOffset + i) % poolSize);
       if (!this.usedIps.has(octet)) {

@@ -17,7 +17,7 @@ const apiKey = 'emulator-test-key-0123456789';
 
 beforeAll(async () => {
   dataRoot = mkdtempSync(path.join(os.tmpdir(), 'k8s-emu-node-'));
-  emu = await startEmulator({ dataRoot, podIpBase: 90 });
+  emu = await startEmulator({ dataRoot, podIpBase: 200, podIpCount: 20 });
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(emu.kubeconfigPath);
   core = kc.makeApiClient(k8s.CoreV1Api);
@@ -66,7 +66,7 @@ describe('a pod running the real JadeVectorDB node', () => {
       const p = emu.get(`/api/v1/namespaces/${ns}/pods/jade-0`);
       return p?.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
     }, 30_000, 50, 'jade-0 ready');
-    expect(pod.status.podIP).toBe('127.0.0.90');
+    expect(pod.status.podIP).toBe('127.0.0.200');
     const unauthenticated = await fetch(`http://${pod.status.podIP}:8080/collections`);
     expect(unauthenticated.status).toBe(401);
     const listed = await fetch(`http://${pod.status.podIP}:8080/collections`, { headers: { 'api-key': apiKey } });

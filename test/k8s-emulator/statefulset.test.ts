@@ -77,7 +77,8 @@ beforeAll(async () => {
   dataRoot = mkdtempSync(path.join(os.tmpdir(), 'k8s-emu-sts-'));
   emu = await startEmulator({
     dataRoot,
-    podIpBase: 40,
+    podIpBase: 150,
+    podIpCount: 40,
     imageCommands: { 'fixture/http-server': (c) => ({ command: process.execPath, args: ['--import', dnsShimPath, fixture, ...(c.args ?? [])] }) },
   });
   const kc = new k8s.KubeConfig();
