@@ -55,6 +55,22 @@ function frame(kind: FrameKindValue, body: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Finishes a builder's buffer as a frame, writing the header in place when there is room in front of the data (no copy). */
+function finishFramed(b: flatbuffers.Builder, kind: FrameKindValue): Uint8Array {
+  const bb = b.dataBuffer();
+  const bytes = bb.bytes();
+  const pos = bb.position();
+  if (pos < FRAME_HEADER_BYTES) return frame(kind, bytes.subarray(pos));
+  const body = bytes.subarray(pos);
+  const view = new DataView(bytes.buffer, bytes.byteOffset + pos - FRAME_HEADER_BYTES, FRAME_HEADER_BYTES);
+  view.setUint32(0, FRAME_MAGIC, true);
+  view.setUint16(4, FRAME_VERSION, true);
+  view.setUint16(6, kind, true);
+  view.setUint32(8, body.length, true);
+  view.setUint32(12, crc32c(body), true);
+  return bytes.subarray(pos - FRAME_HEADER_BYTES);
+}
+
 /** Reads the frame at offset; returns its body (a view) and the offset after it. */
 function unframe(bytes: Uint8Array, offset: number, kind: FrameKindValue, what: string): { body: Uint8Array; end: number } {
   if (!(bytes instanceof Uint8Array)) throw corrupt(what, 'not a byte array');
@@ -156,13 +172,13 @@ function buildOp(b: Builder, op: WriteOp): number {
 }
 
 export function encodeWriteBatch(batch: WriteBatch): Uint8Array {
-  let estimate = 256;
+  let estimate = 256 + FRAME_HEADER_BYTES;
   for (const op of batch.ops) if (op.kind === 'upsert') for (const p of op.points) estimate += estimatePointBytes(p);
   const b = new flatbuffers.Builder(estimate);
   const ops = batch.ops.map((op) => buildOp(b, op));
   const root = fb.WriteBatch.createWriteBatch(b, createOffsetVector(b, ops));
   b.finish(root);
-  return frame(FrameKind.writeBatch, b.asUint8Array());
+  return finishFramed(b, FrameKind.writeBatch);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,13 +299,16 @@ class CheckedReader {
     const f = this.field(t, slot, 1);
     return f ? this.u8(f) : 0;
   }
-  /** A copy (own, aligned memory) of a [float] field. */
-  floats(t: TableRef, slot: number): Float32Array | null {
+  /** Where the [float] field's elements are (count 0 when absent). */
+  floatsRef(t: TableRef, slot: number): { start: number; count: number } {
     const f = this.field(t, slot, 4);
-    if (!f) return null;
-    const { start, count } = this.vector(f, 4);
-    const copy = this.bytes.slice(start, start + count * 4);
-    return new Float32Array(copy.buffer, copy.byteOffset, count);
+    if (!f) return { start: 0, count: 0 };
+    return this.vector(f, 4);
+  }
+  /** A copy (own, aligned memory, one per vector so points can be freed one by one) of floats at ref. */
+  copyFloats(ref: { start: number; count: number }): Float32Array {
+    const copy = this.bytes.slice(ref.start, ref.start + ref.count * 4);
+    return new Float32Array(copy.buffer, 0, ref.count);
   }
   /** The tables of a vector-of-tables field (empty when absent). */
   tables(t: TableRef, slot: number): { start: number; count: number } {
@@ -312,9 +331,8 @@ function readPointId(r: CheckedReader, num: number, str: string | null): PointId
   return num;
 }
 
-function readPoint(r: CheckedReader, t: TableRef): PointRecord {
+function readPoint(r: CheckedReader, t: TableRef, vector: Float32Array): PointRecord {
   const id = readPointId(r, r.double(t, 0), r.string(t, 1));
-  const vector = r.floats(t, 2) ?? new Float32Array(0);
   const json = r.string(t, 3);
   let payload: Record<string, unknown> | null = null;
   if (json !== null) {
@@ -333,7 +351,10 @@ function readPoint(r: CheckedReader, t: TableRef): PointRecord {
 function readPoints(r: CheckedReader, t: TableRef, slot: number): PointRecord[] {
   const { start, count } = r.tables(t, slot);
   const points = new Array<PointRecord>(count);
-  for (let i = 0; i < count; i++) points[i] = readPoint(r, r.tableAt(start, i));
+  for (let i = 0; i < count; i++) {
+    const pt = r.tableAt(start, i);
+    points[i] = readPoint(r, pt, r.copyFloats(r.floatsRef(pt, 2)));
+  }
   return points;
 }
 
@@ -422,7 +443,7 @@ export function encodeShardSnapshot(s: ShardSnapshotData, chunkBytesMax = SNAPSH
     fb.ShardSnapshotMeta.addPointCount(b, s.points.length);
     fb.ShardSnapshotMeta.addPayloadIndexes(b, defsVec);
     b.finish(fb.ShardSnapshotMeta.endShardSnapshotMeta(b));
-    frames.push(frame(FrameKind.snapshotMeta, b.asUint8Array()));
+    frames.push(finishFramed(b, FrameKind.snapshotMeta));
   }
   let i = 0;
   while (i < s.points.length) {
@@ -435,9 +456,10 @@ export function encodeShardSnapshot(s: ShardSnapshotData, chunkBytesMax = SNAPSH
     const b = new flatbuffers.Builder(bytes + 256);
     const pts = buildPointsVector(b, s.points.slice(i, j));
     b.finish(fb.PointChunk.createPointChunk(b, pts));
-    frames.push(frame(FrameKind.pointChunk, b.asUint8Array()));
+    frames.push(finishFramed(b, FrameKind.pointChunk));
     i = j;
   }
+  if (frames.length === 1) return frames[0];
   let total = 0;
   for (const f of frames) total += f.length;
   const out = new Uint8Array(total);
