@@ -182,3 +182,49 @@ function writtenValue(op: KvOperation): string | undefined {
   if (op.input.op === 'cas') return op.input.to;
   return undefined;
 }
+
+export interface ImpossibleObservation {
+  key: string;
+  /** Index into the history. */
+  operationIndex: number;
+  observed: string | null;
+  reason: 'never written' | 'written only after the read returned' | 'absent after an acknowledged write';
+}
+
+/**
+ * Quick, definite violations that need no search: a get (or a successful cas) observing a value
+ * no write produced, or produced only by writes invoked after it returned, or seeing an absent key
+ * after a write to it was acknowledged (there is no delete). Values must be unique per key. This
+ * explains a failure in one line and still answers when the full check runs out of time.
+ */
+export function findImpossibleObservations(history: readonly KvOperation[]): ImpossibleObservation[] {
+  const earliestCallByValue = new Map<string, number>(); // key + '\u0000' + value → earliest invoke
+  const earliestAckByKey = new Map<string, number>();
+  for (const op of history) {
+    const value = writtenValue(op);
+    if (value === undefined) continue;
+    const id = `${op.input.key}\u0000${value}`;
+    earliestCallByValue.set(id, Math.min(earliestCallByValue.get(id) ?? Number.POSITIVE_INFINITY, op.call));
+    const acknowledged = op.return !== null && (op.input.op === 'put' || op.output?.ok === true);
+    if (acknowledged) earliestAckByKey.set(op.input.key, Math.min(earliestAckByKey.get(op.input.key) ?? Number.POSITIVE_INFINITY, op.return!));
+  }
+  const found: ImpossibleObservation[] = [];
+  history.forEach((op, operationIndex) => {
+    if (op.return === null) return;
+    let observed: string | null;
+    if (op.input.op === 'get') observed = op.output?.value ?? null;
+    else if (op.input.op === 'cas' && op.output?.ok === true) observed = op.input.from;
+    else return;
+    const key = op.input.key;
+    if (observed === null) {
+      if ((earliestAckByKey.get(key) ?? Number.POSITIVE_INFINITY) < op.call) {
+        found.push({ key, operationIndex, observed, reason: 'absent after an acknowledged write' });
+      }
+      return;
+    }
+    const firstCall = earliestCallByValue.get(`${key}\u0000${observed}`);
+    if (firstCall === undefined) found.push({ key, operationIndex, observed, reason: 'never written' });
+    else if (firstCall > op.return) found.push({ key, operationIndex, observed, reason: 'written only after the read returned' });
+  });
+  return found;
+}

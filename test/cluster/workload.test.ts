@@ -5,14 +5,22 @@
 // bound, the JSON-lines round trip through the CLI parser, and the lost-write count on its own.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseJsonLines } from '../lincheck/parse.js';
-import { HistoryRecorder, countLostAcknowledgedWrites } from './history.js';
+import { HistoryRecorder, countLostAcknowledgedWrites, findImpossibleObservations } from './history.js';
 import type { KvOperation } from './history.js';
-import { DefiniteFailure, analyzeRound, readFinalValues, runWorkload, seededRandom } from './workload.js';
+import {
+  DefiniteFailure,
+  analyzeRound,
+  readFinalValues,
+  roundPassed,
+  runWorkload,
+  saveHistoryForReplay,
+  seededRandom,
+} from './workload.js';
 import type { KvClient } from './workload.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -89,6 +97,8 @@ describe('workload against in-memory stores', () => {
       const round = await runRound(new FakeStore('atomic', seed, 0.05), seed);
       expect(round.check.verdict, `seed ${seed}`).toBe('linearizable');
       expect(round.lostAcknowledgedWrites).toBe(0);
+      expect(round.impossibleObservations).toEqual([]);
+      expect(roundPassed(round)).toBe(true);
       expect(round.stats.unknown).toBeGreaterThan(0);
       expect(round.unknownCount).toBeGreaterThan(0);
       expect(round.stats.invoked).toBe(240);
@@ -105,6 +115,7 @@ describe('workload against in-memory stores', () => {
     const round = await runRound(new FakeStore('loses-writes', 9), 9);
     expect(round.check.verdict).toBe('not linearizable');
     expect(round.lostAcknowledgedWrites).toBeGreaterThan(0);
+    expect(roundPassed(round)).toBe(false);
   });
 
   it('definite failures leave the history', async () => {
@@ -171,6 +182,54 @@ describe('HistoryRecorder', () => {
       }
       expect(stdout.trim()).toBe('not linearizable');
       expect(exitCode).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('findImpossibleObservations', () => {
+  const op = (input: KvOperation['input'], call: number, ret: number | null, output: KvOperation['output'] = {}): KvOperation => ({
+    clientId: 0,
+    input,
+    output,
+    call,
+    return: ret,
+  });
+
+  it('flags reads of values never written, written too late, and absent after an acknowledged write', () => {
+    const history = [
+      op({ op: 'put', key: 'k', value: 'a' }, 0, 1),
+      op({ op: 'get', key: 'k' }, 2, 3, { value: 'a' }), // fine
+      op({ op: 'get', key: 'k' }, 2, 3, { value: 'zzz' }), // never written
+      op({ op: 'get', key: 'k' }, 4, 5, { value: 'b' }), // b is invoked at 6
+      op({ op: 'put', key: 'k', value: 'b' }, 6, 7),
+      op({ op: 'get', key: 'k' }, 8, 9, { value: null }), // absent after acked put a
+      op({ op: 'get', key: 'other' }, 8, 9, { value: null }), // fine: never written
+      op({ op: 'cas', key: 'k', from: 'q', to: 'r' }, 10, 11, { ok: true }), // swapped from a value never written
+    ];
+    expect(findImpossibleObservations(history).map((o) => [o.operationIndex, o.reason])).toEqual([
+      [2, 'never written'],
+      [3, 'written only after the read returned'],
+      [5, 'absent after an acknowledged write'],
+      [7, 'never written'],
+    ]);
+  });
+
+  it('accepts a read of a value whose write is still running or unknown', () => {
+    const history = [op({ op: 'put', key: 'k', value: 'a' }, 0, null), op({ op: 'get', key: 'k' }, 1, 2, { value: 'a' })];
+    expect(findImpossibleObservations(history)).toEqual([]);
+  });
+});
+
+describe('saveHistoryForReplay', () => {
+  it('writes the history and returns a command that re-checks it', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'replay-'));
+    try {
+      const history: KvOperation[] = [{ clientId: 'a', input: { op: 'get', key: 'k' }, output: { value: 'x' }, call: 0, return: 1 }];
+      const command = saveHistoryForReplay(history, dir, 'round-3');
+      expect(command).toBe(`npm run check-history -- --model cluster ${path.join(dir, 'round-3.jsonl')} --verbose`);
+      expect(parseJsonLines(readFileSync(path.join(dir, 'round-3.jsonl'), 'utf8'))).toEqual(history);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

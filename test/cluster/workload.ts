@@ -7,8 +7,10 @@ import { checkHistory } from '../lincheck/checker.js';
 import type { CheckOptions, CheckResult } from '../lincheck/checker.js';
 import { createKvModel } from '../lincheck/models.js';
 import type { KvInput, KvOutput } from '../lincheck/models.js';
-import { countLostAcknowledgedWrites } from './history.js';
-import type { HistoryRecorder, KvOperation } from './history.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { countLostAcknowledgedWrites, findImpossibleObservations } from './history.js';
+import type { HistoryRecorder, ImpossibleObservation, KvOperation } from './history.js';
 
 /** What the harness needs from a cluster client. `signal` aborts when the operation's time is up. */
 export interface KvClient {
@@ -189,6 +191,8 @@ export async function readFinalValues(
 
 export interface RoundVerdict {
   check: CheckResult;
+  /** Violations found without search (see findImpossibleObservations); empty when all is well. */
+  impossibleObservations: ImpossibleObservation[];
   lostAcknowledgedWrites: number;
   lostExamples: { key: string; value: string; finalValue: string | null }[];
   operationCount: number;
@@ -205,9 +209,26 @@ export function analyzeRound(
   const { lost, examples } = countLostAcknowledgedWrites(history, finalValues);
   return {
     check,
+    impossibleObservations: findImpossibleObservations(history),
     lostAcknowledgedWrites: lost,
     lostExamples: examples,
     operationCount: history.length,
     unknownCount: history.filter((op) => op.return === null).length,
   };
+}
+
+/** True when the round proves nothing wrong: linearizable, no impossible observation, nothing lost. */
+export function roundPassed(verdict: RoundVerdict): boolean {
+  return verdict.check.verdict === 'linearizable' && verdict.impossibleObservations.length === 0 && verdict.lostAcknowledgedWrites === 0;
+}
+
+/**
+ * Save a round's history as JSON lines and return the one command that re-checks it, for the
+ * failure message of a cluster test.
+ */
+export function saveHistoryForReplay(history: readonly KvOperation[], directory: string, name: string): string {
+  mkdirSync(directory, { recursive: true });
+  const file = path.join(directory, `${name}.jsonl`);
+  writeFileSync(file, history.map((op) => JSON.stringify(op)).join('\n') + '\n');
+  return `npm run check-history -- --model cluster ${file} --verbose`;
 }
