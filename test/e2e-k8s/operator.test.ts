@@ -51,7 +51,7 @@ async function rejection(p: Promise<unknown>): Promise<string> {
 beforeAll(async () => {
   dataRoot = mkdtempSync(path.join(os.tmpdir(), 'jade-e2e-op-'));
   const crdDir = path.resolve('crds');
-  emu = await startEmulator({ crdPaths: readdirSync(crdDir).map((f) => path.join(crdDir, f)), dataRoot, bookmarkIntervalMs: 300 });
+  emu = await startEmulator({ crdPaths: readdirSync(crdDir).map((f) => path.join(crdDir, f)), dataRoot, bookmarkIntervalMs: 300, podIpBase: 230, podIpCount: 20 });
   client = KubeClient.fromFile(emu.kubeconfigPath);
 });
 
