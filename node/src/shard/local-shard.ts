@@ -14,6 +14,7 @@ import { Wal } from '../storage/wal.js';
 import { JadeError, assert } from '../util/errors.js';
 import type { CollectionParams, ShardLimits } from './state.js';
 import { ShardState } from './state.js';
+import { BackgroundIndexer } from './indexer.js';
 
 export interface LocalShardOptions {
   wal: WalOptions;
@@ -30,8 +31,6 @@ export interface LocalShardObserver {
 }
 
 const CHECKPOINT_NAME = 'checkpoint';
-/** Graph insertion runs in slices of this length so requests are served in between. */
-export const INDEX_SLICE_MS = 20;
 
 export class LocalShard {
   private wal!: Wal;
@@ -39,10 +38,9 @@ export class LocalShard {
   private readonly waiting = new Map<number, WriteBatch>();
   private checkpointing: Promise<void> | null = null;
   private closed = false;
-  private indexTimer: NodeJS.Immediate | null = null;
+  private readonly indexer = new BackgroundIndexer(() => this.state);
   /** Set after a WAL write/fsync error: the WAL refuses appends until reopened from disk. */
   private walNeedsReopen = false;
-  private indexedWaiters: (() => void)[] = [];
 
   private constructor(
     private readonly disk: Disk,
@@ -85,7 +83,7 @@ export class LocalShard {
     const shard = new LocalShard(disk, dir, state, opts, observer);
     shard.wal = wal;
     shard.appliedLsn = appliedLsn;
-    shard.scheduleIndexing();
+    shard.indexer.kick();
     return shard;
   }
 
@@ -122,7 +120,7 @@ export class LocalShard {
       this.waiting.delete(next);
       this.appliedLsn = next;
     }
-    this.scheduleIndexing();
+    this.indexer.kick();
     if (this.wal.sizeBytes() >= this.opts.checkpointWalBytes && !this.checkpointing) {
       void this.checkpoint().catch(() => {
         // A failed checkpoint loses nothing (the WAL still holds every record); the next write retries.
@@ -154,27 +152,9 @@ export class LocalShard {
   }
   private reopening: Promise<void> | null = null;
 
-  private scheduleIndexing(): void {
-    if (this.indexTimer || this.closed) return;
-    if (this.state.indexBacklog === 0) {
-      for (const resolve of this.indexedWaiters.splice(0)) resolve();
-      return;
-    }
-    this.indexTimer = setImmediate(() => {
-      this.indexTimer = null;
-      if (this.closed) return;
-      this.state.indexSome(Infinity, performance.now() + INDEX_SLICE_MS);
-      this.scheduleIndexing();
-    });
-  }
-
   /** Resolves once every stored point is in the HNSW graph. */
   waitIndexed(): Promise<void> {
-    if (this.state.indexBacklog === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.indexedWaiters.push(resolve);
-      this.scheduleIndexing();
-    });
+    return this.indexer.waitIndexed();
   }
 
   /** Snapshot + graph at the applied LSN, written atomically, then the WAL below it is dropped. */
@@ -220,9 +200,7 @@ export class LocalShard {
   async close(options: { checkpoint: boolean } = { checkpoint: true }): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.indexTimer) clearImmediate(this.indexTimer);
-    this.indexTimer = null;
-    for (const resolve of this.indexedWaiters.splice(0)) resolve();
+    this.indexer.stop();
     if (this.checkpointing) await this.checkpointing.catch(() => undefined);
     if (options.checkpoint && this.appliedLsn > 0 && this.wal.sizeBytes() > 0) await this.checkpoint().catch(() => undefined);
     await this.wal.close();

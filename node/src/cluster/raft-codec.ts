@@ -1,0 +1,229 @@
+// Binary encoding of Raft messages for the transport. Entries carry vector batches, so the
+// payload bytes are copied as they are (no JSON, no base64). Decoding checks every length
+// against the buffer: a malformed frame throws, it never reads out of bounds.
+import type { ConfState, Entry, Message, MessageType, Snapshot, SnapshotMeta } from '../raft/types.js';
+import { JadeError } from '../util/errors.js';
+
+const MESSAGE_TYPES: MessageType[] = [
+  'MsgApp', 'MsgAppResp', 'MsgVote', 'MsgVoteResp', 'MsgPreVote', 'MsgPreVoteResp', 'MsgHeartbeat',
+  'MsgHeartbeatResp', 'MsgSnap', 'MsgTimeoutNow', 'MsgReadIndex', 'MsgReadIndexResp', 'MsgTransferLeader',
+];
+const CODEC_VERSION = 1;
+
+class Writer {
+  private buf = new Uint8Array(256);
+  private view = new DataView(this.buf.buffer);
+  length = 0;
+  private ensure(n: number) {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.buf.subarray(0, this.length));
+    this.buf = grown;
+    this.view = new DataView(grown.buffer);
+  }
+  u8(v: number) {
+    this.ensure(1);
+    this.buf[this.length++] = v;
+  }
+  u32(v: number) {
+    this.ensure(4);
+    this.view.setUint32(this.length, v, true);
+    this.length += 4;
+  }
+  f64(v: number) {
+    this.ensure(8);
+    this.view.setFloat64(this.length, v, true);
+    this.length += 8;
+  }
+  bytes(b: Uint8Array) {
+    this.u32(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+  str(s: string) {
+    this.bytes(Buffer.from(s, 'utf8'));
+  }
+  done(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+class Reader {
+  private offset = 0;
+  private readonly view: DataView;
+  constructor(private readonly buf: Uint8Array) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+  private need(n: number) {
+    if (this.offset + n > this.buf.length) throw new JadeError('JADE_ERR_BAD_REQUEST', 'malformed raft frame: truncated');
+  }
+  u8() {
+    this.need(1);
+    return this.buf[this.offset++];
+  }
+  u32() {
+    this.need(4);
+    const v = this.view.getUint32(this.offset, true);
+    this.offset += 4;
+    return v;
+  }
+  f64() {
+    this.need(8);
+    const v = this.view.getFloat64(this.offset, true);
+    this.offset += 8;
+    return v;
+  }
+  bytes(): Uint8Array {
+    const n = this.u32();
+    this.need(n);
+    const out = this.buf.slice(this.offset, this.offset + n);
+    this.offset += n;
+    return out;
+  }
+  str(): string {
+    return Buffer.from(this.bytes()).toString('utf8');
+  }
+  end() {
+    if (this.offset !== this.buf.length) throw new JadeError('JADE_ERR_BAD_REQUEST', 'malformed raft frame: trailing bytes');
+  }
+}
+
+function writeConf(w: Writer, c: ConfState) {
+  w.u32(c.voters.length);
+  for (const v of c.voters) w.str(v);
+  w.u32(c.learners.length);
+  for (const l of c.learners) w.str(l);
+}
+
+function readList(r: Reader): string[] {
+  const n = r.u32();
+  if (n > 10_000) throw new JadeError('JADE_ERR_BAD_REQUEST', 'malformed raft frame: member list too long');
+  return Array.from({ length: n }, () => r.str());
+}
+
+function readConf(r: Reader): ConfState {
+  return { voters: readList(r), learners: readList(r) };
+}
+
+export function encodeSnapshotMeta(meta: SnapshotMeta): Uint8Array {
+  const w = new Writer();
+  w.u8(CODEC_VERSION);
+  w.f64(meta.index);
+  w.f64(meta.term);
+  writeConf(w, meta.conf);
+  return w.done();
+}
+
+export function decodeSnapshotMeta(bytes: Uint8Array): SnapshotMeta {
+  const r = new Reader(bytes);
+  if (r.u8() !== CODEC_VERSION) throw new JadeError('JADE_ERR_BAD_REQUEST', 'unknown raft frame version');
+  const meta = { index: r.f64(), term: r.f64(), conf: readConf(r) };
+  r.end();
+  return meta;
+}
+
+export function encodeEntries(w: Writer, entries: readonly Entry[]) {
+  w.u32(entries.length);
+  for (const e of entries) {
+    w.f64(e.term);
+    w.f64(e.index);
+    w.u8(e.type === 'normal' ? 0 : 1);
+    w.bytes(e.data);
+  }
+}
+
+function decodeEntries(r: Reader): Entry[] {
+  const n = r.u32();
+  const out: Entry[] = [];
+  for (let i = 0; i < n; i++) {
+    const term = r.f64();
+    const index = r.f64();
+    const type = r.u8() === 0 ? 'normal' : 'confChange';
+    out.push({ term, index, type, data: r.bytes() });
+  }
+  return out;
+}
+
+/** Messages without their snapshot data: MsgSnap data travels through the transport's snapshot stream. */
+export function encodeMessage(m: Message): Uint8Array {
+  const w = new Writer();
+  w.u8(CODEC_VERSION);
+  w.u8(MESSAGE_TYPES.indexOf(m.type));
+  w.str(m.groupId);
+  w.str(m.from);
+  w.str(m.to);
+  w.f64(m.term);
+  w.f64(m.logTerm);
+  w.f64(m.index);
+  w.f64(m.commit);
+  w.u8(m.reject ? 1 : 0);
+  w.f64(m.rejectHint);
+  w.u8(m.context === undefined ? 0 : 1);
+  if (m.context !== undefined) w.str(m.context);
+  encodeEntries(w, m.entries);
+  return w.done();
+}
+
+export function decodeMessage(bytes: Uint8Array): Message {
+  const r = new Reader(bytes);
+  if (r.u8() !== CODEC_VERSION) throw new JadeError('JADE_ERR_BAD_REQUEST', 'unknown raft frame version');
+  const type = MESSAGE_TYPES[r.u8()];
+  if (!type) throw new JadeError('JADE_ERR_BAD_REQUEST', 'malformed raft frame: unknown message type');
+  const m: Message = {
+    type,
+    groupId: r.str(),
+    from: r.str(),
+    to: r.str(),
+    term: r.f64(),
+    logTerm: r.f64(),
+    index: r.f64(),
+    commit: r.f64(),
+    reject: r.u8() === 1,
+    rejectHint: r.f64(),
+    entries: [],
+  };
+  if (r.u8() === 1) m.context = r.str();
+  m.entries = decodeEntries(r);
+  r.end();
+  return m;
+}
+
+/** A whole snapshot (meta + data), for the snapshot stream and the on-disk snapshot file. */
+export function encodeSnapshot(s: Snapshot): { meta: Uint8Array; data: Uint8Array } {
+  return { meta: encodeSnapshotMeta(s.meta), data: s.data };
+}
+
+/** WAL records of the durable Raft log. */
+export type RaftLogRecord =
+  | { kind: 'entries'; entries: Entry[] }
+  | { kind: 'hardState'; term: number; vote: string; commit: number };
+
+export function encodeLogRecord(rec: RaftLogRecord): Uint8Array {
+  const w = new Writer();
+  w.u8(CODEC_VERSION);
+  if (rec.kind === 'entries') {
+    w.u8(1);
+    encodeEntries(w, rec.entries);
+  } else {
+    w.u8(2);
+    w.f64(rec.term);
+    w.str(rec.vote);
+    w.f64(rec.commit);
+  }
+  return w.done();
+}
+
+export function decodeLogRecord(bytes: Uint8Array): RaftLogRecord {
+  const r = new Reader(bytes);
+  if (r.u8() !== CODEC_VERSION) throw new JadeError('JADE_ERR_STORAGE', 'unknown raft log record version');
+  const kind = r.u8();
+  let rec: RaftLogRecord;
+  if (kind === 1) rec = { kind: 'entries', entries: decodeEntries(r) };
+  else if (kind === 2) rec = { kind: 'hardState', term: r.f64(), vote: r.str(), commit: r.f64() };
+  else throw new JadeError('JADE_ERR_STORAGE', `unknown raft log record kind ${kind}`);
+  r.end();
+  return rec;
+}
