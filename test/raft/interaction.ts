@@ -195,8 +195,8 @@ export class InteractionEnv {
         for (let k = 0; k < count; k++) {
           const id = String(this.nodes.length + 1);
           const storage = new MemoryRaftStorage(conf);
-          const n: EnvNode = { id, storage, core: undefined as unknown as RaftCore, applied: [], appliedIndex: 0, opts, down: false };
-          n.core = this.makeCore(n, 0);
+          const n: EnvNode = { id, storage, core: undefined as unknown as RaftCore, applied: [], appliedIndex: storage.firstIndex() - 1, opts, down: false };
+          n.core = this.makeCore(n, n.appliedIndex);
           this.nodes.push(n);
           this.inbox.set(id, []);
         }
@@ -272,7 +272,7 @@ export class InteractionEnv {
         n.down = false;
         // The state machine is volatile: rebuild it from the snapshot, replay the rest.
         const snap = n.storage.snapshot()!;
-        n.applied = snap.meta.index > 0 ? (JSON.parse(decoder.decode(snap.data)) as string[]) : [];
+        n.applied = snap.data.length > 0 ? (JSON.parse(decoder.decode(snap.data)) as string[]) : [];
         n.appliedIndex = snap.meta.index;
         n.core = this.makeCore(n, snap.meta.index);
         return;
@@ -333,7 +333,7 @@ export class InteractionEnv {
     // Persist (in this environment every write is synced at once), then send, apply, advance.
     if (rd.snapshot) {
       n.storage.applySnapshot(rd.snapshot);
-      n.applied = JSON.parse(decoder.decode(rd.snapshot.data)) as string[];
+      n.applied = rd.snapshot.data.length > 0 ? (JSON.parse(decoder.decode(rd.snapshot.data)) as string[]) : [];
       n.appliedIndex = rd.snapshot.meta.index;
     }
     n.storage.append(rd.entries);

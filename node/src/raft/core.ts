@@ -21,7 +21,7 @@ import { applyToConf, confChangeProblem, decodeConfChange, encodeConfChange, val
 import { RaftLog } from './log.js';
 import { Progress } from './progress.js';
 import type { RaftStorage } from './storage.js';
-import { entrySizeBytes } from './storage.js';
+import { ENTRY_OVERHEAD_BYTES, entrySizeBytes } from './storage.js';
 import type {
   ConfChange,
   ConfState,
@@ -368,7 +368,7 @@ export class RaftCore {
       const last = rd.committedEntries[rd.committedEntries.length - 1];
       this.log.appliedTo(last.index);
       for (const e of rd.committedEntries) {
-        if (this.role === 'leader') this.uncommittedBytes = Math.max(0, this.uncommittedBytes - e.data.length);
+        if (this.role === 'leader') this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entrySizeBytes(e));
         if (e.type === 'confChange') this.applyConfChange(decodeConfChange(e.data), e.index);
       }
     }
@@ -701,12 +701,15 @@ export class RaftCore {
     switch (m.type) {
       case 'MsgAppResp':
         pr.recentActive = true;
+        pr.ackedSinceHeartbeat = true;
         if (m.reject) this.handleAppReject(m, pr);
         else this.handleAppAck(m, pr);
         break;
       case 'MsgHeartbeatResp':
         pr.recentActive = true;
         pr.probeSent = false;
+        if (pr.state === 'replicate' && !pr.ackedSinceHeartbeat) pr.heartbeatAllowance = true;
+        pr.ackedSinceHeartbeat = false;
         if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
         if (m.context) this.ackRead(m.context, m.from);
         break;
@@ -850,7 +853,7 @@ export class RaftCore {
       throw new JadeError('JADE_ERR_NOT_LEADER', `group ${this.groupId}: ${this.id} was removed and is stepping down`);
     }
     let bytes = 0;
-    for (const e of ents) bytes += e.data.length;
+    for (const e of ents) bytes += e.data.length + ENTRY_OVERHEAD_BYTES;
     if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.maxUncommittedBytes) {
       throw new JadeError('JADE_ERR_QUEUE_FULL', `group ${this.groupId}: ${this.uncommittedBytes} uncommitted bytes, limit ${this.maxUncommittedBytes}`, {
         uncommittedBytes: this.uncommittedBytes,

@@ -17,8 +17,8 @@ export class Inflights {
     assert(maxCount > 0 && maxBytes > 0, 'inflight limits must be positive');
   }
 
+  /** May exceed the limits by one message: the heartbeat allowance (see Progress.isPaused). */
   add(lastIndex: number, bytes: number): void {
-    assert(!this.full(), 'inflights full');
     this.indexes.push(lastIndex);
     this.sizes.push(bytes);
     this.totalBytes += bytes;
@@ -66,6 +66,14 @@ export class Progress {
   recentActive = false;
   /** In probe state: a MsgApp was sent and no answer has come yet. */
   probeSent = false;
+  /**
+   * In replicate state: the follower answered a heartbeat, so one MsgApp may go out beyond a full
+   * inflight window. If every inflight MsgApp was lost, that message reveals the gap (the follower
+   * rejects it) and the flow recovers through probing instead of stalling forever.
+   */
+  heartbeatAllowance = false;
+  /** A MsgAppResp arrived since the last heartbeat response (then the flow is alive: no allowance). */
+  ackedSinceHeartbeat = false;
   readonly inflights: Inflights;
 
   constructor(next: number, public isLearner: boolean, maxInflightMsgs: number, maxInflightBytes: number) {
@@ -75,6 +83,7 @@ export class Progress {
 
   private resetState(state: ProgressState): void {
     this.probeSent = false;
+    this.heartbeatAllowance = false;
     this.pendingSnapshot = 0;
     this.state = state;
     this.inflights.reset();
@@ -136,6 +145,7 @@ export class Progress {
         this.next = lastIndex + 1;
         this.inflights.add(lastIndex, bytes);
       }
+      this.heartbeatAllowance = false;
     } else if (this.state === 'probe') {
       this.probeSent = true;
     } else {
@@ -148,7 +158,7 @@ export class Progress {
       case 'probe':
         return this.probeSent;
       case 'replicate':
-        return this.inflights.full();
+        return this.inflights.full() && !this.heartbeatAllowance;
       case 'snapshot':
         return true;
     }

@@ -49,10 +49,17 @@ export class MemoryRaftStorage implements RaftStorage {
   private snap: Snapshot;
   private ents: Entry[];
 
-  /** `bootstrap`: the initial membership of a new group (empty for a node that joins later). */
+  /**
+   * `bootstrap`: the initial membership of a new group; empty for a node that joins later.
+   * A bootstrapped log starts with a snapshot at index 1, term 1 holding that membership (and
+   * an empty state machine), so a joining node, whose log is empty, is sent this snapshot and
+   * learns the initial members from it. Bootstrapped members all start identical at term 1.
+   */
   constructor(bootstrap: ConfState = { voters: [], learners: [] }) {
-    this.snap = { meta: { index: 0, term: 0, conf: cloneConf(bootstrap) }, data: new Uint8Array(0) };
-    this.ents = [{ index: 0, term: 0, type: 'normal', data: new Uint8Array(0) }];
+    const at = bootstrap.voters.length > 0 ? 1 : 0;
+    this.snap = { meta: { index: at, term: at, conf: cloneConf(bootstrap) }, data: new Uint8Array(0) };
+    this.ents = [{ index: at, term: at, type: 'normal', data: new Uint8Array(0) }];
+    this.hardState = { term: at, vote: NO_NODE, commit: at };
   }
 
   initialState(): { hardState: HardState; confState: ConfState } {
