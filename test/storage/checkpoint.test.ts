@@ -2,8 +2,10 @@
 // replaces the old atomically (a fault or crash at any step leaves the old one whole), and any
 // damaged, truncated or missing file is detected with an error naming it, never half-loaded.
 import { describe, expect, it } from 'vitest';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { FaultyMemoryDisk, type FaultOp } from '../../node/src/storage/disk.js';
+import { FaultyMemoryDisk, RealDisk, type FaultOp } from '../../node/src/storage/disk.js';
 import { readCheckpoint, writeCheckpoint } from '../../node/src/storage/checkpoint.js';
 import { JadeError } from '../../node/src/util/errors.js';
 
@@ -119,6 +121,25 @@ describe('checkpoints', () => {
     const disk = new FaultyMemoryDisk();
     for (const bad of ['../x', 'a/b', '', 'snapshot.fb']) {
       await expect(writeCheckpoint(disk, DIR, NAME, { snapshot: bytes('s'), extra: { [bad]: bytes('x') } })).rejects.toThrow(JadeError);
+    }
+  });
+
+  it('on the real file system: round-trip of a large extra file, and a flipped byte is caught', async () => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'jade-ckpt-'));
+    try {
+      const disk = new RealDisk();
+      const graph = new Uint8Array(3 << 20).map((_, i) => (i * 7) & 0xff);
+      await writeCheckpoint(disk, root, NAME, { snapshot: bytes('snap'), extra: { 'hnsw.bin': graph } });
+      const back = await readCheckpoint(disk, root, NAME);
+      expect(back?.extra['hnsw.bin']).toEqual(graph);
+      const file = path.join(root, `${NAME}.1`, 'hnsw.bin');
+      const fh = await fs.open(file, 'r+');
+      await fh.write(new Uint8Array([0xff ^ ((12345 * 7) & 0xff)]), 0, 1, 12345);
+      await fh.close();
+      const e = await expectStorageError(readCheckpoint(disk, root, NAME));
+      expect(e.message).toContain(file);
+    } finally {
+      await fs.rm(root, { recursive: true, force: true });
     }
   });
 });
