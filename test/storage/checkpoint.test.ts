@@ -131,7 +131,7 @@ describe('checkpoints', () => {
       const graph = new Uint8Array(3 << 20).map((_, i) => (i * 7) & 0xff);
       await writeCheckpoint(disk, root, NAME, { snapshot: bytes('snap'), extra: { 'hnsw.bin': graph } });
       const back = await readCheckpoint(disk, root, NAME);
-      expect(back?.extra['hnsw.bin']).toEqual(graph);
+      expect(Buffer.compare(back!.extra['hnsw.bin'], graph)).toBe(0);
       const file = path.join(root, `${NAME}.1`, 'hnsw.bin');
       const fh = await fs.open(file, 'r+');
       await fh.write(new Uint8Array([0xff ^ ((12345 * 7) & 0xff)]), 0, 1, 12345);
