@@ -218,6 +218,9 @@ describe('plan: health and invalid specs', () => {
     const status = statusOf(actions)!;
     expect(status).toMatchObject({ phase: 'Degraded', readyReplicas: 2 });
     expect(status.conditions!.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'MembersNotReady', message: 'not ready: vc-1' });
+    expect(eventsOf(actions)).toEqual(['Warning/Degraded']);
+    const recovered = plan({ ...applyPlan({ ...w, pods: [w.pods[0], pod('vc-1', false), w.pods[2]] }, actions), pods: w.pods });
+    expect(eventsOf(recovered)).toEqual(['Normal/ClusterReady', 'Normal/Recovered']);
   });
 
   it('a node that answers ready:false on /v1/status is not counted ready', () => {

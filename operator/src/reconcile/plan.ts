@@ -181,6 +181,10 @@ export function plan(o: Observed): Action[] {
 
   const status = computeStatus(o, spec, { stsReplicas, joined: new Set(o.pods.filter(isPodReady).map((p) => p.metadata.name)) });
   if (status.phase === 'Running' && cluster.status?.phase !== 'Running') event('Normal', 'ClusterReady', `All ${status.readyReplicas} members are ready`);
+  const degraded = status.conditions!.find((c) => c.type === 'Degraded')!;
+  const wasDegraded = conditionIs(cluster.status, 'Degraded', 'True');
+  if (degraded.status === 'True' && !wasDegraded) event('Warning', 'Degraded', degraded.message);
+  if (degraded.status === 'False' && wasDegraded) event('Normal', 'Recovered', 'all members are ready again');
   return [...actions, ...events, ...statusAction(cluster, status)];
 }
 
