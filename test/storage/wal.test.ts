@@ -411,6 +411,19 @@ describe('WAL recovery', () => {
     expect(e.message).toContain(`${path.join(DIR, names[2])} offset 0`);
   });
 
+  it('a damaged header of a segment holding records is corruption, even for a log that starts at a high LSN', async () => {
+    const disk = new FaultyMemoryDisk();
+    const { wal } = await Wal.open(disk, DIR, OPTS);
+    await wal.reset(1_000_000);
+    await wal.append(enc('precious'));
+    await wal.close();
+    const file = path.join(DIR, '00000000000000001000000.wal'.slice(-24));
+    expect(await disk.list(DIR)).toEqual([path.basename(file)]);
+    disk.corrupt(file, 0, enc('X'));
+    const e = await expectCode(Wal.open(disk, DIR, OPTS), 'JADE_ERR_STORAGE');
+    expect(e.message).toContain(`${file} offset 0`);
+  });
+
   it('a crash while creating a new segment (torn header) loses nothing acknowledged', async () => {
     const disk = new FaultyMemoryDisk();
     const { wal } = await Wal.open(disk, DIR, OPTS);

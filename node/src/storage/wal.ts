@@ -210,7 +210,8 @@ async function scanWal(disk: Disk, dir: string): Promise<WalScan> {
     if (!header || header.firstLsn !== nameLsn) {
       // A crash while a new segment was being created leaves a short or partial header in the
       // last segment and nothing valid after it.
-      const torn = isLast && !validRecordAfter(bytes, view, 0, expectedLsn ?? 1, null);
+      // Records in a segment start at the LSN its name says.
+      const torn = isLast && !validRecordAfter(bytes, view, 0, nameLsn, null);
       return {
         segments,
         obsolete,
