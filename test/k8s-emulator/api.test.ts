@@ -104,6 +104,26 @@ describe('CRUD', () => {
   });
 });
 
+describe('immutability', () => {
+  it('refuses changes to immutable ConfigMaps and to pod spec fields other than images', async () => {
+    const cm = await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'frozen' }, data: { a: '1' }, immutable: true } });
+    const refused = await expectApiError(core.replaceNamespacedConfigMap({ namespace: ns, name: 'frozen', body: { ...cm, data: { a: '2' } } }), 422);
+    expect(refused.message).toContain('field is immutable when `immutable` is set');
+    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'still' }, spec: { containers: [{ name: 'c', image: 'unmapped:1', args: ['a'] }] } } });
+    const pod = await waitFor(async () => {
+      const p = await core.readNamespacedPod({ namespace: ns, name: 'still' });
+      return p.spec?.nodeName ? p : undefined;
+    }, 3000, 20, 'pod bound to the node');
+    const badUpdate = await expectApiError(core.patchNamespacedPod({ namespace: ns, name: 'still', body: { spec: { containers: [{ name: 'c', image: 'unmapped:1', args: ['b'] }] } } }, mergePatch), 422);
+    expect(badUpdate.message).toContain('pod updates may not change fields other than');
+    const imageUpdate = await core.replaceNamespacedPod({ namespace: ns, name: 'still', body: { ...pod!, spec: { ...pod!.spec!, containers: [{ ...pod!.spec!.containers[0], image: 'unmapped:2' }] } } });
+    expect(imageUpdate.spec?.containers[0].image).toBe('unmapped:2');
+    expect(imageUpdate.status?.containerStatuses?.[0]?.state?.waiting?.reason).toBe('ErrImagePull');
+    await core.deleteNamespacedPod({ namespace: ns, name: 'still' });
+    await waitFor(() => !emu.get(`/api/v1/namespaces/${ns}/pods/still`), 3000, 20, 'pod deletion');
+  });
+});
+
 describe('selectors', () => {
   it('filters lists by label selector operators and by field selector', async () => {
     const labelSets: Record<string, Record<string, string>> = {
@@ -283,6 +303,11 @@ describe('subresources', () => {
     const after = await apps.readNamespacedDeployment({ namespace: ns, name: 'd1' });
     expect(after.spec?.replicas).toBe(4);
     expect(after.metadata?.generation).toBe(2);
+
+    // A typed client re-serializes with its own key order: a replace without changes is a no-op.
+    const same = await apps.replaceNamespacedDeployment({ namespace: ns, name: 'd1', body: after });
+    expect(same.metadata?.generation).toBe(2);
+    expect(same.metadata?.resourceVersion).toBe(after.metadata?.resourceVersion);
   });
 });
 

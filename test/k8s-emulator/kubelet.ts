@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { clusterDnsRecords } from './dns.js';
 import type { ContainerCommand } from './index.js';
+import { canonicalJson } from './patch.js';
 import { ApiError } from './errors.js';
 import type { ResourceType } from './resources.js';
 import type { Store, StoreEvent } from './store.js';
@@ -800,7 +801,7 @@ export class Kubelet {
       qosClass: current.status?.qosClass ?? 'BestEffort',
     };
     const clean = JSON.parse(JSON.stringify(status));
-    if (JSON.stringify(clean) === JSON.stringify(current.status)) return;
+    if (canonicalJson(clean) === canonicalJson(current.status)) return;
     const next = structuredClone(current);
     next.status = clean;
     try {

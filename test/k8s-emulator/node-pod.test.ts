@@ -53,7 +53,8 @@ describe('a pod running the real JadeVectorDB node', () => {
                 ],
                 ports: [{ name: 'http', containerPort: 8080 }],
                 readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 1 },
-                livenessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },
+                // Generous window: under CPU contention the node (tsx) may need many seconds to start.
+                livenessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 2, initialDelaySeconds: 20, failureThreshold: 6 },
                 volumeMounts: [{ name: 'data', mountPath: '/var/lib/jade' }],
               }],
             },
@@ -65,7 +66,7 @@ describe('a pod running the real JadeVectorDB node', () => {
     const pod = await waitFor(() => {
       const p = emu.get(`/api/v1/namespaces/${ns}/pods/jade-0`);
       return p?.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
-    }, 30_000, 50, 'jade-0 ready');
+    }, 60_000, 50, 'jade-0 ready');
     expect(pod.status.podIP).toBe('127.0.0.200');
     const unauthenticated = await fetch(`http://${pod.status.podIP}:8080/collections`);
     expect(unauthenticated.status).toBe(401);
@@ -76,5 +77,5 @@ describe('a pod running the real JadeVectorDB node', () => {
     await core.deleteNamespacedPod({ namespace: ns, name: 'jade-0' });
     await waitFor(() => emu.get(`/api/v1/namespaces/${ns}/pods/jade-0`)?.metadata?.uid !== pod.metadata.uid, 10_000, 20, 'pod replaced');
     expect(existsSync(emu.pvcDir(ns, 'data-jade-0'))).toBe(true);
-  });
+  }, 90_000);
 });

@@ -2,6 +2,16 @@
 // merge patch (lists are replaced, not merged by key): a documented difference from the apiserver.
 import { ApiError, badRequest } from './errors.js';
 
+/** JSON with object keys sorted: equal for semantically equal objects whatever the key order (undefined members dropped). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) sorted[k] = v[k];
+    return sorted;
+  }) ?? 'undefined';
+}
+
 export function clone<T>(value: T): T {
   return value === undefined ? value : structuredClone(value);
 }

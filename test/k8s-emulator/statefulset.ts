@@ -3,6 +3,7 @@
 // rolling update by template revision hash (highest ordinal first, one at a time) and status.
 import { createHash } from 'node:crypto';
 import { ApiError } from './errors.js';
+import { canonicalJson } from './patch.js';
 import type { ResourceType } from './resources.js';
 import type { Store, StoreEvent } from './store.js';
 
@@ -15,7 +16,7 @@ function isPodReady(pod: any): boolean {
 }
 
 export function templateRevision(stsName: string, template: any): string {
-  const hash = createHash('sha256').update(JSON.stringify(template ?? {})).digest('hex').slice(0, 10);
+  const hash = createHash('sha256').update(canonicalJson(template ?? {})).digest('hex').slice(0, 10);
   return `${stsName}-${hash}`;
 }
 
@@ -254,7 +255,7 @@ export class StatefulSetController {
       updateRevision,
       collisionCount: 0,
     };
-    if (JSON.stringify(status) === JSON.stringify(sts.status)) return;
+    if (canonicalJson(status) === canonicalJson(sts.status)) return;
     const latest = this.store.getRaw(this.stsType, sts.metadata.namespace, sts.metadata.name);
     if (!latest) return;
     const next = structuredClone(latest);

@@ -3,7 +3,7 @@
 // reference garbage collection and built-in/custom resource admission.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound } from './errors.js';
-import { clone } from './patch.js';
+import { canonicalJson, clone } from './patch.js';
 import { apiVersionOf, builtinResourceTypes, resourceTypeFromCrd, typeKey, type ResourceType } from './resources.js';
 import { admitCustomResource, checkCrdRules } from './schema.js';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js';
@@ -42,7 +42,19 @@ function nowIso(): string {
 
 function specOf(obj: any, withStatus: boolean): string {
   const { metadata: _m, apiVersion: _a, kind: _k, status, ...rest } = obj;
-  return JSON.stringify(withStatus ? { ...rest, status } : rest);
+  return canonicalJson(withStatus ? { ...rest, status } : rest);
+}
+
+/** A pod spec with the fields an update may change blanked out (and nodeName binding allowed once). */
+function mutablePodSpec(spec: any, oldSpec?: any): any {
+  const copy = clone(spec ?? {});
+  for (const list of ['containers', 'initContainers']) {
+    for (const c of copy[list] ?? []) delete c.image;
+  }
+  delete copy.activeDeadlineSeconds;
+  delete copy.tolerations;
+  if (oldSpec && !oldSpec.nodeName) delete copy.nodeName;
+  return copy;
 }
 
 export class Store {
@@ -266,7 +278,7 @@ export class Store {
     }
     const { resourceVersion: _r1, ...newMeta } = admitted.metadata;
     const { resourceVersion: _r2, ...oldMeta } = old.metadata;
-    const unchanged = specOf(admitted, true) === specOf(old, true) && JSON.stringify(newMeta) === JSON.stringify(oldMeta);
+    const unchanged = specOf(admitted, true) === specOf(old, true) && canonicalJson(newMeta) === canonicalJson(oldMeta);
     if (opts.dryRun || unchanged) return this.present(t, unchanged ? old : admitted, version);
     if (admitted.metadata.deletionTimestamp && (admitted.metadata.finalizers ?? []).length === 0 && this.finalizable(t, admitted)) {
       return this.present(t, this.remove(t, admitted), version);
@@ -304,7 +316,7 @@ export class Store {
       if (next.metadata.deletionGracePeriodSeconds === 0 && (next.metadata.finalizers ?? []).length === 0) {
         return this.present(t, this.remove(t, obj), version);
       }
-      if (JSON.stringify(next.metadata) === JSON.stringify(obj.metadata)) return this.present(t, obj, version);
+      if (canonicalJson(next.metadata) === canonicalJson(obj.metadata)) return this.present(t, obj, version);
       return this.present(t, this.put(t, next, 'MODIFIED', obj), version);
     }
     if ((obj.metadata.finalizers ?? []).length > 0) {
@@ -396,6 +408,11 @@ export class Store {
       return admitted;
     }
     const key = typeKey(t.group, t.plural);
+    if ((key === '/secrets' || key === '/configmaps') && old?.immutable === true) {
+      if (canonicalJson([old.data ?? null, old.binaryData ?? null]) !== canonicalJson([obj.data ?? null, obj.binaryData ?? null]) || obj.immutable !== true) {
+        throw invalid(t.kind, t.group, obj.metadata.name, [{ field: 'data', reason: 'FieldValueForbidden', message: 'data: Forbidden: field is immutable when `immutable` is set' }]);
+      }
+    }
     switch (key) {
       case '/secrets': {
         if (obj.stringData) {
@@ -417,7 +434,7 @@ export class Store {
         obj.spec.clusterIPs ??= [obj.spec.clusterIP];
         break;
       case '/persistentvolumeclaims':
-        if (old && JSON.stringify(old.spec?.accessModes) !== JSON.stringify(obj.spec?.accessModes)) {
+        if (old && canonicalJson({ ...old.spec, resources: undefined, volumeName: undefined }) !== canonicalJson({ ...obj.spec, resources: undefined, volumeName: undefined })) {
           throw invalid(t.kind, t.group, obj.metadata.name, [{ field: 'spec', reason: 'FieldValueForbidden', message: 'spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims' }]);
         }
         break;
@@ -430,7 +447,7 @@ export class Store {
         obj.spec.persistentVolumeClaimRetentionPolicy ??= { whenDeleted: 'Retain', whenScaled: 'Retain' };
         if (old) {
           for (const field of ['selector', 'serviceName', 'volumeClaimTemplates', 'podManagementPolicy']) {
-            if (JSON.stringify(old.spec?.[field]) !== JSON.stringify(obj.spec[field])) {
+            if (canonicalJson(old.spec?.[field]) !== canonicalJson(obj.spec[field])) {
               throw invalid(t.kind, t.group, obj.metadata.name, [{ field: 'spec', reason: 'FieldValueForbidden', message: "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden" }]);
             }
           }
@@ -445,6 +462,9 @@ export class Store {
         obj.spec.restartPolicy ??= 'Always';
         obj.spec.terminationGracePeriodSeconds ??= 30;
         if (!old) obj.status = { phase: 'Pending', qosClass: 'BestEffort' };
+        else if (canonicalJson(mutablePodSpec(old.spec)) !== canonicalJson(mutablePodSpec(obj.spec, old.spec))) {
+          throw invalid(t.kind, t.group, obj.metadata.name, [{ field: 'spec', reason: 'FieldValueForbidden', message: 'spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)' }]);
+        }
         break;
       case 'apiextensions.k8s.io/customresourcedefinitions':
         this.admitCrd(obj, old);
