@@ -347,6 +347,7 @@ export class Wal {
       }
       return { wal, records };
     } catch (e) {
+      await (wal.active as DiskFile | undefined)?.close().catch(() => undefined);
       throw storageError(`cannot open WAL in ${dir}`, e, { dir });
     }
   }
