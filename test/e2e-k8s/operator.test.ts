@@ -86,8 +86,10 @@ describe('operator on the emulator', () => {
     expect((await fetch(`${a.metricsUrl}/healthz`)).status).toBe(200);
   });
 
-  it('scales 3 → 5 through the scale subresource path (spec.replicas)', async () => {
-    await client.patch('VectorCluster', NS, 'alpha', { spec: { replicas: 5 } });
+  it('scales 3 → 5 through the scale subresource (what kubectl scale and an HPA use)', async () => {
+    const scale = await client.request<any>('GET', '/apis/jadevectordb.io/v1alpha1/namespaces/default/vectorclusters/alpha/scale');
+    expect(scale).toMatchObject({ kind: 'Scale', spec: { replicas: 3 }, status: { replicas: 3, selector: 'app.kubernetes.io/name=jadevectordb,jadevectordb.io/cluster=alpha' } });
+    await client.patch('VectorCluster', NS, 'alpha', { spec: { replicas: 5 } }, 'scale');
     const scaled = await waitPhase('alpha', 'Running', 5, 90_000);
     expect(scaled.status!.members!.map((m) => m.pod)).toEqual(['alpha-0', 'alpha-1', 'alpha-2', 'alpha-3', 'alpha-4']);
     expect(((await client.get('StatefulSet', NS, 'alpha')).spec as any).replicas).toBe(5);
