@@ -257,7 +257,7 @@ describe('finalizers and garbage collection', () => {
     await expectApiError(core.readNamespacedConfigMap({ namespace: ns, name: 'fin' }), 404);
   });
 
-  it('collects dependents of a deleted owner, and orphans them when asked', async () => {
+  it('collects dependents of a deleted owner in background or foreground, and orphans them when asked', async () => {
     const owner = await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'owner' } } });
     const ref = { apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata!.uid!, controller: true };
     await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'dep1', ownerReferences: [ref] } } });
@@ -267,6 +267,18 @@ describe('finalizers and garbage collection', () => {
     await core.deleteNamespacedConfigMap({ namespace: ns, name: 'owner' });
     await waitFor(() => !emu.get(`/api/v1/namespaces/${ns}/secrets/dep1`) && !emu.get(`/api/v1/namespaces/${ns}/services/dep2`), 3000, 20, 'GC');
     expect(emu.get(`/api/v1/namespaces/${ns}/secrets/dep3`)).toBeTruthy();
+
+    // Foreground: the owner stays (deletionTimestamp + foregroundDeletion) until blocking dependents are gone.
+    const owner3 = await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'owner3' } } });
+    const blockingRef = { ...ref, name: 'owner3', uid: owner3.metadata!.uid!, blockOwnerDeletion: true };
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'dep5', ownerReferences: [blockingRef], finalizers: ['test.io/hold'] } } });
+    await core.deleteNamespacedConfigMap({ namespace: ns, name: 'owner3', propagationPolicy: 'Foreground' });
+    await waitFor(() => emu.get(`/api/v1/namespaces/${ns}/secrets/dep5`)?.metadata?.deletionTimestamp, 3000, 20, 'dependent terminating');
+    const waiting = await core.readNamespacedConfigMap({ namespace: ns, name: 'owner3' });
+    expect(waiting.metadata?.finalizers).toEqual(['foregroundDeletion']);
+    expect(waiting.metadata?.deletionTimestamp).toBeTruthy();
+    await core.patchNamespacedSecret({ namespace: ns, name: 'dep5', body: { metadata: { finalizers: null } } }, mergePatch);
+    await waitFor(() => !emu.get(`/api/v1/namespaces/${ns}/configmaps/owner3`), 3000, 20, 'owner gone after its dependent');
 
     const owner2 = await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'owner2' } } });
     await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'dep4', ownerReferences: [{ ...ref, name: 'owner2', uid: owner2.metadata!.uid! }] } } });

@@ -130,7 +130,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
       if (stopped) return;
       stopped = true;
       statefulSets.stop();
-      for (const timer of store.namespaceSweeps) clearTimeout(timer);
+      for (const timer of store.sweepTimers) clearTimeout(timer);
       await kubelet.stop();
       await api.close();
     },

@@ -319,6 +319,16 @@ export class Store {
       if (canonicalJson(next.metadata) === canonicalJson(obj.metadata)) return this.present(t, obj, version);
       return this.present(t, this.put(t, next, 'MODIFIED', obj), version);
     }
+    if (opts.propagationPolicy === 'Foreground' && this.dependentsOf(obj.metadata.uid).length > 0) {
+      const finalizers: string[] = obj.metadata.finalizers ?? [];
+      const next = clone(obj);
+      next.metadata.deletionTimestamp ??= nowIso();
+      next.metadata.deletionGracePeriodSeconds ??= 0;
+      if (!finalizers.includes('foregroundDeletion')) next.metadata.finalizers = [...finalizers, 'foregroundDeletion'];
+      const result = canonicalJson(next.metadata) === canonicalJson(obj.metadata) ? obj : this.put(t, next, 'MODIFIED', obj);
+      this.sweepForeground(t, obj.metadata.uid);
+      return this.present(t, result, version);
+    }
     if ((obj.metadata.finalizers ?? []).length > 0) {
       if (obj.metadata.deletionTimestamp) return this.present(t, obj, version);
       const next = clone(obj);
@@ -354,13 +364,54 @@ export class Store {
       const current = this.getRaw(t, undefined, name);
       if (!current) return;
       if (remaining === 0) this.remove(t, current);
-      else this.namespaceSweeps.add(setTimeout(sweep, 50));
+      else this.sweepTimers.add(setTimeout(sweep, 50));
     };
     setImmediate(sweep);
     return result;
   }
 
-  readonly namespaceSweeps = new Set<NodeJS.Timeout>();
+  readonly sweepTimers = new Set<NodeJS.Timeout>();
+
+  private dependentsOf(ownerUid: string): { t: ResourceType; obj: any }[] {
+    const found: { t: ResourceType; obj: any }[] = [];
+    for (const [key, collection] of this.collections) {
+      const t = this.types.get(key);
+      if (!t) continue;
+      for (const obj of collection.values()) {
+        if ((obj.metadata.ownerReferences ?? []).some((r: any) => r.uid === ownerUid)) found.push({ t, obj });
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Foreground deletion: the owner keeps the foregroundDeletion finalizer while its dependents are
+   * deleted (also in foreground); it goes once none with blockOwnerDeletion is left.
+   */
+  private sweepForeground(t: ResourceType, ownerUid: string): void {
+    const sweep = (): void => {
+      const owner = this.getByUid(ownerUid);
+      if (!owner) return;
+      const dependents = this.dependentsOf(ownerUid);
+      for (const { t: dt, obj } of dependents) {
+        if (obj.metadata.deletionTimestamp) continue;
+        try {
+          this.delete(dt, obj.metadata.namespace, obj.metadata.name, { propagationPolicy: 'Foreground' });
+        } catch (e) {
+          if (!(e instanceof ApiError && e.code === 404)) throw e;
+        }
+      }
+      const blocking = this.dependentsOf(ownerUid).filter(({ obj }) => (obj.metadata.ownerReferences ?? []).some((r: any) => r.uid === ownerUid && r.blockOwnerDeletion === true));
+      if (blocking.length > 0) {
+        this.sweepTimers.add(setTimeout(sweep, 50));
+        return;
+      }
+      const next = clone(owner);
+      next.metadata.finalizers = (owner.metadata.finalizers ?? []).filter((f: string) => f !== 'foregroundDeletion');
+      this.update(t, owner.metadata.namespace, owner.metadata.name, next, '');
+    };
+    setImmediate(sweep);
+  }
 
   private orphanDependents(ownerUid: string): void {
     for (const [key, collection] of this.collections) {
