@@ -62,6 +62,18 @@ function badRequest(message: string): never {
   throw new JadeError('JADE_ERR_BAD_REQUEST', message);
 }
 
+/** Qdrant fields we do not implement and that would change the answer if ignored: refuse them instead. */
+function refuseUnsupported(body: Record<string, unknown> | null | undefined, fields: readonly string[], where = ''): void {
+  for (const field of fields) {
+    const v = body?.[field];
+    if (v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0)) continue;
+    badRequest(`${where}"${field}" is not supported by JadeVectorDB (see the README's differences from Qdrant)`);
+  }
+}
+
+/** Query API fields beyond a plain nearest-neighbour query (multi-stage, named vectors, cross-collection lookup). */
+const QUERY_UNSUPPORTED = ['prefetch', 'using', 'lookup_from'] as const;
+
 function intInRange(raw: unknown, name: string, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === null) return fallback;
   if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < min) badRequest(`${name} must be an integer ≥ ${min}`);
@@ -456,6 +468,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { schema: { tags: ['points'], params: nameParams, body: S.scrollBody, response: { 200: S.envelope({ type: 'object', properties: { points: { type: 'array', items: S.scoredPoint }, next_page_offset: { anyOf: [S.pointId, { type: 'null' }] } } }), ...errors } } },
     async (req, reply) => {
       const body = req.body ?? {};
+      refuseUnsupported(body, ['order_by']);
       const state = await stateOf(req.params.name, req);
       const limit = intInRange(body.limit, 'limit', 10, 0, limits.batchPointsMax);
       const offset = body.offset === undefined || body.offset === null ? null : parsePointId(body.offset, 'offset');
@@ -496,6 +509,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { schema: { tags: ['search'], params: nameParams, body: S.queryRequest, response: { 200: S.envelope({ type: 'object', properties: { points: { type: 'array', items: S.scoredPoint } } }), ...errors } } },
     async (req, reply) => {
       const state = await stateOf(req.params.name, req);
+      refuseUnsupported(req.body, QUERY_UNSUPPORTED);
       const spec = parseSearch(req.body, queryVector(state, req.body.query), false);
       return ok(reply, { points: runSearch(state, spec) }, startOf(req));
     },
@@ -508,6 +522,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const searches: any[] = req.body.searches;
       if (searches.length > limits.searchBatchMax) throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `${searches.length} searches in one batch; the limit (searchBatchMax) is ${limits.searchBatchMax}`);
       const state = await stateOf(req.params.name, req);
+      searches.forEach((s, i) => refuseUnsupported(s, QUERY_UNSUPPORTED, `searches[${i}]: `));
       const results = searches.map((s) => ({ points: runSearch(state, parseSearch(s, queryVector(state, s.query), false)) }));
       return ok(reply, results, startOf(req));
     },
