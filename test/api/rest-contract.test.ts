@@ -488,6 +488,11 @@ describe('400: bad requests change nothing', () => {
     ['with_vector as a string (schema)', { method: 'POST', url: `${P}/scroll`, payload: { with_vector: 'yes' } }, 'JADE_ERR_BAD_REQUEST'],
     ['query missing', { method: 'POST', url: `${P}/query`, payload: { limit: 3 } }, 'JADE_ERR_BAD_REQUEST'],
     ['recommend query (unsupported)', { method: 'POST', url: `${P}/query`, payload: { query: { recommend: { positive: [1] } } } }, 'JADE_ERR_BAD_REQUEST'],
+    // Fields that would change the answer if silently ignored are refused.
+    ['query with prefetch (unsupported)', { method: 'POST', url: `${P}/query`, payload: { prefetch: [{ query: [1, 2, 3, 4], limit: 5 }], query: [1, 2, 3, 4] } }, 'JADE_ERR_BAD_REQUEST'],
+    ['query using a named vector (unsupported)', { method: 'POST', url: `${P}/query`, payload: { query: [1, 2, 3, 4], using: 'image' } }, 'JADE_ERR_BAD_REQUEST'],
+    ['query/batch with lookup_from (unsupported)', { method: 'POST', url: `${P}/query/batch`, payload: { searches: [{ query: 1, lookup_from: { collection: 'other' } }] } }, 'JADE_ERR_BAD_REQUEST'],
+    ['scroll with order_by (unsupported)', { method: 'POST', url: `${P}/scroll`, payload: { order_by: 'n' } }, 'JADE_ERR_BAD_REQUEST'],
     ['searches missing on search/batch', { method: 'POST', url: `${P}/search/batch`, payload: {} }, 'JADE_ERR_BAD_REQUEST'],
     ['one bad query in query/batch', { method: 'POST', url: `${P}/query/batch`, payload: { searches: [{ query: [0, 0, 0, 0] }, { query: [1, 2] }] } }, 'JADE_ERR_DIMENSION_MISMATCH'],
     ['create without vectors (schema)', { method: 'PUT', url: '/collections/newone', payload: { hnsw_config: { m: 8 } } }, 'JADE_ERR_BAD_REQUEST'],
