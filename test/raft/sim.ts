@@ -232,11 +232,16 @@ class Simulation {
 
   run(): SimResult {
     const chaos = this.opts.chaosSteps ?? 400;
-    const livenessMax = this.opts.livenessStepsMax ?? 1200;
+    const livenessMax = this.opts.livenessStepsMax ?? 600;
     try {
       for (; this.now < chaos; this.now++) this.step();
       this.healAll();
-      const deadline = this.now + livenessMax;
+      const healedAt = this.now;
+      // The bound grows with the backlog of appended-but-uncommitted entries, which must commit
+      // first (one entry per message and a small inflight window make that slow, not stuck).
+      let lastIndexMax = 0;
+      for (const n of this.nodes) if (n.up) lastIndexMax = Math.max(lastIndexMax, n.core!.basicStatus().lastIndex);
+      const deadline = this.now + livenessMax + 4 * Math.max(0, lastIndexMax - this.maxCommitted);
       let liveKey: string | null = null;
       let liveLeader = '';
       for (; this.now < deadline; this.now++) {
@@ -257,7 +262,7 @@ class Simulation {
           return this.result(true);
         }
       }
-      throw new Violation('liveness', `no proposal committed within ${livenessMax} steps after faults healed (leader: ${this.currentLeader()?.id ?? 'none'})`);
+      throw new Violation('liveness', `no proposal committed within ${deadline - healedAt} steps after faults healed (leader: ${this.currentLeader()?.id ?? 'none'})`);
     } catch (e) {
       if (e instanceof Violation) {
         for (const n of this.nodes) {
