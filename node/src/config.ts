@@ -43,8 +43,30 @@ export interface NodeConfig {
   wal: { segmentSizeBytesMax: number; groupCommitMaxDelayMs: number; recordSizeBytesMax: number };
   /** A collection checkpoints once its WAL holds this many bytes. */
   checkpointWalBytes: number;
-  /** Test-only fault hooks (crash points); off unless explicitly enabled. */
+  /** Test-only fault hooks (transport partitions, delays, drops); off unless explicitly enabled. */
   testHooksEnabled: boolean;
+  /** Cluster members (this node included); empty = standalone. */
+  peers: PeerConfig[];
+  /** Address the Raft transport (gRPC) listens on; cluster mode only. */
+  grpcHost: string;
+}
+
+export interface PeerConfig {
+  id: string;
+  /** host:port of its Raft transport. */
+  grpcAddress: string;
+  /** http://host:port of its REST API (writes are forwarded there). */
+  restUrl: string;
+}
+
+/** Parses `id=grpcHost:port/restHost:port,...` (JADE_PEERS / --peers). */
+export function parsePeers(raw: string | undefined): PeerConfig[] {
+  if (!raw) return [];
+  return raw.split(',').map((part) => {
+    const m = /^([A-Za-z0-9_.-]+)=([^/\s]+:\d+)\/(https?:\/\/)?([^/\s]+:\d+)$/.exec(part.trim());
+    if (!m) throw new ConfigError(`peer "${part}" must look like id=grpcHost:port/restHost:port`);
+    return { id: m[1], grpcAddress: m[2], restUrl: `${m[3] ?? 'http://'}${m[4]}` };
+  });
 }
 
 export const DEFAULT_LIMITS: NodeLimits = {
@@ -75,6 +97,8 @@ export const DEFAULT_CONFIG: NodeConfig = {
   wal: { segmentSizeBytesMax: 64 * 1024 * 1024, groupCommitMaxDelayMs: 0, recordSizeBytesMax: 128 * 1024 * 1024 },
   checkpointWalBytes: 512 * 1024 * 1024,
   testHooksEnabled: false,
+  peers: [],
+  grpcHost: '127.0.0.1',
 };
 
 /** Environment variables a node reads (documented in README "Configuration"). */
@@ -100,6 +124,8 @@ export const ENV_KEYS = {
   hnswEf: 'JADE_HNSW_EF',
   checkpointWalBytes: 'JADE_CHECKPOINT_WAL_BYTES',
   testHooks: 'JADE_TEST_HOOKS',
+  peers: 'JADE_PEERS',
+  grpcHost: 'JADE_GRPC_HOST',
 } as const;
 
 export class ConfigError extends Error {}
@@ -151,7 +177,12 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     wal: d.wal,
     checkpointWalBytes: int('checkpointWalBytes', get('checkpointWalBytes'), d.checkpointWalBytes, 1024, 2 ** 40),
     testHooksEnabled: get('testHooks') === '1',
+    peers: parsePeers(get('peers')),
+    grpcHost: get('grpcHost') || get('host') || d.grpcHost,
   };
+  if (config.peers.length > 0 && !config.peers.some((p) => p.id === config.nodeId)) {
+    throw new ConfigError(`node id "${config.nodeId}" is not among the peers (${config.peers.map((p) => p.id).join(', ')})`);
+  }
   return config;
 }
 

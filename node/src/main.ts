@@ -13,6 +13,7 @@ export function serveCommand(): Command {
     .option('--host <address>', `address to bind (env ${ENV_KEYS.host}; default 127.0.0.1)`)
     .option('--port <port>', `REST port (env ${ENV_KEYS.port}; default 8080; 0 = any free port)`)
     .option('--node-id <id>', `node id (env ${ENV_KEYS.nodeId})`)
+    .option('--peers <list>', `cluster members, this node included: id=grpcHost:port/restHost:port,... (env ${ENV_KEYS.peers}; none = standalone)`)
     .option('--log-level <level>', `fatal|error|warn|info|debug|trace|silent (env ${ENV_KEYS.logLevel})`)
     .addHelpText(
       'after',
@@ -26,7 +27,7 @@ Limits and HNSW defaults: ${Object.values(ENV_KEYS).filter((k) => k.endsWith('_M
 export async function runServe(opts: Record<string, string | undefined>, env: Record<string, string | undefined>): Promise<void> {
   let config;
   try {
-    config = loadConfig(env, { dataDir: opts.dataDir, host: opts.host, port: opts.port, nodeId: opts.nodeId, logLevel: opts.logLevel });
+    config = loadConfig(env, { dataDir: opts.dataDir, host: opts.host, port: opts.port, nodeId: opts.nodeId, logLevel: opts.logLevel, peers: opts.peers });
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`jade: invalid configuration: ${e.message}`);

@@ -5,7 +5,9 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { NodeMetrics } from './api/metrics.js';
 import { buildApp } from './api/rest/app.js';
+import type { CollectionsBackend } from './cluster/backend.js';
 import { Catalog, StandaloneBackend } from './cluster/catalog.js';
+import { CLUSTER_DEFAULTS, ClusterNode } from './cluster/cluster-node.js';
 import type { NodeConfig } from './config.js';
 import { Authenticator } from './security/auth.js';
 import { RealDisk } from './storage/disk.js';
@@ -16,7 +18,7 @@ export const JADE_VERSION = '0.1.0';
 export interface RunningNode {
   url: string;
   app: FastifyInstance;
-  catalog: Catalog;
+  backend: CollectionsBackend;
   /** Graceful stop: refuse new requests, checkpoint collections, release the lock. */
   close(): Promise<void>;
 }
@@ -36,35 +38,61 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
   await disk.mkdirp(config.dataDir);
   const lock: DataDirLock = await lockDataDir(config.dataDir);
   let ready = false;
-  let catalog: Catalog | undefined;
+  let closeBackend: (() => Promise<void>) | undefined;
   try {
     const metrics = new NodeMetrics();
-    catalog = await Catalog.open(
-      disk,
-      config.dataDir,
-      {
-        collectionsMax: config.limits.collectionsMax,
-        shard: {
-          wal: { ...config.wal, pendingBytesMax: config.limits.walPendingBytesMax },
-          limits: { batchPointsMax: config.limits.batchPointsMax, payloadBytesMax: config.limits.payloadBytesMax, exactScanCandidatesMax: config.limits.exactScanCandidatesMax, indexBacklogMax: config.limits.indexBacklogMax },
-          checkpointWalBytes: config.checkpointWalBytes,
-        },
-      },
-      (name) => ({
-        onFsync: (s) => metrics.walFsyncSeconds.observe({ collection: name }, s),
-        onCheckpoint: (s) => metrics.checkpointSeconds.observe({ collection: name }, s),
-      }),
-    );
-    const openCatalog = catalog;
+    const shardLimits = {
+      batchPointsMax: config.limits.batchPointsMax,
+      payloadBytesMax: config.limits.payloadBytesMax,
+      exactScanCandidatesMax: config.limits.exactScanCandidatesMax,
+      indexBacklogMax: config.limits.indexBacklogMax,
+    };
+    const wal = { ...config.wal, pendingBytesMax: config.limits.walPendingBytesMax };
+    let backend: CollectionsBackend;
+    if (config.peers.length > 0) {
+      const self = config.peers.find((p) => p.id === config.nodeId)!;
+      const cluster = await ClusterNode.start(disk, {
+        ...CLUSTER_DEFAULTS,
+        nodeId: config.nodeId,
+        dataDir: config.dataDir,
+        peers: config.peers,
+        grpcListenAddress: `${config.grpcHost}:${self.grpcAddress.split(':').at(-1)}`,
+        clusterName: config.clusterName,
+        apiKey: config.apiKey,
+        wal,
+        shardLimits,
+        faultHooksEnabled: config.testHooksEnabled,
+      });
+      closeBackend = () => cluster.close();
+      backend = cluster;
+    } else {
+      const catalog = await Catalog.open(
+        disk,
+        config.dataDir,
+        { collectionsMax: config.limits.collectionsMax, shard: { wal, limits: shardLimits, checkpointWalBytes: config.checkpointWalBytes } },
+        (name) => ({
+          onFsync: (s) => metrics.walFsyncSeconds.observe({ collection: name }, s),
+          onCheckpoint: (s) => metrics.checkpointSeconds.observe({ collection: name }, s),
+        }),
+      );
+      closeBackend = () => catalog.close();
+      backend = new StandaloneBackend(catalog);
+    }
+    const openBackend = backend;
     metrics.setCollectionSource(() =>
-      openCatalog.names().map((name) => {
-        const { shard } = openCatalog.get(name);
-        const m = shard.state.memoryBytes();
-        return { name, points: shard.state.count, indexMemoryBytes: m.vectors + m.index, walBytes: shard.walSizeBytes() };
+      openBackend.names().flatMap((name) => {
+        try {
+          const { state, walBytes } = openBackend.view(name);
+          const m = state.memoryBytes();
+          return [{ name, points: state.count, indexMemoryBytes: m.vectors + m.index, walBytes }];
+        } catch {
+          return []; // a replica still opening has nothing to report yet
+        }
       }),
     );
     const app = await buildApp({
-      backend: new StandaloneBackend(openCatalog),
+      backend: openBackend,
+      testHooksEnabled: config.testHooksEnabled,
       limits: config.limits,
       hnswDefaults: config.hnswDefaults,
       auth: new Authenticator({ apiKey: config.apiKey, publicPaths: ['/healthz', '/readyz'] }),
@@ -83,19 +111,19 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
     return {
       url: `http://${hostForUrl}:${port}`,
       app,
-      catalog: openCatalog,
+      backend: openBackend,
       close() {
         closing ??= (async () => {
           ready = false;
           await app.close();
-          await openCatalog.close();
+          await closeBackend?.();
           await lock.release();
         })();
         return closing;
       },
     };
   } catch (e) {
-    await catalog?.close().catch(() => undefined);
+    await closeBackend?.().catch(() => undefined);
     await lock.release();
     throw e;
   }

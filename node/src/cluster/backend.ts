@@ -38,4 +38,8 @@ export interface CollectionsBackend {
   view(name: string): CollectionView;
   /** Role and membership for /v1/status. */
   clusterStatus(): Record<string, unknown>;
+  /** Cluster mode: a proposal forwarded by another node to this group's leader (bytes as proposed). */
+  proposeLocal?(groupId: string, data: Uint8Array): Promise<unknown>;
+  /** Cluster mode, test hooks enabled: transport faults (partitions, delays, drops). */
+  setFaults?(spec: Record<string, unknown>): void;
 }

@@ -54,8 +54,12 @@ class Writer {
 class Reader {
   private offset = 0;
   private readonly view: DataView;
-  constructor(private readonly buf: Uint8Array) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  private readonly buf: Uint8Array;
+  constructor(input: Uint8Array) {
+    // A plain Uint8Array view: Buffer.slice would share memory with the transport's receive
+    // buffer (later reused), while Uint8Array.slice copies, so decoded entries own their bytes.
+    this.buf = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+    this.view = new DataView(input.buffer, input.byteOffset, input.byteLength);
   }
   private need(n: number) {
     if (this.offset + n > this.buf.length) throw new JadeError('JADE_ERR_BAD_REQUEST', 'malformed raft frame: truncated');

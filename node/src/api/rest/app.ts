@@ -48,6 +48,8 @@ export interface AppDeps {
   /** Bytes used under the data directory (for /v1/status); optional. */
   diskUsageBytes?(): Promise<number>;
   logger?: boolean | Record<string, unknown>;
+  /** Enables /internal/v1/faults (transport fault injection for tests). */
+  testHooksEnabled?: boolean;
 }
 
 function ok(reply: FastifyReply, result: unknown, startedNs: bigint, extra: Record<string, unknown> = {}) {
@@ -292,6 +294,29 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  // ---- cluster internals (other nodes forward proposals here; tests inject faults) ----
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: limits.bodyBytesMax }, (_req, body, done) => done(null, body));
+
+  if (backend.proposeLocal) {
+    const proposeLocal = backend.proposeLocal.bind(backend);
+    app.post<{ Params: { groupId: string }; Body: Buffer }>(
+      '/internal/v1/groups/:groupId/propose',
+      { schema: { hide: true, params: { type: 'object', required: ['groupId'], properties: { groupId: { type: 'string', maxLength: 300 } } } } },
+      async (req, reply) => {
+        if (!Buffer.isBuffer(req.body)) badRequest('body must be application/octet-stream');
+        return ok(reply, await proposeLocal(req.params.groupId, new Uint8Array(req.body)), startOf(req));
+      },
+    );
+  }
+
+  if (deps.testHooksEnabled && backend.setFaults) {
+    const setFaults = backend.setFaults.bind(backend);
+    app.post<{ Body: Record<string, unknown> }>('/internal/v1/faults', { schema: { hide: true, body: { type: 'object' } } }, async (req, reply) => {
+      setFaults(req.body);
+      return ok(reply, true, startOf(req));
+    });
+  }
+
   // ---- collections ----
   app.get('/collections', { schema: { tags: ['collections'], response: { 200: S.envelope({ type: 'object', properties: { collections: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' } } } } } }) } } }, async (req, reply) =>
     ok(reply, { collections: backend.names().map((name) => ({ name })) }, startOf(req)),
@@ -303,7 +328,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     async (req, reply) => {
       const body = req.body;
       const hnsw = body.hnsw_config ?? {};
-      await backend.create(req.params.name, {
+      if (body.shard_number !== undefined && body.shard_number !== null && body.shard_number !== 1) badRequest('shard_number other than 1 is not supported yet: one shard per collection, replicated');
+      await backend.create(
+        req.params.name,
+        {
         dimension: body.vectors.size,
         metric: parseMetric(body.vectors.distance),
         hnsw: {
@@ -311,7 +339,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           efConstruction: hnsw.ef_construct ?? deps.hnswDefaults.efConstruction,
           efSearch: hnsw.ef ?? deps.hnswDefaults.efSearch,
         },
-      });
+      },
+        { replicationFactor: body.replication_factor ?? undefined },
+      );
       return ok(reply, true, startOf(req));
     },
   );

@@ -52,6 +52,8 @@ export const createCollectionBody = {
       required: ['size', 'distance'],
       properties: { size: { type: 'integer', minimum: 1 }, distance: { type: 'string' } },
     },
+    replication_factor: { type: ['integer', 'null'], minimum: 1, description: 'cluster mode: replicas of each shard (default min(3, nodes))' },
+    shard_number: { type: ['integer', 'null'], minimum: 1, description: 'only 1 is supported today' },
     hnsw_config: {
       type: ['object', 'null'],
       properties: { m: { type: 'integer' }, ef_construct: { type: 'integer' }, ef: { type: 'integer', description: 'JadeVectorDB: default search ef' } },

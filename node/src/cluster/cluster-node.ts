@@ -1,0 +1,381 @@
+// A node of a Raft cluster: hosts the meta group (every initial member a voter) and the shard
+// groups placed on it, drives them from one tick timer, routes transport messages by group, and
+// implements the API's CollectionsBackend: writes go through the shard group's leader
+// (forwarded over HTTP when it is elsewhere), strong reads pass a ReadIndex barrier.
+import path from 'node:path';
+import type { Message } from '../raft/types.js';
+import type { ShardLimits, CollectionParams } from '../shard/state.js';
+import { validateParams } from '../shard/state.js';
+import type { Disk } from '../storage/disk.js';
+import { encodeWriteBatch } from '../storage/codec.js';
+import type { WriteBatch } from '../storage/types.js';
+import type { WalOptions } from '../storage/wal.js';
+import { JadeError, isJadeError, type ErrorCode } from '../util/errors.js';
+import type { CollectionView, CollectionsBackend, CreateOptions, ReadConsistency } from './backend.js';
+import { COLLECTION_NAME_RE } from './catalog.js';
+import { MetaStateMachine, encodeMetaCommand, placeReplicas, unwrapMetaResult, type MetaCommand } from './meta.js';
+import { decodeMessage, decodeSnapshotMeta, encodeMessage, encodeSnapshotMeta } from './raft-codec.js';
+import { RaftGroup, RAFT_GROUP_DEFAULTS, type GroupStateMachine, type RaftGroupOptions } from './raft-group.js';
+import { DurableRaftStorage } from './raft-storage.js';
+import { ShardStateMachine } from './shard-sm.js';
+import { GrpcRaftTransport } from './transport/grpc-transport.js';
+import type { FaultSpec } from './transport/types.js';
+
+export const META_GROUP = 'meta';
+
+export interface ClusterPeer {
+  id: string;
+  grpcAddress: string;
+  restUrl: string;
+}
+
+export interface ClusterOptions {
+  nodeId: string;
+  dataDir: string;
+  /** Every initial member, this node included: they bootstrap the meta group as voters. */
+  peers: ClusterPeer[];
+  grpcListenAddress: string;
+  clusterName: string;
+  apiKey: string | null;
+  tickIntervalMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  wal: WalOptions;
+  shardLimits: ShardLimits;
+  group: RaftGroupOptions;
+  /** How long a write may wait for a leader (elections, forwarding) before 503. */
+  leaderWaitMs: number;
+  faultHooksEnabled: boolean;
+  log?: (line: string) => void;
+}
+
+export const CLUSTER_DEFAULTS = {
+  tickIntervalMs: 50,
+  electionTicks: 10,
+  heartbeatTicks: 1,
+  leaderWaitMs: 5_000,
+  group: RAFT_GROUP_DEFAULTS,
+};
+
+class SeededRandom {
+  constructor(private state: number) {}
+  nextInt(maxExclusive: number): number {
+    this.state = (Math.imul(this.state, 1664525) + 1013904223) >>> 0;
+    return this.state % maxExclusive;
+  }
+}
+
+interface ShardReplica {
+  group: RaftGroup;
+  sm: ShardStateMachine;
+  storage: DurableRaftStorage;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export class ClusterNode implements CollectionsBackend {
+  readonly mode = 'cluster' as const;
+  private readonly meta = new MetaStateMachine();
+  private metaGroup!: RaftGroup;
+  private readonly shards = new Map<string, ShardReplica>();
+  private readonly opening = new Set<string>();
+  private tickTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  readonly transport: GrpcRaftTransport;
+
+  private constructor(private readonly disk: Disk, private readonly opts: ClusterOptions) {
+    this.transport = new GrpcRaftTransport({ nodeId: opts.nodeId, listenAddress: opts.grpcListenAddress, clusterId: opts.clusterName, faultHooksEnabled: opts.faultHooksEnabled });
+  }
+
+  static async start(disk: Disk, opts: ClusterOptions): Promise<ClusterNode> {
+    const node = new ClusterNode(disk, opts);
+    await node.transport.start();
+    node.transport.setPeers(new Map(opts.peers.filter((p) => p.id !== opts.nodeId).map((p) => [p.id, p.grpcAddress])));
+    node.transport.onMessage((_from, groupId, bytes) => {
+      let m: Message;
+      try {
+        m = decodeMessage(bytes);
+      } catch {
+        return; // a malformed frame is dropped like a lost message
+      }
+      node.groupOf(groupId)?.step(m);
+    });
+    node.transport.onSnapshot(async (_from, groupId, metaBytes, data) => {
+      const { message, snapMeta } = splitSnapshotHeader(metaBytes);
+      message.snapshot = { meta: snapMeta, data };
+      const group = node.groupOf(groupId);
+      if (!group) throw new JadeError('JADE_ERR_NOT_FOUND', `no group ${groupId} here yet`);
+      group.step(message);
+    });
+    const storage = await DurableRaftStorage.open(disk, path.join(opts.dataDir, 'raft', META_GROUP), { voters: opts.peers.map((p) => p.id), learners: [] }, opts.wal);
+    node.metaGroup = node.newGroup(META_GROUP, storage, node.meta);
+    node.meta.onChange(() => void node.reconcileShards());
+    node.tickTimer = setInterval(() => node.tick(), opts.tickIntervalMs);
+    // Publish our addresses in the meta state once a leader exists (idempotent).
+    void node.registerSelf();
+    return node;
+  }
+
+  private log(line: string): void {
+    this.opts.log?.(line);
+  }
+
+  private newGroup(groupId: string, storage: DurableRaftStorage, sm: GroupStateMachine): RaftGroup {
+    const seed = [...`${this.opts.nodeId}/${groupId}`].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0, 2166136261);
+    return new RaftGroup(groupId, this.opts.nodeId, storage, sm, {
+      message: (to, m) => this.transport.send(to, groupId, encodeMessage(m)),
+      snapshot: async (to, m) => {
+        try {
+          await this.transport.sendSnapshot(to, groupId, joinSnapshotHeader(m), m.snapshot!.data);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+    }, this.opts.group, {
+      random: new SeededRandom(seed || 1),
+      electionTicks: this.opts.electionTicks,
+      heartbeatTicks: this.opts.heartbeatTicks,
+      preVote: true,
+      checkQuorum: true,
+      logger: (line) => this.log(`[${groupId}] ${line}`),
+    });
+  }
+
+  private groupOf(groupId: string): RaftGroup | undefined {
+    return groupId === META_GROUP ? this.metaGroup : this.shards.get(groupId)?.group;
+  }
+
+  private tick(): void {
+    this.metaGroup.tick();
+    for (const s of this.shards.values()) s.group.tick();
+  }
+
+  private async registerSelf(): Promise<void> {
+    const self = this.opts.peers.find((p) => p.id === this.opts.nodeId);
+    if (!self) return;
+    while (!this.closed) {
+      const known = this.meta.state.nodes[self.id];
+      if (known && known.restUrl === self.restUrl && known.grpcAddress === self.grpcAddress) return;
+      try {
+        await this.proposeMeta({ op: 'setNode', node: { id: self.id, restUrl: self.restUrl, grpcAddress: self.grpcAddress } });
+        return;
+      } catch {
+        await sleep(200);
+      }
+    }
+  }
+
+  /** Opens the shard groups the meta state places here, and closes those of deleted collections. */
+  private async reconcileShards(): Promise<void> {
+    const wanted = new Map<string, { params: CollectionParams; replicas: string[] }>();
+    for (const c of Object.values(this.meta.state.collections)) {
+      for (const s of c.shards) if (s.replicas.includes(this.opts.nodeId)) wanted.set(s.groupId, { params: c.params, replicas: s.replicas });
+    }
+    for (const [groupId, w] of wanted) {
+      if (this.shards.has(groupId) || this.opening.has(groupId) || this.closed) continue;
+      this.opening.add(groupId);
+      try {
+        const storage = await DurableRaftStorage.open(this.disk, path.join(this.opts.dataDir, 'raft', groupId), { voters: w.replicas, learners: [] }, this.opts.wal);
+        const sm = new ShardStateMachine(w.params, this.opts.shardLimits);
+        const group = this.newGroup(groupId, storage, sm);
+        this.shards.set(groupId, { group, sm, storage });
+        // The first replica campaigns at once so a new collection gets a leader without waiting a timeout.
+        if (w.replicas[0] === this.opts.nodeId && storage.lastIndex() <= 1) group.core.campaign();
+      } finally {
+        this.opening.delete(groupId);
+      }
+    }
+    for (const [groupId, replica] of this.shards) {
+      if (wanted.has(groupId)) continue;
+      this.shards.delete(groupId);
+      replica.sm.indexer.stop();
+      await replica.group.close();
+      await this.disk.removeAll(path.join(this.opts.dataDir, 'raft', groupId));
+    }
+  }
+
+  // ---- proposals, with forwarding to the leader ----
+
+  /** Proposes to a group: here when this node leads it, else at its leader over HTTP; retries while no leader is known. */
+  private async proposeTo(groupId: string, data: Uint8Array): Promise<unknown> {
+    const deadline = Date.now() + this.opts.leaderWaitMs;
+    let lastError: unknown = null;
+    while (Date.now() < deadline && !this.closed) {
+      const group = this.groupOf(groupId);
+      if (group?.isLeader) {
+        try {
+          return await group.propose(data);
+        } catch (e) {
+          // Not leader any more, or the entry was replaced: not applied, so trying again is safe.
+          if (isJadeError(e) && e.code === 'JADE_ERR_NOT_LEADER') {
+            lastError = e;
+            await sleep(50);
+            continue;
+          }
+          throw e;
+        }
+      }
+      const leaderId = group?.leaderId;
+      const leader = leaderId ? this.meta.state.nodes[leaderId] ?? this.opts.peers.find((p) => p.id === leaderId) : undefined;
+      if (leader && leaderId !== this.opts.nodeId) {
+        const r = await this.forward(leader.restUrl, groupId, data);
+        if (r.retry) {
+          lastError = r.error;
+          await sleep(50);
+          continue;
+        }
+        return r.result;
+      }
+      await sleep(50);
+    }
+    if (isJadeError(lastError)) throw new JadeError('JADE_ERR_UNAVAILABLE', `no leader accepted the write for ${groupId} within ${this.opts.leaderWaitMs} ms: ${lastError.message}`);
+    throw new JadeError('JADE_ERR_UNAVAILABLE', `no leader for ${groupId} within ${this.opts.leaderWaitMs} ms`);
+  }
+
+  private async forward(restUrl: string, groupId: string, data: Uint8Array): Promise<{ retry: boolean; result?: unknown; error?: unknown }> {
+    let res: Response;
+    try {
+      res = await fetch(`${restUrl}/internal/v1/groups/${encodeURIComponent(groupId)}/propose`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream', ...(this.opts.apiKey ? { 'api-key': this.opts.apiKey } : {}) },
+        body: data,
+        signal: AbortSignal.timeout(this.opts.group.proposalTimeoutMs + 1_000),
+      });
+    } catch (e) {
+      // Connection refused before sending is safe to retry; anything later has an unknown outcome.
+      const code = (e as { cause?: { code?: string } }).cause?.code;
+      if (code === 'ECONNREFUSED') return { retry: true, error: new JadeError('JADE_ERR_NOT_LEADER', `leader at ${restUrl} unreachable`) };
+      throw new JadeError('JADE_ERR_UNAVAILABLE', `forwarding to the leader at ${restUrl} failed; the outcome is unknown`);
+    }
+    const json = (await res.json().catch(() => ({}))) as { result?: unknown; status?: { code?: ErrorCode; error?: string } };
+    if (res.ok) return { retry: false, result: json.result };
+    const code = json.status?.code ?? 'JADE_ERR_UNAVAILABLE';
+    const error = new JadeError(code, json.status?.error ?? `HTTP ${res.status}`);
+    if (code === 'JADE_ERR_NOT_LEADER') return { retry: true, error };
+    throw error;
+  }
+
+  /** The internal endpoint behind forwarding: propose here, only if this node leads the group. */
+  async proposeLocal(groupId: string, data: Uint8Array): Promise<unknown> {
+    const group = this.groupOf(groupId);
+    if (!group) throw new JadeError('JADE_ERR_NOT_LEADER', `group ${groupId} is not hosted here`);
+    return group.propose(data);
+  }
+
+  private async proposeMeta(c: MetaCommand): Promise<void> {
+    unwrapMetaResult(await this.proposeTo(META_GROUP, encodeMetaCommand(c)));
+  }
+
+  // ---- CollectionsBackend ----
+
+  names(): string[] {
+    return Object.keys(this.meta.state.collections).sort();
+  }
+
+  has(name: string): boolean {
+    return name in this.meta.state.collections;
+  }
+
+  async create(name: string, params: CollectionParams, options: CreateOptions = {}): Promise<void> {
+    if (!COLLECTION_NAME_RE.test(name)) throw new JadeError('JADE_ERR_BAD_REQUEST', 'collection name must be 1-255 characters of letters, digits, _ . - (not starting with . or -)');
+    validateParams(params);
+    if (this.has(name)) throw new JadeError('JADE_ERR_COLLECTION_EXISTS', `collection "${name}" already exists`);
+    const nodeIds = this.opts.peers.map((p) => p.id);
+    const rf = options.replicationFactor ?? Math.min(3, nodeIds.length);
+    if (!Number.isInteger(rf) || rf < 1 || rf > nodeIds.length) throw new JadeError('JADE_ERR_BAD_REQUEST', `replication_factor must be in 1..${nodeIds.length} (the cluster's size)`);
+    const createdAtMs = Date.now();
+    await this.proposeMeta({ op: 'createCollection', collection: { name, params, createdAtMs, shards: [{ groupId: `c-${name}-${createdAtMs.toString(36)}-s0`, replicas: placeReplicas(name, nodeIds, rf) }] } });
+  }
+
+  async delete(name: string): Promise<boolean> {
+    if (!this.has(name)) return false;
+    await this.proposeMeta({ op: 'deleteCollection', name });
+    return true;
+  }
+
+  private shardOf(name: string): { groupId: string; replica: ShardReplica | undefined } {
+    const c = this.meta.state.collections[name];
+    if (!c) throw new JadeError('JADE_ERR_COLLECTION_NOT_FOUND', `collection "${name}" does not exist`);
+    const groupId = c.shards[0].groupId;
+    return { groupId, replica: this.shards.get(groupId) };
+  }
+
+  async write(name: string, batch: WriteBatch): Promise<number> {
+    const { groupId, replica } = this.shardOf(name);
+    // Validate against our replica when we have one; the leader applies exactly these bytes.
+    const valid = replica ? replica.sm.state.validateBatch(batch) : batch;
+    return (await this.proposeTo(groupId, encodeWriteBatch(valid))) as number;
+  }
+
+  async read(name: string, consistency: ReadConsistency): Promise<CollectionView> {
+    const { replica } = this.shardOf(name);
+    if (!replica) throw new JadeError('JADE_ERR_UNAVAILABLE', `no replica of "${name}" on this node; query a node that holds one`);
+    if (consistency === 'strong') {
+      const deadline = Date.now() + this.opts.leaderWaitMs;
+      for (;;) {
+        try {
+          await replica.group.readBarrier();
+          break;
+        } catch (e) {
+          // No leader known yet: elections take a moment; give up only at the deadline.
+          if (!(isJadeError(e) && e.code === 'JADE_ERR_NOT_LEADER') || Date.now() > deadline) throw e;
+          await sleep(50);
+        }
+      }
+    }
+    return this.view(name);
+  }
+
+  view(name: string): CollectionView {
+    const c = this.meta.state.collections[name];
+    const { replica } = this.shardOf(name);
+    if (!replica) throw new JadeError('JADE_ERR_UNAVAILABLE', `no replica of "${name}" on this node yet`);
+    return { record: { name, params: c.params, createdAtMs: c.createdAtMs }, state: replica.sm.state, walBytes: replica.storage.walSizeBytes() };
+  }
+
+  clusterStatus(): Record<string, unknown> {
+    const m = this.metaGroup.status();
+    return {
+      mode: 'cluster',
+      role: m.role,
+      term: m.term,
+      metaLeader: m.leader || null,
+      members: this.opts.peers.map((p) => ({ id: p.id, restUrl: p.restUrl, grpcAddress: p.grpcAddress, voter: m.conf.voters.includes(p.id) })),
+      groups: [m, ...[...this.shards.values()].map((s) => s.group.status())],
+    };
+  }
+
+  setFaults(spec: Partial<FaultSpec>): void {
+    this.transport.setFaults(spec);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    for (const s of this.shards.values()) {
+      s.sm.indexer.stop();
+      await s.group.close();
+    }
+    await this.metaGroup.close();
+    await this.transport.close();
+  }
+}
+
+/** The MsgSnap header travels as the transport's snapshot "meta": message + snapshot metadata. */
+function joinSnapshotHeader(m: Message): Uint8Array {
+  const msg = encodeMessage({ ...m, snapshot: undefined });
+  const meta = encodeSnapshotMeta(m.snapshot!.meta);
+  const out = new Uint8Array(4 + msg.length + meta.length);
+  new DataView(out.buffer).setUint32(0, msg.length, true);
+  out.set(msg, 4);
+  out.set(meta, 4 + msg.length);
+  return out;
+}
+
+function splitSnapshotHeader(bytes: Uint8Array): { message: Message; snapMeta: ReturnType<typeof decodeSnapshotMeta> } {
+  const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+  return { message: decodeMessage(bytes.subarray(4, 4 + len)), snapMeta: decodeSnapshotMeta(bytes.subarray(4 + len)) };
+}
