@@ -57,6 +57,8 @@ export interface HarnessOptions {
   /** Initial readiness; flip it later with setReady. */
   ready?: boolean;
   disk?: Disk;
+  /** Reopen an existing data directory (after close({ keepData: true })) instead of a fresh one. */
+  dataDir?: string;
 }
 
 export interface Harness {
@@ -65,11 +67,16 @@ export interface Harness {
   limits: NodeLimits;
   dataDir: string;
   setReady(ready: boolean): void;
-  close(): Promise<void>;
+  /**
+   * Stops the app and closes the collections; removes the data unless keepData. With checkpoint:
+   * false the shards stop without a checkpoint, like a crash after the last fsync, so reopening
+   * must replay the WAL.
+   */
+  close(options?: { keepData?: boolean; checkpoint?: boolean }): Promise<void>;
 }
 
 export async function makeHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'jade-api-'));
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'jade-api-'));
   const limits: NodeLimits = { ...DEFAULT_CONFIG.limits, ...options.limits };
   const disk = options.disk ?? new RealDisk();
   const metrics = new NodeMetrics();
@@ -110,10 +117,14 @@ export async function makeHarness(options: HarnessOptions = {}): Promise<Harness
     setReady(r) {
       ready = r;
     },
-    async close() {
+    async close(closeOptions = {}) {
       await app.close();
-      await catalog.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (closeOptions.checkpoint === false) {
+        for (const name of catalog.names()) await catalog.get(name).shard.close({ checkpoint: false });
+      } else {
+        await catalog.close();
+      }
+      if (!closeOptions.keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

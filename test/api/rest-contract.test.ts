@@ -742,3 +742,14 @@ describe('503: readiness', () => {
     }
   });
 });
+
+describe('restart', () => {
+  it('a crash-like restart replays the WAL to the same points: no rejected request reached the log', async () => {
+    const before = await takeFingerprint();
+    expect(before).toEqual(fingerprint);
+    await h.close({ keepData: true, checkpoint: false });
+    h = await makeHarness({ limits: LIMITS, dataDir: h.dataDir });
+    app = h.app;
+    await expectUnchanged();
+  });
+});
