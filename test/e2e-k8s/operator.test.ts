@@ -13,6 +13,7 @@ import type { KubeObject } from '../../operator/src/kube/client.js';
 import { startOperator } from '../../operator/src/operator.js';
 import type { RunningOperator } from '../../operator/src/operator.js';
 import type { VectorCluster } from '../../operator/src/api/types.js';
+import { lockAddressRange } from './address-lock.js';
 
 const NS = 'default';
 const FAST = {
@@ -26,6 +27,7 @@ let dataRoot: string;
 let client: KubeClient;
 const operators: RunningOperator[] = [];
 const logs: string[] = [];
+let unlock: (() => void) | undefined;
 
 async function operator(identity: string): Promise<RunningOperator> {
   const op = await startOperator({ client, identity, leaseNamespace: NS, namespace: NS, metricsPort: 0, metricsHost: '127.0.0.1', log: (m) => logs.push(`${identity} ${m}`), ...FAST });
@@ -49,16 +51,18 @@ async function rejection(p: Promise<unknown>): Promise<string> {
 }
 
 beforeAll(async () => {
+  unlock = await lockAddressRange('127.0.0.230-249');
   dataRoot = mkdtempSync(path.join(os.tmpdir(), 'jade-e2e-op-'));
   const crdDir = path.resolve('crds');
   emu = await startEmulator({ crdPaths: readdirSync(crdDir).map((f) => path.join(crdDir, f)), dataRoot, bookmarkIntervalMs: 300, podIpBase: 230, podIpCount: 20 });
   client = KubeClient.fromFile(emu.kubeconfigPath);
-});
+}, 180_000);
 
 afterAll(async () => {
   for (const op of operators) await op.halt().catch(() => {});
   await emu?.stop();
   rmSync(dataRoot, { recursive: true, force: true });
+  unlock?.();
 });
 
 describe('operator on the emulator', () => {
@@ -107,6 +111,18 @@ describe('operator on the emulator', () => {
     expect(emu.list(`/api/v1/namespaces/${NS}/pods`).filter((p: any) => p.metadata.name.startsWith('alpha-')).length).toBe(5);
     await client.patch('VectorCluster', NS, 'alpha', { spec: { replicas: 5 } });
     await waitFor(async () => condition(await getCluster('alpha'), 'ScalingBlocked')?.status === 'False', 20_000, 100, 'ScalingBlocked cleared');
+  });
+
+  it('a crashed member makes the cluster Degraded until its pod is ready again', async () => {
+    emu.killPod(NS, 'alpha-1', 'SIGKILL');
+    const degraded = await waitFor(async () => {
+      const c = await getCluster('alpha');
+      return c?.status?.phase === 'Degraded' ? c : undefined;
+    }, 20_000, 50, 'Degraded');
+    expect(condition(degraded, 'Degraded')).toMatchObject({ status: 'True', reason: 'MembersNotReady', message: 'not ready: alpha-1' });
+    await waitPhase('alpha', 'Running', 5, 60_000);
+    const reasons = (await client.list('Event', NS)).items.filter((e: any) => e.involvedObject?.name === 'alpha').map((e: any) => e.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['Degraded', 'Recovered']));
   });
 
   it('the API server rejects invalid specs with the CEL message', async () => {
