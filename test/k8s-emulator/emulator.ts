@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type { ContainerCommand, Emulator, EmulatorOptions, ListOptions } from './index.js';
 import { ApiError } from './errors.js';
+import { DisruptionController } from './disruption.js';
 import { clusterDnsRecords, resolveClusterName } from './dns.js';
 import { Kubelet } from './kubelet.js';
 import { ApiServer, parseResourcePath } from './server.js';
@@ -70,6 +71,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
     dnsFile: path.join(dataRoot, 'cluster-dns.json'),
   });
   const statefulSets = new StatefulSetController(store);
+  const disruptions = new DisruptionController(store);
   const api = new ApiServer(store, token, opts.bookmarkIntervalMs ?? 1000, {
     podLogPath: (ns, pod, container) => kubelet.logPath(ns, pod, container),
   });
@@ -93,6 +95,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
   writeKubeconfig(kubeconfigPath, url, token);
   kubelet.start();
   statefulSets.start();
+  disruptions.start();
 
   let stopped = false;
   return {
@@ -130,6 +133,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
       if (stopped) return;
       stopped = true;
       statefulSets.stop();
+      disruptions.stop();
       for (const timer of store.sweepTimers) clearTimeout(timer);
       await kubelet.stop();
       await api.close();

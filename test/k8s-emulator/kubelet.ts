@@ -216,13 +216,16 @@ export class Kubelet {
       mkdirSync(dir, { recursive: true });
     }
     const current = this.store.getRaw(this.pvcType, pvc.metadata.namespace, pvc.metadata.name);
-    if (!current || current.status?.phase === 'Bound') return;
-    const next = structuredClone(current);
-    next.status = {
+    if (!current || current.metadata.deletionTimestamp) return;
+    // Bound at once; a raised storage request is "expanded" at once too (no StorageClass check).
+    const status = {
       phase: 'Bound',
       accessModes: current.spec?.accessModes ?? ['ReadWriteOnce'],
       capacity: { storage: current.spec?.resources?.requests?.storage ?? '1Gi' },
     };
+    if (canonicalJson(status) === canonicalJson(current.status)) return;
+    const next = structuredClone(current);
+    next.status = status;
     try {
       this.store.update(this.pvcType, pvc.metadata.namespace, pvc.metadata.name, next, 'status');
     } catch (err) {

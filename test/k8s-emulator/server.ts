@@ -3,6 +3,7 @@
 import http from 'node:http';
 import { readFileSync, existsSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { evictPod } from './disruption.js';
 import { ApiError, badRequest, notFound } from './errors.js';
 import { clone, jsonPatch, mergePatch } from './patch.js';
 import { apiVersionOf, discoveryGroup, discoveryGroupList, discoveryResourceList, typeKey, type ResourceType } from './resources.js';
@@ -305,6 +306,12 @@ export class ApiServer {
       this.servePodLog(res, namespace!, name, q);
       return;
     }
+    if (subresource === 'eviction') {
+      if (method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+      const body = this.parseJsonOrYaml(await this.readBody(req), String(req.headers['content-type'] ?? ''));
+      this.send(res, 201, evictPod(this.store, namespace!, name, body));
+      return;
+    }
     switch (method) {
       case 'GET': {
         const obj = this.store.get(t, namespace, name);
@@ -340,7 +347,7 @@ export class ApiServer {
   private subresourceAllowed(t: ResourceType, sub: string): boolean {
     if (sub === 'status') return t.statusSubresource;
     if (sub === 'scale') return t.scale !== undefined;
-    if (sub === 'log') return t.group === '' && t.plural === 'pods';
+    if (sub === 'log' || sub === 'eviction') return t.group === '' && t.plural === 'pods';
     if (sub === 'finalize') return t.group === '' && t.plural === 'namespaces';
     return false;
   }

@@ -16,6 +16,7 @@ let emu: Emulator;
 let dataRoot: string;
 let core: k8s.CoreV1Api;
 let apps: k8s.AppsV1Api;
+let policy: k8s.PolicyV1Api;
 const pids = new Set<number>();
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
@@ -85,6 +86,7 @@ beforeAll(async () => {
   kc.loadFromFile(emu.kubeconfigPath);
   core = kc.makeApiClient(k8s.CoreV1Api);
   apps = kc.makeApiClient(k8s.AppsV1Api);
+  policy = kc.makeApiClient(k8s.PolicyV1Api);
   await core.createNamespace({ body: { metadata: { name: ns } } });
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'web-secret' }, stringData: { apiKey: 's3cret' } } });
   await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'web-config' }, data: { MODE: 'test' } } });
@@ -161,6 +163,28 @@ describe('StatefulSet with real pod processes', () => {
     expect(alive(oldPid)).toBe(false);
     const boots = readFileSync(path.join(emu.pvcDir(ns, 'data-web-1'), 'data/boots.log'), 'utf8').trim().split('\n');
     expect(boots).toHaveLength(2);
+  });
+
+  it('keeps PodDisruptionBudget status and refuses an eviction that would break the budget', async () => {
+    await policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: 'web' }, spec: { maxUnavailable: 1, selector: { matchLabels: { app: 'web' } } } } });
+    await waitFor(() => emu.get(`/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/web`)?.status?.disruptionsAllowed === 1, 5000, 20, 'PDB status');
+    expect(emu.get(`/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/web`).status).toMatchObject({ expectedPods: 3, currentHealthy: 3, desiredHealthy: 2, disruptionsAllowed: 1 });
+    const oldUid = emu.get(`/api/v1/namespaces/${ns}/pods/web-0`).metadata.uid;
+    await core.createNamespacedPodEviction({ namespace: ns, name: 'web-0', body: { metadata: { name: 'web-0', namespace: ns } } });
+    let refused: any;
+    try {
+      await core.createNamespacedPodEviction({ namespace: ns, name: 'web-1', body: { metadata: { name: 'web-1', namespace: ns } } });
+    } catch (e: any) {
+      refused = e;
+    }
+    expect(refused?.code).toBe(429);
+    expect(JSON.parse(refused.body).message).toContain("would violate the pod's disruption budget");
+    await waitFor(() => {
+      const pod = emu.get(`/api/v1/namespaces/${ns}/pods/web-0`);
+      return pod && pod.metadata.uid !== oldUid && isReady(pod);
+    }, 15_000, 20, 'web-0 recreated after eviction');
+    await waitFor(() => emu.get(`/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/web`)?.status?.disruptionsAllowed === 1, 5000, 20, 'budget restored');
+    await policy.deleteNamespacedPodDisruptionBudget({ namespace: ns, name: 'web' });
   });
 
   it('rolls pods to a new template highest ordinal first, one at a time', async () => {

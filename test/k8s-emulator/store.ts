@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound } from './errors.js';
 import { canonicalJson, clone } from './patch.js';
 import { apiVersionOf, builtinResourceTypes, resourceTypeFromCrd, typeKey, type ResourceType } from './resources.js';
-import { admitCustomResource, checkCrdRules } from './schema.js';
+import { admitCustomResource, checkCrdRules, parseQuantity } from './schema.js';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -487,6 +487,9 @@ export class Store {
       case '/persistentvolumeclaims':
         if (old && canonicalJson({ ...old.spec, resources: undefined, volumeName: undefined }) !== canonicalJson({ ...obj.spec, resources: undefined, volumeName: undefined })) {
           throw invalid(t.kind, t.group, obj.metadata.name, [{ field: 'spec', reason: 'FieldValueForbidden', message: 'spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims' }]);
+        }
+        if (old && parseQuantity(obj.spec?.resources?.requests?.storage ?? '0') < parseQuantity(old.spec?.resources?.requests?.storage ?? '0')) {
+          throw invalid(t.kind, t.group, obj.metadata.name, [{ field: 'spec.resources.requests.storage', reason: 'FieldValueForbidden', message: 'spec.resources.requests.storage: Forbidden: field can not be less than status.capacity' }]);
         }
         break;
       case 'apps/statefulsets':
