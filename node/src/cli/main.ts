@@ -9,6 +9,7 @@ import { lockDataDir } from '../storage/lock.js';
 import { repairWal } from '../storage/wal.js';
 import { CliError, JadeClient } from './client.js';
 import { importVectors } from './import.js';
+import { runLocalCluster } from './cluster-local.js';
 import type { OutputFormat } from './output.js';
 import { printObject, printRows } from './output.js';
 
@@ -51,7 +52,13 @@ export function buildProgram(): Command {
       const { client, output } = clientOf(cmd);
       const s = await client.call<Record<string, any>>('GET', '/v1/status');
       if (output === 'json') return printObject(s, 'json');
-      printObject({ node: s.nodeId, version: s.version, mode: s.mode, role: s.role, ready: s.ready, uptime_s: s.uptimeSeconds, collections: s.collections.length, points: s.points, wal_bytes: s.walBytes, rss_bytes: s.memory?.rssBytes }, 'table');
+      printObject({ node: s.nodeId, version: s.version, mode: s.mode, role: s.role, term: s.term, meta_leader: s.metaLeader, ready: s.ready, uptime_s: s.uptimeSeconds, collections: s.collections.length, points: s.points, wal_bytes: s.walBytes, rss_bytes: s.memory?.rssBytes }, 'table');
+      if (s.mode === 'cluster') {
+        process.stdout.write('\nMEMBERS\n');
+        printRows((s.members as any[]).map((m) => ({ id: m.id, rest: m.restUrl, raft: m.grpcAddress, voter: m.voter })), 'table');
+        process.stdout.write('\nRAFT GROUPS (as seen by this node)\n');
+        printRows((s.groups as any[]).map((g) => ({ group: g.groupId, role: g.role, term: g.term, leader: g.leader, commit: g.commit, applied: g.applied, voters: g.conf.voters.join(',') })), 'table');
+      }
     });
 
   const collections = program.command('collections').description('list, create, inspect and delete collections');
@@ -146,6 +153,28 @@ export function buildProgram(): Command {
       if (o.filter) body.filter = parseJson(o.filter, '--filter');
       const r = await client.call<{ points: { id: unknown; score: number; payload?: unknown }[] }>('POST', `/collections/${encodeURIComponent(collection)}/points/query`, body);
       printRows(r.points.map((p) => ({ id: p.id, score: p.score, payload: p.payload })), output);
+    });
+
+  program
+    .command('cluster')
+    .description('local clusters for development')
+    .command('local')
+    .description('start N node processes on the loopback that form one Raft cluster (Ctrl-C stops them)')
+    .option('--nodes <n>', 'number of nodes', '3')
+    .option('--data-dir <dir>', 'parent data directory (node-i below it)', './data/local-cluster')
+    .option('--host <address>', 'loopback address to bind', '127.0.0.1')
+    .option('--port <port>', 'REST port of node-0 (node-i gets port+i)', '8080')
+    .option('--grpc-port <port>', 'Raft transport port of node-0 (node-i gets port+i)', '9090')
+    .action(async (o) => {
+      await runLocalCluster({
+        nodes: parseIntOption(o.nodes, '--nodes'),
+        dataDir: o.dataDir,
+        host: o.host,
+        basePort: parseIntOption(o.port, '--port'),
+        grpcBasePort: parseIntOption(o.grpcPort, '--grpc-port'),
+        env,
+        log: (line) => process.stdout.write(line + '\n'),
+      });
     });
 
   program
