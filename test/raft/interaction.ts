@@ -69,9 +69,10 @@ export function fmtEntry(e: Entry): string {
 
 export function fmtMsg(m: Message): string {
   let s = `${m.from}->${m.to} ${m.type} Term:${m.term}`;
-  if (['MsgApp', 'MsgAppResp', 'MsgVote', 'MsgPreVote', 'MsgReadIndexResp'].includes(m.type)) s += ` Log:${m.logTerm}/${m.index}`;
+  if (['MsgApp', 'MsgVote', 'MsgPreVote'].includes(m.type)) s += ` Log:${m.logTerm}/${m.index}`;
+  if (m.type === 'MsgAppResp' || m.type === 'MsgReadIndexResp') s += ` Index:${m.index}`;
   if (m.type === 'MsgApp' || m.type === 'MsgHeartbeat') s += ` Commit:${m.commit}`;
-  if (m.reject) s += ` Rejected (Hint: ${m.rejectHint})`;
+  if (m.reject) s += m.type === 'MsgAppResp' ? ` Rejected (Hint: ${m.logTerm}/${m.rejectHint})` : ' Rejected';
   if (m.entries.length > 0) s += ` Entries:[${m.entries.map(fmtEntry).join(', ')}]`;
   if (m.snapshot) {
     const meta = m.snapshot.meta;
@@ -127,7 +128,8 @@ export class InteractionEnv {
   private inbox = new Map<string, Message[]>();
   private out: string[] = [];
   private indent = '';
-  private logLevel: 'none' | 'info' = 'info';
+  /** info: everything; none: no core log lines; silent: also no Ready/message trace. */
+  private logLevel: 'info' | 'none' | 'silent' = 'info';
   /** Directed links that drop messages: "from->to". */
   private cut = new Set<string>();
 
@@ -148,6 +150,11 @@ export class InteractionEnv {
 
   private emit(line: string): void {
     this.out.push(this.indent + line);
+  }
+
+  /** Protocol trace (Ready contents, messages): suppressed by `log-level silent`. */
+  private trace(line: string): void {
+    if (this.logLevel !== 'silent') this.emit(line);
   }
 
   private node(id: string): EnvNode {
@@ -177,7 +184,7 @@ export class InteractionEnv {
   private dispatch(name: string, pos: string[], kv: Map<string, string>): void {
     switch (name) {
       case 'log-level':
-        this.logLevel = pos[0] === 'none' ? 'none' : 'info';
+        this.logLevel = pos[0] === 'none' || pos[0] === 'silent' ? pos[0] : 'info';
         return;
       case 'add-nodes': {
         const count = Number(pos[0]);
@@ -243,7 +250,7 @@ export class InteractionEnv {
         for (const id of this.ids(pos)) this.processReady(this.node(id));
         return;
       case 'deliver-msgs':
-        for (const id of this.ids(pos)) this.deliver(this.node(id), kv.get('drop') === 'true');
+        for (const id of this.ids(pos)) this.deliver(this.node(id), kv.get('drop') === 'true', kv.get('from'));
         return;
       case 'stabilize':
         this.stabilize(this.ids(pos));
@@ -326,7 +333,7 @@ export class InteractionEnv {
     if (n.down) return false;
     const rd = n.core.ready();
     if (!rd) return false;
-    this.emit(`> ${n.id} handling Ready`);
+    this.trace(`> ${n.id} handling Ready`);
     const prev = this.indent;
     this.indent = prev + '  ';
     this.printReady(rd);
@@ -338,7 +345,12 @@ export class InteractionEnv {
     }
     n.storage.append(rd.entries);
     if (rd.hardState) n.storage.setHardState(rd.hardState);
-    for (const m of rd.messages) this.inbox.get(m.to)?.push(m);
+    // A message to a stopped node or across a cut link is lost (it must not arrive after a
+    // restart or a heal); a cut made later still drops queued messages at delivery.
+    for (const m of rd.messages) {
+      if (this.nodes.find((x) => x.id === m.to)?.down || this.cut.has(`${m.from}->${m.to}`)) continue;
+      this.inbox.get(m.to)?.push(m);
+    }
     for (const e of rd.committedEntries) {
       n.applied.push(e.type === 'normal' ? decoder.decode(e.data) : fmtData(e));
       n.appliedIndex = e.index;
@@ -349,44 +361,46 @@ export class InteractionEnv {
   }
 
   private printReady(rd: Ready): void {
-    this.emit(`Ready MustSync=${rd.mustSync}:`);
-    if (rd.softState) this.emit(`Lead:${rd.softState.lead || '0'} State:${rd.softState.role}`);
-    if (rd.hardState) this.emit(`HardState Term:${rd.hardState.term} Vote:${rd.hardState.vote || '0'} Commit:${rd.hardState.commit}`);
+    this.trace(`Ready MustSync=${rd.mustSync}:`);
+    if (rd.softState) this.trace(`Lead:${rd.softState.lead || '0'} State:${rd.softState.role}`);
+    if (rd.hardState) this.trace(`HardState Term:${rd.hardState.term} Vote:${rd.hardState.vote || '0'} Commit:${rd.hardState.commit}`);
     if (rd.snapshot) {
       const m = rd.snapshot.meta;
-      this.emit(`Snapshot Index:${m.index} Term:${m.term} Voters:(${m.conf.voters.join(' ')}) Learners:(${m.conf.learners.join(' ')})`);
+      this.trace(`Snapshot Index:${m.index} Term:${m.term} Voters:(${m.conf.voters.join(' ')}) Learners:(${m.conf.learners.join(' ')})`);
     }
     if (rd.entries.length > 0) {
-      this.emit('Entries:');
-      for (const e of rd.entries) this.emit(fmtEntry(e));
+      this.trace('Entries:');
+      for (const e of rd.entries) this.trace(fmtEntry(e));
     }
     if (rd.committedEntries.length > 0) {
-      this.emit('CommittedEntries:');
-      for (const e of rd.committedEntries) this.emit(fmtEntry(e));
+      this.trace('CommittedEntries:');
+      for (const e of rd.committedEntries) this.trace(fmtEntry(e));
     }
     if (rd.messages.length > 0) {
-      this.emit('Messages:');
-      for (const m of rd.messages) this.emit(fmtMsg(m));
+      this.trace('Messages:');
+      for (const m of rd.messages) this.trace(fmtMsg(m));
     }
     if (rd.readStates.length > 0) {
-      this.emit('ReadStates:');
-      for (const r of rd.readStates) this.emit(`index=${r.index} context=${r.context}`);
+      this.trace('ReadStates:');
+      for (const r of rd.readStates) this.trace(`index=${r.index} context=${r.context}`);
     }
   }
 
-  private deliver(n: EnvNode, drop: boolean): boolean {
-    const msgs = this.inbox.get(n.id)!;
+  /** Deliver queued messages to n (only those from `from` if given; the rest stay queued). */
+  private deliver(n: EnvNode, drop: boolean, from?: string): boolean {
+    const all = this.inbox.get(n.id)!;
+    const msgs = from === undefined ? all : all.filter((m) => m.from === from);
     if (msgs.length === 0) return false;
-    this.inbox.set(n.id, []);
-    this.emit(`> ${n.id} receiving messages`);
+    this.inbox.set(n.id, from === undefined ? [] : all.filter((m) => m.from !== from));
+    this.trace(`> ${n.id} receiving messages`);
     const prev = this.indent;
     this.indent = prev + '  ';
     for (const m of msgs) {
       if (drop || n.down || this.cut.has(`${m.from}->${m.to}`)) {
-        this.emit(`dropped: ${fmtMsg(m)}`);
+        this.trace(`dropped: ${fmtMsg(m)}`);
         continue;
       }
-      this.emit(fmtMsg(m));
+      this.trace(fmtMsg(m));
       n.core.step(m);
     }
     this.indent = prev;

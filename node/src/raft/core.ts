@@ -479,10 +479,10 @@ export class RaftCore {
     this.lead = this.id;
     this.role = 'leader';
     this.progress.get(this.id)?.becomeReplicate();
-    // Conf changes wait until this term's first entry applies (Ongaro's single-server fix).
-    this.pendingConfIndex = this.log.lastIndex();
     // The empty entry lets the leader commit (and so learn the commit index of) its term.
     this.appendEntries([{ type: 'normal', data: new Uint8Array(0) }]);
+    // Conf changes wait until this term's first entry applies (Ongaro's single-server fix).
+    this.pendingConfIndex = this.log.lastIndex();
     this.info(`became leader at term ${this.term}`);
   }
 
@@ -1029,6 +1029,7 @@ export class RaftCore {
           // A new member may already be reachable: allow the first snapshot without waiting a round.
           np.recentActive = true;
           this.progress.set(id, np);
+          this.sendAppend(id, true);
         }
       }
       if (this.leadTransferee !== NO_NODE && !this.conf.voters.includes(this.leadTransferee)) this.abortLeaderTransfer('transferee removed');
