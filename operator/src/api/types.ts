@@ -299,4 +299,3 @@ export type DefaultedSpec = VectorClusterSpec & {
   template: NonNullable<VectorClusterSpec['template']> & { terminationGracePeriodSeconds: number };
 };
 
-export type AnySchema = Schema<unknown>;

@@ -7,7 +7,7 @@ import { defaultSpec, validateClusterSpec } from '../api/validate.js';
 import {
   CHILD_KINDS, FINALIZER, SPEC_HASH_ANNOTATION, apiKeySecretRef, buildApiKeySecret, buildClientService, buildConfigMap,
   buildHeadlessService, buildPodDisruptionBudget, buildRole, buildRoleBinding, buildServiceAccount, buildStatefulSet,
-  childNames, selectorString, stableJson,
+  selectorString, stableJson,
 } from './children.js';
 import type { ChildKind, KubeObject } from './children.js';
 
@@ -296,4 +296,3 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
   return status;
 }
 
-export { childNames };
