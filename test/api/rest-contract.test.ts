@@ -137,6 +137,13 @@ describe('system routes', () => {
     expect(text).toMatch(new RegExp(`jade_wal_fsync_seconds_count\{collection="${C}"\} [1-9]`));
   });
 
+  it('GET /metrics keeps route labels bounded: unknown URLs share one label', async () => {
+    for (let i = 0; i < 3; i++) await call(app, { method: 'GET', url: `/no/such/path/${i}` });
+    const text = String((await call(app, { method: 'GET', url: '/metrics' })).body);
+    expect(text).toMatch(/jade_http_request_duration_seconds_count\{method="GET",route="unmatched",status="404"\} [3-9]/);
+    expect(text).not.toContain('/no/such/path');
+  });
+
   it('GET /openapi.json lists every route with its methods, and request bodies where there are any', async () => {
     const routes: [string, string, boolean][] = [
       ['get', '/', false],
@@ -380,6 +387,21 @@ describe('points: search and query', () => {
       const res = await call(app, { method: 'POST', url: `/collections/${C}/points/query`, payload: { query: id, limit: 3, params: { exact: true } } });
       expect(res.body.result.points.map((p: { id: unknown }) => p.id)).toEqual(oracle(seedPoint.vector, 3).map((w) => w.id));
     }
+  });
+
+  it('consistency=eventual (query string or body) answers like a strong read on a standalone node', async () => {
+    const strong = await call(app, { method: 'POST', url: `/collections/${C}/points/search`, payload: { vector: q, limit: 5, params: { exact: true } } });
+    for (const opts of [
+      { url: `/collections/${C}/points/search?consistency=eventual`, payload: { vector: q, limit: 5, params: { exact: true } } },
+      { url: `/collections/${C}/points/search?consistency=majority`, payload: { vector: q, limit: 5, params: { exact: true } } },
+      { url: `/collections/${C}/points/search`, payload: { vector: q, limit: 5, params: { exact: true }, consistency: 'one' } },
+    ]) {
+      const res = await call(app, { method: 'POST', ...opts });
+      expect(res.status).toBe(200);
+      expect(res.body.result).toEqual(strong.body.result);
+    }
+    const count = await call(app, { method: 'POST', url: `/collections/${C}/points/count?consistency=eventual`, payload: {} });
+    expect(count.body.result.count).toBe(SEED.length);
   });
 
   it('query/batch answers each query in order', async () => {
