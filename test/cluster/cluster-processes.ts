@@ -1,0 +1,207 @@
+// Real node processes forming a loopback Raft cluster, for fault tests and benchmarks: fixed ports
+// (peers must know each other's addresses before they start) picked from a free-port probe,
+// kill -9 and restart on the same ports and data directory, status and fault-hook helpers.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { REPO_ROOT } from '../helpers/node-process.js';
+
+/** Bytes of a node's stdout+stderr kept for failure messages. */
+const OUTPUT_TAIL_BYTES_MAX = 64 * 1024;
+const START_TIMEOUT_MS_DEFAULT = 60_000;
+
+/** Asks the kernel for `count` distinct free ports on 127.0.0.1 (all held open until every one is known). */
+export async function freeLoopbackPorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}
+
+export interface GroupStatus {
+  groupId: string;
+  role: string;
+  term: number;
+  leader: string;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+}
+
+export interface ClusterMember {
+  readonly id: string;
+  readonly url: string;
+  readonly grpcPort: number;
+  readonly dataDir: string;
+  running(): boolean;
+  /** SIGKILL: no shutdown code runs, unsynced writes may be lost. */
+  kill9(): Promise<void>;
+  /** Starts the process again on the same ports and data directory. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  output(): string;
+}
+
+export interface ProcessCluster {
+  members: ClusterMember[];
+  member(id: string): ClusterMember;
+  /** This member's view of every group (null when it does not answer). */
+  groups(id: string, timeoutMs?: number): Promise<GroupStatus[] | null>;
+  /** The leader of `groupId` as reported by a running member that sees one in the highest term. */
+  leaderOf(groupId: string): Promise<string | null>;
+  /** Sets a member's transport faults; `{}` heals. Returns false when the member did not answer. */
+  setFaults(id: string, spec: Record<string, unknown>): Promise<boolean>;
+  stopAll(): Promise<void>;
+}
+
+export interface StartClusterOptions {
+  nodeCount: number;
+  baseDir: string;
+  env?: Record<string, string>;
+  logLevel?: string;
+  startTimeoutMs?: number;
+}
+
+async function fetchJson(url: string, init: RequestInit & { timeoutMs?: number } = {}): Promise<{ status: number; body: any } | null> {
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(init.timeoutMs ?? 2_000) });
+    return { status: res.status, body: await res.json().catch(() => null) };
+  } catch {
+    return null;
+  }
+}
+
+class Member implements ClusterMember {
+  private child: ChildProcess | null = null;
+  private exited: Promise<void> = Promise.resolve();
+  private tail = '';
+
+  constructor(
+    readonly id: string,
+    readonly restPort: number,
+    readonly grpcPort: number,
+    readonly dataDir: string,
+    private readonly peers: string,
+    private readonly opts: StartClusterOptions,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.restPort}`;
+  }
+
+  running(): boolean {
+    return this.child !== null;
+  }
+
+  output(): string {
+    return this.tail;
+  }
+
+  private append(d: Buffer): void {
+    this.tail += d.toString();
+    if (this.tail.length > OUTPUT_TAIL_BYTES_MAX) this.tail = this.tail.slice(-OUTPUT_TAIL_BYTES_MAX);
+  }
+
+  async restart(): Promise<void> {
+    if (this.child) throw new Error(`${this.id} is already running`);
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--node-id', this.id, '--data-dir', this.dataDir, '--host', '127.0.0.1', '--port', String(this.restPort), '--log-level', this.opts.logLevel ?? 'warn'],
+      {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', JADE_PEERS: this.peers, JADE_TEST_HOOKS: '1', JADE_GRPC_HOST: '127.0.0.1', ...this.opts.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    this.child = child;
+    child.stdout!.on('data', (d: Buffer) => this.append(d));
+    child.stderr!.on('data', (d: Buffer) => this.append(d));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        this.append(Buffer.from(`\n[${this.id} exited: code ${code} signal ${signal}]\n`));
+        if (this.child === child) this.child = null;
+        resolve();
+      }),
+    );
+    const deadline = Date.now() + (this.opts.startTimeoutMs ?? START_TIMEOUT_MS_DEFAULT);
+    for (;;) {
+      if (this.child !== child) throw new Error(`${this.id} exited before it answered /healthz:\n${this.tail}`);
+      const r = await fetchJson(`${this.url}/healthz`, { timeoutMs: 1_000 });
+      if (r?.status === 200) return;
+      if (Date.now() > deadline) throw new Error(`${this.id} did not answer /healthz in time:\n${this.tail}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  async kill9(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Starts `nodeCount` processes n0..n{k-1} with JADE_PEERS naming all of them; resolves when all answer /healthz. */
+export async function startProcessCluster(opts: StartClusterOptions): Promise<ProcessCluster> {
+  const ports = await freeLoopbackPorts(opts.nodeCount * 2);
+  const ids = Array.from({ length: opts.nodeCount }, (_, i) => `n${i}`);
+  const peers = ids.map((id, i) => `${id}=127.0.0.1:${ports[2 * i]}/127.0.0.1:${ports[2 * i + 1]}`).join(',');
+  const members = ids.map((id, i) => new Member(id, ports[2 * i + 1], ports[2 * i], path.join(opts.baseDir, id), peers, opts));
+  const cluster: ProcessCluster = {
+    members,
+    member(id) {
+      const m = members.find((x) => x.id === id);
+      if (!m) throw new Error(`no member ${id}`);
+      return m;
+    },
+    async groups(id, timeoutMs = 2_000) {
+      const m = cluster.member(id);
+      if (!m.running()) return null;
+      const r = await fetchJson(`${m.url}/v1/status`, { timeoutMs });
+      return r?.status === 200 && Array.isArray(r.body?.groups) ? (r.body.groups as GroupStatus[]) : null;
+    },
+    async leaderOf(groupId) {
+      let best: { term: number; leader: string } | null = null;
+      for (const m of members) {
+        const g = (await cluster.groups(m.id))?.find((x) => x.groupId === groupId);
+        if (g && g.leader && (!best || g.term > best.term)) best = { term: g.term, leader: g.leader };
+      }
+      return best?.leader ?? null;
+    },
+    async setFaults(id, spec) {
+      const m = cluster.member(id);
+      if (!m.running()) return false;
+      const r = await fetchJson(`${m.url}/internal/v1/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
+      return r?.status === 200;
+    },
+    async stopAll() {
+      await Promise.all(members.map((m) => m.kill9()));
+    },
+  };
+  try {
+    await Promise.all(members.map((m) => m.restart()));
+  } catch (e) {
+    await cluster.stopAll();
+    throw e;
+  }
+  return cluster;
+}

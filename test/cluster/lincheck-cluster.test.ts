@@ -1,0 +1,215 @@
+// Checks that a 3-process Raft cluster keeps its promise under real faults: concurrent clients put
+// and strongly read keys (points with payload {v}) through random nodes while a seeded nemesis
+// kill -9's and restarts the shard or meta leader and partitions peers (symmetric and one-way) via
+// the fault hooks; every round's history must be linearizable (kv model) with 0 acknowledged-but-lost
+// writes. Seeds and rounds come from JADE_LINCHECK_SEEDS / JADE_LINCHECK_ROUNDS for longer runs.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startProcessCluster, type ProcessCluster } from './cluster-processes.js';
+import { HistoryRecorder } from './history.js';
+import { DefiniteFailure, analyzeRound, readFinalValues, roundPassed, runWorkload, saveHistoryForReplay, seededRandom, type KvClient } from './workload.js';
+
+const SEEDS = (process.env.JADE_LINCHECK_SEEDS ?? '1')
+  .split(',')
+  .filter(Boolean)
+  .map((s) => Number(s));
+const ROUNDS_PER_SEED = Number(process.env.JADE_LINCHECK_ROUNDS ?? 3);
+/** Faults per round, each held for a while then healed. */
+const FAULTS_PER_ROUND = Number(process.env.JADE_LINCHECK_FAULTS ?? 2);
+const CLIENT_COUNT = 5;
+const KEYS_PER_ROUND = 6;
+const OP_TIMEOUT_MS = 4_000;
+const HISTORY_DIR = path.join(tmpdir(), 'jade-lincheck-histories');
+const COLLECTION = 'kv';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function errorCode(e: unknown): string | undefined {
+  return (e as { cause?: { code?: string } }).cause?.code;
+}
+
+/** A REST client of one collection: key "k<n>" is point id n, its value the payload's v. */
+function restKvClient(cluster: ProcessCluster, random: () => number): KvClient {
+  const pickUrl = (): string => cluster.members[Math.floor(random() * cluster.members.length)].url;
+  const call = async (url: string, method: string, body: unknown, signal: AbortSignal): Promise<any> => {
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
+    } catch (e) {
+      // Nothing was sent to a process that refused the connection (it is down).
+      if (errorCode(e) === 'ECONNREFUSED') throw new DefiniteFailure(`${url}: connection refused`);
+      throw e;
+    }
+    const json = (await res.json().catch(() => null)) as any;
+    if (res.status !== 200) throw new Error(`${method} ${url}: HTTP ${res.status} ${JSON.stringify(json?.status ?? json)}`);
+    return json;
+  };
+  return {
+    async put(key, value, signal) {
+      const id = Number(key.slice(1));
+      await call(`${pickUrl()}/collections/${COLLECTION}/points?wait=true`, 'PUT', { points: [{ id, vector: [1, 0], payload: { v: value } }] }, signal);
+    },
+    async get(key, signal) {
+      const id = Number(key.slice(1));
+      let json: any;
+      try {
+        json = await call(`${pickUrl()}/collections/${COLLECTION}/points`, 'POST', { ids: [id], with_payload: true }, signal);
+      } catch (e) {
+        // A read that did not answer changed nothing: leave it out of the history.
+        if (e instanceof DefiniteFailure) throw e;
+        throw new DefiniteFailure((e as Error).message);
+      }
+      const point = (json.result as { id: number; payload?: { v?: string } }[]).find((p) => p.id === id);
+      return point?.payload?.v ?? null;
+    },
+    async cas() {
+      throw new DefiniteFailure('the REST API has no compare-and-set');
+    },
+  };
+}
+
+type Fault = 'kill-shard-leader' | 'kill-meta-leader' | 'isolate-shard-leader' | 'leader-outbound-cut' | 'one-way-follower';
+
+const FAULTS: Fault[] = ['kill-shard-leader', 'kill-meta-leader', 'isolate-shard-leader', 'leader-outbound-cut', 'one-way-follower'];
+
+/** Waits until some running member reports a leader for the group; returns it. */
+async function waitForLeader(cluster: ProcessCluster, groupId: string, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const leader = await cluster.leaderOf(groupId);
+    if (leader && cluster.member(leader).running()) return leader;
+    if (Date.now() > deadline) throw new Error(`no leader for ${groupId} within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+async function healAll(cluster: ProcessCluster): Promise<void> {
+  for (const m of cluster.members) {
+    if (!m.running()) await m.restart();
+    await cluster.setFaults(m.id, {});
+  }
+}
+
+/** One fault: act, hold it for a seeded while (clients keep running), heal. Returns a line for the log. */
+async function injectFault(cluster: ProcessCluster, shardGroup: string, fault: Fault, random: () => number): Promise<string> {
+  const holdMs = 800 + Math.floor(random() * 1_500);
+  const ids = cluster.members.map((m) => m.id);
+  const shardLeader = (await cluster.leaderOf(shardGroup)) ?? ids[0];
+  const others = ids.filter((id) => id !== shardLeader);
+  switch (fault) {
+    case 'kill-shard-leader':
+    case 'kill-meta-leader': {
+      const victim = fault === 'kill-shard-leader' ? shardLeader : ((await cluster.leaderOf('meta')) ?? ids[0]);
+      await cluster.member(victim).kill9();
+      await sleep(holdMs);
+      await cluster.member(victim).restart();
+      return `${fault} ${victim}, down ${holdMs} ms`;
+    }
+    case 'isolate-shard-leader': {
+      await cluster.setFaults(shardLeader, { partitionedPeers: Object.fromEntries(others.map((id) => [id, 'both'])) });
+      await sleep(holdMs);
+      await cluster.setFaults(shardLeader, {});
+      return `${fault} ${shardLeader} for ${holdMs} ms`;
+    }
+    case 'leader-outbound-cut': {
+      // The leader hears its followers but they stop hearing it: they elect a new one.
+      await cluster.setFaults(shardLeader, { partitionedPeers: Object.fromEntries(others.map((id) => [id, 'outbound'])) });
+      await sleep(holdMs);
+      await cluster.setFaults(shardLeader, {});
+      return `${fault} ${shardLeader} for ${holdMs} ms`;
+    }
+    case 'one-way-follower': {
+      const follower = others[Math.floor(random() * others.length)];
+      const direction = random() < 0.5 ? 'inbound' : 'outbound';
+      await cluster.setFaults(follower, { partitionedPeers: { [shardLeader]: direction } });
+      await sleep(holdMs);
+      await cluster.setFaults(follower, {});
+      return `${fault} ${follower} ${direction} from leader ${shardLeader} for ${holdMs} ms`;
+    }
+  }
+}
+
+async function createCollection(cluster: ProcessCluster): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const res = await fetch(`${cluster.members[0].url}/collections/${COLLECTION}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ vectors: { size: 2, distance: 'Cosine' } }),
+    }).catch(() => null);
+    if (res?.status === 200) break;
+    if (Date.now() > deadline) throw new Error(`collection not created: HTTP ${res?.status} ${await res?.text()}`);
+    await sleep(200);
+  }
+  for (;;) {
+    const groups = await cluster.groups(cluster.members[0].id);
+    const shard = groups?.find((g) => g.groupId.startsWith(`c-${COLLECTION}-`));
+    if (shard) return shard.groupId;
+    if (Date.now() > deadline) throw new Error('the shard group did not appear');
+    await sleep(100);
+  }
+}
+
+const clusters: { cluster: ProcessCluster; dir: string }[] = [];
+afterAll(async () => {
+  for (const { cluster } of clusters) await cluster.stopAll();
+});
+
+describe('3 real processes under kill -9 and partitions', () => {
+  for (const seed of SEEDS) {
+    it(`seed ${seed}: ${ROUNDS_PER_SEED} rounds are linearizable and lose no acknowledged write`, { timeout: 90_000 + ROUNDS_PER_SEED * 60_000 }, async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), `jade-lincheck-${seed}-`));
+      const cluster = await startProcessCluster({ nodeCount: 3, baseDir: dir });
+      clusters.push({ cluster, dir });
+      const random = seededRandom(seed);
+      const replay = `JADE_LINCHECK_SEEDS=${seed} JADE_LINCHECK_ROUNDS=${ROUNDS_PER_SEED} JADE_LINCHECK_FAULTS=${FAULTS_PER_ROUND} npx vitest run test/cluster/lincheck-cluster.test.ts`;
+      const shardGroup = await createCollection(cluster);
+      for (let round = 0; round < ROUNDS_PER_SEED; round++) {
+        await waitForLeader(cluster, shardGroup, 20_000);
+        const keys = Array.from({ length: KEYS_PER_ROUND }, (_, k) => `k${round * 100 + k + 1}`);
+        const recorder = new HistoryRecorder();
+        const stop = new AbortController();
+        const workload = runWorkload(
+          (clientIndex) => restKvClient(cluster, seededRandom(seed * 1_000 + round * 10 + clientIndex + 1)),
+          recorder,
+          { clientCount: CLIENT_COUNT, keys, seed: seed * 100 + round, opTimeoutMs: OP_TIMEOUT_MS, mix: { get: 1, put: 1, cas: 0 }, thinkTimeMsMax: 20 },
+          stop.signal,
+        );
+        const faultLog: string[] = [];
+        try {
+          await sleep(500);
+          for (let f = 0; f < FAULTS_PER_ROUND; f++) {
+            const fault = FAULTS[Math.floor(random() * FAULTS.length)];
+            faultLog.push(await injectFault(cluster, shardGroup, fault, random));
+            await sleep(300 + Math.floor(random() * 700));
+          }
+        } finally {
+          await healAll(cluster);
+          stop.abort();
+        }
+        const stats = await workload;
+        await waitForLeader(cluster, shardGroup, 20_000);
+        const finalClient = restKvClient(cluster, seededRandom(seed + round + 12_345));
+        const finalValues = await readFinalValues(finalClient, recorder, keys, { opTimeoutMs: OP_TIMEOUT_MS, attemptsMax: 20, retryDelayMs: 200 });
+        const history = recorder.operations();
+        const verdict = analyzeRound(history, finalValues, { timeBudgetMs: 20_000 });
+        const summary = `seed ${seed} round ${round}: ${faultLog.join('; ')}; ops ${stats.invoked} (ok ${stats.ok}, unknown ${stats.unknown}, failed ${stats.failed}); verdict ${verdict.check.verdict}; lost ${verdict.lostAcknowledgedWrites}`;
+        console.log(summary);
+        if (!roundPassed(verdict)) {
+          const check = saveHistoryForReplay(history, HISTORY_DIR, `seed-${seed}-round-${round}`);
+          const logs = cluster.members.map((m) => `--- ${m.id} ---\n${m.output().slice(-4_000)}`).join('\n');
+          throw new Error(
+            `${summary}\nimpossible: ${JSON.stringify(verdict.impossibleObservations.slice(0, 5))}\nlost: ${JSON.stringify(verdict.lostExamples)}\n` +
+              `replay the faults: ${replay}\nre-check the history: ${check}\ndata kept in ${dir}\n${logs}`,
+          );
+        }
+        expect(finalValues.size, 'every key answered its final read').toBe(keys.length);
+        expect(stats.ok, 'some operations succeeded').toBeGreaterThan(0);
+      }
+      await cluster.stopAll();
+      rmSync(dir, { recursive: true, force: true });
+    });
+  }
+});
