@@ -157,9 +157,7 @@ export class ClusterController {
       if (obj) children[kind] = obj as ChildObject;
     }));
     const pods = this.pods.list().filter((p) => p.metadata.namespace === ns && p.metadata.labels?.[CLUSTER_LABEL] === name);
-    const pvcs = cluster.metadata.deletionTimestamp || cluster.spec?.storage?.size
-      ? (await client.list('PersistentVolumeClaim', ns, `${CLUSTER_LABEL}=${name}`)).items
-      : [];
+    const pvcs = (await client.list('PersistentVolumeClaim', ns, `${CLUSTER_LABEL}=${name}`)).items;
     const spec = defaultSpec(cluster.spec);
     const keyRef = spec.security.apiKeySecret;
     const keySecret = keyRef
