@@ -1,8 +1,8 @@
 // CLI for the Raft simulation (`npm run sim -- ...`):
 //   --seeds N [--from S]   run N seeds (alternating 3 and 5 nodes unless --nodes is given)
 //   --seed S               replay one seed and print its trace
-//   --nodes 3|5  --variant NAME (negative controls: voteWithoutLogCheck, commitOldTermByCount, doubleVote, ackBeforePersist)
-//   --steps N              chaos steps per seed (default 400)
+//   --nodes 3|5  --variant NAME (negative controls: voteWithoutLogCheck, commitOldTermByCount, doubleVote, ackBeforePersist, readWithoutQuorum)
+//   --steps N              chaos steps per seed (default 600)
 import { VARIANTS, replayCommand, runSim } from './sim.js';
 import type { Variant } from './sim.js';
 
@@ -32,14 +32,17 @@ if (arg('seed') !== undefined) {
   const from = Number(arg('from') ?? 1);
   const started = Date.now();
   let failures = 0;
+  const totals: Record<string, number> = {};
   for (let seed = from; seed < from + count; seed++) {
     const nodes = nodesArg ? Number(nodesArg) : seed % 2 === 0 ? 5 : 3;
     const res = runSim({ seed, nodes, variant, chaosSteps });
+    for (const [k, v] of Object.entries(res.stats)) totals[k] = (totals[k] ?? 0) + v;
     if (!res.ok) {
       failures++;
       console.log(`FAIL seed ${seed} (${nodes} nodes): ${res.violation} at step ${res.step}\n  replay: ${replayCommand(seed, nodes, variant)}`);
     }
   }
+  console.log(`totals over all seeds: ${JSON.stringify(totals)}`);
   console.log(`${count} seeds, ${failures} failures, ${((Date.now() - started) / 1000).toFixed(1)}s`);
   process.exitCode = failures === 0 ? 0 : 1;
 }

@@ -13,6 +13,7 @@ const CONTROLS: { variant: Variant; expected: string[] }[] = [
   { variant: 'voteWithoutLogCheck', expected: ['leader-completeness', 'committed-entry-changed', 'state-machine-safety', 'log-matching'] },
   { variant: 'commitOldTermByCount', expected: ['leader-completeness', 'committed-entry-changed', 'state-machine-safety'] },
   { variant: 'doubleVote', expected: ['vote-changed', 'election-safety'] },
+  { variant: 'readWithoutQuorum', expected: ['linearizable-read'] },
   { variant: 'ackBeforePersist', expected: ['leader-completeness', 'committed-entry-changed', 'state-machine-safety', 'log-matching'] },
 ];
 

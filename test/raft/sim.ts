@@ -11,7 +11,7 @@ import { isJadeError } from '../../node/src/util/errors.js';
 import { Prng } from './prng.js';
 
 /** Deliberately broken variants (negative controls); 'none' is the real core. */
-export const VARIANTS = ['none', 'voteWithoutLogCheck', 'commitOldTermByCount', 'doubleVote', 'ackBeforePersist'] as const;
+export const VARIANTS = ['none', 'voteWithoutLogCheck', 'commitOldTermByCount', 'doubleVote', 'ackBeforePersist', 'readWithoutQuorum'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export interface SimOptions {
@@ -33,8 +33,21 @@ export interface SimResult {
   violation?: string;
   invariant?: string;
   step: number;
-  stats: { committed: number; leaders: number; crashes: number; snapshots: number; confChanges: number; reads: number; messages: number };
+  stats: SimStats;
   trace: string[];
+}
+
+export interface SimStats {
+  committed: number;
+  leaders: number;
+  crashes: number;
+  snapshots: number;
+  snapshotsInstalled: number;
+  confChanges: number;
+  confChangesApplied: number;
+  reads: number;
+  readsAnswered: number;
+  messages: number;
 }
 
 export function replayCommand(seed: number, nodes: number, variant: Variant): string {
@@ -127,7 +140,7 @@ class Simulation {
   private readSeq = 0;
   private readonly traceOn: boolean;
   private readonly traceLines: string[] = [];
-  private readonly stats = { committed: 0, leaders: 0, crashes: 0, snapshots: 0, confChanges: 0, reads: 0, messages: 0 };
+  private readonly stats: SimStats = { committed: 0, leaders: 0, crashes: 0, snapshots: 0, snapshotsInstalled: 0, confChanges: 0, confChangesApplied: 0, reads: 0, readsAnswered: 0, messages: 0 };
   private faultsOn = true;
 
   // Global knowledge for the checkers.
@@ -148,6 +161,7 @@ class Simulation {
     if (this.variant === 'voteWithoutLogCheck') this.bugs.voteWithoutLogCheck = true;
     if (this.variant === 'commitOldTermByCount') this.bugs.commitOldTermByCount = true;
     if (this.variant === 'doubleVote') this.bugs.doubleVote = true;
+    if (this.variant === 'readWithoutQuorum') this.bugs.readWithoutQuorum = true;
     this.traceOn = opts.trace === true;
     const r = this.rng;
     this.params = {
@@ -231,7 +245,7 @@ class Simulation {
   }
 
   run(): SimResult {
-    const chaos = this.opts.chaosSteps ?? 400;
+    const chaos = this.opts.chaosSteps ?? 600;
     const livenessMax = this.opts.livenessStepsMax ?? 600;
     try {
       for (; this.now < chaos; this.now++) this.step();
@@ -566,6 +580,7 @@ class Simulation {
       this.checkSnapshot(n, rd.snapshot.meta.index, rd.snapshot.meta.term, image);
       n.disk.applySnapshot(rd.snapshot);
       n.sm = image;
+      this.stats.snapshotsInstalled++;
       n.appliedIndex = rd.snapshot.meta.index;
     }
     if (rd.entries.length > 0) {
@@ -614,6 +629,7 @@ class Simulation {
       throw new Violation('state-machine-safety', `${n.id} applied ${key} at ${e.index}, another node applied ${prev}`);
     }
     this.appliedAt.set(e.index, key);
+    if (e.type === 'confChange') this.stats.confChangesApplied++;
     n.sm[e.index - 1] = key;
     n.appliedIndex = e.index;
   }
@@ -622,6 +638,7 @@ class Simulation {
     const need = this.reads.get(ctx);
     if (need === undefined) return;
     this.reads.delete(ctx);
+    this.stats.readsAnswered++;
     if (index < need) throw new Violation('linearizable-read', `read ${ctx} at ${n.id} got index ${index}, but ${need} was committed before it began`);
   }
 

@@ -146,4 +146,6 @@ export interface RaftBugs {
   commitOldTermByCount?: boolean;
   /** Grant a vote even when already voted for another candidate in this term. */
   doubleVote?: boolean;
+  /** Answer ReadIndex at once from the leader's commit index, without a quorum heartbeat round. */
+  readWithoutQuorum?: boolean;
 }
