@@ -27,6 +27,29 @@ export interface Model<S, I, O> {
   partition?(operations: readonly Operation<I, O>[]): Operation<I, O>[][];
   /** True when the operation never changes the state (a read): unknown-outcome ones are dropped. */
   isReadOnly?(input: I): boolean;
+  /** Optional reductions that are sound for one partition's history (see PartitionReductions). */
+  reductions?(operations: readonly Operation<I, O>[]): PartitionReductions<S>;
+}
+
+/**
+ * Search reductions a model may derive from a partition's history. Both must be sound: they may
+ * only merge or skip branches whose outcomes are the same.
+ */
+export interface PartitionReductions<S> {
+  /**
+   * Per operation, a class label or undefined. Operations with one label must have unknown outcomes
+   * and the same effect on every state that matters: the search then tries only the earliest-called
+   * pending one of a class (the others are symmetric), which tames histories with many timeouts.
+   */
+  interchangeableClass?: (string | undefined)[];
+  /** Replaces stateKey for this partition, e.g. to merge values that no operation can tell apart. */
+  stateKey?: (state: S) => string | number;
+  /**
+   * Per operation, a time by which an unknown-outcome operation must have taken effect if it did
+   * at all, e.g. before the first read that returned the unique value it wrote. Its output stays
+   * unknown. Ignored for operations with a known return.
+   */
+  latestEffect?: (number | undefined)[];
 }
 
 export interface Operation<I, O> {
@@ -43,6 +66,8 @@ export interface Operation<I, O> {
 export type Verdict = 'linearizable' | 'not linearizable' | 'unknown';
 
 export interface CheckOptions {
+  /** Use the model's partition reductions (default true; off only to test that they change nothing). */
+  reductions?: boolean;
   /** Wall-clock budget for the whole history; past it the verdict is 'unknown'. */
   timeBudgetMs?: number;
   /** Bound on memo cache entries per partition; past it the verdict is 'unknown'. */
@@ -106,7 +131,7 @@ export function checkHistory<S, I, O>(
   let unknownReason: CheckResult['unknownReason'];
   for (const p of order) {
     const part = partitions[p];
-    const outcome = checkPartition(model, part, deadline, cacheEntriesMax);
+    const outcome = checkPartition(model, part, deadline, cacheEntriesMax, options.reductions ?? true);
     stepCount += outcome.steps;
     if (outcome.kind === 'illegal') {
       return {
@@ -141,15 +166,19 @@ function checkPartition<S, I, O>(
   ops: readonly Operation<I, O>[],
   deadline: number,
   cacheEntriesMax: number,
+  useReductions: boolean,
 ): SingleOutcome {
   const n = ops.length;
   if (n === 0) return { kind: 'ok', steps: 0 };
+  const reductions = useReductions ? model.reductions?.(ops) : undefined;
+  const stateKey = reductions?.stateKey ?? ((state: S) => model.stateKey(state));
+  const returnTime = (i: number): number => ops[i].return ?? reductions?.latestEffect?.[i] ?? Number.POSITIVE_INFINITY;
 
   // Events sorted by time; at equal times calls come first, so touching operations count as concurrent.
   const events: { time: number; isCall: boolean; op: number }[] = [];
   for (let i = 0; i < n; i++) {
     events.push({ time: ops[i].call, isCall: true, op: i });
-    events.push({ time: ops[i].return ?? Number.POSITIVE_INFINITY, isCall: false, op: i });
+    events.push({ time: Math.max(returnTime(i), ops[i].call), isCall: false, op: i });
   }
   events.sort((a, b) => (a.time !== b.time ? a.time - b.time : a.isCall === b.isCall ? 0 : a.isCall ? -1 : 1));
 
@@ -201,6 +230,37 @@ function checkPartition<S, I, O>(
   const cache = new Map<number, CacheEntry[]>();
   let cacheSize = 0;
 
+  // Interchangeable classes: per class, its members' call slots in list order and which are lifted.
+  const classOfOp = new Int32Array(n).fill(-1);
+  const classSlots: number[][] = [];
+  if (reductions?.interchangeableClass) {
+    const classIndex = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const label = reductions.interchangeableClass[i];
+      if (label === undefined) continue;
+      assert(returnTime(i) === Number.POSITIVE_INFINITY, 'only operations that may take effect any time can be interchangeable');
+      let c = classIndex.get(label);
+      if (c === undefined) {
+        c = classSlots.length;
+        classIndex.set(label, c);
+        classSlots.push([]);
+      }
+      classOfOp[i] = c;
+    }
+    for (let s = 1; s < size; s++) if (returnSlot[s] !== -1 && classOfOp[opOf[s]] >= 0) classSlots[classOfOp[opOf[s]]].push(s);
+  }
+  const lifted = new Uint8Array(size);
+  /** Whether another pending member of the slot's class sits earlier in the list (it would do the same). */
+  const hasEarlierTwin = (s: number): boolean => {
+    const c = classOfOp[opOf[s]];
+    if (c < 0) return false;
+    for (const member of classSlots[c]) {
+      if (member >= s) return false;
+      if (!lifted[member]) return true;
+    }
+    return false;
+  };
+
   const inputs = ops.map((op) => op.input);
   const outputs = ops.map((op) => (op.return === null ? undefined : op.output));
 
@@ -220,6 +280,10 @@ function checkPartition<S, I, O>(
     if (r !== -1) {
       // A call: try to linearize its operation now.
       const op = opOf[slot];
+      if (hasEarlierTwin(slot)) {
+        slot = next[slot];
+        continue;
+      }
       const after = model.step(state, inputs[op], outputs[op]);
       if (after === ILLEGAL) {
         slot = next[slot];
@@ -229,7 +293,7 @@ function checkPartition<S, I, O>(
       const mask = 1 << (op & 31);
       bits[word] |= mask;
       setHash ^= zobrist[op];
-      const key = model.stateKey(after);
+      const key = stateKey(after);
       const h = (Math.imul(setHash, 31) ^ hashKey(key)) >>> 0;
       let bucket = cache.get(h);
       let seen = false;
@@ -257,6 +321,7 @@ function checkPartition<S, I, O>(
       stackState.push(state);
       state = after;
       lift(slot);
+      lifted[slot] = 1;
       if (stackSlot.length > longestPrefix.length) longestPrefix = stackSlot.map((s) => opOf[s]);
       slot = next[0];
     } else {
@@ -268,6 +333,7 @@ function checkPartition<S, I, O>(
       bits[op >>> 5] &= ~(1 << (op & 31));
       setHash ^= zobrist[op];
       unlift(top);
+      lifted[top] = 0;
       slot = next[top];
     }
   }
