@@ -1,6 +1,7 @@
 // Builds the REST app for tests the way node.ts wires it (Catalog on a RealDisk in a fresh temp
 // dir, NodeMetrics, Authenticator), without listening, so suites drive it with inject(). The
-// disk can hold every fsync at a gate, which makes "a write is in flight" deterministic.
+// disk can hold every fsync at a gate, which makes "a write is in flight" deterministic, and can
+// fail the next fsyncs with an errno.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { Catalog, StandaloneBackend } from '../../node/src/cluster/catalog.js';
 import { DEFAULT_CONFIG, type NodeLimits } from '../../node/src/config.js';
 import { Authenticator } from '../../node/src/security/auth.js';
 import type { Disk, DiskFile, OpenMode } from '../../node/src/storage/disk.js';
-import { RealDisk } from '../../node/src/storage/disk.js';
+import { fsError, RealDisk } from '../../node/src/storage/disk.js';
 
 /** A RealDisk whose file syncs wait while the gate is closed (to hold writes in flight). */
 export class GatedDisk extends RealDisk {
@@ -33,10 +34,15 @@ export class GatedDisk extends RealDisk {
     this.openGate = null;
   }
 
+  /** Errno codes the next file syncs fail with, one per sync (EIO, ENOSPC, ...). */
+  readonly syncFailures: string[] = [];
+
   override async open(filePath: string, mode: OpenMode): Promise<DiskFile> {
     const file = await super.open(filePath, mode);
     const sync = file.sync.bind(file);
     file.sync = async () => {
+      const failure = this.syncFailures.shift();
+      if (failure) throw fsError(failure, 'fsync', filePath);
       while (this.gate) {
         this.waitingSyncs++;
         try {

@@ -1,5 +1,5 @@
 // Checks the REST contract of every route through fastify inject(): the Qdrant-dialect bodies and
-// envelopes on success, and every error code the API can produce (400/401/404/409/413/429/503) with
+// envelopes on success, and every error code the API can produce (400/401/404/409/413/429/500/503) with
 // the shape { status: { error, code }, time }. After every rejected request the stored data is
 // compared with a fingerprint taken before (count, one retrieved point, checksum of all points).
 import { readdirSync } from 'node:fs';
@@ -774,6 +774,38 @@ describe('429: write backpressure', () => {
     } finally {
       disk.releaseGate();
       await g.close();
+    }
+  });
+});
+
+describe('500: storage faults', () => {
+  it.each(['EIO', 'ENOSPC'])('a failed fsync (%s) answers 500 JADE_ERR_STORAGE, stores nothing, and the next write succeeds', async (errno) => {
+    const disk = new GatedDisk();
+    const g = await makeHarness({ disk });
+    let open = true;
+    try {
+      await call(g.app, { method: 'PUT', url: '/collections/s', payload: { vectors: { size: 2, distance: 'Euclid' } } });
+      expect((await call(g.app, { method: 'PUT', url: '/collections/s/points', payload: { points: [{ id: 1, vector: [1, 1] }] } })).status).toBe(200);
+      const before = collectionChecksum(g.catalog, 's');
+      disk.syncFailures.push(errno);
+      const failed = await call(g.app, { method: 'PUT', url: '/collections/s/points', payload: { points: [{ id: 2, vector: [2, 2] }] } });
+      expectErrorShape(failed, 500, 'JADE_ERR_STORAGE');
+      expect(failed.body.status.error).toContain(errno);
+      expect(collectionChecksum(g.catalog, 's')).toBe(before);
+      expect((await call(g.app, { method: 'GET', url: '/collections/s/points/2' })).status).toBe(404);
+      expect((await call(g.app, { method: 'PUT', url: '/collections/s/points', payload: { points: [{ id: 3, vector: [3, 3] }] } })).status).toBe(200);
+      // The unacknowledged write does not come back on replay either.
+      await g.close({ keepData: true, checkpoint: false });
+      open = false;
+      const reopened = await makeHarness({ dataDir: g.dataDir });
+      try {
+        const ids = (await call(reopened.app, { method: 'POST', url: '/collections/s/points/scroll', payload: {} })).body.result.points.map((p: { id: number }) => p.id);
+        expect(ids).toEqual([1, 3]);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      if (open) await g.close();
     }
   });
 });
