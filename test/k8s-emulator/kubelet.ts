@@ -81,6 +81,12 @@ class ContainerError extends Error {
 
 interface ContainerRuntime {
   spec: any;
+  /** init: runs to completion before the main containers; sidecar: an init container with restartPolicy Always. */
+  kind: 'init' | 'sidecar' | 'main';
+  /** An init container that exited 0. */
+  succeeded: boolean;
+  /** A restart is pending until this time (backoff). */
+  restartAtMs: number;
   proc?: ChildProcess;
   exited?: Promise<void>;
   restartCount: number;
@@ -105,6 +111,8 @@ interface PodRuntime {
   startTime: string;
   containers: Map<string, ContainerRuntime>;
   terminating: boolean;
+  /** All init containers succeeded and sidecars started (sticky). */
+  initialized: boolean;
   gone: boolean;
   startTimer?: NodeJS.Timeout;
   statusScheduled: boolean;
@@ -253,15 +261,21 @@ export class Kubelet {
         startTime: nowIso(),
         containers: new Map(),
         terminating: false,
+        initialized: false,
         gone: false,
         statusScheduled: false,
         conditionTimes: new Map(),
         pvcDirs: [],
       };
       this.pods.set(pod.metadata.uid, runtime);
-      for (const spec of pod.spec?.containers ?? []) {
+      const specs = [
+        ...(pod.spec?.initContainers ?? []).map((spec: any) => ({ spec, kind: spec.restartPolicy === 'Always' ? 'sidecar' as const : 'init' as const })),
+        ...(pod.spec?.containers ?? []).map((spec: any) => ({ spec, kind: 'main' as const })),
+      ];
+      for (const { spec, kind } of specs) {
         runtime.containers.set(spec.name, {
-          spec, restartCount: 0, consecutiveFailures: 0, state: { waiting: { reason: 'ContainerCreating' } }, lastState: {},
+          spec, kind, succeeded: false, restartAtMs: 0,
+          restartCount: 0, consecutiveFailures: 0, state: { waiting: { reason: kind === 'main' && specs.some((x) => x.kind !== 'main') ? 'PodInitializing' : 'ContainerCreating' } }, lastState: {},
           ready: false, started: false, startedAtMs: 0, startupDone: !spec.startupProbe,
           readinessSuccesses: 0, readinessFailures: 0, livenessFailures: 0, timers: [],
         });
@@ -321,18 +335,39 @@ export class Kubelet {
       return;
     }
     let waiting = false;
-    for (const c of pod.containers.values()) {
-      if (c.proc) continue;
+    const start = (c: ContainerRuntime): boolean => {
+      if (c.proc) return true;
+      if (Date.now() < c.restartAtMs || (c.kind === 'init' && c.succeeded)) return false;
       try {
         this.startContainer(pod, obj, c, mounts.get(c.spec.name) ?? new Map());
+        return true;
       } catch (e) {
         if (!(e instanceof ContainerError)) throw e;
         c.state = { waiting: { reason: e.reason, message: e.message } };
         waiting = true;
+        return false;
       }
+    };
+    // Init containers in order, each to completion; a sidecar only has to be started (and is
+    // restarted whenever it exits). Once initialized, a pod stays initialized.
+    let initialized = true;
+    for (const c of pod.containers.values()) {
+      if (c.kind === 'main' || (c.kind === 'init' && (c.succeeded || pod.initialized))) continue;
+      const running = start(c);
+      if (c.kind === 'sidecar' && (running || pod.initialized)) continue;
+      initialized = false;
+      break;
+    }
+    if (initialized) {
+      pod.initialized = true;
+      for (const c of pod.containers.values()) if (c.kind === 'main') start(c);
     }
     this.scheduleStatus(pod);
     if (waiting) pod.startTimer = setTimeout(() => this.tryStart(pod), startRetryIntervalMs);
+  }
+
+  private isInitialized(pod: PodRuntime): boolean {
+    return pod.initialized;
   }
 
   /** Volume name → host directory; returns per container: mountPath → host path. */
@@ -375,7 +410,7 @@ export class Kubelet {
     }
     pod.pvcDirs = pvcDirs;
     const result = new Map<string, Map<string, string>>();
-    for (const c of obj.spec?.containers ?? []) {
+    for (const c of [...(obj.spec?.initContainers ?? []), ...(obj.spec?.containers ?? [])]) {
       const mounts = new Map<string, string>();
       for (const m of c.volumeMounts ?? []) {
         const dir = hostDirs.get(m.name);
@@ -506,7 +541,7 @@ export class Kubelet {
       proc.on('exit', (code, signal) => onExit(code, signal));
       proc.on('error', (err) => onExit(127, null, err));
     });
-    this.startProbes(pod, c);
+    if (c.kind !== 'init') this.startProbes(pod, c);
   }
 
   private onContainerExit(pod: PodRuntime, c: ContainerRuntime, code: number | null, signal: NodeJS.Signals | null, spawnError?: Error): void {
@@ -534,7 +569,15 @@ export class Kubelet {
       return;
     }
     const obj = this.store.getRaw(this.podType, pod.namespace, pod.name);
-    const policy = obj?.spec?.restartPolicy ?? 'Always';
+    const podPolicy = obj?.spec?.restartPolicy ?? 'Always';
+    if (c.kind === 'init' && exitCode === 0) {
+      c.succeeded = true;
+      setImmediate(() => this.tryStart(pod));
+      this.scheduleStatus(pod);
+      return;
+    }
+    // A failed init container is retried unless the pod's policy is Never; sidecars always restart.
+    const policy = c.kind === 'sidecar' ? 'Always' : c.kind === 'init' && podPolicy !== 'Never' ? 'OnFailure' : podPolicy;
     const restart = policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0);
     if (restart) {
       if (Date.now() - c.startedAtMs > backoffResetAfterMs) c.consecutiveFailures = 0;
@@ -542,6 +585,7 @@ export class Kubelet {
       c.consecutiveFailures += 1;
       c.restartCount += 1;
       c.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${delayMs}ms restarting failed container=${c.spec.name} pod=${pod.name}` } };
+      c.restartAtMs = Date.now() + delayMs;
       c.timers.push(setTimeout(() => this.tryStart(pod), delayMs));
     }
     this.scheduleStatus(pod);
@@ -591,7 +635,9 @@ export class Kubelet {
           }
         } else {
           c.readinessSuccesses = 0;
-          const threshold = c.ready ? probe.failureThreshold ?? 3 : 1;
+          // Unready after the declared failure window (failureThreshold × periodSeconds), as the
+          // period is capped: a briefly slow process under CPU contention stays Ready.
+          const threshold = c.ready ? this.failureWindowCount(probe) : 1;
           if (++c.readinessFailures >= threshold && c.ready) {
             c.ready = false;
             this.scheduleStatus(pod);
@@ -616,6 +662,12 @@ export class Kubelet {
       periodMs: Math.min((probe.periodSeconds ?? 10) * 1000, this.opts.probePeriodCapMs),
       initialMs: Math.min((probe.initialDelaySeconds ?? 0) * 1000, this.opts.probePeriodCapMs),
     };
+  }
+
+  /** Consecutive failures spanning the declared failureThreshold × period at the capped period. */
+  private failureWindowCount(probe: any): number {
+    const declaredWindowMs = (probe.failureThreshold ?? 3) * (probe.periodSeconds ?? 10) * 1000;
+    return Math.max(probe.failureThreshold ?? 3, Math.ceil(declaredWindowMs / this.probeTiming(probe).periodMs));
   }
 
   /**
@@ -765,22 +817,38 @@ export class Kubelet {
   private writeStatus(pod: PodRuntime): void {
     const current = this.store.getRaw(this.podType, pod.namespace, pod.name);
     if (!current || current.metadata.uid !== pod.uid) return;
-    const containers = [...pod.containers.values()];
-    const allReady = containers.length > 0 && containers.every((c) => c.ready && c.proc) && !pod.terminating;
+    const all = [...pod.containers.values()];
+    const containers = all.filter((c) => c.kind === 'main');
+    const inits = all.filter((c) => c.kind !== 'main');
+    const initialized = this.isInitialized(pod);
+    const sidecarsReady = inits.every((c) => c.kind === 'init' || (c.ready && c.proc));
+    const allReady = initialized && containers.length > 0 && containers.every((c) => c.ready && c.proc) && sidecarsReady && !pod.terminating;
     const anyRunning = containers.some((c) => c.proc);
     const allTerminated = containers.length > 0 && containers.every((c) => !c.proc && c.state.terminated);
+    const policy = current.spec?.restartPolicy ?? 'Always';
     let phase = 'Pending';
     if (anyRunning || containers.some((c) => c.restartCount > 0)) phase = 'Running';
     if (allTerminated && !pod.terminating) {
-      const policy = current.spec?.restartPolicy ?? 'Always';
       const allSucceeded = containers.every((c) => c.state.terminated.exitCode === 0);
       if (policy === 'Never' || (policy === 'OnFailure' && allSucceeded)) phase = allSucceeded ? 'Succeeded' : 'Failed';
     }
+    if (policy === 'Never' && inits.some((c) => c.kind === 'init' && !c.proc && c.state.terminated && c.state.terminated.exitCode !== 0)) phase = 'Failed';
+    const containerStatus = (c: ContainerRuntime): any => ({
+      name: c.spec.name,
+      image: c.spec.image,
+      imageID: `emulator://${c.spec.image}`,
+      containerID: c.proc?.pid ? `emulator://${c.proc.pid}` : undefined,
+      ready: c.kind === 'init' ? c.succeeded : c.ready && Boolean(c.proc),
+      started: c.started,
+      restartCount: c.restartCount,
+      state: c.state,
+      lastState: c.restartCount > 0 ? c.lastState : {},
+    });
     const status = {
       phase,
       conditions: [
         this.condition(pod, 'PodReadyToStartContainers', true),
-        this.condition(pod, 'Initialized', true),
+        this.condition(pod, 'Initialized', initialized),
         this.condition(pod, 'Ready', allReady),
         this.condition(pod, 'ContainersReady', allReady),
         this.condition(pod, 'PodScheduled', true),
@@ -790,17 +858,8 @@ export class Kubelet {
       podIP: pod.ip,
       podIPs: [{ ip: pod.ip }],
       startTime: pod.startTime,
-      containerStatuses: containers.map((c) => ({
-        name: c.spec.name,
-        image: c.spec.image,
-        imageID: `emulator://${c.spec.image}`,
-        containerID: c.proc?.pid ? `emulator://${c.proc.pid}` : undefined,
-        ready: c.ready && Boolean(c.proc),
-        started: c.started,
-        restartCount: c.restartCount,
-        state: c.state,
-        lastState: c.restartCount > 0 ? c.lastState : {},
-      })),
+      ...(inits.length > 0 ? { initContainerStatuses: inits.map(containerStatus) } : {}),
+      containerStatuses: containers.map(containerStatus),
       qosClass: current.status?.qosClass ?? 'BestEffort',
     };
     const clean = JSON.parse(JSON.stringify(status));

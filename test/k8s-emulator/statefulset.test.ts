@@ -11,6 +11,7 @@ import * as k8s from '@kubernetes/client-node';
 import { dnsShimPath, startEmulator, waitFor, type Emulator } from './index.js';
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/http-server.mjs');
+const initFixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/init-task.mjs');
 const ns = 'sts-test';
 let emu: Emulator;
 let dataRoot: string;
@@ -80,7 +81,10 @@ beforeAll(async () => {
     dataRoot,
     podIpBase: 150,
     podIpCount: 40,
-    imageCommands: { 'fixture/http-server': (c) => ({ command: process.execPath, args: ['--import', dnsShimPath, fixture, ...(c.args ?? [])] }) },
+    imageCommands: {
+      'fixture/http-server': (c) => ({ command: process.execPath, args: ['--import', dnsShimPath, fixture, ...(c.args ?? [])] }),
+      'fixture/init-task': (c) => ({ command: process.execPath, args: [initFixture, ...(c.args ?? [])] }),
+    },
   });
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(emu.kubeconfigPath);
@@ -132,8 +136,11 @@ describe('StatefulSet with real pod processes', () => {
 
     const pvc = await core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: 'data-web-2' });
     expect(pvc.status?.phase).toBe('Bound');
-    const sts = await apps.readNamespacedStatefulSet({ namespace: ns, name: 'web' });
-    expect(sts.status).toMatchObject({ replicas: 3, readyReplicas: 3, currentReplicas: 3, updatedReplicas: 3, observedGeneration: 1 });
+    const sts = await waitFor(async () => {
+      const s = await apps.readNamespacedStatefulSet({ namespace: ns, name: 'web' });
+      return s.status?.readyReplicas === 3 ? s : undefined;
+    }, 5000, 20, 'StatefulSet status');
+    expect(sts!.status).toMatchObject({ replicas: 3, readyReplicas: 3, currentReplicas: 3, updatedReplicas: 3, observedGeneration: 1 });
     // Cluster DNS inside a pod (through dns-shim.mjs) and for the test process (emu.resolve).
     const ipOf = (name: string): string => pods.find((p) => p.metadata!.name === name)!.status!.podIP!;
     const resolveFrom = async (host: string): Promise<any> => (await fetch(`http://${ipOf('web-1')}:8080/resolve?host=${encodeURIComponent(host)}`)).json();
@@ -243,5 +250,49 @@ describe('StatefulSet with real pod processes', () => {
     await waitFor(() => !alive(pid0), 5000, 20, 'process exit');
     expect(emu.get(`/api/v1/namespaces/${ns}/persistentvolumeclaims/data-web-0`)).toBeTruthy();
     expect(existsSync(path.join(emu.pvcDir(ns, 'data-web-0'), 'data/boots.log'))).toBe(true);
+  });
+});
+
+describe('pods with init and sidecar containers', () => {
+  it('runs init containers to completion (retrying a failure) before the main container, keeps sidecars running', async () => {
+    await core.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: 'initpod' },
+        spec: {
+          volumes: [{ name: 'work', emptyDir: {} }],
+          initContainers: [
+            { name: 'prepare', image: 'fixture/init-task', args: ['--dir', '/work'], volumeMounts: [{ name: 'work', mountPath: '/work' }] },
+            {
+              name: 'helper', image: 'fixture/http-server', restartPolicy: 'Always', args: ['--port', '8081'],
+              env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+              readinessProbe: { httpGet: { path: '/readyz', port: 8081 } },
+            },
+          ],
+          containers: [{
+            name: 'main', image: 'fixture/http-server', args: ['--port', '8080', '--data', '/work'],
+            env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+            readinessProbe: { httpGet: { path: '/readyz', port: 8080 } },
+            volumeMounts: [{ name: 'work', mountPath: '/work' }],
+          }],
+        },
+      },
+    });
+    const pod = await waitFor(() => {
+      const p = emu.get(`/api/v1/namespaces/${ns}/pods/initpod`);
+      return isReady(p) ? p : undefined;
+    }, 15_000, 20, 'initpod ready');
+    expect(pod.status.conditions.find((c: any) => c.type === 'Initialized').status).toBe('True');
+    const [prepare, helper] = pod.status.initContainerStatuses;
+    expect(prepare).toMatchObject({ name: 'prepare', restartCount: 1, ready: true, state: { terminated: { exitCode: 0, reason: 'Completed' } } });
+    expect(helper).toMatchObject({ name: 'helper', ready: true, state: { running: {} } });
+    const main = await info(pod);
+    expect(readFileSync(path.join(main.dataDir, 'init.txt'), 'utf8')).toBe('initialized\n');
+    const helperInfo = (await (await fetch(`http://${pod.status.podIP}:8081/info`)).json()) as any;
+    pids.add(helperInfo.pid);
+    expect(helperInfo.pid).not.toBe(main.pid);
+    await core.deleteNamespacedPod({ namespace: ns, name: 'initpod' });
+    await waitFor(() => !emu.get(`/api/v1/namespaces/${ns}/pods/initpod`), 10_000, 20, 'initpod deleted');
+    expect(alive(main.pid) || alive(helperInfo.pid)).toBe(false);
   });
 });
