@@ -54,7 +54,7 @@ describe('KubeClient', () => {
   });
 });
 
-describe('Informer', () => {
+describe('Informer', { timeout: 60_000 }, () => {
   it('heals 410, 500, dropped and stalled watches and ends with the server state', async () => {
     const seen = new Map<string, string | undefined>();
     const informer = new Informer(client, { kind: 'ConfigMap', namespace: NS, labelSelector: 'suite=kube', watchdogMs: 800, backoffBaseMs: 20, backoffMaxMs: 200, resyncMs: 60_000 });
@@ -110,7 +110,7 @@ describe('Informer', () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('LeaderElector', () => {
+describe('LeaderElector', { timeout: 60_000 }, () => {
   it('one of two candidates leads; the other takes over after a crash, and at once after a release', async () => {
     const leading = new Set<string>();
     const make = (id: string) => new LeaderElector(client, {
