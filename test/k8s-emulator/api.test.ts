@@ -147,7 +147,7 @@ describe('selectors', () => {
   });
 });
 
-describe('informers and watch faults', () => {
+describe('informers and watch faults', { timeout: 60_000 }, () => {
   it('delivers add, update and delete, and heals a forced 410, a dropped connection, a stall and a 500 without missing a change', async () => {
     const path = `/api/v1/namespaces/${ns}/configmaps`;
     const informer = k8s.makeInformer(kc, path, () => core.listNamespacedConfigMap({ namespace: ns, labelSelector: 'inf=1' }), 'inf=1');

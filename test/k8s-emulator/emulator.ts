@@ -142,13 +142,13 @@ export async function startEmulator(opts: EmulatorOptions): Promise<Emulator> {
 }
 
 /** Poll until `check` returns a truthy value (returned) or throw after timeoutMs with the last error. */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, intervalMs = 25, what = 'condition'): Promise<T> {
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, intervalMs = 25, what = 'condition'): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
     try {
       const v = await check();
-      if (v) return v;
+      if (v) return v as NonNullable<T>;
     } catch (e) {
       lastError = e;
     }

@@ -103,7 +103,7 @@ afterAll(async () => {
   rmSync(dataRoot, { recursive: true, force: true });
 });
 
-describe('StatefulSet with real pod processes', () => {
+describe('StatefulSet with real pod processes', { timeout: 60_000 }, () => {
   it('creates pods in order, each Ready only after its predecessor, with env, pod IP and PVC directory', async () => {
     const addedAt = new Map<string, number>();
     const readyAt = new Map<string, number>();
@@ -116,7 +116,7 @@ describe('StatefulSet with real pod processes', () => {
     }, 5);
     try {
       await apps.createNamespacedStatefulSet({ namespace: ns, body: statefulSet(3) });
-      await waitFor(() => emu.list(podsPath).filter(isReady).length === 3, 15_000, 20, 'three ready pods');
+      await waitFor(() => emu.list(podsPath).filter(isReady).length === 3, 45_000, 20, 'three ready pods');
     } finally {
       clearInterval(unsubscribe);
     }
@@ -162,7 +162,7 @@ describe('StatefulSet with real pod processes', () => {
     const restarted = await waitFor(() => {
       const pod = emu.get(`/api/v1/namespaces/${ns}/pods/web-1`);
       return pod?.status?.containerStatuses?.[0]?.restartCount === 1 && isReady(pod) ? pod : undefined;
-    }, 10_000, 20, 'restart of web-1');
+    }, 30_000, 20, 'restart of web-1');
     expect(restarted.status.containerStatuses[0].lastState.terminated).toMatchObject({ exitCode: 137, reason: 'Error' });
     expect(restarted.metadata.uid).toBe(before.metadata!.uid);
     const after = await info(restarted);
@@ -189,7 +189,7 @@ describe('StatefulSet with real pod processes', () => {
     await waitFor(() => {
       const pod = emu.get(`/api/v1/namespaces/${ns}/pods/web-0`);
       return pod && pod.metadata.uid !== oldUid && isReady(pod);
-    }, 15_000, 20, 'web-0 recreated after eviction');
+    }, 45_000, 20, 'web-0 recreated after eviction');
     await waitFor(() => emu.get(`/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/web`)?.status?.disruptionsAllowed === 1, 5000, 20, 'budget restored');
     await policy.deleteNamespacedPodDisruptionBudget({ namespace: ns, name: 'web' });
   });
@@ -208,7 +208,7 @@ describe('StatefulSet with real pod processes', () => {
       await waitFor(() => {
         const sts = emu.get(`/apis/apps/v1/namespaces/${ns}/statefulsets/web`);
         return sts.status.updatedReplicas === 3 && sts.status.readyReplicas === 3 && sts.status.currentRevision === sts.status.updateRevision;
-      }, 20_000, 20, 'rolling update');
+      }, 45_000, 20, 'rolling update');
     } finally {
       clearInterval(poll);
     }
@@ -229,7 +229,7 @@ describe('StatefulSet with real pod processes', () => {
     const pid2 = (await info(pod2)).pid;
     try {
       await apps.patchNamespacedStatefulSetScale({ namespace: ns, name: 'web', body: { spec: { replicas: 1 } } }, mergePatch);
-      await waitFor(() => emu.list(`/api/v1/namespaces/${ns}/pods`).length === 1 && !emu.get(`/api/v1/namespaces/${ns}/persistentvolumeclaims/data-web-1`), 15_000, 20, 'scale down');
+      await waitFor(() => emu.list(`/api/v1/namespaces/${ns}/pods`).length === 1 && !emu.get(`/api/v1/namespaces/${ns}/persistentvolumeclaims/data-web-1`), 45_000, 20, 'scale down');
     } finally {
       clearInterval(poll);
     }
@@ -246,14 +246,14 @@ describe('StatefulSet with real pod processes', () => {
     const pod0 = emu.get(`/api/v1/namespaces/${ns}/pods/web-0`);
     const pid0 = (await info(pod0)).pid;
     await apps.deleteNamespacedStatefulSet({ namespace: ns, name: 'web' });
-    await waitFor(() => emu.list(`/api/v1/namespaces/${ns}/pods`).length === 0, 10_000, 20, 'pods garbage-collected');
+    await waitFor(() => emu.list(`/api/v1/namespaces/${ns}/pods`).length === 0, 30_000, 20, 'pods garbage-collected');
     await waitFor(() => !alive(pid0), 5000, 20, 'process exit');
     expect(emu.get(`/api/v1/namespaces/${ns}/persistentvolumeclaims/data-web-0`)).toBeTruthy();
     expect(existsSync(path.join(emu.pvcDir(ns, 'data-web-0'), 'data/boots.log'))).toBe(true);
   });
 });
 
-describe('pods with init and sidecar containers', () => {
+describe('pods with init and sidecar containers', { timeout: 60_000 }, () => {
   it('runs init containers to completion (retrying a failure) before the main container, keeps sidecars running', async () => {
     await core.createNamespacedPod({
       namespace: ns,
@@ -281,7 +281,7 @@ describe('pods with init and sidecar containers', () => {
     const pod = await waitFor(() => {
       const p = emu.get(`/api/v1/namespaces/${ns}/pods/initpod`);
       return isReady(p) ? p : undefined;
-    }, 15_000, 20, 'initpod ready');
+    }, 45_000, 20, 'initpod ready');
     expect(pod.status.conditions.find((c: any) => c.type === 'Initialized').status).toBe('True');
     const [prepare, helper] = pod.status.initContainerStatuses;
     expect(prepare).toMatchObject({ name: 'prepare', restartCount: 1, ready: true, state: { terminated: { exitCode: 0, reason: 'Completed' } } });
@@ -292,7 +292,7 @@ describe('pods with init and sidecar containers', () => {
     pids.add(helperInfo.pid);
     expect(helperInfo.pid).not.toBe(main.pid);
     await core.deleteNamespacedPod({ namespace: ns, name: 'initpod' });
-    await waitFor(() => !emu.get(`/api/v1/namespaces/${ns}/pods/initpod`), 10_000, 20, 'initpod deleted');
+    await waitFor(() => !emu.get(`/api/v1/namespaces/${ns}/pods/initpod`), 30_000, 20, 'initpod deleted');
     expect(alive(main.pid) || alive(helperInfo.pid)).toBe(false);
   });
 });
