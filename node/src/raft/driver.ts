@@ -1,0 +1,286 @@
+// The loop that runs one Raft group: persist each Ready (DurableRaftStorage), then send its
+// messages (RaftTransport), install snapshots and apply committed entries (RaftStateMachine), then
+// advance the core. Also: proposal and read waiters, periodic snapshot + log compaction.
+// Time comes from outside: the host calls tick() from its clock (a fake one in tests).
+import { JadeError, isJadeError } from '../util/errors.js';
+import type { RaftConfig, RaftStatus } from './core.js';
+import { RaftCore } from './core.js';
+import type { RaftStorage } from './storage.js';
+import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, Ready, Snapshot } from './types.js';
+
+/** RaftStorage whose writes are durable when their promise resolves. */
+export interface DurableRaftStorage extends RaftStorage {
+  /** Persist a Ready's snapshot, entries and hard state; durable (fsynced) when it resolves. */
+  save(batch: { hardState?: HardState; entries: Entry[]; snapshot?: Snapshot }, mustSync: boolean): Promise<void>;
+  /** Record a snapshot the state machine produced at applied index `index`. */
+  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot>;
+  /** Drop log entries up to and including `index` (≤ the snapshot index). */
+  compact(index: number): Promise<void>;
+}
+
+export interface RaftTransport {
+  /** Fire and forget: messages may be lost, duplicated or reordered. Snapshot streams report back via reportSnapshot. */
+  send(messages: Message[]): void;
+}
+
+export interface RaftStateMachine {
+  /** Apply committed entries in index order. confChange entries are passed too (data is an encoded ConfChange). */
+  apply(entries: Entry[]): Promise<void>;
+  /** An image of the state as of the last applied entry. */
+  snapshot(): Promise<Uint8Array>;
+  /** Replace the whole state with a snapshot received from the leader. */
+  restore(snapshot: Snapshot): Promise<void>;
+}
+
+export interface RaftDriverOptions {
+  core: Omit<RaftConfig, 'storage'>;
+  storage: DurableRaftStorage;
+  transport: RaftTransport;
+  stateMachine: RaftStateMachine;
+  /** Snapshot and compact the log after this many entries applied since the last snapshot. */
+  snapshotEveryEntries?: number;
+  /** Entries kept below the snapshot index when compacting, so slightly slow followers need no snapshot. */
+  compactionLagEntries?: number;
+  /** Proposals waiting to be applied; more are rejected with JADE_ERR_QUEUE_FULL. */
+  maxPendingProposals?: number;
+  /** Reads waiting for their read index; more are rejected with JADE_ERR_QUEUE_FULL. */
+  maxPendingReads?: number;
+  /** A storage or state machine failure stopped the group (it must be restarted from disk). */
+  onFatal?: (err: unknown) => void;
+}
+
+interface ProposalWaiter {
+  term: number;
+  index: number;
+  resolve: (r: { index: number }) => void;
+  reject: (e: unknown) => void;
+}
+
+interface ReadWaiter {
+  index: number | null;
+  resolve: (index: number) => void;
+  reject: (e: unknown) => void;
+}
+
+export class RaftDriver {
+  readonly core: RaftCore;
+  private readonly storage: DurableRaftStorage;
+  private readonly transport: RaftTransport;
+  private readonly sm: RaftStateMachine;
+  private readonly snapshotEveryEntries: number;
+  private readonly compactionLagEntries: number;
+  private readonly maxPendingProposals: number;
+  private readonly maxPendingReads: number;
+  private readonly onFatal: ((err: unknown) => void) | undefined;
+  /** Keyed by the last index of each proposed batch. */
+  private readonly proposals = new Map<number, ProposalWaiter>();
+  private readonly reads = new Map<string, ReadWaiter>();
+  private readSeq = 0;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped: unknown = null;
+  private appliedIndex: number;
+  private snapshotIndex: number;
+  private lead: NodeId = '';
+
+  constructor(opts: RaftDriverOptions) {
+    this.storage = opts.storage;
+    this.transport = opts.transport;
+    this.sm = opts.stateMachine;
+    this.snapshotEveryEntries = opts.snapshotEveryEntries ?? 10_000;
+    this.compactionLagEntries = opts.compactionLagEntries ?? 1_000;
+    this.maxPendingProposals = opts.maxPendingProposals ?? 10_000;
+    this.maxPendingReads = opts.maxPendingReads ?? 10_000;
+    this.onFatal = opts.onFatal;
+    this.snapshotIndex = opts.storage.firstIndex() - 1;
+    this.core = new RaftCore({ ...opts.core, storage: opts.storage, applied: opts.core.applied ?? this.snapshotIndex });
+    this.appliedIndex = this.core.basicStatus().applied;
+  }
+
+  tick(): void {
+    if (this.stopped) return;
+    this.core.tick();
+    this.kick();
+  }
+
+  step(m: Message): void {
+    if (this.stopped) return;
+    this.core.step(m);
+    this.kick();
+  }
+
+  /** Propose a batch; resolves once its last entry is applied here, rejects if it was overwritten. */
+  propose(datas: Uint8Array[]): Promise<{ index: number }> {
+    return this.track(() => this.core.propose(datas));
+  }
+
+  proposeConfChange(cc: ConfChange): Promise<{ index: number }> {
+    return this.track(() => this.core.proposeConfChange(cc));
+  }
+
+  /** Linearizable read barrier: resolves with an index once the local state machine applied it. */
+  readIndex(): Promise<number> {
+    this.checkRunning();
+    if (this.reads.size >= this.maxPendingReads) return Promise.reject(new JadeError('JADE_ERR_QUEUE_FULL', `${this.reads.size} reads pending`));
+    const ctx = `${this.core.id}:${++this.readSeq}`;
+    return new Promise<number>((resolve, reject) => {
+      this.reads.set(ctx, { index: null, resolve, reject });
+      try {
+        this.core.readIndex(ctx);
+      } catch (e) {
+        this.reads.delete(ctx);
+        reject(e);
+        return;
+      }
+      this.kick();
+    });
+  }
+
+  transferLeader(to: NodeId): void {
+    this.core.transferLeader(to);
+    this.kick();
+  }
+
+  reportSnapshot(to: NodeId, ok: boolean): void {
+    this.core.reportSnapshot(to, ok);
+    this.kick();
+  }
+
+  reportUnreachable(to: NodeId): void {
+    this.core.reportUnreachable(to);
+  }
+
+  status(): RaftStatus {
+    return this.core.status();
+  }
+
+  /** Resolves when the loop has nothing left to do (tests and shutdown). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Stop processing; pending proposals and reads fail with JADE_ERR_UNAVAILABLE. */
+  async stop(): Promise<void> {
+    await this.idle();
+    this.fail(new JadeError('JADE_ERR_UNAVAILABLE', `raft group ${this.core.groupId} stopped`));
+  }
+
+  private checkRunning(): void {
+    if (this.stopped) throw new JadeError('JADE_ERR_UNAVAILABLE', `raft group ${this.core.groupId} is stopped`);
+  }
+
+  private track(fn: () => { term: number; lastIndex: number }): Promise<{ index: number }> {
+    try {
+      this.checkRunning();
+      if (this.proposals.size >= this.maxPendingProposals) throw new JadeError('JADE_ERR_QUEUE_FULL', `${this.proposals.size} proposals pending`);
+      const r = fn();
+      // Our new entry replaced whatever this node had at that index before.
+      const stale = this.proposals.get(r.lastIndex);
+      if (stale) stale.reject(new JadeError('JADE_ERR_NOT_LEADER', `proposal at ${r.lastIndex} was overwritten`, { index: r.lastIndex }));
+      const p = new Promise<{ index: number }>((resolve, reject) => this.proposals.set(r.lastIndex, { term: r.term, index: r.lastIndex, resolve, reject }));
+      this.kick();
+      return p;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private kick(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.loop().finally(() => {
+      this.running = null;
+    });
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        let rd: Ready | null;
+        while (!this.stopped && (rd = this.core.ready()) !== null) await this.handle(rd);
+        if (!this.stopped) await this.maybeSnapshot();
+      } catch (e) {
+        this.fail(e);
+        this.onFatal?.(e);
+        return;
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  private async handle(rd: Ready): Promise<void> {
+    // 1+2. Durable before anything that depends on it leaves this node.
+    if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
+      await this.storage.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, rd.mustSync);
+    }
+    // 3. Send.
+    if (rd.messages.length > 0) this.transport.send(rd.messages);
+    // 4. Install and apply.
+    if (rd.snapshot) {
+      await this.sm.restore(rd.snapshot);
+      this.appliedIndex = rd.snapshot.meta.index;
+      this.snapshotIndex = rd.snapshot.meta.index;
+      // The outcome of proposals covered by a snapshot from elsewhere is unknown here.
+      for (const [index, w] of this.proposals) {
+        if (index <= this.appliedIndex) {
+          this.proposals.delete(index);
+          w.reject(new JadeError('JADE_ERR_UNAVAILABLE', `outcome of proposal ${index} unknown: replaced by a snapshot`, { index }));
+        }
+      }
+    }
+    if (rd.committedEntries.length > 0) {
+      await this.sm.apply(rd.committedEntries);
+      for (const e of rd.committedEntries) {
+        const w = this.proposals.get(e.index);
+        if (!w) continue;
+        this.proposals.delete(e.index);
+        if (e.term === w.term) w.resolve({ index: e.index });
+        else w.reject(new JadeError('JADE_ERR_NOT_LEADER', `proposal at ${e.index} was overwritten by a new leader`, { index: e.index }));
+      }
+      this.appliedIndex = rd.committedEntries[rd.committedEntries.length - 1].index;
+    }
+    for (const rs of rd.readStates) {
+      const w = this.reads.get(rs.context);
+      if (w) w.index = rs.index;
+    }
+    if (rd.softState && rd.softState.lead !== this.lead) {
+      // Read requests die with the leadership they were sent to; those not yet answered fail.
+      this.lead = rd.softState.lead;
+      for (const [ctx, w] of this.reads) {
+        if (w.index === null) {
+          this.reads.delete(ctx);
+          w.reject(new JadeError('JADE_ERR_NOT_LEADER', 'leadership changed during a read', { leader: this.lead }));
+        }
+      }
+    }
+    this.core.advance(rd);
+    for (const [ctx, w] of this.reads) {
+      if (w.index !== null && w.index <= this.appliedIndex) {
+        this.reads.delete(ctx);
+        w.resolve(w.index);
+      }
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.appliedIndex - this.snapshotIndex < this.snapshotEveryEntries) return;
+    const index = this.appliedIndex;
+    const data = await this.sm.snapshot();
+    await this.storage.createSnapshot(index, this.core.confState(), data);
+    this.snapshotIndex = index;
+    const compactTo = Math.max(this.storage.firstIndex() - 1, index - this.compactionLagEntries);
+    if (compactTo >= this.storage.firstIndex()) await this.storage.compact(compactTo);
+  }
+
+  private fail(e: unknown): void {
+    if (this.stopped) return;
+    this.stopped = e;
+    const err = isJadeError(e) ? e : new JadeError('JADE_ERR_STORAGE', `raft group ${this.core.groupId} failed: ${String(e)}`);
+    for (const w of this.proposals.values()) w.reject(err);
+    for (const w of this.reads.values()) w.reject(err);
+    this.proposals.clear();
+    this.reads.clear();
+  }
+}

@@ -1,0 +1,199 @@
+// File-backed Raft storage on node/src/storage: entries in a WAL whose LSN is the Raft index,
+// the snapshot in a checkpoint (CRC-checked manifest), the hard state in a file replaced
+// atomically. Reads are served from an in-memory mirror (MemoryRaftStorage) because the core
+// reads synchronously; memory is bounded by the log since the last compaction (the driver
+// snapshots and compacts every `snapshotEveryEntries`).
+//
+// Durability (what save() guarantees before it resolves, i.e. before the driver sends the
+// Ready's messages): the snapshot checkpoint, every entry (fdatasync by the WAL) and a changed
+// term or vote (tmp + fsync + rename + fsync dir) are on disk. A commit-index-only change is not
+// written: commit is recomputed from the leader and a stale value is safe.
+import path from 'node:path';
+import { JadeError, assert } from '../util/errors.js';
+import { readCheckpoint, writeCheckpoint } from '../storage/checkpoint.js';
+import type { Disk } from '../storage/disk.js';
+import { Wal } from '../storage/wal.js';
+import type { WalOptions, WalRecord } from '../storage/wal.js';
+import type { DurableRaftStorage } from './driver.js';
+import { MemoryRaftStorage } from './storage.js';
+import type { ConfState, Entry, HardState, Snapshot } from './types.js';
+import { NO_NODE } from './types.js';
+
+const SNAPSHOT_NAME = 'raft-snapshot';
+const HARD_STATE_FILE = 'hardstate.json';
+const ENTRY_HEADER_BYTES = 9; // type u8 + term u64
+
+export interface FileRaftStorageOptions {
+  disk: Disk;
+  /** This group's directory (e.g. <data>/groups/<groupId>). */
+  dir: string;
+  /** Initial membership when the directory is new and this node founds the group; omit to join. */
+  bootstrap?: ConfState;
+  wal?: Partial<WalOptions>;
+}
+
+export function encodeEntry(e: Entry): Uint8Array {
+  const out = new Uint8Array(ENTRY_HEADER_BYTES + e.data.length);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, e.type === 'confChange' ? 1 : 0);
+  view.setUint32(1, e.term % 0x100000000, true);
+  view.setUint32(5, Math.floor(e.term / 0x100000000), true);
+  out.set(e.data, ENTRY_HEADER_BYTES);
+  return out;
+}
+
+export function decodeEntry(index: number, payload: Uint8Array): Entry {
+  if (payload.length < ENTRY_HEADER_BYTES) throw new JadeError('JADE_ERR_STORAGE', `raft entry ${index}: record too short`);
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.length);
+  const kind = view.getUint8(0);
+  if (kind > 1) throw new JadeError('JADE_ERR_STORAGE', `raft entry ${index}: unknown type ${kind}`);
+  const term = view.getUint32(1, true) + view.getUint32(5, true) * 0x100000000;
+  return { index, term, type: kind === 1 ? 'confChange' : 'normal', data: payload.slice(ENTRY_HEADER_BYTES) };
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function parseJson<T>(bytes: Uint8Array, what: string): T {
+  try {
+    return JSON.parse(decoder.decode(bytes)) as T;
+  } catch {
+    throw new JadeError('JADE_ERR_STORAGE', `corrupt ${what}`);
+  }
+}
+
+export class FileRaftStorage implements DurableRaftStorage {
+  private constructor(
+    private readonly disk: Disk,
+    private readonly dir: string,
+    private readonly wal: Wal,
+    private readonly mem: MemoryRaftStorage,
+  ) {}
+
+  static async open(opts: FileRaftStorageOptions): Promise<FileRaftStorage> {
+    const { disk, dir } = opts;
+    await disk.mkdirp(dir);
+    const walOpts: WalOptions = {
+      segmentSizeBytesMax: 64 << 20,
+      recordSizeBytesMax: 64 << 20,
+      pendingBytesMax: 512 << 20,
+      ...opts.wal,
+    };
+    const hsPath = path.join(dir, HARD_STATE_FILE);
+    const hasHardState = await disk.exists(hsPath);
+    const cp = await readCheckpoint(disk, dir, SNAPSHOT_NAME);
+    if (!hasHardState && !cp) {
+      // A new directory: found the group (bootstrap snapshot at index 1) or wait to join.
+      const mem = new MemoryRaftStorage(opts.bootstrap ?? { voters: [], learners: [] });
+      const { wal } = await Wal.open(disk, path.join(dir, 'wal'), walOpts);
+      const s = new FileRaftStorage(disk, dir, wal, mem);
+      const snap = mem.snapshot()!;
+      if (snap.meta.index > 0) await s.writeSnapshot(snap);
+      await wal.reset(snap.meta.index + 1);
+      await s.writeHardState(mem.hardStateNow());
+      return s;
+    }
+    const mem = new MemoryRaftStorage();
+    let snapIndex = 0;
+    let snapTerm = 0;
+    if (cp) {
+      const meta = parseJson<Snapshot['meta']>(cp.extra.meta ?? new Uint8Array(0), `raft snapshot metadata in ${dir}`);
+      mem.applySnapshot({ meta, data: cp.snapshot });
+      snapIndex = meta.index;
+      snapTerm = meta.term;
+    }
+    const { wal, records } = await Wal.open(disk, path.join(dir, 'wal'), walOpts, { lastLsnAtLeast: snapIndex });
+    const kept = FileRaftStorage.recordsAfterSnapshot(records, snapIndex, snapTerm);
+    if (kept === null) {
+      // The tail does not continue the snapshot (a crash between installing a leader's snapshot
+      // and resetting the log): it is a divergent, uncommitted tail; drop it.
+      await wal.reset(snapIndex + 1);
+    } else {
+      mem.append(kept);
+    }
+    const hs: HardState = hasHardState ? parseJson<HardState>(await disk.readFile(hsPath), `raft hard state in ${dir}`) : { term: snapTerm, vote: NO_NODE, commit: snapIndex };
+    // The durable commit may lag (only term/vote changes are written) or, after a dropped tail,
+    // exceed the log; it is a hint that the leader corrects, so clamp it into the log.
+    hs.commit = Math.min(Math.max(hs.commit, snapIndex), mem.lastIndex());
+    mem.setHardState(hs);
+    return new FileRaftStorage(disk, dir, wal, mem);
+  }
+
+  /** Entries after the snapshot, or null when the WAL tail does not continue it. */
+  private static recordsAfterSnapshot(records: WalRecord[], snapIndex: number, snapTerm: number): Entry[] | null {
+    const after = records.filter((r) => r.lsn > snapIndex);
+    if (after.length === 0) return [];
+    const at = records.find((r) => r.lsn === snapIndex);
+    const continues = after[0].lsn === snapIndex + 1 && (snapIndex === 0 || records[0].lsn === snapIndex + 1 || (at !== undefined && decodeEntry(at.lsn, at.payload).term === snapTerm));
+    if (!continues) return null;
+    return after.map((r) => decodeEntry(r.lsn, r.payload));
+  }
+
+  // RaftStorage (synchronous reads from the mirror)
+  initialState(): { hardState: HardState; confState: ConfState } {
+    return this.mem.initialState();
+  }
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    return this.mem.entries(lo, hi, maxBytes);
+  }
+  term(i: number): number | undefined {
+    return this.mem.term(i);
+  }
+  firstIndex(): number {
+    return this.mem.firstIndex();
+  }
+  lastIndex(): number {
+    return this.mem.lastIndex();
+  }
+  snapshot(): Snapshot | null {
+    return this.mem.snapshot();
+  }
+
+  async save(batch: { hardState?: HardState; entries: Entry[]; snapshot?: Snapshot }, _mustSync: boolean): Promise<void> {
+    if (batch.snapshot && batch.snapshot.meta.index > this.mem.snapshot()!.meta.index) {
+      // Snapshot first: once it is durable, the entries it replaces may go.
+      await this.writeSnapshot(batch.snapshot);
+      await this.wal.reset(batch.snapshot.meta.index + 1);
+      this.mem.applySnapshot(batch.snapshot);
+    }
+    if (batch.entries.length > 0) {
+      const first = batch.entries[0].index;
+      if (first <= this.wal.lastLsn()) await this.wal.truncateAfter(first - 1);
+      assert(this.wal.lastLsn() === first - 1, `WAL ends at ${this.wal.lastLsn()}, entries start at ${first}`);
+      // One group commit for the whole batch: the WAL fsyncs once for records queued together.
+      const lsns = await Promise.all(batch.entries.map((e) => this.wal.append(encodeEntry(e))));
+      assert(lsns[0] === first, `WAL assigned LSN ${lsns[0]} to entry ${first}`);
+      this.mem.append(batch.entries);
+    }
+    if (batch.hardState) {
+      const prev = this.mem.hardStateNow();
+      if (batch.hardState.term !== prev.term || batch.hardState.vote !== prev.vote) await this.writeHardState(batch.hardState);
+      this.mem.setHardState(batch.hardState);
+    }
+  }
+
+  async createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
+    const term = this.mem.term(index);
+    assert(term !== undefined, `snapshot index ${index} not in the log`);
+    const snap: Snapshot = { meta: { index, term, conf: { voters: [...conf.voters], learners: [...conf.learners] } }, data };
+    await this.writeSnapshot(snap);
+    return this.mem.createSnapshot(index, conf, data);
+  }
+
+  async compact(index: number): Promise<void> {
+    this.mem.compact(index);
+    await this.wal.truncateBefore(index + 1);
+  }
+
+  async close(): Promise<void> {
+    await this.wal.close();
+  }
+
+  private async writeSnapshot(snap: Snapshot): Promise<void> {
+    await writeCheckpoint(this.disk, this.dir, SNAPSHOT_NAME, { snapshot: snap.data, extra: { meta: encoder.encode(JSON.stringify(snap.meta)) } });
+  }
+
+  private async writeHardState(hs: HardState): Promise<void> {
+    await this.disk.writeFileAtomic(path.join(this.dir, HARD_STATE_FILE), encoder.encode(JSON.stringify(hs)));
+  }
+}
