@@ -78,21 +78,26 @@ export function parseVector(raw: unknown, where: string): Float32Array {
  */
 export const PAYLOAD_DEPTH_MAX = 64;
 
-function nestsDeeperThan(root: unknown, levelsMax: number): boolean {
+/** Why a payload cannot be stored as JSON text and read back the same, or null when it can. */
+function payloadProblem(root: unknown, levelsMax: number): { code: 'JADE_ERR_BAD_REQUEST' | 'JADE_ERR_NOT_FINITE'; what: string } | null {
   const stack: [unknown, number][] = [[root, 1]];
   while (stack.length > 0) {
     const [value, depth] = stack.pop()!;
+    // JSON's 1e999 parses to Infinity, which would be stored as null: the answer to a range filter
+    // would change at the next restart.
+    if (typeof value === 'number' && !Number.isFinite(value)) return { code: 'JADE_ERR_NOT_FINITE', what: 'holds a number that is not finite' };
     if (typeof value !== 'object' || value === null) continue;
-    if (depth > levelsMax) return true;
+    if (depth > levelsMax) return { code: 'JADE_ERR_BAD_REQUEST', what: `nests deeper than ${levelsMax} levels (PAYLOAD_DEPTH_MAX)` };
     for (const child of Array.isArray(value) ? value : Object.values(value)) stack.push([child, depth + 1]);
   }
-  return false;
+  return null;
 }
 
 export function parsePayload(raw: unknown, where: string): Record<string, unknown> | null {
   if (raw === undefined || raw === null) return null;
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new JadeError('JADE_ERR_BAD_REQUEST', `${where} must be a JSON object`);
-  if (nestsDeeperThan(raw, PAYLOAD_DEPTH_MAX)) throw new JadeError('JADE_ERR_BAD_REQUEST', `${where} nests deeper than ${PAYLOAD_DEPTH_MAX} levels (PAYLOAD_DEPTH_MAX)`);
+  const problem = payloadProblem(raw, PAYLOAD_DEPTH_MAX);
+  if (problem) throw new JadeError(problem.code, `${where} ${problem.what}`);
   return raw as Record<string, unknown>;
 }
 
