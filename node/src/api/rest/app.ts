@@ -60,6 +60,16 @@ function startOf(req: FastifyRequest): bigint {
   return (req as unknown as { jadeStartNs: bigint }).jadeStartNs ?? process.hrtime.bigint();
 }
 
+/** The value at an ajv instancePath (a JSON pointer such as /points/0/vector/3), or undefined. */
+function valueAtPointer(root: unknown, pointer: string): unknown {
+  let current = root;
+  for (const raw of pointer.split('/').slice(1)) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string, unknown>)[raw.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return current;
+}
+
 function badRequest(message: string): never {
   throw new JadeError('JADE_ERR_BAD_REQUEST', message);
 }
@@ -130,8 +140,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       code = error.code;
       message = error.message;
     } else if (error.validation) {
-      code = 'JADE_ERR_BAD_REQUEST';
-      message = `invalid request: ${error.message}`;
+      // JSON's 1e999 parses to Infinity, which the schema's `number` refuses before our own check
+      // could: name it as the non-finite number it is.
+      const nonFinite = error.validationContext === 'body' ? (error.validation as { instancePath?: string }[]).find((v) => {
+        const value = valueAtPointer(req.body, v.instancePath ?? '');
+        return typeof value === 'number' && !Number.isFinite(value);
+      }) : undefined;
+      code = nonFinite ? 'JADE_ERR_NOT_FINITE' : 'JADE_ERR_BAD_REQUEST';
+      message = nonFinite ? `body${nonFinite.instancePath} is not a finite number` : `invalid request: ${error.message}`;
     } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       code = 'JADE_ERR_PAYLOAD_TOO_LARGE';
       message = `request body is over the limit of ${limits.bodyBytesMax} bytes (bodyBytesMax)`;
