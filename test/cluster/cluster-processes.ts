@@ -49,6 +49,9 @@ export interface ClusterMember {
   /** Starts the process again on the same ports and data directory. */
   restart(): Promise<void>;
   stop(): Promise<void>;
+  /** SIGSTOP / SIGCONT: the process freezes (timers, sockets) and later resumes believing nothing happened. */
+  pause(): void;
+  resume(): void;
   output(): string;
 }
 
@@ -147,7 +150,16 @@ class Member implements ClusterMember {
     const child = this.child;
     if (!child) return;
     child.kill('SIGKILL');
+    child.kill('SIGCONT'); // a paused process dies only once it runs again
     await this.exited;
+  }
+
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
   }
 
   async stop(): Promise<void> {

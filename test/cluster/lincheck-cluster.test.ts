@@ -30,9 +30,16 @@ function errorCode(e: unknown): string | undefined {
   return (e as { cause?: { code?: string } }).cause?.code;
 }
 
-/** A REST client of one collection: key "k<n>" is point id n, its value the payload's v. */
-function restKvClient(cluster: ProcessCluster, random: () => number): KvClient {
-  const pickUrl = (): string => cluster.members[Math.floor(random() * cluster.members.length)].url;
+/**
+ * A REST client of one collection: key "k<n>" is point id n, its value the payload's v. Each call
+ * goes to a random member of the read or write targets (default: all); reads are strong unless told otherwise.
+ */
+function restKvClient(cluster: ProcessCluster, random: () => number, options: { readConsistency?: 'strong' | 'eventual'; readTargets?: string[]; writeTargets?: string[] } = {}): KvClient {
+  const urlOf = (ids: string[]): string => cluster.member(ids[Math.floor(random() * ids.length)]).url;
+  const allIds = cluster.members.map((m) => m.id);
+  const pickUrl = (): string => urlOf(options.writeTargets ?? allIds);
+  const pickReadUrl = (): string => urlOf(options.readTargets ?? allIds);
+  const readQuery = options.readConsistency === 'eventual' ? '?consistency=eventual' : '';
   const call = async (url: string, method: string, body: unknown, signal: AbortSignal): Promise<any> => {
     let res: Response;
     try {
@@ -55,7 +62,7 @@ function restKvClient(cluster: ProcessCluster, random: () => number): KvClient {
       const id = Number(key.slice(1));
       let json: any;
       try {
-        json = await call(`${pickUrl()}/collections/${COLLECTION}/points`, 'POST', { ids: [id], with_payload: true }, signal);
+        json = await call(`${pickReadUrl()}/collections/${COLLECTION}/points${readQuery}`, 'POST', { ids: [id], with_payload: true }, signal);
       } catch (e) {
         // A read that did not answer changed nothing: leave it out of the history.
         if (e instanceof DefiniteFailure) throw e;
@@ -70,9 +77,26 @@ function restKvClient(cluster: ProcessCluster, random: () => number): KvClient {
   };
 }
 
-type Fault = 'kill-shard-leader' | 'kill-meta-leader' | 'isolate-shard-leader' | 'leader-outbound-cut' | 'one-way-follower';
+type Fault =
+  | 'kill-shard-leader'
+  | 'kill-meta-leader'
+  | 'kill-leader-and-follower'
+  | 'kill-all'
+  | 'pause-shard-leader'
+  | 'isolate-shard-leader'
+  | 'leader-outbound-cut'
+  | 'one-way-follower';
 
-const FAULTS: Fault[] = ['kill-shard-leader', 'kill-meta-leader', 'isolate-shard-leader', 'leader-outbound-cut', 'one-way-follower'];
+const FAULTS: Fault[] = [
+  'kill-shard-leader',
+  'kill-meta-leader',
+  'kill-leader-and-follower',
+  'kill-all',
+  'pause-shard-leader',
+  'isolate-shard-leader',
+  'leader-outbound-cut',
+  'one-way-follower',
+];
 
 /** Waits until some running member reports a leader for the group; returns it. */
 async function waitForLeader(cluster: ProcessCluster, groupId: string, timeoutMs: number): Promise<string> {
@@ -106,6 +130,22 @@ async function injectFault(cluster: ProcessCluster, shardGroup: string, fault: F
       await sleep(holdMs);
       await cluster.member(victim).restart();
       return `${fault} ${victim}, down ${holdMs} ms`;
+    }
+    case 'kill-leader-and-follower':
+    case 'kill-all': {
+      // Quorum lost: nothing may commit until the restarts, and the restarts replay the logs.
+      const victims = fault === 'kill-all' ? ids : [shardLeader, others[Math.floor(random() * others.length)]];
+      await Promise.all(victims.map((id) => cluster.member(id).kill9()));
+      await sleep(holdMs);
+      await Promise.all(victims.map((id) => cluster.member(id).restart()));
+      return `${fault} ${victims.join('+')}, down ${holdMs} ms`;
+    }
+    case 'pause-shard-leader': {
+      // A frozen leader wakes up still believing it leads: its reads must not be served from stale state.
+      cluster.member(shardLeader).pause();
+      await sleep(holdMs + 1_000);
+      cluster.member(shardLeader).resume();
+      return `${fault} ${shardLeader} for ${holdMs + 1_000} ms`;
     }
     case 'isolate-shard-leader': {
       await cluster.setFaults(shardLeader, { partitionedPeers: Object.fromEntries(others.map((id) => [id, 'both'])) });
@@ -212,4 +252,34 @@ describe('3 real processes under kill -9 and partitions', () => {
       rmSync(dir, { recursive: true, force: true });
     });
   }
+
+  // Negative control: the same harness must fail when reads may be stale. A follower cut off from
+  // its peers serves eventual reads from its frozen replica while writes commit on the other two.
+  it('a stale-read configuration (eventual reads at an isolated follower) is caught', { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jade-lincheck-control-'));
+    const cluster = await startProcessCluster({ nodeCount: 3, baseDir: dir });
+    clusters.push({ cluster, dir });
+    const shardGroup = await createCollection(cluster);
+    const leader = await waitForLeader(cluster, shardGroup, 20_000);
+    const follower = cluster.members.find((m) => m.id !== leader)!.id;
+    const others = cluster.members.filter((m) => m.id !== follower).map((m) => m.id);
+    expect(await cluster.setFaults(follower, { partitionedPeers: Object.fromEntries(others.map((id) => [id, 'both'])) })).toBe(true);
+    const keys = ['k1', 'k2'];
+    const recorder = new HistoryRecorder();
+    const stop = AbortSignal.timeout(3_000);
+    const stats = await runWorkload(
+      (clientIndex) => restKvClient(cluster, seededRandom(clientIndex + 1), { readConsistency: 'eventual', readTargets: [follower], writeTargets: others }),
+      recorder,
+      { clientCount: 3, keys, seed: 1, opTimeoutMs: OP_TIMEOUT_MS, mix: { get: 1, put: 1, cas: 0 }, thinkTimeMsMax: 20 },
+      stop,
+    );
+    const finalValues = await readFinalValues(restKvClient(cluster, seededRandom(99), { readTargets: others }), recorder, keys, { opTimeoutMs: OP_TIMEOUT_MS, attemptsMax: 10, retryDelayMs: 200 });
+    const verdict = analyzeRound(recorder.operations(), finalValues);
+    console.log(`negative control: ops ${stats.invoked} (ok ${stats.ok}); verdict ${verdict.check.verdict}; impossible observations ${verdict.impossibleObservations.length}`);
+    expect(stats.ok).toBeGreaterThan(10);
+    expect(verdict.check.verdict).toBe('not linearizable');
+    expect(roundPassed(verdict)).toBe(false);
+    await cluster.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
 });
