@@ -188,6 +188,42 @@ describe('reconnect', () => {
   });
 });
 
+describe('peer set changes', () => {
+  it('follows a peer to its new address and forgets removed peers', async () => {
+    const a = await startTransport('a');
+    const b = await startTransport('b');
+    connect(a.t, b.t);
+    await warmUp(a.t, b.t, b.inbox);
+    const moved = await startTransport('b'); // same node id, new port
+    a.t.setPeers(new Map([['b', moved.t.address]]));
+    a.t.send('b', 'g', bytes('to-new-address'));
+    await waitFor(() => moved.inbox.some((r) => r.text === 'to-new-address'));
+    expect(b.inbox.some((r) => r.text === 'to-new-address')).toBe(false);
+
+    a.t.setPeers(new Map());
+    a.t.send('b', 'g', bytes('nobody'));
+    expect(a.t.peerStatus()).toEqual([]);
+    expect(a.t.stats().droppedOther).toBe(1);
+  });
+
+  it('rejects a snapshot in flight when the transport closes', async () => {
+    const a = await startTransport('a', { snapshotChunkBytes: 64 * 1024 });
+    const b = await startTransport('b');
+    connect(a.t, b.t);
+    b.t.onSnapshot(async () => {});
+    async function* endless(): AsyncIterable<Uint8Array> {
+      for (;;) {
+        yield new Uint8Array(64 * 1024);
+        await sleep(5);
+      }
+    }
+    const sending = a.t.sendSnapshot('b', 'g', bytes('m'), endless());
+    await sleep(100);
+    await a.t.close();
+    await expect(sending).rejects.toMatchObject({ code: 'JADE_ERR_UNAVAILABLE' });
+  });
+});
+
 describe('fault hooks', () => {
   it('partition drops both directions and heals', async () => {
     const a = await startTransport('a');

@@ -256,6 +256,11 @@ export class PeerConnection {
       );
     });
     answered.catch(() => {}); // observed below; avoids an unhandled rejection while chunks are written
+    let settled = false;
+    answered.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
     // An answer before the last chunk can only be a failure (or a broken peer): it stops the writing.
     const answeredEarly = answered.then(() => {
       throw new JadeError('JADE_ERR_INTERNAL', `peer ${this.nodeId} answered before the snapshot ended`);
@@ -270,6 +275,8 @@ export class PeerConnection {
       });
       for await (const piece of data instanceof Uint8Array ? [data] : data) {
         for (let offset = 0; offset < piece.length; offset += this.limits.snapshotChunkBytes) {
+          // A cancelled or failed call may keep accepting writes: stop pulling from the source.
+          if (settled) await answeredEarly;
           const chunk = piece.subarray(offset, offset + this.limits.snapshotChunkBytes);
           await this.writeFrame(call, answeredEarly, { chunk });
           sentBytes += chunk.length;
