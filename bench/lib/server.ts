@@ -1,0 +1,168 @@
+// A real JadeVectorDB node for the REST part of the benchmark: durable batch ingest with base64
+// vectors, the REST search target, memory from /v1/status, and restart-to-ready timings.
+import { startNodeProcess, type NodeProcess } from '../../test/helpers/node-process.js';
+import { encodeVectorBase64 } from '../../node/src/cli/import.js';
+import { type BenchData, K } from './data.js';
+import type { GraphParams, Target } from './targets.js';
+import { RestClient, waitUntil } from './rest.js';
+
+export const COLLECTION = 'fashion';
+/** Longest wait for the background HNSW build to drain after ingest or a restart. */
+export const INDEX_WAIT_MS_MAX = 30 * 60_000;
+export const READY_POLL_MS = 10;
+export const BACKLOG_POLL_MS = 250;
+export const START_TIMEOUT_MS = 10 * 60_000;
+
+export interface RunningServer {
+  proc: NodeProcess;
+  client: RestClient;
+  pid: number;
+}
+
+export async function startServer(dataDir: string): Promise<RunningServer> {
+  const proc = await startNodeProcess({ dataDir, startTimeoutMs: START_TIMEOUT_MS, env: { JADE_LOG_LEVEL: 'warn' } });
+  return { proc, client: new RestClient(proc.url), pid: proc.child.pid! };
+}
+
+export async function stopServer(s: RunningServer, how: 'sigterm' | 'kill9'): Promise<number> {
+  const t0 = performance.now();
+  s.client.close();
+  if (how === 'kill9') await s.proc.kill9();
+  else await s.proc.stop();
+  return (performance.now() - t0) / 1000;
+}
+
+export async function indexBacklog(client: RestClient): Promise<number> {
+  const r = await client.json('GET', `/collections/${COLLECTION}`);
+  return r.result.jade.index_backlog as number;
+}
+
+export async function rssBytes(client: RestClient): Promise<number> {
+  return (await client.json('GET', '/v1/status')).memory.rssBytes as number;
+}
+
+export interface IngestReport {
+  vectors: number;
+  batchPoints: number;
+  requestsInFlight: number;
+  /** From the first request sent to the last acknowledgement (durable: fsynced). */
+  ackSeconds: number;
+  ackVectorsPerSecond: number;
+  /** From the first request sent until index_backlog reached 0. */
+  indexedSeconds: number;
+  indexedVectorsPerSecond: number;
+  /** Client CPU seconds spent on encoding bodies (done before timing starts). */
+  encodeSeconds: number;
+}
+
+/** Creates the collection and upserts every base vector in `batch` form with base64 vectors. */
+export async function ingest(s: RunningServer, data: BenchData, g: GraphParams, batchPoints: number, inFlight: number): Promise<IngestReport> {
+  await s.client.json('PUT', `/collections/${COLLECTION}`, { vectors: { size: data.dimension, distance: 'Euclid' }, hnsw_config: { m: g.m, ef_construct: g.efConstruction } });
+  const e0 = performance.now();
+  const bodies: string[] = [];
+  for (let start = 0; start < data.base.length; start += batchPoints) {
+    const ids: number[] = [];
+    const vectors: string[] = [];
+    const payloads: { label: number }[] = [];
+    for (let i = start; i < Math.min(start + batchPoints, data.base.length); i++) {
+      ids.push(i);
+      vectors.push(encodeVectorBase64(data.base[i]));
+      payloads.push({ label: data.baseLabels[i] });
+    }
+    bodies.push(JSON.stringify({ batch: { ids, vectors, payloads } }));
+  }
+  const encodeSeconds = (performance.now() - e0) / 1000;
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    for (;;) {
+      const b = next++;
+      if (b >= bodies.length) return;
+      const r = await s.client.raw('PUT', `/collections/${COLLECTION}/points?wait=true`, bodies[b]);
+      if (r.status !== 200) throw new Error(`ingest batch ${b} → ${r.status}: ${r.text.slice(0, 300)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  const t1 = performance.now();
+  await waitUntil(async () => (await indexBacklog(s.client)) === 0, INDEX_WAIT_MS_MAX, BACKLOG_POLL_MS, 'the index backlog to drain');
+  const t2 = performance.now();
+  const n = data.base.length;
+  return {
+    vectors: n,
+    batchPoints,
+    requestsInFlight: inFlight,
+    ackSeconds: (t1 - t0) / 1000,
+    ackVectorsPerSecond: n / ((t1 - t0) / 1000),
+    indexedSeconds: (t2 - t0) / 1000,
+    indexedVectorsPerSecond: n / ((t2 - t0) / 1000),
+    encodeSeconds,
+  };
+}
+
+export function encodeQueries(data: BenchData): string[] {
+  return data.queries.map(encodeVectorBase64);
+}
+
+function queryBody(b64: string, ef: number, filterLabel: number | null): string {
+  const filter = filterLabel === null ? '' : `,"filter":{"must":[{"key":"label","match":{"value":${filterLabel}}}]}`;
+  return `{"query":"${b64}","limit":${K},"params":{"hnsw_ef":${ef}},"with_payload":false${filter}}`;
+}
+
+/** POST /collections/x/points/query with the base64 query, `concurrency` requests in flight. */
+export function restTarget(s: RunningServer, data: BenchData, queriesB64: string[], concurrency: number): Target & { concurrency: number } {
+  const path = `/collections/${COLLECTION}/points/query`;
+  const call = async (body: string) => {
+    const r = await s.client.raw('POST', path, body);
+    if (r.status !== 200) throw new Error(`query → ${r.status}: ${r.text.slice(0, 300)}`);
+    return (JSON.parse(r.text).result.points as { id: number }[]).map((p) => p.id);
+  };
+  return {
+    name: `REST ${concurrency} client${concurrency === 1 ? '' : 's'}`,
+    isAsync: true,
+    concurrency,
+    build: { seconds: 0, vectorsPerSecond: 0, notes: '' },
+    search: (q, ef) => call(queryBody(queriesB64[q], ef, null)),
+    searchFiltered: (q, ef) => call(queryBody(queriesB64[q], ef, data.filterLabel(q))),
+  };
+}
+
+export interface RestartReport {
+  how: 'sigterm' | 'kill9';
+  stopSeconds: number;
+  /** Spawn → GET /readyz answers 200. */
+  readySeconds: number;
+  /** Spawn → first search answered 200. */
+  firstSearchSeconds: number;
+  /** Spawn → index_backlog 0 (the graph complete again), or null when it did not drain in time. */
+  indexedSeconds: number | null;
+  pointsAfter: number;
+}
+
+/** Stops the node (SIGTERM checkpoints; kill -9 leaves the WAL to replay), starts it again, times readiness. */
+export async function restart(s: RunningServer, dataDir: string, how: 'sigterm' | 'kill9', queryB64: string, indexWaitMs: number): Promise<{ server: RunningServer; report: RestartReport }> {
+  const stopSeconds = await stopServer(s, how);
+  const t0 = performance.now();
+  const server = await startServer(dataDir);
+  await waitUntil(async () => (await server.client.raw('GET', '/readyz')).status === 200, START_TIMEOUT_MS, READY_POLL_MS, '/readyz');
+  const t1 = performance.now();
+  await waitUntil(async () => (await server.client.raw('POST', `/collections/${COLLECTION}/points/query`, queryBody(queryB64, 64, null))).status === 200, START_TIMEOUT_MS, READY_POLL_MS, 'a search to succeed');
+  const t2 = performance.now();
+  let indexedSeconds: number | null = null;
+  try {
+    await waitUntil(async () => (await indexBacklog(server.client)) === 0, indexWaitMs, BACKLOG_POLL_MS, 'the index backlog to drain');
+    indexedSeconds = (performance.now() - t0) / 1000;
+  } catch {
+    indexedSeconds = null;
+  }
+  const info = await server.client.json('GET', `/collections/${COLLECTION}`);
+  return {
+    server,
+    report: { how, stopSeconds, readySeconds: (t1 - t0) / 1000, firstSearchSeconds: (t2 - t0) / 1000, indexedSeconds, pointsAfter: info.result.points_count },
+  };
+}
+
+export async function createLabelIndex(s: RunningServer): Promise<number> {
+  const t0 = performance.now();
+  await s.client.json('PUT', `/collections/${COLLECTION}/index?wait=true`, { field_name: 'label', field_schema: 'integer' });
+  return (performance.now() - t0) / 1000;
+}
