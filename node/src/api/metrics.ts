@@ -38,37 +38,22 @@ export class NodeMetrics {
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60],
       registers: [this.registry],
     });
-    const collections = () => this.collections();
-    new client.Gauge({
-      name: 'jade_collection_points',
-      help: 'Points stored per collection',
-      labelNames: ['collection'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const c of collections()) this.set({ collection: c.name }, c.points);
-      },
-    });
-    new client.Gauge({
-      name: 'jade_index_memory_bytes',
-      help: 'Estimated memory of vectors and HNSW graph per collection',
-      labelNames: ['collection'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const c of collections()) this.set({ collection: c.name }, c.indexMemoryBytes);
-      },
-    });
-    new client.Gauge({
-      name: 'jade_wal_bytes',
-      help: 'WAL bytes not yet folded into a checkpoint, per collection',
-      labelNames: ['collection'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const c of collections()) this.set({ collection: c.name }, c.walBytes);
-      },
-    });
+    // Per-collection gauges are read from the collections at scrape time, never kept in sync by hand.
+    const perCollection = (name: string, help: string, value: (c: CollectionGauges) => number) =>
+      new client.Gauge({
+        name,
+        help,
+        labelNames: ['collection'],
+        registers: [this.registry],
+        collect: () => {
+          const gauge = this.registry.getSingleMetric(name) as client.Gauge<'collection'>;
+          gauge.reset();
+          for (const c of this.collections()) gauge.set({ collection: c.name }, value(c));
+        },
+      });
+    perCollection('jade_collection_points', 'Points stored per collection', (c) => c.points);
+    perCollection('jade_index_memory_bytes', 'Estimated memory of vectors and HNSW graph per collection', (c) => c.indexMemoryBytes);
+    perCollection('jade_wal_bytes', 'WAL bytes not yet folded into a checkpoint, per collection', (c) => c.walBytes);
     client.collectDefaultMetrics({ register: this.registry, prefix: 'jade_process_' });
   }
 
