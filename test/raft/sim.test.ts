@@ -12,7 +12,8 @@ const CHUNK = 500;
  * Seeds that once failed and were fixed: [seed, nodes, chaos steps]. Replayed first, forever.
  * 11054, 11087, 11825, 12010 (1500 steps): leader churn left a backlog of ~1000 uncommitted
  * entries that one-entry messages could not drain within a fixed liveness bound; the bound now
- * grows with the backlog. (Bugs fixed in the core itself are pinned by transcripts:
+ * grows with the backlog. Later core changes may have altered their exact histories; they stay as
+ * long extra runs. (Bugs fixed in the core itself are pinned by transcripts:
  * heartbeat_allowance_lost_inflight.txt, joiner_learns_membership_from_bootstrap_snapshot.txt.)
  */
 const REGRESSION_SEEDS: [number, number, number][] = [
