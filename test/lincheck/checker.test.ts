@@ -12,7 +12,8 @@ import { createKvModel, kvModel, registerModel } from './models.js';
 import type { KvInput, KvOutput, RegisterInput, RegisterOutput, RegisterValue } from './models.js';
 import { parseEtcdLog, parseKvLog } from './parse.js';
 
-const DATA_DIR = '/work/shared/data/linearizability';
+// The calibration data is read in place (it is not copied into the repository).
+const DATA_DIR = process.env.JADE_LINCHECK_DATA_DIR ?? '/work/shared/data/linearizability';
 
 function loadExpected(): { file: string; linearizable: boolean }[] {
   const rows = readFileSync(path.join(DATA_DIR, 'expected.tsv'), 'utf8').trim().split('\n').slice(1);
@@ -368,9 +369,12 @@ describe('budgets', () => {
     expect(result.unknownReason).toBe('time budget exceeded');
   });
 
-  it('answers unknown when the memo cache limit is reached', () => {
-    const result = checkHistory(registerModel, hard, { cacheEntriesMax: 1000 });
-    expect(result.verdict).toBe('unknown');
-    expect(result.unknownReason).toBe('cache limit exceeded');
+  it('answers unknown when the memo cache limit is reached, by count or by memory', () => {
+    const byCount = checkHistory(registerModel, hard, { cacheEntriesMax: 1000 });
+    expect(byCount.verdict).toBe('unknown');
+    expect(byCount.unknownReason).toBe('cache limit exceeded');
+    const byBytes = checkHistory(registerModel, hard, { cacheBytesMax: 100_000 });
+    expect(byBytes.verdict).toBe('unknown');
+    expect(byBytes.unknownReason).toBe('cache limit exceeded');
   });
 });

@@ -72,6 +72,8 @@ export interface CheckOptions {
   timeBudgetMs?: number;
   /** Bound on memo cache entries per partition; past it the verdict is 'unknown'. */
   cacheEntriesMax?: number;
+  /** Bound on the memo cache's estimated memory per partition; past it the verdict is 'unknown'. */
+  cacheBytesMax?: number;
 }
 
 export interface CheckResult {
@@ -93,6 +95,9 @@ export interface CheckResult {
 
 export const TIME_BUDGET_MS_DEFAULT = 10_000;
 export const CACHE_ENTRIES_MAX_DEFAULT = 5_000_000;
+export const CACHE_BYTES_MAX_DEFAULT = 512 * 1024 * 1024;
+/** Estimated V8 overhead of one cache entry besides its bitset words (object, array slot, typed array header). */
+const CACHE_ENTRY_OVERHEAD_BYTES = 120;
 /** Search steps between two clock reads: reading the clock every step would dominate the cost. */
 const STEPS_PER_DEADLINE_CHECK = 4096;
 
@@ -114,7 +119,7 @@ export function checkHistory<S, I, O>(
 ): CheckResult {
   const started = performance.now();
   const deadline = started + (options.timeBudgetMs ?? TIME_BUDGET_MS_DEFAULT);
-  const cacheEntriesMax = options.cacheEntriesMax ?? CACHE_ENTRIES_MAX_DEFAULT;
+  const cacheBytesMax = options.cacheBytesMax ?? CACHE_BYTES_MAX_DEFAULT;
 
   // Remember each operation's input position so failures can name it, through the partition split.
   const position = new Map<Operation<I, O>, number>();
@@ -131,6 +136,9 @@ export function checkHistory<S, I, O>(
   let unknownReason: CheckResult['unknownReason'];
   for (const p of order) {
     const part = partitions[p];
+    // Each entry keeps a copy of the linearized-set bitset: bound entries by memory as well as count.
+    const entryBytes = 4 * Math.ceil(part.length / 32) + CACHE_ENTRY_OVERHEAD_BYTES;
+    const cacheEntriesMax = Math.min(options.cacheEntriesMax ?? CACHE_ENTRIES_MAX_DEFAULT, Math.floor(cacheBytesMax / entryBytes));
     const outcome = checkPartition(model, part, deadline, cacheEntriesMax, options.reductions ?? true);
     stepCount += outcome.steps;
     if (outcome.kind === 'illegal') {
