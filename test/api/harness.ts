@@ -166,8 +166,19 @@ export function base64Vector(v: ArrayLike<number>): string {
   return buf.toString('base64');
 }
 
+/** A number as text that tells NaN and ±Infinity apart (JSON.stringify writes null for all three). */
+function exactNumber(x: number): string | number {
+  return Number.isFinite(x) ? x : String(x);
+}
+
 /** A stable fingerprint of every point of a collection (ids, vectors, payloads), read via the shard. */
 export function collectionChecksum(catalog: Catalog, name: string): string {
+  const parts = collectionDump(catalog, name);
+  return `${parts.length}:${parts.join(';')}`;
+}
+
+/** One line per point (id | vector | payload) in scroll order, for diffs that name the point. */
+export function collectionDump(catalog: Catalog, name: string): string[] {
   const state = catalog.get(name).shard.state;
   const parts: string[] = [];
   let offset: number | string | null = null;
@@ -175,9 +186,9 @@ export function collectionChecksum(catalog: Catalog, name: string): string {
     const page = state.scroll(offset, 1000, null);
     for (const l of page.labels) {
       const p = state.pointByLabel(l);
-      parts.push(`${JSON.stringify(p.id)}|${Array.from(p.vector).join(',')}|${JSON.stringify(p.payload)}`);
+      parts.push(`${JSON.stringify(p.id)}|${Array.from(p.vector, exactNumber).join(',')}|${JSON.stringify(p.payload, (_key, value: unknown) => (typeof value === 'number' ? exactNumber(value) : value))}`);
     }
     offset = page.nextOffset;
   } while (offset !== null);
-  return `${state.count}:${parts.join(';')}`;
+  return parts;
 }
