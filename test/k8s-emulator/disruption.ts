@@ -34,9 +34,30 @@ function podsOf(store: Store, podType: ResourceType, pdb: any): any[] {
   return store.list(podType, pdb.metadata.namespace).filter((p) => !p.metadata.deletionTimestamp && matchesLabels(requirements, p.metadata.labels));
 }
 
+/**
+ * Pods the budget expects: with an integer minAvailable, the pods that exist; otherwise (like the
+ * disruption controller) the replicas of the pods' controllers (a pod without one counts once).
+ */
+function expectedCount(store: Store, pdb: any, pods: any[]): number {
+  if (typeof pdb.spec?.minAvailable === 'number') return pods.length;
+  let total = 0;
+  const controllers = new Set<string>();
+  for (const pod of pods) {
+    const ref = (pod.metadata.ownerReferences ?? []).find((r: any) => r.controller === true);
+    const owner = ref ? store.getByUid(ref.uid) : undefined;
+    if (!owner) {
+      total += 1;
+    } else if (!controllers.has(ref.uid)) {
+      controllers.add(ref.uid);
+      total += Number(owner.spec?.replicas ?? 1);
+    }
+  }
+  return total;
+}
+
 export function computeDisruptionStatus(store: Store, podType: ResourceType, pdb: any, previous?: any): DisruptionStatus {
   const pods = podsOf(store, podType, pdb);
-  const expectedPods = pods.length;
+  const expectedPods = expectedCount(store, pdb, pods);
   const currentHealthy = pods.filter(isPodReady).length;
   let desiredHealthy: number;
   if (pdb.spec?.minAvailable !== undefined) desiredHealthy = scaled(pdb.spec.minAvailable, expectedPods);

@@ -337,7 +337,13 @@ export class Kubelet {
     let waiting = false;
     const start = (c: ContainerRuntime): boolean => {
       if (c.proc) return true;
-      if (Date.now() < c.restartAtMs || (c.kind === 'init' && c.succeeded)) return false;
+      if (c.kind === 'init' && c.succeeded) return false;
+      const backoffLeftMs = c.restartAtMs - Date.now();
+      if (backoffLeftMs > 0) {
+        // Still backing off (a timer can fire a little early against the wall clock): retry then.
+        c.timers.push(setTimeout(() => this.tryStart(pod), backoffLeftMs + 1));
+        return false;
+      }
       try {
         this.startContainer(pod, obj, c, mounts.get(c.spec.name) ?? new Map());
         return true;

@@ -199,11 +199,12 @@ describe('StatefulSet with real pod processes', { timeout: 60_000 }, () => {
     const seenUids = new Map<string, string>();
     for (const p of emu.list(`/api/v1/namespaces/${ns}/pods`)) seenUids.set(p.metadata.name, p.metadata.uid);
     await apps.patchNamespacedStatefulSet({ namespace: ns, name: 'web', body: { spec: { template: { metadata: { annotations: { rev: '2' } } } } } }, mergePatch);
-    const poll = setInterval(() => {
+    const record = (): void => {
       for (const p of emu.list(`/api/v1/namespaces/${ns}/pods`)) {
         if (seenUids.get(p.metadata.name) !== p.metadata.uid && !deletedOrder.includes(p.metadata.name)) deletedOrder.push(p.metadata.name);
       }
-    }, 5);
+    };
+    const poll = setInterval(record, 5);
     try {
       await waitFor(() => {
         const sts = emu.get(`/apis/apps/v1/namespaces/${ns}/statefulsets/web`);
@@ -212,6 +213,7 @@ describe('StatefulSet with real pod processes', { timeout: 60_000 }, () => {
     } finally {
       clearInterval(poll);
     }
+    record();
     expect(deletedOrder).toEqual(['web-2', 'web-1', 'web-0']);
     const sts = await apps.readNamespacedStatefulSet({ namespace: ns, name: 'web' });
     expect(sts.metadata?.generation).toBe(2);
@@ -221,10 +223,11 @@ describe('StatefulSet with real pod processes', { timeout: 60_000 }, () => {
 
   it('scales down from the highest ordinal and deletes scaled-down PVCs (whenScaled: Delete)', async () => {
     const order: string[] = [];
-    const poll = setInterval(() => {
+    const record = (): void => {
       const names = new Set(emu.list(`/api/v1/namespaces/${ns}/pods`).map((p) => p.metadata.name));
       for (const n of ['web-0', 'web-1', 'web-2']) if (!names.has(n) && !order.includes(n)) order.push(n);
-    }, 5);
+    };
+    const poll = setInterval(record, 5);
     const pod2 = emu.get(`/api/v1/namespaces/${ns}/pods/web-2`);
     const pid2 = (await info(pod2)).pid;
     try {
@@ -233,6 +236,7 @@ describe('StatefulSet with real pod processes', { timeout: 60_000 }, () => {
     } finally {
       clearInterval(poll);
     }
+    record();
     expect(order).toEqual(['web-2', 'web-1']);
     expect(alive(pid2)).toBe(false);
     expect(readFileSync(emu.podLogPath(ns, 'web-2', 'server'), 'utf8')).toContain('fixture got SIGTERM');
