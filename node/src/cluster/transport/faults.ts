@@ -2,7 +2,7 @@
 // A transport built without `faultHooksEnabled` has none of this on its path and refuses to set it.
 
 import { JadeError } from '../../util/errors.js';
-import type { FaultSpec, NodeId, PartitionDirection } from './types.js';
+import type { FaultSpec, NodeId } from './types.js';
 
 export const DELAY_MS_MAX = 60_000;
 
@@ -46,10 +46,6 @@ export class FaultHooks {
 
   heal(): void {
     this.set(healthySpec());
-  }
-
-  partition(peer: NodeId, direction: PartitionDirection = 'both'): void {
-    this.spec.partitionedPeers[peer] = direction;
   }
 
   /** Whether an outbound message to `peer` is dropped now (partition or a seeded coin flip). */

@@ -87,3 +87,26 @@ export function emptyStats(): TransportStats {
     snapshotBackpressureWaits: 0,
   };
 }
+
+/**
+ * Help text of each counter, for whoever exports them (e.g. as `jade_raft_transport_<snake_name>_total`
+ * read from stats() at scrape time). Typed against TransportStats so a new counter needs its text.
+ */
+export const TRANSPORT_STAT_HELP: Record<keyof TransportStats, string> = {
+  messagesQueued: 'Raft messages accepted into a peer queue',
+  messagesSent: 'Raft messages written to a peer stream',
+  batchesSent: 'Batch frames written to peer streams',
+  bytesSent: 'Raft message payload bytes written to peer streams',
+  messagesReceived: 'Raft messages received and handed to the host',
+  batchesReceived: 'Batch frames received',
+  droppedQueueFull: 'Raft messages dropped because a peer queue was full',
+  droppedUnreachable: 'Queued Raft messages discarded when a peer became unreachable',
+  droppedByFault: 'Raft messages dropped by test fault hooks',
+  droppedOther: 'Raft messages dropped: unknown peer, too large, no handler or other cluster',
+  connects: 'Streams to peers opened',
+  disconnects: 'Failed connects and broken streams to peers',
+  snapshotsSent: 'Snapshots sent and acknowledged',
+  snapshotsReceived: 'Snapshots received and installed by the host',
+  snapshotBytesSent: 'Snapshot bytes sent',
+  snapshotBackpressureWaits: 'Times a snapshot sender waited for the stream to drain',
+};
