@@ -785,6 +785,32 @@ describe('429: write backpressure', () => {
   });
 });
 
+describe('429: indexing backlog', () => {
+  it('an upsert that would push the HNSW backlog past indexBacklogMax gets 429; once indexed, writes go on', async () => {
+    const g = await makeHarness({ limits: { indexBacklogMax: 8 } });
+    try {
+      await call(g.app, { method: 'PUT', url: '/collections/b', payload: { vectors: { size: 2, distance: 'Euclid' } } });
+      const points = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ id: from + i, vector: [from + i, 1] }));
+      const refused = await call(g.app, { method: 'PUT', url: '/collections/b/points', payload: { points: points(0, 9) } });
+      expectErrorShape(refused, 429, 'JADE_ERR_QUEUE_FULL');
+      expect(refused.body.status.error).toContain('indexBacklogMax');
+      expect(g.catalog.get('b').shard.state.count).toBe(0);
+      expect((await call(g.app, { method: 'PUT', url: '/collections/b/points', payload: { points: points(0, 8) } })).status).toBe(200);
+      for (let i = 0; i < 500; i++) {
+        const info = await call(g.app, { method: 'GET', url: '/collections/b' });
+        if (info.body.result.jade.index_backlog === 0) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const info = await call(g.app, { method: 'GET', url: '/collections/b' });
+      expect(info.body.result).toMatchObject({ status: 'green', indexed_vectors_count: 8, jade: { index_backlog: 0, index_status: 'ready' } });
+      expect((await call(g.app, { method: 'PUT', url: '/collections/b/points', payload: { points: points(8, 8) } })).status).toBe(200);
+      expect(g.catalog.get('b').shard.state.count).toBe(16);
+    } finally {
+      await g.close();
+    }
+  });
+});
+
 describe('500: storage faults', () => {
   it.each(['EIO', 'ENOSPC'])('a failed fsync (%s) answers 500 JADE_ERR_STORAGE, stores nothing, and the next write succeeds', async (errno) => {
     const disk = new GatedDisk();
