@@ -73,6 +73,8 @@ export interface StartClusterOptions {
   env?: Record<string, string>;
   logLevel?: string;
   startTimeoutMs?: number;
+  /** Extra node flags before the script, e.g. ['--cpu-prof'] for profiling. */
+  nodeArgs?: string[];
 }
 
 async function fetchJson(url: string, init: RequestInit & { timeoutMs?: number } = {}): Promise<{ status: number; body: any } | null> {
@@ -119,7 +121,7 @@ class Member implements ClusterMember {
     if (this.child) throw new Error(`${this.id} is already running`);
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--node-id', this.id, '--data-dir', this.dataDir, '--host', '127.0.0.1', '--port', String(this.restPort), '--log-level', this.opts.logLevel ?? 'warn'],
+      [...(this.opts.nodeArgs ?? []), '--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--node-id', this.id, '--data-dir', this.dataDir, '--host', '127.0.0.1', '--port', String(this.restPort), '--log-level', this.opts.logLevel ?? 'warn'],
       {
         cwd: REPO_ROOT,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', JADE_PEERS: this.peers, JADE_TEST_HOOKS: '1', JADE_GRPC_HOST: '127.0.0.1', ...this.opts.env },

@@ -1,0 +1,267 @@
+// `npm run bench:raft`: a 3-process Raft cluster on the loopback. Quorum writes of batches of
+// 784-dim vectors (Fashion-MNIST rows when the shared set is present, else seeded random; base64
+// vectors, several requests in flight): vectors/s and p50/p99 commit latency (request sent → acknowledged,
+// i.e. committed by a quorum and applied on the leader), to the leader and through a follower (forwarded);
+// then the time from a shard leader's kill -9 to a new leader accepting writes, over repetitions.
+// Prints tables and PASS/MISS per target, saves JSON under bench/results/. It never fails on a miss.
+import { Command } from 'commander';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encodeVectorBase64 } from '../node/src/cli/import.js';
+import { startProcessCluster, type ProcessCluster } from '../test/cluster/cluster-processes.js';
+import { fashionAvailable, loadFashion } from '../test/helpers/fashion.js';
+import { RestClient } from './lib/rest.js';
+import { renderTable, type Cell } from './lib/table.js';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const DIMENSION = 784;
+const COLLECTION = 'raftbench';
+const VECTORS_PER_SECOND_TARGET = 10_000;
+const FAILOVER_MS_TARGET = 2_000;
+/** Interval between write attempts while waiting for a new leader. */
+const FAILOVER_POLL_MS = 20;
+/** One failover attempt's write gives up after this (the node's own leader wait is longer). */
+const FAILOVER_WRITE_TIMEOUT_MS = 1_000;
+const FAILOVER_GIVE_UP_MS = 30_000;
+
+interface Options {
+  vectors: number;
+  batch: number;
+  inFlight: number;
+  failovers: number;
+  quick: boolean;
+}
+
+interface WriteRun {
+  path: 'leader' | 'follower (forwarded)';
+  vectors: number;
+  batchPoints: number;
+  inFlight: number;
+  seconds: number;
+  vectorsPerSecond: number;
+  commitP50Ms: number;
+  commitP99Ms: number;
+  commitMaxMs: number;
+  /** Batches answered with an error (counted out of vectors and latencies). */
+  failedBatches: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+function vectorSource(count: number): { vectors: Float32Array[]; source: string } {
+  if (fashionAvailable()) {
+    const f = loadFashion(Math.min(count, 60_000), 0);
+    const vectors = Array.from({ length: count }, (_, i) => f.base[i % f.base.length]);
+    return { vectors, source: 'fashion-mnist' };
+  }
+  let s = 12345;
+  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return { vectors: Array.from({ length: count }, () => Float32Array.from({ length: DIMENSION }, next)), source: 'seeded random' };
+}
+
+function encodeBodies(vectors: Float32Array[], idOffset: number, batchPoints: number): string[] {
+  const bodies: string[] = [];
+  for (let start = 0; start < vectors.length; start += batchPoints) {
+    const ids: number[] = [];
+    const encoded: string[] = [];
+    for (let i = start; i < Math.min(start + batchPoints, vectors.length); i++) {
+      ids.push(idOffset + i);
+      encoded.push(encodeVectorBase64(vectors[i]));
+    }
+    bodies.push(JSON.stringify({ batch: { ids, vectors: encoded } }));
+  }
+  return bodies;
+}
+
+async function shardGroupOf(cluster: ProcessCluster): Promise<string> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const g = (await cluster.groups(cluster.members[0].id))?.find((x) => x.groupId.startsWith(`c-${COLLECTION}-`));
+    if (g) return g.groupId;
+    await sleep(100);
+  }
+  throw new Error('the shard group did not appear');
+}
+
+async function waitForLeader(cluster: ProcessCluster, groupId: string): Promise<string> {
+  for (let attempt = 0; attempt < 600; attempt++) {
+    const leader = await cluster.leaderOf(groupId);
+    if (leader && cluster.member(leader).running()) return leader;
+    await sleep(50);
+  }
+  throw new Error(`no leader for ${groupId}`);
+}
+
+async function writeRun(client: RestClient, bodies: string[], batchPoints: number, inFlight: number, label: WriteRun['path']): Promise<WriteRun> {
+  const latenciesMs: number[] = [];
+  let next = 0;
+  let vectors = 0;
+  let failed = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    for (;;) {
+      const b = next++;
+      if (b >= bodies.length) return;
+      const s = performance.now();
+      const r = await client.raw('PUT', `/collections/${COLLECTION}/points?wait=true`, bodies[b]);
+      if (r.status !== 200) {
+        // Reported, not fatal: a failed batch under load is itself a finding.
+        failed++;
+        if (failed <= 3) console.log(`  batch ${b} failed after ${Math.round(performance.now() - s)} ms: HTTP ${r.status} ${r.text.slice(0, 240)}`);
+        continue;
+      }
+      latenciesMs.push(performance.now() - s);
+      vectors += (JSON.parse(bodies[b]) as { batch: { ids: number[] } }).batch.ids.length;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  latenciesMs.sort((a, b) => a - b);
+  return {
+    path: label,
+    vectors,
+    batchPoints,
+    inFlight,
+    seconds,
+    vectorsPerSecond: vectors / seconds,
+    commitP50Ms: percentile(latenciesMs, 0.5),
+    commitP99Ms: percentile(latenciesMs, 0.99),
+    commitMaxMs: latenciesMs.at(-1) ?? NaN,
+    failedBatches: failed,
+  };
+}
+
+interface FailoverRun {
+  killed: string;
+  /** kill -9 → first write acknowledged by the cluster (through a surviving node). */
+  writeAcceptedMs: number;
+  /** kill -9 → a surviving node reports a new leader in /v1/status. */
+  leaderSeenMs: number | null;
+  newLeader: string | null;
+}
+
+async function failoverRun(cluster: ProcessCluster, groupId: string, probeVector: string, id: number): Promise<FailoverRun> {
+  const victim = await waitForLeader(cluster, groupId);
+  const survivors = cluster.members.filter((m) => m.id !== victim);
+  const clients = survivors.map((m) => new RestClient(m.url));
+  const body = JSON.stringify({ batch: { ids: [id], vectors: [probeVector] } });
+  await cluster.member(victim).kill9();
+  const t0 = performance.now();
+  let leaderSeenMs: number | null = null;
+  let newLeader: string | null = null;
+  const watcher = (async () => {
+    while (leaderSeenMs === null && performance.now() - t0 < FAILOVER_GIVE_UP_MS) {
+      for (const m of survivors) {
+        const g = (await cluster.groups(m.id, 500))?.find((x) => x.groupId === groupId);
+        if (g?.leader && g.leader !== victim && leaderSeenMs === null) {
+          leaderSeenMs = performance.now() - t0;
+          newLeader = g.leader;
+        }
+      }
+      await sleep(FAILOVER_POLL_MS);
+    }
+  })();
+  let writeAcceptedMs = NaN;
+  for (let attempt = 0; performance.now() - t0 < FAILOVER_GIVE_UP_MS; attempt++) {
+    const client = clients[attempt % clients.length];
+    const r = await Promise.race([client.raw('PUT', `/collections/${COLLECTION}/points?wait=true`, body).catch(() => null), sleep(FAILOVER_WRITE_TIMEOUT_MS).then(() => null)]);
+    if (r?.status === 200) {
+      writeAcceptedMs = performance.now() - t0;
+      break;
+    }
+    await sleep(FAILOVER_POLL_MS);
+  }
+  await watcher;
+  for (const c of clients) c.close();
+  await cluster.member(victim).restart();
+  return { killed: victim, writeAcceptedMs, leaderSeenMs, newLeader };
+}
+
+async function main(o: Options): Promise<void> {
+  const started = new Date();
+  const { vectors, source } = vectorSource(o.vectors);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'jade-bench-raft-'));
+  console.log(`bench:raft: 3 processes on 127.0.0.1, ${o.vectors} × ${DIMENSION}-dim vectors (${source}), batches of ${o.batch}, ${o.inFlight} in flight; data in ${dir}`);
+  const cluster = await startProcessCluster({ nodeCount: 3, baseDir: dir, startTimeoutMs: 120_000 });
+  const writes: WriteRun[] = [];
+  const failovers: FailoverRun[] = [];
+  try {
+    const admin = new RestClient(cluster.members[0].url);
+    await admin.json('PUT', `/collections/${COLLECTION}`, { vectors: { size: DIMENSION, distance: 'Euclid' } });
+    admin.close();
+    const groupId = await shardGroupOf(cluster);
+    const leaderId = await waitForLeader(cluster, groupId);
+    const followerId = cluster.members.find((m) => m.id !== leaderId)!.id;
+    // Half of the vectors to the leader, half through a follower; ids distinct so every write inserts.
+    const half = Math.floor(vectors.length / 2);
+    const toLeader = encodeBodies(vectors.slice(0, half), 0, o.batch);
+    const toFollower = encodeBodies(vectors.slice(half), half, o.batch);
+    const leaderClient = new RestClient(cluster.member(leaderId).url);
+    const followerClient = new RestClient(cluster.member(followerId).url);
+    writes.push(await writeRun(leaderClient, toLeader, o.batch, o.inFlight, 'leader'));
+    writes.push(await writeRun(followerClient, toFollower, o.batch, o.inFlight, 'follower (forwarded)'));
+    leaderClient.close();
+    followerClient.close();
+    const probe = encodeVectorBase64(vectors[0]);
+    for (let i = 0; i < o.failovers; i++) {
+      failovers.push(await failoverRun(cluster, groupId, probe, 10_000_000 + i));
+      // Let the restarted node catch up so the next repetition starts from a healthy cluster.
+      await sleep(2_000);
+    }
+  } finally {
+    await cluster.stopAll();
+  }
+  const best = Math.max(...writes.map((w) => w.vectorsPerSecond));
+  const failoverMs = failovers.map((f) => f.writeAcceptedMs).sort((a, b) => a - b);
+  const failoverWorst = failoverMs.at(-1) ?? NaN;
+  console.log(
+    renderTable(
+      'Quorum writes (3 replicas, fsync on each)',
+      ['path', 'vectors acked', 'batch', 'in flight', 'failed batches', 'seconds', 'vectors/s', 'p50 ms', 'p99 ms', 'max ms'],
+      writes.map((w): Cell[] => [w.path, w.vectors, w.batchPoints, w.inFlight, w.failedBatches, w.seconds, w.vectorsPerSecond, w.commitP50Ms, w.commitP99Ms, w.commitMaxMs]),
+    ),
+  );
+  console.log(
+    renderTable(
+      'Failover: shard leader kill -9',
+      ['#', 'killed', 'new leader', 'leader seen ms', 'write accepted ms'],
+      failovers.map((f, i): Cell[] => [i + 1, f.killed, f.newLeader, f.leaderSeenMs, f.writeAcceptedMs]),
+    ),
+  );
+  const verdicts = [
+    `${best >= VECTORS_PER_SECOND_TARGET ? 'PASS' : 'MISS'} quorum write rate ${Math.round(best)} vectors/s (target ≥ ${VECTORS_PER_SECOND_TARGET})`,
+    `${failoverWorst < FAILOVER_MS_TARGET ? 'PASS' : 'MISS'} failover worst ${Math.round(failoverWorst)} ms, median ${Math.round(percentile(failoverMs, 0.5))} ms (target < ${FAILOVER_MS_TARGET} ms)`,
+  ];
+  console.log(`\n${verdicts.join('\n')}`);
+  mkdirSync(path.join(BENCH_DIR, 'results'), { recursive: true });
+  const file = path.join(BENCH_DIR, 'results', `raft-${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({ startedAt: started.toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, options: o, source, writes, failovers, verdicts }, null, 2),
+  );
+  console.log(`saved ${path.relative(process.cwd(), file)}`);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const program = new Command('bench:raft')
+  .option('--vectors <n>', 'vectors written in total (half to the leader, half through a follower)', '40000')
+  .option('--batch <n>', 'points per write request', '1000')
+  .option('--in-flight <n>', 'write requests in flight', '4')
+  .option('--failovers <n>', 'leader kill -9 repetitions', '3')
+  .option('--quick', 'small run (10k vectors, 2 failovers) for a smoke check')
+  .parse();
+const raw = program.opts<{ vectors: string; batch: string; inFlight: string; failovers: string; quick?: boolean }>();
+const quick = raw.quick === true;
+await main({
+  vectors: quick ? 10_000 : Number(raw.vectors),
+  batch: Number(raw.batch),
+  inFlight: Number(raw.inFlight),
+  failovers: quick ? 2 : Number(raw.failovers),
+  quick,
+});
