@@ -67,6 +67,16 @@ describe('CRUD', () => {
     expect(missing).toMatchObject({ kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404, message: 'configmaps "cm1" not found' });
   });
 
+  it('validates names, label keys and values like the apiserver', async () => {
+    const longValue = await expectApiError(core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'valid-labels', labels: { app: 'x'.repeat(64) } } } }), 422);
+    expect(longValue.message).toContain('metadata.labels: Invalid value');
+    await expectApiError(core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'valid-labels', labels: { 'bad key!': 'v' } } } }), 422);
+    const svc = await expectApiError(core.createNamespacedService({ namespace: ns, body: { metadata: { name: `s${'x'.repeat(63)}` }, spec: { ports: [{ port: 80 }] } } }), 422);
+    expect(svc.message).toContain('a DNS-1035 label');
+    await expectApiError(core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'Upper' } } }), 422);
+    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'valid-labels', labels: { 'app.kubernetes.io/name': 'ok', empty: '' } } } });
+  });
+
   it('refuses objects in a namespace that does not exist', async () => {
     const body = await expectApiError(core.createNamespacedConfigMap({ namespace: 'nope', body: { metadata: { name: 'x' } } }), 404);
     expect(body.message).toBe('namespaces "nope" not found');

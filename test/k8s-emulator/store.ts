@@ -31,6 +31,50 @@ export interface DeleteOptions extends WriteOptions {
 
 const metadataMutableFields = ['labels', 'annotations', 'finalizers', 'ownerReferences'];
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const dns1035Label = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const qualifiedNamePart = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const labelValuePattern = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+/** Total size of annotations (keys + values), as the apiserver limits it. */
+const annotationsBytesMax = 256 * 1024;
+
+/** Label/annotation key: optional DNS subdomain prefix and "/", then a name of at most 63 characters. */
+function qualifiedNameError(key: string): string | undefined {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  if (prefix !== undefined && (prefix.length === 0 || prefix.length > 253 || !dnsSubdomain.test(prefix))) return 'prefix part must be a lowercase RFC 1123 subdomain';
+  if (name.length === 0 || name.length > 63) return 'name part must be no more than 63 characters and not empty';
+  if (!qualifiedNamePart.test(name)) return "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+  return undefined;
+}
+
+/** metadata.name, labels and annotations checks shared by every kind (like ValidateObjectMeta). */
+function metadataCauses(t: ResourceType, meta: any): { field: string; message: string }[] {
+  const causes: { field: string; message: string }[] = [];
+  const name = meta.name;
+  const key = typeKey(t.group, t.plural);
+  if (key === '/services' && (name.length > 63 || !dns1035Label.test(name))) {
+    causes.push({ field: 'metadata.name', message: `metadata.name: Invalid value: ${JSON.stringify(name)}: a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character, and be at most 63 characters` });
+  } else if (key === '/namespaces' && (name.length > 63 || !dns1123Label.test(name))) {
+    causes.push({ field: 'metadata.name', message: `metadata.name: Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character, and be at most 63 characters` });
+  }
+  for (const [k, v] of Object.entries<any>(meta.labels ?? {})) {
+    const keyError = qualifiedNameError(k);
+    if (keyError) causes.push({ field: 'metadata.labels', message: `metadata.labels: Invalid value: ${JSON.stringify(k)}: ${keyError}` });
+    if (typeof v !== 'string' || v.length > 63 || !labelValuePattern.test(v)) {
+      causes.push({ field: 'metadata.labels', message: `metadata.labels: Invalid value: ${JSON.stringify(v)}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, and be at most 63 characters` });
+    }
+  }
+  let annotationBytes = 0;
+  for (const [k, v] of Object.entries<any>(meta.annotations ?? {})) {
+    const keyError = qualifiedNameError(k);
+    if (keyError) causes.push({ field: 'metadata.annotations', message: `metadata.annotations: Invalid value: ${JSON.stringify(k)}: ${keyError}` });
+    annotationBytes += Buffer.byteLength(k) + Buffer.byteLength(String(v));
+  }
+  if (annotationBytes > annotationsBytesMax) causes.push({ field: 'metadata.annotations', message: `metadata.annotations: Too long: must have at most ${annotationsBytesMax} bytes` });
+  return causes;
+}
 
 function objectKey(namespace: string | undefined, name: string): string {
   return `${namespace ?? ''}/${name}`;
@@ -450,6 +494,8 @@ export class Store {
 
   /** Type-specific defaulting and validation (built-ins) and schema admission (custom resources). */
   private admit(t: ResourceType, version: string, obj: any, old: any | undefined): any {
+    const metaCauses = metadataCauses(t, obj.metadata);
+    if (metaCauses.length > 0) throw invalid(t.kind, t.group, obj.metadata.name, metaCauses);
     if (t.crd) {
       const metadata = obj.metadata;
       const admitted = admitCustomResource(t.crd, version, obj, old);
