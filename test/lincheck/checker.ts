@@ -66,7 +66,11 @@ export interface Operation<I, O> {
 export type Verdict = 'linearizable' | 'not linearizable' | 'unknown';
 
 export interface CheckOptions {
-  /** Use the model's partition reductions (default true; off only to test that they change nothing). */
+  /**
+   * Search optimizations (default true): the model's partition reductions, open-ended operations
+   * tried last, and the early stop once only those remain. Off gives the textbook search, to test
+   * that the optimizations change no verdict.
+   */
   reductions?: boolean;
   /** Wall-clock budget for the whole history; past it the verdict is 'unknown'. */
   timeBudgetMs?: number;
@@ -272,14 +276,28 @@ function checkPartition<S, I, O>(
   const inputs = ops.map((op) => op.input);
   const outputs = ops.map((op) => (op.return === null ? undefined : op.output));
 
+  // Open-ended operations (unknown outcome, no effect deadline) are tried only after every candidate
+  // with a known outcome (phase 0, then phase 1 at each search node): they are rarely needed early.
+  // Once only open-ended operations remain, the history is linearizable: each may never have happened.
+  const openEnded = new Uint8Array(n);
+  let remainingBounded = 0;
+  for (let i = 0; i < n; i++) {
+    openEnded[i] = returnTime(i) === Number.POSITIVE_INFINITY ? 1 : 0;
+    if (!openEnded[i]) remainingBounded++;
+  }
+  const phased = useReductions;
+  let phase = 0;
+
   const stackSlot: number[] = [];
   const stackState: S[] = [];
+  const stackPhase: number[] = [];
   let longestPrefix: number[] = [];
 
   let state = model.init();
   let slot = next[0];
   let steps = 0;
   while (next[0] !== -1) {
+    if (phased && remainingBounded === 0) break;
     steps++;
     if (steps % STEPS_PER_DEADLINE_CHECK === 0 && performance.now() > deadline) {
       return { kind: 'unknown', steps, reason: 'time budget exceeded' };
@@ -288,7 +306,7 @@ function checkPartition<S, I, O>(
     if (r !== -1) {
       // A call: try to linearize its operation now.
       const op = opOf[slot];
-      if (hasEarlierTwin(slot)) {
+      if ((phased && openEnded[op] !== phase) || hasEarlierTwin(slot)) {
         slot = next[slot];
         continue;
       }
@@ -327,17 +345,26 @@ function checkPartition<S, I, O>(
       bucket.push({ bits: bits.slice(), key });
       stackSlot.push(slot);
       stackState.push(state);
+      stackPhase.push(phase);
       state = after;
       lift(slot);
       lifted[slot] = 1;
+      if (!openEnded[op]) remainingBounded--;
       if (stackSlot.length > longestPrefix.length) longestPrefix = stackSlot.map((s) => opOf[s]);
+      slot = next[0];
+      phase = 0;
+    } else if (phased && phase === 0) {
+      // Known-outcome candidates exhausted here: now the open-ended ones, from the head again.
+      phase = 1;
       slot = next[0];
     } else {
       // A return whose operation is not linearized yet: undo the last choice and try the next call.
       if (stackSlot.length === 0) return { kind: 'illegal', steps, longestPrefix };
       const top = stackSlot.pop()!;
       state = stackState.pop()!;
+      phase = stackPhase.pop()!;
       const op = opOf[top];
+      if (!openEnded[op]) remainingBounded++;
       bits[op >>> 5] &= ~(1 << (op & 31));
       setHash ^= zobrist[op];
       unlift(top);
