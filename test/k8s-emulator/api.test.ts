@@ -351,6 +351,18 @@ describe('authentication and namespaces', () => {
   });
 });
 
+describe('StatefulSet controller failures', () => {
+  it('records a FailedCreate Warning event when the pods it would create are invalid', async () => {
+    const longName = `s${'x'.repeat(62)}`;
+    await apps.createNamespacedStatefulSet({ namespace: ns, body: { metadata: { name: longName }, spec: { replicas: 1, serviceName: 'x', selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'unmapped' }] } } } } });
+    const event = await waitFor(() => emu.list(`/api/v1/namespaces/${ns}/events`).find((e) => e.involvedObject?.name === longName), 3000, 20, 'FailedCreate event');
+    expect(event).toMatchObject({ reason: 'FailedCreate', type: 'Warning' });
+    expect(event.message).toContain('metadata.labels: Invalid value');
+    expect(emu.list(`/api/v1/namespaces/${ns}/pods`, { labelSelector: 'a=b' })).toEqual([]);
+    await apps.deleteNamespacedStatefulSet({ namespace: ns, name: longName });
+  });
+});
+
 describe('discovery', () => {
   it('lets the generic KubernetesObjectApi resolve kinds to paths', async () => {
     const objects = k8s.KubernetesObjectApi.makeApiClient(kc);

@@ -9,6 +9,8 @@ import type { Store, StoreEvent } from './store.js';
 
 /** Safety-net resync of every StatefulSet, in case an event was missed. */
 const resyncIntervalMs = 1000;
+/** StatefulSets whose last failure message is remembered (to record each distinct failure once). */
+const failureMemoryMax = 1000;
 
 function isPodReady(pod: any): boolean {
   if (pod.metadata.deletionTimestamp) return false;
@@ -35,6 +37,7 @@ export class StatefulSetController {
   private unsubscribe?: () => void;
   private resyncTimer?: NodeJS.Timeout;
   private stopped = false;
+  private readonly lastFailure = new Map<string, string>();
 
   constructor(private readonly store: Store) {
     this.stsType = store.findType('apps', 'v1', 'statefulsets')!;
@@ -112,8 +115,15 @@ export class StatefulSetController {
     for (let ordinal = 0; ordinal < replicas && !blocked; ordinal++) {
       const pod = pods.get(ordinal);
       if (!pod) {
-        this.ensureClaims(sts, ordinal);
-        const created = this.createPod(sts, ordinal, updateRevision);
+        let created: any;
+        try {
+          this.ensureClaims(sts, ordinal);
+          created = this.createPod(sts, ordinal, updateRevision);
+        } catch (e) {
+          if (!(e instanceof ApiError)) throw e;
+          this.recordFailure(sts, `create Pod ${name}-${ordinal} in StatefulSet ${name} failed error: ${e.message}`);
+          break;
+        }
         pods.set(ordinal, created);
         if (!parallel) blocked = true;
         continue;
@@ -143,6 +153,26 @@ export class StatefulSetController {
       }
     }
     this.writeStatus(sts, pods, replicas, updateRevision);
+  }
+
+  /** A Warning FailedCreate Event on the StatefulSet, as the real controller records (once per distinct message). */
+  private recordFailure(sts: any, message: string): void {
+    const key = sts.metadata.uid;
+    if (this.lastFailure.get(key) === message) return;
+    this.lastFailure.set(key, message);
+    if (this.lastFailure.size > failureMemoryMax) this.lastFailure.delete(this.lastFailure.keys().next().value!);
+    const eventType = this.store.findType('', 'v1', 'events')!;
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    try {
+      this.store.create(eventType, sts.metadata.namespace, {
+        metadata: { generateName: `${sts.metadata.name}.` },
+        involvedObject: { apiVersion: 'apps/v1', kind: 'StatefulSet', namespace: sts.metadata.namespace, name: sts.metadata.name, uid: sts.metadata.uid },
+        reason: 'FailedCreate', message, type: 'Warning', count: 1, firstTimestamp: now, lastTimestamp: now,
+        source: { component: 'statefulset-controller' },
+      });
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+    }
   }
 
   private claimName(template: any, stsName: string, ordinal: number): string {
