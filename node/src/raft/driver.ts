@@ -120,7 +120,7 @@ export class RaftDriver {
 
   /** Linearizable read barrier: resolves with an index once the local state machine applied it. */
   readIndex(): Promise<number> {
-    this.checkRunning();
+    if (this.stopped) return Promise.reject(new JadeError('JADE_ERR_UNAVAILABLE', `raft group ${this.core.groupId} is stopped`));
     if (this.reads.size >= this.maxPendingReads) return Promise.reject(new JadeError('JADE_ERR_QUEUE_FULL', `${this.reads.size} reads pending`));
     const ctx = `${this.core.id}:${++this.readSeq}`;
     return new Promise<number>((resolve, reject) => {
