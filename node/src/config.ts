@@ -180,6 +180,9 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     peers: parsePeers(get('peers')),
     grpcHost: get('grpcHost') || get('host') || d.grpcHost,
   };
+  if (config.limits.indexBacklogMax < config.limits.batchPointsMax) {
+    throw new ConfigError(`indexBacklogMax (${config.limits.indexBacklogMax}) must be at least batchPointsMax (${config.limits.batchPointsMax}), or a full batch could never be written`);
+  }
   if (config.peers.length > 0 && !config.peers.some((p) => p.id === config.nodeId)) {
     throw new ConfigError(`node id "${config.nodeId}" is not among the peers (${config.peers.map((p) => p.id).join(', ')})`);
   }

@@ -224,7 +224,7 @@ describe('collections', () => {
   // `.trash-<name>-<ms>`, which is over NAME_MAX (255 bytes) for names longer than 234 characters:
   // ENAMETOOLONG → 500, and the collection leaves memory but stays on disk (back after restart).
   // Remove `.fails` once catalog.delete uses a short trash name.
-  it.fails('deletes a collection with a 255-character name', async () => {
+  it('deletes a collection with a 255-character name', async () => {
     const own = await makeHarness({ limits: LIMITS });
     try {
       const name = `d${'x'.repeat(254)}`;
@@ -695,7 +695,7 @@ describe('409: a name that is being deleted', () => {
   // create that arrives while the old shard is still closing reuses the directory that delete
   // then renames away: the create fails with a 500 and the name is gone. Expected: 409 (or the
   // create waits). Remove `.fails` once delete() holds the name in `busy` until it is done.
-  it.fails('answers 409 to a create of a collection whose delete is still running', async () => {
+  it('answers 409 to a create of a collection whose delete is still running', async () => {
     const disk = new GatedDisk();
     const g = await makeHarness({ disk });
     try {
@@ -746,6 +746,7 @@ describe('429: write backpressure', () => {
       ] as InjectOptions[]) {
         const res = await call(g.app, opts);
         expectErrorShape(res, 429, 'JADE_ERR_QUEUE_FULL');
+        expect(res.headers['retry-after']).toBe('1');
       }
       // Reads are not writes: they still answer while the write waits.
       expect((await call(g.app, { method: 'POST', url: '/collections/q/points/count', payload: {} })).body.result.count).toBe(1);

@@ -98,16 +98,24 @@ export class Catalog {
 
   async delete(name: string): Promise<boolean> {
     const e = this.entries.get(name);
-    if (!e) return false;
-    this.entries.delete(name);
-    await e.shard.close({ checkpoint: false });
-    // Rename first so a crash mid-delete leaves a trash dir, never a half-deleted collection.
-    const trash = path.join(this.root, `.trash-${name}-${Date.now()}`);
-    await this.disk.rename(path.join(this.root, name), trash);
-    await this.disk.syncDir(this.root);
-    await this.disk.removeAll(trash);
-    return true;
+    if (!e || this.busy.has(name)) return false;
+    // Busy until the directory is gone, so a create of the same name waits its turn (409).
+    this.busy.add(name);
+    try {
+      this.entries.delete(name);
+      await e.shard.close({ checkpoint: false });
+      // Rename first so a crash mid-delete leaves a trash dir, never a half-deleted collection.
+      // The trash name stays short whatever the collection name's length (file names ≤ 255 bytes).
+      const trash = path.join(this.root, `.trash-${Date.now().toString(36)}-${(this.trashSeq++).toString(36)}`);
+      await this.disk.rename(path.join(this.root, name), trash);
+      await this.disk.syncDir(this.root);
+      await this.disk.removeAll(trash);
+      return true;
+    } finally {
+      this.busy.delete(name);
+    }
   }
+  private trashSeq = 0;
 
   async close(): Promise<void> {
     for (const e of this.entries.values()) await e.shard.close();

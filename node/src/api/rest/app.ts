@@ -20,6 +20,9 @@ import * as S from './schemas.js';
 /** The Qdrant REST API level we speak; @qdrant/js-client-rest checks it on connect. */
 export const QDRANT_COMPAT_VERSION = '1.18.0';
 
+/** Seconds a client is told to wait after a 429 (queues drain within about a second). */
+export const RETRY_AFTER_SECONDS = 1;
+
 export interface RestLimits {
   bodyBytesMax: number;
   batchPointsMax: number;
@@ -165,6 +168,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       message = 'internal error';
       req.log.error({ err: error }, 'unhandled error');
     }
+    // Qdrant sends Retry-After on 429; its JS client then raises its dedicated rate-limit error.
+    if (code === 'JADE_ERR_QUEUE_FULL') reply.header('retry-after', String(RETRY_AFTER_SECONDS));
     reply.status(ERROR_TABLE[code].http).send({ status: { error: message, code }, time: Number(process.hrtime.bigint() - startOf(req)) / 1e9 });
   });
 
