@@ -38,35 +38,32 @@ class FencedDisk implements Disk {
   async open(p: string, mode: OpenMode): Promise<DiskFile> {
     this.check('open', p);
     const f = await this.inner.open(p, mode);
-    const self = this;
     return {
-      async write(data, position) {
-        self.check('write', p);
+      write: async (data, position) => {
+        this.check('write', p);
         return f.write(data, position);
       },
-      async read(buf, position) {
-        self.check('read', p);
+      read: async (buf, position) => {
+        this.check('read', p);
         return f.read(buf, position);
       },
-      async sync() {
-        self.check('sync', p);
+      sync: async () => {
+        this.check('sync', p);
         // A slow disk: the fsync takes a few turns of the event loop (crashes can land in between).
-        for (let i = self.syncDelayTurns(); i > 0; i--) await new Promise((r) => setImmediate(r));
-        self.check('sync', p);
-        if (self.lying) return;
+        for (let i = this.syncDelayTurns(); i > 0; i--) await new Promise((r) => setImmediate(r));
+        this.check('sync', p);
+        if (this.lying) return;
         return f.sync();
       },
-      async size() {
-        self.check('size', p);
+      size: async () => {
+        this.check('size', p);
         return f.size();
       },
-      async truncate(len) {
-        self.check('truncate', p);
+      truncate: async (len) => {
+        this.check('truncate', p);
         return f.truncate(len);
       },
-      async close() {
-        return f.close();
-      },
+      close: async () => f.close(),
     };
   }
   async readFile(p: string) {
