@@ -27,6 +27,9 @@ spec:
     schema:
       openAPIV3Schema:
         type: object
+        x-kubernetes-validations:
+        - rule: "size(self.metadata.name) <= 12"
+          message: "name must be at most 12 characters"
         properties:
           spec:
             type: object
@@ -117,6 +120,12 @@ describe('custom resource admission', () => {
     expect(several.message).toContain('spec.mode: Unsupported value: "turbo": supported values: "fast", "safe"');
     expect(several.message).toContain("spec.size in body should match '^[0-9]+(Mi|Gi)$'");
     expect(several.message).toContain('spec.replicas in body must be of type integer');
+
+    const longName = await expectApiError(custom.createNamespacedCustomObject({ group, version: 'v1', namespace: ns, plural: 'widgets', body: widget('a-very-long-name', { image: 'i' }) }), 422);
+    expect(longName.message).toBe('Widget.test.jadevectordb.io "a-very-long-name" is invalid: <nil>: Invalid value: "object": name must be at most 12 characters');
+
+    const nulled: any = await custom.createNamespacedCustomObject({ group, version: 'v1', namespace: ns, plural: 'widgets', body: widget('nulled', { image: 'i', mode: null }) });
+    expect(nulled.spec.mode).toBe('safe');
 
     const long = await expectApiError(custom.createNamespacedCustomObject({ group, version: 'v1', namespace: ns, plural: 'widgets', body: widget('bad3', { image: 'x'.repeat(21) }) }), 422);
     expect(long.message).toContain('spec.image: Too long: may not be more than 20 bytes');

@@ -11,7 +11,11 @@ export interface EmulatorOptions {
   crdPaths?: string[];
   /** PVC directories, pod volumes and pod logs go under here. */
   dataRoot: string;
-  /** Image name prefix → local command. Default: any image containing "jadevectordb" runs node/src/main.ts with the container's args. */
+  /**
+   * Image name prefix (longest first; then "contains") → local command, given the container with
+   * $(VAR)-expanded, mount-rewritten command/args. Default: any image containing "jadevectordb"
+   * runs `node --import tsx --import <dnsShimPath> node/src/main.ts <args>`.
+   */
   imageCommands?: Record<string, (container: any) => ContainerCommand>;
   /** Pods get 127.0.0.<base+n>, unique per live pod (default 10). */
   podIpBase?: number;
@@ -28,7 +32,7 @@ export interface EmulatorOptions {
   /** First restart backoff after a container exit, doubled per restart up to restartBackoffMaxMs (default 200 ms / 3000 ms). */
   restartBackoffBaseMs?: number;
   restartBackoffMaxMs?: number;
-  /** Bearer token the kubeconfig carries and the server demands (default "emulator-token"). */
+  /** Bearer token the kubeconfig carries (default "emulator-token"); a wrong token gets 401, none is served as anonymous (kubectl over http). */
   token?: string;
 }
 

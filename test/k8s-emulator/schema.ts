@@ -105,6 +105,8 @@ export function applyDefaults(schema: any, value: any): any {
   if (!isObject(value)) return value;
   const result: Record<string, any> = { ...value };
   for (const [key, propSchema] of Object.entries<any>(schema.properties ?? {})) {
+    // null of a non-nullable field is dropped before defaulting, as the apiserver does.
+    if (result[key] === null && !propSchema.nullable) delete result[key];
     if (result[key] === undefined && propSchema.default !== undefined) result[key] = clone(propSchema.default);
     if (result[key] !== undefined) result[key] = applyDefaults(propSchema, result[key]);
   }
@@ -329,12 +331,22 @@ export function admitCustomResource(crd: any, version: string, obj: any, old: an
   admitted = applyDefaults(schema, admitted);
   admitted.metadata = metadata;
   const causes: FieldCause[] = [];
-  const { metadata: _m, apiVersion: _a, kind: _k, ...body } = admitted;
-  const oldBody = old ? (({ metadata: _om, apiVersion: _oa, kind: _ok, ...rest }) => rest)(old) : undefined;
-  const rootSchema = { ...schema, properties: { ...(schema.properties ?? {}) } };
-  delete rootSchema.properties.metadata;
-  delete rootSchema.properties.apiVersion;
-  delete rootSchema.properties.kind;
+  // Root rules see apiVersion, kind and metadata.name/generateName only, like the apiserver's.
+  const visibleMetadata = (m: any): any => ({
+    ...(m?.name !== undefined ? { name: m.name } : {}),
+    ...(m?.generateName !== undefined ? { generateName: m.generateName } : {}),
+  });
+  const body = { ...admitted, metadata: visibleMetadata(metadata) };
+  const oldBody = old ? { ...old, metadata: visibleMetadata(old.metadata) } : undefined;
+  const rootSchema = {
+    ...schema,
+    properties: {
+      ...(schema.properties ?? {}),
+      apiVersion: { type: 'string' },
+      kind: { type: 'string' },
+      metadata: { type: 'object', properties: { name: { type: 'string' }, generateName: { type: 'string' } } },
+    },
+  };
   validateValue(rootSchema, body, oldBody, '', causes);
   if (causes.length > 0) {
     for (const c of causes) {
