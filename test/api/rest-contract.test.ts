@@ -746,7 +746,7 @@ describe('429: write backpressure', () => {
       ] as InjectOptions[]) {
         const res = await call(g.app, opts);
         expectErrorShape(res, 429, 'JADE_ERR_QUEUE_FULL');
-        expect(res.headers['retry-after']).toBe('1');
+        expect(res.res.headers['retry-after']).toBe('1');
       }
       // Reads are not writes: they still answer while the write waits.
       expect((await call(g.app, { method: 'POST', url: '/collections/q/points/count', payload: {} })).body.result.count).toBe(1);
