@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkHistory } from './checker.js';
+import { checkHistory, describeFailure } from './checker.js';
 import type { Operation } from './checker.js';
 import { createKvModel, kvModel, registerModel } from './models.js';
 import type { KvInput, KvOutput, RegisterInput, RegisterOutput, RegisterValue } from './models.js';
@@ -183,6 +183,9 @@ describe('register model, hand-made histories', () => {
     const result = checkHistory(registerModel, ops);
     expect(result.failure?.operationIndexes.sort()).toEqual([0, 1, 2]);
     expect(result.failure?.longestPrefix).toEqual([0, 1]);
+    const text = describeFailure(ops, result);
+    expect(text).toContain('longest linearizable prefix: 2 of 3 operations');
+    expect(text.split('earliest operations that could not follow it:')[1]).toContain('#2 client 1: {"op":"read"} called @4 → {"value":1} @5');
   });
 });
 

@@ -392,3 +392,28 @@ function hashKey(key: string | number): number {
   }
   return h;
 }
+
+/**
+ * A readable account of a failure: the tail of the longest linearizable prefix, then the earliest
+ * operations of the failing partition that could not be linearized after it.
+ */
+export function describeFailure<I, O>(operations: readonly Operation<I, O>[], result: CheckResult, rowsMax = 10): string {
+  if (!result.failure) return `verdict: ${result.verdict}`;
+  const { longestPrefix, operationIndexes } = result.failure;
+  const row = (i: number): string => {
+    const op = operations[i];
+    const returned = op.return === null ? 'unknown' : `${JSON.stringify(op.output)} @${op.return}`;
+    return `  #${i} client ${op.clientId}: ${JSON.stringify(op.input)} called @${op.call} → ${returned}`;
+  };
+  const inPrefix = new Set(longestPrefix);
+  const stuck = operationIndexes
+    .filter((i) => !inPrefix.has(i))
+    .sort((a, b) => operations[a].call - operations[b].call)
+    .slice(0, rowsMax);
+  return [
+    `longest linearizable prefix: ${longestPrefix.length} of ${operationIndexes.length} operations; it ends with:`,
+    ...longestPrefix.slice(-Math.min(5, rowsMax)).map(row),
+    `earliest operations that could not follow it:`,
+    ...stuck.map(row),
+  ].join('\n');
+}

@@ -4,8 +4,8 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { checkHistory, TIME_BUDGET_MS_DEFAULT } from './checker.js';
-import type { CheckResult } from './checker.js';
+import { checkHistory, describeFailure, TIME_BUDGET_MS_DEFAULT } from './checker.js';
+import type { CheckResult, Operation } from './checker.js';
 import { createKvModel, kvModel, registerModel } from './models.js';
 import { parseEtcdLog, parseJsonLines, parseKvLog } from './parse.js';
 
@@ -46,19 +46,19 @@ function main(argv: string[]): number {
     return 2;
   }
   let result: CheckResult;
-  let operationCount: number;
+  let operations: Operation<unknown, unknown>[];
   try {
     if (values.model === 'etcd') {
       const ops = parseEtcdLog(text);
-      operationCount = ops.length;
+      operations = ops;
       result = checkHistory(registerModel, ops, { timeBudgetMs: budget });
     } else if (values.model === 'kv') {
       const ops = parseKvLog(text);
-      operationCount = ops.length;
+      operations = ops;
       result = checkHistory(kvModel, ops, { timeBudgetMs: budget });
     } else {
       const ops = parseJsonLines(text);
-      operationCount = ops.length;
+      operations = ops;
       result = checkHistory(createKvModel({ absentValue: null }), ops, { timeBudgetMs: budget });
     }
   } catch (e) {
@@ -67,15 +67,10 @@ function main(argv: string[]): number {
   }
   if (values.verbose) {
     console.error(
-      `${operationCount} operations, ${result.partitionCount} partitions, ` +
+      `${operations.length} operations, ${result.partitionCount} partitions, ` +
         `${result.stepCount} steps, ${result.elapsedMs.toFixed(1)} ms`,
     );
-    if (result.failure) {
-      console.error(
-        `failing partition: ${result.failure.operationIndexes.length} operations; ` +
-          `longest linearizable prefix: ${result.failure.longestPrefix.length} operations`,
-      );
-    }
+    if (result.failure) console.error(describeFailure(operations, result));
   }
   if (result.verdict === 'unknown') {
     console.log(`unknown (${result.unknownReason})`);
