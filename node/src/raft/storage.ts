@@ -107,7 +107,12 @@ export class MemoryRaftStorage implements RaftStorage {
     const ents = first > entries[0].index ? entries.slice(first - entries[0].index) : entries;
     const offset = ents[0].index - this.ents[0].index;
     assert(offset <= this.ents.length, `append gap: storage last ${this.lastIndex()}, entry ${ents[0].index}`);
-    this.ents = this.ents.slice(0, offset).concat(ents);
+    if (offset === this.ents.length) {
+      // The common case: extend in place (no copy of the whole log per Ready).
+      for (const e of ents) this.ents.push(e);
+    } else {
+      this.ents = this.ents.slice(0, offset).concat(ents);
+    }
   }
 
   /** Replace everything with a snapshot received from the leader. */
