@@ -600,18 +600,23 @@ export class Kubelet {
   // ---- probes ----
 
   private startProbes(pod: PodRuntime, c: ContainerRuntime): void {
+    // Each probe loop belongs to one process (a restarted container starts fresh loops) and
+    // reuses one timer slot, so c.timers does not grow while the container runs.
+    const proc = c.proc;
     const schedule = (probe: any, onResult: (ok: boolean) => void, active: () => boolean): void => {
       const { periodMs, initialMs } = this.probeTiming(probe);
+      const slot = c.timers.length;
+      const alive = (): boolean => c.proc === proc && proc !== undefined && !pod.terminating && !this.stopped;
       const run = (): void => {
-        if (!c.proc || pod.terminating || this.stopped) return;
+        if (!alive()) return;
         if (!active()) {
-          c.timers.push(setTimeout(run, periodMs));
+          c.timers[slot] = setTimeout(run, periodMs);
           return;
         }
         void this.probe(pod, c, probe).then((ok) => {
-          if (!c.proc || pod.terminating || this.stopped) return;
+          if (!alive()) return;
           onResult(ok);
-          c.timers.push(setTimeout(run, periodMs));
+          c.timers[slot] = setTimeout(run, periodMs);
         });
       };
       c.timers.push(setTimeout(run, initialMs));

@@ -408,13 +408,22 @@ export class Store {
       const current = this.getRaw(t, undefined, name);
       if (!current) return;
       if (remaining === 0) this.remove(t, current);
-      else this.sweepTimers.add(setTimeout(sweep, 50));
+      else this.later(sweep, 50);
     };
     setImmediate(sweep);
     return result;
   }
 
   readonly sweepTimers = new Set<NodeJS.Timeout>();
+
+  /** Run fn after delayMs on a timer that stop() can cancel. */
+  private later(fn: () => void, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.sweepTimers.delete(timer);
+      fn();
+    }, delayMs);
+    this.sweepTimers.add(timer);
+  }
 
   private dependentsOf(ownerUid: string): { t: ResourceType; obj: any }[] {
     const found: { t: ResourceType; obj: any }[] = [];
@@ -447,7 +456,7 @@ export class Store {
       }
       const blocking = this.dependentsOf(ownerUid).filter(({ obj }) => (obj.metadata.ownerReferences ?? []).some((r: any) => r.uid === ownerUid && r.blockOwnerDeletion === true));
       if (blocking.length > 0) {
-        this.sweepTimers.add(setTimeout(sweep, 50));
+        this.later(sweep, 50);
         return;
       }
       const next = clone(owner);
