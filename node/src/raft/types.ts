@@ -89,7 +89,7 @@ export interface Message {
   /** MsgAppResp reject: the follower's guess of the last index that may match (fast backtracking). */
   rejectHint: number;
   snapshot?: Snapshot;
-  /** ReadIndex request id; 'transfer' on votes forced by leader transfer. */
+  /** ReadIndex request id (MsgReadIndex, heartbeats, answers); 'transfer' on votes forced by a leader transfer; the target on a forwarded MsgTransferLeader. */
   context?: string;
 }
 
