@@ -50,7 +50,7 @@ export interface EmulatorFaults {
   dropWatchConnections(resource?: string): void;
   /** Gracefully end open watches (the server's watch timeout): clients see a clean close. */
   closeWatches(resource?: string): void;
-  /** The next n requests matching get an error status (default 500) with a metav1.Status body. */
+  /** The next n requests matching (method; path RegExp tested against path + query string) get an error status (default 500) with a metav1.Status body. Watches count too. */
   failNextRequests(n: number, status?: number, match?: { method?: string; path?: RegExp }): void;
   /** Silent dead watch: open and new watches (on this plural, or all) keep the connection open but get no events. */
   stallWatches(resource?: string): void;
