@@ -109,6 +109,11 @@ export class ClusterNode implements CollectionsBackend {
       if (!group) throw new JadeError('JADE_ERR_NOT_FOUND', `no group ${groupId} here yet`);
       group.step(message);
     });
+    // Like etcd's ReportUnreachable: leaders stop streaming optimistically to a dead peer and probe.
+    node.transport.onPeerUnreachable((peerId) => {
+      node.metaGroup?.reportUnreachable(peerId);
+      for (const s of node.shards.values()) s.group.reportUnreachable(peerId);
+    });
     const storage = await DurableRaftStorage.open(disk, path.join(opts.dataDir, 'raft', META_GROUP), { voters: opts.peers.map((p) => p.id), learners: [] }, opts.wal);
     node.metaGroup = node.newGroup(META_GROUP, storage, node.meta);
     node.meta.onChange(() => void node.reconcileShards());

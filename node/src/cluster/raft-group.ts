@@ -173,6 +173,12 @@ export class RaftGroup {
     });
   }
 
+  reportUnreachable(peer: NodeId): void {
+    if (this.closed) return;
+    this.core.reportUnreachable(peer);
+    this.schedule();
+  }
+
   transferLeader(to: NodeId): void {
     this.core.transferLeader(to);
     this.schedule();
