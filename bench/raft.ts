@@ -185,6 +185,7 @@ async function failoverRun(cluster: ProcessCluster, groupId: string, probeVector
 
 async function main(o: Options): Promise<void> {
   const started = new Date();
+  const loadBefore = os.loadavg();
   const { vectors, source } = vectorSource(o.vectors);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'jade-bench-raft-'));
   console.log(`bench:raft: 3 processes on 127.0.0.1, ${o.vectors} × ${DIMENSION}-dim vectors (${source}), batches of ${o.batch}, ${o.inFlight} in flight; data in ${dir}`);
@@ -238,12 +239,15 @@ async function main(o: Options): Promise<void> {
     `${best >= VECTORS_PER_SECOND_TARGET ? 'PASS' : 'MISS'} quorum write rate ${Math.round(best)} vectors/s (target ≥ ${VECTORS_PER_SECOND_TARGET})`,
     `${failoverWorst < FAILOVER_MS_TARGET ? 'PASS' : 'MISS'} failover worst ${Math.round(failoverWorst)} ms, median ${Math.round(percentile(failoverMs, 0.5))} ms (target < ${FAILOVER_MS_TARGET} ms)`,
   ];
-  console.log(`\n${verdicts.join('\n')}`);
+  const loadAfter = os.loadavg();
+  // Three replicas and the client share this machine's cores: the load says how much else was running.
+  console.log(`\nhost: ${os.cpus().length} cores, load average ${loadBefore[0].toFixed(1)} before, ${loadAfter[0].toFixed(1)} after`);
+  console.log(verdicts.join('\n'));
   mkdirSync(path.join(BENCH_DIR, 'results'), { recursive: true });
   const file = path.join(BENCH_DIR, 'results', `raft-${started.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(
     file,
-    JSON.stringify({ startedAt: started.toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, options: o, source, writes, failovers, verdicts }, null, 2),
+    JSON.stringify({ startedAt: started.toISOString(), host: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadBefore, loadAfter }, options: o, source, writes, failovers, verdicts }, null, 2),
   );
   console.log(`saved ${path.relative(process.cwd(), file)}`);
   rmSync(dir, { recursive: true, force: true });
