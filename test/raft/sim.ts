@@ -191,6 +191,10 @@ class Simulation {
       preVote: knobs.chance(0.75),
       checkQuorum: knobs.chance(0.75),
     };
+    // Liveness with membership changes needs check-quorum's lease: a removed server that never
+    // learns of its removal keeps campaigning, and only followers that ignore vote requests while
+    // they hear from a leader keep it from deposing that leader again and again (Raft thesis 4.2.3).
+    if (this.params.confP > 0) this.params.checkQuorum = true;
     // One seed in three uses a leader-churn profile: leaders crash and come back quickly while
     // clients keep proposing, one entry per message. That is where old-term commit bugs
     // (Raft paper, figure 8) and persistence-order bugs show up.
