@@ -17,7 +17,7 @@ const SEEDS = (process.env.JADE_LINCHECK_SEEDS ?? '1')
   .map((s) => Number(s));
 const ROUNDS_PER_SEED = Number(process.env.JADE_LINCHECK_ROUNDS ?? 3);
 /** Faults per round, each held for a while then healed. */
-const FAULTS_PER_ROUND = Number(process.env.JADE_LINCHECK_FAULTS ?? 2);
+const FAULTS_PER_ROUND = Number(process.env.JADE_LINCHECK_FAULTS ?? 3);
 const CLIENT_COUNT = 5;
 const KEYS_PER_ROUND = 6;
 const OP_TIMEOUT_MS = 4_000;
@@ -35,34 +35,45 @@ function errorCode(e: unknown): string | undefined {
  * goes to a random member of the read or write targets (default: all); reads are strong unless told otherwise.
  */
 function restKvClient(cluster: ProcessCluster, random: () => number, options: { readConsistency?: 'strong' | 'eventual'; readTargets?: string[]; writeTargets?: string[] } = {}): KvClient {
-  const urlOf = (ids: string[]): string => cluster.member(ids[Math.floor(random() * ids.length)]).url;
   const allIds = cluster.members.map((m) => m.id);
-  const pickUrl = (): string => urlOf(options.writeTargets ?? allIds);
-  const pickReadUrl = (): string => urlOf(options.readTargets ?? allIds);
-  const readQuery = options.readConsistency === 'eventual' ? '?consistency=eventual' : '';
-  const call = async (url: string, method: string, body: unknown, signal: AbortSignal): Promise<any> => {
-    let res: Response;
-    try {
-      res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
-    } catch (e) {
-      // Nothing was sent to a process that refused the connection (it is down).
-      if (errorCode(e) === 'ECONNREFUSED') throw new DefiniteFailure(`${url}: connection refused`);
-      throw e;
+  /** The targets in a random order: a refused connection moves on to the next one. */
+  const shuffled = (ids: string[]): string[] => {
+    const out = [...ids];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [out[i], out[j]] = [out[j], out[i]];
     }
-    const json = (await res.json().catch(() => null)) as any;
-    if (res.status !== 200) throw new Error(`${method} ${url}: HTTP ${res.status} ${JSON.stringify(json?.status ?? json)}`);
-    return json;
+    return out;
+  };
+  const readQuery = options.readConsistency === 'eventual' ? '?consistency=eventual' : '';
+  const call = async (ids: string[], path: string, method: string, body: unknown, signal: AbortSignal): Promise<any> => {
+    for (const id of shuffled(ids)) {
+      const url = `${cluster.member(id).url}${path}`;
+      let res: Response;
+      try {
+        res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
+      } catch (e) {
+        // Nothing was sent to a process that refused the connection (it is down): try another node.
+        if (errorCode(e) === 'ECONNREFUSED') continue;
+        throw e;
+      }
+      const json = (await res.json().catch(() => null)) as any;
+      if (res.status !== 200) throw new Error(`${method} ${url}: HTTP ${res.status} ${JSON.stringify(json?.status ?? json)}`);
+      return json;
+    }
+    await sleep(50); // all down (kill-all): do not spin
+    throw new DefiniteFailure(`${method} ${path}: every node refused the connection`);
   };
   return {
     async put(key, value, signal) {
       const id = Number(key.slice(1));
-      await call(`${pickUrl()}/collections/${COLLECTION}/points?wait=true`, 'PUT', { points: [{ id, vector: [1, 0], payload: { v: value } }] }, signal);
+      await call(options.writeTargets ?? allIds, `/collections/${COLLECTION}/points?wait=true`, 'PUT', { points: [{ id, vector: [1, 0], payload: { v: value } }] }, signal);
     },
     async get(key, signal) {
       const id = Number(key.slice(1));
       let json: any;
       try {
-        json = await call(`${pickReadUrl()}/collections/${COLLECTION}/points${readQuery}`, 'POST', { ids: [id], with_payload: true }, signal);
+        json = await call(options.readTargets ?? allIds, `/collections/${COLLECTION}/points${readQuery}`, 'POST', { ids: [id], with_payload: true }, signal);
       } catch (e) {
         // A read that did not answer changed nothing: leave it out of the history.
         if (e instanceof DefiniteFailure) throw e;
@@ -206,6 +217,18 @@ describe('3 real processes under kill -9 and partitions', () => {
       const random = seededRandom(seed);
       const replay = `JADE_LINCHECK_SEEDS=${seed} JADE_LINCHECK_ROUNDS=${ROUNDS_PER_SEED} JADE_LINCHECK_FAULTS=${FAULTS_PER_ROUND} npx vitest run test/cluster/lincheck-cluster.test.ts`;
       const shardGroup = await createCollection(cluster);
+      // Faults come from seeded permutations of every kind, so 8 consecutive faults cover them all.
+      let faultDeck: Fault[] = [];
+      const nextFault = (): Fault => {
+        if (faultDeck.length === 0) {
+          faultDeck = [...FAULTS];
+          for (let i = faultDeck.length - 1; i > 0; i--) {
+            const j = Math.floor(random() * (i + 1));
+            [faultDeck[i], faultDeck[j]] = [faultDeck[j], faultDeck[i]];
+          }
+        }
+        return faultDeck.pop()!;
+      };
       for (let round = 0; round < ROUNDS_PER_SEED; round++) {
         await waitForLeader(cluster, shardGroup, 20_000);
         const keys = Array.from({ length: KEYS_PER_ROUND }, (_, k) => `k${round * 100 + k + 1}`);
@@ -221,8 +244,7 @@ describe('3 real processes under kill -9 and partitions', () => {
         try {
           await sleep(500);
           for (let f = 0; f < FAULTS_PER_ROUND; f++) {
-            const fault = FAULTS[Math.floor(random() * FAULTS.length)];
-            faultLog.push(await injectFault(cluster, shardGroup, fault, random));
+            faultLog.push(await injectFault(cluster, shardGroup, nextFault(), random));
             await sleep(300 + Math.floor(random() * 700));
           }
         } finally {
