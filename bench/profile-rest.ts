@@ -9,10 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadBenchData } from './lib/data.js';
 import { measureAsync } from './lib/measure.js';
-import { encodeQueries, ingest, restTarget, startServer, stopServer, type RunningServer } from './lib/server.js';
+import { encodeQueries, ingest, restTarget, startNodeWithFlags, startServer, stopServer, type RunningServer } from './lib/server.js';
 import { renderTable } from './lib/table.js';
-import { startNodeProcess } from '../test/helpers/node-process.js';
-import { RestClient, waitUntil } from './lib/rest.js';
+import { waitUntil } from './lib/rest.js';
 
 interface ProfileNode {
   id: number;
@@ -26,25 +25,31 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-/** Pipeline steps, matched against any frame of a sample's stack (so they may overlap). */
-const STEPS: { step: string; match: (fn: string, url: string) => boolean }[] = [
-  { step: 'route handler (queryVector + parseSearch + runSearch)', match: (fn, url) => url.includes('api/rest/app.ts') && /points\/query|runSearch|parseSearch|queryVector/.test(fn) },
-  { step: 'ShardState.search', match: (fn, url) => url.includes('shard/state.ts') && fn === 'search' },
-  { step: 'hnswlib searchKnn (native)', match: (fn) => fn === 'searchKnn' },
-  { step: 'Float32Array → number[] (HnswIndex.fill)', match: (fn, url) => url.includes('index/hnsw.ts') && fn === 'fill' },
-  { step: 'query finite check / backlog merge', match: (fn, url) => url.includes('shard/state.ts') && fn === 'withBacklog' },
-  { step: 'parseVector (base64 → Float32Array)', match: (fn) => fn === 'parseVector' },
-  { step: 'parseFilter', match: (fn) => fn === 'parseFilter' },
-  { step: 'result points (pointOut/selectPayload)', match: (fn) => fn === 'pointOut' || fn === 'selectPayload' || fn === 'pointByLabel' },
-  { step: 'body JSON parse (content-type parser)', match: (fn, url) => (url.includes('secure-json-parse') || url.includes('contentTypeParser')) || fn === 'defaultJsonParser' },
-  { step: 'body schema validation (ajv)', match: (fn, url) => url.includes('fastify/lib/validation') || (url.includes('ajv') && fn !== '') },
-  { step: 'response serialization (fast-json-stringify)', match: (fn, url) => url.includes('fast-json-stringify') || (url.includes('fastify/lib') && /serialize/i.test(fn)) },
-  { step: 'fastify routing/hooks/reply (lib)', match: (_fn, url) => url.includes('node_modules/fastify/') || url.includes('find-my-way') || url.includes('avvio') },
-  { step: 'metrics (prom-client)', match: (_fn, url) => url.includes('prom-client') },
-  { step: 'auth check', match: (_fn, url) => url.includes('security/auth.ts') },
-  { step: 'node http/net/stream internals', match: (_fn, url) => /node:_http|node:net|node:internal\/(streams|http|stream_base|net)|node:_stream/.test(url) },
-  { step: 'garbage collector', match: (fn) => fn === '(garbage collector)' },
+/**
+ * Buckets for a sample: walking its stack from the leaf up, the first frame that matches a rule
+ * owns the sample, so the buckets partition the busy time (the query window is found by WINDOW).
+ */
+const BUCKETS: { bucket: string; match: (fn: string, url: string) => boolean }[] = [
+  { bucket: 'HNSW search (hnswlib-node searchKnn, native)', match: (fn, url) => url.includes('index/hnsw.ts') && fn === 'search' },
+  { bucket: 'HnswIndex.fill (Float32Array → number[])', match: (fn, url) => url.includes('index/hnsw.ts') && fn === 'fill' },
+  { bucket: 'pointByLabel (copies the stored vector per hit)', match: (fn) => fn === 'pointByLabel' },
+  { bucket: 'ShardState.search (rest: checks, ids)', match: (_fn, url) => url.includes('shard/') },
+  { bucket: 'parseVector (base64 regex + decode + finite check)', match: (fn) => fn === 'parseVector' },
+  { bucket: 'route handler (rest of app.ts / convert.ts)', match: (_fn, url) => url.includes('api/rest/') || url.includes('cluster/') },
+  { bucket: 'body JSON parse', match: (fn, url) => url.includes('secure-json-parse') || url.includes('contentTypeParser') || fn === 'parse' },
+  { bucket: 'schema validation (ajv)', match: (_fn, url) => url.includes('fastify/lib/validation') || url.includes('/ajv/') },
+  { bucket: 'response serialization (fast-json-stringify)', match: (fn, url) => url.includes('fast-json-stringify') || (url.includes('fastify/lib') && /serializ/i.test(fn)) },
+  { bucket: 'metrics (prom-client histogram)', match: (_fn, url) => url.includes('prom-client') },
+  { bucket: 'logging (pino)', match: (_fn, url) => url.includes('/pino') },
+  { bucket: 'auth check', match: (_fn, url) => url.includes('security/auth.ts') },
+  { bucket: 'socket writes (native write syscalls: loopback TCP, waking the client)', match: (fn) => /^(writeString|writev|writeBuffer|writeUtf8String|writeLatin1String|writeAsciiString)$/.test(fn) },
+  { bucket: 'fastify core (routing, hooks, reply)', match: (_fn, url) => url.includes('node_modules/fastify/') || url.includes('find-my-way') || url.includes('avvio') || url.includes('light-my-request') },
+  { bucket: 'node http/net/streams (parse, write path)', match: (_fn, url) => url.startsWith('node:') },
+  { bucket: 'garbage collector', match: (fn) => fn === '(garbage collector)' },
 ];
+
+/** The query phase: first to last sample whose stack is inside runSearch. */
+const WINDOW = (fn: string, url: string) => url.includes('api/rest/app.ts') && fn === 'runSearch';
 
 function analyze(profile: CpuProfile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -55,18 +60,15 @@ function analyze(profile: CpuProfile) {
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) out.push(byId.get(cur)!);
     return out;
   };
-  const handler = STEPS[0];
-  const inHandler = (id: number) => stackOf(id).some((f) => handler.match(f.callFrame.functionName, f.callFrame.url));
-  // The query phase: first to last sample inside the query handler (startup and shutdown excluded).
   let first = -1;
   let last = -1;
   profile.samples.forEach((id, i) => {
-    if (inHandler(id)) {
+    if (stackOf(id).some((f) => WINDOW(f.callFrame.functionName, f.callFrame.url))) {
       if (first < 0) first = i;
       last = i;
     }
   });
-  const stepUs = new Map<string, number>();
+  const bucketUs = new Map<string, number>();
   const selfUs = new Map<string, number>();
   let totalUs = 0;
   let idleUs = 0;
@@ -79,13 +81,20 @@ function analyze(profile: CpuProfile) {
       continue;
     }
     totalUs += dt;
-    const selfKey = `${leaf.functionName || '(anonymous)'} ${leaf.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/node\/src\//, '')}:${leaf.lineNumber + 1}`;
+    const selfKey = `${leaf.functionName || '(anonymous)'} ${leaf.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/node\/src\//, '')}`;
     selfUs.set(selfKey, (selfUs.get(selfKey) ?? 0) + dt);
-    for (const s of STEPS) {
-      if (stack.some((f) => s.match(f.callFrame.functionName, f.callFrame.url))) stepUs.set(s.step, (stepUs.get(s.step) ?? 0) + dt);
+    let bucket = 'other';
+    outer: for (const f of stack) {
+      for (const b of BUCKETS) {
+        if (b.match(f.callFrame.functionName, f.callFrame.url)) {
+          bucket = b.bucket;
+          break outer;
+        }
+      }
     }
+    bucketUs.set(bucket, (bucketUs.get(bucket) ?? 0) + dt);
   }
-  return { totalUs, idleUs, stepUs, selfUs };
+  return { totalUs, idleUs, bucketUs, selfUs };
 }
 
 async function main() {
@@ -93,22 +102,23 @@ async function main() {
     .option('--base <n>', 'base vectors', '60000')
     .option('--queries <n>', 'queries sent under the profiler', '5000')
     .option('--ef <n>', 'hnsw_ef of the queries', '32')
+    .option('--log-level <level>', 'log level of the profiled node (info is the default of npm start)', 'info')
     .parse(process.argv)
     .opts();
-  const data = loadBenchData(Number(o.base), Math.min(Number(o.queries), 10_000));
+  // Recall is not the point here: skip the ground truth (an exact scan for a partial base).
+  const data = loadBenchData(Number(o.base), Math.min(Number(o.queries), 10_000), false);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'jade-profile-node-'));
   const profDir = mkdtempSync(path.join(os.tmpdir(), 'jade-profile-cpu-'));
   let server: RunningServer | null = null;
   try {
-    server = await startServer(dataDir);
+    server = await startServer(dataDir, o.logLevel);
     const ing = await ingest(server, data, { m: 16, efConstruction: 200 }, 1000, 4);
     process.stderr.write(`loaded ${data.base.length} in ${ing.indexedSeconds.toFixed(1)} s; restarting under --cpu-prof\n`);
     await stopServer(server, 'sigterm');
     server = null;
-    const proc = await startNodeProcess({ dataDir, env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir} --cpu-prof-interval=200` } });
-    const client = new RestClient(proc.url);
+    server = await startNodeWithFlags(dataDir, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=200'], o.logLevel);
+    const client = server.client;
     await waitUntil(async () => (await client.raw('GET', '/readyz')).status === 200, 120_000, 20, '/readyz');
-    server = { proc, client, pid: proc.child.pid! };
     const target = restTarget(server, data, encodeQueries(data), 1);
     const ef = Number(o.ef);
     const m = await measureAsync(data, data.queries.length, false, 1, (q) => target.search(q, ef) as Promise<number[]>, server.pid);
@@ -118,13 +128,14 @@ async function main() {
     if (!file) throw new Error(`no .cpuprofile written in ${profDir}`);
     const a = analyze(JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as CpuProfile);
     const perQuery = (us: number) => us / data.queries.length;
-    console.log(`REST 1 client, ef ${ef}, ${data.queries.length} queries: ${Math.round(m.qps)} QPS, recall ${m.recall.toFixed(4)}, server CPU ${Math.round(m.serverCpuUsPerQuery ?? 0)} µs/q, client CPU ${Math.round(m.clientCpuUsPerQuery)} µs/q`);
+    console.log(`node log level ${o.logLevel}; REST 1 client, ef ${ef}, ${data.queries.length} queries: ${Math.round(m.qps)} QPS, server CPU ${Math.round(m.serverCpuUsPerQuery ?? 0)} µs/q, client CPU ${Math.round(m.clientCpuUsPerQuery)} µs/q`);
     console.log(`server profile over the query phase: ${Math.round(perQuery(a.totalUs))} µs busy + ${Math.round(perQuery(a.idleUs))} µs idle per query`);
+    const buckets = [...a.bucketUs.entries()].sort((x, y) => y[1] - x[1]);
     console.log(
       renderTable(
-        'Server time per query by pipeline step (inclusive; steps nest and overlap)',
+        'Server CPU per query by step (each sample charged to the innermost matching frame)',
         ['step', 'µs/query', '% of busy'],
-        STEPS.map((s) => [s.step, Number(perQuery(a.stepUs.get(s.step) ?? 0).toFixed(1)), Number((((a.stepUs.get(s.step) ?? 0) / a.totalUs) * 100).toFixed(1))]),
+        buckets.map(([k, v]) => [k, Number(perQuery(v).toFixed(1)), Number(((v / a.totalUs) * 100).toFixed(1))]),
       ),
     );
     const top = [...a.selfUs.entries()].sort((x, y) => y[1] - x[1]).slice(0, 25);

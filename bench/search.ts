@@ -52,6 +52,7 @@ interface Options {
   ingestInFlight: number;
   usearchThreads: number;
   restartIndexWaitS: number;
+  nodeLogLevel: string;
   out: string;
 }
 
@@ -86,6 +87,7 @@ function parseOptions(argv: string[]): Options {
     .option('--ingest-in-flight <n>', 'REST upsert requests in flight', '4')
     .option('--usearch-threads <n>', 'threads for the USearch build (0 = all)', '0')
     .option('--restart-index-wait <seconds>', 'how long to wait for the graph rebuild after a kill -9 restart', '900')
+    .option('--node-log-level <level>', 'log level of the node under test (npm start uses info, which today logs two lines per request)', 'warn')
     .option('--out <dir>', 'where the JSON result goes', path.join(BENCH_DIR, 'results'));
   program.parse(argv);
   const o = program.opts();
@@ -110,6 +112,7 @@ function parseOptions(argv: string[]): Options {
     ingestInFlight: intList(o.ingestInFlight)[0],
     usearchThreads: Number(o.usearchThreads),
     restartIndexWaitS: Number(o.restartIndexWait),
+    nodeLogLevel: String(o.nodeLogLevel),
     out: o.out,
   };
 }
@@ -262,8 +265,8 @@ async function main(): Promise<void> {
   const restTargets: (Target & { concurrency: number })[] = [];
   try {
     if (has('rest')) {
-      log(`starting a node (data in ${dataDir})`);
-      server = await startServer(dataDir);
+      log(`starting a node (data in ${dataDir}, log level ${opts.nodeLogLevel})`);
+      server = await startServer(dataDir, opts.nodeLogLevel);
       const baselineRss = await rssBytes(server.client);
       log(`REST ingest: ${opts.ingestBatch} points per request, ${opts.ingestInFlight} in flight, base64 vectors, wait=true`);
       ingestReport = await ingest(server, data, graph, opts.ingestBatch, opts.ingestInFlight);
@@ -316,12 +319,12 @@ async function main(): Promise<void> {
     const restarts: RestartReport[] = [];
     if (has('restart') && server) {
       log('restart after kill -9 (WAL replay, graph rebuilt in the background)');
-      const a = await restart(server, dataDir, 'kill9', queriesB64[0], opts.restartIndexWaitS * 1000);
+      const a = await restart(server, dataDir, opts.nodeLogLevel, 'kill9', queriesB64[0], opts.restartIndexWaitS * 1000);
       server = a.server;
       restarts.push(a.report);
       log(`kill -9: ready ${a.report.readySeconds.toFixed(2)} s, first search ${a.report.firstSearchSeconds.toFixed(2)} s, graph rebuilt ${a.report.indexedSeconds?.toFixed(1) ?? 'not in time'} s`);
       log('restart after SIGTERM (checkpoint with the saved graph)');
-      const b = await restart(server, dataDir, 'sigterm', queriesB64[0], opts.restartIndexWaitS * 1000);
+      const b = await restart(server, dataDir, opts.nodeLogLevel, 'sigterm', queriesB64[0], opts.restartIndexWaitS * 1000);
       server = b.server;
       restarts.push(b.report);
       log(`SIGTERM: stop ${b.report.stopSeconds.toFixed(2)} s, ready ${b.report.readySeconds.toFixed(2)} s, first search ${b.report.firstSearchSeconds.toFixed(2)} s`);
@@ -333,6 +336,7 @@ async function main(): Promise<void> {
     out.push(`# JadeVectorDB benchmark — ${startedAt.toISOString()}`);
     out.push(`data: ${data.base.length} base × ${data.dimension} dims, ${data.queries.length} queries (ground truth ${data.groundTruthSource}); HNSW M=${graph.m}, efConstruction=${graph.efConstruction}; k=10`);
     out.push(`machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average at start ${loadStart.map((x) => x.toFixed(1)).join(' ')}, at end ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; Node ${process.version}`);
+    if (has('rest')) out.push(`node under test: log level ${opts.nodeLogLevel}`);
     out.push('REST client and server share the same cores: "client CPU µs/q" is this process, "server CPU µs/q" the node process; "server-bound QPS" = 1e6 / server µs per query (what one server thread could do with the client elsewhere).');
     out.push(renderTable('Build / ingest', ['system', 'vectors', 'seconds', 'vectors/s', 'notes'], builds.map((b) => [b.system, b.vectors, Number(b.seconds.toFixed(1)), Math.round(b.vectorsPerSecond), b.notes])));
     if (skipped.length) out.push(renderTable('Skipped', ['system', 'reason'], skipped.map((s) => [s.system, s.reason])));

@@ -21,7 +21,7 @@ export interface BenchData {
   thresholdAll: Float64Array;
   /** k-th true distance of query i among base points with label == i % 10. */
   thresholdLabel: Float64Array;
-  groundTruthSource: 'files' | 'computed';
+  groundTruthSource: 'files' | 'computed' | 'none';
 }
 
 export function l2(a: Float32Array, b: Float32Array): number {
@@ -37,15 +37,19 @@ export function l2(a: Float32Array, b: Float32Array): number {
  * Loads `baseCount` base rows and `queryCount` queries. With the full base the ground truth comes
  * from the shared files; a smaller base (--quick) gets its thresholds by exact scan.
  */
-export function loadBenchData(baseCount: number, queryCount: number): BenchData {
+export function loadBenchData(baseCount: number, queryCount: number, withGroundTruth = true): BenchData {
   const f = loadFashion(baseCount, queryCount);
   const dimension = f.base[0].length;
   const baseFlat = new Float32Array(f.base.length * dimension);
   f.base.forEach((v, i) => baseFlat.set(v, i * dimension));
   const thresholdAll = new Float64Array(f.queries.length);
   const thresholdLabel = new Float64Array(f.queries.length);
-  let source: 'files' | 'computed';
-  if (f.base.length === FULL_BASE_COUNT) {
+  let source: 'files' | 'computed' | 'none';
+  if (!withGroundTruth) {
+    thresholdAll.fill(Infinity);
+    thresholdLabel.fill(Infinity);
+    source = 'none';
+  } else if (f.base.length === FULL_BASE_COUNT) {
     const gt = loadGroundTruth('gt100');
     const gtl = loadGroundTruth('gt10-label');
     for (let q = 0; q < f.queries.length; q++) {

@@ -1,6 +1,9 @@
 // A real JadeVectorDB node for the REST part of the benchmark: durable batch ingest with base64
 // vectors, the REST search target, memory from /v1/status, and restart-to-ready timings.
-import { startNodeProcess, type NodeProcess } from '../../test/helpers/node-process.js';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { REPO_ROOT, type NodeProcess } from '../../test/helpers/node-process.js';
 import { encodeVectorBase64 } from '../../node/src/cli/import.js';
 import { type BenchData, K } from './data.js';
 import type { GraphParams, Target } from './targets.js';
@@ -12,6 +15,8 @@ export const INDEX_WAIT_MS_MAX = 30 * 60_000;
 export const READY_POLL_MS = 10;
 export const BACKLOG_POLL_MS = 250;
 export const START_TIMEOUT_MS = 10 * 60_000;
+/** Tail of a node's output kept for error messages. */
+export const OUTPUT_KEPT_CHARS = 64 * 1024;
 
 export interface RunningServer {
   proc: NodeProcess;
@@ -19,9 +24,55 @@ export interface RunningServer {
   pid: number;
 }
 
-export async function startServer(dataDir: string): Promise<RunningServer> {
-  const proc = await startNodeProcess({ dataDir, startTimeoutMs: START_TIMEOUT_MS, env: { JADE_LOG_LEVEL: 'warn' } });
-  return { proc, client: new RestClient(proc.url), pid: proc.child.pid! };
+/** Starts `node/src/main.ts` as `npm start` would, with the given log level. */
+export async function startServer(dataDir: string, logLevel: string): Promise<RunningServer> {
+  return startNodeWithFlags(dataDir, [], logLevel);
+}
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+/**
+ * Like startNodeProcess, with extra flags for node itself (e.g. --cpu-prof, which NODE_OPTIONS
+ * refuses) and any log level: it picks a free port and polls /healthz instead of reading the
+ * "listening on" log line (which a warn level hides).
+ */
+export async function startNodeWithFlags(dataDir: string, nodeArgs: string[], logLevel = 'info'): Promise<RunningServer> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port), '--log-level', logLevel], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-OUTPUT_KEPT_CHARS)));
+  child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-OUTPUT_KEPT_CHARS)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const client = new RestClient(url);
+  let exitCode: number | null | undefined;
+  void exited.then((c) => (exitCode = c));
+  await waitUntil(async () => exitCode !== undefined || (await client.raw('GET', '/healthz')).status === 200, START_TIMEOUT_MS, READY_POLL_MS, `${url}/healthz`);
+  if (exitCode !== undefined) throw new Error(`node exited with ${exitCode} before listening:\n${out}`);
+  const proc: NodeProcess = {
+    url,
+    child,
+    output: () => out,
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+  return { proc, client, pid: child.pid! };
 }
 
 export async function stopServer(s: RunningServer, how: 'sigterm' | 'kill9'): Promise<number> {
@@ -139,10 +190,10 @@ export interface RestartReport {
 }
 
 /** Stops the node (SIGTERM checkpoints; kill -9 leaves the WAL to replay), starts it again, times readiness. */
-export async function restart(s: RunningServer, dataDir: string, how: 'sigterm' | 'kill9', queryB64: string, indexWaitMs: number): Promise<{ server: RunningServer; report: RestartReport }> {
+export async function restart(s: RunningServer, dataDir: string, logLevel: string, how: 'sigterm' | 'kill9', queryB64: string, indexWaitMs: number): Promise<{ server: RunningServer; report: RestartReport }> {
   const stopSeconds = await stopServer(s, how);
   const t0 = performance.now();
-  const server = await startServer(dataDir);
+  const server = await startServer(dataDir, logLevel);
   await waitUntil(async () => (await server.client.raw('GET', '/readyz')).status === 200, START_TIMEOUT_MS, READY_POLL_MS, '/readyz');
   const t1 = performance.now();
   await waitUntil(async () => (await server.client.raw('POST', `/collections/${COLLECTION}/points/query`, queryBody(queryB64, 64, null))).status === 200, START_TIMEOUT_MS, READY_POLL_MS, 'a search to succeed');
