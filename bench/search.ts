@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fashionAvailable, FASHION_DIR } from '../test/helpers/fashion.js';
 import { type BenchData, FULL_BASE_COUNT, FULL_QUERY_COUNT, loadBenchData } from './lib/data.js';
-import { measureAsync, measureSync, type SearchMeasurement, warmUp } from './lib/measure.js';
+import { measureAsync, measureBatched, measureSync, type SearchMeasurement, warmUp } from './lib/measure.js';
 import {
   createLabelIndex,
   encodeQueries,
@@ -18,6 +18,7 @@ import {
   type IngestReport,
   restart,
   type RestartReport,
+  restBatchTarget,
   restTarget,
   rssBytes,
   type RunningServer,
@@ -46,6 +47,7 @@ interface Options {
   ef: number[];
   filteredEf: number[];
   restClients: number[];
+  restBatch: number;
   rounds: number;
   warmup: number;
   ingestBatch: number;
@@ -81,6 +83,7 @@ function parseOptions(argv: string[]): Options {
     .option('--ef <list>', 'ef values of the unfiltered sweep', '16,20,32,40,64,128')
     .option('--filtered-ef <list>', 'ef values of the filtered sweep', '16,32,64')
     .option('--rest-clients <list>', 'concurrent REST clients', '1,8')
+    .option('--rest-batch <n>', 'also measure /points/query/batch with this many queries per request (0 = off)', '32')
     .option('--rounds <n>', 'interleaved rounds per measurement (QPS is the median)', '1')
     .option('--warmup <n>', 'untimed queries before a target is first measured', '200')
     .option('--ingest-batch <n>', 'points per REST upsert request', '1000')
@@ -106,6 +109,7 @@ function parseOptions(argv: string[]): Options {
     ef: intList(o.ef),
     filteredEf: intList(o.filteredEf),
     restClients: intList(o.restClients),
+    restBatch: Number(o.restBatch),
     rounds: intList(o.rounds)[0],
     warmup: Number(o.warmup),
     ingestBatch: intList(o.ingestBatch)[0],
@@ -145,7 +149,10 @@ async function sweep(
           await warmUp(Math.min(warmupCount, t.queries), (q) => fn(q, ef));
           warmed.add(key);
         }
-        const m = t.target.isAsync
+        const batch = t.target.batch;
+        const m = batch
+          ? await measureBatched(data, t.queries, t.filtered, batch.size, t.concurrency, (qs) => batch.search(qs, ef, t.filtered), t.serverPid)
+          : t.target.isAsync
           ? await measureAsync(data, t.queries, t.filtered, t.concurrency, (q) => fn(q, ef) as Promise<ArrayLike<number>>, t.serverPid)
           : measureSync(data, t.queries, t.filtered, (q) => fn(q, ef) as ArrayLike<number>);
         rows.push({ system: t.target.name, variant: t.variant, ef, round, ...m });
@@ -281,6 +288,7 @@ async function main(): Promise<void> {
         marginalRssPerMillionBytes: ((loadedRss - baselineRss) / data.base.length) * 1e6,
       };
       for (const c of opts.restClients) restTargets.push(restTarget(server, data, queriesB64, c));
+      if (opts.restBatch > 0) restTargets.push(restBatchTarget(server, data, queriesB64, opts.restBatch));
     }
 
     // ---- unfiltered sweep, all targets interleaved per ef ----

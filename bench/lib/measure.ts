@@ -76,3 +76,35 @@ export async function measureAsync(
 export async function warmUp(count: number, search: (q: number) => Ids | Promise<Ids>): Promise<void> {
   for (let q = 0; q < count; q++) await search(q);
 }
+
+/** Sends queries in groups of `batch` per call (e.g. /points/query/batch), `concurrency` calls in flight. */
+export async function measureBatched(
+  data: BenchData,
+  queryCount: number,
+  filtered: boolean,
+  batch: number,
+  concurrency: number,
+  search: (qs: number[]) => Promise<Ids[]>,
+  serverPid?: number,
+): Promise<SearchMeasurement> {
+  const results = new ResultIds(queryCount);
+  let next = 0;
+  const server0 = serverPid === undefined ? null : processCpuSeconds(serverPid);
+  const cpu0 = cpuSecondsHere();
+  const t0 = performance.now();
+  const worker = async () => {
+    for (;;) {
+      const start = next;
+      if (start >= queryCount) return;
+      next = Math.min(start + batch, queryCount);
+      const qs = Array.from({ length: next - start }, (_, i) => start + i);
+      const out = await search(qs);
+      qs.forEach((q, i) => results.set(q, out[i]));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSecondsHere() - cpu0;
+  const server1 = serverPid === undefined ? null : processCpuSeconds(serverPid);
+  return finish(data, results, filtered, seconds, cpu, server0 === null || server1 === null ? null : server1 - server0);
+}

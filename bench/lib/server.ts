@@ -217,3 +217,24 @@ export async function createLabelIndex(s: RunningServer): Promise<number> {
   await s.client.json('PUT', `/collections/${COLLECTION}/index?wait=true`, { field_name: 'label', field_schema: 'integer' });
   return (performance.now() - t0) / 1000;
 }
+
+/** POST /collections/x/points/query/batch with `size` base64 queries per request, one request in flight. */
+export function restBatchTarget(s: RunningServer, data: BenchData, queriesB64: string[], size: number): Target & { concurrency: number } {
+  const path = `/collections/${COLLECTION}/points/query/batch`;
+  const search = async (qs: number[], ef: number, filtered: boolean) => {
+    const body = `{"searches":[${qs.map((q) => queryBody(queriesB64[q], ef, filtered ? data.filterLabel(q) : null)).join(',')}]}`;
+    const r = await s.client.raw('POST', path, body);
+    if (r.status !== 200) throw new Error(`query/batch → ${r.status}: ${r.text.slice(0, 300)}`);
+    return (JSON.parse(r.text).result as { points: { id: number }[] }[]).map((x) => x.points.map((p) => p.id));
+  };
+  const one = async (q: number, ef: number, filtered: boolean) => (await search([q], ef, filtered))[0];
+  return {
+    name: `REST batch ${size}/request`,
+    isAsync: true,
+    concurrency: 1,
+    build: { seconds: 0, vectorsPerSecond: 0, notes: '' },
+    search: (q, ef) => one(q, ef, false),
+    searchFiltered: (q, ef) => one(q, ef, true),
+    batch: { size, search },
+  };
+}

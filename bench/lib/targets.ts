@@ -34,6 +34,8 @@ export interface Target {
   /** Search with the filter label == q % 10, when the target supports filters. */
   searchFiltered?(q: number, ef: number): Ids | Promise<Ids>;
   close?(): Promise<void> | void;
+  /** When set, queries go `batch` per call through searchBatch (measured with measureBatched). */
+  batch?: { size: number; search(qs: number[], ef: number, filtered: boolean): Promise<Ids[]> };
 }
 
 function buildReport(n: number, seconds: number, notes: string): BuildReport {
