@@ -31,6 +31,9 @@ interface Options {
   batch: number;
   inFlight: number;
   failovers: number;
+  /** HNSW graph parameters of the collection: small values make indexing cheap, isolating the Raft path. */
+  hnswM: number | null;
+  efConstruct: number | null;
   quick: boolean;
 }
 
@@ -188,13 +191,16 @@ async function main(o: Options): Promise<void> {
   const loadBefore = os.loadavg();
   const { vectors, source } = vectorSource(o.vectors);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'jade-bench-raft-'));
-  console.log(`bench:raft: 3 processes on 127.0.0.1, ${o.vectors} × ${DIMENSION}-dim vectors (${source}), batches of ${o.batch}, ${o.inFlight} in flight; data in ${dir}`);
+  console.log(
+    `bench:raft: 3 processes on 127.0.0.1, ${o.vectors} × ${DIMENSION}-dim vectors (${source}), batches of ${o.batch}, ${o.inFlight} in flight, HNSW m ${o.hnswM ?? 'default'} ef_construct ${o.efConstruct ?? 'default'}; data in ${dir}`,
+  );
   const cluster = await startProcessCluster({ nodeCount: 3, baseDir: dir, startTimeoutMs: 120_000 });
   const writes: WriteRun[] = [];
   const failovers: FailoverRun[] = [];
   try {
     const admin = new RestClient(cluster.members[0].url);
-    await admin.json('PUT', `/collections/${COLLECTION}`, { vectors: { size: DIMENSION, distance: 'Euclid' } });
+    const hnsw = { ...(o.hnswM ? { m: o.hnswM } : {}), ...(o.efConstruct ? { ef_construct: o.efConstruct } : {}) };
+    await admin.json('PUT', `/collections/${COLLECTION}`, { vectors: { size: DIMENSION, distance: 'Euclid' }, ...(Object.keys(hnsw).length ? { hnsw_config: hnsw } : {}) });
     admin.close();
     const groupId = await shardGroupOf(cluster);
     const leaderId = await waitForLeader(cluster, groupId);
@@ -258,14 +264,18 @@ const program = new Command('bench:raft')
   .option('--batch <n>', 'points per write request', '1000')
   .option('--in-flight <n>', 'write requests in flight', '4')
   .option('--failovers <n>', 'leader kill -9 repetitions', '3')
+  .option('--hnsw-m <n>', 'HNSW m of the collection (default: the node default)')
+  .option('--ef-construct <n>', 'HNSW ef_construct of the collection (default: the node default); e.g. --hnsw-m 4 --ef-construct 8 makes indexing cheap to isolate replication')
   .option('--quick', 'small run (10k vectors, 2 failovers) for a smoke check')
   .parse();
-const raw = program.opts<{ vectors: string; batch: string; inFlight: string; failovers: string; quick?: boolean }>();
+const raw = program.opts<{ vectors: string; batch: string; inFlight: string; failovers: string; hnswM?: string; efConstruct?: string; quick?: boolean }>();
 const quick = raw.quick === true;
 await main({
   vectors: quick ? 10_000 : Number(raw.vectors),
   batch: Number(raw.batch),
   inFlight: Number(raw.inFlight),
   failovers: quick ? 2 : Number(raw.failovers),
+  hnswM: raw.hnswM ? Number(raw.hnswM) : null,
+  efConstruct: raw.efConstruct ? Number(raw.efConstruct) : null,
   quick,
 });

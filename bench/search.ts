@@ -387,7 +387,8 @@ async function main(): Promise<void> {
       const serverBound = best.serverCpuUsPerQuery ? 1e6 / best.serverCpuUsPerQuery : null;
       summary.push({
         target: `${t.name}: QPS ≥ ${REST_QPS_RATIO_TARGET * 100}% of hnswlib-node at recall ≥ ${RECALL_TARGET}`,
-        verdict: ratio >= REST_QPS_RATIO_TARGET ? 'PASS' : 'MISS',
+        // A batch request is not one query per call: shown for what amortizing HTTP buys, not judged.
+        verdict: t.batch ? 'N/A' : ratio >= REST_QPS_RATIO_TARGET ? 'PASS' : 'MISS',
         detail: `${Math.round(best.qps)} QPS (ef ${best.ef}, recall ${best.recall.toFixed(3)}) vs ${Math.round(ceiling.qps)} QPS (ef ${ceiling.ef}, recall ${ceiling.recall.toFixed(3)}) = ${(ratio * 100).toFixed(0)}%` +
           (serverBound ? `; server-bound ${Math.round(serverBound)} QPS = ${((serverBound / ceiling.qps) * 100).toFixed(0)}%` : ''),
       });
