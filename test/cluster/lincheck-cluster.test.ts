@@ -2,7 +2,8 @@
 // and strongly read keys (points with payload {v}) through random nodes while a seeded nemesis
 // kill -9's and restarts the shard or meta leader and partitions peers (symmetric and one-way) via
 // the fault hooks; every round's history must be linearizable (kv model) with 0 acknowledged-but-lost
-// writes. Seeds and rounds come from JADE_LINCHECK_SEEDS / JADE_LINCHECK_ROUNDS for longer runs.
+// writes. Seeds and rounds come from JADE_LINCHECK_SEEDS / JADE_LINCHECK_ROUNDS for longer runs;
+// JADE_LINCHECK_LOAD_WRITERS adds bulk writers to the same group (big entries, leader churn).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,10 @@ const SEEDS = (process.env.JADE_LINCHECK_SEEDS ?? '1')
 const ROUNDS_PER_SEED = Number(process.env.JADE_LINCHECK_ROUNDS ?? 3);
 /** Faults per round, each held for a while then healed. */
 const FAULTS_PER_ROUND = Number(process.env.JADE_LINCHECK_FAULTS ?? 3);
+/** Background bulk writers to the same shard group (large entries, busy event loops, leader churn); 0 by default. */
+const LOAD_WRITERS = Number(process.env.JADE_LINCHECK_LOAD_WRITERS ?? 0);
+const LOAD_BATCH_POINTS = 500;
+const LOAD_PAYLOAD_BYTES = 2_000;
 const CLIENT_COUNT = 5;
 const KEYS_PER_ROUND = 6;
 const OP_TIMEOUT_MS = 4_000;
@@ -203,6 +208,27 @@ async function createCollection(cluster: ProcessCluster): Promise<string> {
   }
 }
 
+/** Upserts big batches of points outside the checked keys until `stop`, ignoring every outcome. */
+async function bulkLoad(cluster: ProcessCluster, random: () => number, stop: AbortSignal): Promise<number> {
+  const blob = 'x'.repeat(LOAD_PAYLOAD_BYTES);
+  let acknowledged = 0;
+  while (!stop.aborted) {
+    const member = cluster.members[Math.floor(random() * cluster.members.length)];
+    const firstId = 1_000_000 + Math.floor(random() * 100) * LOAD_BATCH_POINTS;
+    const points = Array.from({ length: LOAD_BATCH_POINTS }, (_, i) => ({ id: firstId + i, vector: [random(), random()], payload: { blob } }));
+    const res = await fetch(`${member.url}/collections/${COLLECTION}/points?wait=true`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ points }),
+      signal: AbortSignal.any([stop, AbortSignal.timeout(15_000)]),
+    }).catch(() => null);
+    if (res?.status === 200) acknowledged++;
+    await res?.arrayBuffer().catch(() => undefined);
+    if (!res) await sleep(50);
+  }
+  return acknowledged;
+}
+
 const clusters: { cluster: ProcessCluster; dir: string }[] = [];
 afterAll(async () => {
   for (const { cluster } of clusters) await cluster.stopAll();
@@ -217,7 +243,7 @@ describe('3 real processes under kill -9 and partitions', () => {
       // xorshift's first outputs for small neighbouring seeds are alike: scramble the seed and warm up.
       const random = seededRandom(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0);
       for (let i = 0; i < 8; i++) random();
-      const replay = `JADE_LINCHECK_SEEDS=${seed} JADE_LINCHECK_ROUNDS=${ROUNDS_PER_SEED} JADE_LINCHECK_FAULTS=${FAULTS_PER_ROUND} npx vitest run test/cluster/lincheck-cluster.test.ts`;
+      const replay = `JADE_LINCHECK_SEEDS=${seed} JADE_LINCHECK_ROUNDS=${ROUNDS_PER_SEED} JADE_LINCHECK_FAULTS=${FAULTS_PER_ROUND} JADE_LINCHECK_LOAD_WRITERS=${LOAD_WRITERS} npx vitest run test/cluster/lincheck-cluster.test.ts`;
       const shardGroup = await createCollection(cluster);
       // Faults come from seeded permutations of every kind, so 8 consecutive faults cover them all.
       let faultDeck: Fault[] = [];
@@ -242,6 +268,8 @@ describe('3 real processes under kill -9 and partitions', () => {
           { clientCount: CLIENT_COUNT, keys, seed: seed * 100 + round, opTimeoutMs: OP_TIMEOUT_MS, mix: { get: 1, put: 1, cas: 0 }, thinkTimeMsMax: 20 },
           stop.signal,
         );
+        const loadStop = new AbortController();
+        const load = Promise.all(Array.from({ length: LOAD_WRITERS }, (_, w) => bulkLoad(cluster, seededRandom(seed * 31 + round * 7 + w + 1), loadStop.signal)));
         const faultLog: string[] = [];
         try {
           await sleep(500);
@@ -252,8 +280,11 @@ describe('3 real processes under kill -9 and partitions', () => {
         } finally {
           await healAll(cluster);
           stop.abort();
+          loadStop.abort();
         }
         const stats = await workload;
+        const loadBatches = (await load).reduce((a, b) => a + b, 0);
+        if (LOAD_WRITERS > 0) faultLog.push(`bulk load: ${loadBatches} batches of ${LOAD_BATCH_POINTS} acknowledged`);
         await waitForLeader(cluster, shardGroup, 20_000);
         const finalClient = restKvClient(cluster, seededRandom(seed + round + 12_345));
         const finalValues = await readFinalValues(finalClient, recorder, keys, { opTimeoutMs: OP_TIMEOUT_MS, attemptsMax: 20, retryDelayMs: 200 });
