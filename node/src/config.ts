@@ -49,6 +49,8 @@ export interface NodeConfig {
   peers: PeerConfig[];
   /** Address the Raft transport (gRPC) listens on; cluster mode only. */
   grpcHost: string;
+  /** Cluster mode: each Raft group snapshots its state and compacts its log after this many applied entries. */
+  raftSnapshotEveryEntries: number;
 }
 
 export interface PeerConfig {
@@ -99,6 +101,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   testHooksEnabled: false,
   peers: [],
   grpcHost: '127.0.0.1',
+  raftSnapshotEveryEntries: 10_000,
 };
 
 /** Environment variables a node reads (documented in README "Configuration"). */
@@ -126,6 +129,7 @@ export const ENV_KEYS = {
   testHooks: 'JADE_TEST_HOOKS',
   peers: 'JADE_PEERS',
   grpcHost: 'JADE_GRPC_HOST',
+  raftSnapshotEveryEntries: 'JADE_RAFT_SNAPSHOT_EVERY_ENTRIES',
 } as const;
 
 export class ConfigError extends Error {}
@@ -179,6 +183,7 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     testHooksEnabled: get('testHooks') === '1',
     peers: parsePeers(get('peers')),
     grpcHost: get('grpcHost') || get('host') || d.grpcHost,
+    raftSnapshotEveryEntries: int('raftSnapshotEveryEntries', get('raftSnapshotEveryEntries'), d.raftSnapshotEveryEntries, 2, 100_000_000),
   };
   if (config.limits.indexBacklogMax < config.limits.batchPointsMax) {
     throw new ConfigError(`indexBacklogMax (${config.limits.indexBacklogMax}) must be at least batchPointsMax (${config.limits.batchPointsMax}), or a full batch could never be written`);

@@ -286,8 +286,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.get('/v1/status', { schema: { tags: ['system'], response: { 200: { type: 'object', additionalProperties: true } } } }, async () => {
     const mem = process.memoryUsage();
-    const collections = backend.names().map((name) => {
-      const { state, record, walBytes } = backend.view(name);
+    interface CollectionStatus { name: string; opening?: boolean; points?: number; dimension?: number; metric?: string; walBytes?: number; memoryBytes?: number; indexBacklog?: number }
+    const collections = backend.names().map((name): CollectionStatus => {
+      let view;
+      try {
+        view = backend.view(name);
+      } catch {
+        return { name, opening: true }; // a replica still opening (cluster mode) has nothing to report yet
+      }
+      const { state, record, walBytes } = view;
       const m = state.memoryBytes();
       return { name, points: state.count, dimension: record.params.dimension, metric: record.params.metric, walBytes, memoryBytes: m.vectors + m.index, indexBacklog: state.indexBacklog };
     });
@@ -301,9 +308,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ready: deps.isReady(),
       uptimeSeconds: Math.round((Date.now() - deps.info.startedAtMs) / 1000),
       collections,
-      points: collections.reduce((a, c) => a + c.points, 0),
-      walBytes: collections.reduce((a, c) => a + c.walBytes, 0),
-      memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, externalBytes: mem.external, indexBytes: collections.reduce((a, c) => a + c.memoryBytes, 0) },
+      points: collections.reduce((a, c) => a + (c.points ?? 0), 0),
+      walBytes: collections.reduce((a, c) => a + (c.walBytes ?? 0), 0),
+      memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, externalBytes: mem.external, indexBytes: collections.reduce((a, c) => a + (c.memoryBytes ?? 0), 0) },
       diskUsedBytes: deps.diskUsageBytes ? await deps.diskUsageBytes() : null,
     };
   });
