@@ -51,7 +51,26 @@ const BUCKETS: { bucket: string; match: (fn: string, url: string) => boolean }[]
 /** The query phase: first to last sample whose stack is inside runSearch. */
 const WINDOW = (fn: string, url: string) => url.includes('api/rest/app.ts') && fn === 'runSearch';
 
-function analyze(profile: CpuProfile) {
+/** Buckets of the ingest phase (durable upserts while the background indexer runs). */
+const INGEST_BUCKETS: typeof BUCKETS = [
+  { bucket: 'background HNSW insert (indexSome → hnswlib addPoint)', match: (fn) => fn === 'indexSome' },
+  { bucket: 'parseVector (base64 regex + readFloatLE loop + finite check)', match: (fn) => fn === 'parseVector' },
+  { bucket: 'validateBatch (ids, finite check, payload size)', match: (fn, url) => url.includes('shard/state.ts') && /validate/.test(fn) },
+  { bucket: 'apply (arena copy, maps, payload)', match: (fn, url) => url.includes('shard/state.ts') && /apply|upsertOne/.test(fn) },
+  { bucket: 'WAL encode + CRC + append (storage/)', match: (_fn, url) => url.includes('/storage/') || url.includes('@node-rs/crc32') || url.includes('flatbuffers') },
+  { bucket: 'fsync / file writes (native)', match: (fn) => /^(fsync|fdatasync|writeBuffer|writeBuffers|write)$/.test(fn) },
+  { bucket: 'body JSON parse', match: (fn, url) => url.includes('secure-json-parse') || url.includes('contentTypeParser') || fn === 'parse' },
+  { bucket: 'schema validation (ajv)', match: (_fn, url) => url.includes('fastify/lib/validation') || url.includes('/ajv/') },
+  { bucket: 'route handler (parsePointId, parsePayload, ...)', match: (_fn, url) => url.includes('api/rest/') || url.includes('shard/') || url.includes('cluster/') },
+  { bucket: 'fastify core', match: (_fn, url) => url.includes('node_modules/fastify/') },
+  { bucket: 'node internals (http body read, streams)', match: (_fn, url) => url.startsWith('node:') },
+  { bucket: 'garbage collector', match: (fn) => fn === '(garbage collector)' },
+];
+
+/** The acknowledged-ingest phase: first to last sample inside parseVector or the WAL. */
+const INGEST_WINDOW = (fn: string, url: string) => fn === 'parseVector' || url.includes('storage/wal.ts');
+
+function analyze(profile: CpuProfile, window = WINDOW, buckets = BUCKETS) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -63,7 +82,7 @@ function analyze(profile: CpuProfile) {
   let first = -1;
   let last = -1;
   profile.samples.forEach((id, i) => {
-    if (stackOf(id).some((f) => WINDOW(f.callFrame.functionName, f.callFrame.url))) {
+    if (stackOf(id).some((f) => window(f.callFrame.functionName, f.callFrame.url))) {
       if (first < 0) first = i;
       last = i;
     }
@@ -85,7 +104,7 @@ function analyze(profile: CpuProfile) {
     selfUs.set(selfKey, (selfUs.get(selfKey) ?? 0) + dt);
     let bucket = 'other';
     outer: for (const f of stack) {
-      for (const b of BUCKETS) {
+      for (const b of buckets) {
         if (b.match(f.callFrame.functionName, f.callFrame.url)) {
           bucket = b.bucket;
           break outer;
@@ -103,6 +122,7 @@ async function main() {
     .option('--queries <n>', 'queries sent under the profiler', '5000')
     .option('--ef <n>', 'hnsw_ef of the queries', '32')
     .option('--log-level <level>', 'log level of the profiled node (info is the default of npm start)', 'info')
+    .option('--phase <phase>', 'query (search requests) or ingest (durable batch upserts with the indexer running)', 'query')
     .parse(process.argv)
     .opts();
   // Recall is not the point here: skip the ground truth (an exact scan for a partial base).
@@ -111,6 +131,21 @@ async function main() {
   const profDir = mkdtempSync(path.join(os.tmpdir(), 'jade-profile-cpu-'));
   let server: RunningServer | null = null;
   try {
+    if (o.phase === 'ingest') {
+      server = await startNodeWithFlags(dataDir, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=500'], o.logLevel);
+      const ing = await ingest(server, data, { m: 16, efConstruction: 200 }, 1000, 4);
+      await stopServer(server, 'sigterm');
+      server = null;
+      const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+      if (!file) throw new Error(`no .cpuprofile written in ${profDir}`);
+      const a = analyze(JSON.parse(readFileSync(path.join(profDir, file), 'utf8')) as CpuProfile, INGEST_WINDOW, INGEST_BUCKETS);
+      const perThousand = (us: number) => (us / data.base.length) * 1000 / 1000; // ms per 1000 vectors
+      console.log(`node log level ${o.logLevel}; ingest of ${data.base.length}: ${Math.round(ing.ackVectorsPerSecond)} vectors/s acknowledged, ${ing.indexedSeconds.toFixed(1)} s until indexed`);
+      console.log(`server profile over the acknowledged phase: ${(a.totalUs / 1e6).toFixed(2)} s busy + ${(a.idleUs / 1e6).toFixed(2)} s idle`);
+      const rows = [...a.bucketUs.entries()].sort((x, y) => y[1] - x[1]);
+      console.log(renderTable('Server CPU during acknowledged ingest (ms per 1000 vectors)', ['step', 'ms/1000 vectors', '% of busy'], rows.map(([k, v]) => [k, Number(perThousand(v).toFixed(2)), Number(((v / a.totalUs) * 100).toFixed(1))])));
+      return;
+    }
     server = await startServer(dataDir, o.logLevel);
     const ing = await ingest(server, data, { m: 16, efConstruction: 200 }, 1000, 4);
     process.stderr.write(`loaded ${data.base.length} in ${ing.indexedSeconds.toFixed(1)} s; restarting under --cpu-prof\n`);
