@@ -20,14 +20,20 @@ export async function startNodeProcess(opts: { dataDir: string; host?: string; e
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Keep a bounded tail of the output, and stop scanning for the URL once found: long runs log a lot.
+  const OUTPUT_TAIL_BYTES_MAX = 256 * 1024;
   let out = '';
+  let listening = false;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`node did not start in time:\n${out}`)), opts.startTimeoutMs ?? 30_000);
     const onData = (d: Buffer) => {
       out += d.toString();
+      if (out.length > OUTPUT_TAIL_BYTES_MAX) out = out.slice(-OUTPUT_TAIL_BYTES_MAX);
+      if (listening) return;
       const m = /listening on (http:\/\/[^ "]+)/.exec(out);
       if (m) {
+        listening = true;
         clearTimeout(timer);
         resolve(m[1]);
       }

@@ -242,6 +242,11 @@ export class ShardState {
     return { id: p.id, payload: p.payload, vector: new Float32Array(this.arena.get(label)!) };
   }
 
+  /** Id and payload only: no copy of the vector (search results usually do not return it). */
+  pointInfoByLabel(label: number): { id: PointId; payload: Record<string, unknown> | null } {
+    return this.pointOfLabel.get(label)!;
+  }
+
   pointByLabel(label: number): { id: PointId; payload: Record<string, unknown> | null; vector: Float32Array } {
     const p = this.pointOfLabel.get(label)!;
     return { id: p.id, payload: p.payload, vector: new Float32Array(this.arena.get(label)!) };

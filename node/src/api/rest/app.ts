@@ -123,7 +123,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Per-request logs only at warn: info-level request lines cost throughput and add nothing.
   app.addHook('onRoute', (route) => {
-    route.logLevel ??= 'warn';
+    // Unconditionally: fastify has already filled in the default level before onRoute runs.
+    route.logLevel = 'warn';
   });
 
   app.addHook('onRequest', async (req) => {
@@ -205,12 +206,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
 
   function pointOut(state: ShardState, label: number, selector: PayloadSelector, withVector: boolean, score?: number): PointOut {
-    const p = state.pointByLabel(label);
+    const p = state.pointInfoByLabel(label);
     const out: PointOut = { id: p.id, version: 0 };
     if (score !== undefined) out.score = score;
     const payload = selectPayload(p.payload, selector);
     if (payload !== undefined) out.payload = payload;
-    if (withVector) out.vector = vectorOut(p.vector);
+    if (withVector) out.vector = vectorOut(state.pointByLabel(label).vector);
     return out;
   }
 
@@ -501,7 +502,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         let offset: PointId | null = null;
         do {
           const page = state.scroll(offset, 10_000, filter);
-          for (const l of page.labels) ids.push(state.pointByLabel(l).id);
+          for (const l of page.labels) ids.push(state.pointInfoByLabel(l).id);
           offset = page.nextOffset;
         } while (offset !== null);
       } else {
