@@ -24,8 +24,11 @@ export interface RaftTransport {
 }
 
 export interface RaftStateMachine {
-  /** Apply committed entries in index order. confChange entries are passed too (data is an encoded ConfChange). */
-  apply(entries: Entry[]): Promise<void>;
+  /**
+   * Apply committed entries in index order. confChange entries are passed too (data is an encoded ConfChange).
+   * May return one result per entry: a local proposal of that entry resolves with it.
+   */
+  apply(entries: Entry[]): Promise<void | readonly unknown[]>;
   /** An image of the state as of the last applied entry. */
   snapshot(): Promise<Uint8Array>;
   /** Replace the whole state with a snapshot received from the leader. */
@@ -52,8 +55,14 @@ export interface RaftDriverOptions {
 interface ProposalWaiter {
   term: number;
   index: number;
-  resolve: (r: { index: number }) => void;
+  resolve: (r: ProposalResult) => void;
   reject: (e: unknown) => void;
+}
+
+/** A proposal's applied index and what the state machine's apply returned for that entry (if anything). */
+export interface ProposalResult {
+  index: number;
+  result?: unknown;
 }
 
 interface ReadWaiter {
@@ -110,11 +119,11 @@ export class RaftDriver {
   }
 
   /** Propose a batch; resolves once its last entry is applied here, rejects if it was overwritten. */
-  propose(datas: Uint8Array[]): Promise<{ index: number }> {
+  propose(datas: Uint8Array[]): Promise<ProposalResult> {
     return this.track(() => this.core.propose(datas));
   }
 
-  proposeConfChange(cc: ConfChange): Promise<{ index: number }> {
+  proposeConfChange(cc: ConfChange): Promise<ProposalResult> {
     return this.track(() => this.core.proposeConfChange(cc));
   }
 
@@ -134,6 +143,13 @@ export class RaftDriver {
       }
       this.kick();
     });
+  }
+
+  /** Start an election now (e.g. the first replica of a new group) instead of waiting for a timeout. */
+  campaign(): void {
+    if (this.stopped) return;
+    this.core.campaign();
+    this.kick();
   }
 
   transferLeader(to: NodeId): void {
@@ -169,7 +185,7 @@ export class RaftDriver {
     if (this.stopped) throw new JadeError('JADE_ERR_UNAVAILABLE', `raft group ${this.core.groupId} is stopped`);
   }
 
-  private track(fn: () => { term: number; lastIndex: number }): Promise<{ index: number }> {
+  private track(fn: () => { term: number; lastIndex: number }): Promise<ProposalResult> {
     try {
       this.checkRunning();
       if (this.proposals.size >= this.maxPendingProposals) throw new JadeError('JADE_ERR_QUEUE_FULL', `${this.proposals.size} proposals pending`);
@@ -177,7 +193,7 @@ export class RaftDriver {
       // Our new entry replaced whatever this node had at that index before.
       const stale = this.proposals.get(r.lastIndex);
       if (stale) stale.reject(new JadeError('JADE_ERR_NOT_LEADER', `proposal at ${r.lastIndex} was overwritten`, { index: r.lastIndex }));
-      const p = new Promise<{ index: number }>((resolve, reject) => this.proposals.set(r.lastIndex, { term: r.term, index: r.lastIndex, resolve, reject }));
+      const p = new Promise<ProposalResult>((resolve, reject) => this.proposals.set(r.lastIndex, { term: r.term, index: r.lastIndex, resolve, reject }));
       this.kick();
       return p;
     } catch (e) {
@@ -231,12 +247,12 @@ export class RaftDriver {
       }
     }
     if (rd.committedEntries.length > 0) {
-      await this.sm.apply(rd.committedEntries);
-      for (const e of rd.committedEntries) {
+      const results = await this.sm.apply(rd.committedEntries);
+      for (const [i, e] of rd.committedEntries.entries()) {
         const w = this.proposals.get(e.index);
         if (!w) continue;
         this.proposals.delete(e.index);
-        if (e.term === w.term) w.resolve({ index: e.index });
+        if (e.term === w.term) w.resolve(results ? { index: e.index, result: results[i] } : { index: e.index });
         else w.reject(new JadeError('JADE_ERR_NOT_LEADER', `proposal at ${e.index} was overwritten by a new leader`, { index: e.index }));
       }
       this.appliedIndex = rd.committedEntries[rd.committedEntries.length - 1].index;

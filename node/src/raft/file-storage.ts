@@ -185,6 +185,11 @@ export class FileRaftStorage implements DurableRaftStorage {
     await this.wal.truncateBefore(index + 1);
   }
 
+  /** Bytes of log on disk (for size reports). */
+  walSizeBytes(): number {
+    return this.wal.sizeBytes();
+  }
+
   async close(): Promise<void> {
     await this.wal.close();
   }
