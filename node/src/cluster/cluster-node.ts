@@ -2,8 +2,13 @@
 // groups placed on it, drives them from one tick timer, routes transport messages by group, and
 // implements the API's CollectionsBackend: writes go through the shard group's leader
 // (forwarded over HTTP when it is elsewhere), strong reads pass a ReadIndex barrier.
+// Every group runs on the Raft package's RaftDriver + FileRaftStorage (node/src/raft/README.md);
+// this file adds what the cluster needs on top: apply results back to the proposer, proposal and
+// read deadlines, and the gRPC transport (MsgSnap as a snapshot stream).
 import path from 'node:path';
-import type { Message } from '../raft/types.js';
+import { RaftDriver, type RaftStateMachine } from '../raft/driver.js';
+import { FileRaftStorage } from '../raft/file-storage.js';
+import type { Entry, Message, NodeId } from '../raft/types.js';
 import type { ShardLimits, CollectionParams } from '../shard/state.js';
 import { validateParams } from '../shard/state.js';
 import type { Disk } from '../storage/disk.js';
@@ -15,13 +20,137 @@ import type { CollectionView, CollectionsBackend, CreateOptions, ReadConsistency
 import { COLLECTION_NAME_RE } from './catalog.js';
 import { MetaStateMachine, encodeMetaCommand, placeReplicas, unwrapMetaResult, type MetaCommand } from './meta.js';
 import { decodeMessage, decodeSnapshotMeta, encodeMessage, encodeSnapshotMeta } from './raft-codec.js';
-import { RaftGroup, RAFT_GROUP_DEFAULTS, type GroupStateMachine, type RaftGroupOptions } from './raft-group.js';
-import { DurableRaftStorage } from './raft-storage.js';
 import { ShardStateMachine } from './shard-sm.js';
 import { GrpcRaftTransport } from './transport/grpc-transport.js';
 import type { FaultSpec } from './transport/types.js';
 
 export const META_GROUP = 'meta';
+/** Each group's Raft storage lives in <dataDir>/groups/<groupId>. */
+const GROUPS_DIR = 'groups';
+
+export interface RaftGroupOptions {
+  /** How long a proposal may wait to be applied before its outcome is reported unknown. */
+  proposalTimeoutMs: number;
+  readTimeoutMs: number;
+  /** Take a snapshot and compact once this many entries were applied since the last one. */
+  snapshotEveryEntries: number;
+  /** Entries kept behind a snapshot so slightly slow followers catch up from the log. */
+  retainEntries: number;
+  /** Proposals waiting at once, and reads waiting at once (429 past it). */
+  waitersMax: number;
+}
+
+export const RAFT_GROUP_DEFAULTS: RaftGroupOptions = {
+  proposalTimeoutMs: 10_000,
+  readTimeoutMs: 5_000,
+  snapshotEveryEntries: 10_000,
+  retainEntries: 1_000,
+  waitersMax: 10_000,
+};
+
+/** A group's state machine as the cluster writes them: synchronous, one entry at a time. */
+export interface GroupStateMachine {
+  /** Applies one committed normal entry; the result is handed to the proposer. */
+  apply(entry: Entry): unknown;
+  /** Image of the state after every applied entry (for snapshots). */
+  snapshot(): Uint8Array;
+  restore(data: Uint8Array): void;
+}
+
+/** What applying one entry here gave: the local proposer of that entry gets the value or the error. */
+type ApplyOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+const NOTHING_APPLIED: ApplyOutcome = { ok: true, value: undefined };
+
+/** The driver's state machine contract over a GroupStateMachine; a failing command fails its proposer, not the group. */
+function driverStateMachine(sm: GroupStateMachine): RaftStateMachine {
+  return {
+    apply: (entries) => {
+      const outcomes = entries.map((e): ApplyOutcome => {
+        // Leader no-op entries and membership changes carry no command.
+        if (e.type !== 'normal' || e.data.length === 0) return NOTHING_APPLIED;
+        try {
+          return { ok: true, value: sm.apply(e) };
+        } catch (error) {
+          return { ok: false, error };
+        }
+      });
+      return Promise.resolve(outcomes);
+    },
+    snapshot: () => Promise.resolve(sm.snapshot()),
+    restore: (snap) => Promise.resolve(sm.restore(snap.data)),
+  };
+}
+
+/** Settles like `p`, or rejects with `onTimeout()` after `ms`; a late settlement of `p` is absorbed. */
+function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * One Raft group hosted here. Deadlines are enforced around the driver's promises: a proposal
+ * that times out stays the driver's waiter for its index (so it can never remove a newer waiter
+ * at that index); the driver settles it once the index is applied or overwritten.
+ */
+class HostedGroup {
+  constructor(
+    readonly groupId: string,
+    readonly driver: RaftDriver,
+    readonly storage: FileRaftStorage,
+    private readonly options: RaftGroupOptions,
+  ) {}
+
+  get isLeader(): boolean {
+    return this.driver.core.basicStatus().role === 'leader';
+  }
+
+  get leaderId(): NodeId {
+    return this.driver.core.basicStatus().lead;
+  }
+
+  status() {
+    const s = this.driver.core.basicStatus();
+    return { groupId: this.groupId, role: s.role, term: s.term, leader: s.lead, commit: s.commit, applied: s.applied, lastIndex: s.lastIndex, conf: this.driver.core.confState() };
+  }
+
+  /** Proposes one command; resolves with the state machine's result once applied here. */
+  async propose(data: Uint8Array): Promise<unknown> {
+    const applied = await withDeadline(
+      this.driver.propose([data]),
+      this.options.proposalTimeoutMs,
+      () => new JadeError('JADE_ERR_UNAVAILABLE', `group ${this.groupId}: proposal not applied within ${this.options.proposalTimeoutMs} ms; its outcome is unknown`),
+    );
+    const outcome = (applied.result as ApplyOutcome | undefined) ?? NOTHING_APPLIED;
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
+  }
+
+  /** Linearizable read barrier: resolves once this replica applied everything committed before the call. */
+  async readBarrier(): Promise<void> {
+    await withDeadline(
+      this.driver.readIndex(),
+      this.options.readTimeoutMs,
+      () => new JadeError('JADE_ERR_UNAVAILABLE', `group ${this.groupId}: no quorum confirmed the read within ${this.options.readTimeoutMs} ms`),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.driver.stop();
+    await this.storage.close();
+  }
+}
 
 export interface ClusterPeer {
   id: string;
@@ -66,9 +195,8 @@ class SeededRandom {
 }
 
 interface ShardReplica {
-  group: RaftGroup;
+  group: HostedGroup;
   sm: ShardStateMachine;
-  storage: DurableRaftStorage;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -78,7 +206,7 @@ function sleep(ms: number): Promise<void> {
 export class ClusterNode implements CollectionsBackend {
   readonly mode = 'cluster' as const;
   private readonly meta = new MetaStateMachine();
-  private metaGroup!: RaftGroup;
+  private metaGroup!: HostedGroup;
   private readonly shards = new Map<string, ShardReplica>();
   private readonly opening = new Set<string>();
   private tickTimer: NodeJS.Timeout | null = null;
@@ -100,23 +228,24 @@ export class ClusterNode implements CollectionsBackend {
       } catch {
         return; // a malformed frame is dropped like a lost message
       }
-      node.groupOf(groupId)?.step(m);
+      node.groupOf(groupId)?.driver.step(m);
     });
     node.transport.onSnapshot(async (_from, groupId, metaBytes, data) => {
       const { message, snapMeta } = splitSnapshotHeader(metaBytes);
       message.snapshot = { meta: snapMeta, data };
       const group = node.groupOf(groupId);
       if (!group) throw new JadeError('JADE_ERR_NOT_FOUND', `no group ${groupId} here yet`);
-      group.step(message);
+      group.driver.step(message);
     });
     // Like etcd's ReportUnreachable: leaders stop streaming optimistically to a dead peer and probe.
     node.transport.onPeerUnreachable((peerId) => {
-      node.metaGroup?.reportUnreachable(peerId);
-      for (const s of node.shards.values()) s.group.reportUnreachable(peerId);
+      node.metaGroup?.driver.reportUnreachable(peerId);
+      for (const s of node.shards.values()) s.group.driver.reportUnreachable(peerId);
     });
-    const storage = await DurableRaftStorage.open(disk, path.join(opts.dataDir, 'raft', META_GROUP), { voters: opts.peers.map((p) => p.id), learners: [] }, opts.wal);
-    node.metaGroup = node.newGroup(META_GROUP, storage, node.meta);
+    node.metaGroup = await node.openGroup(META_GROUP, opts.peers.map((p) => p.id), node.meta);
     node.meta.onChange(() => void node.reconcileShards());
+    // The meta state restored from a stored snapshot changed before the listener existed.
+    void node.reconcileShards();
     node.tickTimer = setInterval(() => node.tick(), opts.tickIntervalMs);
     // Publish our addresses in the meta state once a leader exists (idempotent).
     void node.registerSelf();
@@ -127,35 +256,64 @@ export class ClusterNode implements CollectionsBackend {
     this.opts.log?.(line);
   }
 
-  private newGroup(groupId: string, storage: DurableRaftStorage, sm: GroupStateMachine): RaftGroup {
-    const seed = [...`${this.opts.nodeId}/${groupId}`].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0, 2166136261);
-    return new RaftGroup(groupId, this.opts.nodeId, storage, sm, {
-      message: (to, m) => this.transport.send(to, groupId, encodeMessage(m)),
-      snapshot: async (to, m) => {
-        try {
-          await this.transport.sendSnapshot(to, groupId, joinSnapshotHeader(m), m.snapshot!.data);
-          return true;
-        } catch {
-          return false;
-        }
-      },
-    }, this.opts.group, {
-      random: new SeededRandom(seed || 1),
-      electionTicks: this.opts.electionTicks,
-      heartbeatTicks: this.opts.heartbeatTicks,
-      preVote: true,
-      checkQuorum: true,
-      logger: (line) => this.log(`[${groupId}] ${line}`),
-    });
+  private groupDir(groupId: string): string {
+    return path.join(this.opts.dataDir, GROUPS_DIR, groupId);
   }
 
-  private groupOf(groupId: string): RaftGroup | undefined {
+  /**
+   * Opens a group from its directory (founding it with `voters` when the directory is new) and
+   * restores the state machine from the stored snapshot; the driver replays the log after it.
+   */
+  private async openGroup(groupId: string, voters: string[], sm: GroupStateMachine): Promise<HostedGroup> {
+    const storage = await FileRaftStorage.open({ disk: this.disk, dir: this.groupDir(groupId), bootstrap: { voters, learners: [] }, wal: this.opts.wal });
+    const snap = storage.snapshot();
+    if (snap && snap.data.length > 0) sm.restore(snap.data);
+    const seed = [...`${this.opts.nodeId}/${groupId}`].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0, 2166136261);
+    let driver: RaftDriver | null = null;
+    driver = new RaftDriver({
+      core: {
+        id: this.opts.nodeId,
+        groupId,
+        random: new SeededRandom(seed || 1),
+        electionTicks: this.opts.electionTicks,
+        heartbeatTicks: this.opts.heartbeatTicks,
+        preVote: true,
+        checkQuorum: true,
+        logger: (line) => this.log(`[${groupId}] ${line}`),
+      },
+      storage,
+      transport: { send: (messages) => this.sendGroupMessages(groupId, messages, () => driver) },
+      stateMachine: driverStateMachine(sm),
+      snapshotEveryEntries: this.opts.group.snapshotEveryEntries,
+      compactionLagEntries: this.opts.group.retainEntries,
+      maxPendingProposals: this.opts.group.waitersMax,
+      maxPendingReads: this.opts.group.waitersMax,
+      onFatal: (e) => this.log(`[${groupId}] stopped after a storage or state machine failure: ${String(e)}`),
+    });
+    return new HostedGroup(groupId, driver, storage, this.opts.group);
+  }
+
+  /** Raft messages go as transport frames; a MsgSnap goes as a snapshot stream whose outcome is reported to the core. */
+  private sendGroupMessages(groupId: string, messages: Message[], driverOf: () => RaftDriver | null): void {
+    for (const m of messages) {
+      if (m.type !== 'MsgSnap') {
+        this.transport.send(m.to, groupId, encodeMessage(m));
+        continue;
+      }
+      this.transport.sendSnapshot(m.to, groupId, joinSnapshotHeader(m), m.snapshot!.data).then(
+        () => driverOf()?.reportSnapshot(m.to, true),
+        () => driverOf()?.reportSnapshot(m.to, false),
+      );
+    }
+  }
+
+  private groupOf(groupId: string): HostedGroup | undefined {
     return groupId === META_GROUP ? this.metaGroup : this.shards.get(groupId)?.group;
   }
 
   private tick(): void {
-    this.metaGroup.tick();
-    for (const s of this.shards.values()) s.group.tick();
+    this.metaGroup.driver.tick();
+    for (const s of this.shards.values()) s.group.driver.tick();
   }
 
   private async registerSelf(): Promise<void> {
@@ -183,12 +341,15 @@ export class ClusterNode implements CollectionsBackend {
       if (this.shards.has(groupId) || this.opening.has(groupId) || this.closed) continue;
       this.opening.add(groupId);
       try {
-        const storage = await DurableRaftStorage.open(this.disk, path.join(this.opts.dataDir, 'raft', groupId), { voters: w.replicas, learners: [] }, this.opts.wal);
         const sm = new ShardStateMachine(w.params, this.opts.shardLimits);
-        const group = this.newGroup(groupId, storage, sm);
-        this.shards.set(groupId, { group, sm, storage });
+        const group = await this.openGroup(groupId, w.replicas, sm);
+        if (this.closed) {
+          await group.close();
+          return;
+        }
+        this.shards.set(groupId, { group, sm });
         // The first replica campaigns at once so a new collection gets a leader without waiting a timeout.
-        if (w.replicas[0] === this.opts.nodeId && storage.lastIndex() <= 1) group.core.campaign();
+        if (w.replicas[0] === this.opts.nodeId && group.storage.lastIndex() <= 1) group.driver.campaign();
       } finally {
         this.opening.delete(groupId);
       }
@@ -198,7 +359,7 @@ export class ClusterNode implements CollectionsBackend {
       this.shards.delete(groupId);
       replica.sm.indexer.stop();
       await replica.group.close();
-      await this.disk.removeAll(path.join(this.opts.dataDir, 'raft', groupId));
+      await this.disk.removeAll(this.groupDir(groupId));
     }
   }
 
@@ -338,7 +499,7 @@ export class ClusterNode implements CollectionsBackend {
     const c = this.meta.state.collections[name];
     const { replica } = this.shardOf(name);
     if (!replica) throw new JadeError('JADE_ERR_UNAVAILABLE', `no replica of "${name}" on this node yet`);
-    return { record: { name, params: c.params, createdAtMs: c.createdAtMs }, state: replica.sm.state, walBytes: replica.storage.walSizeBytes() };
+    return { record: { name, params: c.params, createdAtMs: c.createdAtMs }, state: replica.sm.state, walBytes: replica.group.storage.walSizeBytes() };
   }
 
   clusterStatus(): Record<string, unknown> {

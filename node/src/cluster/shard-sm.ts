@@ -4,7 +4,6 @@
 import { ShardState, type CollectionParams, type ShardLimits } from '../shard/state.js';
 import { decodeShardSnapshot, decodeWriteBatch, encodeShardSnapshot } from '../storage/codec.js';
 import type { Entry } from '../raft/types.js';
-import type { GroupStateMachine } from './raft-group.js';
 
 /** Longest run of graph insertions before the replica indexer yields. */
 export const REPLICA_INDEX_STEP_MS = 10;
@@ -47,7 +46,8 @@ export class ReplicaIndexer {
   }
 }
 
-export class ShardStateMachine implements GroupStateMachine {
+/** The state machine of a shard group (the cluster node's GroupStateMachine contract). */
+export class ShardStateMachine {
   state: ShardState;
   readonly indexer = new ReplicaIndexer(() => this.state);
 
@@ -79,7 +79,10 @@ export class ShardStateMachine implements GroupStateMachine {
     return out;
   }
 
-  restore(data: Uint8Array): void {
+  restore(image: Uint8Array): void {
+    // A received snapshot (or one read from disk) may be a Buffer view into a larger pool, and
+    // Buffer#slice is a view, not a copy: the decoders below copy with slice(), so take a plain copy first.
+    const data = Object.getPrototypeOf(image) === Uint8Array.prototype ? image : new Uint8Array(image);
     if (data.length === 0) {
       this.state = new ShardState(this.params, this.limits);
       return;
