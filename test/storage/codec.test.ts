@@ -315,3 +315,16 @@ describe('shard snapshot codec', () => {
     );
   });
 });
+
+describe('decoding from a Buffer view', () => {
+  // Transports hand over Node Buffers; Buffer#slice is a view, so decoded vectors must be real copies.
+  it('returns vectors that survive reuse of the input buffer', () => {
+    const bytes = encodeWriteBatch({ ops: [{ kind: 'upsert', points: [{ id: 1, vector: Float32Array.from([1.5, -2, 3]), payload: null }] }] });
+    const pool = Buffer.alloc(bytes.length + 8);
+    pool.set(bytes, 8);
+    const decoded = decodeWriteBatch(pool.subarray(8));
+    pool.fill(0x7f);
+    const op = decoded.ops[0];
+    expect(op.kind === 'upsert' && Array.from(op.points[0].vector)).toEqual([1.5, -2, 3]);
+  });
+});

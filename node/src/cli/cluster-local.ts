@@ -19,6 +19,8 @@ export interface LocalClusterOptions {
 }
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../main.ts');
+// Resolved here, not by the child from its working directory, so `jade cluster local` works from anywhere.
+const TSX_LOADER = import.meta.resolve('tsx');
 
 export function localPeers(o: Pick<LocalClusterOptions, 'nodes' | 'host' | 'basePort' | 'grpcBasePort'>): string {
   return Array.from({ length: o.nodes }, (_, i) => `node-${i}=${o.host}:${o.grpcBasePort + i}/${o.host}:${o.basePort + i}`).join(',');
@@ -38,7 +40,7 @@ export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
   process.on('SIGINT', stopAll);
   process.on('SIGTERM', stopAll);
   const exits = Array.from({ length: o.nodes }, (_, i) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--node-id', `node-${i}`, '--data-dir', path.join(o.dataDir, `node-${i}`), '--host', o.host, '--port', String(o.basePort + i), '--log-level', 'warn'], {
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, '--node-id', `node-${i}`, '--data-dir', path.join(o.dataDir, `node-${i}`), '--host', o.host, '--port', String(o.basePort + i), '--log-level', 'warn'], {
       env: { ...o.env, JADE_PEERS: peers },
       stdio: ['ignore', 'inherit', 'inherit'],
     });

@@ -129,7 +129,7 @@ export function decodeSnapshotMeta(bytes: Uint8Array): SnapshotMeta {
   return meta;
 }
 
-export function encodeEntries(w: Writer, entries: readonly Entry[]) {
+function encodeEntries(w: Writer, entries: readonly Entry[]) {
   w.u32(entries.length);
   for (const e of entries) {
     w.f64(e.term);
@@ -198,36 +198,4 @@ export function decodeMessage(bytes: Uint8Array): Message {
 /** A whole snapshot (meta + data), for the snapshot stream and the on-disk snapshot file. */
 export function encodeSnapshot(s: Snapshot): { meta: Uint8Array; data: Uint8Array } {
   return { meta: encodeSnapshotMeta(s.meta), data: s.data };
-}
-
-/** WAL records of the durable Raft log. */
-export type RaftLogRecord =
-  | { kind: 'entries'; entries: Entry[] }
-  | { kind: 'hardState'; term: number; vote: string; commit: number };
-
-export function encodeLogRecord(rec: RaftLogRecord): Uint8Array {
-  const w = new Writer();
-  w.u8(CODEC_VERSION);
-  if (rec.kind === 'entries') {
-    w.u8(1);
-    encodeEntries(w, rec.entries);
-  } else {
-    w.u8(2);
-    w.f64(rec.term);
-    w.str(rec.vote);
-    w.f64(rec.commit);
-  }
-  return w.done();
-}
-
-export function decodeLogRecord(bytes: Uint8Array): RaftLogRecord {
-  const r = new Reader(bytes);
-  if (r.u8() !== CODEC_VERSION) throw new JadeError('JADE_ERR_STORAGE', 'unknown raft log record version');
-  const kind = r.u8();
-  let rec: RaftLogRecord;
-  if (kind === 1) rec = { kind: 'entries', entries: decodeEntries(r) };
-  else if (kind === 2) rec = { kind: 'hardState', term: r.f64(), vote: r.str(), commit: r.f64() };
-  else throw new JadeError('JADE_ERR_STORAGE', `unknown raft log record kind ${kind}`);
-  r.end();
-  return rec;
 }

@@ -307,7 +307,8 @@ class CheckedReader {
   }
   /** A copy (own, aligned memory, one per vector so points can be freed one by one) of floats at ref. */
   copyFloats(ref: { start: number; count: number }): Float32Array {
-    const copy = this.bytes.slice(ref.start, ref.start + ref.count * 4);
+    // Uint8Array.prototype.slice copies even when `bytes` is a Buffer (whose own slice is a view).
+    const copy = Uint8Array.prototype.slice.call(this.bytes, ref.start, ref.start + ref.count * 4);
     return new Float32Array(copy.buffer, 0, ref.count);
   }
   /** The tables of a vector-of-tables field (empty when absent). */
