@@ -28,7 +28,7 @@ async function timerGaps(durationMs: number): Promise<number[]> {
   return gapsMs;
 }
 
-describe('ReplicaIndexer', () => {
+describe('replica indexing (BackgroundIndexer with REPLICA_INDEX_PACING)', () => {
   it('indexes in short steps with pauses between them, and drains the backlog', { timeout: 120_000 }, async () => {
     const sm = new ShardStateMachine({ dimension: DIMENSION, metric: 'l2', hnsw: { m: 16, efConstruction: 100, efSearch: 64 } }, DEFAULT_SHARD_LIMITS);
     const random = seededRandom(7);

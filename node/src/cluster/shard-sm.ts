@@ -1,55 +1,18 @@
 // A replicated shard: the shard state machine applying committed write batches, with a snapshot
 // image (points, labels, payload index definitions) for Raft snapshots. The HNSW graph is not in
 // the image: a restored replica re-indexes in the background and searches its backlog exactly.
+import { BackgroundIndexer, REPLICA_INDEX_PACING } from '../shard/indexer.js';
 import { ShardState, type CollectionParams, type ShardLimits } from '../shard/state.js';
 import { decodeShardSnapshot, decodeWriteBatch, encodeShardSnapshot } from '../storage/codec.js';
 import type { Entry } from '../raft/types.js';
 
-/** Longest run of graph insertions before the replica indexer yields. */
-export const REPLICA_INDEX_STEP_MS = 10;
-/** Pause after each step, per ms of the step: 1 = indexing takes at most about half the event loop. */
-export const REPLICA_INDEX_IDLE_PER_BUSY = 1;
-
-/**
- * Background HNSW insertion for a replica. Unlike the standalone shard's indexer (20 ms slices
- * back to back, deadline checked every 16 inserts), it inserts one point at a time within a short
- * step and then pauses as long as the step took: every replica on a host indexes every vector, and
- * back-to-back slices starved the Raft loop (heartbeats late by seconds, leaders deposed under a bulk
- * ingest, writes failing with 503 — found by bench:raft).
- */
-export class ReplicaIndexer {
-  private timer: NodeJS.Timeout | null = null;
-  private stopped = false;
-
-  constructor(private readonly stateOf: () => ShardState) {}
-
-  kick(): void {
-    if (this.timer || this.stopped || this.stateOf().indexBacklog === 0) return;
-    this.timer = setTimeout(() => this.step(), 0);
-  }
-
-  private step(): void {
-    this.timer = null;
-    if (this.stopped) return;
-    const state = this.stateOf();
-    const startedMs = performance.now();
-    while (state.indexBacklog > 0 && performance.now() - startedMs < REPLICA_INDEX_STEP_MS) state.indexSome(1);
-    if (state.indexBacklog === 0) return;
-    const busyMs = performance.now() - startedMs;
-    this.timer = setTimeout(() => this.step(), Math.max(1, busyMs * REPLICA_INDEX_IDLE_PER_BUSY));
-  }
-
-  stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-  }
-}
+/** Longest run of graph insertions before a replica's indexer yields (see REPLICA_INDEX_PACING). */
+export const REPLICA_INDEX_STEP_MS = REPLICA_INDEX_PACING.stepMs;
 
 /** The state machine of a shard group (the cluster node's GroupStateMachine contract). */
 export class ShardStateMachine {
   state: ShardState;
-  readonly indexer = new ReplicaIndexer(() => this.state);
+  readonly indexer = new BackgroundIndexer(() => this.state, REPLICA_INDEX_PACING);
 
   constructor(readonly params: CollectionParams, private readonly limits: ShardLimits) {
     this.state = new ShardState(params, limits);

@@ -1,30 +1,65 @@
-// Inserts a shard's not-yet-indexed points into its HNSW graph in short slices on the event loop,
-// so requests are served in between; waitIndexed() resolves when the backlog is empty.
+// Inserts a shard's not-yet-indexed points into its HNSW graph in short steps on the event loop,
+// so requests (and, for replicas, Raft ticks and messages) are served in between; waitIndexed()
+// resolves when the backlog is empty.
 import type { ShardState } from './state.js';
 
-/** Graph insertion runs in slices of this length so requests are served in between. */
-export const INDEX_SLICE_MS = 20;
+export interface IndexerPacing {
+  /** Longest run of graph insertions before yielding (checked after every insertion). */
+  stepMs: number;
+  /** Pause after a step, per ms the step took: 0 = next step right after pending I/O; 1 = at most about half the loop. */
+  idlePerBusy: number;
+}
+
+/** A standalone node: indexing may take the loop whenever requests leave it idle. */
+export const STANDALONE_INDEX_PACING: IndexerPacing = { stepMs: 20, idlePerBusy: 0 };
+
+/**
+ * A Raft replica: every replica on a host indexes every vector, and back-to-back steps starved
+ * the Raft loop (heartbeats late by seconds, leaders deposed under bulk ingest; found by bench:raft).
+ */
+export const REPLICA_INDEX_PACING: IndexerPacing = { stepMs: 10, idlePerBusy: 1 };
 
 export class BackgroundIndexer {
-  private timer: NodeJS.Immediate | null = null;
+  private cancel: (() => void) | null = null;
   private waiters: (() => void)[] = [];
   private stopped = false;
 
-  constructor(private readonly stateOf: () => ShardState) {}
+  constructor(
+    private readonly stateOf: () => ShardState,
+    private readonly pacing: IndexerPacing = STANDALONE_INDEX_PACING,
+  ) {}
 
   /** Call after anything that may have grown the backlog. */
   kick(): void {
-    if (this.timer || this.stopped) return;
+    if (this.cancel || this.stopped) return;
     if (this.stateOf().indexBacklog === 0) {
       for (const resolve of this.waiters.splice(0)) resolve();
       return;
     }
-    this.timer = setImmediate(() => {
-      this.timer = null;
-      if (this.stopped) return;
-      this.stateOf().indexSome(Infinity, performance.now() + INDEX_SLICE_MS);
-      this.kick();
-    });
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (delayMs < 1) {
+      const handle = setImmediate(() => this.step());
+      this.cancel = () => clearImmediate(handle);
+    } else {
+      const handle = setTimeout(() => this.step(), delayMs);
+      this.cancel = () => clearTimeout(handle);
+    }
+  }
+
+  private step(): void {
+    this.cancel = null;
+    if (this.stopped) return;
+    const state = this.stateOf();
+    const startedMs = performance.now();
+    while (state.indexBacklog > 0 && performance.now() - startedMs < this.pacing.stepMs) state.indexSome(1);
+    if (state.indexBacklog === 0) {
+      for (const resolve of this.waiters.splice(0)) resolve();
+      return;
+    }
+    this.schedule((performance.now() - startedMs) * this.pacing.idlePerBusy);
   }
 
   waitIndexed(): Promise<void> {
@@ -37,8 +72,8 @@ export class BackgroundIndexer {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearImmediate(this.timer);
-    this.timer = null;
+    this.cancel?.();
+    this.cancel = null;
     for (const resolve of this.waiters.splice(0)) resolve();
   }
 }
