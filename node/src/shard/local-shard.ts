@@ -101,6 +101,7 @@ export class LocalShard {
    */
   async write(batch: WriteBatch): Promise<number> {
     if (this.closed) throw new JadeError('JADE_ERR_NOT_READY', 'collection is closing');
+    this.indexer.noteWrite();
     const valid = this.state.validateBatch(batch);
     const bytes = encodeWriteBatch(valid);
     if (this.walNeedsReopen) await this.reopenWal();
