@@ -15,7 +15,8 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-async function timerGaps(durationMs: number): Promise<number[]> {
+/** Gaps between ticks of a 2 ms interval timer while `keepGoing()` holds (checked every 20 ms). */
+async function timerGaps(keepGoing: () => boolean): Promise<number[]> {
   const gapsMs: number[] = [];
   let last = performance.now();
   const timer = setInterval(() => {
@@ -23,7 +24,7 @@ async function timerGaps(durationMs: number): Promise<number[]> {
     gapsMs.push(now - last);
     last = now;
   }, 2);
-  await new Promise((resolve) => setTimeout(resolve, durationMs));
+  while (keepGoing()) await new Promise((resolve) => setTimeout(resolve, 20));
   clearInterval(timer);
   return gapsMs;
 }
@@ -34,20 +35,13 @@ describe('replica indexing (BackgroundIndexer with REPLICA_INDEX_PACING)', () =>
     const random = seededRandom(7);
     const points = Array.from({ length: POINT_COUNT }, (_, i) => ({ id: i + 1, vector: Float32Array.from({ length: DIMENSION }, random), payload: null }));
     // The same timer with nothing else running first: on a loaded host its gaps grow too.
-    const baselineGapsMs = await timerGaps(300);
+    const baselineEndMs = performance.now() + 300;
+    const baselineGapsMs = await timerGaps(() => performance.now() < baselineEndMs);
     sm.apply({ term: 1, index: 2, type: 'normal', data: encodeWriteBatch({ ops: [{ kind: 'upsert', points }] }) });
     expect(sm.state.indexBacklog).toBe(POINT_COUNT);
 
-    const gapsMs: number[] = [];
-    let last = performance.now();
-    const timer = setInterval(() => {
-      const now = performance.now();
-      gapsMs.push(now - last);
-      last = now;
-    }, 2);
     const startedMs = performance.now();
-    while (sm.state.indexBacklog > 0 && performance.now() - startedMs < 100_000) await new Promise((resolve) => setTimeout(resolve, 20));
-    clearInterval(timer);
+    const gapsMs = await timerGaps(() => sm.state.indexBacklog > 0 && performance.now() - startedMs < 100_000);
     sm.indexer.stop();
 
     expect(sm.state.indexBacklog).toBe(0);

@@ -100,32 +100,28 @@ export const scrollBody = {
   },
 } as const;
 
+/** What the older search API and the query API share besides how the query vector is given. */
+const searchOptions = {
+  limit: { type: 'integer', minimum: 0 },
+  offset: { type: 'integer', minimum: 0 },
+  filter,
+  params: searchParams,
+  with_payload: withPayload,
+  with_vector: { type: 'boolean' },
+  score_threshold: { type: ['number', 'null'] },
+} as const;
+
 export const searchRequest = {
   type: 'object',
   required: ['vector'],
-  properties: {
-    vector,
-    limit: { type: 'integer', minimum: 0 },
-    offset: { type: 'integer', minimum: 0 },
-    filter,
-    params: searchParams,
-    with_payload: withPayload,
-    with_vector: { type: 'boolean' },
-    score_threshold: { type: ['number', 'null'] },
-  },
+  properties: { vector, ...searchOptions },
 } as const;
 
 export const queryRequest = {
   type: 'object',
   properties: {
     query: { description: 'a vector, {nearest: vector}, or a point id whose vector is used', anyOf: [vector, { type: 'object' }, pointId] },
-    limit: { type: 'integer', minimum: 0 },
-    offset: { type: 'integer', minimum: 0 },
-    filter,
-    params: searchParams,
-    with_payload: withPayload,
-    with_vector: { type: 'boolean' },
-    score_threshold: { type: ['number', 'null'] },
+    ...searchOptions,
   },
 } as const;
 
