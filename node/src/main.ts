@@ -8,7 +8,7 @@ import { JADE_VERSION, startNode } from './node.js';
 
 export function serveCommand(): Command {
   return new Command('serve')
-    .description('run a JadeVectorDB node (standalone: no Kubernetes, no other service)')
+    .description('run a JadeVectorDB node: standalone by default (no Kubernetes, no other service), a Raft cluster member with --peers')
     .option('--data-dir <dir>', `data directory (env ${ENV_KEYS.dataDir})`, undefined)
     .option('--host <address>', `address to bind (env ${ENV_KEYS.host}; default 127.0.0.1)`)
     .option('--port <port>', `REST port (env ${ENV_KEYS.port}; default 8080; 0 = any free port)`)
