@@ -1,5 +1,7 @@
 // JSON schemas of the REST routes: the contract, the validator and the source of /openapi.json.
 export const pointId = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string' }] } as const;
+/** Ids in responses: a type union, not anyOf, because the serializer runs a validator per value to pick an anyOf branch. */
+export const pointIdOut = { type: ['integer', 'string'] } as const;
 const vector = {
   description: 'dense vector: JSON array of numbers, or base64 of little-endian float32',
   anyOf: [{ type: 'array', items: { type: 'number' } }, { type: 'string' }],
@@ -35,7 +37,7 @@ export const errorResponse = {
 export const scoredPoint = {
   type: 'object',
   properties: {
-    id: pointId,
+    id: pointIdOut,
     version: { type: 'integer' },
     score: { type: 'number' },
     payload: { type: ['object', 'null'], additionalProperties: true },
