@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { REPO_ROOT, type NodeProcess } from '../../test/helpers/node-process.js';
+import { REPO_ROOT, nodeProcessHandle, type NodeProcess } from '../../test/helpers/node-process.js';
 import { encodeVectorBase64 } from '../../node/src/cli/import.js';
 import { type BenchData, K } from './data.js';
 import type { GraphParams, Target } from './targets.js';
@@ -59,19 +59,7 @@ export async function startNodeWithFlags(dataDir: string, nodeArgs: string[], lo
   void exited.then((c) => (exitCode = c));
   await waitUntil(async () => exitCode !== undefined || (await client.raw('GET', '/healthz')).status === 200, START_TIMEOUT_MS, READY_POLL_MS, `${url}/healthz`);
   if (exitCode !== undefined) throw new Error(`node exited with ${exitCode} before listening:\n${out}`);
-  const proc: NodeProcess = {
-    url,
-    child,
-    output: () => out,
-    async kill9() {
-      child.kill('SIGKILL');
-      await exited;
-    },
-    async stop() {
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
+  const proc = nodeProcessHandle(url, child, exited, () => out);
   return { proc, client, pid: child.pid! };
 }
 

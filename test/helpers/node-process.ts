@@ -45,10 +45,15 @@ export async function startNodeProcess(opts: { dataDir: string; host?: string; e
       reject(new Error(`node exited with ${code} before listening:\n${out}`));
     });
   });
+  return nodeProcessHandle(url, child, exited, () => out);
+}
+
+/** The handle of a started node process (also used by the benchmark's own spawner). */
+export function nodeProcessHandle(url: string, child: ChildProcess, exited: Promise<number | null>, output: () => string): NodeProcess {
   return {
     url,
     child,
-    output: () => out,
+    output,
     async kill9() {
       child.kill('SIGKILL');
       await exited;

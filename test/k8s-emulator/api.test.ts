@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import { startEmulator, waitFor, type Emulator } from './index.js';
+import { expectApiError } from './expect-api-error.js';
 
 let emu: Emulator;
 let dataRoot: string;
@@ -14,16 +15,6 @@ let kc: k8s.KubeConfig;
 let core: k8s.CoreV1Api;
 let apps: k8s.AppsV1Api;
 const ns = 'api-test';
-
-async function expectApiError(promise: Promise<unknown>, code: number): Promise<any> {
-  try {
-    await promise;
-  } catch (e: any) {
-    expect(e.code).toBe(code);
-    return typeof e.body === 'string' ? JSON.parse(e.body) : e.body;
-  }
-  throw new Error(`expected an API error ${code}`);
-}
 
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 

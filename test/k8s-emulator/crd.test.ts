@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
 import { startEmulator, type Emulator } from './index.js';
+import { expectApiError } from './expect-api-error.js';
 
 const widgetCrdYaml = `
 apiVersion: apiextensions.k8s.io/v1
@@ -69,16 +70,6 @@ let kc: k8s.KubeConfig;
 const ns = 'default';
 const group = 'test.jadevectordb.io';
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-
-async function expectApiError(promise: Promise<unknown>, code: number): Promise<any> {
-  try {
-    await promise;
-  } catch (e: any) {
-    expect(e.code).toBe(code);
-    return typeof e.body === 'string' ? JSON.parse(e.body) : e.body;
-  }
-  throw new Error(`expected an API error ${code}`);
-}
 
 function widget(name: string, spec: Record<string, unknown>): any {
   return { apiVersion: `${group}/v1`, kind: 'Widget', metadata: { name }, spec };
