@@ -18,7 +18,9 @@ COPY crds ./crds
 
 # --- runtime: no compilers, no npm cache, non-root user, read-only root filesystem friendly.
 FROM node:20-bookworm-slim AS runtime
+# glibc malloc on transparent huge pages: see node/src/cli/node-env.ts (GLIBC_TUNABLES_FOR_NODES).
 ENV NODE_ENV=production \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
     JADE_DATA_DIR=/var/lib/jadevectordb \
     TMPDIR=/tmp
 WORKDIR /app

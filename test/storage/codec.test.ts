@@ -328,3 +328,26 @@ describe('decoding from a Buffer view', () => {
     expect(op.kind === 'upsert' && Array.from(op.points[0].vector)).toEqual([1.5, -2, 3]);
   });
 });
+
+describe('decoding with vectorViews', () => {
+  // For ShardState.apply, which copies each vector at once: views when aligned, copies when not.
+  const points = [
+    { id: 1, vector: Float32Array.from([1.5, -2, 3]), payload: null },
+    { id: 2, vector: Float32Array.from([0.25, 8, -1e-7]), payload: { a: 1 } },
+  ];
+  const bytes = encodeWriteBatch({ ops: [{ kind: 'upsert', points }] });
+  it.each([0, 1, 2, 3])('decodes the same vectors at input byte offset %i, viewing the input only where aligned', (shift) => {
+    const pool = new Uint8Array(bytes.length + 8);
+    pool.set(bytes, 4 + shift);
+    const input = pool.subarray(4 + shift, 4 + shift + bytes.length);
+    const decoded = decodeWriteBatch(input, { vectorViews: true });
+    const op = decoded.ops[0];
+    expect(op.kind).toBe('upsert');
+    if (op.kind !== 'upsert') return;
+    expect(op.points.map((p) => Array.from(p.vector))).toEqual(points.map((p) => Array.from(p.vector)));
+    // A view shares the input's memory; a copy has a buffer of its own.
+    const viewed = op.points.filter((p) => p.vector.buffer === pool.buffer).length;
+    // FlatBuffers aligns float vectors to 4 inside the batch, so it depends only on the shift.
+    expect(viewed).toBe(shift === 0 ? points.length : 0);
+  });
+});

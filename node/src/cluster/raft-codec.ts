@@ -11,9 +11,14 @@ const MESSAGE_TYPES: MessageType[] = [
 const CODEC_VERSION = 1;
 
 class Writer {
-  private buf = new Uint8Array(256);
-  private view = new DataView(this.buf.buffer);
+  private buf: Uint8Array;
+  private view: DataView;
   length = 0;
+  /** `capacity`: the expected size, so that a message of big entries is written without regrowing. */
+  constructor(capacity = 256) {
+    this.buf = new Uint8Array(capacity);
+    this.view = new DataView(this.buf.buffer);
+  }
   private ensure(n: number) {
     if (this.length + n <= this.buf.length) return;
     let size = this.buf.length * 2;
@@ -46,8 +51,9 @@ class Writer {
   str(s: string) {
     this.bytes(Buffer.from(s, 'utf8'));
   }
+  /** The bytes written: a view, not a copy (the transport copies them into its frame anyway). */
   done(): Uint8Array {
-    return this.buf.slice(0, this.length);
+    return this.length === this.buf.length ? this.buf : this.buf.subarray(0, this.length);
   }
 }
 
@@ -153,7 +159,9 @@ function decodeEntries(r: Reader): Entry[] {
 
 /** Messages without their snapshot data: MsgSnap data travels through the transport's snapshot stream. */
 export function encodeMessage(m: Message): Uint8Array {
-  const w = new Writer();
+  let size = 72 + 3 * (m.groupId.length + m.from.length + m.to.length + (m.context?.length ?? 0));
+  for (const e of m.entries) size += 21 + e.data.length;
+  const w = new Writer(size);
   w.u8(CODEC_VERSION);
   w.u8(MESSAGE_TYPES.indexOf(m.type));
   w.str(m.groupId);

@@ -31,13 +31,13 @@ export class FlatIndex implements VectorIndex {
   /** Exact top-k among the given labels (unknown labels are skipped). */
   searchLabels(query: Float32Array, k: number, labels: Iterable<number>, filter?: (label: number) => boolean): IndexHit[] {
     const top = new TopK(k);
-    const data = this.arena.buffer();
+    const arena = this.arena;
     const dim = this.dimension;
     for (const label of labels) {
-      const offset = this.arena.offsetOf(label);
-      if (offset < 0) continue;
+      const slot = arena.slotOf(label);
+      if (slot < 0) continue;
       if (filter && !filter(label)) continue;
-      top.push(label, distance(this.metric, query, 0, data, offset, dim));
+      top.push(label, distance(this.metric, query, 0, arena.chunkOf(slot), arena.offsetOf(slot), dim));
     }
     return top.sorted();
   }

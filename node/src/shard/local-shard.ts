@@ -77,7 +77,7 @@ export class LocalShard {
     const { wal, records } = await Wal.open(disk, path.join(dir, 'wal'), opts.wal, { lastLsnAtLeast: appliedLsn });
     for (const r of records) {
       if (r.lsn <= appliedLsn) continue;
-      state.apply(decodeWriteBatch(r.payload));
+      state.apply(decodeWriteBatch(r.payload, { vectorViews: true })); // apply copies the vectors
       appliedLsn = r.lsn;
     }
     const shard = new LocalShard(disk, dir, state, opts, observer);
@@ -140,7 +140,7 @@ export class LocalShard {
       const { wal, records } = await Wal.open(this.disk, path.join(this.dir, 'wal'), this.opts.wal, { lastLsnAtLeast: this.appliedLsn });
       for (const r of records) {
         if (r.lsn <= this.appliedLsn) continue;
-        this.state.apply(decodeWriteBatch(r.payload));
+        this.state.apply(decodeWriteBatch(r.payload, { vectorViews: true }));
         this.appliedLsn = r.lsn;
       }
       this.waiting.clear();

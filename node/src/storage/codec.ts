@@ -305,6 +305,14 @@ class CheckedReader {
     if (!f) return { start: 0, count: 0 };
     return this.vector(f, 4);
   }
+  /**
+   * The floats at ref as a view into the input when it is 4-byte aligned there, else a copy.
+   * For consumers that copy the vector at once (ShardState.apply): no allocation per vector.
+   */
+  viewFloats(ref: { start: number; count: number }): Float32Array {
+    const at = this.bytes.byteOffset + ref.start;
+    return at % 4 === 0 ? new Float32Array(this.bytes.buffer, at, ref.count) : this.copyFloats(ref);
+  }
   /** A copy (own, aligned memory, one per vector so points can be freed one by one) of floats at ref. */
   copyFloats(ref: { start: number; count: number }): Float32Array {
     // Uint8Array.prototype.slice copies even when `bytes` is a Buffer (whose own slice is a view).
@@ -349,12 +357,13 @@ function readPoint(r: CheckedReader, t: TableRef, vector: Float32Array): PointRe
   return { id, vector, payload };
 }
 
-function readPoints(r: CheckedReader, t: TableRef, slot: number): PointRecord[] {
+function readPoints(r: CheckedReader, t: TableRef, slot: number, vectorViews = false): PointRecord[] {
   const { start, count } = r.tables(t, slot);
   const points = new Array<PointRecord>(count);
   for (let i = 0; i < count; i++) {
     const pt = r.tableAt(start, i);
-    points[i] = readPoint(r, pt, r.copyFloats(r.floatsRef(pt, 2)));
+    const ref = r.floatsRef(pt, 2);
+    points[i] = readPoint(r, pt, vectorViews ? r.viewFloats(ref) : r.copyFloats(ref));
   }
   return points;
 }
@@ -364,13 +373,13 @@ function readIndexSchema(r: CheckedReader, schema: string): 'keyword' | 'integer
   return schema as 'keyword' | 'integer' | 'float' | 'bool';
 }
 
-function readOp(r: CheckedReader, entry: TableRef): WriteOp {
+function readOp(r: CheckedReader, entry: TableRef, vectorViews: boolean): WriteOp {
   const type = r.ubyte(entry, 0);
   const body = r.table_(entry, 1);
   if (!body) r.fail('write op without body');
   switch (type) {
     case fb.Op.UpsertOp:
-      return { kind: 'upsert', points: readPoints(r, body, 0) };
+      return { kind: 'upsert', points: readPoints(r, body, 0, vectorViews) };
     case fb.Op.DeleteOp: {
       const { start, count } = r.tables(body, 0);
       const ids = new Array<PointId>(count);
@@ -401,7 +410,16 @@ function guarded<T>(what: string, fn: () => T): T {
   }
 }
 
-export function decodeWriteBatch(bytes: Uint8Array): WriteBatch {
+export interface DecodeWriteBatchOptions {
+  /**
+   * Vectors may be views into `bytes` (when aligned) instead of copies: only for a consumer that
+   * copies them before `bytes` could change and keeps no reference (ShardState.apply).
+   */
+  vectorViews?: boolean;
+}
+
+export function decodeWriteBatch(bytes: Uint8Array, options: DecodeWriteBatchOptions = {}): WriteBatch {
+  const vectorViews = options.vectorViews ?? false;
   return guarded('write batch', () => {
     const { body, end } = unframe(bytes, 0, FrameKind.writeBatch, 'write batch');
     if (end !== bytes.length) throw corrupt('write batch', `${bytes.length - end} trailing bytes`);
@@ -409,7 +427,7 @@ export function decodeWriteBatch(bytes: Uint8Array): WriteBatch {
     const root = r.root();
     const { start, count } = r.tables(root, 0);
     const ops = new Array<WriteOp>(count);
-    for (let i = 0; i < count; i++) ops[i] = readOp(r, r.tableAt(start, i));
+    for (let i = 0; i < count; i++) ops[i] = readOp(r, r.tableAt(start, i), vectorViews);
     return { ops };
   });
 }
