@@ -46,6 +46,18 @@ async function reopen(disk: FaultyMemoryDisk, opts: WalOptions = OPTS) {
 }
 
 describe('WAL basics', () => {
+  it('stores a prefix and a body as one record, and counts the prefix against recordSizeBytesMax', async () => {
+    const disk = new FaultyMemoryDisk();
+    const { wal } = await Wal.open(disk, DIR, OPTS);
+    const lsns = await Promise.all([wal.append(enc('body-a'), enc('head:')), wal.append(enc('plain')), wal.append(enc('body-b'), enc(''))]);
+    expect(lsns).toEqual([1, 2, 3]);
+    await expectCode(wal.append(new Uint8Array(OPTS.recordSizeBytesMax - 2), new Uint8Array(3)), 'JADE_ERR_BATCH_TOO_LARGE');
+    await wal.close();
+    const r = await reopen(disk);
+    expect(r.texts).toEqual(['head:body-a', 'plain', 'body-b']);
+    await r.wal.close();
+  });
+
   it('round-trips records with consecutive LSNs across close/reopen and continues numbering', async () => {
     const disk = new FaultyMemoryDisk();
     const { wal, records } = await Wal.open(disk, DIR, OPTS);

@@ -89,8 +89,16 @@ function decodeSegmentHeader(bytes: Uint8Array): SegmentHeader | null {
   return { firstLsn: readU64(view, 8), flags };
 }
 
+/** A record's payload: its bytes, optionally after a small prefix (so callers need not concatenate). */
+interface RecordPayload {
+  prefix: Uint8Array | null;
+  body: Uint8Array;
+  /** prefix + body bytes. */
+  length: number;
+}
+
 /** Encodes records (consecutive LSNs from firstLsn) into one buffer. */
-function encodeRecords(firstLsn: number, payloads: Uint8Array[]): Uint8Array {
+function encodeRecords(firstLsn: number, payloads: RecordPayload[]): Uint8Array {
   let total = 0;
   for (const p of payloads) total += RECORD_HEADER_BYTES + p.length;
   const buf = new Uint8Array(total);
@@ -101,7 +109,12 @@ function encodeRecords(firstLsn: number, payloads: Uint8Array[]): Uint8Array {
     view.setUint32(off + 4, p.length, true);
     writeU64(view, off + 8, firstLsn + i);
     view.setUint32(off + 16, i, true);
-    buf.set(p, off + RECORD_HEADER_BYTES);
+    let at = off + RECORD_HEADER_BYTES;
+    if (p.prefix) {
+      buf.set(p.prefix, at);
+      at += p.prefix.length;
+    }
+    buf.set(p.body, at);
     view.setUint32(off, crc32c(buf.subarray(off + 4, off + RECORD_HEADER_BYTES + p.length)), true);
     off += RECORD_HEADER_BYTES + p.length;
   }
@@ -271,7 +284,7 @@ interface Segment {
 
 interface PendingAppend {
   lsn: number;
-  payload: Uint8Array;
+  payload: RecordPayload;
   resolve: (lsn: number) => void;
   reject: (e: Error) => void;
 }
@@ -352,23 +365,27 @@ export class Wal {
     }
   }
 
-  /** Appends one record; resolves with its LSN once it is fsynced. */
-  append(payload: Uint8Array): Promise<number> {
+  /**
+   * Appends one record (`prefix` + `payload`, stored as one payload; the prefix spares callers a
+   * copy of a large body); resolves with its LSN once it is fsynced.
+   */
+  append(payload: Uint8Array, prefix: Uint8Array | null = null): Promise<number> {
     if (this.closed) return Promise.reject(new JadeError('JADE_ERR_STORAGE', 'WAL is closed'));
     if (this.failed) return Promise.reject(this.failed);
-    if (payload.length > this.opts.recordSizeBytesMax) {
+    const length = (prefix?.length ?? 0) + payload.length;
+    if (length > this.opts.recordSizeBytesMax) {
       return Promise.reject(
-        new JadeError('JADE_ERR_BATCH_TOO_LARGE', `WAL record of ${payload.length} bytes exceeds recordSizeBytesMax ${this.opts.recordSizeBytesMax}`),
+        new JadeError('JADE_ERR_BATCH_TOO_LARGE', `WAL record of ${length} bytes exceeds recordSizeBytesMax ${this.opts.recordSizeBytesMax}`),
       );
     }
-    if (this.pendingBytes > 0 && this.pendingBytes + payload.length > this.opts.pendingBytesMax) {
+    if (this.pendingBytes > 0 && this.pendingBytes + length > this.opts.pendingBytesMax) {
       return Promise.reject(
         new JadeError('JADE_ERR_QUEUE_FULL', `WAL write queue full (${this.pendingBytes} bytes pending, pendingBytesMax ${this.opts.pendingBytesMax})`),
       );
     }
     return new Promise<number>((resolve, reject) => {
-      this.queue.push({ lsn: this.nextLsn++, payload, resolve, reject });
-      this.pendingBytes += payload.length;
+      this.queue.push({ lsn: this.nextLsn++, payload: { prefix, body: payload, length }, resolve, reject });
+      this.pendingBytes += length;
       this.scheduleFlush();
     });
   }

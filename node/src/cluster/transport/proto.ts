@@ -4,6 +4,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { assert } from '../../util/errors.js';
 
 export const RAFT_PROTO_PATH = fileURLToPath(new URL('../../../../proto/raft.proto', import.meta.url));
 
@@ -52,6 +53,68 @@ type RaftTransportClientConstructor = (new (
 
 let loaded: RaftTransportClientConstructor | undefined;
 
+function varintBytes(n: number): number {
+  let bytes = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    bytes++;
+  }
+  return bytes;
+}
+
+function writeVarint(buf: Buffer, at: number, n: number): number {
+  while (n >= 0x80) {
+    buf[at++] = (n % 128) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  buf[at++] = n;
+  return at;
+}
+
+/** Bytes of a length-delimited field (wire type 2) holding `length` bytes: tag, varint length, bytes. */
+function fieldBytes(length: number): number {
+  return 1 + varintBytes(length) + length;
+}
+
+/**
+ * proto3 wire bytes of a MessageBatch, written straight into one buffer. protobufjs builds the
+ * frame in its own writer and copies every payload into it: for a MsgApp carrying megabytes of
+ * vectors that was a fresh multi-megabyte allocation per peer per batch. Same bytes as protobufjs
+ * (fields in number order, every field written even when empty, as protobufjs does), so any
+ * protobuf peer reads it.
+ */
+export function serializeMessageBatch(batch: MessageBatchFrame): Buffer {
+  const from = Buffer.byteLength(batch.fromNodeId);
+  const cluster = Buffer.byteLength(batch.clusterId);
+  const envelopes = batch.messages.map((m) => {
+    const group = Buffer.byteLength(m.groupId);
+    return { group, length: fieldBytes(group) + fieldBytes(m.payload.length) };
+  });
+  let size = fieldBytes(from) + fieldBytes(cluster);
+  for (const e of envelopes) size += fieldBytes(e.length);
+  const buf = Buffer.allocUnsafe(size);
+  let at = 0;
+  const putString = (tag: number, s: string, length: number) => {
+    buf[at++] = tag;
+    at = writeVarint(buf, at, length);
+    at += buf.write(s, at, 'utf8');
+  };
+  putString(0x0a, batch.fromNodeId, from);
+  putString(0x12, batch.clusterId, cluster);
+  batch.messages.forEach((m, i) => {
+    const e = envelopes[i];
+    buf[at++] = 0x1a;
+    at = writeVarint(buf, at, e.length);
+    putString(0x0a, m.groupId, e.group);
+    buf[at++] = 0x12;
+    at = writeVarint(buf, at, m.payload.length);
+    buf.set(m.payload, at);
+    at += m.payload.length;
+  });
+  assert(at === size, `MessageBatch serializer wrote ${at} of ${size} bytes`);
+  return buf;
+}
+
 export function raftTransportService(): RaftTransportClientConstructor {
   if (!loaded) {
     const definition = protoLoader.loadSync(RAFT_PROTO_PATH, {
@@ -60,6 +123,7 @@ export function raftTransportService(): RaftTransportClientConstructor {
       defaults: true,
       oneofs: true,
     });
+    (definition['jade.raft.v1.RaftTransport'] as unknown as Record<string, { requestSerialize: (v: MessageBatchFrame) => Buffer }>).Send.requestSerialize = serializeMessageBatch;
     const root = grpc.loadPackageDefinition(definition) as unknown as {
       jade: { raft: { v1: { RaftTransport: RaftTransportClientConstructor } } };
     };
