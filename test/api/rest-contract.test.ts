@@ -452,6 +452,18 @@ describe('points: writes', () => {
     expect(await ids()).toEqual([1, 3, 5, 7]);
   });
 
+  it('reads JSON bodies as UTF-8 (non-ASCII payloads), and refuses proto poisoning and bad UTF-8 JSON', async () => {
+    const text = 'Zürich · 東京 · 🚀';
+    const res = await call(app, { method: 'PUT', url: `/collections/${W}/points`, headers: { 'content-type': 'application/json; charset=utf-8' }, payload: Buffer.from(JSON.stringify({ points: [{ id: 40, vector: [1, 2], payload: { city: text } }] })) });
+    expect(res.status).toBe(200);
+    expect((await call(app, { method: 'GET', url: `/collections/${W}/points/40` })).body.result.payload).toEqual({ city: text });
+    const poisoned = await call(app, { method: 'PUT', url: `/collections/${W}/points`, headers: { 'content-type': 'application/json' }, payload: '{"points":[{"id":41,"vector":[1,2],"payload":{"__proto__":{"x":1}}}]}' });
+    expectErrorShape(poisoned, 400, 'JADE_ERR_BAD_JSON');
+    const notJson = await call(app, { method: 'PUT', url: `/collections/${W}/points`, headers: { 'content-type': 'application/json' }, payload: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]) });
+    expectErrorShape(notJson, 400, 'JADE_ERR_BAD_JSON');
+    await call(app, { method: 'POST', url: `/collections/${W}/points/delete`, payload: { points: [40] } });
+  });
+
   it('an upsert with one bad point stores none of the batch', async () => {
     const before = collectionChecksum(h.catalog, W);
     const res = await call(app, { method: 'PUT', url: `/collections/${W}/points`, payload: { points: [{ id: 50, vector: [1, 1] }, { id: 51, vector: [1, 1, 1] }] } });

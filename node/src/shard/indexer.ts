@@ -6,30 +6,41 @@ import type { ShardState } from './state.js';
 export interface IndexerPacing {
   /** Longest run of graph insertions before yielding (checked after every insertion). */
   stepMs: number;
-  /** Pause after a step, per ms the step took, while writes are arriving: 1 = at most about half the loop. */
-  idlePerBusy: number;
-  /** The same when no write arrived for `quietAfterMs`: 0 = next step right after pending I/O. */
-  quietIdlePerBusy: number;
+  /**
+   * Share of the event loop the indexer takes while writes are arriving, with an empty backlog;
+   * it grows linearly to `quietShare` as the backlog approaches the shard's indexBacklogMax, so a
+   * burst is acknowledged at full speed and a sustained load still gets its graph built.
+   */
+  writingShareMin: number;
+  /** Share when no write arrived for INDEX_QUIET_AFTER_MS (and the ceiling while writing): 1 = back to back. */
+  quietShare: number;
 }
 
 /** Writes count as "arriving" for this long after the last one. */
 export const INDEX_QUIET_AFTER_MS = 100;
 
 /**
- * A standalone node: half the loop while writes arrive (acknowledging a write is cheap, inserting
- * it into the graph is not: durable ingest went 13k → 19.5k vectors/s), all of it when quiet (so the
- * graph still completes as fast as one core allows).
+ * A standalone node: at least half the loop while writes arrive (acknowledging a write is cheap,
+ * inserting it into the graph is not: durable ingest went 13k → 19.5k vectors/s), all of it when
+ * quiet (so the graph still completes as fast as one core allows).
  */
-export const STANDALONE_INDEX_PACING: IndexerPacing = { stepMs: 10, idlePerBusy: 1, quietIdlePerBusy: 0 };
+export const STANDALONE_INDEX_PACING: IndexerPacing = { stepMs: 10, writingShareMin: 0.5, quietShare: 1 };
 
 /**
  * A Raft replica: every replica indexes every vector, and back-to-back steps starved the Raft loop
- * (heartbeats late by seconds, leaders deposed under bulk ingest; found by bench:raft). While
- * entries are being applied the indexer takes about a tenth of the loop, so replication keeps up
- * with ingest (the graph insert is ~20× the cost of replicating a vector); the backlog is bounded
- * by `indexBacklogMax` (429 past it, after which the quiet pacing drains it) and searched exactly.
+ * (heartbeats late by seconds, leaders deposed under bulk ingest; found by bench:raft), so never
+ * more than half the loop. While entries are being applied it starts from a twentieth (a graph
+ * insert costs ~20× replicating the vector, so a burst is replicated at full speed); the backlog
+ * is searched exactly meanwhile and bounded by indexBacklogMax (429 on the leader past it).
  */
-export const REPLICA_INDEX_PACING: IndexerPacing = { stepMs: 10, idlePerBusy: 9, quietIdlePerBusy: 1 };
+export const REPLICA_INDEX_PACING: IndexerPacing = { stepMs: 10, writingShareMin: 0.05, quietShare: 0.5 };
+
+/** The share of the loop the indexer may take now. */
+export function indexerShare(pacing: IndexerPacing, writesArriving: boolean, backlog: number, backlogMax: number): number {
+  if (!writesArriving) return pacing.quietShare;
+  const fill = Math.min(1, backlog / Math.max(1, backlogMax));
+  return pacing.writingShareMin + (pacing.quietShare - pacing.writingShareMin) * fill;
+}
 
 export class BackgroundIndexer {
   private cancel: (() => void) | null = null;
@@ -78,8 +89,9 @@ export class BackgroundIndexer {
       return;
     }
     const now = performance.now();
-    const writesArriving = now - this.lastWriteMs < INDEX_QUIET_AFTER_MS;
-    this.schedule((now - startedMs) * (writesArriving ? this.pacing.idlePerBusy : this.pacing.quietIdlePerBusy));
+    const share = indexerShare(this.pacing, now - this.lastWriteMs < INDEX_QUIET_AFTER_MS, state.indexBacklog, state.limits.indexBacklogMax);
+    // A step of d ms at share s is followed by d·(1/s − 1) ms of pause.
+    this.schedule((now - startedMs) * (1 / share - 1));
   }
 
   waitIndexed(): Promise<void> {
