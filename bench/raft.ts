@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { encodeVectorBase64 } from '../node/src/cli/import.js';
 import { startProcessCluster, type ProcessCluster } from '../test/cluster/cluster-processes.js';
 import { fashionAvailable, loadFashion } from '../test/helpers/fashion.js';
-import { RestClient } from './lib/rest.js';
+import { RestClient, processCpuSeconds } from './lib/rest.js';
 import { renderTable, type Cell } from './lib/table.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -39,6 +39,8 @@ interface Options {
 
 interface WriteRun {
   path: 'leader' | 'follower (forwarded)';
+  /** The shard group's leader during the run. */
+  leader: string;
   vectors: number;
   batchPoints: number;
   inFlight: number;
@@ -49,6 +51,10 @@ interface WriteRun {
   commitMaxMs: number;
   /** Batches answered with an error (counted out of vectors and latencies). */
   failedBatches: number;
+  /** CPU time of all three node processes during the run, per acknowledged vector (all their threads). */
+  clusterCpuUsPerVector: number | null;
+  /** The same, per node id. */
+  cpuUsPerVectorByNode: Record<string, number | null>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -101,7 +107,15 @@ async function waitForLeader(cluster: ProcessCluster, groupId: string): Promise<
   throw new Error(`no leader for ${groupId}`);
 }
 
-async function writeRun(client: RestClient, bodies: string[], batchPoints: number, inFlight: number, label: WriteRun['path']): Promise<WriteRun> {
+function clusterCpuSeconds(cluster: ProcessCluster): Record<string, number | null> {
+  return Object.fromEntries(cluster.members.map((m) => {
+    const pid = m.pid();
+    return [m.id, pid === null ? null : processCpuSeconds(pid)];
+  }));
+}
+
+async function writeRun(cluster: ProcessCluster, leader: string, client: RestClient, bodies: string[], batchPoints: number, inFlight: number, label: WriteRun['path']): Promise<WriteRun> {
+  const cpuBefore = clusterCpuSeconds(cluster);
   const latenciesMs: number[] = [];
   let next = 0;
   let vectors = 0;
@@ -125,9 +139,19 @@ async function writeRun(client: RestClient, bodies: string[], batchPoints: numbe
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
   const seconds = (performance.now() - t0) / 1000;
+  const cpuAfter = clusterCpuSeconds(cluster);
+  const cpuUsPerVectorByNode = Object.fromEntries(
+    Object.keys(cpuAfter).map((id) => {
+      const a = cpuAfter[id];
+      const b = cpuBefore[id];
+      return [id, a === null || b === null || vectors === 0 ? null : ((a - b) * 1e6) / vectors];
+    }),
+  );
+  const perNode = Object.values(cpuUsPerVectorByNode);
   latenciesMs.sort((a, b) => a - b);
   return {
     path: label,
+    leader,
     vectors,
     batchPoints,
     inFlight,
@@ -137,6 +161,8 @@ async function writeRun(client: RestClient, bodies: string[], batchPoints: numbe
     commitP99Ms: percentile(latenciesMs, 0.99),
     commitMaxMs: latenciesMs.at(-1) ?? NaN,
     failedBatches: failed,
+    clusterCpuUsPerVector: perNode.some((x) => x === null) ? null : perNode.reduce((sum: number, x) => sum + x!, 0),
+    cpuUsPerVectorByNode,
   };
 }
 
@@ -222,8 +248,8 @@ async function main(o: Options): Promise<void> {
     const toFollower = encodeBodies(vectors.slice(half), half, o.batch);
     const leaderClient = new RestClient(cluster.member(leaderId).url);
     const followerClient = new RestClient(cluster.member(followerId).url);
-    writes.push(await writeRun(leaderClient, toLeader, o.batch, o.inFlight, 'leader'));
-    writes.push(await writeRun(followerClient, toFollower, o.batch, o.inFlight, 'follower (forwarded)'));
+    writes.push(await writeRun(cluster, leaderId, leaderClient, toLeader, o.batch, o.inFlight, 'leader'));
+    writes.push(await writeRun(cluster, leaderId, followerClient, toFollower, o.batch, o.inFlight, 'follower (forwarded)'));
     leaderClient.close();
     followerClient.close();
     const probe = encodeVectorBase64(vectors[0]);
@@ -241,8 +267,11 @@ async function main(o: Options): Promise<void> {
   console.log(
     renderTable(
       'Quorum writes (3 replicas, fsync on each)',
-      ['path', 'vectors acked', 'batch', 'in flight', 'failed batches', 'seconds', 'vectors/s', 'p50 ms', 'p99 ms', 'max ms'],
-      writes.map((w): Cell[] => [w.path, w.vectors, w.batchPoints, w.inFlight, w.failedBatches, w.seconds, w.vectorsPerSecond, w.commitP50Ms, w.commitP99Ms, w.commitMaxMs]),
+      ['path', 'vectors acked', 'batch', 'in flight', 'failed batches', 'seconds', 'vectors/s', 'p50 ms', 'p99 ms', 'max ms', 'cluster CPU µs/vector', 'per node (leader first)'],
+      writes.map((w): Cell[] => [
+        w.path, w.vectors, w.batchPoints, w.inFlight, w.failedBatches, w.seconds, w.vectorsPerSecond, w.commitP50Ms, w.commitP99Ms, w.commitMaxMs, w.clusterCpuUsPerVector,
+        [w.leader, ...Object.keys(w.cpuUsPerVectorByNode).filter((id) => id !== w.leader)].map((id) => `${id} ${Math.round(w.cpuUsPerVectorByNode[id] ?? NaN)}`).join(', '),
+      ]),
     ),
   );
   console.log(

@@ -45,6 +45,8 @@ export interface ClusterMember {
   readonly grpcPort: number;
   readonly dataDir: string;
   running(): boolean;
+  /** The OS process id while running (for CPU accounting in benchmarks). */
+  pid(): number | null;
   /** SIGKILL: no shutdown code runs, unsynced writes may be lost. */
   kill9(): Promise<void>;
   /** Starts the process again on the same ports and data directory. */
@@ -107,6 +109,10 @@ class Member implements ClusterMember {
 
   running(): boolean {
     return this.child !== null;
+  }
+
+  pid(): number | null {
+    return this.child?.pid ?? null;
   }
 
   output(): string {

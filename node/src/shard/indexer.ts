@@ -12,19 +12,18 @@ export interface IndexerPacing {
    * burst is acknowledged at full speed and a sustained load still gets its graph built.
    */
   writingShareMin: number;
-  /** Share when no write arrived for INDEX_QUIET_AFTER_MS (and the ceiling while writing): 1 = back to back. */
+  /** Share when no write arrived for `quietAfterMs` (and the ceiling while writing): 1 = back to back. */
   quietShare: number;
+  /** Writes count as "arriving" for this long after the last one. */
+  quietAfterMs: number;
 }
-
-/** Writes count as "arriving" for this long after the last one. */
-export const INDEX_QUIET_AFTER_MS = 100;
 
 /**
  * A standalone node: at least half the loop while writes arrive (acknowledging a write is cheap,
  * inserting it into the graph is not: durable ingest went 13k → 19.5k vectors/s), all of it when
  * quiet (so the graph still completes as fast as one core allows).
  */
-export const STANDALONE_INDEX_PACING: IndexerPacing = { stepMs: 10, writingShareMin: 0.5, quietShare: 1 };
+export const STANDALONE_INDEX_PACING: IndexerPacing = { stepMs: 10, writingShareMin: 0.5, quietShare: 1, quietAfterMs: 100 };
 
 /**
  * A Raft replica: every replica indexes every vector, and back-to-back steps starved the Raft loop
@@ -32,8 +31,10 @@ export const STANDALONE_INDEX_PACING: IndexerPacing = { stepMs: 10, writingShare
  * more than half the loop. While entries are being applied it starts from a twentieth (a graph
  * insert costs ~20× replicating the vector, so a burst is replicated at full speed); the backlog
  * is searched exactly meanwhile and bounded by indexBacklogMax (429 on the leader past it).
+ * A replica applies one committed entry (a whole client batch) every few hundred ms under bulk
+ * ingest, so "quiet" means a second without one.
  */
-export const REPLICA_INDEX_PACING: IndexerPacing = { stepMs: 10, writingShareMin: 0.05, quietShare: 0.5 };
+export const REPLICA_INDEX_PACING: IndexerPacing = { stepMs: 10, writingShareMin: 0.05, quietShare: 0.5, quietAfterMs: 1_000 };
 
 /** The share of the loop the indexer may take now. */
 export function indexerShare(pacing: IndexerPacing, writesArriving: boolean, backlog: number, backlogMax: number): number {
@@ -89,7 +90,7 @@ export class BackgroundIndexer {
       return;
     }
     const now = performance.now();
-    const share = indexerShare(this.pacing, now - this.lastWriteMs < INDEX_QUIET_AFTER_MS, state.indexBacklog, state.limits.indexBacklogMax);
+    const share = indexerShare(this.pacing, now - this.lastWriteMs < this.pacing.quietAfterMs, state.indexBacklog, state.limits.indexBacklogMax);
     // A step of d ms at share s is followed by d·(1/s − 1) ms of pause.
     this.schedule((now - startedMs) * (1 / share - 1));
   }

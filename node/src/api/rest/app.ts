@@ -445,12 +445,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         if (body.points.length > limits.batchPointsMax) throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `${body.points.length} points in one request; the limit (batchPointsMax) is ${limits.batchPointsMax}`);
         const vectors = parseVectors(body.points.map((p: any) => p.vector), (i) => `points[${i}].vector`);
         body.points.forEach((p: any, i: number) => points.push({ id: parsePointId(p.id, `points[${i}].id`), vector: vectors[i], payload: parsePayload(p.payload, `points[${i}].payload`) }));
+        body.points.length = 0; // as for batch.vectors below
       } else if (body.batch) {
         const { ids, vectors, payloads } = body.batch;
         if (ids.length !== vectors.length || (payloads && payloads.length !== ids.length)) badRequest('batch.ids, batch.vectors and batch.payloads must have the same length');
         if (ids.length > limits.batchPointsMax) throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `${ids.length} points in one request; the limit (batchPointsMax) is ${limits.batchPointsMax}`);
         const parsed = parseVectors(vectors, (i) => `batch.vectors[${i}]`);
         ids.forEach((id: unknown, i: number) => points.push({ id: parsePointId(id, `batch.ids[${i}]`), vector: parsed[i], payload: parsePayload(payloads?.[i], `batch.payloads[${i}]`) }));
+        // The request (and fastify's reference to its body) lives until the write commits, long
+        // enough for megabytes of base64 strings to be promoted to the old generation: drop them.
+        vectors.length = 0;
       } else {
         badRequest('body needs "points" (a list of {id, vector, payload}) or "batch" ({ids, vectors, payloads})');
       }
