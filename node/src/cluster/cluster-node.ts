@@ -19,7 +19,7 @@ import { JadeError, isJadeError, type ErrorCode } from '../util/errors.js';
 import type { CollectionView, CollectionsBackend, CreateOptions, ReadConsistency } from './backend.js';
 import { COLLECTION_NAME_RE } from './catalog.js';
 import { MetaStateMachine, encodeMetaCommand, placeReplicas, unwrapMetaResult, type MetaCommand } from './meta.js';
-import { decodeMessage, decodeSnapshotMeta, encodeMessage, encodeSnapshotMeta } from './raft-codec.js';
+import { decodeMessage, decodeSnapshotMeta, encodeMessage, encodeMessageParts, encodeSnapshotMeta } from './raft-codec.js';
 import { ShardStateMachine } from './shard-sm.js';
 import { GrpcRaftTransport } from './transport/grpc-transport.js';
 import type { FaultSpec } from './transport/types.js';
@@ -297,7 +297,7 @@ export class ClusterNode implements CollectionsBackend {
   private sendGroupMessages(groupId: string, messages: Message[], driverOf: () => RaftDriver | null): void {
     for (const m of messages) {
       if (m.type !== 'MsgSnap') {
-        this.transport.send(m.to, groupId, encodeMessage(m));
+        this.transport.send(m.to, groupId, encodeMessageParts(m));
         continue;
       }
       this.transport.sendSnapshot(m.to, groupId, joinSnapshotHeader(m), m.snapshot!.data).then(

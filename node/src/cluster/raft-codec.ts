@@ -53,7 +53,11 @@ class Writer {
   }
   /** The bytes written: a view, not a copy (the transport copies them into its frame anyway). */
   done(): Uint8Array {
-    return this.length === this.buf.length ? this.buf : this.buf.subarray(0, this.length);
+    return this.bytesFrom(0);
+  }
+  /** The bytes written from `from` on, as a view (still right if the buffer regrows later: the old one keeps them). */
+  bytesFrom(from: number): Uint8Array {
+    return from === 0 && this.length === this.buf.length ? this.buf : this.buf.subarray(from, this.length);
   }
 }
 
@@ -135,14 +139,14 @@ export function decodeSnapshotMeta(bytes: Uint8Array): SnapshotMeta {
   return meta;
 }
 
-function encodeEntries(w: Writer, entries: readonly Entry[]) {
-  w.u32(entries.length);
-  for (const e of entries) {
-    w.f64(e.term);
-    w.f64(e.index);
-    w.u8(e.type === 'normal' ? 0 : 1);
-    w.bytes(e.data);
-  }
+/** Bytes of an entry's fields before its data (term, index, type, data length). */
+const ENTRY_HEAD_BYTES = 8 + 8 + 1 + 4;
+
+function writeEntryHead(w: Writer, e: Entry) {
+  w.f64(e.term);
+  w.f64(e.index);
+  w.u8(e.type === 'normal' ? 0 : 1);
+  w.u32(e.data.length);
 }
 
 function decodeEntries(r: Reader): Entry[] {
@@ -157,11 +161,14 @@ function decodeEntries(r: Reader): Entry[] {
   return out;
 }
 
-/** Messages without their snapshot data: MsgSnap data travels through the transport's snapshot stream. */
-export function encodeMessage(m: Message): Uint8Array {
-  let size = 72 + 3 * (m.groupId.length + m.from.length + m.to.length + (m.context?.length ?? 0));
-  for (const e of m.entries) size += 21 + e.data.length;
-  const w = new Writer(size);
+/**
+ * A message (without its snapshot data: MsgSnap data travels through the transport's snapshot
+ * stream) as parts whose concatenation is the encoding: the fields, then for each entry its head
+ * and its data as it is (not copied here; the transport copies the parts once into its frame).
+ */
+export function encodeMessageParts(m: Message): Uint8Array[] {
+  const fieldsBytes = 72 + 3 * (m.groupId.length + m.from.length + m.to.length + (m.context?.length ?? 0)) + m.entries.length * ENTRY_HEAD_BYTES;
+  const w = new Writer(fieldsBytes);
   w.u8(CODEC_VERSION);
   w.u8(MESSAGE_TYPES.indexOf(m.type));
   w.str(m.groupId);
@@ -175,8 +182,24 @@ export function encodeMessage(m: Message): Uint8Array {
   w.f64(m.rejectHint);
   w.u8(m.context === undefined ? 0 : 1);
   if (m.context !== undefined) w.str(m.context);
-  encodeEntries(w, m.entries);
-  return w.done();
+  w.u32(m.entries.length);
+  const parts: Uint8Array[] = [];
+  let from = 0;
+  for (const e of m.entries) {
+    writeEntryHead(w, e);
+    if (e.data.length === 0) continue;
+    parts.push(w.bytesFrom(from), e.data);
+    from = w.length;
+  }
+  if (w.length > from || parts.length === 0) parts.push(w.bytesFrom(from));
+  return parts;
+}
+
+/** The encoding of a message as one buffer (see encodeMessageParts). */
+export function encodeMessage(m: Message): Uint8Array {
+  const parts = encodeMessageParts(m);
+  if (parts.length === 1) return parts[0];
+  return Buffer.concat(parts);
 }
 
 export function decodeMessage(bytes: Uint8Array): Message {

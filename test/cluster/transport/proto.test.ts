@@ -32,6 +32,16 @@ describe('MessageBatch serializer', () => {
     );
   });
 
+  it('writes a payload given as parts like its concatenation', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 5 }), (parts) => {
+        const joined = { fromNodeId: 'n1', clusterId: 'c', messages: [{ groupId: 'g', payload: Buffer.concat(parts) }] };
+        expect(serializeMessageBatch({ ...joined, messages: [{ groupId: 'g', payload: parts }] }).equals(reference.requestSerialize(joined))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('handles payloads whose length needs a multi-byte varint', () => {
     for (const size of [127, 128, 16_383, 16_384, 3_136_100]) {
       const f = { fromNodeId: 'n0', clusterId: 'c', messages: [{ groupId: 'g', payload: new Uint8Array(size).fill(7) }] };

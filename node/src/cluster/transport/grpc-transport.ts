@@ -13,7 +13,7 @@ import { PeerConnection } from './peer.js';
 import type { PeerLimits, PeerState } from './peer.js';
 import type { MessageBatchFrame, SnapshotAckFrame, SnapshotFrame, SnapshotHeaderFrame } from './proto.js';
 import { raftTransportService } from './proto.js';
-import { emptyStats } from './types.js';
+import { emptyStats, messageLength, type MessageBytes } from './types.js';
 import type {
   FaultSpec,
   GroupId,
@@ -204,9 +204,9 @@ export class GrpcRaftTransport implements RaftTransport {
     }
   }
 
-  send(toNodeId: NodeId, groupId: GroupId, message: Uint8Array): void {
+  send(toNodeId: NodeId, groupId: GroupId, message: MessageBytes): void {
     const peer = this.peers.get(toNodeId);
-    if (!peer || message.length > this.messageBytesMax) {
+    if (!peer || messageLength(message) > this.messageBytesMax) {
       this.counters.droppedOther++;
       return;
     }

@@ -7,9 +7,9 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { JadeError } from '../../util/errors.js';
-import type { EnvelopeFrame, MessageBatchFrame, RaftTransportClient, SnapshotAckFrame, SnapshotFrame } from './proto.js';
+import type { OutboundMessageBatch, RaftTransportClient, SnapshotAckFrame, SnapshotFrame } from './proto.js';
 import { raftTransportService } from './proto.js';
-import type { GroupId, NodeId, TransportStats } from './types.js';
+import { messageLength, type GroupId, type MessageBytes, type NodeId, type TransportStats } from './types.js';
 
 export interface PeerLimits {
   queueMessagesMax: number;
@@ -32,7 +32,9 @@ export interface PeerIdentity {
 
 interface QueuedMessage {
   groupId: GroupId;
-  payload: Uint8Array;
+  payload: MessageBytes;
+  /** payload bytes */
+  length: number;
   /** Delay hook: the message may leave the queue from this time on (ms since epoch). */
   readyAtMs: number;
 }
@@ -48,7 +50,7 @@ export class PeerConnection {
   private queue: QueuedMessage[] = [];
   private queueHead = 0;
   private queueBytes = 0;
-  private stream: grpc.ClientWritableStream<MessageBatchFrame> | null = null;
+  private stream: grpc.ClientWritableStream<OutboundMessageBatch> | null = null;
   private awaitingDrain = false;
   private flushScheduled: NodeJS.Immediate | null = null;
   private delayTimer: NodeJS.Timeout | null = null;
@@ -88,14 +90,15 @@ export class PeerConnection {
   }
 
   /** Queue a message; false (and counted) when the queue is at its bound. Never blocks. */
-  enqueue(groupId: GroupId, payload: Uint8Array, delayMs: number): boolean {
+  enqueue(groupId: GroupId, payload: MessageBytes, delayMs: number): boolean {
     if (this.state === 'closed') return false;
-    if (this.queuedMessages >= this.limits.queueMessagesMax || this.queueBytes + payload.length > this.limits.queueBytesMax) {
+    const length = messageLength(payload);
+    if (this.queuedMessages >= this.limits.queueMessagesMax || this.queueBytes + length > this.limits.queueBytesMax) {
       this.stats.droppedQueueFull++;
       return false;
     }
-    this.queue.push({ groupId, payload, readyAtMs: delayMs > 0 ? Date.now() + delayMs : 0 });
-    this.queueBytes += payload.length;
+    this.queue.push({ groupId, payload, length, readyAtMs: delayMs > 0 ? Date.now() + delayMs : 0 });
+    this.queueBytes += length;
     this.stats.messagesQueued++;
     if (this.state === 'idle') this.connect();
     else if (this.state === 'open') this.scheduleFlush();
@@ -141,7 +144,7 @@ export class PeerConnection {
     this.scheduleFlush();
   }
 
-  private onStreamEnded(stream: grpc.ClientWritableStream<MessageBatchFrame>, _error: grpc.ServiceError | null): void {
+  private onStreamEnded(stream: grpc.ClientWritableStream<OutboundMessageBatch>, _error: grpc.ServiceError | null): void {
     if (this.stream !== stream) return;
     this.stream = null;
     this.awaitingDrain = false;
@@ -203,14 +206,14 @@ export class PeerConnection {
         }
         break;
       }
-      const messages: EnvelopeFrame[] = [];
+      const messages: OutboundMessageBatch['messages'] = [];
       let batchBytes = 0;
       while (this.queueHead < this.queue.length && messages.length < this.limits.batchMessagesMax) {
         const next = this.queue[this.queueHead];
         if (next.readyAtMs > now) break;
-        if (messages.length > 0 && batchBytes + next.payload.length > this.limits.batchBytesMax) break;
+        if (messages.length > 0 && batchBytes + next.length > this.limits.batchBytesMax) break;
         messages.push({ groupId: next.groupId, payload: next.payload });
-        batchBytes += next.payload.length;
+        batchBytes += next.length;
         this.queueHead++;
       }
       this.queueBytes -= batchBytes;
@@ -229,7 +232,7 @@ export class PeerConnection {
     }
   }
 
-  private waitForDrain(stream: grpc.ClientWritableStream<MessageBatchFrame>): void {
+  private waitForDrain(stream: grpc.ClientWritableStream<OutboundMessageBatch>): void {
     this.awaitingDrain = true;
     this.stallTimer = setTimeout(() => {
       this.stallTimer = null;

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { assert } from '../../util/errors.js';
+import { messageLength, type MessageBytes } from './types.js';
 
 export const RAFT_PROTO_PATH = fileURLToPath(new URL('../../../../proto/raft.proto', import.meta.url));
 
@@ -17,6 +18,13 @@ export interface MessageBatchFrame {
   fromNodeId: string;
   clusterId: string;
   messages: EnvelopeFrame[];
+}
+
+/** A MessageBatch as the sender writes it: payloads may be parts (see MessageBytes). */
+export interface OutboundMessageBatch {
+  fromNodeId: string;
+  clusterId: string;
+  messages: { groupId: string; payload: MessageBytes }[];
 }
 
 export interface SnapshotHeaderFrame {
@@ -37,7 +45,7 @@ export interface SnapshotAckFrame {
 }
 
 export interface RaftTransportClient extends grpc.Client {
-  Send(callback: grpc.requestCallback<Record<string, never>>): grpc.ClientWritableStream<MessageBatchFrame>;
+  Send(callback: grpc.requestCallback<Record<string, never>>): grpc.ClientWritableStream<OutboundMessageBatch>;
   InstallSnapshot(
     metadata: grpc.Metadata,
     options: grpc.CallOptions,
@@ -78,17 +86,19 @@ function fieldBytes(length: number): number {
 
 /**
  * proto3 wire bytes of a MessageBatch, written straight into one buffer. protobufjs builds the
- * frame in its own writer and copies every payload into it: for a MsgApp carrying megabytes of
- * vectors that was a fresh multi-megabyte allocation per peer per batch. Same bytes as protobufjs
+ * frame in its own writer and copies every payload into it, and a payload had to be one buffer:
+ * for a MsgApp carrying megabytes of vectors that was two fresh multi-megabyte copies per peer
+ * per batch; here the parts of each payload are copied once. Same bytes as protobufjs
  * (fields in number order, every field written even when empty, as protobufjs does), so any
  * protobuf peer reads it.
  */
-export function serializeMessageBatch(batch: MessageBatchFrame): Buffer {
+export function serializeMessageBatch(batch: OutboundMessageBatch): Buffer {
   const from = Buffer.byteLength(batch.fromNodeId);
   const cluster = Buffer.byteLength(batch.clusterId);
   const envelopes = batch.messages.map((m) => {
     const group = Buffer.byteLength(m.groupId);
-    return { group, length: fieldBytes(group) + fieldBytes(m.payload.length) };
+    const payload = messageLength(m.payload);
+    return { group, payload, length: fieldBytes(group) + fieldBytes(payload) };
   });
   let size = fieldBytes(from) + fieldBytes(cluster);
   for (const e of envelopes) size += fieldBytes(e.length);
@@ -107,9 +117,11 @@ export function serializeMessageBatch(batch: MessageBatchFrame): Buffer {
     at = writeVarint(buf, at, e.length);
     putString(0x0a, m.groupId, e.group);
     buf[at++] = 0x12;
-    at = writeVarint(buf, at, m.payload.length);
-    buf.set(m.payload, at);
-    at += m.payload.length;
+    at = writeVarint(buf, at, e.payload);
+    for (const part of m.payload instanceof Uint8Array ? [m.payload] : m.payload) {
+      buf.set(part, at);
+      at += part.length;
+    }
   });
   assert(at === size, `MessageBatch serializer wrote ${at} of ${size} bytes`);
   return buf;
@@ -123,7 +135,7 @@ export function raftTransportService(): RaftTransportClientConstructor {
       defaults: true,
       oneofs: true,
     });
-    (definition['jade.raft.v1.RaftTransport'] as unknown as Record<string, { requestSerialize: (v: MessageBatchFrame) => Buffer }>).Send.requestSerialize = serializeMessageBatch;
+    (definition['jade.raft.v1.RaftTransport'] as unknown as Record<string, { requestSerialize: (v: OutboundMessageBatch) => Buffer }>).Send.requestSerialize = serializeMessageBatch;
     const root = grpc.loadPackageDefinition(definition) as unknown as {
       jade: { raft: { v1: { RaftTransport: RaftTransportClientConstructor } } };
     };

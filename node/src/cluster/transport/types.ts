@@ -4,6 +4,19 @@
 export type NodeId = string;
 export type GroupId = string;
 
+/**
+ * An outbound message: one buffer, or parts that the transport concatenates as it writes the frame,
+ * so that megabytes of entry data are copied once on their way out (not once more into a message).
+ */
+export type MessageBytes = Uint8Array | readonly Uint8Array[];
+
+export function messageLength(m: MessageBytes): number {
+  if (m instanceof Uint8Array) return m.length;
+  let n = 0;
+  for (const part of m) n += part.length;
+  return n;
+}
+
 export type MessageHandler = (fromNodeId: NodeId, groupId: GroupId, message: Uint8Array) => void;
 /** A peer could not be reached (connect failed or the stream broke): Raft may probe it instead of streaming (etcd's ReportUnreachable). */
 export type UnreachableHandler = (nodeId: NodeId) => void;
@@ -11,7 +24,7 @@ export type SnapshotHandler = (fromNodeId: NodeId, groupId: GroupId, meta: Uint8
 
 export interface RaftTransport {
   /** Never blocks and never throws for a reachable or unreachable peer: past the per-peer queue bound the message is dropped (Raft retries). */
-  send(toNodeId: NodeId, groupId: GroupId, message: Uint8Array): void;
+  send(toNodeId: NodeId, groupId: GroupId, message: MessageBytes): void;
   /** Streams a snapshot in chunks; resolves once the receiver's snapshot handler has resolved. */
   sendSnapshot(toNodeId: NodeId, groupId: GroupId, meta: Uint8Array, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<void>;
   onMessage(handler: MessageHandler): void;
