@@ -518,6 +518,36 @@ describe('WAL under disk faults', () => {
     await r.wal.close();
   });
 
+  it('records with large bodies (written in place, several writes per group) survive faults and torn crashes like small ones', async () => {
+    const opts: WalOptions = { ...OPTS, recordSizeBytesMax: 1 << 20, segmentSizeBytesMax: 4 << 20 };
+    const big = (seed: number) => Uint8Array.from({ length: 100_000 }, (_, i) => (i * 31 + seed) & 0xff);
+    const disk = new FaultyMemoryDisk();
+    const { wal } = await Wal.open(disk, DIR, opts);
+    // One group: small, big (with a prefix), small, big: four records, five chunks, one fsync.
+    expect(await Promise.all([wal.append(enc('s1')), wal.append(big(1), enc('p:')), wal.append(enc('s2')), wal.append(big(2))])).toEqual([1, 2, 3, 4]);
+    // A failed write in such a group: nothing of the group is acknowledged, the segment is cut back.
+    disk.inject({ op: 'write', code: 'EIO', times: 1 });
+    await expectCode(Promise.all([wal.append(enc('lost-1')), wal.append(big(3))]), 'JADE_ERR_STORAGE');
+    disk.clearFaults();
+    expect(await wal.append(big(4))).toBe(5);
+    // A group whose fsync never happens is lost or cut at a crash, never half-replayed.
+    const release = disk.holdSyncs();
+    const unsynced = wal.append(big(5));
+    await new Promise((r) => setTimeout(r, 10));
+    disk.crash({ random: seeded(3) });
+    release();
+    await unsynced.catch(() => undefined);
+    const r = await Wal.open(disk, DIR, opts);
+    expect(r.records.map((x) => x.lsn)).toEqual([1, 2, 3, 4, 5]);
+    const payloads = r.records.map((x) => Buffer.from(x.payload));
+    expect(payloads[0].toString()).toBe('s1');
+    expect(payloads[1].equals(Buffer.concat([enc('p:'), big(1)]))).toBe(true);
+    expect(payloads[2].toString()).toBe('s2');
+    expect(payloads[3].equals(Buffer.from(big(2)))).toBe(true);
+    expect(payloads[4].equals(Buffer.from(big(4)))).toBe(true);
+    await r.wal.close();
+  });
+
   it('a short write without an error is completed by retrying the rest', async () => {
     const { disk, wal } = await setup();
     disk.shortWriteNext(5);

@@ -7,7 +7,7 @@
 // Record (20-byte header + payload):
 //   crc32c u32 (of everything after it) | payload length u32 | lsn u64 | index in its group u32 | payload
 //
-// Recovery: records are written one group (one write + one fsync) at a time, and the next group
+// Recovery: records are written one group (its writes, then one fsync) at a time, and the next group
 // is written only after the previous one is durable. So a bad record in the last segment that is
 // followed by nothing valid, or only by records of its own group, is a torn write of the last
 // group (never acknowledged: acks follow the fsync; the disk may have written its pages in any
@@ -97,28 +97,51 @@ interface RecordPayload {
   length: number;
 }
 
-/** Encodes records (consecutive LSNs from firstLsn) into one buffer. */
-function encodeRecords(firstLsn: number, payloads: RecordPayload[]): Uint8Array {
-  let total = 0;
-  for (const p of payloads) total += RECORD_HEADER_BYTES + p.length;
-  const buf = new Uint8Array(total);
+/** Bodies at least this large are written from where they are instead of being copied into the group's buffer. */
+const BODY_IN_PLACE_BYTES_MIN = 64 * 1024;
+
+/**
+ * Encodes records (consecutive LSNs from firstLsn) as chunks to write one after the other: headers
+ * and small payloads packed together, large bodies as they are (a 3 MiB Raft entry of vectors is
+ * not copied again just to be written).
+ */
+function encodeRecords(firstLsn: number, payloads: RecordPayload[]): { chunks: Uint8Array[]; bytes: number } {
+  let packed = 0;
+  let bytes = 0;
+  for (const p of payloads) {
+    bytes += RECORD_HEADER_BYTES + p.length;
+    packed += RECORD_HEADER_BYTES + (p.body.length >= BODY_IN_PLACE_BYTES_MIN ? p.length - p.body.length : p.length);
+  }
+  const buf = new Uint8Array(packed);
   const view = new DataView(buf.buffer);
+  const chunks: Uint8Array[] = [];
+  let chunkStart = 0;
   let off = 0;
   for (let i = 0; i < payloads.length; i++) {
     const p = payloads[i];
+    const start = off;
     view.setUint32(off + 4, p.length, true);
     writeU64(view, off + 8, firstLsn + i);
     view.setUint32(off + 16, i, true);
-    let at = off + RECORD_HEADER_BYTES;
+    off += RECORD_HEADER_BYTES;
     if (p.prefix) {
-      buf.set(p.prefix, at);
-      at += p.prefix.length;
+      buf.set(p.prefix, off);
+      off += p.prefix.length;
     }
-    buf.set(p.body, at);
-    view.setUint32(off, crc32c(buf.subarray(off + 4, off + RECORD_HEADER_BYTES + p.length)), true);
-    off += RECORD_HEADER_BYTES + p.length;
+    let crc = crc32c(buf.subarray(start + 4, off));
+    if (p.body.length >= BODY_IN_PLACE_BYTES_MIN) {
+      crc = crc32c(p.body, crc);
+      chunks.push(buf.subarray(chunkStart, off), p.body);
+      chunkStart = off;
+    } else {
+      buf.set(p.body, off);
+      crc = crc32c(p.body, crc);
+      off += p.body.length;
+    }
+    view.setUint32(start, crc, true);
   }
-  return buf;
+  if (off > chunkStart) chunks.push(buf.subarray(chunkStart, off));
+  return { chunks, bytes };
 }
 
 /** Returns the record at offset if it is whole, has the expected LSN (when given) and a good CRC. */
@@ -432,10 +455,14 @@ export class Wal {
       }
       const group = this.queue.slice(0, count);
       assert(group[0].lsn === this.durableLsn + 1, 'WAL group must start right after the durable LSN');
-      const buf = encodeRecords(group[0].lsn, group.map((g) => g.payload));
+      const { chunks, bytes } = encodeRecords(group[0].lsn, group.map((g) => g.payload));
       const seg = this.segments.at(-1)!;
       try {
-        await writeAll(this.active, buf, this.writeOffset);
+        let at = this.writeOffset;
+        for (const chunk of chunks) {
+          await writeAll(this.active, chunk, at);
+          at += chunk.length;
+        }
         await this.active.sync();
       } catch (e) {
         await this.onWriteError(storageError(`WAL write to ${seg.path} failed`, e, { file: seg.path }));
@@ -447,7 +474,7 @@ export class Wal {
         seg.offsets.push(recordOffset);
         recordOffset += RECORD_HEADER_BYTES + g.payload.length;
       }
-      this.writeOffset += buf.length;
+      this.writeOffset += bytes;
       seg.sizeBytes = this.writeOffset;
       this.durableLsn = group[count - 1].lsn;
       for (const g of group) {
