@@ -49,8 +49,10 @@ export interface NodeConfig {
   peers: PeerConfig[];
   /** Address the Raft transport (gRPC) listens on; cluster mode only. */
   grpcHost: string;
-  /** Cluster mode: each Raft group snapshots its state and compacts its log after this many applied entries. */
+  /** Cluster mode: each Raft group snapshots its state and compacts its log after this many applied entries... */
   raftSnapshotEveryEntries: number;
+  /** ... or this many bytes of applied entries, whichever comes first. */
+  raftSnapshotEveryBytes: number;
 }
 
 export interface PeerConfig {
@@ -102,6 +104,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   peers: [],
   grpcHost: '127.0.0.1',
   raftSnapshotEveryEntries: 10_000,
+  raftSnapshotEveryBytes: 256 * 1024 * 1024,
 };
 
 /** Environment variables a node reads (documented in README "Configuration"). */
@@ -130,6 +133,7 @@ export const ENV_KEYS = {
   peers: 'JADE_PEERS',
   grpcHost: 'JADE_GRPC_HOST',
   raftSnapshotEveryEntries: 'JADE_RAFT_SNAPSHOT_EVERY_ENTRIES',
+  raftSnapshotEveryBytes: 'JADE_RAFT_SNAPSHOT_EVERY_BYTES',
 } as const;
 
 export class ConfigError extends Error {}
@@ -184,6 +188,7 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     peers: parsePeers(get('peers')),
     grpcHost: get('grpcHost') || get('host') || d.grpcHost,
     raftSnapshotEveryEntries: int('raftSnapshotEveryEntries', get('raftSnapshotEveryEntries'), d.raftSnapshotEveryEntries, 2, 100_000_000),
+    raftSnapshotEveryBytes: int('raftSnapshotEveryBytes', get('raftSnapshotEveryBytes'), d.raftSnapshotEveryBytes, 1 << 20, 64 * 1024 * 1024 * 1024),
   };
   if (config.limits.indexBacklogMax < config.limits.batchPointsMax) {
     throw new ConfigError(`indexBacklogMax (${config.limits.indexBacklogMax}) must be at least batchPointsMax (${config.limits.batchPointsMax}), or a full batch could never be written`);

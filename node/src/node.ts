@@ -61,7 +61,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
         apiKey: config.apiKey,
         wal,
         shardLimits,
-        group: { ...CLUSTER_DEFAULTS.group, snapshotEveryEntries: config.raftSnapshotEveryEntries },
+        group: { ...CLUSTER_DEFAULTS.group, snapshotEveryEntries: config.raftSnapshotEveryEntries, snapshotEveryBytes: config.raftSnapshotEveryBytes },
         faultHooksEnabled: config.testHooksEnabled,
       });
       closeBackend = () => cluster.close();

@@ -5,7 +5,7 @@
 // its durable state from disk and catches up (through a snapshot when needed).
 import { describe, expect, it } from 'vitest';
 import { RaftDriver } from '../../node/src/raft/driver.js';
-import type { RaftStateMachine } from '../../node/src/raft/driver.js';
+import type { RaftDriverOptions, RaftStateMachine } from '../../node/src/raft/driver.js';
 import { FileRaftStorage, decodeEntry, encodeEntry } from '../../node/src/raft/file-storage.js';
 import type { Entry, Message, Snapshot } from '../../node/src/raft/types.js';
 import { FaultyMemoryDisk } from '../../node/src/storage/disk.js';
@@ -50,6 +50,8 @@ class Cluster {
   members = new Map<string, Member>();
   private readonly rng = new Prng(7);
 
+  constructor(private readonly driverOptions: Partial<RaftDriverOptions> = {}) {}
+
   async add(id: string, voters: string[], disk = new FaultyMemoryDisk()): Promise<Member> {
     const storage = await FileRaftStorage.open({ disk, dir: `/data/${id}/g1`, bootstrap: { voters, learners: [] } });
     const sm = new ListMachine();
@@ -63,6 +65,7 @@ class Cluster {
       stateMachine: sm,
       snapshotEveryEntries: 8,
       compactionLagEntries: 2,
+      ...this.driverOptions,
     });
     const m: Member = { id, disk, storage, driver, sm, up: true };
     this.members.set(id, m);
@@ -152,6 +155,24 @@ describe('RaftDriver over FileRaftStorage', () => {
     expect(follower.sm.applied).toBeGreaterThanOrEqual(readAt);
     // Snapshots every 8 entries, compaction keeps 2 below: the log does not hold everything.
     expect(leader.storage.firstIndex()).toBeGreaterThan(10);
+  });
+
+  it('snapshots by applied bytes and keeps at most compactionLagBytes of log behind the snapshot', async () => {
+    const c = new Cluster({ snapshotEveryEntries: 1_000, compactionLagEntries: 1_000, snapshotEveryBytes: 10_000, compactionLagBytes: 3_500 });
+    for (const id of ['a', 'b', 'c']) await c.add(id, ['a', 'b', 'c']);
+    const leader = await c.waitLeader();
+    const big = (i: number) => new Uint8Array(1_000).fill(i);
+    for (let i = 0; i < 30; i++) await settle(c, leader.driver.propose([big(i)]));
+    await c.tick(5);
+    for (const m of c.members.values()) {
+      expect(m.sm.items).toHaveLength(30);
+      const snapIndex = m.storage.snapshot()!.meta.index;
+      // By entry count (1,000) no snapshot would have happened yet; by bytes one did every ~10 entries.
+      expect(snapIndex).toBeGreaterThan(20);
+      const behind = m.storage.entries(m.storage.firstIndex(), snapIndex + 1, Infinity);
+      expect(behind.reduce((n, e) => n + e.data.length, 0)).toBeLessThanOrEqual(3_500);
+      expect(behind.length).toBeGreaterThan(0);
+    }
   });
 
   it('a follower that rejects a proposal names the leader', async () => {

@@ -6,7 +6,7 @@
 // this file adds what the cluster needs on top: apply results back to the proposer, proposal and
 // read deadlines, and the gRPC transport (MsgSnap as a snapshot stream).
 import path from 'node:path';
-import { RaftDriver, type RaftStateMachine } from '../raft/driver.js';
+import { RAFT_COMPACTION_LAG_BYTES_DEFAULT, RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT, RaftDriver, type RaftStateMachine } from '../raft/driver.js';
 import { FileRaftStorage } from '../raft/file-storage.js';
 import type { Entry, Message, NodeId } from '../raft/types.js';
 import type { ShardLimits, CollectionParams } from '../shard/state.js';
@@ -32,10 +32,14 @@ export interface RaftGroupOptions {
   /** How long a proposal may wait to be applied before its outcome is reported unknown. */
   proposalTimeoutMs: number;
   readTimeoutMs: number;
-  /** Take a snapshot and compact once this many entries were applied since the last one. */
+  /** Take a snapshot and compact once this many entries were applied since the last one... */
   snapshotEveryEntries: number;
-  /** Entries kept behind a snapshot so slightly slow followers catch up from the log. */
+  /** ... or this many bytes of entries (the log since the last compaction is also held in memory). */
+  snapshotEveryBytes: number;
+  /** Entries kept behind a snapshot so slightly slow followers catch up from the log... */
   retainEntries: number;
+  /** ... at most this many bytes of them. */
+  retainBytes: number;
   /** Proposals waiting at once, and reads waiting at once (429 past it). */
   waitersMax: number;
 }
@@ -44,7 +48,9 @@ export const RAFT_GROUP_DEFAULTS: RaftGroupOptions = {
   proposalTimeoutMs: 10_000,
   readTimeoutMs: 5_000,
   snapshotEveryEntries: 10_000,
+  snapshotEveryBytes: RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT,
   retainEntries: 1_000,
+  retainBytes: RAFT_COMPACTION_LAG_BYTES_DEFAULT,
   waitersMax: 10_000,
 };
 
@@ -285,7 +291,9 @@ export class ClusterNode implements CollectionsBackend {
       transport: { send: (messages) => this.sendGroupMessages(groupId, messages, () => driver) },
       stateMachine: driverStateMachine(sm),
       snapshotEveryEntries: this.opts.group.snapshotEveryEntries,
+      snapshotEveryBytes: this.opts.group.snapshotEveryBytes,
       compactionLagEntries: this.opts.group.retainEntries,
+      compactionLagBytes: this.opts.group.retainBytes,
       maxPendingProposals: this.opts.group.waitersMax,
       maxPendingReads: this.opts.group.waitersMax,
       onFatal: (e) => this.log(`[${groupId}] stopped after a storage or state machine failure: ${String(e)}`),

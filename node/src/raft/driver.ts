@@ -35,6 +35,9 @@ export interface RaftStateMachine {
   restore(snapshot: Snapshot): Promise<void>;
 }
 
+export const RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT = 256 << 20;
+export const RAFT_COMPACTION_LAG_BYTES_DEFAULT = 64 << 20;
+
 export interface RaftDriverOptions {
   core: Omit<RaftConfig, 'storage'>;
   storage: DurableRaftStorage;
@@ -42,8 +45,16 @@ export interface RaftDriverOptions {
   stateMachine: RaftStateMachine;
   /** Snapshot and compact the log after this many entries applied since the last snapshot. */
   snapshotEveryEntries?: number;
+  /**
+   * ... or after this many bytes of entry data applied since the last snapshot, whichever comes
+   * first: the log since the last compaction is also held in memory (FileRaftStorage's mirror),
+   * and entries of vectors are megabytes each.
+   */
+  snapshotEveryBytes?: number;
   /** Entries kept below the snapshot index when compacting, so slightly slow followers need no snapshot. */
   compactionLagEntries?: number;
+  /** ... and at most this many bytes of them. */
+  compactionLagBytes?: number;
   /** Proposals waiting to be applied; more are rejected with JADE_ERR_QUEUE_FULL. */
   maxPendingProposals?: number;
   /** Reads waiting for their read index; more are rejected with JADE_ERR_QUEUE_FULL. */
@@ -77,7 +88,11 @@ export class RaftDriver {
   private readonly transport: RaftTransport;
   private readonly sm: RaftStateMachine;
   private readonly snapshotEveryEntries: number;
+  private readonly snapshotEveryBytes: number;
   private readonly compactionLagEntries: number;
+  private readonly compactionLagBytes: number;
+  /** Entry data bytes applied since the last snapshot (not persisted: after a restart it counts from 0). */
+  private appliedBytesSinceSnapshot = 0;
   private readonly maxPendingProposals: number;
   private readonly maxPendingReads: number;
   private readonly onFatal: ((err: unknown) => void) | undefined;
@@ -97,7 +112,9 @@ export class RaftDriver {
     this.transport = opts.transport;
     this.sm = opts.stateMachine;
     this.snapshotEveryEntries = opts.snapshotEveryEntries ?? 10_000;
+    this.snapshotEveryBytes = opts.snapshotEveryBytes ?? RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT;
     this.compactionLagEntries = opts.compactionLagEntries ?? 1_000;
+    this.compactionLagBytes = opts.compactionLagBytes ?? RAFT_COMPACTION_LAG_BYTES_DEFAULT;
     this.maxPendingProposals = opts.maxPendingProposals ?? 10_000;
     this.maxPendingReads = opts.maxPendingReads ?? 10_000;
     this.onFatal = opts.onFatal;
@@ -238,6 +255,7 @@ export class RaftDriver {
       await this.sm.restore(rd.snapshot);
       this.appliedIndex = rd.snapshot.meta.index;
       this.snapshotIndex = rd.snapshot.meta.index;
+      this.appliedBytesSinceSnapshot = 0;
       // The outcome of proposals covered by a snapshot from elsewhere is unknown here.
       for (const [index, w] of this.proposals) {
         if (index <= this.appliedIndex) {
@@ -256,6 +274,7 @@ export class RaftDriver {
         else w.reject(new JadeError('JADE_ERR_NOT_LEADER', `proposal at ${e.index} was overwritten by a new leader`, { index: e.index }));
       }
       this.appliedIndex = rd.committedEntries[rd.committedEntries.length - 1].index;
+      for (const e of rd.committedEntries) this.appliedBytesSinceSnapshot += e.data.length;
     }
     for (const rs of rd.readStates) {
       const w = this.reads.get(rs.context);
@@ -281,13 +300,29 @@ export class RaftDriver {
   }
 
   private async maybeSnapshot(): Promise<void> {
-    if (this.appliedIndex - this.snapshotIndex < this.snapshotEveryEntries) return;
+    if (this.appliedIndex === this.snapshotIndex) return;
+    if (this.appliedIndex - this.snapshotIndex < this.snapshotEveryEntries && this.appliedBytesSinceSnapshot < this.snapshotEveryBytes) return;
     const index = this.appliedIndex;
     const data = await this.sm.snapshot();
     await this.storage.createSnapshot(index, this.core.confState(), data);
     this.snapshotIndex = index;
-    const compactTo = Math.max(this.storage.firstIndex() - 1, index - this.compactionLagEntries);
+    this.appliedBytesSinceSnapshot = 0;
+    const compactTo = this.compactionPoint(index);
     if (compactTo >= this.storage.firstIndex()) await this.storage.compact(compactTo);
+  }
+
+  /** The last index to drop: keep at most compactionLagEntries entries and compactionLagBytes bytes up to `index`. */
+  private compactionPoint(index: number): number {
+    const first = this.storage.firstIndex();
+    const keepFrom = Math.max(first, index - this.compactionLagEntries + 1);
+    if (keepFrom > index) return index;
+    const kept = this.storage.entries(keepFrom, index + 1, Infinity);
+    let bytes = 0;
+    for (let i = kept.length - 1; i >= 0; i--) {
+      bytes += kept[i].data.length;
+      if (bytes > this.compactionLagBytes) return kept[i].index;
+    }
+    return keepFrom - 1;
   }
 
   private fail(e: unknown): void {

@@ -2,7 +2,8 @@
 // the snapshot in a checkpoint (CRC-checked manifest), the hard state in a file replaced
 // atomically. Reads are served from an in-memory mirror (MemoryRaftStorage) because the core
 // reads synchronously; memory is bounded by the log since the last compaction (the driver
-// snapshots and compacts every `snapshotEveryEntries`).
+// snapshots and compacts every `snapshotEveryEntries` or `snapshotEveryBytes`, and keeps at most
+// `compactionLagBytes` behind the snapshot).
 //
 // Durability (what save() guarantees before it resolves, i.e. before the driver sends the
 // Ready's messages): the snapshot checkpoint, every entry (fdatasync by the WAL) and a changed
