@@ -16,6 +16,7 @@ import {
   encodeQueries,
   ingest,
   type IngestReport,
+  queryBody,
   restart,
   type RestartReport,
   restBatchTarget,
@@ -25,6 +26,7 @@ import {
   startServer,
   stopServer,
 } from './lib/server.js';
+import { measureHttpFloor, type HttpFloorRow } from './lib/http-floor.js';
 import { renderTable, formatNumber, type Cell } from './lib/table.js';
 import { buildEngine, buildHnswlib, buildLancedb, buildUsearch, type EngineTarget, type GraphParams, type Target } from './lib/targets.js';
 
@@ -299,6 +301,13 @@ async function main(): Promise<void> {
     log(`unfiltered sweep: ${sweepTargets.length} targets × ef ${opts.ef.join(',')} × ${opts.rounds} round(s)`);
     const searchRows = aggregate(await sweep(data, sweepTargets, opts.ef, opts.rounds, opts.warmup));
 
+    // ---- the HTTP floor: a bare node:http server with a fixed answer, same client and bodies ----
+    let floorRows: HttpFloorRow[] = [];
+    if (has('rest')) {
+      log('HTTP floor: bare node:http server, fixed 10-hit answer');
+      floorRows = await measureHttpFloor(queriesB64.map((b) => queryBody(b, 16, null)), opts.restClients, opts.warmup);
+    }
+
     // ---- filtered sweep: label == q % 10; first without payload indexes, then with ----
     let filteredRows: SearchRow[] = [];
     const payloadIndexSeconds: Record<string, number> = {};
@@ -349,6 +358,15 @@ async function main(): Promise<void> {
     out.push(renderTable('Build / ingest', ['system', 'vectors', 'seconds', 'vectors/s', 'notes'], builds.map((b) => [b.system, b.vectors, Number(b.seconds.toFixed(1)), Math.round(b.vectorsPerSecond), b.notes])));
     if (skipped.length) out.push(renderTable('Skipped', ['system', 'reason'], skipped.map((s) => [s.system, s.reason])));
     out.push(searchTable('Search, unfiltered (one query per call)', searchRows));
+    if (floorRows.length) {
+      out.push(
+        renderTable(
+          'HTTP floor: a bare node:http server answering a fixed 10-hit body (no fastify, no search), same client and query bodies',
+          ['clients', 'requests', 'QPS', 'client CPU µs/request', 'server CPU µs/request'],
+          floorRows.map((r) => [r.concurrency, r.requests, Math.round(r.qps), Math.round(r.clientCpuUsPerRequest), r.serverCpuUsPerRequest === null ? null : Math.round(r.serverCpuUsPerRequest)]),
+        ),
+      );
+    }
     if (filteredRows.length) {
       out.push(searchTable('Filtered search: label == query_index % 10 (gt10-label), ~10% of the base matches', filteredRows));
       out.push(`payload index creation on label: ${Object.entries(payloadIndexSeconds).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}`);
@@ -393,6 +411,16 @@ async function main(): Promise<void> {
           (serverBound ? `; server-bound ${Math.round(serverBound)} QPS = ${((serverBound / ceiling.qps) * 100).toFixed(0)}%` : ''),
       });
     }
+    for (const f of floorRows) {
+      if (!ceiling || f.serverCpuUsPerRequest === null) continue;
+      // One server thread does the HTTP work and the search: a query costs at least both.
+      const boundQps = 1e6 / (1e6 / ceiling.qps + f.serverCpuUsPerRequest);
+      summary.push({
+        target: `REST bound from the HTTP floor, ${f.concurrency} client${f.concurrency === 1 ? '' : 's'} (info)`,
+        verdict: 'N/A',
+        detail: `1 / (hnswlib ${Math.round(1e6 / ceiling.qps)} µs + bare HTTP server ${Math.round(f.serverCpuUsPerRequest)} µs) = ${Math.round(boundQps)} QPS = ${((boundQps / ceiling.qps) * 100).toFixed(0)}% of hnswlib, before fastify, JSON, base64 or the client's share of the cores`,
+      });
+    }
     if (engine && ceiling) {
       const best = bestAtRecall(searchRows, engine.name);
       if (best) summary.push({ target: 'engine in-process vs hnswlib-node (info)', verdict: 'N/A', detail: `${Math.round(best.qps)} QPS (ef ${best.ef}) = ${((best.qps / ceiling.qps) * 100).toFixed(0)}%` });
@@ -433,6 +461,7 @@ async function main(): Promise<void> {
           skipped,
           ingest: ingestReport,
           search: searchRows,
+          httpFloor: floorRows,
           filtered: filteredRows,
           payloadIndexSeconds,
           memory,

@@ -143,7 +143,7 @@ export function encodeQueries(data: BenchData): string[] {
   return data.queries.map(encodeVectorBase64);
 }
 
-function queryBody(b64: string, ef: number, filterLabel: number | null): string {
+export function queryBody(b64: string, ef: number, filterLabel: number | null): string {
   const filter = filterLabel === null ? '' : `,"filter":{"must":[{"key":"label","match":{"value":${filterLabel}}}]}`;
   return `{"query":"${b64}","limit":${K},"params":{"hnsw_ef":${ef}},"with_payload":false${filter}}`;
 }
