@@ -43,13 +43,6 @@ export function entryHeader(e: Entry): Uint8Array {
   return out;
 }
 
-export function encodeEntry(e: Entry): Uint8Array {
-  const out = new Uint8Array(ENTRY_HEADER_BYTES + e.data.length);
-  out.set(entryHeader(e));
-  out.set(e.data, ENTRY_HEADER_BYTES);
-  return out;
-}
-
 export function decodeEntry(index: number, payload: Uint8Array): Entry {
   if (payload.length < ENTRY_HEADER_BYTES) throw new JadeError('JADE_ERR_STORAGE', `raft entry ${index}: record too short`);
   const view = new DataView(payload.buffer, payload.byteOffset, payload.length);
