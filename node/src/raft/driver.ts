@@ -46,9 +46,11 @@ export interface RaftDriverOptions {
   /** Snapshot and compact the log after this many entries applied since the last snapshot. */
   snapshotEveryEntries?: number;
   /**
-   * ... or after this many bytes of entry data applied since the last snapshot, whichever comes
-   * first: the log since the last compaction is also held in memory (FileRaftStorage's mirror),
-   * and entries of vectors are megabytes each.
+   * ... or after this many bytes of entry data applied since the last snapshot, or as many as the
+   * last snapshot holds if that is more: the log since the last compaction is also held in memory
+   * (FileRaftStorage's mirror) and entries of vectors are megabytes each, while a snapshot writes
+   * the whole state, so this bounds both the log's memory (≤ the state's size) and the snapshot
+   * write amplification (≤ 2×).
    */
   snapshotEveryBytes?: number;
   /** Entries kept below the snapshot index when compacting, so slightly slow followers need no snapshot. */
@@ -301,7 +303,8 @@ export class RaftDriver {
 
   private async maybeSnapshot(): Promise<void> {
     if (this.appliedIndex === this.snapshotIndex) return;
-    if (this.appliedIndex - this.snapshotIndex < this.snapshotEveryEntries && this.appliedBytesSinceSnapshot < this.snapshotEveryBytes) return;
+    const bytesDue = Math.max(this.snapshotEveryBytes, this.storage.snapshot()?.data.length ?? 0);
+    if (this.appliedIndex - this.snapshotIndex < this.snapshotEveryEntries && this.appliedBytesSinceSnapshot < bytesDue) return;
     const index = this.appliedIndex;
     const data = await this.sm.snapshot();
     await this.storage.createSnapshot(index, this.core.confState(), data);
