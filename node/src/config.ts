@@ -22,8 +22,10 @@ export interface NodeLimits {
   writesInFlightMax: number;
   /** WAL bytes accepted but not yet fsynced, per collection (429 past it). */
   walPendingBytesMax: number;
-  /** Filtered searches with at most this many candidates use exact scan. */
+  /** Filtered searches with at most this many candidates use exact scan... */
   exactScanCandidatesMax: number;
+  /** ... or with at most this many vector elements in them (candidates × dimension). */
+  exactScanElementsMax: number;
   /** Points per collection stored but not yet in the HNSW graph (429 past it). */
   indexBacklogMax: number;
 }
@@ -84,6 +86,7 @@ export const DEFAULT_LIMITS: NodeLimits = {
   writesInFlightMax: 256,
   walPendingBytesMax: 256 * 1024 * 1024,
   exactScanCandidatesMax: 2_000,
+  exactScanElementsMax: 8_000_000,
   indexBacklogMax: 200_000,
 };
 

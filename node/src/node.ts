@@ -45,6 +45,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       batchPointsMax: config.limits.batchPointsMax,
       payloadBytesMax: config.limits.payloadBytesMax,
       exactScanCandidatesMax: config.limits.exactScanCandidatesMax,
+      exactScanElementsMax: config.limits.exactScanElementsMax,
       indexBacklogMax: config.limits.indexBacklogMax,
     };
     const wal = { ...config.wal, pendingBytesMax: config.limits.walPendingBytesMax };

@@ -90,7 +90,7 @@ export async function makeHarness(options: HarnessOptions = {}): Promise<Harness
     collectionsMax: limits.collectionsMax,
     shard: {
       wal: { ...DEFAULT_CONFIG.wal, pendingBytesMax: limits.walPendingBytesMax },
-      limits: { batchPointsMax: limits.batchPointsMax, payloadBytesMax: limits.payloadBytesMax, exactScanCandidatesMax: limits.exactScanCandidatesMax, indexBacklogMax: limits.indexBacklogMax },
+      limits: { batchPointsMax: limits.batchPointsMax, payloadBytesMax: limits.payloadBytesMax, exactScanCandidatesMax: limits.exactScanCandidatesMax, exactScanElementsMax: limits.exactScanElementsMax, indexBacklogMax: limits.indexBacklogMax },
       checkpointWalBytes: DEFAULT_CONFIG.checkpointWalBytes,
     },
   }, (name) => ({

@@ -168,7 +168,7 @@ describe('filters and the planner', () => {
   });
 
   it('refuses writes past the indexing backlog limit with JADE_ERR_QUEUE_FULL', () => {
-    const s = new ShardState({ dimension: 8, metric: 'l2', hnsw: { m: 8, efConstruction: 32, efSearch: 16 } }, { batchPointsMax: 1000, payloadBytesMax: 1000, exactScanCandidatesMax: 10, indexBacklogMax: 100 });
+    const s = new ShardState({ dimension: 8, metric: 'l2', hnsw: { m: 8, efConstruction: 32, efSearch: 16 } }, { batchPointsMax: 1000, payloadBytesMax: 1000, exactScanCandidatesMax: 10, exactScanElementsMax: 80, indexBacklogMax: 100 });
     s.apply(s.validateBatch({ ops: [{ kind: 'upsert', points: points.slice(0, 90) }] }));
     expect(() => s.validateBatch({ ops: [{ kind: 'upsert', points: points.slice(90, 120) }] })).toThrowError(expect.objectContaining({ code: 'JADE_ERR_QUEUE_FULL' }));
     s.indexAll();

@@ -8,11 +8,12 @@ export interface IndexerPacing {
   stepMs: number;
   /**
    * Share of the event loop the indexer takes while writes are arriving, with an empty backlog;
-   * it grows linearly to `quietShare` as the backlog approaches the shard's indexBacklogMax, so a
-   * burst is acknowledged at full speed and a sustained load still gets its graph built.
+   * it grows linearly to `writingShareMax` as the backlog approaches the shard's indexBacklogMax,
+   * so a burst is acknowledged at full speed and a sustained load still gets its graph built.
    */
   writingShareMin: number;
-  /** Share when no write arrived for `quietAfterMs` (and the ceiling while writing): 1 = back to back. */
+  writingShareMax: number;
+  /** Share when no write arrived for `quietAfterMs`: 1 = back to back. */
   quietShare: number;
   /** Writes count as "arriving" for this long after the last one. */
   quietAfterMs: number;
@@ -23,7 +24,7 @@ export interface IndexerPacing {
  * inserting it into the graph is not: durable ingest went 13k → 19.5k vectors/s), all of it when
  * quiet (so the graph still completes as fast as one core allows).
  */
-export const STANDALONE_INDEX_PACING: IndexerPacing = { stepMs: 10, writingShareMin: 0.5, quietShare: 1, quietAfterMs: 100 };
+export const STANDALONE_INDEX_PACING: IndexerPacing = { stepMs: 10, writingShareMin: 0.5, writingShareMax: 0.5, quietShare: 1, quietAfterMs: 100 };
 
 /**
  * A Raft replica: every replica indexes every vector, and back-to-back steps starved the Raft loop
@@ -34,13 +35,13 @@ export const STANDALONE_INDEX_PACING: IndexerPacing = { stepMs: 10, writingShare
  * A replica applies one committed entry (a whole client batch) every few hundred ms under bulk
  * ingest, so "quiet" means a second without one.
  */
-export const REPLICA_INDEX_PACING: IndexerPacing = { stepMs: 10, writingShareMin: 0.05, quietShare: 0.5, quietAfterMs: 1_000 };
+export const REPLICA_INDEX_PACING: IndexerPacing = { stepMs: 10, writingShareMin: 0.05, writingShareMax: 0.5, quietShare: 0.5, quietAfterMs: 1_000 };
 
 /** The share of the loop the indexer may take now. */
 export function indexerShare(pacing: IndexerPacing, writesArriving: boolean, backlog: number, backlogMax: number): number {
   if (!writesArriving) return pacing.quietShare;
   const fill = Math.min(1, backlog / Math.max(1, backlogMax));
-  return pacing.writingShareMin + (pacing.quietShare - pacing.writingShareMin) * fill;
+  return pacing.writingShareMin + (pacing.writingShareMax - pacing.writingShareMin) * fill;
 }
 
 export class BackgroundIndexer {

@@ -24,8 +24,15 @@ export interface ShardLimits {
   batchPointsMax: number;
   /** UTF-8 bytes of one point's JSON payload. */
   payloadBytesMax: number;
-  /** Filtered searches whose candidate set is at most this large are answered by exact scan. */
+  /** Filtered searches whose candidate set is at most this large are answered by exact scan... */
   exactScanCandidatesMax: number;
+  /**
+   * ... as are those whose candidates hold at most this many vector elements (candidates ×
+   * dimension). The filtered graph walk calls a JS filter for every node it visits and must
+   * visit ~1/selectivity times more of them: with 784 dimensions and 10% of 60k points matching,
+   * scanning the 6k candidates exactly was ~3× faster than the walk, and exact.
+   */
+  exactScanElementsMax: number;
   /** Points stored but not yet in the HNSW graph; past it writes are refused (429) until indexing catches up. */
   indexBacklogMax: number;
 }
@@ -34,6 +41,7 @@ export const DEFAULT_SHARD_LIMITS: ShardLimits = {
   batchPointsMax: 10_000,
   payloadBytesMax: 64 * 1024,
   exactScanCandidatesMax: 2_000,
+  exactScanElementsMax: 8_000_000,
   indexBacklogMax: 200_000,
 };
 
@@ -314,7 +322,8 @@ export class ShardState {
 
     const candidates = this.candidateLabels(filter);
     const predicate = (label: number) => (candidates === null || candidates.has(label)) && this.matches(label, filter);
-    if (req.exact || (candidates !== null && candidates.size <= Math.max(this.limits.exactScanCandidatesMax, k))) {
+    const exactScanMax = Math.max(this.limits.exactScanCandidatesMax, Math.floor(this.limits.exactScanElementsMax / this.params.dimension), k);
+    if (req.exact || (candidates !== null && candidates.size <= exactScanMax)) {
       const pool = candidates ?? this.arena.labels();
       return { hits: toHits(this.flat.searchLabels(query, k, pool, (l) => this.matches(l, filter))), plan: 'exact_filtered' };
     }
