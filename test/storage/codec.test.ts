@@ -260,6 +260,8 @@ describe('shard snapshot codec', () => {
     const chunked = encodeShardSnapshot(snap, 200); // ~3 points per chunk
     expect(chunked.length).toBeGreaterThan(one.length + 10 * FRAME_HEADER_BYTES);
     expect(normalized(decodeShardSnapshot(chunked))).toEqual(normalized(snap));
+    // Vector views (for ShardState.restore) decode the same values.
+    expect(normalized(decodeShardSnapshot(chunked, { vectorViews: true }))).toEqual(normalized(snap));
     const empty: ShardSnapshotData = { configJson: '{}', lastAppliedLsn: 0, points: [], payloadIndexes: [] };
     expect(decodeShardSnapshot(encodeShardSnapshot(empty))).toEqual(empty);
   });

@@ -56,7 +56,7 @@ export class ShardStateMachine {
     const labelsLength = view.getUint32(0, true);
     const labels = new Uint32Array(data.slice(4, 4 + labelsLength).buffer);
     const bodyLength = view.getUint32(4 + labelsLength, true);
-    const snap = decodeShardSnapshot(data.subarray(8 + labelsLength, 8 + labelsLength + bodyLength));
+    const snap = decodeShardSnapshot(data.subarray(8 + labelsLength, 8 + labelsLength + bodyLength), { vectorViews: true });
     const { nextLabel } = JSON.parse(snap.configJson) as { nextLabel: number };
     this.state = ShardState.restore(this.params, this.limits, { labels, points: snap.points, nextLabel, unindexed: labels, payloadIndexes: snap.payloadIndexes }, null);
     this.indexer.kick();

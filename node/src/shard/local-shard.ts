@@ -56,7 +56,9 @@ export class LocalShard {
     let state: ShardState;
     let appliedLsn = 0;
     if (checkpoint) {
-      const snap = decodeShardSnapshot(checkpoint.snapshot);
+      // Views, not a copy per vector: restore copies them into the arena (60k small copies kept
+      // ~0.5 GiB of freed malloc memory in the process after a restart).
+      const snap = decodeShardSnapshot(checkpoint.snapshot, { vectorViews: true });
       const labelsBytes = checkpoint.extra['labels.bin'];
       const meta = JSON.parse(new TextDecoder().decode(checkpoint.extra['meta.json'])) as { nextLabel: number };
       const unindexedBytes = checkpoint.extra['unindexed.bin'] ?? new Uint8Array(0);

@@ -490,7 +490,9 @@ export function encodeShardSnapshot(s: ShardSnapshotData, chunkBytesMax = SNAPSH
   return out;
 }
 
-export function decodeShardSnapshot(bytes: Uint8Array): ShardSnapshotData {
+/** `vectorViews` as for decodeWriteBatch: for ShardState.restore, which copies every vector. */
+export function decodeShardSnapshot(bytes: Uint8Array, options: DecodeWriteBatchOptions = {}): ShardSnapshotData {
+  const vectorViews = options.vectorViews ?? false;
   const what = 'shard snapshot';
   return guarded(what, () => {
     const meta = unframe(bytes, 0, FrameKind.snapshotMeta, what);
@@ -512,7 +514,7 @@ export function decodeShardSnapshot(bytes: Uint8Array): ShardSnapshotData {
     while (off < bytes.length) {
       const chunk = unframe(bytes, off, FrameKind.pointChunk, what);
       const cr = new CheckedReader(chunk.body, what);
-      for (const p of readPoints(cr, cr.root(), 0)) {
+      for (const p of readPoints(cr, cr.root(), 0, vectorViews)) {
         if (points.length >= pointCount) throw corrupt(what, `more points than the ${pointCount} declared`);
         points.push(p);
       }
