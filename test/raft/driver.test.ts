@@ -4,7 +4,7 @@
 // return linearizable indexes, snapshots + compaction bound the log, and a crashed node recovers
 // its durable state from disk and catches up (through a snapshot when needed).
 import { describe, expect, it } from 'vitest';
-import { RaftDriver } from '../../node/src/raft/driver.js';
+import { RaftDriver, snapshotThresholdFactor } from '../../node/src/raft/driver.js';
 import type { RaftDriverOptions, RaftStateMachine } from '../../node/src/raft/driver.js';
 import { FileRaftStorage, decodeEntry, entryHeader } from '../../node/src/raft/file-storage.js';
 import type { Entry, Message, Snapshot } from '../../node/src/raft/types.js';
@@ -173,6 +173,14 @@ describe('RaftDriver over FileRaftStorage', () => {
       expect(behind.reduce((n, e) => n + e.data.length, 0)).toBeLessThanOrEqual(3_500);
       expect(behind.length).toBeGreaterThan(0);
     }
+  });
+
+  it('staggers the snapshot thresholds of a group\'s voters so they do not all stall at once', () => {
+    const voters = ['n2', 'n0', 'n1'];
+    const factors = voters.map((id) => snapshotThresholdFactor(id, voters));
+    expect(new Set(factors).size).toBe(3);
+    for (const f of factors) expect(f >= 1 && f < 1.5).toBe(true);
+    expect(snapshotThresholdFactor('learner', voters)).toBe(1);
   });
 
   it('waits for as many log bytes as the last snapshot holds before the next (write amplification ≤ 2×)', async () => {
