@@ -837,6 +837,8 @@ describe('500: storage faults', () => {
       const failed = await call(g.app, { method: 'PUT', url: '/collections/s/points', payload: { points: [{ id: 2, vector: [2, 2] }] } });
       expectErrorShape(failed, 500, 'JADE_ERR_STORAGE');
       expect(failed.body.status.error).toContain(errno);
+      // No server paths in what the client sees.
+      expect(failed.body.status.error).not.toMatch(/\//);
       expect(collectionChecksum(g.catalog, 's')).toBe(before);
       expect((await call(g.app, { method: 'GET', url: '/collections/s/points/2' })).status).toBe(404);
       expect((await call(g.app, { method: 'PUT', url: '/collections/s/points', payload: { points: [{ id: 3, vector: [3, 3] }] } })).status).toBe(200);

@@ -141,7 +141,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler((error: any, req, reply) => {
     let code: ErrorCode;
     let message: string;
-    if (error instanceof JadeError) {
+    if (error instanceof JadeError && error.code === 'JADE_ERR_STORAGE') {
+      // The message names files of the data directory: the node's log gets it, the client the errno.
+      code = error.code;
+      const errno = typeof error.details?.errno === 'string' ? error.details.errno : null;
+      message = `storage error on the node${errno ? `: ${errno}` : ''} (details in its log)`;
+      req.log.error({ err: error }, 'storage error');
+    } else if (error instanceof JadeError) {
       code = error.code;
       message = error.message;
     } else if (error.validation) {
