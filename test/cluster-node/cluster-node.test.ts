@@ -155,4 +155,31 @@ describe('cluster node on RaftDriver + FileRaftStorage', () => {
     const newLeader = await waitFor('a shard leader after restart', () => leaderOf('c-t-'));
     expect(await newLeader.write('t', upsert(1000))).toBeGreaterThan(lastIndex);
   }, 60_000);
+
+  it('refuses a write larger than one replicated entry may be (413), and the group goes on', async () => {
+    baseDir = await mkdtemp(path.join(os.tmpdir(), 'jade-cluster-node-'));
+    peers = await Promise.all(['n0', 'n1', 'n2'].map(async (id) => ({ id, grpcAddress: `127.0.0.1:${await freePort()}`, restUrl: 'http://127.0.0.1:1' })));
+    for (const p of peers) await start(p.id);
+    const metaLeader = await waitFor('a meta leader', () => leaderOf('meta'));
+    await metaLeader.create('big', { dimension: 784, metric: 'l2', hnsw: { m: 8, efConstruction: 32, efSearch: 16 } }, { replicationFactor: 3 });
+    const leader = await waitFor('a shard leader', () => leaderOf('c-big-'));
+    // The WAL here takes 1 MiB records: 400 points of 784 float32s encode to ~1.25 MiB.
+    expect(leader.entryBytesMax).toBeLessThan(1 << 20);
+    const points = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ id: from + i, vector: new Float32Array(784).fill(i), payload: null }));
+    await expect(leader.write('big', { ops: [{ kind: 'upsert', points: points(0, 400) }] })).rejects.toMatchObject({ code: 'JADE_ERR_PAYLOAD_TOO_LARGE' });
+    await expect(leader.proposeLocal(groupsOf(leader).find((g) => g.groupId.startsWith('c-big-'))!.groupId, new Uint8Array(leader.entryBytesMax + 1))).rejects.toMatchObject({ code: 'JADE_ERR_PAYLOAD_TOO_LARGE' });
+    // Smaller batches go through, on every replica.
+    for (let from = 0; from < 400; from += 100) await leader.write('big', { ops: [{ kind: 'upsert', points: points(from, 100) }] });
+    for (const node of running.values()) {
+      const count = await waitFor('every replica to hold 400 points', async () => {
+        try {
+          const n = (await node.read('big', 'strong')).state.count;
+          return n === 400 ? n : null;
+        } catch {
+          return null;
+        }
+      });
+      expect(count).toBe(400);
+    }
+  }, 60_000);
 });

@@ -25,6 +25,8 @@ import { GrpcRaftTransport } from './transport/grpc-transport.js';
 import type { FaultSpec } from './transport/types.js';
 
 export const META_GROUP = 'meta';
+/** Room for a MsgApp's own fields and the transport's framing around one entry's data. */
+const ENTRY_FRAMING_BYTES_MAX = 64 * 1024;
 /** Each group's Raft storage lives in <dataDir>/groups/<groupId>. */
 const GROUPS_DIR = 'groups';
 
@@ -219,8 +221,21 @@ export class ClusterNode implements CollectionsBackend {
   private closed = false;
   readonly transport: GrpcRaftTransport;
 
+  /**
+   * The largest entry a write may propose. A larger one would be dropped by the transport at every
+   * send (the group stalls behind it forever) or refused by the WAL (the group stops).
+   */
+  readonly entryBytesMax: number;
+
   private constructor(private readonly disk: Disk, private readonly opts: ClusterOptions) {
     this.transport = new GrpcRaftTransport({ nodeId: opts.nodeId, listenAddress: opts.grpcListenAddress, clusterId: opts.clusterName, faultHooksEnabled: opts.faultHooksEnabled });
+    this.entryBytesMax = Math.min(this.transport.messageBytesMax - ENTRY_FRAMING_BYTES_MAX, opts.wal.recordSizeBytesMax - ENTRY_FRAMING_BYTES_MAX);
+  }
+
+  private checkEntrySize(data: Uint8Array): void {
+    if (data.length > this.entryBytesMax) {
+      throw new JadeError('JADE_ERR_PAYLOAD_TOO_LARGE', `this write encodes to ${data.length} bytes; one replicated write holds at most ${this.entryBytesMax}: send it in smaller batches`);
+    }
   }
 
   static async start(disk: Disk, opts: ClusterOptions): Promise<ClusterNode> {
@@ -434,6 +449,7 @@ export class ClusterNode implements CollectionsBackend {
 
   /** The internal endpoint behind forwarding: propose here, only if this node leads the group. */
   async proposeLocal(groupId: string, data: Uint8Array): Promise<unknown> {
+    this.checkEntrySize(data);
     const group = this.groupOf(groupId);
     if (!group) throw new JadeError('JADE_ERR_NOT_LEADER', `group ${groupId} is not hosted here`);
     return group.propose(data);
@@ -481,7 +497,9 @@ export class ClusterNode implements CollectionsBackend {
     const { groupId, replica } = this.shardOf(name);
     // Validate against our replica when we have one; the leader applies exactly these bytes.
     const valid = replica ? replica.sm.state.validateBatch(batch) : batch;
-    return (await this.proposeTo(groupId, encodeWriteBatch(valid))) as number;
+    const data = encodeWriteBatch(valid);
+    this.checkEntrySize(data);
+    return (await this.proposeTo(groupId, data)) as number;
   }
 
   async read(name: string, consistency: ReadConsistency): Promise<CollectionView> {

@@ -77,7 +77,8 @@ export class GrpcRaftTransport implements RaftTransport {
   readonly nodeId: NodeId;
   private readonly clusterId: string;
   private readonly limits: PeerLimits;
-  private readonly messageBytesMax: number;
+  /** Largest single Raft message send() takes (larger ones are dropped). */
+  readonly messageBytesMax: number;
   private readonly snapshotBytesMax: number;
   private readonly snapshotsInFlightMax: number;
   private readonly faults: FaultHooks | null;
