@@ -26,8 +26,14 @@ class ListMachine implements RaftStateMachine {
       this.applied = e.index;
     }
   }
+  /** While set, a snapshot's image (captured at the call) is handed over only once this resolves. */
+  snapshotGate: Promise<void> | null = null;
+  snapshotsStarted = 0;
   async snapshot(): Promise<Uint8Array> {
-    return enc.encode(JSON.stringify({ items: this.items, applied: this.applied }));
+    this.snapshotsStarted++;
+    const image = enc.encode(JSON.stringify({ items: this.items, applied: this.applied }));
+    if (this.snapshotGate) await this.snapshotGate;
+    return image;
   }
   async restore(s: Snapshot): Promise<void> {
     const v = s.data.length > 0 ? (JSON.parse(dec.decode(s.data)) as { items: string[] }) : { items: [] };
@@ -201,6 +207,29 @@ describe('RaftDriver over FileRaftStorage', () => {
     expect(snapshots).toBeLessThanOrEqual(6);
   });
 
+  it('goes on committing and applying while a snapshot is being produced, then records it at the captured index', async () => {
+    const c = new Cluster({ snapshotEveryEntries: 8, compactionLagEntries: 0 });
+    for (const id of ['a', 'b', 'c']) await c.add(id, ['a', 'b', 'c']);
+    const leader = await c.waitLeader();
+    let release!: () => void;
+    leader.sm.snapshotGate = new Promise((r) => (release = r));
+    let i = 0;
+    while (leader.sm.snapshotsStarted === 0) await settle(c, leader.driver.propose([enc.encode(`v${i++}`)]));
+    const capturedAt = leader.sm.applied;
+    // The snapshot is held back: proposals still commit and apply on the leader.
+    for (let j = 0; j < 10; j++) await settle(c, leader.driver.propose([enc.encode(`w${j}`)]));
+    expect(leader.sm.applied).toBeGreaterThan(capturedAt + 9);
+    expect(leader.storage.snapshot()!.meta.index).toBeLessThan(capturedAt);
+    expect(leader.sm.snapshotsStarted).toBe(1); // one at a time
+    release();
+    await c.tick(5);
+    await leader.driver.idle();
+    const snap = leader.storage.snapshot()!;
+    expect(snap.meta.index).toBeGreaterThanOrEqual(capturedAt);
+    expect((JSON.parse(dec.decode(snap.data)) as { applied: number }).applied).toBe(snap.meta.index);
+    expect(leader.storage.firstIndex()).toBe(snap.meta.index + 1);
+  });
+
   it('a follower that rejects a proposal names the leader', async () => {
     const c = new Cluster();
     for (const id of ['a', 'b', 'c']) await c.add(id, ['a', 'b', 'c']);
@@ -256,6 +285,25 @@ describe('FileRaftStorage', () => {
     expect(s.lastIndex()).toBe(3);
     expect(s.entries(2, 4, 1 << 20).map((e) => dec.decode(e.data))).toEqual(['x', 'Y']);
     expect(s.initialState().confState.voters).toEqual(['a', 'b', 'c']);
+  });
+
+  it('an own snapshot written while a newer leader snapshot is installed does not replace it, and its compaction is a no-op', async () => {
+    const disk = new FaultyMemoryDisk();
+    const s = await FileRaftStorage.open({ disk, dir: '/g', bootstrap: { voters: ['a', 'b'], learners: [] } });
+    await s.save({ hardState: { term: 2, vote: 'a', commit: 6 }, entries: [2, 3, 4, 5, 6].map((i) => entry(i, 2, `e${i}`)) }, true);
+    const conf = { voters: ['a', 'b'], learners: [] };
+    // Both at once, as the driver may do them now: ours at 4, the leader's at 9.
+    const ours = s.createSnapshot(4, conf, enc.encode('own4')).then(() => s.compact(4));
+    const install = s.save({ snapshot: { meta: { index: 9, term: 3, conf }, data: enc.encode('leader9') }, entries: [], hardState: { term: 3, vote: '', commit: 9 } }, true);
+    await Promise.all([ours, install]);
+    // Ours was first in line and is superseded; a late one (index ≤ 9) is dropped outright.
+    await s.createSnapshot(6, conf, enc.encode('own6-late'));
+    expect(dec.decode(s.snapshot()!.data)).toBe('leader9');
+    expect([s.firstIndex(), s.lastIndex()]).toEqual([10, 9]);
+    disk.crash();
+    const back = await FileRaftStorage.open({ disk, dir: '/g' });
+    expect(dec.decode(back.snapshot()!.data)).toBe('leader9');
+    expect(back.snapshot()!.meta.index).toBe(9);
   });
 
   it('a leader snapshot replaces the log; a divergent tail left by a crash before the log reset is dropped', async () => {

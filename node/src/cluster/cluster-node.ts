@@ -60,8 +60,11 @@ export const RAFT_GROUP_DEFAULTS: RaftGroupOptions = {
 export interface GroupStateMachine {
   /** Applies one committed normal entry; the result is handed to the proposer. */
   apply(entry: Entry): unknown;
-  /** Image of the state after every applied entry (for snapshots). */
-  snapshot(): Uint8Array;
+  /**
+   * Image of the state after every applied entry (for snapshots). It must capture that state when
+   * called; the image may come later (the driver goes on applying entries meanwhile).
+   */
+  snapshot(): Uint8Array | Promise<Uint8Array>;
   restore(data: Uint8Array): void;
 }
 

@@ -3,11 +3,32 @@
 // the image: a restored replica re-indexes in the background and searches its backlog exactly.
 import { BackgroundIndexer, REPLICA_INDEX_PACING } from '../shard/indexer.js';
 import { ShardState, type CollectionParams, type ShardLimits } from '../shard/state.js';
-import { decodeShardSnapshot, decodeWriteBatch, encodeShardSnapshot } from '../storage/codec.js';
+import { decodeShardSnapshot, decodeWriteBatch, shardSnapshotFrames } from '../storage/codec.js';
 import type { Entry } from '../raft/types.js';
 
 /** Longest run of graph insertions before a replica's indexer yields (see REPLICA_INDEX_PACING). */
 export const REPLICA_INDEX_STEP_MS = REPLICA_INDEX_PACING.stepMs;
+
+/** Bytes of one snapshot frame: the encoder yields to the event loop after each (~50 ms of work). */
+const SNAPSHOT_FRAME_BYTES = 8 << 20;
+
+/** The image: u32 length + the labels (u32 each), then u32 length + the encoded shard snapshot (its frames, in order). */
+function frameImage(labelArray: Uint32Array, bodyFrames: readonly Uint8Array[]): Uint8Array {
+  const labels = new Uint8Array(labelArray.buffer, labelArray.byteOffset, labelArray.byteLength);
+  let bodyLength = 0;
+  for (const f of bodyFrames) bodyLength += f.length;
+  const out = new Uint8Array(8 + labels.length + bodyLength);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, labels.length, true);
+  out.set(labels, 4);
+  view.setUint32(4 + labels.length, bodyLength, true);
+  let at = 8 + labels.length;
+  for (const f of bodyFrames) {
+    out.set(f, at);
+    at += f.length;
+  }
+  return out;
+}
 
 /** The state machine of a shard group (the cluster node's GroupStateMachine contract). */
 export class ShardStateMachine {
@@ -26,22 +47,27 @@ export class ShardStateMachine {
     return entry.index;
   }
 
-  snapshot(): Uint8Array {
-    const exported = this.state.exportPoints();
-    const body = encodeShardSnapshot({
+  /**
+   * Captures the state as it is now (a copy of the vector arena: later upserts reuse its slots), then
+   * encodes it a frame at a time, yielding to the event loop between frames, so the group's Raft
+   * loop (heartbeats, replication) goes on while a large shard is snapshotted.
+   */
+  snapshot(): Promise<Uint8Array> {
+    const exported = this.state.exportPoints({ copyVectors: true });
+    const data = {
       configJson: JSON.stringify({ nextLabel: exported.nextLabel }),
       lastAppliedLsn: 0,
       points: exported.points,
       payloadIndexes: this.state.payloadIndexList().map(({ field, schema }) => ({ field, schema })),
-    });
-    const labels = new Uint8Array(exported.labels.buffer);
-    const out = new Uint8Array(8 + labels.length + body.length);
-    const view = new DataView(out.buffer);
-    view.setUint32(0, labels.length, true);
-    out.set(labels, 4);
-    view.setUint32(4 + labels.length, body.length, true);
-    out.set(body, 8 + labels.length);
-    return out;
+    };
+    return (async () => {
+      const frames: Uint8Array[] = [];
+      for (const frame of shardSnapshotFrames(data, SNAPSHOT_FRAME_BYTES)) {
+        frames.push(frame);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return frameImage(exported.labels, frames);
+    })();
   }
 
   restore(image: Uint8Array): void {

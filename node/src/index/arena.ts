@@ -10,11 +10,11 @@ export const ARENA_CHUNK_BYTES = 4 << 20;
 const FIRST_CHUNK_SLOTS_MAX = 1024;
 
 export class VectorArena {
-  private readonly chunks: Float32Array[];
+  private chunks: Float32Array[];
   /** Slots per full chunk; chunk 0 may be smaller until it has grown to this. */
   private readonly slotsPerChunk: number;
-  private readonly slotOfLabel = new Map<number, number>();
-  private readonly freeSlots: number[] = [];
+  private slotOfLabel = new Map<number, number>();
+  private freeSlots: number[] = [];
   private slotsUsed = 0;
 
   constructor(readonly dimension: number, capacityInitial = FIRST_CHUNK_SLOTS_MAX) {
@@ -70,6 +70,16 @@ export class VectorArena {
   /** Where `slot`'s vector starts inside its chunk. */
   offsetOf(slot: number): number {
     return (slot % this.slotsPerChunk) * this.dimension;
+  }
+
+  /** An independent copy (chunk by chunk: a few large copies, not one per vector), e.g. for a snapshot taken while writes go on. */
+  clone(): VectorArena {
+    const c = new VectorArena(this.dimension, 1);
+    c.chunks = this.chunks.map((chunk) => chunk.slice());
+    c.slotOfLabel = new Map(this.slotOfLabel);
+    c.freeSlots = [...this.freeSlots];
+    c.slotsUsed = this.slotsUsed;
+    return c;
   }
 
   labels(): IterableIterator<number> {

@@ -29,7 +29,10 @@ export interface RaftStateMachine {
    * May return one result per entry: a local proposal of that entry resolves with it.
    */
   apply(entries: Entry[]): Promise<void | readonly unknown[]>;
-  /** An image of the state as of the last applied entry. */
+  /**
+   * An image of the state as of the last applied entry. The state must be captured when this is
+   * called; the promise may resolve later, while the driver goes on applying entries.
+   */
   snapshot(): Promise<Uint8Array>;
   /** Replace the whole state with a snapshot received from the leader. */
   restore(snapshot: Snapshot): Promise<void>;
@@ -109,6 +112,8 @@ export class RaftDriver {
   private readonly compactionLagBytes: number;
   /** Entry data bytes applied since the last snapshot (not persisted: after a restart it counts from 0). */
   private appliedBytesSinceSnapshot = 0;
+  /** The snapshot being encoded and written off the loop (see maybeSnapshot), if any. */
+  private snapshotting: Promise<void> | null = null;
   private readonly maxPendingProposals: number;
   private readonly maxPendingReads: number;
   private readonly onFatal: ((err: unknown) => void) | undefined;
@@ -204,9 +209,12 @@ export class RaftDriver {
     return this.core.status();
   }
 
-  /** Resolves when the loop has nothing left to do (tests and shutdown). */
+  /** Resolves when the loop has nothing left to do and no snapshot is being written (tests and shutdown). */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.running || this.snapshotting) {
+      if (this.running) await this.running;
+      if (this.snapshotting) await this.snapshotting;
+    }
   }
 
   /** Stop processing; pending proposals and reads fail with JADE_ERR_UNAVAILABLE. */
@@ -251,7 +259,7 @@ export class RaftDriver {
       try {
         let rd: Ready | null;
         while (!this.stopped && (rd = this.core.ready()) !== null) await this.handle(rd);
-        if (!this.stopped) await this.maybeSnapshot();
+        if (!this.stopped) this.maybeSnapshot();
       } catch (e) {
         this.fail(e);
         this.onFatal?.(e);
@@ -316,18 +324,44 @@ export class RaftDriver {
     }
   }
 
-  private async maybeSnapshot(): Promise<void> {
-    if (this.appliedIndex === this.snapshotIndex) return;
+  /**
+   * Starts a snapshot when one is due. The state machine captures its state now; the encoding and
+   * the write go on off the loop (for a large shard they take seconds, and a loop blocked that long
+   * sends no heartbeats: its leadership or the group's quorum would be lost meanwhile). Storage
+   * serializes the write with snapshots installed from a leader and drops ours if one is newer.
+   */
+  private maybeSnapshot(): void {
+    if (this.snapshotting || this.appliedIndex === this.snapshotIndex) return;
     const entriesDue = this.snapshotEveryEntries * this.snapshotStagger;
     const bytesDue = Math.max(this.snapshotEveryBytes, this.storage.snapshot()?.data.length ?? 0) * this.snapshotStagger;
     if (this.appliedIndex - this.snapshotIndex < entriesDue && this.appliedBytesSinceSnapshot < bytesDue) return;
     const index = this.appliedIndex;
-    const data = await this.sm.snapshot();
-    await this.storage.createSnapshot(index, this.core.confState(), data);
-    this.snapshotIndex = index;
+    const conf = this.core.confState();
     this.appliedBytesSinceSnapshot = 0;
-    const compactTo = this.compactionPoint(index);
-    if (compactTo >= this.storage.firstIndex()) await this.storage.compact(compactTo);
+    let image: Promise<Uint8Array>;
+    try {
+      image = this.sm.snapshot();
+    } catch (e) {
+      this.fail(e);
+      this.onFatal?.(e);
+      return;
+    }
+    this.snapshotting = (async () => {
+      const data = await image;
+      if (this.stopped) return;
+      await this.storage.createSnapshot(index, conf, data);
+      this.snapshotIndex = Math.max(this.snapshotIndex, index);
+      const compactTo = this.compactionPoint(index);
+      if (compactTo >= this.storage.firstIndex()) await this.storage.compact(compactTo);
+    })()
+      .catch((e: unknown) => {
+        this.fail(e);
+        this.onFatal?.(e);
+      })
+      .finally(() => {
+        this.snapshotting = null;
+        this.kick();
+      });
   }
 
   /** The last index to drop: keep at most compactionLagEntries entries and compactionLagBytes bytes up to `index`. */

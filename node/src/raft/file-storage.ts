@@ -64,6 +64,9 @@ function parseJson<T>(bytes: Uint8Array, what: string): T {
 }
 
 export class FileRaftStorage implements DurableRaftStorage {
+  /** Snapshot writes (our own and a leader's), WAL resets and truncations run one at a time. */
+  private snapshotLock: Promise<unknown> = Promise.resolve();
+
   private constructor(
     private readonly disk: Disk,
     private readonly dir: string,
@@ -151,11 +154,15 @@ export class FileRaftStorage implements DurableRaftStorage {
   }
 
   async save(batch: { hardState?: HardState; entries: Entry[]; snapshot?: Snapshot }, _mustSync: boolean): Promise<void> {
-    if (batch.snapshot && batch.snapshot.meta.index > this.mem.snapshot()!.meta.index) {
-      // Snapshot first: once it is durable, the entries it replaces may go.
-      await this.writeSnapshot(batch.snapshot);
-      await this.wal.reset(batch.snapshot.meta.index + 1);
-      this.mem.applySnapshot(batch.snapshot);
+    const snap = batch.snapshot;
+    if (snap) {
+      await this.exclusive(async () => {
+        if (snap.meta.index <= this.mem.snapshot()!.meta.index) return;
+        // Snapshot first: once it is durable, the entries it replaces may go.
+        await this.writeSnapshot(snap);
+        await this.wal.reset(snap.meta.index + 1);
+        this.mem.applySnapshot(snap);
+      });
     }
     if (batch.entries.length > 0) {
       const first = batch.entries[0].index;
@@ -174,17 +181,33 @@ export class FileRaftStorage implements DurableRaftStorage {
     }
   }
 
-  async createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
-    const term = this.mem.term(index);
-    assert(term !== undefined, `snapshot index ${index} not in the log`);
-    const snap: Snapshot = { meta: { index, term, conf: { voters: [...conf.voters], learners: [...conf.learners] } }, data };
-    await this.writeSnapshot(snap);
-    return this.mem.createSnapshot(index, conf, data);
+  /**
+   * Records a snapshot the state machine made at `index`. It may run while entries are appended
+   * (the driver writes snapshots off its loop); a newer snapshot installed meanwhile wins.
+   */
+  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
+    return this.exclusive(async () => {
+      const current = this.mem.snapshot()!;
+      if (index <= current.meta.index) return current;
+      const term = this.mem.term(index);
+      assert(term !== undefined, `snapshot index ${index} not in the log`);
+      const snap: Snapshot = { meta: { index, term, conf: { voters: [...conf.voters], learners: [...conf.learners] } }, data };
+      await this.writeSnapshot(snap);
+      return this.mem.createSnapshot(index, conf, data);
+    });
   }
 
-  async compact(index: number): Promise<void> {
-    this.mem.compact(index);
-    await this.wal.truncateBefore(index + 1);
+  compact(index: number): Promise<void> {
+    return this.exclusive(async () => {
+      this.mem.compact(index);
+      await this.wal.truncateBefore(index + 1);
+    });
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.snapshotLock.then(fn, fn);
+    this.snapshotLock = run.catch(() => undefined);
+    return run;
   }
 
   /** Bytes of log on disk (for size reports). */

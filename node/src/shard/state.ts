@@ -386,13 +386,18 @@ export class ShardState {
   }
 
   /** Points in label order with their labels: the content of a checkpoint. */
-  exportPoints(): { labels: Uint32Array; points: PointRecord[]; nextLabel: number; unindexed: Uint32Array } {
+  /**
+   * Every point with its label. The vectors are views into the arena, valid until the next write,
+   * unless `copyVectors` (then into a copy of it: for an image encoded while writes go on).
+   */
+  exportPoints(options: { copyVectors?: boolean } = {}): { labels: Uint32Array; points: PointRecord[]; nextLabel: number; unindexed: Uint32Array } {
+    const arena = options.copyVectors ? this.arena.clone() : this.arena;
     const labels = new Uint32Array(this.pointOfLabel.size);
     const points: PointRecord[] = [];
     let i = 0;
     for (const [label, p] of this.pointOfLabel) {
       labels[i++] = label;
-      points.push({ id: p.id, payload: p.payload, vector: this.arena.get(label)! });
+      points.push({ id: p.id, payload: p.payload, vector: arena.get(label)! });
     }
     return { labels, points, nextLabel: this.nextLabel, unindexed: Uint32Array.from(this.unindexed) };
   }

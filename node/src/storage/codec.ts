@@ -446,7 +446,11 @@ export interface ShardSnapshotData {
 
 /** Snapshot = one meta frame, then point-chunk frames; the meta frame's point count must match. */
 export function encodeShardSnapshot(s: ShardSnapshotData, chunkBytesMax = SNAPSHOT_CHUNK_BYTES_MAX): Uint8Array {
-  const frames: Uint8Array[] = [];
+  return concatFrames([...shardSnapshotFrames(s, chunkBytesMax)]);
+}
+
+/** The frames of encodeShardSnapshot one at a time, so a caller can yield between them (their concatenation is the snapshot). */
+export function* shardSnapshotFrames(s: ShardSnapshotData, chunkBytesMax = SNAPSHOT_CHUNK_BYTES_MAX): Generator<Uint8Array> {
   for (const d of s.payloadIndexes) {
     if (!PAYLOAD_INDEX_SCHEMAS.has(d.schema)) throw new JadeError('JADE_ERR_BAD_REQUEST', `unknown payload index schema ${JSON.stringify(d.schema)}`);
   }
@@ -462,7 +466,7 @@ export function encodeShardSnapshot(s: ShardSnapshotData, chunkBytesMax = SNAPSH
     fb.ShardSnapshotMeta.addPointCount(b, s.points.length);
     fb.ShardSnapshotMeta.addPayloadIndexes(b, defsVec);
     b.finish(fb.ShardSnapshotMeta.endShardSnapshotMeta(b));
-    frames.push(finishFramed(b, FrameKind.snapshotMeta));
+    yield finishFramed(b, FrameKind.snapshotMeta);
   }
   let i = 0;
   while (i < s.points.length) {
@@ -475,9 +479,12 @@ export function encodeShardSnapshot(s: ShardSnapshotData, chunkBytesMax = SNAPSH
     const b = new flatbuffers.Builder(bytes + 256);
     const pts = buildPointsVector(b, s.points.slice(i, j));
     b.finish(fb.PointChunk.createPointChunk(b, pts));
-    frames.push(finishFramed(b, FrameKind.pointChunk));
+    yield finishFramed(b, FrameKind.pointChunk);
     i = j;
   }
+}
+
+function concatFrames(frames: readonly Uint8Array[]): Uint8Array {
   if (frames.length === 1) return frames[0];
   let total = 0;
   for (const f of frames) total += f.length;
