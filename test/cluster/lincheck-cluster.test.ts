@@ -3,7 +3,9 @@
 // kill -9's and restarts the shard or meta leader and partitions peers (symmetric and one-way) via
 // the fault hooks; every round's history must be linearizable (kv model) with 0 acknowledged-but-lost
 // writes. Seeds and rounds come from JADE_LINCHECK_SEEDS / JADE_LINCHECK_ROUNDS for longer runs;
-// JADE_LINCHECK_LOAD_WRITERS adds bulk writers to the same group (big entries, leader churn).
+// JADE_LINCHECK_LOAD_WRITERS adds bulk writers to the same group (big entries, leader churn);
+// JADE_LINCHECK_SNAPSHOT_EVERY makes the nodes snapshot every N entries (snapshots made off the
+// Raft loop racing installs from leaders and compactions).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,6 +23,8 @@ const ROUNDS_PER_SEED = Number(process.env.JADE_LINCHECK_ROUNDS ?? 3);
 const FAULTS_PER_ROUND = Number(process.env.JADE_LINCHECK_FAULTS ?? 3);
 /** Background bulk writers to the same shard group (large entries, busy event loops, leader churn); 0 by default. */
 const LOAD_WRITERS = Number(process.env.JADE_LINCHECK_LOAD_WRITERS ?? 0);
+/** Raft snapshot every N applied entries on the nodes (their default when unset). */
+const SNAPSHOT_EVERY = process.env.JADE_LINCHECK_SNAPSHOT_EVERY;
 const LOAD_BATCH_POINTS = 500;
 const LOAD_PAYLOAD_BYTES = 2_000;
 const CLIENT_COUNT = 5;
@@ -238,12 +242,12 @@ describe('3 real processes under kill -9 and partitions', () => {
   for (const seed of SEEDS) {
     it(`seed ${seed}: ${ROUNDS_PER_SEED} rounds are linearizable and lose no acknowledged write`, { timeout: 90_000 + ROUNDS_PER_SEED * 60_000 }, async () => {
       const dir = mkdtempSync(path.join(tmpdir(), `jade-lincheck-${seed}-`));
-      const cluster = await startProcessCluster({ nodeCount: 3, baseDir: dir });
+      const cluster = await startProcessCluster({ nodeCount: 3, baseDir: dir, env: SNAPSHOT_EVERY ? { JADE_RAFT_SNAPSHOT_EVERY_ENTRIES: SNAPSHOT_EVERY } : {} });
       clusters.push({ cluster, dir });
       // xorshift's first outputs for small neighbouring seeds are alike: scramble the seed and warm up.
       const random = seededRandom(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0);
       for (let i = 0; i < 8; i++) random();
-      const replay = `JADE_LINCHECK_SEEDS=${seed} JADE_LINCHECK_ROUNDS=${ROUNDS_PER_SEED} JADE_LINCHECK_FAULTS=${FAULTS_PER_ROUND} JADE_LINCHECK_LOAD_WRITERS=${LOAD_WRITERS} npx vitest run test/cluster/lincheck-cluster.test.ts`;
+      const replay = `JADE_LINCHECK_SEEDS=${seed} JADE_LINCHECK_ROUNDS=${ROUNDS_PER_SEED} JADE_LINCHECK_FAULTS=${FAULTS_PER_ROUND} JADE_LINCHECK_LOAD_WRITERS=${LOAD_WRITERS}${SNAPSHOT_EVERY ? ` JADE_LINCHECK_SNAPSHOT_EVERY=${SNAPSHOT_EVERY}` : ''} npx vitest run test/cluster/lincheck-cluster.test.ts`;
       const shardGroup = await createCollection(cluster);
       // Faults come from seeded permutations of every kind, so 8 consecutive faults cover them all.
       let faultDeck: Fault[] = [];
