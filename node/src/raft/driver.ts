@@ -39,19 +39,19 @@ export interface RaftStateMachine {
 }
 
 export const RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT = 256 << 20;
+export const RAFT_COMPACTION_LAG_BYTES_DEFAULT = 64 << 20;
 
 /**
  * A factor in [1, 1.5) applied to a replica's snapshot thresholds, from its rank among the voters.
- * The replicas of a group apply the same entries: without it they would all reach the threshold
- * at the same index and stall together (a snapshot is encoded and written on the group's loop),
- * and the group would lose its quorum for that long. Staggered, they rarely stall together (the
- * real fix is a snapshot produced off the loop: see the README's "not yet").
+ * The replicas of a group apply the same entries: without it they would all take a snapshot at
+ * the same index, and its capture still blocks each one's event loop for a moment (a copy of the
+ * state) while the encode and the write compete for the same resources. Staggered, they rarely
+ * coincide.
  */
 export function snapshotThresholdFactor(nodeId: string, voters: readonly string[]): number {
   const rank = [...voters].sort().indexOf(nodeId);
   return rank < 0 ? 1 : 1 + (0.5 * rank) / voters.length;
 }
-export const RAFT_COMPACTION_LAG_BYTES_DEFAULT = 64 << 20;
 
 export interface RaftDriverOptions {
   core: Omit<RaftConfig, 'storage'>;
