@@ -60,18 +60,21 @@ describe('VectorArena', () => {
     const slotBytes = dimension * 4;
     expect(arena.byteSize()).toBeLessThanOrEqual(Math.max(labelSpace * slotBytes * 2, ARENA_CHUNK_BYTES) + ARENA_CHUNK_BYTES);
 
-    // A clone keeps today's vectors while the original is written to (slots reused included).
-    const clone = arena.clone();
-    const before = new Map([...model].map(([l, v]) => [l, v]));
-    for (const label of [...model.keys()].slice(0, 5)) arena.delete(label);
+    // A frozen view keeps today's vectors while the arena is written to (reused slots and
+    // overwrites included), without the arena's own reads changing; released, writes stop copying.
+    const frozen = arena.freeze();
+    const before = new Map(model);
+    const changed = [...model.keys()].slice(0, 5);
+    for (const label of changed) arena.delete(label);
     for (let j = 0; j < 5; j++) arena.set(labelSpace + j, new Float32Array(dimension).fill(-1));
-    expect(clone.count).toBe(before.size);
-    for (const [label, v] of before) expect(sameBytes(clone.get(label)!, v)).toBe(true);
-    for (let j = 0; j < 5; j++) {
-      arena.delete(labelSpace + j);
-      expect(clone.has(labelSpace + j)).toBe(false);
-    }
-    for (const label of [...before.keys()].slice(0, 5)) arena.set(label, before.get(label)!);
+    for (const label of [...model.keys()].slice(5, 8)) arena.set(label, new Float32Array(dimension).fill(-2));
+    expect(frozen.count).toBe(before.size);
+    for (const [label, v] of before) expect(sameBytes(frozen.get(label)!, v)).toBe(true);
+    expect(frozen.get(labelSpace)).toBeUndefined();
+    for (let j = 0; j < 5; j++) expect(arena.get(labelSpace + j)![0]).toBe(-1);
+    frozen.release();
+    for (let j = 0; j < 5; j++) arena.delete(labelSpace + j);
+    for (const label of [...before.keys()].slice(0, 8)) arena.set(label, before.get(label)!);
 
     const flat = new FlatIndex(dimension, 'l2', arena);
     const query = new Float32Array(dimension).fill(r());

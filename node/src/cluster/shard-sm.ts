@@ -5,12 +5,15 @@ import { BackgroundIndexer, REPLICA_INDEX_PACING } from '../shard/indexer.js';
 import { ShardState, type CollectionParams, type ShardLimits } from '../shard/state.js';
 import { decodeShardSnapshot, decodeWriteBatch, shardSnapshotFrames } from '../storage/codec.js';
 import type { Entry } from '../raft/types.js';
+import type { PointRecord } from '../storage/types.js';
 
 /** Longest run of graph insertions before a replica's indexer yields (see REPLICA_INDEX_PACING). */
 export const REPLICA_INDEX_STEP_MS = REPLICA_INDEX_PACING.stepMs;
 
 /** Bytes of one snapshot frame: the encoder yields to the event loop after each (~50 ms of work). */
 const SNAPSHOT_FRAME_BYTES = 8 << 20;
+/** Points gathered into the image between yields. */
+const SNAPSHOT_POINTS_PER_STEP = 20_000;
 
 /** The image: u32 length + the labels (u32 each), then u32 length + the encoded shard snapshot (its frames, in order). */
 function frameImage(labelArray: Uint32Array, bodyFrames: readonly Uint8Array[]): Uint8Array {
@@ -48,25 +51,34 @@ export class ShardStateMachine {
   }
 
   /**
-   * Captures the state as it is now (a copy of the vector arena: later upserts reuse its slots), then
-   * encodes it a frame at a time, yielding to the event loop between frames, so the group's Raft
-   * loop (heartbeats, replication) goes on while a large shard is snapshotted.
+   * Captures the state as it is now (copies of the maps and a copy-on-write view of the vectors:
+   * later upserts reuse arena slots), then builds and encodes the image in steps, yielding to the
+   * event loop between them, so the group's Raft loop (heartbeats, replication) goes on while a
+   * large shard is snapshotted.
    */
   snapshot(): Promise<Uint8Array> {
-    const exported = this.state.exportPoints({ copyVectors: true });
-    const data = {
-      configJson: JSON.stringify({ nextLabel: exported.nextLabel }),
-      lastAppliedLsn: 0,
-      points: exported.points,
-      payloadIndexes: this.state.payloadIndexList().map(({ field, schema }) => ({ field, schema })),
-    };
+    const frozen = this.state.freeze();
+    const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
     return (async () => {
-      const frames: Uint8Array[] = [];
-      for (const frame of shardSnapshotFrames(data, SNAPSHOT_FRAME_BYTES)) {
-        frames.push(frame);
-        await new Promise((resolve) => setImmediate(resolve));
+      try {
+        const labels = new Uint32Array(frozen.points.size);
+        const points = new Array<PointRecord>(frozen.points.size);
+        let i = 0;
+        for (const [label, p] of frozen.points) {
+          labels[i] = label;
+          points[i] = { id: p.id, payload: p.payload, vector: frozen.vectors.get(label)! };
+          if (++i % SNAPSHOT_POINTS_PER_STEP === 0) await yieldToLoop();
+        }
+        const data = { configJson: JSON.stringify({ nextLabel: frozen.nextLabel }), lastAppliedLsn: 0, points, payloadIndexes: frozen.payloadIndexes };
+        const frames: Uint8Array[] = [];
+        for (const frame of shardSnapshotFrames(data, SNAPSHOT_FRAME_BYTES)) {
+          frames.push(frame);
+          await yieldToLoop();
+        }
+        return frameImage(labels, frames);
+      } finally {
+        frozen.vectors.release();
       }
-      return frameImage(exported.labels, frames);
     })();
   }
 

@@ -9,12 +9,24 @@ import { assert } from '../util/errors.js';
 export const ARENA_CHUNK_BYTES = 4 << 20;
 const FIRST_CHUNK_SLOTS_MAX = 1024;
 
+/** The vectors as they were when VectorArena.freeze() was called. */
+export interface FrozenVectors {
+  readonly count: number;
+  /** A view of the label's vector then (undefined if it had none). */
+  get(label: number): Float32Array | undefined;
+  /** Done reading: later writes stop copying the chunks this view shares. */
+  release(): void;
+}
+
 export class VectorArena {
   private chunks: Float32Array[];
+  /** Chunk i is also read by a frozen view (see freeze): copied before the next write into it. */
+  private shared: boolean[] = [];
+  private freezeGeneration = 0;
   /** Slots per full chunk; chunk 0 may be smaller until it has grown to this. */
   private readonly slotsPerChunk: number;
-  private slotOfLabel = new Map<number, number>();
-  private freeSlots: number[] = [];
+  private readonly slotOfLabel = new Map<number, number>();
+  private readonly freeSlots: number[] = [];
   private slotsUsed = 0;
 
   constructor(readonly dimension: number, capacityInitial = FIRST_CHUNK_SLOTS_MAX) {
@@ -38,7 +50,12 @@ export class VectorArena {
       this.ensureCapacity(slot + 1);
       this.slotOfLabel.set(label, slot);
     }
-    this.chunkOf(slot).set(vector, this.offsetOf(slot));
+    const c = Math.floor(slot / this.slotsPerChunk);
+    if (this.shared[c]) {
+      this.chunks[c] = this.chunks[c].slice();
+      this.shared[c] = false;
+    }
+    this.chunks[c].set(vector, this.offsetOf(slot));
   }
 
   delete(label: number): boolean {
@@ -72,14 +89,30 @@ export class VectorArena {
     return (slot % this.slotsPerChunk) * this.dimension;
   }
 
-  /** An independent copy (chunk by chunk: a few large copies, not one per vector), e.g. for a snapshot taken while writes go on. */
-  clone(): VectorArena {
-    const c = new VectorArena(this.dimension, 1);
-    c.chunks = this.chunks.map((chunk) => chunk.slice());
-    c.slotOfLabel = new Map(this.slotOfLabel);
-    c.freeSlots = [...this.freeSlots];
-    c.slotsUsed = this.slotsUsed;
-    return c;
+  /**
+   * The vectors as they are now, for a snapshot encoded while writes go on, without copying them
+   * up front (a copy of a large arena blocked the event loop for as long as it took): the view
+   * shares the chunks, and a write into a shared chunk copies that chunk first. One view at a time
+   * (a new freeze ends the sharing of the previous one).
+   */
+  freeze(): FrozenVectors {
+    const chunks = [...this.chunks];
+    const slots = new Map(this.slotOfLabel);
+    const { dimension, slotsPerChunk } = this;
+    this.shared = chunks.map(() => true);
+    const generation = ++this.freezeGeneration;
+    return {
+      count: slots.size,
+      get(label) {
+        const slot = slots.get(label);
+        if (slot === undefined) return undefined;
+        const offset = (slot % slotsPerChunk) * dimension;
+        return chunks[Math.floor(slot / slotsPerChunk)].subarray(offset, offset + dimension);
+      },
+      release: () => {
+        if (generation === this.freezeGeneration) this.shared = [];
+      },
+    };
   }
 
   labels(): IterableIterator<number> {
@@ -103,6 +136,7 @@ export class VectorArena {
       const grown = new Float32Array(Math.min(capacity, this.slotsPerChunk) * this.dimension);
       grown.set(first);
       this.chunks[0] = grown;
+      this.shared[0] = false; // a frozen view keeps the old chunk 0
       if (slots <= this.slotsPerChunk) return;
     }
     while (this.chunks.length * this.slotsPerChunk < slots) this.chunks.push(new Float32Array(this.slotsPerChunk * this.dimension));

@@ -1,7 +1,7 @@
 // One replica's state machine: apply(batch) updates points, payload indexes and the HNSW graph.
 // Input is validated before it is logged (validateBatch), so apply() never meets bad input and
 // every replica applying the same batches reaches the same state.
-import { VectorArena } from '../index/arena.js';
+import { VectorArena, type FrozenVectors } from '../index/arena.js';
 import { normalized } from '../index/distance.js';
 import { FlatIndex } from '../index/flat.js';
 import { HnswIndex } from '../index/hnsw.js';
@@ -387,17 +387,27 @@ export class ShardState {
 
   /** Points in label order with their labels: the content of a checkpoint. */
   /**
-   * Every point with its label. The vectors are views into the arena, valid until the next write,
-   * unless `copyVectors` (then into a copy of it: for an image encoded while writes go on).
+   * The points as they are now, for an image encoded while writes go on: copies of the maps (their
+   * values are never changed in place, only replaced) and a frozen view of the vectors; release
+   * it (vectors.release()) when done.
    */
-  exportPoints(options: { copyVectors?: boolean } = {}): { labels: Uint32Array; points: PointRecord[]; nextLabel: number; unindexed: Uint32Array } {
-    const arena = options.copyVectors ? this.arena.clone() : this.arena;
+  freeze(): { points: ReadonlyMap<number, { id: PointId; payload: Record<string, unknown> | null }>; vectors: FrozenVectors; nextLabel: number; payloadIndexes: { field: string; schema: PayloadSchema }[] } {
+    return {
+      points: new Map(this.pointOfLabel),
+      vectors: this.arena.freeze(),
+      nextLabel: this.nextLabel,
+      payloadIndexes: this.payloadIndexList().map(({ field, schema }) => ({ field, schema })),
+    };
+  }
+
+  /** Every point with its label; the vectors are views into the arena, valid until the next write. */
+  exportPoints(): { labels: Uint32Array; points: PointRecord[]; nextLabel: number; unindexed: Uint32Array } {
     const labels = new Uint32Array(this.pointOfLabel.size);
     const points: PointRecord[] = [];
     let i = 0;
     for (const [label, p] of this.pointOfLabel) {
       labels[i++] = label;
-      points.push({ id: p.id, payload: p.payload, vector: arena.get(label)! });
+      points.push({ id: p.id, payload: p.payload, vector: this.arena.get(label)! });
     }
     return { labels, points, nextLabel: this.nextLabel, unindexed: Uint32Array.from(this.unindexed) };
   }
