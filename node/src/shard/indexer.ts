@@ -20,7 +20,7 @@ export interface IndexerPacing {
 }
 
 /**
- * A standalone node: at least half the loop while writes arrive (acknowledging a write is cheap,
+ * A standalone node: half the loop while writes arrive (acknowledging a write is cheap,
  * inserting it into the graph is not: durable ingest went 13k → 19.5k vectors/s), all of it when
  * quiet (so the graph still completes as fast as one core allows).
  */
