@@ -20,7 +20,8 @@ export function serveCommand(): Command {
       `
 Authentication: set ${ENV_KEYS.apiKey} (never a flag, so it stays out of process lists).
 A node bound to a non-loopback address refuses to start without it.
-Limits and HNSW defaults: ${Object.values(ENV_KEYS).filter((k) => k.endsWith('_MAX') || k.includes('HNSW')).join(', ')}.`,
+Limits and HNSW defaults: ${Object.values(ENV_KEYS).filter((k) => k.endsWith('_MAX') || k.includes('HNSW')).join(', ')}.
+Cluster mode: ${[ENV_KEYS.grpcHost, ENV_KEYS.raftSnapshotEveryEntries, ENV_KEYS.raftSnapshotEveryBytes].join(', ')}.`,
     );
 }
 
