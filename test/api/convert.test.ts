@@ -1,7 +1,7 @@
-// Checks parseVectors (one buffer for a whole upsert) against parseVector applied point by point:
-// for random mixes of base64 strings, number arrays and broken inputs (bad base64, lengths that are
-// not whole float32s, NaN/Infinity bit patterns, non-numbers) both give the same vectors or the same
-// error code.
+// Checks parseVectors (one buffer for a whole upsert) and parseVector (one vector, through it)
+// against a plain reference decoder, point by point: for random mixes of base64 strings, number
+// arrays and broken inputs (bad base64, lengths that are not whole float32s, NaN/Infinity bit
+// patterns, non-numbers) they give the same vectors, and one vector the same error code and message.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseVector, parseVectors } from '../../node/src/api/rest/convert.js';
@@ -15,23 +15,57 @@ const vectorInput = fc.oneof(
   fc.constantFrom(b64([1, NaN]), b64([Infinity]), 'AAAA', 'AAA', 'AAAAAAA*', '!!!!', '', [1, 'x'], [1, Infinity], { name: 'v' }, null, 5),
 );
 
-function outcome(f: () => Float32Array[]): { ok: number[][] } | { code: string } {
+/** The decoder before batches shared one buffer: Buffer.from per vector, then checks. */
+function reference(raw: unknown, where: string): Float32Array {
+  const fail = (code: 'JADE_ERR_BAD_REQUEST' | 'JADE_ERR_NOT_FINITE', m: string): never => {
+    throw new JadeError(code, m);
+  };
+  if (Array.isArray(raw)) {
+    return Float32Array.from(raw, (x: unknown, i) => {
+      if (typeof x !== 'number') fail('JADE_ERR_BAD_REQUEST', `${where}[${i}] must be a number`);
+      if (!Number.isFinite(x)) fail('JADE_ERR_NOT_FINITE', `${where}[${i}] is not a finite number`);
+      return x as number;
+    });
+  }
+  if (typeof raw === 'string') {
+    const padding = raw.endsWith('==') ? 2 : raw.endsWith('=') ? 1 : 0;
+    const bytes = raw.length % 4 === 0 ? Buffer.from(raw, 'base64') : null;
+    if (!bytes || bytes.length !== (raw.length / 4) * 3 - padding) fail('JADE_ERR_BAD_REQUEST', `${where}: not valid base64`);
+    if (bytes!.length % 4 !== 0) fail('JADE_ERR_BAD_REQUEST', `${where}: base64 vector must decode to a multiple of 4 bytes (float32)`);
+    const out = new Float32Array(new Uint8Array(bytes!).buffer);
+    out.forEach((x, i) => Number.isFinite(x) || fail('JADE_ERR_NOT_FINITE', `${where}[${i}] is not a finite number`));
+    return out;
+  }
+  if (raw && typeof raw === 'object') fail('JADE_ERR_BAD_REQUEST', `${where}: named and sparse vectors are not supported; send one unnamed dense vector`);
+  return fail('JADE_ERR_BAD_REQUEST', `${where} must be an array of numbers or a base64 string`);
+}
+
+function outcome(f: () => Float32Array[]): { ok: number[][] } | { code: string; message: string } {
   try {
     return { ok: f().map((v) => Array.from(v)) };
   } catch (e) {
     expect(e).toBeInstanceOf(JadeError);
-    return { code: (e as JadeError).code };
+    return { code: (e as JadeError).code, message: (e as JadeError).message };
   }
 }
 
 describe('parseVectors', () => {
-  it('agrees with parseVector point by point', () => {
+  it('agrees with the reference decoder point by point', () => {
     fc.assert(
       fc.property(fc.array(vectorInput, { maxLength: 6 }), (raws) => {
-        const one = outcome(() => raws.map((r, i) => parseVector(r, `v[${i}]`)));
+        const want = outcome(() => raws.map((r, i) => reference(r, `v[${i}]`)));
         const batch = outcome(() => parseVectors(raws, (i) => `v[${i}]`));
-        if ('ok' in one) expect(batch).toEqual(one);
+        if ('ok' in want) expect(batch).toEqual(want);
         else expect('code' in batch).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('parseVector decodes one vector like the reference, errors included', () => {
+    fc.assert(
+      fc.property(vectorInput, (raw) => {
+        expect(outcome(() => [parseVector(raw, 'q')])).toEqual(outcome(() => [reference(raw, 'q')]));
       }),
       { numRuns: 500 },
     );

@@ -48,27 +48,22 @@ function base64DecodedLength(s: string): number {
 
 /** A vector as a JSON array of numbers, or a base64 string of little-endian float32 (fast path). */
 export function parseVector(raw: unknown, where: string): Float32Array {
-  if (Array.isArray(raw)) {
-    const out = new Float32Array(raw.length);
-    for (let i = 0; i < raw.length; i++) {
-      const x = raw[i];
-      if (typeof x !== 'number') throw new JadeError('JADE_ERR_BAD_REQUEST', `${where}[${i}] must be a number`);
-      if (!Number.isFinite(x)) throw new JadeError('JADE_ERR_NOT_FINITE', `${where}[${i}] is not a finite number`);
-      out[i] = x;
-    }
-    return out;
-  }
+  return parseVectors([raw], () => where)[0];
+}
+
+/** Floats in one vector given as a JSON array or base64; throws the coded error of a malformed one. */
+function vectorLength(raw: unknown, where: string): number {
+  if (Array.isArray(raw)) return raw.length;
   if (typeof raw === 'string') {
-    // Decode once and check the length instead of a regex over every character (the hot path of bulk ingest).
-    const bytes = raw.length % 4 === 0 ? Buffer.from(raw, 'base64') : null;
-    if (!bytes || bytes.length !== base64DecodedLength(raw)) throw new JadeError('JADE_ERR_BAD_REQUEST', `${where}: not valid base64`);
-    if (bytes.length % 4 !== 0) throw new JadeError('JADE_ERR_BAD_REQUEST', `${where}: base64 vector must decode to a multiple of 4 bytes (float32)`);
-    // One aligned copy; float32 little-endian is the machine's order (asserted by the storage codecs).
-    const out = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
-    for (let i = 0; i < out.length; i++) {
-      if (!Number.isFinite(out[i])) throw new JadeError('JADE_ERR_NOT_FINITE', `${where}[${i}] is not a finite number`);
+    // Checked by length instead of a regex over every character (the hot path of bulk ingest).
+    if (raw.length % 4 !== 0) throw new JadeError('JADE_ERR_BAD_REQUEST', `${where}: not valid base64`);
+    const bytes = base64DecodedLength(raw);
+    if (bytes % 4 !== 0) {
+      // Bad characters make the decode shorter than the length says: that is named first.
+      if (Buffer.from(raw, 'base64').length !== bytes) throw new JadeError('JADE_ERR_BAD_REQUEST', `${where}: not valid base64`);
+      throw new JadeError('JADE_ERR_BAD_REQUEST', `${where}: base64 vector must decode to a multiple of 4 bytes (float32)`);
     }
-    return out;
+    return bytes / 4;
   }
   if (raw && typeof raw === 'object') {
     throw new JadeError('JADE_ERR_BAD_REQUEST', `${where}: named and sparse vectors are not supported; send one unnamed dense vector`);
@@ -77,29 +72,15 @@ export function parseVector(raw: unknown, where: string): Float32Array {
 }
 
 /**
- * The vectors of one upsert, parsed like parseVector but into one Float32Array for the whole batch
- * (each point gets a view of its part): base64 is decoded in place with Buffer#write, so bulk
- * ingest allocates nothing per vector (it allocated two: the decoded bytes and an aligned copy).
+ * The vectors of one upsert, parsed into one Float32Array for the whole batch (each point gets a
+ * view of its part): base64 is decoded in place with Buffer#write, so bulk ingest allocates
+ * nothing per vector (it allocated two: the decoded bytes and an aligned copy). Float32
+ * little-endian is the machine's order (asserted by the storage codecs).
  */
 export function parseVectors(raws: readonly unknown[], where: (i: number) => string): Float32Array[] {
-  const lengths = new Array<number>(raws.length);
+  const lengths = raws.map((raw, i) => vectorLength(raw, where(i)));
   let total = 0;
-  for (let i = 0; i < raws.length; i++) {
-    const raw = raws[i];
-    let n: number;
-    if (typeof raw === 'string') {
-      if (raw.length % 4 !== 0) throw new JadeError('JADE_ERR_BAD_REQUEST', `${where(i)}: not valid base64`);
-      const bytes = base64DecodedLength(raw);
-      if (bytes % 4 !== 0) throw new JadeError('JADE_ERR_BAD_REQUEST', `${where(i)}: base64 vector must decode to a multiple of 4 bytes (float32)`);
-      n = bytes / 4;
-    } else if (Array.isArray(raw)) {
-      n = raw.length;
-    } else {
-      return raws.map((r, j) => parseVector(r, where(j))); // throws the precise error for this one
-    }
-    lengths[i] = n;
-    total += n;
-  }
+  for (const n of lengths) total += n;
   const all = new Float32Array(total);
   const bytes = Buffer.from(all.buffer);
   const out = new Array<Float32Array>(raws.length);
