@@ -2,6 +2,8 @@
 // (the only place that reads process.env) and hands each component its slice.
 import type { HnswParams } from './index/types.js';
 import { DEFAULT_HNSW_PARAMS } from './index/types.js';
+import { RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT } from './raft/driver.js';
+import { DEFAULT_SHARD_LIMITS } from './shard/state.js';
 
 export interface NodeLimits {
   /** Bytes of one HTTP request body (413 past it). */
@@ -85,8 +87,8 @@ export const DEFAULT_LIMITS: NodeLimits = {
   collectionsMax: 1_000,
   writesInFlightMax: 256,
   walPendingBytesMax: 256 * 1024 * 1024,
-  exactScanCandidatesMax: 2_000,
-  exactScanElementsMax: 8_000_000,
+  exactScanCandidatesMax: DEFAULT_SHARD_LIMITS.exactScanCandidatesMax,
+  exactScanElementsMax: DEFAULT_SHARD_LIMITS.exactScanElementsMax,
   indexBacklogMax: 200_000,
 };
 
@@ -107,7 +109,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   peers: [],
   grpcHost: '127.0.0.1',
   raftSnapshotEveryEntries: 10_000,
-  raftSnapshotEveryBytes: 256 * 1024 * 1024,
+  raftSnapshotEveryBytes: RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT,
 };
 
 /** Environment variables a node reads (documented in README "Configuration"). */

@@ -85,16 +85,20 @@ describe('cluster node on RaftDriver + FileRaftStorage', () => {
     return { ops: [{ kind: 'upsert' as const, points: [{ id, vector: Float32Array.from([id, 1]), payload: null }] }] };
   }
 
+  /** Three nodes on fresh directories. REST URLs point at a closed port: proposals here are made at the group's leader. */
+  async function startThree(): Promise<void> {
+    baseDir = await mkdtemp(path.join(os.tmpdir(), 'jade-cluster-node-'));
+    peers = await Promise.all(['n0', 'n1', 'n2'].map(async (id) => ({ id, grpcAddress: `127.0.0.1:${await freePort()}`, restUrl: 'http://127.0.0.1:1' })));
+    for (const p of peers) await start(p.id);
+  }
+
   afterEach(async () => {
     for (const id of [...running.keys()]) await stop(id);
     if (baseDir) await rm(baseDir, { recursive: true, force: true });
   });
 
   it('resolves proposals with apply results, ships snapshots to a lagging follower and recovers after a full restart', async () => {
-    baseDir = await mkdtemp(path.join(os.tmpdir(), 'jade-cluster-node-'));
-    // REST URLs point at a closed port: every proposal here is made at the group's leader.
-    peers = await Promise.all(['n0', 'n1', 'n2'].map(async (id) => ({ id, grpcAddress: `127.0.0.1:${await freePort()}`, restUrl: 'http://127.0.0.1:1' })));
-    for (const p of peers) await start(p.id);
+    await startThree();
 
     // create() unwraps the MetaResult the meta state machine returned for the entry.
     const metaLeader = await waitFor('a meta leader', () => leaderOf('meta'));
@@ -157,9 +161,7 @@ describe('cluster node on RaftDriver + FileRaftStorage', () => {
   }, 60_000);
 
   it('refuses a write larger than one replicated entry may be (413), and the group goes on', async () => {
-    baseDir = await mkdtemp(path.join(os.tmpdir(), 'jade-cluster-node-'));
-    peers = await Promise.all(['n0', 'n1', 'n2'].map(async (id) => ({ id, grpcAddress: `127.0.0.1:${await freePort()}`, restUrl: 'http://127.0.0.1:1' })));
-    for (const p of peers) await start(p.id);
+    await startThree();
     const metaLeader = await waitFor('a meta leader', () => leaderOf('meta'));
     await metaLeader.create('big', { dimension: 784, metric: 'l2', hnsw: { m: 8, efConstruction: 32, efSearch: 16 } }, { replicationFactor: 3 });
     const leader = await waitFor('a shard leader', () => leaderOf('c-big-'));

@@ -232,7 +232,7 @@ export class ClusterNode implements CollectionsBackend {
 
   private constructor(private readonly disk: Disk, private readonly opts: ClusterOptions) {
     this.transport = new GrpcRaftTransport({ nodeId: opts.nodeId, listenAddress: opts.grpcListenAddress, clusterId: opts.clusterName, faultHooksEnabled: opts.faultHooksEnabled });
-    this.entryBytesMax = Math.min(this.transport.messageBytesMax - ENTRY_FRAMING_BYTES_MAX, opts.wal.recordSizeBytesMax - ENTRY_FRAMING_BYTES_MAX);
+    this.entryBytesMax = Math.min(this.transport.messageBytesMax, opts.wal.recordSizeBytesMax) - ENTRY_FRAMING_BYTES_MAX;
   }
 
   private checkEntrySize(data: Uint8Array): void {

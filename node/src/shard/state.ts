@@ -30,7 +30,8 @@ export interface ShardLimits {
    * ... as are those whose candidates hold at most this many vector elements (candidates ×
    * dimension). The filtered graph walk calls a JS filter for every node it visits and must
    * visit ~1/selectivity times more of them: with 784 dimensions and 10% of 60k points matching,
-   * scanning the 6k candidates exactly was ~3× faster than the walk, and exact.
+   * scanning the 6k candidates exactly took what the walk at ef 16 did (~12 ms) with recall 1.0
+   * instead of 0.98.
    */
   exactScanElementsMax: number;
   /** Points stored but not yet in the HNSW graph; past it writes are refused (429) until indexing catches up. */
