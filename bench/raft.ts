@@ -55,6 +55,8 @@ interface WriteRun {
   clusterCpuUsPerVector: number | null;
   /** The same, per node id. */
   cpuUsPerVectorByNode: Record<string, number | null>;
+  /** CPU of this benchmark process (the client) per acknowledged vector: it shares the cores with the nodes. */
+  clientCpuUsPerVector: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -75,8 +77,14 @@ function vectorSource(count: number): { vectors: Float32Array[]; source: string 
   return { vectors: Array.from({ length: count }, () => Float32Array.from({ length: DIMENSION }, next)), source: 'seeded random' };
 }
 
-function encodeBodies(vectors: Float32Array[], idOffset: number, batchPoints: number): string[] {
-  const bodies: string[] = [];
+/** One write request, encoded once before the run: the client's cost per send stays a socket write. */
+interface WriteBody {
+  bytes: Buffer;
+  points: number;
+}
+
+function encodeBodies(vectors: Float32Array[], idOffset: number, batchPoints: number): WriteBody[] {
+  const bodies: WriteBody[] = [];
   for (let start = 0; start < vectors.length; start += batchPoints) {
     const ids: number[] = [];
     const encoded: string[] = [];
@@ -84,9 +92,21 @@ function encodeBodies(vectors: Float32Array[], idOffset: number, batchPoints: nu
       ids.push(idOffset + i);
       encoded.push(encodeVectorBase64(vectors[i]));
     }
-    bodies.push(JSON.stringify({ batch: { ids, vectors: encoded } }));
+    bodies.push({ bytes: Buffer.from(JSON.stringify({ batch: { ids, vectors: encoded } })), points: ids.length });
   }
   return bodies;
+}
+
+/** Half of the vectors to the leader, half through a follower; ids distinct so every write inserts. */
+function prepareBodies(o: Options): { toLeader: WriteBody[]; toFollower: WriteBody[]; probe: string; source: string } {
+  const { vectors, source } = vectorSource(o.vectors);
+  const half = Math.floor(vectors.length / 2);
+  return {
+    toLeader: encodeBodies(vectors.slice(0, half), 0, o.batch),
+    toFollower: encodeBodies(vectors.slice(half), half, o.batch),
+    probe: encodeVectorBase64(vectors[0]),
+    source,
+  };
 }
 
 async function shardGroupOf(cluster: ProcessCluster): Promise<string> {
@@ -114,8 +134,9 @@ function clusterCpuSeconds(cluster: ProcessCluster): Record<string, number | nul
   }));
 }
 
-async function writeRun(cluster: ProcessCluster, leader: string, client: RestClient, bodies: string[], batchPoints: number, inFlight: number, label: WriteRun['path']): Promise<WriteRun> {
+async function writeRun(cluster: ProcessCluster, leader: string, client: RestClient, bodies: WriteBody[], batchPoints: number, inFlight: number, label: WriteRun['path']): Promise<WriteRun> {
   const cpuBefore = clusterCpuSeconds(cluster);
+  const clientCpuBefore = process.cpuUsage();
   const latenciesMs: number[] = [];
   let next = 0;
   let vectors = 0;
@@ -126,7 +147,7 @@ async function writeRun(cluster: ProcessCluster, leader: string, client: RestCli
       const b = next++;
       if (b >= bodies.length) return;
       const s = performance.now();
-      const r = await client.raw('PUT', `/collections/${COLLECTION}/points?wait=true`, bodies[b]);
+      const r = await client.raw('PUT', `/collections/${COLLECTION}/points?wait=true`, bodies[b].bytes);
       if (r.status !== 200) {
         // Reported, not fatal: a failed batch under load is itself a finding.
         failed++;
@@ -134,12 +155,13 @@ async function writeRun(cluster: ProcessCluster, leader: string, client: RestCli
         continue;
       }
       latenciesMs.push(performance.now() - s);
-      vectors += (JSON.parse(bodies[b]) as { batch: { ids: number[] } }).batch.ids.length;
+      vectors += bodies[b].points;
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
   const seconds = (performance.now() - t0) / 1000;
   const cpuAfter = clusterCpuSeconds(cluster);
+  const clientCpu = process.cpuUsage(clientCpuBefore);
   const cpuUsPerVectorByNode = Object.fromEntries(
     Object.keys(cpuAfter).map((id) => {
       const a = cpuAfter[id];
@@ -163,6 +185,7 @@ async function writeRun(cluster: ProcessCluster, leader: string, client: RestCli
     failedBatches: failed,
     clusterCpuUsPerVector: perNode.some((x) => x === null) ? null : perNode.reduce((sum: number, x) => sum + x!, 0),
     cpuUsPerVectorByNode,
+    clientCpuUsPerVector: vectors === 0 ? NaN : (clientCpu.user + clientCpu.system) / vectors,
   };
 }
 
@@ -226,7 +249,9 @@ async function failoverRun(cluster: ProcessCluster, groupId: string, probeVector
 async function main(o: Options): Promise<void> {
   const started = new Date();
   const loadBefore = os.loadavg();
-  const { vectors, source } = vectorSource(o.vectors);
+  // Encoded before the cluster starts, from vectors that are dropped right after: the 2 × 20k
+  // Float32Arrays would otherwise stay live in the client, which shares the cores with the nodes.
+  const { toLeader, toFollower, probe, source } = prepareBodies(o);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'jade-bench-raft-'));
   console.log(
     `bench:raft: 3 processes on 127.0.0.1, ${o.vectors} × ${DIMENSION}-dim vectors (${source}), batches of ${o.batch}, ${o.inFlight} in flight, HNSW m ${o.hnswM ?? 'default'} ef_construct ${o.efConstruct ?? 'default'}; data in ${dir}`,
@@ -242,17 +267,12 @@ async function main(o: Options): Promise<void> {
     const groupId = await shardGroupOf(cluster);
     const leaderId = await waitForLeader(cluster, groupId);
     const followerId = cluster.members.find((m) => m.id !== leaderId)!.id;
-    // Half of the vectors to the leader, half through a follower; ids distinct so every write inserts.
-    const half = Math.floor(vectors.length / 2);
-    const toLeader = encodeBodies(vectors.slice(0, half), 0, o.batch);
-    const toFollower = encodeBodies(vectors.slice(half), half, o.batch);
     const leaderClient = new RestClient(cluster.member(leaderId).url);
     const followerClient = new RestClient(cluster.member(followerId).url);
     writes.push(await writeRun(cluster, leaderId, leaderClient, toLeader, o.batch, o.inFlight, 'leader'));
     writes.push(await writeRun(cluster, leaderId, followerClient, toFollower, o.batch, o.inFlight, 'follower (forwarded)'));
     leaderClient.close();
     followerClient.close();
-    const probe = encodeVectorBase64(vectors[0]);
     for (let i = 0; i < o.failovers; i++) {
       failovers.push(await failoverRun(cluster, groupId, probe, 10_000_000 + i));
       // Let the restarted node catch up so the next repetition starts from a healthy cluster.
@@ -267,10 +287,11 @@ async function main(o: Options): Promise<void> {
   console.log(
     renderTable(
       'Quorum writes (3 replicas, fsync on each)',
-      ['path', 'vectors acked', 'batch', 'in flight', 'failed batches', 'seconds', 'vectors/s', 'p50 ms', 'p99 ms', 'max ms', 'cluster CPU µs/vector', 'per node (leader first)'],
+      ['path', 'vectors acked', 'batch', 'in flight', 'failed batches', 'seconds', 'vectors/s', 'p50 ms', 'p99 ms', 'max ms', 'cluster CPU µs/vector', 'per node (leader first)', 'client CPU µs/vector'],
       writes.map((w): Cell[] => [
         w.path, w.vectors, w.batchPoints, w.inFlight, w.failedBatches, w.seconds, w.vectorsPerSecond, w.commitP50Ms, w.commitP99Ms, w.commitMaxMs, w.clusterCpuUsPerVector,
         [w.leader, ...Object.keys(w.cpuUsPerVectorByNode).filter((id) => id !== w.leader)].map((id) => `${id} ${Math.round(w.cpuUsPerVectorByNode[id] ?? NaN)}`).join(', '),
+        w.clientCpuUsPerVector,
       ]),
     ),
   );

@@ -17,13 +17,16 @@ export class RestClient {
     this.port = Number(u.port);
   }
 
-  /** Sends a request; resolves with status and raw body text (no JSON parse unless asked). */
-  raw(method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
+  /**
+   * Sends a request; resolves with status and raw body text (no JSON parse unless asked). Give
+   * bodies sent many times as a Buffer: a string is converted to UTF-8 (a fresh copy) per send.
+   */
+  raw(method: string, path: string, body?: string | Buffer): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string | number> = {};
       if (body !== undefined) {
         headers['content-type'] = 'application/json';
-        headers['content-length'] = Buffer.byteLength(body);
+        headers['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
       }
       const req = http.request({ host: this.host, port: this.port, method, path, agent: this.agent, headers }, (res) => {
         const chunks: Buffer[] = [];
