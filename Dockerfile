@@ -32,4 +32,4 @@ COPY --from=build --chown=root:root /app /app
 USER 10001:10001
 EXPOSE 8080 9090
 VOLUME ["/var/lib/jadevectordb"]
-ENTRYPOINT ["node", "--import", "tsx", "node/src/main.ts"]
+ENTRYPOINT ["node", "--initial-old-space-size=256", "--import", "tsx", "node/src/main.ts"]

@@ -5,7 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { REPO_ROOT, nodeProcessHandle, type NodeProcess } from '../../test/helpers/node-process.js';
 import { encodeVectorBase64 } from '../../node/src/cli/import.js';
-import { withNodeProcessEnv } from '../../node/src/cli/node-env.js';
+import { withNodeProcessEnv, withNodeProcessFlags } from '../../node/src/cli/node-env.js';
 import { type BenchData, K } from './data.js';
 import type { GraphParams, Target } from './targets.js';
 import { RestClient, waitUntil } from './rest.js';
@@ -45,7 +45,7 @@ async function freePort(): Promise<number> {
  */
 export async function startNodeWithFlags(dataDir: string, nodeArgs: string[], logLevel = 'info'): Promise<RunningServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port), '--log-level', logLevel], {
+  const child = spawn(process.execPath, withNodeProcessFlags([...nodeArgs, '--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port), '--log-level', logLevel]), {
     cwd: REPO_ROOT,
     env: withNodeProcessEnv({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }),
     stdio: ['ignore', 'pipe', 'pipe'],

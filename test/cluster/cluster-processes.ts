@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { withNodeProcessEnv } from '../../node/src/cli/node-env.js';
+import { withNodeProcessEnv, withNodeProcessFlags } from '../../node/src/cli/node-env.js';
 import { REPO_ROOT } from '../helpers/node-process.js';
 
 /** Bytes of a node's stdout+stderr kept for failure messages. */
@@ -128,7 +128,7 @@ class Member implements ClusterMember {
     if (this.child) throw new Error(`${this.id} is already running`);
     const child = spawn(
       process.execPath,
-      [...(this.opts.nodeArgs ?? []), '--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--node-id', this.id, '--data-dir', this.dataDir, '--host', '127.0.0.1', '--port', String(this.restPort), '--log-level', this.opts.logLevel ?? 'warn'],
+      withNodeProcessFlags([...(this.opts.nodeArgs ?? []), '--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--node-id', this.id, '--data-dir', this.dataDir, '--host', '127.0.0.1', '--port', String(this.restPort), '--log-level', this.opts.logLevel ?? 'warn']),
       {
         cwd: REPO_ROOT,
         env: withNodeProcessEnv({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', JADE_PEERS: this.peers, JADE_TEST_HOOKS: '1', JADE_GRPC_HOST: '127.0.0.1', ...this.opts.env }),

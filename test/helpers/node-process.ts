@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { withNodeProcessEnv } from '../../node/src/cli/node-env.js';
+import { withNodeProcessEnv, withNodeProcessFlags } from '../../node/src/cli/node-env.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -16,7 +16,7 @@ export interface NodeProcess {
 }
 
 export async function startNodeProcess(opts: { dataDir: string; host?: string; env?: Record<string, string>; startTimeoutMs?: number }): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--data-dir', opts.dataDir, '--host', opts.host ?? '127.0.0.1', '--port', '0', '--log-level', 'info'], {
+  const child = spawn(process.execPath, withNodeProcessFlags(['--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--data-dir', opts.dataDir, '--host', opts.host ?? '127.0.0.1', '--port', '0', '--log-level', 'info']), {
     cwd: REPO_ROOT,
     env: withNodeProcessEnv({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...opts.env }),
     stdio: ['ignore', 'pipe', 'pipe'],

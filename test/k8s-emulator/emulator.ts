@@ -12,6 +12,7 @@ import { Kubelet } from './kubelet.js';
 import { ApiServer, parseResourcePath } from './server.js';
 import { StatefulSetController } from './statefulset.js';
 import { Store } from './store.js';
+import { withNodeProcessFlags } from '../../node/src/cli/node-env.js';
 
 const emulatorDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(emulatorDir, '../..');
@@ -23,7 +24,8 @@ function defaultImageCommands(): Record<string, (container: any) => ContainerCom
   return {
     jadevectordb: (container: any) => ({
       command: process.execPath,
-      args: ['--import', 'tsx', '--import', dnsShimPath, path.join(repoRoot, 'node/src/main.ts'), ...(container.args ?? [])],
+      // The image's ENTRYPOINT (node flags, tsx, main.ts), plus the DNS shim.
+      args: withNodeProcessFlags(['--import', 'tsx', '--import', dnsShimPath, path.join(repoRoot, 'node/src/main.ts'), ...(container.args ?? [])]),
     }),
   };
 }

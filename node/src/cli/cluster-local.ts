@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError } from './client.js';
-import { withNodeProcessEnv } from './node-env.js';
+import { withNodeProcessEnv, withNodeProcessFlags } from './node-env.js';
 
 export const LOCAL_CLUSTER_NODES_MAX = 7;
 
@@ -41,7 +41,7 @@ export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
   process.on('SIGINT', stopAll);
   process.on('SIGTERM', stopAll);
   const exits = Array.from({ length: o.nodes }, (_, i) => {
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, '--node-id', `node-${i}`, '--data-dir', path.join(o.dataDir, `node-${i}`), '--host', o.host, '--port', String(o.basePort + i), '--log-level', 'warn'], {
+    const child = spawn(process.execPath, withNodeProcessFlags(['--import', TSX_LOADER, MAIN, '--node-id', `node-${i}`, '--data-dir', path.join(o.dataDir, `node-${i}`), '--host', o.host, '--port', String(o.basePort + i), '--log-level', 'warn']), {
       env: withNodeProcessEnv({ ...o.env, JADE_PEERS: peers }),
       stdio: ['ignore', 'inherit', 'inherit'],
     });
