@@ -29,6 +29,8 @@ export const META_GROUP = 'meta';
 const ENTRY_FRAMING_BYTES_MAX = 64 * 1024;
 /** Each group's Raft storage lives in <dataDir>/groups/<groupId>. */
 const GROUPS_DIR = 'groups';
+/** Under a shard group's directory: the HNSW graph files written beside this replica's own snapshots. */
+const GRAPH_DIR = 'graph';
 
 export interface RaftGroupOptions {
   /** How long a proposal may wait to be applied before its outcome is reported unknown. */
@@ -66,6 +68,8 @@ export interface GroupStateMachine {
    */
   snapshot(): Uint8Array | Promise<Uint8Array>;
   restore(data: Uint8Array): void;
+  /** Restores this replica's own stored snapshot at start-up (may use local files it names); default restore(). */
+  restoreOwn?(data: Uint8Array): Promise<void>;
 }
 
 /** What applying one entry here gave: the local proposer of that entry gets the value or the error. */
@@ -291,7 +295,10 @@ export class ClusterNode implements CollectionsBackend {
   private async openGroup(groupId: string, voters: string[], sm: GroupStateMachine): Promise<HostedGroup> {
     const storage = await FileRaftStorage.open({ disk: this.disk, dir: this.groupDir(groupId), bootstrap: { voters, learners: [] }, wal: this.opts.wal });
     const snap = storage.snapshot();
-    if (snap && snap.data.length > 0) sm.restore(snap.data);
+    if (snap && snap.data.length > 0) {
+      if (sm.restoreOwn) await sm.restoreOwn(snap.data);
+      else sm.restore(snap.data);
+    }
     const seed = [...`${this.opts.nodeId}/${groupId}`].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0, 2166136261);
     let driver: RaftDriver | null = null;
     driver = new RaftDriver({
@@ -367,7 +374,9 @@ export class ClusterNode implements CollectionsBackend {
       if (this.shards.has(groupId) || this.opening.has(groupId) || this.closed) continue;
       this.opening.add(groupId);
       try {
-        const sm = new ShardStateMachine(w.params, this.opts.shardLimits);
+        const graphDir = path.join(this.groupDir(groupId), GRAPH_DIR);
+        await this.disk.mkdirp(graphDir);
+        const sm = new ShardStateMachine(w.params, this.opts.shardLimits, { disk: this.disk, dir: graphDir, log: (line) => this.log(`${groupId}: ${line}`) });
         const group = await this.openGroup(groupId, w.replicas, sm);
         if (this.closed) {
           await group.close();

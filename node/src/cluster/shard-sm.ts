@@ -1,10 +1,17 @@
 // A replicated shard: the shard state machine applying committed write batches, with a snapshot
 // image (points, labels, payload index definitions) for Raft snapshots. The HNSW graph is not in
-// the image: a restored replica re-indexes in the background and searches its backlog exactly.
+// the image (each replica builds its own): a replica restored from a received image re-indexes in
+// the background and searches its backlog exactly. Each replica also writes its graph beside its
+// own snapshots (a local file the image names, with its length and CRC32C), so a restart from its
+// own snapshot loads the graph instead of rebuilding it.
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { crc32c } from '@node-rs/crc32';
 import { BackgroundIndexer, REPLICA_INDEX_PACING } from '../shard/indexer.js';
 import { ShardState, type CollectionParams, type ShardLimits } from '../shard/state.js';
 import { decodeShardSnapshot, decodeWriteBatch, shardSnapshotFrames } from '../storage/codec.js';
 import type { Entry } from '../raft/types.js';
+import type { Disk } from '../storage/disk.js';
 import type { PointRecord } from '../storage/types.js';
 
 /** Longest run of graph insertions before a replica's indexer yields (see REPLICA_INDEX_PACING). */
@@ -33,12 +40,57 @@ function frameImage(labelArray: Uint32Array, bodyFrames: readonly Uint8Array[]):
   return out;
 }
 
+/** Where a replica keeps the graph files of its own snapshots. */
+export interface GraphStore {
+  disk: Disk;
+  /** An existing directory on the real file system (hnswlib writes and reads files by path). */
+  dir: string;
+  log?: (line: string) => void;
+}
+
+/** A graph file as the snapshot image names it. */
+interface GraphFileRef {
+  file: string;
+  bytes: number;
+  crc32c: number;
+  /** Labels stored but not in the graph when it was written (base64 of little-endian u32). */
+  unindexed: string;
+}
+
+/** Graph files kept: the newest own snapshot's and the one before (its snapshot may still be the stored one). */
+const GRAPH_FILES_KEPT = 2;
+/** Chunk read while checksumming a graph file. */
+const GRAPH_CHECKSUM_CHUNK_BYTES = 8 << 20;
+
+async function checksumFile(disk: Disk, file: string, syncFirst: boolean): Promise<{ bytes: number; crc32c: number }> {
+  const f = await disk.open(file, 'r');
+  try {
+    if (syncFirst) await f.sync();
+    const buf = new Uint8Array(GRAPH_CHECKSUM_CHUNK_BYTES);
+    let crc = 0;
+    let at = 0;
+    for (;;) {
+      const n = await f.read(buf, at);
+      if (n === 0) break;
+      crc = crc32c(Buffer.from(buf.buffer, buf.byteOffset, n), crc);
+      at += n;
+    }
+    return { bytes: at, crc32c: crc };
+  } finally {
+    await f.close();
+  }
+}
+
 /** The state machine of a shard group (the cluster node's GroupStateMachine contract). */
 export class ShardStateMachine {
   state: ShardState;
   readonly indexer = new BackgroundIndexer(() => this.state, REPLICA_INDEX_PACING);
 
-  constructor(readonly params: CollectionParams, private readonly limits: ShardLimits) {
+  constructor(
+    readonly params: CollectionParams,
+    private readonly limits: ShardLimits,
+    private readonly graphStore: GraphStore | null = null,
+  ) {
     this.state = new ShardState(params, limits);
   }
 
@@ -58,6 +110,8 @@ export class ShardStateMachine {
    */
   snapshot(): Promise<Uint8Array> {
     const frozen = this.state.freeze();
+    // Started in the same turn as the capture: the file then holds exactly the graph of this state.
+    const graphJob = this.startGraphSave();
     const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
     return (async () => {
       try {
@@ -69,7 +123,8 @@ export class ShardStateMachine {
           points[i] = { id: p.id, payload: p.payload, vector: frozen.vectors.get(label)! };
           if (++i % SNAPSHOT_POINTS_PER_STEP === 0) await yieldToLoop();
         }
-        const data = { configJson: JSON.stringify({ nextLabel: frozen.nextLabel }), lastAppliedLsn: 0, points, payloadIndexes: frozen.payloadIndexes };
+        const graph = graphJob ? await graphJob : null;
+        const data = { configJson: JSON.stringify({ nextLabel: frozen.nextLabel, ...(graph ? { graph } : {}) }), lastAppliedLsn: 0, points, payloadIndexes: frozen.payloadIndexes };
         const frames: Uint8Array[] = [];
         for (const frame of shardSnapshotFrames(data, SNAPSHOT_FRAME_BYTES)) {
           frames.push(frame);
@@ -82,21 +137,94 @@ export class ShardStateMachine {
     })();
   }
 
+  /** Restores a received image: the graph is rebuilt in the background. */
   restore(image: Uint8Array): void {
-    // A received snapshot (or one read from disk) may be a Buffer view into a larger pool, and
-    // Buffer#slice is a view, not a copy: the decoders below copy with slice(), so take a plain copy first.
-    const data = Object.getPrototypeOf(image) === Uint8Array.prototype ? image : new Uint8Array(image);
-    if (data.length === 0) {
-      this.state = new ShardState(this.params, this.limits);
-      return;
-    }
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    const labelsLength = view.getUint32(0, true);
-    const labels = new Uint32Array(data.slice(4, 4 + labelsLength).buffer);
-    const bodyLength = view.getUint32(4 + labelsLength, true);
-    const snap = decodeShardSnapshot(data.subarray(8 + labelsLength, 8 + labelsLength + bodyLength), { vectorViews: true });
-    const { nextLabel } = JSON.parse(snap.configJson) as { nextLabel: number };
-    this.state = ShardState.restore(this.params, this.limits, { labels, points: snap.points, nextLabel, unindexed: labels, payloadIndexes: snap.payloadIndexes }, null);
+    const decoded = decodeImage(image);
+    this.state = decoded ? ShardState.restore(this.params, this.limits, { ...decoded.data, unindexed: decoded.data.labels }, null) : new ShardState(this.params, this.limits);
     this.indexer.kick();
   }
+
+  /**
+   * Restores this replica's own stored snapshot: with the graph file it names, intact (length and
+   * CRC32C), the graph is loaded and only the points not in it are indexed; otherwise as restore().
+   */
+  async restoreOwn(image: Uint8Array): Promise<void> {
+    const decoded = decodeImage(image);
+    const ref = decoded?.graph;
+    const store = this.graphStore;
+    if (!decoded || !ref || !store) return this.restore(image);
+    const file = path.join(store.dir, path.basename(ref.file));
+    try {
+      const sum = await checksumFile(store.disk, file, false);
+      if (sum.bytes !== ref.bytes || sum.crc32c !== ref.crc32c) throw new Error(`${sum.bytes} bytes with crc32c ${sum.crc32c}, the snapshot names ${ref.bytes} and ${ref.crc32c}`);
+      const unindexedBytes = Buffer.from(ref.unindexed, 'base64');
+      const unindexed = new Uint32Array(unindexedBytes.buffer.slice(unindexedBytes.byteOffset, unindexedBytes.byteOffset + unindexedBytes.length));
+      this.state = ShardState.restore(this.params, this.limits, { ...decoded.data, unindexed }, file);
+      this.indexer.kick();
+    } catch (e) {
+      store.log?.(`graph file ${ref.file} not used (${(e as Error).message}); rebuilding the graph in the background`);
+      this.restore(image);
+    }
+  }
+
+  /**
+   * Starts writing the graph to a new file in the graph store (off the loop; see
+   * ShardState.saveGraphAsync). Resolves with the file's reference once it is durable, or null
+   * when there is nothing to save or the save failed (the snapshot then names no graph).
+   */
+  private startGraphSave(): Promise<GraphFileRef | null> | null {
+    const store = this.graphStore;
+    const state = this.state;
+    if (!store || state.graphSaving || state.count === state.indexBacklog) return null;
+    // Names sort by time: a zero-padded base-36 clock, then randomness (two replicas never share a directory, but restarts do).
+    const name = `hnsw-${Date.now().toString(36).padStart(10, '0')}-${randomBytes(4).toString('hex')}.bin`;
+    const tmp = path.join(store.dir, `${name}.tmp`);
+    const saving = state.saveGraphAsync(tmp);
+    return (async () => {
+      try {
+        await saving.done;
+      } catch (e) {
+        store.log?.(`graph save failed: ${(e as Error).message}`);
+        await store.disk.unlink(tmp).catch(() => undefined);
+        return null;
+      } finally {
+        this.indexer.kick();
+      }
+      try {
+        const sum = await checksumFile(store.disk, tmp, true);
+        await store.disk.rename(tmp, path.join(store.dir, name));
+        await store.disk.syncDir(store.dir);
+        const unindexed = Buffer.from(saving.unindexed.buffer, saving.unindexed.byteOffset, saving.unindexed.byteLength).toString('base64');
+        await this.pruneGraphFiles(store, name);
+        return { file: name, bytes: sum.bytes, crc32c: sum.crc32c, unindexed };
+      } catch (e) {
+        store.log?.(`graph save failed: ${(e as Error).message}`);
+        await store.disk.unlink(tmp).catch(() => undefined);
+        return null;
+      }
+    })();
+  }
+
+  /** Drops graph files older than the newest GRAPH_FILES_KEPT (and stale partial ones). */
+  private async pruneGraphFiles(store: GraphStore, newest: string): Promise<void> {
+    const names = (await store.disk.list(store.dir)).filter((n) => n.startsWith('hnsw-') && n <= `${newest}.tmp`);
+    const complete = names.filter((n) => n.endsWith('.bin')).sort();
+    const keep = new Set(complete.slice(-GRAPH_FILES_KEPT));
+    for (const n of names) if (!keep.has(n)) await store.disk.unlink(path.join(store.dir, n)).catch(() => undefined);
+  }
+}
+
+/** Decodes an image (null for the empty one); vectors are views into a private copy of it. */
+function decodeImage(image: Uint8Array): { data: { labels: Uint32Array; points: PointRecord[]; nextLabel: number; payloadIndexes: { field: string; schema: string }[] }; graph: GraphFileRef | null } | null {
+  // A received snapshot (or one read from disk) may be a Buffer view into a larger pool, and
+  // Buffer#slice is a view, not a copy: the decoders below copy with slice(), so take a plain copy first.
+  const data = Object.getPrototypeOf(image) === Uint8Array.prototype ? image : new Uint8Array(image);
+  if (data.length === 0) return null;
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const labelsLength = view.getUint32(0, true);
+  const labels = new Uint32Array(data.slice(4, 4 + labelsLength).buffer);
+  const bodyLength = view.getUint32(4 + labelsLength, true);
+  const snap = decodeShardSnapshot(data.subarray(8 + labelsLength, 8 + labelsLength + bodyLength), { vectorViews: true });
+  const config = JSON.parse(snap.configJson) as { nextLabel: number; graph?: GraphFileRef };
+  return { data: { labels, points: snap.points, nextLabel: config.nextLabel, payloadIndexes: snap.payloadIndexes }, graph: config.graph ?? null };
 }

@@ -17,6 +17,10 @@ export class HnswIndex implements VectorIndex {
   private readonly present = new Set<number>();
   private deletedSlots = 0;
   private currentEf: number;
+  /** Set while saveAsync() writes the graph on a worker thread: the graph must not change meanwhile. */
+  private saving = false;
+  /** Labels removed during a save: gone from `present` now, marked deleted in the graph after it. */
+  private removedWhileSaving: number[] = [];
   // hnswlib-node only accepts number[]: one reused array avoids allocating per call.
   private readonly scratch: number[];
 
@@ -50,7 +54,29 @@ export class HnswIndex implements VectorIndex {
     this.hnsw.writeIndexSync(path);
   }
 
+  /**
+   * Writes the graph as it is now on a libuv worker thread (searches go on meanwhile). Until the
+   * promise settles add() is refused and remove() only takes the label out of the answers; its
+   * mark in the graph waits for the write, so the file describes exactly the graph at the call.
+   */
+  async saveAsync(path: string): Promise<void> {
+    assert(!this.saving, 'one graph save at a time');
+    this.saving = true;
+    try {
+      await this.hnsw.writeIndex(path);
+    } finally {
+      this.saving = false;
+      for (const label of this.removedWhileSaving.splice(0)) this.hnsw.markDelete(label);
+    }
+  }
+
+  /** True while saveAsync() is writing: add() must wait. */
+  get isSaving(): boolean {
+    return this.saving;
+  }
+
   add(label: number, vector: Float32Array): void {
+    assert(!this.saving, 'no graph insertion while the graph is being saved');
     assert(vector.length === this.dimension, 'vector length equals index dimension');
     const point = this.fill(vector);
     if (this.present.has(label)) {
@@ -71,7 +97,8 @@ export class HnswIndex implements VectorIndex {
 
   remove(label: number): void {
     if (!this.present.delete(label)) return;
-    this.hnsw.markDelete(label);
+    if (this.saving) this.removedWhileSaving.push(label);
+    else this.hnsw.markDelete(label);
     this.deletedSlots++;
   }
 
@@ -97,12 +124,17 @@ export class HnswIndex implements VectorIndex {
       this.hnsw.setEf(ef);
       this.currentEf = ef;
     }
-    const result = options.filter
-      ? this.hnsw.searchKnn(this.fill(query), kEffective, options.filter)
-      : this.hnsw.searchKnn(this.fill(query), kEffective);
-    const hits: IndexHit[] = new Array(result.neighbors.length);
-    for (let i = 0; i < result.neighbors.length; i++) {
-      hits[i] = { label: result.neighbors[i], distance: this.toDistance(result.distances[i]) };
+    // During a save, labels removed meanwhile are still live in the graph: keep them out.
+    const pending = this.removedWhileSaving.length;
+    const userFilter = options.filter;
+    const filter = pending > 0 && userFilter ? (label: number) => this.present.has(label) && userFilter(label) : userFilter;
+    const asked = pending > 0 && !userFilter ? Math.min(kEffective + pending, this.hnsw.getCurrentCount()) : kEffective;
+    const result = filter ? this.hnsw.searchKnn(this.fill(query), asked, filter) : this.hnsw.searchKnn(this.fill(query), asked);
+    const hits: IndexHit[] = [];
+    for (let i = 0; i < result.neighbors.length && hits.length < kEffective; i++) {
+      const label = result.neighbors[i];
+      if (pending > 0 && !this.present.has(label)) continue;
+      hits.push({ label, distance: this.toDistance(result.distances[i]) });
     }
     return hits;
   }

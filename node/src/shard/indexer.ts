@@ -84,6 +84,8 @@ export class BackgroundIndexer {
     this.cancel = null;
     if (this.stopped) return;
     const state = this.stateOf();
+    // A graph save in progress: whoever started it kicks the indexer when it is done.
+    if (state.graphSaving) return;
     const startedMs = performance.now();
     while (state.indexBacklog > 0 && performance.now() - startedMs < this.pacing.stepMs) state.indexSome(1);
     if (state.indexBacklog === 0) {

@@ -118,6 +118,7 @@ export class ShardState {
 
   /** Inserts up to `maxPoints` backlog points into the graph, stopping early past `deadlineMs` (performance.now()). */
   indexSome(maxPoints: number, deadlineMs = Infinity): number {
+    if (this.hnsw.isSaving) return 0; // the graph is being written (saveGraphAsync); the backlog waits
     let done = 0;
     for (const label of this.unindexed) {
       if (done >= maxPoints || (done % 16 === 0 && performance.now() > deadlineMs)) break;
@@ -415,6 +416,20 @@ export class ShardState {
 
   saveGraph(path: string): void {
     this.hnsw.save(path);
+  }
+
+  /**
+   * Writes the graph as it is now, off the event loop, with the labels not in it (the backlog at
+   * this instant). Until it settles the indexer pauses (indexSome returns 0) and deletions are
+   * kept out of search answers; writes and searches go on.
+   */
+  saveGraphAsync(path: string): { unindexed: Uint32Array; done: Promise<void> } {
+    return { unindexed: Uint32Array.from(this.unindexed), done: this.hnsw.saveAsync(path) };
+  }
+
+  /** True while saveGraphAsync() is writing: the indexer should wait for it. */
+  get graphSaving(): boolean {
+    return this.hnsw.isSaving;
   }
 
   /** Rebuilds from a checkpoint; with a saved graph the HNSW index is loaded, not rebuilt. */
