@@ -452,6 +452,28 @@ describe('points: writes', () => {
     expect(await ids()).toEqual([1, 3, 5, 7]);
   });
 
+  it('deletes by filter in one write however many points match, and a bad filter deletes nothing', async () => {
+    const count = async (filter?: unknown) => (await call(app, { method: 'POST', url: `/collections/${W}/points/count`, payload: filter ? { filter } : {} })).body.result.count as number;
+    const bulk = { must: [{ key: 'bulk', match: { value: true } }] };
+    // More matching points than one batch may name: they were deleted in batchPointsMax chunks before.
+    const many = Array.from({ length: 3 * LIMITS.batchPointsMax }, (_, i) => 1000 + i);
+    for (let i = 0; i < many.length; i += LIMITS.batchPointsMax) {
+      const chunk = many.slice(i, i + LIMITS.batchPointsMax);
+      await call(app, { method: 'PUT', url: `/collections/${W}/points`, payload: { points: chunk.map((id) => ({ id, vector: [1, id], payload: { bulk: true } })) } });
+    }
+    const total = await count();
+    expect(await count(bulk)).toBe(many.length);
+    const bad = await call(app, { method: 'POST', url: `/collections/${W}/points/delete`, payload: { filter: { must: [{ key: 'bulk', match: { nope: 1 } }] } } });
+    expectErrorShape(bad, 400, 'JADE_ERR_BAD_FILTER');
+    expect(await count()).toBe(total);
+    const lsnBefore = (await call(app, { method: 'POST', url: `/collections/${W}/points/delete`, payload: { points: [99999] } })).body.result.operation_id as number;
+    const res = await call(app, { method: 'POST', url: `/collections/${W}/points/delete`, payload: { filter: bulk } });
+    expect(res.status).toBe(200);
+    expect(res.body.result.operation_id).toBe(lsnBefore + 1); // one logged write
+    expect(await count(bulk)).toBe(0);
+    expect(await count()).toBe(total - many.length);
+  });
+
   it('reads JSON bodies as UTF-8 (non-ASCII payloads), and refuses proto poisoning and bad UTF-8 JSON', async () => {
     const text = 'Zürich · 東京 · 🚀';
     const res = await call(app, { method: 'PUT', url: `/collections/${W}/points`, headers: { 'content-type': 'application/json; charset=utf-8' }, payload: Buffer.from(JSON.stringify({ points: [{ id: 40, vector: [1, 2], payload: { city: text } }] })) });
@@ -820,6 +842,33 @@ describe('429: indexing backlog', () => {
       expect(g.catalog.get('b').shard.state.count).toBe(16);
     } finally {
       await g.close();
+    }
+  });
+});
+
+describe('delete by filter on replay', () => {
+  it('replays from the WAL to the same state (the filter is evaluated again in log order)', async () => {
+    const g = await makeHarness({});
+    let open = true;
+    try {
+      await call(g.app, { method: 'PUT', url: '/collections/r', payload: { vectors: { size: 2, distance: 'Euclid' } } });
+      await call(g.app, { method: 'PUT', url: '/collections/r/points', payload: { points: [1, 2, 3, 4].map((id) => ({ id, vector: [id, 0], payload: { odd: id % 2 === 1 } })) } });
+      expect((await call(g.app, { method: 'POST', url: '/collections/r/points/delete', payload: { filter: { must: [{ key: 'odd', match: { value: true } }] } } })).status).toBe(200);
+      // Written after the delete: it matches the filter but must survive the replay.
+      await call(g.app, { method: 'PUT', url: '/collections/r/points', payload: { points: [{ id: 5, vector: [5, 0], payload: { odd: true } }] } });
+      const before = collectionChecksum(g.catalog, 'r');
+      await g.close({ keepData: true, checkpoint: false });
+      open = false;
+      const reopened = await makeHarness({ dataDir: g.dataDir });
+      try {
+        const ids = (await call(reopened.app, { method: 'POST', url: '/collections/r/points/scroll', payload: {} })).body.result.points.map((p: { id: number }) => p.id);
+        expect(ids).toEqual([2, 4, 5]);
+        expect(collectionChecksum(reopened.catalog, 'r')).toBe(before);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      if (open) await g.close();
     }
   });
 });

@@ -183,5 +183,20 @@ describe('cluster node on RaftDriver + FileRaftStorage', () => {
       });
       expect(count).toBe(400);
     }
+    // A delete by filter is one replicated op, evaluated by every replica against the same state.
+    await leader.write('big', { ops: [{ kind: 'upsert', points: points(1000, 5).map((p) => ({ ...p, payload: { tag: 'x' } })) }] });
+    await expect(leader.write('big', { ops: [{ kind: 'delete_by_filter', filterJson: '{"must":[{"key":"tag","match":{}}]}' }] })).rejects.toMatchObject({ code: 'JADE_ERR_BAD_FILTER' });
+    await leader.write('big', { ops: [{ kind: 'delete_by_filter', filterJson: JSON.stringify({ must: [{ key: 'tag', match: { value: 'x' } }] }) }] });
+    for (const node of running.values()) {
+      const count = await waitFor('every replica to drop the 5 tagged points', async () => {
+        try {
+          const view = await node.read('big', 'strong');
+          return view.state.count === 400 && view.state.get(1000) === null ? view.state.count : null;
+        } catch {
+          return null;
+        }
+      });
+      expect(count).toBe(400);
+    }
   }, 60_000);
 });

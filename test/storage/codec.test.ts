@@ -68,6 +68,7 @@ const batch: WriteBatch = {
     },
     { kind: 'delete', ids: [42, UUID, 0] },
     { kind: 'create_payload_index', field: 'label', schema: 'keyword' },
+    { kind: 'delete_by_filter', filterJson: '{"must":[{"key":"label","match":{"value":"shoe"}}]}' },
   ],
 };
 
@@ -87,6 +88,7 @@ const batchArb: fc.Arbitrary<WriteBatch> = fc.record({
         field: fc.string({ maxLength: 10 }),
         schema: fc.constantFrom('keyword' as const, 'integer' as const, 'float' as const, 'bool' as const),
       }),
+      fc.record({ kind: fc.constant('delete_by_filter' as const), filterJson: fc.json({ maxDepth: 2 }) }),
     ),
     { maxLength: 4 },
   ),
@@ -113,7 +115,7 @@ describe('write batch codec', () => {
   it('the flatc-generated accessors read the same data (checked reader and schema agree)', () => {
     const bytes = encodeWriteBatch(batch);
     const root = fb.WriteBatch.getRootAsWriteBatch(new flatbuffers.ByteBuffer(bytes.slice(FRAME_HEADER_BYTES)));
-    expect(root.opsLength()).toBe(3);
+    expect(root.opsLength()).toBe(4);
     const e0 = root.ops(0)!;
     expect(e0.opType()).toBe(fb.Op.UpsertOp);
     const up = e0.op(new fb.UpsertOp()) as fb.UpsertOp;
@@ -129,6 +131,8 @@ describe('write batch codec', () => {
     expect([del.ids(0)!.num(), del.ids(1)!.str(), del.ids(2)!.num()]).toEqual([42, UUID, 0]);
     const cpi = root.ops(2)!.op(new fb.CreatePayloadIndexOp()) as fb.CreatePayloadIndexOp;
     expect([cpi.field(), cpi.schema()]).toEqual(['label', 'keyword']);
+    expect(root.ops(3)!.opType()).toBe(fb.Op.DeleteByFilterOp);
+    expect((root.ops(3)!.op(new fb.DeleteByFilterOp()) as fb.DeleteByFilterOp).filterJson()).toBe(batch.ops[3].kind === 'delete_by_filter' ? batch.ops[3].filterJson : null);
   });
 
   it('refuses damaged, truncated, mistyped or padded input with JADE_ERR_STORAGE', () => {
@@ -213,7 +217,7 @@ describe('write batch codec', () => {
           if (out) {
             decodedSome++;
             expect(Array.isArray(out.ops)).toBe(true);
-            for (const op of out.ops) expect(['upsert', 'delete', 'create_payload_index']).toContain(op.kind);
+            for (const op of out.ops) expect(['upsert', 'delete', 'create_payload_index', 'delete_by_filter']).toContain(op.kind);
           }
         },
       ),

@@ -9,7 +9,7 @@ import type { HnswParams, IndexHit, Metric } from '../index/types.js';
 import type { PointId, PointRecord, WriteBatch } from '../storage/types.js';
 import { assert, JadeError } from '../util/errors.js';
 import type { Filter } from './filter.js';
-import { idKey, matchFilter, parsePointId } from './filter.js';
+import { idKey, matchFilter, parseFilter, parsePointId } from './filter.js';
 import type { PayloadSchema } from './payload-index.js';
 import { PayloadFieldIndex, PAYLOAD_SCHEMAS } from './payload-index.js';
 
@@ -154,6 +154,18 @@ export class ShardState {
     return {
       ops: batch.ops.map((op) => {
         if (op.kind === 'delete') return { kind: 'delete', ids: op.ids.map((id, i) => parsePointId(id, `ids[${i}]`)) };
+        if (op.kind === 'delete_by_filter') {
+          // Parsed here so a bad filter is refused before it is logged (its size is bounded by the
+          // request body and the parser's condition budget); apply parses it again.
+          let raw: unknown;
+          try {
+            raw = JSON.parse(op.filterJson);
+          } catch {
+            throw new JadeError('JADE_ERR_BAD_FILTER', 'filter is not valid JSON');
+          }
+          if (!parseFilter(raw)) throw new JadeError('JADE_ERR_BAD_FILTER', 'delete by filter needs a filter');
+          return op;
+        }
         if (op.kind === 'create_payload_index') {
           if (!PAYLOAD_SCHEMAS.includes(op.schema)) throw new JadeError('JADE_ERR_BAD_REQUEST', `field_schema must be one of ${PAYLOAD_SCHEMAS.join(', ')}`);
           if (typeof op.field !== 'string' || op.field.length === 0 || op.field.length > 256) throw new JadeError('JADE_ERR_BAD_REQUEST', 'field_name must be a non-empty string');
@@ -195,6 +207,9 @@ export class ShardState {
         case 'delete':
           for (const id of op.ids) this.deleteOne(id);
           break;
+        case 'delete_by_filter':
+          this.deleteMatching(parseFilter(JSON.parse(op.filterJson))!);
+          break;
         case 'create_payload_index':
           this.createPayloadIndex(op.field, op.schema);
           break;
@@ -214,6 +229,15 @@ export class ShardState {
     this.unindexed.add(label);
     for (const index of this.payloadIndexes.values()) index.add(label, p.payload);
     if (old === undefined) this.sortedKeysCache = null;
+  }
+
+  /** Deletes every point matching `filter` (evaluated against the state as it is now). */
+  private deleteMatching(filter: Filter): void {
+    const candidates = this.candidateLabels(filter);
+    const doomed: number[] = [];
+    for (const label of candidates ?? this.pointOfLabel.keys()) if (this.matches(label, filter)) doomed.push(label);
+    for (const label of doomed) this.deleteLabel(idKey(this.pointOfLabel.get(label)!.id), label);
+    if (doomed.length > 0) this.sortedKeysCache = null;
   }
 
   private deleteOne(id: PointId): void {

@@ -161,6 +161,8 @@ function buildOp(b: Builder, op: WriteOp): number {
       });
       return fb.OpEntry.createOpEntry(b, fb.Op.DeleteOp, fb.DeleteOp.createDeleteOp(b, createOffsetVector(b, ids)));
     }
+    case 'delete_by_filter':
+      return fb.OpEntry.createOpEntry(b, fb.Op.DeleteByFilterOp, fb.DeleteByFilterOp.createDeleteByFilterOp(b, b.createString(op.filterJson)));
     case 'create_payload_index': {
       if (!PAYLOAD_INDEX_SCHEMAS.has(op.schema)) throw new JadeError('JADE_ERR_BAD_REQUEST', `unknown payload index schema ${JSON.stringify(op.schema)}`);
       const cpi = fb.CreatePayloadIndexOp.createCreatePayloadIndexOp(b, b.createString(op.field), b.createString(op.schema));
@@ -389,6 +391,8 @@ function readOp(r: CheckedReader, entry: TableRef, vectorViews: boolean): WriteO
       }
       return { kind: 'delete', ids };
     }
+    case fb.Op.DeleteByFilterOp:
+      return { kind: 'delete_by_filter', filterJson: r.requiredString(body, 0, 'delete filter') };
     case fb.Op.CreatePayloadIndexOp:
       return {
         kind: 'create_payload_index',

@@ -14,6 +14,8 @@ export interface PointRecord {
 export type WriteOp =
   | { kind: 'upsert'; points: PointRecord[] }
   | { kind: 'delete'; ids: PointId[] }
+  /** Deletes the points matching a filter (JSON, validated by the shard) when applied: atomic, and the same on every replica. */
+  | { kind: 'delete_by_filter'; filterJson: string }
   | { kind: 'create_payload_index'; field: string; schema: 'keyword' | 'integer' | 'float' | 'bool' };
 
 /** One atomic unit applied to a shard: all ops or none. */

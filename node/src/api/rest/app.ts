@@ -512,29 +512,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     '/collections/:name/points/delete',
     { schema: { tags: ['points'], params: nameParams, body: S.deleteBody, response: { 200: S.envelope({ type: 'object', additionalProperties: true }), ...errors } } },
     async (req, reply) => {
-      let ids: PointId[];
       if (Array.isArray(req.body.points)) {
         if (req.body.points.length > limits.batchPointsMax) throw new JadeError('JADE_ERR_BATCH_TOO_LARGE', `${req.body.points.length} ids in one request; the limit (batchPointsMax) is ${limits.batchPointsMax}`);
-        ids = req.body.points.map((id: unknown, i: number) => parsePointId(id, `points[${i}]`));
-      } else if (req.body.filter) {
-        const state = await stateOf(req.params.name, req);
-        const filter = parseFilter(req.body.filter);
-        // Resolve the filter to ids now: the logged batch names exact ids, so replay is deterministic.
-        ids = [];
-        let offset: PointId | null = null;
-        do {
-          const page = state.scroll(offset, 10_000, filter);
-          for (const l of page.labels) ids.push(state.pointInfoByLabel(l).id);
-          offset = page.nextOffset;
-        } while (offset !== null);
-      } else {
-        badRequest('body needs "points" (a list of ids) or "filter"');
+        const ids: PointId[] = req.body.points.map((id: unknown, i: number) => parsePointId(id, `points[${i}]`));
+        return ok(reply, await write(req.params.name, { ops: [{ kind: 'delete', ids }] }), startOf(req));
       }
-      const result = { operation_id: 0, status: 'completed' as const };
-      for (let i = 0; i < ids.length; i += limits.batchPointsMax) {
-        Object.assign(result, await write(req.params.name, { ops: [{ kind: 'delete', ids: ids.slice(i, i + limits.batchPointsMax) }] }));
+      if (req.body.filter) {
+        // One op, evaluated where it is applied (on every replica, and on WAL replay): all matching
+        // points go at once however many there are, including those written just before it in the log.
+        parseFilter(req.body.filter); // a bad filter is a 400 here, before anything is logged
+        return ok(reply, await write(req.params.name, { ops: [{ kind: 'delete_by_filter', filterJson: JSON.stringify(req.body.filter) }] }), startOf(req));
       }
-      return ok(reply, result, startOf(req));
+      badRequest('body needs "points" (a list of ids) or "filter"');
     },
   );
 

@@ -7,32 +7,35 @@ export enum Op {
   NONE = 0,
   UpsertOp = 1,
   DeleteOp = 2,
-  CreatePayloadIndexOp = 3
+  CreatePayloadIndexOp = 3,
+  DeleteByFilterOp = 4
 }
 
 export function unionToOp(
   type: Op,
-  accessor: (obj:CreatePayloadIndexOp|DeleteOp|UpsertOp) => CreatePayloadIndexOp|DeleteOp|UpsertOp|null
-): CreatePayloadIndexOp|DeleteOp|UpsertOp|null {
+  accessor: (obj:CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|UpsertOp) => CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|UpsertOp|null
+): CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|UpsertOp|null {
   switch(Op[type]) {
     case 'NONE': return null; 
     case 'UpsertOp': return accessor(new UpsertOp())! as UpsertOp;
     case 'DeleteOp': return accessor(new DeleteOp())! as DeleteOp;
     case 'CreatePayloadIndexOp': return accessor(new CreatePayloadIndexOp())! as CreatePayloadIndexOp;
+    case 'DeleteByFilterOp': return accessor(new DeleteByFilterOp())! as DeleteByFilterOp;
     default: return null;
   }
 }
 
 export function unionListToOp(
   type: Op, 
-  accessor: (index: number, obj:CreatePayloadIndexOp|DeleteOp|UpsertOp) => CreatePayloadIndexOp|DeleteOp|UpsertOp|null, 
+  accessor: (index: number, obj:CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|UpsertOp) => CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|UpsertOp|null, 
   index: number
-): CreatePayloadIndexOp|DeleteOp|UpsertOp|null {
+): CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|UpsertOp|null {
   switch(Op[type]) {
     case 'NONE': return null; 
     case 'UpsertOp': return accessor(index, new UpsertOp())! as UpsertOp;
     case 'DeleteOp': return accessor(index, new DeleteOp())! as DeleteOp;
     case 'CreatePayloadIndexOp': return accessor(index, new CreatePayloadIndexOp())! as CreatePayloadIndexOp;
+    case 'DeleteByFilterOp': return accessor(index, new DeleteByFilterOp())! as DeleteByFilterOp;
     default: return null;
   }
 }
@@ -370,6 +373,51 @@ static createCreatePayloadIndexOp(builder:flatbuffers.Builder, fieldOffset:flatb
   CreatePayloadIndexOp.addField(builder, fieldOffset);
   CreatePayloadIndexOp.addSchema(builder, schemaOffset);
   return CreatePayloadIndexOp.endCreatePayloadIndexOp(builder);
+}
+}
+
+export class DeleteByFilterOp {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):DeleteByFilterOp {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsDeleteByFilterOp(bb:flatbuffers.ByteBuffer, obj?:DeleteByFilterOp):DeleteByFilterOp {
+  return (obj || new DeleteByFilterOp()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsDeleteByFilterOp(bb:flatbuffers.ByteBuffer, obj?:DeleteByFilterOp):DeleteByFilterOp {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new DeleteByFilterOp()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+filterJson():string|null
+filterJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+filterJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+static startDeleteByFilterOp(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addFilterJson(builder:flatbuffers.Builder, filterJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, filterJsonOffset, 0);
+}
+
+static endDeleteByFilterOp(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createDeleteByFilterOp(builder:flatbuffers.Builder, filterJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
+  DeleteByFilterOp.startDeleteByFilterOp(builder);
+  DeleteByFilterOp.addFilterJson(builder, filterJsonOffset);
+  return DeleteByFilterOp.endDeleteByFilterOp(builder);
 }
 }
 
