@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ShardStateMachine, type GraphStore } from '../../node/src/cluster/shard-sm.js';
+import { GRAPH_SNAPSHOT_MISSING_POINTS_MIN, ShardStateMachine, type GraphStore } from '../../node/src/cluster/shard-sm.js';
 import { HnswIndex } from '../../node/src/index/hnsw.js';
 import { DEFAULT_SHARD_LIMITS } from '../../node/src/shard/state.js';
 import { RealDisk } from '../../node/src/storage/disk.js';
@@ -154,6 +154,30 @@ describe('shard replica graph files', () => {
     loaded.remove(3); // not already marked in the file: this would throw
     expect(loaded.search(vectorOf(3), 1)[0].label).not.toBe(3);
   });
+
+  it('asks for a snapshot once the indexer catches up with a graph the last snapshot lacked', async () => {
+    const small = { dimension: 2, metric: 'l2' as const, hnsw: { m: 4, efConstruction: 8, efSearch: 8 } };
+    const sm = new ShardStateMachine(small, DEFAULT_SHARD_LIMITS, storeIn());
+    let asked = 0;
+    sm.onGraphCaughtUp = () => asked++;
+    const points = (from: number, n: number) => range(from, from + n).map((id) => ({ id, vector: Float32Array.from([id, id % 7]), payload: null }));
+    const n = GRAPH_SNAPSHOT_MISSING_POINTS_MIN + 500;
+    for (let i = 0; i < n; i += 1000) apply(sm, { ops: [{ kind: 'upsert', points: points(i, Math.min(1000, n - i)) }] });
+    await sm.indexer.waitIndexed();
+    expect(asked).toBe(1);
+    // A few more points: far below the threshold, no new request.
+    apply(sm, { ops: [{ kind: 'upsert', points: points(n, 100) }] });
+    await sm.indexer.waitIndexed();
+    expect(asked).toBe(1);
+    sm.indexer.stop();
+    // Without a graph store a snapshot would save no graph: never asked.
+    const plain = new ShardStateMachine(small, DEFAULT_SHARD_LIMITS, null);
+    plain.onGraphCaughtUp = () => asked++;
+    for (let i = 0; i < n; i += 1000) apply(plain, { ops: [{ kind: 'upsert', points: points(i, Math.min(1000, n - i)) }] });
+    await plain.indexer.waitIndexed();
+    plain.indexer.stop();
+    expect(asked).toBe(1);
+  }, 30_000);
 
   it('keeps the newest two graph files and no partial ones', async () => {
     const store = storeIn();

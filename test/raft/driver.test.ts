@@ -207,6 +207,30 @@ describe('RaftDriver over FileRaftStorage', () => {
     expect(snapshots).toBeLessThanOrEqual(6);
   });
 
+  it('takes a requested snapshot below the thresholds, and none when nothing was applied since the last', async () => {
+    const c = new Cluster({ snapshotEveryEntries: 1_000, compactionLagEntries: 0 });
+    for (const id of ['a', 'b', 'c']) await c.add(id, ['a', 'b', 'c']);
+    const leader = await c.waitLeader();
+    for (let i = 0; i < 5; i++) await settle(c, leader.driver.propose([enc.encode(`r${i}`)]));
+    const before = leader.storage.snapshot()?.meta.index ?? 0;
+    expect(leader.sm.applied).toBeGreaterThan(before);
+    leader.driver.requestSnapshot();
+    await c.tick(2);
+    await leader.driver.idle();
+    const snap = leader.storage.snapshot()!;
+    expect(snap.meta.index).toBe(leader.sm.applied);
+    const started = leader.sm.snapshotsStarted;
+    leader.driver.requestSnapshot(); // nothing new applied: no snapshot
+    await c.tick(2);
+    await leader.driver.idle();
+    expect(leader.sm.snapshotsStarted).toBe(started);
+    // The request does not linger: later entries wait for the thresholds again.
+    await settle(c, leader.driver.propose([enc.encode('after')]));
+    await c.tick(2);
+    await leader.driver.idle();
+    expect(leader.sm.snapshotsStarted).toBe(started);
+  });
+
   it('goes on committing and applying while a snapshot is being produced, then records it at the captured index', async () => {
     const c = new Cluster({ snapshotEveryEntries: 8, compactionLagEntries: 0 });
     for (const id of ['a', 'b', 'c']) await c.add(id, ['a', 'b', 'c']);

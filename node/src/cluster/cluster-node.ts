@@ -383,6 +383,7 @@ export class ClusterNode implements CollectionsBackend {
           return;
         }
         this.shards.set(groupId, { group, sm });
+        sm.onGraphCaughtUp = () => group.driver.requestSnapshot();
         // The first replica campaigns at once so a new collection gets a leader without waiting a timeout.
         if (w.replicas[0] === this.opts.nodeId && group.storage.lastIndex() <= 1) group.driver.campaign();
       } finally {

@@ -57,6 +57,15 @@ interface GraphFileRef {
   unindexed: string;
 }
 
+/**
+ * When the indexer empties its backlog and the graph saved with the last own snapshot lacked at
+ * least this many of the points and this share of them, the replica asks for a snapshot (so a
+ * restart after a bulk load does not index most of it again). The share bounds what these extra
+ * snapshots write: at most one per quarter of the shard's points newly indexed.
+ */
+export const GRAPH_SNAPSHOT_MISSING_POINTS_MIN = 5_000;
+export const GRAPH_SNAPSHOT_MISSING_SHARE_MIN = 0.25;
+
 /** Graph files kept: the newest own snapshot's and the one before (its snapshot may still be the stored one). */
 const GRAPH_FILES_KEPT = 2;
 /** Chunk read while checksumming a graph file. */
@@ -85,6 +94,10 @@ async function checksumFile(disk: Disk, file: string, syncFirst: boolean): Promi
 export class ShardStateMachine {
   state: ShardState;
   readonly indexer = new BackgroundIndexer(() => this.state, REPLICA_INDEX_PACING);
+  /** Asks the group for a snapshot (see GRAPH_SNAPSHOT_MISSING_POINTS_MIN); set by the host. */
+  onGraphCaughtUp: (() => void) | null = null;
+  /** Points in the graph saved with (or loaded from) the last own snapshot. */
+  private pointsInSavedGraph = 0;
 
   constructor(
     readonly params: CollectionParams,
@@ -92,6 +105,13 @@ export class ShardStateMachine {
     private readonly graphStore: GraphStore | null = null,
   ) {
     this.state = new ShardState(params, limits);
+    this.indexer.onDrained = () => {
+      const missing = this.state.count - this.pointsInSavedGraph;
+      if (!this.graphStore || !this.onGraphCaughtUp) return;
+      if (missing < GRAPH_SNAPSHOT_MISSING_POINTS_MIN || missing < GRAPH_SNAPSHOT_MISSING_SHARE_MIN * this.state.count) return;
+      this.pointsInSavedGraph = this.state.count; // asked once; the snapshot records what it saved
+      this.onGraphCaughtUp();
+    };
   }
 
   apply(entry: Entry): number {
@@ -141,6 +161,7 @@ export class ShardStateMachine {
   restore(image: Uint8Array): void {
     const decoded = decodeImage(image);
     this.state = decoded ? ShardState.restore(this.params, this.limits, { ...decoded.data, unindexed: decoded.data.labels }, null) : new ShardState(this.params, this.limits);
+    this.pointsInSavedGraph = 0;
     this.indexer.kick();
   }
 
@@ -160,6 +181,7 @@ export class ShardStateMachine {
       const unindexedBytes = Buffer.from(ref.unindexed, 'base64');
       const unindexed = new Uint32Array(unindexedBytes.buffer.slice(unindexedBytes.byteOffset, unindexedBytes.byteOffset + unindexedBytes.length));
       this.state = ShardState.restore(this.params, this.limits, { ...decoded.data, unindexed }, file);
+      this.pointsInSavedGraph = this.state.count - this.state.indexBacklog;
       this.indexer.kick();
     } catch (e) {
       store.log?.(`graph file ${ref.file} not used (${(e as Error).message}); rebuilding the graph in the background`);
@@ -176,6 +198,7 @@ export class ShardStateMachine {
     const store = this.graphStore;
     const state = this.state;
     if (!store || state.graphSaving || state.count === state.indexBacklog) return null;
+    this.pointsInSavedGraph = state.count - state.indexBacklog;
     // Names sort by time: a zero-padded base-36 clock, then randomness (two replicas never share a directory, but restarts do).
     const name = `hnsw-${Date.now().toString(36).padStart(10, '0')}-${randomBytes(4).toString('hex')}.bin`;
     const tmp = path.join(store.dir, `${name}.tmp`);
@@ -185,6 +208,7 @@ export class ShardStateMachine {
         await saving.done;
       } catch (e) {
         store.log?.(`graph save failed: ${(e as Error).message}`);
+        this.pointsInSavedGraph = 0; // the snapshot names no graph: ask again when the indexer catches up
         await store.disk.unlink(tmp).catch(() => undefined);
         return null;
       } finally {
@@ -199,6 +223,7 @@ export class ShardStateMachine {
         return { file: name, bytes: sum.bytes, crc32c: sum.crc32c, unindexed };
       } catch (e) {
         store.log?.(`graph save failed: ${(e as Error).message}`);
+        this.pointsInSavedGraph = 0; // the snapshot names no graph: ask again when the indexer catches up
         await store.disk.unlink(tmp).catch(() => undefined);
         return null;
       }

@@ -114,6 +114,8 @@ export class RaftDriver {
   private appliedBytesSinceSnapshot = 0;
   /** The snapshot being encoded and written off the loop (see maybeSnapshot), if any. */
   private snapshotting: Promise<void> | null = null;
+  /** Set by requestSnapshot(): take one at the next chance, below the thresholds. */
+  private snapshotRequested = false;
   private readonly maxPendingProposals: number;
   private readonly maxPendingReads: number;
   private readonly onFatal: ((err: unknown) => void) | undefined;
@@ -243,6 +245,16 @@ export class RaftDriver {
     }
   }
 
+  /**
+   * Asks for a snapshot soon, thresholds or not (after one in progress, if any). Nothing happens
+   * when no entry was applied since the last one. A shard replica asks once its HNSW graph has
+   * caught up, so that a restart loads the whole graph with its snapshot.
+   */
+  requestSnapshot(): void {
+    this.snapshotRequested = true;
+    this.kick();
+  }
+
   private kick(): void {
     if (this.running) {
       this.again = true;
@@ -331,10 +343,15 @@ export class RaftDriver {
    * serializes the write with snapshots installed from a leader and drops ours if one is newer.
    */
   private maybeSnapshot(): void {
-    if (this.snapshotting || this.appliedIndex === this.snapshotIndex) return;
+    if (this.snapshotting) return;
+    if (this.appliedIndex === this.snapshotIndex) {
+      this.snapshotRequested = false;
+      return;
+    }
     const entriesDue = this.snapshotEveryEntries * this.snapshotStagger;
     const bytesDue = Math.max(this.snapshotEveryBytes, this.storage.snapshot()?.data.length ?? 0) * this.snapshotStagger;
-    if (this.appliedIndex - this.snapshotIndex < entriesDue && this.appliedBytesSinceSnapshot < bytesDue) return;
+    if (!this.snapshotRequested && this.appliedIndex - this.snapshotIndex < entriesDue && this.appliedBytesSinceSnapshot < bytesDue) return;
+    this.snapshotRequested = false;
     const index = this.appliedIndex;
     const conf = this.core.confState();
     this.appliedBytesSinceSnapshot = 0;

@@ -49,6 +49,8 @@ export class BackgroundIndexer {
   private waiters: (() => void)[] = [];
   private stopped = false;
   private lastWriteMs = -Infinity;
+  /** Called when a step empties the backlog (the graph holds every stored point). */
+  onDrained: (() => void) | null = null;
 
   constructor(
     private readonly stateOf: () => ShardState,
@@ -90,6 +92,7 @@ export class BackgroundIndexer {
     while (state.indexBacklog > 0 && performance.now() - startedMs < this.pacing.stepMs) state.indexSome(1);
     if (state.indexBacklog === 0) {
       for (const resolve of this.waiters.splice(0)) resolve();
+      this.onDrained?.();
       return;
     }
     const now = performance.now();
