@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { crc32c } from '@node-rs/crc32';
+import { HnswIndex } from '../index/hnsw.js';
 import { BackgroundIndexer, REPLICA_INDEX_PACING } from '../shard/indexer.js';
 import { ShardState, type CollectionParams, type ShardLimits } from '../shard/state.js';
 import { decodeShardSnapshot, decodeWriteBatch, shardSnapshotFrames } from '../storage/codec.js';
@@ -180,7 +181,9 @@ export class ShardStateMachine {
       if (sum.bytes !== ref.bytes || sum.crc32c !== ref.crc32c) throw new Error(`${sum.bytes} bytes with crc32c ${sum.crc32c}, the snapshot names ${ref.bytes} and ${ref.crc32c}`);
       const unindexedBytes = Buffer.from(ref.unindexed, 'base64');
       const unindexed = new Uint32Array(unindexedBytes.buffer.slice(unindexedBytes.byteOffset, unindexedBytes.byteOffset + unindexedBytes.length));
-      this.state = ShardState.restore(this.params, this.limits, { ...decoded.data, unindexed }, file);
+      // Read on a worker thread: a large graph takes seconds, and health checks are answered meanwhile.
+      const graph = await HnswIndex.loadAsync(file, this.params.dimension, this.params.metric, this.params.hnsw, ShardState.graphLabels(decoded.data.labels, new Set(unindexed)));
+      this.state = ShardState.restore(this.params, this.limits, { ...decoded.data, unindexed }, graph);
       this.pointsInSavedGraph = this.state.count - this.state.indexBacklog;
       this.indexer.kick();
     } catch (e) {

@@ -43,11 +43,23 @@ export class HnswIndex implements VectorIndex {
     const index = new HnswIndex(dimension, metric, params);
     index.hnsw = new HierarchicalNSW(metric === 'l2' ? 'l2' : 'ip', dimension);
     index.hnsw.readIndexSync(path, true);
-    index.hnsw.setEf(params.efSearch);
-    for (const label of labels) index.present.add(label);
-    index.deletedSlots = index.hnsw.getCurrentCount() - index.present.size;
-    assert(index.deletedSlots >= 0, 'saved graph holds every live label');
-    return index;
+    return index.adoptLoaded(labels);
+  }
+
+  /** As load(), read on a libuv worker thread: a large graph takes seconds, the event loop goes on. */
+  static async loadAsync(path: string, dimension: number, metric: Metric, params: HnswParams, labels: Iterable<number>): Promise<HnswIndex> {
+    const index = new HnswIndex(dimension, metric, params);
+    index.hnsw = new HierarchicalNSW(metric === 'l2' ? 'l2' : 'ip', dimension);
+    await index.hnsw.readIndex(path, true);
+    return index.adoptLoaded(labels);
+  }
+
+  private adoptLoaded(labels: Iterable<number>): HnswIndex {
+    this.hnsw.setEf(this.params.efSearch);
+    for (const label of labels) this.present.add(label);
+    this.deletedSlots = this.hnsw.getCurrentCount() - this.present.size;
+    assert(this.deletedSlots >= 0, 'saved graph holds every live label');
+    return this;
   }
 
   save(path: string): void {

@@ -456,17 +456,21 @@ export class ShardState {
     return this.hnsw.isSaving;
   }
 
-  /** Rebuilds from a checkpoint; with a saved graph the HNSW index is loaded, not rebuilt. */
+  /**
+   * Rebuilds from a checkpoint; with a saved graph (a file to load, or a graph loaded already for
+   * these labels, see graphLabels) the HNSW index is not rebuilt.
+   */
   static restore(
     params: CollectionParams,
     limits: ShardLimits,
     data: { labels: Uint32Array; points: PointRecord[]; nextLabel: number; unindexed: Uint32Array; payloadIndexes: { field: string; schema: string }[] },
-    graphPath: string | null,
+    graph: string | HnswIndex | null,
   ): ShardState {
     const s = new ShardState(params, limits);
     assert(data.labels.length === data.points.length, 'checkpoint labels match points');
     const unindexed = new Set(data.unindexed);
-    if (graphPath) s.hnsw = HnswIndex.load(graphPath, params.dimension, params.metric, params.hnsw, Array.from(data.labels).filter((l) => !unindexed.has(l)));
+    if (typeof graph === 'string') s.hnsw = HnswIndex.load(graph, params.dimension, params.metric, params.hnsw, ShardState.graphLabels(data.labels, unindexed));
+    else if (graph) s.hnsw = graph;
     for (let i = 0; i < data.points.length; i++) {
       const p = data.points[i];
       const label = data.labels[i];
@@ -474,11 +478,16 @@ export class ShardState {
       s.pointOfLabel.set(label, { id: p.id, payload: p.payload });
       s.arena.set(label, p.vector);
       // Without a saved graph every point is re-indexed in the background.
-      if (!graphPath || unindexed.has(label)) s.unindexed.add(label);
+      if (!graph || unindexed.has(label)) s.unindexed.add(label);
     }
     s.nextLabel = data.nextLabel;
     for (const pi of data.payloadIndexes) s.createPayloadIndex(pi.field, pi.schema as PayloadSchema);
     return s;
+  }
+
+  /** The labels a saved graph holds: those stored, less the backlog when it was saved. */
+  static graphLabels(labels: Uint32Array, unindexed: ReadonlySet<number>): number[] {
+    return Array.from(labels).filter((l) => !unindexed.has(l));
   }
 
   memoryBytes(): { vectors: number; index: number } {
