@@ -135,26 +135,31 @@ export class ShardStateMachine {
     const graphJob = this.startGraphSave();
     const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
     return (async () => {
+      const labels = new Uint32Array(frozen.points.size);
+      const points = new Array<PointRecord>(frozen.points.size);
+      const frames: Uint8Array[] = [];
+      const config = { nextLabel: frozen.nextLabel };
+      const data = { configJson: JSON.stringify(config), lastAppliedLsn: 0, points, payloadIndexes: frozen.payloadIndexes };
       try {
-        const labels = new Uint32Array(frozen.points.size);
-        const points = new Array<PointRecord>(frozen.points.size);
         let i = 0;
         for (const [label, p] of frozen.points) {
           labels[i] = label;
           points[i] = { id: p.id, payload: p.payload, vector: frozen.vectors.get(label)! };
           if (++i % SNAPSHOT_POINTS_PER_STEP === 0) await yieldToLoop();
         }
-        const graph = graphJob ? await graphJob : null;
-        const data = { configJson: JSON.stringify({ nextLabel: frozen.nextLabel, ...(graph ? { graph } : {}) }), lastAppliedLsn: 0, points, payloadIndexes: frozen.payloadIndexes };
-        const frames: Uint8Array[] = [];
         for (const frame of shardSnapshotFrames(data, SNAPSHOT_FRAME_BYTES)) {
           frames.push(frame);
           await yieldToLoop();
         }
-        return frameImage(labels, frames);
       } finally {
+        // Released before waiting for the graph file: writes stop copying arena chunks for us.
         frozen.vectors.release();
       }
+      const graph = graphJob ? await graphJob : null;
+      // The first frame (the meta, with the config) again, now naming the graph file: it is
+      // built alone (the generator is lazy) and reads only the points' count, not their vectors.
+      if (graph) frames[0] = shardSnapshotFrames({ ...data, configJson: JSON.stringify({ ...config, graph }) }).next().value as Uint8Array;
+      return frameImage(labels, frames);
     })();
   }
 
