@@ -165,7 +165,10 @@ export class ShardStateMachine {
 
   /** Restores a received image: the graph is rebuilt in the background. */
   restore(image: Uint8Array): void {
-    const decoded = decodeImage(image);
+    this.restoreWithoutGraph(decodeImage(image));
+  }
+
+  private restoreWithoutGraph(decoded: DecodedImage | null): void {
     this.state = decoded ? ShardState.restore(this.params, this.limits, { ...decoded.data, unindexed: decoded.data.labels }, null) : new ShardState(this.params, this.limits);
     this.pointsInSavedGraph = 0;
     this.indexer.kick();
@@ -179,7 +182,7 @@ export class ShardStateMachine {
     const decoded = decodeImage(image);
     const ref = decoded?.graph;
     const store = this.graphStore;
-    if (!decoded || !ref || !store) return this.restore(image);
+    if (!decoded || !ref || !store) return this.restoreWithoutGraph(decoded);
     const file = path.join(store.dir, path.basename(ref.file));
     try {
       const sum = await checksumFile(store.disk, file, false);
@@ -193,7 +196,7 @@ export class ShardStateMachine {
       this.indexer.kick();
     } catch (e) {
       store.log?.(`graph file ${ref.file} not used (${(e as Error).message}); rebuilding the graph in the background`);
-      this.restore(image);
+      this.restoreWithoutGraph(decoded);
     }
   }
 
@@ -213,16 +216,11 @@ export class ShardStateMachine {
     const saving = state.saveGraphAsync(tmp);
     return (async () => {
       try {
-        await saving.done;
-      } catch (e) {
-        store.log?.(`graph save failed: ${(e as Error).message}`);
-        this.pointsInSavedGraph = 0; // the snapshot names no graph: ask again when the indexer catches up
-        await store.disk.unlink(tmp).catch(() => undefined);
-        return null;
-      } finally {
-        this.indexer.kick();
-      }
-      try {
+        try {
+          await saving.done;
+        } finally {
+          this.indexer.kick();
+        }
         const sum = await checksumFile(store.disk, tmp, true);
         await store.disk.rename(tmp, path.join(store.dir, name));
         await store.disk.syncDir(store.dir);
@@ -247,8 +245,13 @@ export class ShardStateMachine {
   }
 }
 
+interface DecodedImage {
+  data: { labels: Uint32Array; points: PointRecord[]; nextLabel: number; payloadIndexes: { field: string; schema: string }[] };
+  graph: GraphFileRef | null;
+}
+
 /** Decodes an image (null for the empty one); vectors are views into a private copy of it. */
-function decodeImage(image: Uint8Array): { data: { labels: Uint32Array; points: PointRecord[]; nextLabel: number; payloadIndexes: { field: string; schema: string }[] }; graph: GraphFileRef | null } | null {
+function decodeImage(image: Uint8Array): DecodedImage | null {
   // A received snapshot (or one read from disk) may be a Buffer view into a larger pool, and
   // Buffer#slice is a view, not a copy: the decoders below copy with slice(), so take a plain copy first.
   const data = Object.getPrototypeOf(image) === Uint8Array.prototype ? image : new Uint8Array(image);

@@ -233,9 +233,7 @@ export class ShardState {
 
   /** Deletes every point matching `filter` (evaluated against the state as it is now). */
   private deleteMatching(filter: Filter): void {
-    const candidates = this.candidateLabels(filter);
-    const doomed: number[] = [];
-    for (const label of candidates ?? this.pointOfLabel.keys()) if (this.matches(label, filter)) doomed.push(label);
+    const doomed = [...this.labelsMatching(filter)]; // collected first: deleting changes the sets walked
     for (const label of doomed) this.deleteLabel(idKey(this.pointOfLabel.get(label)!.id), label);
     if (doomed.length > 0) this.sortedKeysCache = null;
   }
@@ -385,10 +383,14 @@ export class ShardState {
 
   countMatching(filter: Filter | null): number {
     if (!filter) return this.count;
-    const candidates = this.candidateLabels(filter);
     let n = 0;
-    for (const label of candidates ?? this.pointOfLabel.keys()) if (this.matches(label, filter)) n++;
+    for (const _label of this.labelsMatching(filter)) n++;
     return n;
+  }
+
+  /** Labels of the points matching `filter`: the payload indexes' candidates (or all), checked. */
+  private *labelsMatching(filter: Filter): Generator<number> {
+    for (const label of this.candidateLabels(filter) ?? this.pointOfLabel.keys()) if (this.matches(label, filter)) yield label;
   }
 
   /** Points ordered by id (integers ascending, then UUIDs), starting at `offset` inclusive. */
@@ -411,7 +413,6 @@ export class ShardState {
     return this.sortedKeysCache;
   }
 
-  /** Points in label order with their labels: the content of a checkpoint. */
   /**
    * The points as they are now, for an image encoded while writes go on: copies of the maps (their
    * values are never changed in place, only replaced) and a frozen view of the vectors; release

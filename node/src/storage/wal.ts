@@ -128,17 +128,14 @@ function encodeRecords(firstLsn: number, payloads: RecordPayload[]): { chunks: U
       buf.set(p.prefix, off);
       off += p.prefix.length;
     }
-    let crc = crc32c(buf.subarray(start + 4, off));
+    view.setUint32(start, crc32c(p.body, crc32c(buf.subarray(start + 4, off))), true);
     if (p.body.length >= BODY_IN_PLACE_BYTES_MIN) {
-      crc = crc32c(p.body, crc);
       chunks.push(buf.subarray(chunkStart, off), p.body);
       chunkStart = off;
     } else {
       buf.set(p.body, off);
-      crc = crc32c(p.body, crc);
       off += p.body.length;
     }
-    view.setUint32(start, crc, true);
   }
   if (off > chunkStart) chunks.push(buf.subarray(chunkStart, off));
   return { chunks, bytes };
