@@ -19,6 +19,12 @@ const LAYER_RANK = {
   cli: 7,
 };
 
+// Layers a layer may not import even though they rank lower: the API talks to the collection
+// layer (query/) only, never to a replica's state, the Raft core or the cluster host (DESIGN.md).
+const FORBIDDEN = {
+  api: ['shard', 'raft', 'cluster'],
+};
+
 function layerOf(absFile) {
   const rel = path.relative(path.resolve('node/src'), absFile);
   if (rel.startsWith('..')) return null;
@@ -45,6 +51,9 @@ const architecture = {
           if (!from || !spec.startsWith('.')) return;
           const target = layerOf(path.resolve(path.dirname(context.filename), spec));
           if (!target || target.name === from.name) return;
+          if (FORBIDDEN[from.name]?.includes(target.name)) {
+            context.report({ node, message: `Layer '${from.name}' must not import layer '${target.name}': go through query/ (the collection layer).` });
+          }
           if (target.rank >= from.rank) {
             context.report({ node, message: `Layer '${from.name}' must not import layer '${target.name}' (layers import downwards only).` });
           }

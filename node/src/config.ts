@@ -30,6 +30,8 @@ export interface NodeLimits {
   exactScanElementsMax: number;
   /** Points per collection stored but not yet in the HNSW graph (429 past it). */
   indexBacklogMax: number;
+  /** Deadline of a request that names none (Qdrant's `timeout`), for every hop of it. */
+  requestTimeoutMs: number;
 }
 
 export interface NodeConfig {
@@ -90,6 +92,7 @@ export const DEFAULT_LIMITS: NodeLimits = {
   exactScanCandidatesMax: DEFAULT_SHARD_LIMITS.exactScanCandidatesMax,
   exactScanElementsMax: DEFAULT_SHARD_LIMITS.exactScanElementsMax,
   indexBacklogMax: 200_000,
+  requestTimeoutMs: 30_000,
 };
 
 export const DEFAULT_CONFIG: NodeConfig = {
@@ -130,6 +133,7 @@ export const ENV_KEYS = {
   writesInFlightMax: 'JADE_WRITES_IN_FLIGHT_MAX',
   walPendingBytesMax: 'JADE_WAL_PENDING_BYTES_MAX',
   indexBacklogMax: 'JADE_INDEX_BACKLOG_MAX',
+  requestTimeoutMs: 'JADE_REQUEST_TIMEOUT_MS',
   hnswM: 'JADE_HNSW_M',
   hnswEfConstruction: 'JADE_HNSW_EF_CONSTRUCTION',
   hnswEf: 'JADE_HNSW_EF',
@@ -181,6 +185,7 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
       writesInFlightMax: int('writesInFlightMax', get('writesInFlightMax'), d.limits.writesInFlightMax, 1, 1_000_000),
       walPendingBytesMax: int('walPendingBytesMax', get('walPendingBytesMax'), d.limits.walPendingBytesMax, 1024, 2 ** 40),
       indexBacklogMax: int('indexBacklogMax', get('indexBacklogMax'), d.limits.indexBacklogMax, 1, 100_000_000),
+      requestTimeoutMs: int('requestTimeoutMs', get('requestTimeoutMs'), d.limits.requestTimeoutMs, 100, 600_000),
     },
     hnswDefaults: {
       m: int('hnswM', get('hnswM'), d.hnswDefaults.m, 2, 128),

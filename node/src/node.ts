@@ -5,9 +5,10 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { NodeMetrics } from './api/metrics.js';
 import { buildApp } from './api/rest/app.js';
-import type { CollectionsBackend } from './cluster/backend.js';
-import { Catalog, StandaloneBackend } from './cluster/catalog.js';
 import { CLUSTER_DEFAULTS, ClusterNode } from './cluster/cluster-node.js';
+import { Catalog, StandaloneDatabase } from './query/catalog.js';
+import { ClusterDatabase } from './query/cluster-database.js';
+import type { Database } from './query/types.js';
 import type { NodeConfig } from './config.js';
 import { Authenticator } from './security/auth.js';
 import { RealDisk } from './storage/disk.js';
@@ -18,7 +19,7 @@ export const JADE_VERSION = '0.1.0';
 export interface RunningNode {
   url: string;
   app: FastifyInstance;
-  backend: CollectionsBackend;
+  database: Database;
   /** Graceful stop: refuse new requests, checkpoint collections, release the lock. */
   close(): Promise<void>;
 }
@@ -49,7 +50,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       indexBacklogMax: config.limits.indexBacklogMax,
     };
     const wal = { ...config.wal, pendingBytesMax: config.limits.walPendingBytesMax };
-    let backend: CollectionsBackend;
+    let database: Database;
     if (config.peers.length > 0) {
       const self = config.peers.find((p) => p.id === config.nodeId)!;
       const cluster = await ClusterNode.start(disk, {
@@ -66,7 +67,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
         faultHooksEnabled: config.testHooksEnabled,
       });
       closeBackend = () => cluster.close();
-      backend = cluster;
+      database = new ClusterDatabase(cluster);
     } else {
       const catalog = await Catalog.open(
         disk,
@@ -78,22 +79,15 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
         }),
       );
       closeBackend = () => catalog.close();
-      backend = new StandaloneBackend(catalog);
+      database = new StandaloneDatabase(catalog);
     }
-    const openBackend = backend;
+    const openDatabase = database;
     metrics.setCollectionSource(() =>
-      openBackend.names().flatMap((name) => {
-        try {
-          const { state, walBytes } = openBackend.view(name);
-          const m = state.memoryBytes();
-          return [{ name, points: state.count, indexMemoryBytes: m.vectors + m.index, walBytes }];
-        } catch {
-          return []; // a replica still opening has nothing to report yet
-        }
-      }),
+      // A replica still opening (or none here) has nothing to report yet.
+      openDatabase.localStats().flatMap((c) => (c.points === null ? [] : [{ name: c.name, points: c.points, indexMemoryBytes: c.memoryBytes ?? 0, walBytes: c.walBytes ?? 0 }])),
     );
     const app = await buildApp({
-      backend: openBackend,
+      database: openDatabase,
       testHooksEnabled: config.testHooksEnabled,
       limits: config.limits,
       hnswDefaults: config.hnswDefaults,
@@ -113,7 +107,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
     return {
       url: `http://${hostForUrl}:${port}`,
       app,
-      backend: openBackend,
+      database: openDatabase,
       close() {
         closing ??= (async () => {
           ready = false;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { NodeMetrics } from '../../node/src/api/metrics.js';
 import { buildApp } from '../../node/src/api/rest/app.js';
-import { Catalog, StandaloneBackend } from '../../node/src/cluster/catalog.js';
+import { Catalog, StandaloneDatabase } from '../../node/src/query/catalog.js';
 import { DEFAULT_CONFIG, type NodeLimits } from '../../node/src/config.js';
 import { Authenticator } from '../../node/src/security/auth.js';
 import type { Disk, DiskFile, OpenMode } from '../../node/src/storage/disk.js';
@@ -106,7 +106,7 @@ export async function makeHarness(options: HarnessOptions = {}): Promise<Harness
   );
   let ready = options.ready ?? true;
   const app = await buildApp({
-    backend: new StandaloneBackend(catalog),
+    database: new StandaloneDatabase(catalog),
     limits,
     hnswDefaults: DEFAULT_CONFIG.hnswDefaults,
     auth: new Authenticator({ apiKey: options.apiKey ?? null, publicPaths: ['/healthz', '/readyz'] }),

@@ -220,10 +220,9 @@ describe('collections', () => {
     }
   });
 
-  // Known bug (cluster/catalog.ts, reported to the lead): delete renames the directory to
-  // `.trash-<name>-<ms>`, which is over NAME_MAX (255 bytes) for names longer than 234 characters:
-  // ENAMETOOLONG → 500, and the collection leaves memory but stays on disk (back after restart).
-  // Remove `.fails` once catalog.delete uses a short trash name.
+  // Regression: delete used to rename the directory to `.trash-<name>-<ms>`, over NAME_MAX (255
+  // bytes) for names longer than 234 characters (ENAMETOOLONG → 500, the collection back after a
+  // restart); the trash name is short now.
   it('deletes a collection with a 255-character name', async () => {
     const own = await makeHarness({ limits: LIMITS });
     try {
@@ -725,10 +724,8 @@ describe('409: collectionsMax', () => {
 });
 
 describe('409: a name that is being deleted', () => {
-  // Known bug (cluster/catalog.ts, reported to the lead): delete() never marks the name busy, so a
-  // create that arrives while the old shard is still closing reuses the directory that delete
-  // then renames away: the create fails with a 500 and the name is gone. Expected: 409 (or the
-  // create waits). Remove `.fails` once delete() holds the name in `busy` until it is done.
+  // Regression: delete() did not mark the name busy, so a create arriving while the old shard was
+  // still closing reused the directory that delete then renamed away (500, the name gone).
   it('answers 409 to a create of a collection whose delete is still running', async () => {
     const disk = new GatedDisk();
     const g = await makeHarness({ disk });

@@ -11,13 +11,13 @@ import { FileRaftStorage } from '../raft/file-storage.js';
 import type { Entry, Message, NodeId } from '../raft/types.js';
 import type { ShardLimits, CollectionParams } from '../shard/state.js';
 import { validateParams } from '../shard/state.js';
+import { validateCollectionName } from '../shard/collection-name.js';
 import type { Disk } from '../storage/disk.js';
 import { encodeWriteBatch } from '../storage/codec.js';
 import type { WriteBatch } from '../storage/types.js';
 import type { WalOptions } from '../storage/wal.js';
 import { JadeError, isJadeError, type ErrorCode } from '../util/errors.js';
 import type { CollectionView, CollectionsBackend, CreateOptions, ReadConsistency } from './backend.js';
-import { COLLECTION_NAME_RE } from './catalog.js';
 import { MetaStateMachine, encodeMetaCommand, placeReplicas, unwrapMetaResult, type MetaCommand } from './meta.js';
 import { decodeMessage, decodeSnapshotMeta, encodeMessage, encodeMessageParts, encodeSnapshotMeta } from './raft-codec.js';
 import { ShardStateMachine } from './shard-sm.js';
@@ -483,7 +483,7 @@ export class ClusterNode implements CollectionsBackend {
   }
 
   async create(name: string, params: CollectionParams, options: CreateOptions = {}): Promise<void> {
-    if (!COLLECTION_NAME_RE.test(name)) throw new JadeError('JADE_ERR_BAD_REQUEST', 'collection name must be 1-255 characters of letters, digits, _ . - (not starting with . or -)');
+    validateCollectionName(name);
     validateParams(params);
     if (this.has(name)) throw new JadeError('JADE_ERR_COLLECTION_EXISTS', `collection "${name}" already exists`);
     const nodeIds = this.opts.peers.map((p) => p.id);
@@ -491,6 +491,11 @@ export class ClusterNode implements CollectionsBackend {
     if (!Number.isInteger(rf) || rf < 1 || rf > nodeIds.length) throw new JadeError('JADE_ERR_BAD_REQUEST', `replication_factor must be in 1..${nodeIds.length} (the cluster's size)`);
     const createdAtMs = Date.now();
     await this.proposeMeta({ op: 'createCollection', collection: { name, params, createdAtMs, shards: [{ groupId: `c-${name}-${createdAtMs.toString(36)}-s0`, replicas: placeReplicas(name, nodeIds, rf) }] } });
+  }
+
+  /** Replicas of each of the collection's shards (0 when there is no such collection). */
+  replicationFactorOf(name: string): number {
+    return this.meta.state.collections[name]?.shards[0]?.replicas.length ?? 0;
   }
 
   async delete(name: string): Promise<boolean> {

@@ -23,11 +23,16 @@ export class PayloadFieldIndex {
   private readonly byValue = new Map<MatchValue, Set<number>>();
   private sortedNumericKeys: number[] | null = null;
 
+  /** Points holding at least one value of this field's type (Qdrant's payload_schema.<field>.points). */
+  private pointsIndexed = 0;
+
   constructor(readonly field: string, readonly schema: PayloadSchema) {}
 
   add(label: number, payload: Record<string, unknown> | null): void {
+    let any = false;
     for (const v of valuesAt(payload, this.field)) {
       if (!accepts(this.schema, v)) continue;
+      any = true;
       let set = this.byValue.get(v);
       if (!set) {
         set = new Set();
@@ -36,18 +41,25 @@ export class PayloadFieldIndex {
       }
       set.add(label);
     }
+    if (any) this.pointsIndexed++;
   }
 
   remove(label: number, payload: Record<string, unknown> | null): void {
+    let any = false;
     for (const v of valuesAt(payload, this.field)) {
       const set = this.byValue.get(v as MatchValue);
       if (!set) continue;
-      set.delete(label);
+      if (set.delete(label)) any = true;
       if (set.size === 0) {
         this.byValue.delete(v as MatchValue);
         this.sortedNumericKeys = null;
       }
     }
+    if (any) this.pointsIndexed--;
+  }
+
+  get points(): number {
+    return this.pointsIndexed;
   }
 
   distinctValues(): number {

@@ -263,8 +263,8 @@ export class ShardState {
     this.payloadIndexes.set(field, index);
   }
 
-  payloadIndexList(): { field: string; schema: PayloadSchema; distinctValues: number }[] {
-    return [...this.payloadIndexes.values()].map((i) => ({ field: i.field, schema: i.schema, distinctValues: i.distinctValues() }));
+  payloadIndexList(): { field: string; schema: PayloadSchema; distinctValues: number; points: number }[] {
+    return [...this.payloadIndexes.values()].map((i) => ({ field: i.field, schema: i.schema, distinctValues: i.distinctValues(), points: i.points }));
   }
 
   get(id: PointId): { id: PointId; payload: Record<string, unknown> | null; vector: Float32Array } | null {
@@ -409,7 +409,7 @@ export class ShardState {
   }
 
   private sortedKeys(): string[] {
-    if (!this.sortedKeysCache) this.sortedKeysCache = [...this.labelOfId.keys()].sort(compareKeys);
+    if (!this.sortedKeysCache) this.sortedKeysCache = [...this.labelOfId.keys()].sort(compareIdKeys);
     return this.sortedKeysCache;
   }
 
@@ -500,7 +500,8 @@ function isNumericKey(k: string): boolean {
   return k.length > 0 && k.length < 17 && /^[0-9]+$/.test(k);
 }
 
-function compareKeys(a: string, b: string): number {
+/** The one order of point ids (integers ascending, then UUIDs), over idKey() keys: scroll pages and merges share it. */
+export function compareIdKeys(a: string, b: string): number {
   const an = isNumericKey(a);
   const bn = isNumericKey(b);
   if (an && bn) return Number(a) - Number(b);
@@ -514,7 +515,7 @@ function lowerBoundKey(keys: string[], key: string): number {
   let hi = keys.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (compareKeys(keys[mid], key) < 0) lo = mid + 1;
+    if (compareIdKeys(keys[mid], key) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;

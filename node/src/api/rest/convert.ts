@@ -1,6 +1,7 @@
-// Converts between Qdrant's REST dialect and the shard's types: vectors (JSON arrays or base64
-// little-endian float32), metrics, with_payload selectors and scores.
+// Converts between Qdrant's REST dialect and the collection layer's types: vectors (JSON arrays
+// or base64 little-endian float32), metrics, with_payload selectors, points and hits.
 import type { Metric } from '../../index/types.js';
+import type { Hit, PayloadSelector, PointOutput } from '../../query/types.js';
 import type { PointId } from '../../storage/types.js';
 import { JadeError } from '../../util/errors.js';
 
@@ -20,24 +21,6 @@ export function parseMetric(raw: unknown): Metric {
     default:
       throw new JadeError('JADE_ERR_BAD_REQUEST', `distance "${raw}" is not supported: use Euclid, Cosine or Dot (Manhattan is not supported)`);
   }
-}
-
-/** Qdrant scores: Euclid = distance (lower is better), Cosine = similarity, Dot = dot product. */
-export function scoreOf(metric: Metric, distance: number): number {
-  switch (metric) {
-    case 'l2':
-      return distance;
-    case 'cosine':
-      return 1 - distance;
-    case 'ip':
-      return -distance;
-  }
-}
-
-/** Whether a score passes Qdrant's score_threshold (an upper bound for Euclid, a lower bound otherwise). */
-export function passesThreshold(metric: Metric, score: number, threshold: number | undefined): boolean {
-  if (threshold === undefined || threshold === null) return true;
-  return metric === 'l2' ? score <= threshold : score >= threshold;
 }
 
 /** Bytes a well-formed base64 string of this length decodes to (Node's decoder skips bad characters, so fewer means invalid). */
@@ -138,8 +121,6 @@ export function parsePayload(raw: unknown, where: string): Record<string, unknow
   return raw as Record<string, unknown>;
 }
 
-export type PayloadSelector = boolean | { include: string[] } | { exclude: string[] };
-
 export function parseWithPayload(raw: unknown, fallback: boolean): PayloadSelector {
   if (raw === undefined || raw === null) return fallback;
   if (typeof raw === 'boolean') return raw;
@@ -152,19 +133,8 @@ export function parseWithPayload(raw: unknown, fallback: boolean): PayloadSelect
   throw new JadeError('JADE_ERR_BAD_REQUEST', 'with_payload must be a boolean, a list of fields, or {include} / {exclude}');
 }
 
-export function selectPayload(payload: Record<string, unknown> | null, selector: PayloadSelector): Record<string, unknown> | null | undefined {
-  if (selector === false) return undefined;
-  if (selector === true || payload === null) return payload ?? {};
-  const out: Record<string, unknown> = {};
-  if ('include' in selector) {
-    for (const k of selector.include) if (k in payload) out[k] = payload[k];
-    return out;
-  }
-  for (const [k, v] of Object.entries(payload)) if (!selector.exclude.includes(k)) out[k] = v;
-  return out;
-}
-
-export interface PointOut {
+/** A point as Qdrant's JSON writes it (retrieve, scroll). */
+export interface PointJson {
   id: PointId;
   version?: number;
   score?: number;
@@ -174,4 +144,19 @@ export interface PointOut {
 
 export function vectorOut(v: Float32Array): number[] {
   return Array.from(v);
+}
+
+export function pointJson(p: PointOutput): PointJson {
+  const out: PointJson = { id: p.id };
+  if (p.payload !== undefined) out.payload = p.payload;
+  if (p.vector) out.vector = vectorOut(p.vector);
+  return out;
+}
+
+/** A search hit as Qdrant's ScoredPoint. */
+export function hitJson(h: Hit): PointJson {
+  const out: PointJson = { id: h.id, version: 0, score: h.score };
+  if (h.payload !== undefined) out.payload = h.payload;
+  if (h.vector) out.vector = vectorOut(h.vector);
+  return out;
 }

@@ -132,3 +132,9 @@ export const payloadIndexBody = {
   required: ['field_name'],
   properties: { field_name: { type: 'string', minLength: 1 }, field_schema: { anyOf: [{ type: 'string' }, { type: 'object' }] } },
 } as const;
+
+/** Error answers every collection route may give. */
+export const errorResponses = { 400: errorResponse, 404: errorResponse, 409: errorResponse, 413: errorResponse, 429: errorResponse, 503: errorResponse, 504: errorResponse };
+
+/** Beside a search's result when allow_partial=true and some shard did not answer. */
+export const partialFields = { partial: { type: 'boolean' }, missing_shards: { type: 'array', items: { type: 'integer' } } };

@@ -3,19 +3,27 @@
 import path from 'node:path';
 import type { LocalShardObserver, LocalShardOptions } from '../shard/local-shard.js';
 import { LocalShard } from '../shard/local-shard.js';
+import { validateCollectionName } from '../shard/collection-name.js';
 import type { CollectionParams } from '../shard/state.js';
 import { validateParams } from '../shard/state.js';
 import type { Disk } from '../storage/disk.js';
-import type { WriteBatch } from '../storage/types.js';
 import { JadeError } from '../util/errors.js';
-import type { CollectionRecord, CollectionView, CollectionsBackend } from './backend.js';
+import { LocalShardReader } from './local-reader.js';
+import { ShardedCollection } from './collection.js';
+import { evenRanges } from './hash.js';
+import type { Collection, Database, LocalCollectionStats, ReadOptions } from './types.js';
 
-export const COLLECTION_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;
 export const COLLECTIONS_MAX_DEFAULT = 1000;
 
 export interface CatalogOptions {
   shard: LocalShardOptions;
   collectionsMax: number;
+}
+
+export interface CollectionRecord {
+  name: string;
+  params: CollectionParams;
+  createdAtMs: number;
 }
 
 interface Entry {
@@ -74,9 +82,7 @@ export class Catalog {
   }
 
   async create(name: string, params: CollectionParams): Promise<CollectionRecord> {
-    if (!COLLECTION_NAME_RE.test(name)) {
-      throw new JadeError('JADE_ERR_BAD_REQUEST', 'collection name must be 1-255 characters of letters, digits, _ . - (not starting with . or -)');
-    }
+    validateCollectionName(name);
     validateParams(params);
     if (this.entries.has(name) || this.busy.has(name)) throw new JadeError('JADE_ERR_COLLECTION_EXISTS', `collection "${name}" already exists`);
     if (this.entries.size >= this.opts.collectionsMax) {
@@ -123,8 +129,10 @@ export class Catalog {
   }
 }
 
-/** The standalone node's backend: one local durable shard per collection, every read is strong. */
-export class StandaloneBackend implements CollectionsBackend {
+const ONE_SHARD = evenRanges(1);
+
+/** The standalone node's database: each collection is one local durable shard; every read is strong. */
+export class StandaloneDatabase implements Database {
   readonly mode = 'standalone' as const;
   constructor(readonly catalog: Catalog) {}
   names(): string[] {
@@ -133,23 +141,33 @@ export class StandaloneBackend implements CollectionsBackend {
   has(name: string): boolean {
     return this.catalog.has(name);
   }
+  collection(name: string): Collection {
+    const { record, shard } = this.catalog.get(name);
+    const reader = new LocalShardReader({ state: () => shard.state, walBytes: () => shard.walSizeBytes() });
+    return new ShardedCollection({
+      name,
+      params: record.params,
+      createdAtMs: record.createdAtMs,
+      replicationFactor: 1,
+      ranges: ONE_SHARD,
+      reader: (_index: number, _opts: ReadOptions) => reader,
+      write: (_index, batch) => shard.write(batch),
+    });
+  }
   async create(name: string, params: CollectionParams): Promise<void> {
     await this.catalog.create(name, params);
   }
   delete(name: string): Promise<boolean> {
     return this.catalog.delete(name);
   }
-  write(name: string, batch: WriteBatch): Promise<number> {
-    return this.catalog.get(name).shard.write(batch);
-  }
-  async read(name: string): Promise<CollectionView> {
-    return this.view(name);
-  }
-  view(name: string): CollectionView {
-    const { record, shard } = this.catalog.get(name);
-    return { record, state: shard.state, walBytes: shard.walSizeBytes() };
-  }
   clusterStatus(): Record<string, unknown> {
     return { mode: 'standalone', role: 'leader' };
+  }
+  localStats(): LocalCollectionStats[] {
+    return this.catalog.names().map((name) => {
+      const { record, shard } = this.catalog.get(name);
+      const m = shard.state.memoryBytes();
+      return { name, dimension: record.params.dimension, metric: record.params.metric, points: shard.state.count, indexBacklog: shard.state.indexBacklog, memoryBytes: m.vectors + m.index, walBytes: shard.walSizeBytes() };
+    });
   }
 }

@@ -1,0 +1,183 @@
+// The collection layer's contract (DESIGN.md "Collections, shards, replicas"): the API holds a
+// Database of Collections and never a replica's state. A collection is shards; each shard is read
+// through a ShardReader, which is a replica in this process or on another node; the collection
+// does not care which.
+import type { PayloadSchema } from '../shard/payload-index.js';
+import type { CollectionParams } from '../shard/state.js';
+import type { PointId, WriteBatch } from '../storage/types.js';
+
+/** `strong`: linearizable (ReadIndex through the shard's leader); `eventual`: one replica as it is, maybe stale. */
+export type ReadConsistency = 'strong' | 'eventual';
+
+/** Which payload fields an answer carries: all, none, or a list to keep or to drop. */
+export type PayloadSelector = boolean | { include: string[] } | { exclude: string[] };
+
+export type Payload = Record<string, unknown>;
+
+export interface ReadOptions {
+  consistency: ReadConsistency;
+  /** Absolute deadline (epoch ms) that every hop of the read honours. */
+  deadlineMs: number;
+  /** Search: answer from the shards that did answer (partial: true) instead of a 503 naming the others. */
+  allowPartial?: boolean;
+}
+
+export interface WriteOptions {
+  /** Absolute deadline (epoch ms) for the whole write. */
+  deadlineMs: number;
+}
+
+/** What a shard is asked for one search: its own top-k, where k = offset + limit of the request. */
+export interface ShardSearchRequest {
+  vector: Float32Array;
+  k: number;
+  ef?: number;
+  /** Qdrant filter JSON; parsed and validated where it runs. */
+  filter: unknown;
+  exact: boolean;
+  withPayload: PayloadSelector;
+  withVector: boolean;
+  /** Qdrant's score_threshold: an upper bound for Euclid, a lower bound otherwise. */
+  scoreThreshold?: number;
+}
+
+export interface Hit {
+  id: PointId;
+  /** Lower is nearer, whatever the metric: what shards are merged by. */
+  distance: number;
+  /** Qdrant's score for the collection's metric. */
+  score: number;
+  payload?: Payload | null;
+  vector?: Float32Array;
+}
+
+export interface PointOutput {
+  id: PointId;
+  payload?: Payload | null;
+  vector?: Float32Array;
+}
+
+export interface ScrollRequest {
+  /** First id of the page (inclusive), in the one global id order every shard shares. */
+  offset: PointId | null;
+  limit: number;
+  filter: unknown;
+  withPayload: PayloadSelector;
+  withVector: boolean;
+}
+
+export interface ScrollPage {
+  points: PointOutput[];
+  nextOffset: PointId | null;
+}
+
+export interface PayloadIndexInfo {
+  field: string;
+  schema: PayloadSchema;
+  /** Points with at least one value of the field's type. */
+  points: number;
+}
+
+export interface ShardInfo {
+  points: number;
+  indexBacklog: number;
+  payloadIndexes: PayloadIndexInfo[];
+  /** Vectors plus graph. */
+  memoryBytes: number;
+  walBytes: number;
+}
+
+/** One shard's replica as a collection reads it. */
+export interface ShardReader {
+  search(requests: ShardSearchRequest[], opts: ReadOptions): Promise<Hit[][]>;
+  retrieve(ids: PointId[], withPayload: PayloadSelector, withVector: boolean, opts: ReadOptions): Promise<PointOutput[]>;
+  scroll(request: ScrollRequest, opts: ReadOptions): Promise<ScrollPage>;
+  count(filter: unknown, opts: ReadOptions): Promise<number>;
+  info(opts: ReadOptions): Promise<ShardInfo>;
+}
+
+/** One search of a collection: by vector, or by the vector of a stored point (Query API `query: id`). */
+export interface SearchSpec {
+  vector?: Float32Array;
+  pointId?: PointId;
+  limit: number;
+  offset: number;
+  filter: unknown;
+  ef?: number;
+  exact: boolean;
+  withPayload: PayloadSelector;
+  withVector: boolean;
+  scoreThreshold?: number;
+}
+
+export interface SearchResult {
+  hits: Hit[];
+  /** True when some shard did not answer in time and allowPartial was set. */
+  partial: boolean;
+  /** Indexes of the shards missing from a partial answer. */
+  missingShards: number[];
+}
+
+export interface CollectionInfo {
+  name: string;
+  params: CollectionParams;
+  createdAtMs: number;
+  shardNumber: number;
+  replicationFactor: number;
+  points: number;
+  indexBacklog: number;
+  payloadIndexes: PayloadIndexInfo[];
+  memoryBytes: number;
+  walBytes: number;
+}
+
+export interface Collection {
+  readonly name: string;
+  info(opts: ReadOptions): Promise<CollectionInfo>;
+  /** Resolves once every shard's part is durable and applied; returns an operation id. */
+  write(batch: WriteBatch, opts: WriteOptions): Promise<number>;
+  search(spec: SearchSpec, opts: ReadOptions): Promise<SearchResult>;
+  /** Several searches in one pass: one round trip per shard replica, not one per search. */
+  searchBatch(specs: SearchSpec[], opts: ReadOptions): Promise<SearchResult[]>;
+  retrieve(ids: PointId[], withPayload: PayloadSelector, withVector: boolean, opts: ReadOptions): Promise<{ found: PointOutput[]; missing: PointId[] }>;
+  scroll(request: ScrollRequest, opts: ReadOptions): Promise<ScrollPage>;
+  count(filter: unknown, opts: ReadOptions): Promise<number>;
+}
+
+export interface CreateOptions {
+  /** Shards of the collection (cluster mode; standalone has one). */
+  shardNumber?: number;
+  /** Replicas of each shard (cluster mode; standalone has one). */
+  replicationFactor?: number;
+}
+
+/** What the API serves: the collections of one standalone node or of a whole cluster. */
+export interface Database {
+  readonly mode: 'standalone' | 'cluster';
+  names(): string[];
+  has(name: string): boolean;
+  /** The collection, or a coded 404. */
+  collection(name: string): Collection;
+  create(name: string, params: CollectionParams, options?: CreateOptions): Promise<void>;
+  /** False when there was no such collection. */
+  delete(name: string): Promise<boolean>;
+  /** Role and membership for /v1/status. */
+  clusterStatus(): Record<string, unknown>;
+  /** Per collection, what this node holds, for metrics and /v1/status (no remote calls). */
+  localStats(): LocalCollectionStats[];
+  /** Cluster mode: a proposal forwarded by another node to this group's leader (bytes as proposed). */
+  proposeLocal?(groupId: string, data: Uint8Array): Promise<unknown>;
+  /** Cluster mode, test hooks enabled: transport faults (partitions, delays, drops). */
+  setFaults?(spec: Record<string, unknown>): void;
+}
+
+export interface LocalCollectionStats {
+  name: string;
+  dimension: number;
+  metric: string;
+  /** Null while this node's replica is still opening or it holds none. */
+  points: number | null;
+  indexBacklog: number | null;
+  memoryBytes: number | null;
+  walBytes: number | null;
+}
