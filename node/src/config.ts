@@ -3,6 +3,7 @@
 import type { HnswParams } from './index/types.js';
 import { DEFAULT_HNSW_PARAMS } from './index/types.js';
 import { RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT } from './raft/driver.js';
+import { READ_STRATEGIES, type ReadStrategy } from './query/read-strategy.js';
 import { DEFAULT_SHARD_LIMITS } from './shard/state.js';
 
 export interface NodeLimits {
@@ -51,8 +52,23 @@ export interface NodeConfig {
   checkpointWalBytes: number;
   /** Test-only fault hooks (transport partitions, delays, drops); off unless explicitly enabled. */
   testHooksEnabled: boolean;
-  /** Cluster members (this node included); empty = standalone. */
+  /** A fixed set of cluster members (this node included); the first bootstraps, the rest join. */
   peers: PeerConfig[];
+  /** Form a new cluster with this node as its first member (first start only). */
+  bootstrap: boolean;
+  /** Members (host:port of their gRPC port, or a DNS name whose every address is tried) to join through (first start only). */
+  join: string[];
+  /** The host other nodes reach this one at (default: the bind address, or the first peer entry naming this node). */
+  advertiseHost: string | null;
+  /** Free-form labels of this node (zone, read-weight) for read strategies. */
+  nodeLabels: Record<string, string>;
+  /** Defaults of new collections in cluster mode. */
+  defaultShards: number;
+  /** null = min(3, nodes). */
+  defaultReplicationFactor: number | null;
+  writeConsistency: 'majority' | 'all' | 'one';
+  /** Which replica serves an eventual read. */
+  readStrategy: ReadStrategy;
   /** Address the Raft transport (gRPC) listens on; cluster mode only. */
   grpcHost: string;
   /** Cluster mode: each Raft group snapshots its state and compacts its log after this many applied entries... */
@@ -110,6 +126,14 @@ export const DEFAULT_CONFIG: NodeConfig = {
   checkpointWalBytes: 512 * 1024 * 1024,
   testHooksEnabled: false,
   peers: [],
+  bootstrap: false,
+  join: [],
+  advertiseHost: null,
+  nodeLabels: {},
+  defaultShards: 1,
+  defaultReplicationFactor: null,
+  writeConsistency: 'majority',
+  readStrategy: 'locality',
   grpcHost: '127.0.0.1',
   raftSnapshotEveryEntries: 10_000,
   raftSnapshotEveryBytes: RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT,
@@ -140,12 +164,42 @@ export const ENV_KEYS = {
   checkpointWalBytes: 'JADE_CHECKPOINT_WAL_BYTES',
   testHooks: 'JADE_TEST_HOOKS',
   peers: 'JADE_PEERS',
+  bootstrap: 'JADE_BOOTSTRAP',
+  join: 'JADE_JOIN',
+  advertiseHost: 'JADE_ADVERTISE_HOST',
+  nodeLabels: 'JADE_NODE_LABELS',
+  defaultShards: 'JADE_DEFAULT_SHARDS',
+  defaultReplicationFactor: 'JADE_DEFAULT_REPLICATION_FACTOR',
+  writeConsistency: 'JADE_WRITE_CONSISTENCY',
+  readStrategy: 'JADE_READ_STRATEGY',
   grpcHost: 'JADE_GRPC_HOST',
   raftSnapshotEveryEntries: 'JADE_RAFT_SNAPSHOT_EVERY_ENTRIES',
   raftSnapshotEveryBytes: 'JADE_RAFT_SNAPSHOT_EVERY_BYTES',
 } as const;
 
 export class ConfigError extends Error {}
+
+function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+/** "zone=a,read-weight=2" → { zone: 'a', 'read-weight': '2' }. */
+export function parseLabels(raw: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (raw ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z0-9_./-]{1,63})=([^,=\s]{0,256})$/.exec(part);
+    if (!m) throw new ConfigError(`node label "${part}" must look like key=value`);
+    out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/** Whether the configuration asks for cluster mode (else the node runs standalone). */
+export function isClusterMode(c: NodeConfig): boolean {
+  return c.peers.length > 0 || c.bootstrap || c.join.length > 0;
+}
 
 function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
@@ -196,6 +250,14 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     checkpointWalBytes: int('checkpointWalBytes', get('checkpointWalBytes'), d.checkpointWalBytes, 1024, 2 ** 40),
     testHooksEnabled: get('testHooks') === '1',
     peers: parsePeers(get('peers')),
+    bootstrap: get('bootstrap') === '1' || get('bootstrap') === 'true',
+    join: (get('join') ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+    advertiseHost: get('advertiseHost') || null,
+    nodeLabels: parseLabels(get('nodeLabels')),
+    defaultShards: int('defaultShards', get('defaultShards'), d.defaultShards, 1, 1024),
+    defaultReplicationFactor: get('defaultReplicationFactor') ? int('defaultReplicationFactor', get('defaultReplicationFactor'), 1, 1, 16) : null,
+    writeConsistency: oneOf('writeConsistency', get('writeConsistency'), ['majority', 'all', 'one'] as const, d.writeConsistency),
+    readStrategy: oneOf('readStrategy', get('readStrategy'), READ_STRATEGIES, d.readStrategy),
     grpcHost: get('grpcHost') || get('host') || d.grpcHost,
     raftSnapshotEveryEntries: int('raftSnapshotEveryEntries', get('raftSnapshotEveryEntries'), d.raftSnapshotEveryEntries, 2, 100_000_000),
     raftSnapshotEveryBytes: int('raftSnapshotEveryBytes', get('raftSnapshotEveryBytes'), d.raftSnapshotEveryBytes, 1 << 20, 64 * 1024 * 1024 * 1024),
@@ -203,6 +265,9 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
   if (config.limits.indexBacklogMax < config.limits.batchPointsMax) {
     throw new ConfigError(`indexBacklogMax (${config.limits.indexBacklogMax}) must be at least batchPointsMax (${config.limits.batchPointsMax}), or a full batch could never be written`);
   }
+  if (config.bootstrap && config.join.length > 0) throw new ConfigError('--bootstrap forms a new cluster and --join enters an existing one: give one of them');
+  if (config.peers.length > 0 && (config.bootstrap || config.join.length > 0)) throw new ConfigError('--peers (a fixed member set) derives bootstrap and join itself: do not combine it with --bootstrap or --join');
+  if (!/^[A-Za-z0-9_.-]{1,128}$/.test(config.nodeId)) throw new ConfigError(`node id "${config.nodeId}" must be 1-128 characters of letters, digits, _ . -`);
   if (config.peers.length > 0 && !config.peers.some((p) => p.id === config.nodeId)) {
     throw new ConfigError(`node id "${config.nodeId}" is not among the peers (${config.peers.map((p) => p.id).join(', ')})`);
   }

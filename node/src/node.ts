@@ -9,10 +9,11 @@ import { CLUSTER_DEFAULTS, ClusterNode } from './cluster/cluster-node.js';
 import { Catalog, StandaloneDatabase } from './query/catalog.js';
 import { ClusterDatabase } from './query/cluster-database.js';
 import type { Database } from './query/types.js';
-import type { NodeConfig } from './config.js';
+import { isClusterMode, type NodeConfig } from './config.js';
 import { Authenticator } from './security/auth.js';
 import { RealDisk } from './storage/disk.js';
 import { lockDataDir, type DataDirLock } from './storage/lock.js';
+import { JadeError } from './util/errors.js';
 
 export const JADE_VERSION = '0.1.0';
 
@@ -34,12 +35,25 @@ async function directoryBytes(dir: string): Promise<number> {
   return total;
 }
 
-export async function startNode(config: NodeConfig, options: { logger?: boolean | Record<string, unknown> } = {}): Promise<RunningNode> {
+/** Where the gRPC server listens and how other nodes reach this one (REST and gRPC). */
+export function clusterAddresses(config: NodeConfig): { grpcListenAddress: string; advertise: { restUrl: string; grpcAddress: string } } {
+  const self = config.peers.find((p) => p.id === config.nodeId);
+  if (self) return { grpcListenAddress: `${config.grpcHost}:${self.grpcAddress.split(':').at(-1)}`, advertise: { restUrl: self.restUrl, grpcAddress: self.grpcAddress } };
+  const wildcard = config.host === '0.0.0.0' || config.host === '::';
+  const host = config.advertiseHost ?? (wildcard ? null : config.host);
+  if (!host) throw new JadeError('JADE_ERR_BAD_REQUEST', `bound to ${config.host}: set --advertise-host (JADE_ADVERTISE_HOST) to the address other nodes reach this one at`);
+  if (config.port === 0 || config.grpcPort === 0) throw new JadeError('JADE_ERR_BAD_REQUEST', 'cluster mode needs fixed ports (--port and JADE_GRPC_PORT other than 0): other nodes are told them');
+  const h = host.includes(':') ? `[${host}]` : host;
+  return { grpcListenAddress: `${config.grpcHost}:${config.grpcPort}`, advertise: { restUrl: `http://${h}:${config.port}`, grpcAddress: `${h}:${config.grpcPort}` } };
+}
+
+export async function startNode(config: NodeConfig, options: { logger?: boolean | Record<string, unknown>; clusterLog?: (line: string) => void } = {}): Promise<RunningNode> {
   const disk = new RealDisk();
   await disk.mkdirp(config.dataDir);
   const lock: DataDirLock = await lockDataDir(config.dataDir);
   let ready = false;
   let closeBackend: (() => Promise<void>) | undefined;
+  let clusterNode: ClusterNode | null = null;
   try {
     const metrics = new NodeMetrics();
     const shardLimits = {
@@ -51,23 +65,31 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
     };
     const wal = { ...config.wal, pendingBytesMax: config.limits.walPendingBytesMax };
     let database: Database;
-    if (config.peers.length > 0) {
-      const self = config.peers.find((p) => p.id === config.nodeId)!;
+    if (isClusterMode(config)) {
+      const { advertise, grpcListenAddress } = clusterAddresses(config);
+      const log = options.clusterLog ?? (options.logger === false ? () => undefined : (line: string) => process.stderr.write(`${JSON.stringify({ level: 30, time: Date.now(), node: config.nodeId, msg: line })}\n`));
       const cluster = await ClusterNode.start(disk, {
         ...CLUSTER_DEFAULTS,
         nodeId: config.nodeId,
         dataDir: config.dataDir,
-        peers: config.peers,
-        grpcListenAddress: `${config.grpcHost}:${self.grpcAddress.split(':').at(-1)}`,
         clusterName: config.clusterName,
-        apiKey: config.apiKey,
+        grpcListenAddress,
+        advertise,
+        labels: config.nodeLabels,
+        bootstrap: config.bootstrap,
+        join: config.join,
+        peers: config.peers,
         wal,
         shardLimits,
         group: { ...CLUSTER_DEFAULTS.group, snapshotEveryEntries: config.raftSnapshotEveryEntries, snapshotEveryBytes: config.raftSnapshotEveryBytes },
+        leaderWaitMs: config.limits.requestTimeoutMs,
+        defaults: { shardNumber: config.defaultShards, replicationFactor: config.defaultReplicationFactor, writeConsistency: config.writeConsistency },
         faultHooksEnabled: config.testHooksEnabled,
+        log,
       });
+      clusterNode = cluster;
       closeBackend = () => cluster.close();
-      database = new ClusterDatabase(cluster);
+      database = new ClusterDatabase(cluster, { readStrategy: config.readStrategy });
     } else {
       const catalog = await Catalog.open(
         disk,
@@ -94,7 +116,8 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       auth: new Authenticator({ apiKey: config.apiKey, publicPaths: ['/healthz', '/readyz'] }),
       metrics,
       info: { version: JADE_VERSION, nodeId: config.nodeId, clusterName: config.clusterName, startedAtMs: Date.now(), dataDir: config.dataDir },
-      isReady: () => ready,
+      // A cluster node is ready once it is a member (bootstrapped, joined, or restarted as one).
+      isReady: () => ready && (clusterNode === null || clusterNode.isMember),
       diskUsageBytes: () => directoryBytes(config.dataDir),
       logger: options.logger,
     });

@@ -9,8 +9,23 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLUSTER_DEFAULTS, ClusterNode, type ClusterOptions, type ClusterPeer } from '../../node/src/cluster/cluster-node.js';
-import { DEFAULT_SHARD_LIMITS } from '../../node/src/shard/state.js';
+import { PROPOSE_METHOD } from '../../node/src/cluster/router.js';
+import { DEFAULT_SHARD_LIMITS, type ShardState } from '../../node/src/shard/state.js';
 import { RealDisk } from '../../node/src/storage/disk.js';
+import type { WriteBatch } from '../../node/src/storage/types.js';
+
+/** A write of the collection's one shard, through its leader (forwarded when elsewhere). */
+function write(node: ClusterNode, name: string, batch: WriteBatch): Promise<number> {
+  return node.writeShard(node.collectionMeta(name).shards[0].groupId, batch, 'majority', Date.now() + 10_000);
+}
+
+/** This node's replica of the collection's one shard, after a linearizable read barrier. */
+async function read(node: ClusterNode, name: string): Promise<ShardState> {
+  const replica = node.localReplica(node.collectionMeta(name).shards[0].groupId);
+  if (!replica) throw new Error('no replica here yet');
+  await replica.group.readBarrier(2_000);
+  return replica.sm.state;
+}
 
 const SNAPSHOT_EVERY_ENTRIES = 8;
 const RETAIN_ENTRIES = 2;
@@ -60,8 +75,10 @@ describe('cluster node on RaftDriver + FileRaftStorage', () => {
       dataDir: path.join(baseDir, id),
       peers,
       grpcListenAddress: self.grpcAddress,
+      advertise: { grpcAddress: self.grpcAddress, restUrl: self.restUrl },
+      bootstrap: false,
+      join: [],
       clusterName: 'test',
-      apiKey: null,
       wal: { segmentSizeBytesMax: 1 << 20, recordSizeBytesMax: 1 << 20, pendingBytesMax: 8 << 20 },
       shardLimits: DEFAULT_SHARD_LIMITS,
       group: { ...CLUSTER_DEFAULTS.group, snapshotEveryEntries: SNAPSHOT_EVERY_ENTRIES, retainEntries: RETAIN_ENTRIES },
@@ -90,6 +107,8 @@ describe('cluster node on RaftDriver + FileRaftStorage', () => {
     baseDir = await mkdtemp(path.join(os.tmpdir(), 'jade-cluster-node-'));
     peers = await Promise.all(['n0', 'n1', 'n2'].map(async (id) => ({ id, grpcAddress: `127.0.0.1:${await freePort()}`, restUrl: 'http://127.0.0.1:1' })));
     for (const p of peers) await start(p.id);
+    // The first peer bootstraps, the others join and are promoted to meta voters.
+    await waitFor('three meta voters', () => [...running.values()].every((n) => n.isMember && n.members().filter((m) => m.metaRole === 'voter').length === 3));
   }
 
   afterEach(async () => {
@@ -104,7 +123,7 @@ describe('cluster node on RaftDriver + FileRaftStorage', () => {
     const metaLeader = await waitFor('a meta leader', () => leaderOf('meta'));
     await metaLeader.create('t', { dimension: 2, metric: 'l2', hnsw: { m: 8, efConstruction: 32, efSearch: 16 } }, { replicationFactor: 3 });
     const shardLeader = await waitFor('a shard leader', () => leaderOf('c-t-'));
-    const firstIndex = await shardLeader.write('t', upsert(0));
+    const firstIndex = await write(shardLeader, 't', upsert(0));
     expect(typeof firstIndex).toBe('number');
 
     // A follower of the shard goes away; the leader writes far past what it retains.
@@ -113,7 +132,7 @@ describe('cluster node on RaftDriver + FileRaftStorage', () => {
     const writesWhileDown = 3 * SNAPSHOT_EVERY_ENTRIES;
     let lastIndex = firstIndex;
     for (let i = 1; i <= writesWhileDown; i++) {
-      const index = await shardLeader.write('t', upsert(i));
+      const index = await write(shardLeader, 't', upsert(i));
       // Each write resolves with its own entry's index (the shard state machine's result).
       expect(index).toBeGreaterThan(lastIndex);
       lastIndex = index;
@@ -124,13 +143,13 @@ describe('cluster node on RaftDriver + FileRaftStorage', () => {
     const caughtUp = await waitFor('the restarted follower to catch up', async () => {
       if (!lagging.has('t')) return null;
       try {
-        const view = await lagging.read('t', 'strong');
-        return view.state.count === writesWhileDown + 1 ? view : null;
+        const state = await read(lagging, 't');
+        return state.count === writesWhileDown + 1 ? state : null;
       } catch {
         return null;
       }
     });
-    for (let i = 0; i <= writesWhileDown; i++) expect(Array.from(caughtUp.state.get(i)?.vector ?? [])).toEqual([i, 1]);
+    for (let i = 0; i <= writesWhileDown; i++) expect(Array.from(caughtUp.get(i)?.vector ?? [])).toEqual([i, 1]);
 
     // Enough meta commands that the meta group snapshots too (its state then restores from the image).
     for (let i = 0; i < SNAPSHOT_EVERY_ENTRIES / 2; i++) {
@@ -149,7 +168,7 @@ describe('cluster node on RaftDriver + FileRaftStorage', () => {
       const count = await waitFor(`${p.id} to recover the collections`, async () => {
         if (node.names().join() !== 't') return null;
         try {
-          return (await node.read('t', 'strong')).state.count;
+          return (await read(node, 't')).count;
         } catch {
           return null;
         }
@@ -157,7 +176,7 @@ describe('cluster node on RaftDriver + FileRaftStorage', () => {
       expect(count).toBe(writesWhileDown + 1);
     }
     const newLeader = await waitFor('a shard leader after restart', () => leaderOf('c-t-'));
-    expect(await newLeader.write('t', upsert(1000))).toBeGreaterThan(lastIndex);
+    expect(await write(newLeader, 't', upsert(1000))).toBeGreaterThan(lastIndex);
   }, 60_000);
 
   it('refuses a write larger than one replicated entry may be (413), and the group goes on', async () => {
@@ -168,14 +187,17 @@ describe('cluster node on RaftDriver + FileRaftStorage', () => {
     // The WAL here takes 1 MiB records: 400 points of 784 float32s encode to ~1.25 MiB.
     expect(leader.entryBytesMax).toBeLessThan(1 << 20);
     const points = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ id: from + i, vector: new Float32Array(784).fill(i), payload: null }));
-    await expect(leader.write('big', { ops: [{ kind: 'upsert', points: points(0, 400) }] })).rejects.toMatchObject({ code: 'JADE_ERR_PAYLOAD_TOO_LARGE' });
-    await expect(leader.proposeLocal(groupsOf(leader).find((g) => g.groupId.startsWith('c-big-'))!.groupId, new Uint8Array(leader.entryBytesMax + 1))).rejects.toMatchObject({ code: 'JADE_ERR_PAYLOAD_TOO_LARGE' });
+    await expect(write(leader, 'big', { ops: [{ kind: 'upsert', points: points(0, 400) }] })).rejects.toMatchObject({ code: 'JADE_ERR_PAYLOAD_TOO_LARGE' });
+    // Forwarded bytes over the limit are refused by the leader too.
+    const follower = [...running.values()].find((n) => n !== leader)!;
+    const groupId = leader.collectionMeta('big').shards[0].groupId;
+    await expect(follower.rpc.call(peers.find((p) => p.id === leader.nodeId)!.grpcAddress, PROPOSE_METHOD, { json: { groupId, ack: 'majority' }, binary: new Uint8Array(leader.entryBytesMax + 1) }, Date.now() + 5_000)).rejects.toMatchObject({ code: 'JADE_ERR_PAYLOAD_TOO_LARGE' });
     // Smaller batches go through, on every replica.
-    for (let from = 0; from < 400; from += 100) await leader.write('big', { ops: [{ kind: 'upsert', points: points(from, 100) }] });
+    for (let from = 0; from < 400; from += 100) await write(leader, 'big', { ops: [{ kind: 'upsert', points: points(from, 100) }] });
     for (const node of running.values()) {
       const count = await waitFor('every replica to hold 400 points', async () => {
         try {
-          const n = (await node.read('big', 'strong')).state.count;
+          const n = (await read(node, 'big')).count;
           return n === 400 ? n : null;
         } catch {
           return null;
@@ -184,14 +206,14 @@ describe('cluster node on RaftDriver + FileRaftStorage', () => {
       expect(count).toBe(400);
     }
     // A delete by filter is one replicated op, evaluated by every replica against the same state.
-    await leader.write('big', { ops: [{ kind: 'upsert', points: points(1000, 5).map((p) => ({ ...p, payload: { tag: 'x' } })) }] });
-    await expect(leader.write('big', { ops: [{ kind: 'delete_by_filter', filterJson: '{"must":[{"key":"tag","match":{}}]}' }] })).rejects.toMatchObject({ code: 'JADE_ERR_BAD_FILTER' });
-    await leader.write('big', { ops: [{ kind: 'delete_by_filter', filterJson: JSON.stringify({ must: [{ key: 'tag', match: { value: 'x' } }] }) }] });
+    await write(leader, 'big', { ops: [{ kind: 'upsert', points: points(1000, 5).map((p) => ({ ...p, payload: { tag: 'x' } })) }] });
+    await expect(write(leader, 'big', { ops: [{ kind: 'delete_by_filter', filterJson: '{"must":[{"key":"tag","match":{}}]}' }] })).rejects.toMatchObject({ code: 'JADE_ERR_BAD_FILTER' });
+    await write(leader, 'big', { ops: [{ kind: 'delete_by_filter', filterJson: JSON.stringify({ must: [{ key: 'tag', match: { value: 'x' } }] }) }] });
     for (const node of running.values()) {
       const count = await waitFor('every replica to drop the 5 tagged points', async () => {
         try {
-          const view = await node.read('big', 'strong');
-          return view.state.count === 400 && view.state.get(1000) === null ? view.state.count : null;
+          const state = await read(node, 'big');
+          return state.count === 400 && state.get(1000) === null ? state.count : null;
         } catch {
           return null;
         }

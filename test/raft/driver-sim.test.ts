@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RaftDriver } from '../../node/src/raft/driver.js';
 import type { RaftStateMachine } from '../../node/src/raft/driver.js';
-import { FileRaftStorage } from '../../node/src/raft/file-storage.js';
+import { FileRaftStorage } from '../../node/src/cluster/file-raft-storage.js';
 import type { Entry, Message, Snapshot } from '../../node/src/raft/types.js';
 import type { Disk, DiskFile, OpenMode } from '../../node/src/storage/disk.js';
 import { FaultyMemoryDisk, fsError, writeAll } from '../../node/src/storage/disk.js';

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { RaftDriver, snapshotThresholdFactor } from '../../node/src/raft/driver.js';
 import type { RaftDriverOptions, RaftStateMachine } from '../../node/src/raft/driver.js';
-import { FileRaftStorage, decodeEntry, entryHeader } from '../../node/src/raft/file-storage.js';
+import { FileRaftStorage, decodeEntry, entryHeader } from '../../node/src/cluster/file-raft-storage.js';
 import type { Entry, Message, Snapshot } from '../../node/src/raft/types.js';
 import { FaultyMemoryDisk } from '../../node/src/storage/disk.js';
 import { writeCheckpoint } from '../../node/src/storage/checkpoint.js';

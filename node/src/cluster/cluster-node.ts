@@ -1,52 +1,47 @@
-// A node of a Raft cluster: hosts the meta group (every initial member a voter) and the shard
-// groups placed on it, drives them from one tick timer, routes transport messages by group, and
-// implements the API's CollectionsBackend: writes go through the shard group's leader
-// (forwarded over HTTP when it is elsewhere), strong reads pass a ReadIndex barrier.
-// Every group runs on the Raft package's RaftDriver + FileRaftStorage (node/src/raft/README.md);
-// this file adds what the cluster needs on top: apply results back to the proposer, proposal and
-// read deadlines, and the gRPC transport (MsgSnap as a snapshot stream).
+// A node of a JadeVectorDB cluster: its identity, the consensus host (the meta group and the shard
+// replicas placed here), the router for proposals, membership (bootstrap, join, promotion,
+// removal) and the internal calls other nodes make. The collection layer (query/) reads and
+// writes shards through it; this file knows nothing of searches.
+//
+// A cluster starts with --bootstrap on one node (a meta group of one voter); every other node
+// --joins any member: the meta leader records it and adds it to the meta group as a learner, and
+// promotes it to voter once caught up (up to 5 voters, odd). JADE_PEERS is a convenience for a
+// fixed set: the first peer (sorted) bootstraps once every other peer has said it is not in a
+// cluster yet, the rest join.
 import path from 'node:path';
-import { RAFT_COMPACTION_LAG_BYTES_DEFAULT, RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT, RaftDriver, type RaftStateMachine } from '../raft/driver.js';
-import { FileRaftStorage } from '../raft/file-storage.js';
-import type { Entry, Message, NodeId } from '../raft/types.js';
-import type { ShardLimits, CollectionParams } from '../shard/state.js';
-import { validateParams } from '../shard/state.js';
-import { validateCollectionName } from '../shard/collection-name.js';
+import { decodeWriteBatch, encodeWriteBatch } from '../storage/codec.js';
 import type { Disk } from '../storage/disk.js';
-import { encodeWriteBatch } from '../storage/codec.js';
 import type { WriteBatch } from '../storage/types.js';
 import type { WalOptions } from '../storage/wal.js';
-import { JadeError, isJadeError, type ErrorCode } from '../util/errors.js';
-import type { CollectionView, CollectionsBackend, CreateOptions, ReadConsistency } from './backend.js';
-import { MetaStateMachine, encodeMetaCommand, placeReplicas, unwrapMetaResult, type MetaCommand } from './meta.js';
-import { decodeMessage, decodeSnapshotMeta, encodeMessage, encodeMessageParts, encodeSnapshotMeta } from './raft-codec.js';
+import type { CollectionParams, ShardLimits } from '../shard/state.js';
+import { validateParams } from '../shard/state.js';
+import { validateCollectionName } from '../shard/collection-name.js';
+import { RAFT_COMPACTION_LAG_BYTES_DEFAULT, RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT } from '../raft/driver.js';
+import { JadeError, isJadeError } from '../util/errors.js';
+import { remainingMs, sleep } from '../util/deadline.js';
+import { GroupHost } from './group-host.js';
+import type { GroupStatus, HostedGroup, ProposeAck, RaftGroupOptions } from './hosted-group.js';
+import { IdentityStore, memberId, newClusterId, nodeOfMember } from './identity.js';
+import { MetaDuties, META_VOTERS_MAX } from './meta-duties.js';
+import { MetaStateMachine, decodeMetaCommand, encodeMetaCommand, replicasOnMember, unwrapMetaResult, type CollectionMeta, type MetaCommand, type NodeRecord, type ShardPlacement, type WriteConsistency } from './meta.js';
+import { placeShards, type MemberLoad } from './placement.js';
+import { PROPOSE_METHOD, Router } from './router.js';
+import { resolveSeed } from './seeds.js';
 import { ShardStateMachine } from './shard-sm.js';
 import { GrpcRaftTransport } from './transport/grpc-transport.js';
+import { NO_RPC_AUTH, NodeRpc, type RpcAuth, type RpcHandler } from './transport/rpc.js';
 import type { FaultSpec } from './transport/types.js';
 
 export const META_GROUP = 'meta';
 /** Room for a MsgApp's own fields and the transport's framing around one entry's data. */
 const ENTRY_FRAMING_BYTES_MAX = 64 * 1024;
-/** Each group's Raft storage lives in <dataDir>/groups/<groupId>. */
-const GROUPS_DIR = 'groups';
 /** Under a shard group's directory: the HNSW graph files written beside this replica's own snapshots. */
 const GRAPH_DIR = 'graph';
+/** How often a node not yet in a cluster retries joining, and logs that it waits. */
+const JOIN_RETRY_MS = 500;
+const WAITING_LOG_EVERY_MS = 5_000;
 
-export interface RaftGroupOptions {
-  /** How long a proposal may wait to be applied before its outcome is reported unknown. */
-  proposalTimeoutMs: number;
-  readTimeoutMs: number;
-  /** Take a snapshot and compact once this many entries were applied since the last one... */
-  snapshotEveryEntries: number;
-  /** ... or this many bytes of entries (the log since the last compaction is also held in memory). */
-  snapshotEveryBytes: number;
-  /** Entries kept behind a snapshot so slightly slow followers catch up from the log... */
-  retainEntries: number;
-  /** ... at most this many bytes of them. */
-  retainBytes: number;
-  /** Proposals waiting at once, and reads waiting at once (429 past it). */
-  waitersMax: number;
-}
+export type { RaftGroupOptions } from './hosted-group.js';
 
 export const RAFT_GROUP_DEFAULTS: RaftGroupOptions = {
   proposalTimeoutMs: 10_000,
@@ -58,138 +53,46 @@ export const RAFT_GROUP_DEFAULTS: RaftGroupOptions = {
   waitersMax: 10_000,
 };
 
-/** A group's state machine as the cluster writes them: synchronous, one entry at a time. */
-export interface GroupStateMachine {
-  /** Applies one committed normal entry; the result is handed to the proposer. */
-  apply(entry: Entry): unknown;
-  /**
-   * Image of the state after every applied entry (for snapshots). It must capture that state when
-   * called; the image may come later (the driver goes on applying entries meanwhile).
-   */
-  snapshot(): Uint8Array | Promise<Uint8Array>;
-  restore(data: Uint8Array): void;
-  /** Restores this replica's own stored snapshot at start-up (may use local files it names); default restore(). */
-  restoreOwn?(data: Uint8Array): Promise<void>;
-}
-
-/** What applying one entry here gave: the local proposer of that entry gets the value or the error. */
-type ApplyOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-
-const NOTHING_APPLIED: ApplyOutcome = { ok: true, value: undefined };
-
-/** The driver's state machine contract over a GroupStateMachine; a failing command fails its proposer, not the group. */
-function driverStateMachine(sm: GroupStateMachine): RaftStateMachine {
-  return {
-    apply: (entries) => {
-      const outcomes = entries.map((e): ApplyOutcome => {
-        // Leader no-op entries and membership changes carry no command.
-        if (e.type !== 'normal' || e.data.length === 0) return NOTHING_APPLIED;
-        try {
-          return { ok: true, value: sm.apply(e) };
-        } catch (error) {
-          return { ok: false, error };
-        }
-      });
-      return Promise.resolve(outcomes);
-    },
-    snapshot: () => Promise.resolve(sm.snapshot()),
-    restore: (snap) => Promise.resolve(sm.restore(snap.data)),
-  };
-}
-
-/** Settles like `p`, or rejects with `onTimeout()` after `ms`; a late settlement of `p` is absorbed. */
-function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
-}
-
-/**
- * One Raft group hosted here. Deadlines are enforced around the driver's promises: a proposal
- * that times out stays the driver's waiter for its index (so it can never remove a newer waiter
- * at that index); the driver settles it once the index is applied or overwritten.
- */
-class HostedGroup {
-  constructor(
-    readonly groupId: string,
-    readonly driver: RaftDriver,
-    readonly storage: FileRaftStorage,
-    private readonly options: RaftGroupOptions,
-  ) {}
-
-  get isLeader(): boolean {
-    return this.driver.core.basicStatus().role === 'leader';
-  }
-
-  get leaderId(): NodeId {
-    return this.driver.core.basicStatus().lead;
-  }
-
-  status() {
-    const s = this.driver.core.basicStatus();
-    return { groupId: this.groupId, role: s.role, term: s.term, leader: s.lead, commit: s.commit, applied: s.applied, lastIndex: s.lastIndex, conf: this.driver.core.confState() };
-  }
-
-  /** Proposes one command; resolves with the state machine's result once applied here. */
-  async propose(data: Uint8Array): Promise<unknown> {
-    const applied = await withDeadline(
-      this.driver.propose([data]),
-      this.options.proposalTimeoutMs,
-      () => new JadeError('JADE_ERR_UNAVAILABLE', `group ${this.groupId}: proposal not applied within ${this.options.proposalTimeoutMs} ms; its outcome is unknown`),
-    );
-    const outcome = (applied.result as ApplyOutcome | undefined) ?? NOTHING_APPLIED;
-    if (!outcome.ok) throw outcome.error;
-    return outcome.value;
-  }
-
-  /** Linearizable read barrier: resolves once this replica applied everything committed before the call. */
-  async readBarrier(): Promise<void> {
-    await withDeadline(
-      this.driver.readIndex(),
-      this.options.readTimeoutMs,
-      () => new JadeError('JADE_ERR_UNAVAILABLE', `group ${this.groupId}: no quorum confirmed the read within ${this.options.readTimeoutMs} ms`),
-    );
-  }
-
-  async close(): Promise<void> {
-    await this.driver.stop();
-    await this.storage.close();
-  }
-}
-
 export interface ClusterPeer {
   id: string;
   grpcAddress: string;
   restUrl: string;
 }
 
+export interface ClusterDefaults {
+  /** Shards of a new collection when the request names none. */
+  shardNumber: number;
+  /** Replicas of each shard when the request names none; null = min(3, nodes). */
+  replicationFactor: number | null;
+  writeConsistency: WriteConsistency;
+}
+
 export interface ClusterOptions {
   nodeId: string;
   dataDir: string;
-  /** Every initial member, this node included: they bootstrap the meta group as voters. */
-  peers: ClusterPeer[];
-  grpcListenAddress: string;
   clusterName: string;
-  apiKey: string | null;
+  /** host:port the gRPC server (Raft and internal calls) listens on. */
+  grpcListenAddress: string;
+  /** How other nodes reach this one. */
+  advertise: { restUrl: string; grpcAddress: string };
+  labels?: Record<string, string>;
+  /** Form a new cluster of one (first start only). */
+  bootstrap: boolean;
+  /** Seeds to join (first start only): host:port or DNS names. */
+  join: string[];
+  /** A fixed member set (JADE_PEERS), this node included; bootstrap and join are derived from it. */
+  peers: ClusterPeer[];
   tickIntervalMs: number;
   electionTicks: number;
   heartbeatTicks: number;
   wal: WalOptions;
   shardLimits: ShardLimits;
   group: RaftGroupOptions;
-  /** How long a write may wait for a leader (elections, forwarding) before 503. */
+  /** How long a write may wait for a leader (elections, forwarding) before 503, when the request names no deadline. */
   leaderWaitMs: number;
+  defaults: ClusterDefaults;
   faultHooksEnabled: boolean;
+  rpcAuth?: RpcAuth;
   log?: (line: string) => void;
 }
 
@@ -199,34 +102,46 @@ export const CLUSTER_DEFAULTS = {
   heartbeatTicks: 1,
   leaderWaitMs: 5_000,
   group: RAFT_GROUP_DEFAULTS,
+  defaults: { shardNumber: 1, replicationFactor: null, writeConsistency: 'majority' } as ClusterDefaults,
 };
 
-class SeededRandom {
-  constructor(private state: number) {}
-  nextInt(maxExclusive: number): number {
-    this.state = (Math.imul(this.state, 1664525) + 1013904223) >>> 0;
-    return this.state % maxExclusive;
-  }
-}
-
-interface ShardReplica {
-  group: HostedGroup;
+/** A local replica of a shard, as the collection layer reads it. */
+export interface LocalShardReplica {
   sm: ShardStateMachine;
+  group: HostedGroup;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+export interface MemberStatus {
+  id: string;
+  incarnation: string;
+  restUrl: string;
+  grpcAddress: string;
+  labels: Record<string, string>;
+  /** In the meta group: voter, learner, or not (yet) a member of it. */
+  metaRole: 'voter' | 'learner' | 'none';
+  /** Replicas placed on this node's current incarnation. */
+  replicas: number;
 }
 
-export class ClusterNode implements CollectionsBackend {
+export class ClusterNode {
   readonly mode = 'cluster' as const;
-  private readonly meta = new MetaStateMachine();
-  private metaGroup!: HostedGroup;
-  private readonly shards = new Map<string, ShardReplica>();
-  private readonly opening = new Set<string>();
-  private tickTimer: NodeJS.Timeout | null = null;
-  private closed = false;
+  readonly meta = new MetaStateMachine();
   readonly transport: GrpcRaftTransport;
+  readonly rpc: NodeRpc;
+  readonly host: GroupHost;
+  readonly router: Router;
+  private readonly shards = new Map<string, ShardStateMachine>();
+  private readonly opening = new Set<string>();
+  /** Groups this node should hold but cannot open (their directory was lost after founding). */
+  readonly lostGroups = new Map<string, string>();
+  private metaGroup: HostedGroup | null = null;
+  private duties: MetaDuties | null = null;
+  private closed = false;
+  private joined = false;
+  /** Addresses announced by peers ahead of the meta state (a restarted pod with a new IP). */
+  private readonly announced = new Map<string, string>();
+  private readonly log: (line: string) => void;
+  private reconciling: Promise<void> = Promise.resolve();
 
   /**
    * The largest entry a write may propose. A larger one would be dropped by the transport at every
@@ -234,10 +149,284 @@ export class ClusterNode implements CollectionsBackend {
    */
   readonly entryBytesMax: number;
 
-  private constructor(private readonly disk: Disk, private readonly opts: ClusterOptions) {
+  private constructor(
+    private readonly disk: Disk,
+    private readonly opts: ClusterOptions,
+    readonly identity: IdentityStore,
+  ) {
+    this.log = opts.log ?? (() => undefined);
     this.transport = new GrpcRaftTransport({ nodeId: opts.nodeId, listenAddress: opts.grpcListenAddress, clusterId: opts.clusterName, faultHooksEnabled: opts.faultHooksEnabled });
+    this.rpc = new NodeRpc({ nodeId: opts.nodeId, clusterId: opts.clusterName, auth: opts.rpcAuth ?? NO_RPC_AUTH });
     this.entryBytesMax = Math.min(this.transport.messageBytesMax, opts.wal.recordSizeBytesMax) - ENTRY_FRAMING_BYTES_MAX;
+    this.host = new GroupHost(disk, this.transport, {
+      nodeId: opts.nodeId,
+      memberId: identity.memberId,
+      dataDir: opts.dataDir,
+      tickIntervalMs: opts.tickIntervalMs,
+      electionTicks: opts.electionTicks,
+      heartbeatTicks: opts.heartbeatTicks,
+      wal: opts.wal,
+      group: opts.group,
+      log: this.log,
+    });
+    this.router = new Router(this.host, this.rpc, {
+      nodeId: opts.nodeId,
+      addressOf: (nodeId) => this.addressOf(nodeId),
+      replicasOf: (groupId) => this.replicaNodesOf(groupId),
+      isClosed: () => this.closed,
+    });
   }
+
+  static async start(disk: Disk, opts: ClusterOptions): Promise<ClusterNode> {
+    const identity = await IdentityStore.open(disk, opts.dataDir, { nodeId: opts.nodeId, clusterName: opts.clusterName });
+    const node = new ClusterNode(disk, opts, identity);
+    node.registerHandlers();
+    const { definition, implementation } = node.rpc.service();
+    node.transport.addService(definition, implementation);
+    await node.transport.start();
+    node.meta.onChange(() => node.metaChanged());
+    try {
+      await node.openMeta();
+    } catch (e) {
+      await node.close();
+      throw e;
+    }
+    node.host.start();
+    return node;
+  }
+
+  get nodeId(): string {
+    return this.opts.nodeId;
+  }
+
+  get memberId(): string {
+    return this.identity.memberId;
+  }
+
+  /** True once this node is a member of a cluster (bootstrapped, joined, or restarted as one). */
+  get isMember(): boolean {
+    return this.joined && !this.closed;
+  }
+
+  private addressOf(nodeId: string): string | undefined {
+    return this.announced.get(nodeId) ?? this.meta.state.nodes[nodeId]?.grpcAddress ?? this.opts.peers.find((p) => p.id === nodeId)?.grpcAddress;
+  }
+
+  private selfRecord(): NodeRecord {
+    return { id: this.opts.nodeId, incarnation: this.identity.identity.incarnation, restUrl: this.opts.advertise.restUrl, grpcAddress: this.opts.advertise.grpcAddress, labels: this.opts.labels ?? {}, joinedAtMs: Date.now() };
+  }
+
+  // ---- start: restart, bootstrap or join ----
+
+  private async openMeta(): Promise<void> {
+    const hasState = await this.host.hasState(META_GROUP);
+    if (hasState) {
+      this.metaGroup = await this.host.open(META_GROUP, this.meta, null);
+      this.joined = true;
+      this.afterMetaOpen();
+      void this.announceSelf();
+      return;
+    }
+    if (this.identity.identity.clusterId !== null) {
+      throw new JadeError('JADE_ERR_CONFLICT', `this node (${this.memberId}) is a member of cluster ${this.identity.identity.clusterId} but its meta group state is gone: it cannot vote safely. Move the data directory away and start with an empty one (the node then joins as a new incarnation)`);
+    }
+    if (this.opts.bootstrap) return this.bootstrapNow();
+    if (this.opts.peers.length > 0) {
+      const first = [...this.opts.peers].sort((a, b) => (a.id < b.id ? -1 : 1))[0];
+      if (first.id === this.opts.nodeId) {
+        void this.bootstrapWhenPeersAgree();
+        return;
+      }
+    }
+    void this.joinLoop();
+  }
+
+  private async bootstrapNow(): Promise<void> {
+    this.log(`bootstrapping a new cluster with this node (${this.memberId}) as its first member`);
+    this.metaGroup = await this.host.open(META_GROUP, this.meta, [this.memberId]);
+    this.afterMetaOpen();
+    this.metaGroup.driver.campaign();
+    const clusterId = newClusterId();
+    const deadline = Date.now() + 30_000;
+    while (!this.closed) {
+      try {
+        await this.proposeMeta({ op: 'init', clusterId, node: this.selfRecord() }, Math.min(deadline, Date.now() + 5_000));
+        break;
+      } catch (e) {
+        if (isJadeError(e) && e.code === 'JADE_ERR_CONFLICT') break; // initialized before a crash
+        if (Date.now() > deadline) throw e;
+        await sleep(100);
+      }
+    }
+    if (this.meta.state.clusterId) await this.identity.setClusterId(this.meta.state.clusterId);
+    this.joined = true;
+  }
+
+  /** JADE_PEERS: the first peer founds the cluster only once every other peer said it is in none. */
+  private async bootstrapWhenPeersAgree(): Promise<void> {
+    const others = this.opts.peers.filter((p) => p.id !== this.opts.nodeId);
+    let lastLog = 0;
+    while (!this.closed) {
+      const answers = await Promise.all(
+        others.map((p) =>
+          this.rpc
+            .call(p.grpcAddress, 'cluster.identify', { json: {} }, Date.now() + 2_000)
+            .then((r) => r.json as { clusterId: string | null })
+            .catch(() => null),
+        ),
+      );
+      const existing = answers.find((a) => a?.clusterId);
+      if (existing) {
+        this.log(`peers already form cluster ${existing.clusterId}: joining it instead of bootstrapping`);
+        return this.joinLoop();
+      }
+      if (answers.every((a) => a !== null)) return this.bootstrapNow();
+      if (Date.now() - lastLog > WAITING_LOG_EVERY_MS) {
+        lastLog = Date.now();
+        this.log(`waiting for every peer to answer before bootstrapping (unanswered: ${others.filter((_, i) => answers[i] === null).map((p) => p.id).join(', ')})`);
+      }
+      await sleep(JOIN_RETRY_MS);
+    }
+  }
+
+  private async seedAddresses(): Promise<string[]> {
+    const seeds = this.opts.join.length > 0 ? this.opts.join : this.opts.peers.filter((p) => p.id !== this.opts.nodeId).map((p) => p.grpcAddress);
+    const all = (await Promise.all(seeds.map(resolveSeed))).flat();
+    return [...new Set(all)].filter((a) => a !== this.opts.advertise.grpcAddress);
+  }
+
+  /** Opens an empty meta group (the leader fills it), then asks a seed until the meta leader adds this node. */
+  private async joinLoop(): Promise<void> {
+    if (!this.metaGroup) {
+      this.metaGroup = await this.host.open(META_GROUP, this.meta, null);
+      this.afterMetaOpen();
+    }
+    let lastLog = 0;
+    let lastError = '';
+    while (!this.closed) {
+      for (const address of await this.seedAddresses()) {
+        try {
+          const reply = await this.rpc.call(address, 'cluster.join', { json: { node: this.selfRecord() } }, Date.now() + 10_000);
+          const r = reply.json as { clusterId: string; nodes: NodeRecord[] };
+          for (const n of r.nodes) if (n.id !== this.opts.nodeId) this.announced.set(n.id, n.grpcAddress);
+          this.updatePeers();
+          await this.identity.setClusterId(r.clusterId);
+          this.joined = true;
+          this.log(`joined cluster ${r.clusterId} through ${address} as ${this.memberId}`);
+          return;
+        } catch (e) {
+          lastError = `${address}: ${(e as Error).message}`;
+        }
+      }
+      if (Date.now() - lastLog > WAITING_LOG_EVERY_MS) {
+        lastLog = Date.now();
+        this.log(`not in a cluster yet; retrying the join (last answer: ${lastError || 'no seed resolved'})`);
+      }
+      await sleep(JOIN_RETRY_MS);
+    }
+  }
+
+  private afterMetaOpen(): void {
+    this.duties = new MetaDuties({
+      metaGroup: () => this.metaGroup,
+      meta: this.meta,
+      log: this.log,
+      isClosed: () => this.closed,
+    });
+    this.duties.start();
+    this.metaChanged();
+  }
+
+  /** After a restart: tell the others where this incarnation is now, then record it in the meta state. */
+  private async announceSelf(): Promise<void> {
+    const self = this.selfRecord();
+    while (!this.closed) {
+      const known = this.meta.state.nodes[self.id];
+      if (known && known.incarnation === self.incarnation && known.restUrl === self.restUrl && known.grpcAddress === self.grpcAddress) return;
+      for (const n of Object.values(this.meta.state.nodes)) {
+        if (n.id !== self.id) void this.rpc.call(n.grpcAddress, 'cluster.announce', { json: { nodeId: self.id, incarnation: self.incarnation, grpcAddress: self.grpcAddress } }, Date.now() + 1_000).catch(() => undefined);
+      }
+      if (known && known.incarnation === self.incarnation) {
+        await this.proposeMeta({ op: 'setNodeAddress', nodeId: self.id, incarnation: self.incarnation, restUrl: self.restUrl, grpcAddress: self.grpcAddress }, Date.now() + 5_000).catch(() => undefined);
+      }
+      await sleep(1_000);
+    }
+  }
+
+  // ---- the meta state changed: peers, shard replicas ----
+
+  private metaChanged(): void {
+    this.updatePeers();
+    const self = this.meta.state.nodes[this.opts.nodeId];
+    if (this.joined && this.meta.state.clusterId && self && self.incarnation !== this.identity.identity.incarnation) {
+      this.log(`the cluster now knows node ${this.opts.nodeId} as incarnation ${self.incarnation}, not this one (${this.identity.identity.incarnation}): this process holds no replicas`);
+    }
+    this.reconciling = this.reconciling.then(() => this.reconcileShards()).catch((e: unknown) => this.log(`reconciling shard replicas failed: ${String(e)}`));
+  }
+
+  private updatePeers(): void {
+    const peers = new Map<string, string>();
+    for (const p of this.opts.peers) if (p.id !== this.opts.nodeId) peers.set(p.id, p.grpcAddress);
+    for (const [id, address] of this.announced) peers.set(id, address);
+    for (const n of Object.values(this.meta.state.nodes)) if (n.id !== this.opts.nodeId) peers.set(n.id, this.announced.get(n.id) ?? n.grpcAddress);
+    this.transport.setPeers(peers);
+  }
+
+  /** Node ids holding a replica of a group, preferred leader first. */
+  private replicaNodesOf(groupId: string): string[] {
+    if (groupId === META_GROUP) return Object.keys(this.meta.state.nodes);
+    for (const c of Object.values(this.meta.state.collections)) for (const s of c.shards) if (s.groupId === groupId) return s.replicas.map(nodeOfMember);
+    return [];
+  }
+
+  /** Opens the shard groups the meta state places on this incarnation, and closes those no longer placed here. */
+  private async reconcileShards(): Promise<void> {
+    if (this.closed) return;
+    const wanted = new Map<string, { params: CollectionParams; placement: ShardPlacement }>();
+    for (const c of Object.values(this.meta.state.collections)) {
+      for (const s of c.shards) if (s.replicas.includes(this.memberId)) wanted.set(s.groupId, { params: c.params, placement: s });
+    }
+    await Promise.all([...wanted].map(([groupId, w]) => this.openShard(groupId, w.params, w.placement)));
+    const gone = [...this.shards.keys()].filter((g) => !wanted.has(g));
+    for (const groupId of gone) {
+      const sm = this.shards.get(groupId)!;
+      this.shards.delete(groupId);
+      sm.indexer.stop();
+      await this.host.close(groupId, true);
+    }
+    for (const g of [...this.lostGroups.keys()]) if (!wanted.has(g)) this.lostGroups.delete(g);
+    if (gone.length > 0) await this.identity.forgetGroups(gone);
+  }
+
+  private async openShard(groupId: string, params: CollectionParams, placement: ShardPlacement): Promise<void> {
+    if (this.shards.has(groupId) || this.opening.has(groupId) || this.lostGroups.has(groupId) || this.closed) return;
+    this.opening.add(groupId);
+    try {
+      const hasState = await this.host.hasState(groupId);
+      const founder = placement.founders.includes(this.memberId);
+      if (!hasState && this.identity.hasFounded(groupId)) {
+        const why = `the directory of group ${groupId} was lost after this node founded it: refusing to found it again (its votes and log are gone); the group runs without this replica until it is replaced`;
+        this.lostGroups.set(groupId, why);
+        this.log(why);
+        return;
+      }
+      const graphDir = path.join(this.host.groupDir(groupId), GRAPH_DIR);
+      await this.disk.mkdirp(graphDir);
+      const sm = new ShardStateMachine(params, this.opts.shardLimits, { disk: this.disk, dir: graphDir, log: (line) => this.log(`${groupId}: ${line}`) });
+      const group = await this.host.open(groupId, sm, !hasState && founder ? placement.founders : null);
+      if (!hasState && founder) await this.identity.markFounded(groupId);
+      this.shards.set(groupId, sm);
+      sm.onGraphCaughtUp = () => group.driver.requestSnapshot();
+      // The preferred leader campaigns at once so a new collection gets a leader without waiting a timeout.
+      if (placement.replicas[0] === this.memberId && group.storage.lastIndex() <= 1) group.driver.campaign();
+    } catch (e) {
+      if (!this.closed) this.log(`opening replica ${groupId} failed: ${String(e)}`);
+    } finally {
+      this.opening.delete(groupId);
+    }
+  }
+
+  // ---- proposals ----
 
   private checkEntrySize(data: Uint8Array): void {
     if (data.length > this.entryBytesMax) {
@@ -245,234 +434,169 @@ export class ClusterNode implements CollectionsBackend {
     }
   }
 
-  static async start(disk: Disk, opts: ClusterOptions): Promise<ClusterNode> {
-    const node = new ClusterNode(disk, opts);
-    await node.transport.start();
-    node.transport.setPeers(new Map(opts.peers.filter((p) => p.id !== opts.nodeId).map((p) => [p.id, p.grpcAddress])));
-    node.transport.onMessage((_from, groupId, bytes) => {
-      let m: Message;
-      try {
-        m = decodeMessage(bytes);
-      } catch {
-        return; // a malformed frame is dropped like a lost message
-      }
-      node.groupOf(groupId)?.driver.step(m);
-    });
-    node.transport.onSnapshot(async (_from, groupId, metaBytes, data) => {
-      const { message, snapMeta } = splitSnapshotHeader(metaBytes);
-      message.snapshot = { meta: snapMeta, data };
-      const group = node.groupOf(groupId);
-      if (!group) throw new JadeError('JADE_ERR_NOT_FOUND', `no group ${groupId} here yet`);
-      group.driver.step(message);
-    });
-    // Like etcd's ReportUnreachable: leaders stop streaming optimistically to a dead peer and probe.
-    node.transport.onPeerUnreachable((peerId) => {
-      node.metaGroup?.driver.reportUnreachable(peerId);
-      for (const s of node.shards.values()) s.group.driver.reportUnreachable(peerId);
-    });
-    node.metaGroup = await node.openGroup(META_GROUP, opts.peers.map((p) => p.id), node.meta);
-    node.meta.onChange(() => void node.reconcileShards());
-    // The meta state restored from a stored snapshot changed before the listener existed.
-    void node.reconcileShards();
-    node.tickTimer = setInterval(() => node.tick(), opts.tickIntervalMs);
-    // Publish our addresses in the meta state once a leader exists (idempotent).
-    void node.registerSelf();
-    return node;
-  }
-
-  private log(line: string): void {
-    this.opts.log?.(line);
-  }
-
-  private groupDir(groupId: string): string {
-    return path.join(this.opts.dataDir, GROUPS_DIR, groupId);
+  async proposeMeta(c: MetaCommand, deadlineMs = Date.now() + this.opts.leaderWaitMs): Promise<unknown> {
+    const data = encodeMetaCommand(c);
+    decodeMetaCommand(data); // refuse a malformed command before it is logged
+    return unwrapMetaResult(await this.router.propose(META_GROUP, data, 'majority', deadlineMs));
   }
 
   /**
-   * Opens a group from its directory (founding it with `voters` when the directory is new) and
-   * restores the state machine from the stored snapshot; the driver replays the log after it.
+   * What the leader proposes for a forwarded write: the batch decoded and validated exactly as
+   * the REST path does (dimension, finite numbers, ids, payload, limits), re-encoded normalized.
    */
-  private async openGroup(groupId: string, voters: string[], sm: GroupStateMachine): Promise<HostedGroup> {
-    const storage = await FileRaftStorage.open({ disk: this.disk, dir: this.groupDir(groupId), bootstrap: { voters, learners: [] }, wal: this.opts.wal });
-    const snap = storage.snapshot();
-    if (snap && snap.data.length > 0) {
-      if (sm.restoreOwn) await sm.restoreOwn(snap.data);
-      else sm.restore(snap.data);
-    }
-    const seed = [...`${this.opts.nodeId}/${groupId}`].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0, 2166136261);
-    let driver: RaftDriver | null = null;
-    driver = new RaftDriver({
-      core: {
-        id: this.opts.nodeId,
-        groupId,
-        random: new SeededRandom(seed || 1),
-        electionTicks: this.opts.electionTicks,
-        heartbeatTicks: this.opts.heartbeatTicks,
-        preVote: true,
-        checkQuorum: true,
-        logger: (line) => this.log(`[${groupId}] ${line}`),
-      },
-      storage,
-      transport: { send: (messages) => this.sendGroupMessages(groupId, messages, () => driver) },
-      stateMachine: driverStateMachine(sm),
-      snapshotEveryEntries: this.opts.group.snapshotEveryEntries,
-      snapshotEveryBytes: this.opts.group.snapshotEveryBytes,
-      compactionLagEntries: this.opts.group.retainEntries,
-      compactionLagBytes: this.opts.group.retainBytes,
-      maxPendingProposals: this.opts.group.waitersMax,
-      maxPendingReads: this.opts.group.waitersMax,
-      onFatal: (e) => this.log(`[${groupId}] stopped after a storage or state machine failure: ${String(e)}`),
-    });
-    return new HostedGroup(groupId, driver, storage, this.opts.group);
-  }
-
-  /** Raft messages go as transport frames; a MsgSnap goes as a snapshot stream whose outcome is reported to the core. */
-  private sendGroupMessages(groupId: string, messages: Message[], driverOf: () => RaftDriver | null): void {
-    for (const m of messages) {
-      if (m.type !== 'MsgSnap') {
-        this.transport.send(m.to, groupId, encodeMessageParts(m));
-        continue;
-      }
-      this.transport.sendSnapshot(m.to, groupId, joinSnapshotHeader(m), m.snapshot!.data).then(
-        () => driverOf()?.reportSnapshot(m.to, true),
-        () => driverOf()?.reportSnapshot(m.to, false),
-      );
-    }
-  }
-
-  private groupOf(groupId: string): HostedGroup | undefined {
-    return groupId === META_GROUP ? this.metaGroup : this.shards.get(groupId)?.group;
-  }
-
-  private tick(): void {
-    this.metaGroup.driver.tick();
-    for (const s of this.shards.values()) s.group.driver.tick();
-  }
-
-  private async registerSelf(): Promise<void> {
-    const self = this.opts.peers.find((p) => p.id === this.opts.nodeId);
-    if (!self) return;
-    while (!this.closed) {
-      const known = this.meta.state.nodes[self.id];
-      if (known && known.restUrl === self.restUrl && known.grpcAddress === self.grpcAddress) return;
-      try {
-        await this.proposeMeta({ op: 'setNode', node: { id: self.id, restUrl: self.restUrl, grpcAddress: self.grpcAddress } });
-        return;
-      } catch {
-        await sleep(200);
-      }
-    }
-  }
-
-  /** Opens the shard groups the meta state places here, and closes those of deleted collections. */
-  private async reconcileShards(): Promise<void> {
-    const wanted = new Map<string, { params: CollectionParams; replicas: string[] }>();
-    for (const c of Object.values(this.meta.state.collections)) {
-      for (const s of c.shards) if (s.replicas.includes(this.opts.nodeId)) wanted.set(s.groupId, { params: c.params, replicas: s.replicas });
-    }
-    for (const [groupId, w] of wanted) {
-      if (this.shards.has(groupId) || this.opening.has(groupId) || this.closed) continue;
-      this.opening.add(groupId);
-      try {
-        const graphDir = path.join(this.groupDir(groupId), GRAPH_DIR);
-        await this.disk.mkdirp(graphDir);
-        const sm = new ShardStateMachine(w.params, this.opts.shardLimits, { disk: this.disk, dir: graphDir, log: (line) => this.log(`${groupId}: ${line}`) });
-        const group = await this.openGroup(groupId, w.replicas, sm);
-        if (this.closed) {
-          await group.close();
-          return;
-        }
-        this.shards.set(groupId, { group, sm });
-        sm.onGraphCaughtUp = () => group.driver.requestSnapshot();
-        // The first replica campaigns at once so a new collection gets a leader without waiting a timeout.
-        if (w.replicas[0] === this.opts.nodeId && group.storage.lastIndex() <= 1) group.driver.campaign();
-      } finally {
-        this.opening.delete(groupId);
-      }
-    }
-    for (const [groupId, replica] of this.shards) {
-      if (wanted.has(groupId)) continue;
-      this.shards.delete(groupId);
-      replica.sm.indexer.stop();
-      await replica.group.close();
-      await this.disk.removeAll(this.groupDir(groupId));
-    }
-  }
-
-  // ---- proposals, with forwarding to the leader ----
-
-  /** Proposes to a group: here when this node leads it, else at its leader over HTTP; retries while no leader is known. */
-  private async proposeTo(groupId: string, data: Uint8Array): Promise<unknown> {
-    const deadline = Date.now() + this.opts.leaderWaitMs;
-    let lastError: unknown = null;
-    while (Date.now() < deadline && !this.closed) {
-      const group = this.groupOf(groupId);
-      if (group?.isLeader) {
-        try {
-          return await group.propose(data);
-        } catch (e) {
-          // Not leader any more, or the entry was replaced: not applied, so trying again is safe.
-          if (isJadeError(e) && e.code === 'JADE_ERR_NOT_LEADER') {
-            lastError = e;
-            await sleep(50);
-            continue;
-          }
-          throw e;
-        }
-      }
-      const leaderId = group?.leaderId;
-      const leader = leaderId ? this.meta.state.nodes[leaderId] ?? this.opts.peers.find((p) => p.id === leaderId) : undefined;
-      if (leader && leaderId !== this.opts.nodeId) {
-        const r = await this.forward(leader.restUrl, groupId, data);
-        if (r.retry) {
-          lastError = r.error;
-          await sleep(50);
-          continue;
-        }
-        return r.result;
-      }
-      await sleep(50);
-    }
-    if (isJadeError(lastError)) throw new JadeError('JADE_ERR_UNAVAILABLE', `no leader accepted the write for ${groupId} within ${this.opts.leaderWaitMs} ms: ${lastError.message}`);
-    throw new JadeError('JADE_ERR_UNAVAILABLE', `no leader for ${groupId} within ${this.opts.leaderWaitMs} ms`);
-  }
-
-  private async forward(restUrl: string, groupId: string, data: Uint8Array): Promise<{ retry: boolean; result?: unknown; error?: unknown }> {
-    let res: Response;
-    try {
-      res = await fetch(`${restUrl}/internal/v1/groups/${encodeURIComponent(groupId)}/propose`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/octet-stream', ...(this.opts.apiKey ? { 'api-key': this.opts.apiKey } : {}) },
-        body: data,
-        signal: AbortSignal.timeout(this.opts.group.proposalTimeoutMs + 1_000),
-      });
-    } catch (e) {
-      // Connection refused before sending is safe to retry; anything later has an unknown outcome.
-      const code = (e as { cause?: { code?: string } }).cause?.code;
-      if (code === 'ECONNREFUSED') return { retry: true, error: new JadeError('JADE_ERR_NOT_LEADER', `leader at ${restUrl} unreachable`) };
-      throw new JadeError('JADE_ERR_UNAVAILABLE', `forwarding to the leader at ${restUrl} failed; the outcome is unknown`);
-    }
-    const json = (await res.json().catch(() => ({}))) as { result?: unknown; status?: { code?: ErrorCode; error?: string } };
-    if (res.ok) return { retry: false, result: json.result };
-    const code = json.status?.code ?? 'JADE_ERR_UNAVAILABLE';
-    const error = new JadeError(code, json.status?.error ?? `HTTP ${res.status}`);
-    if (code === 'JADE_ERR_NOT_LEADER') return { retry: true, error };
-    throw error;
-  }
-
-  /** The internal endpoint behind forwarding: propose here, only if this node leads the group. */
-  async proposeLocal(groupId: string, data: Uint8Array): Promise<unknown> {
+  private prepareProposal(groupId: string, data: Uint8Array): Uint8Array {
     this.checkEntrySize(data);
-    const group = this.groupOf(groupId);
-    if (!group) throw new JadeError('JADE_ERR_NOT_LEADER', `group ${groupId} is not hosted here`);
-    return group.propose(data);
+    if (groupId === META_GROUP) {
+      decodeMetaCommand(data);
+      return data;
+    }
+    const sm = this.shards.get(groupId);
+    if (!sm) throw new JadeError('JADE_ERR_NOT_LEADER', `group ${groupId} is not hosted on ${this.opts.nodeId}`, { leader: '' });
+    let batch: WriteBatch;
+    try {
+      batch = decodeWriteBatch(data);
+    } catch (e) {
+      throw new JadeError('JADE_ERR_BAD_REQUEST', `forwarded write for ${groupId} is not a valid write batch: ${(e as Error).message}`);
+    }
+    const valid = encodeWriteBatch(sm.state.validateBatch(batch));
+    this.checkEntrySize(valid);
+    return valid;
   }
 
-  private async proposeMeta(c: MetaCommand): Promise<void> {
-    unwrapMetaResult(await this.proposeTo(META_GROUP, encodeMetaCommand(c)));
+  /** Writes one shard's part of a batch through the group's leader, acknowledged per the consistency level. */
+  async writeShard(groupId: string, batch: WriteBatch, consistency: WriteConsistency, deadlineMs: number): Promise<number> {
+    // Validated here when this node has a replica (the leader validates again either way).
+    const sm = this.shards.get(groupId);
+    const data = encodeWriteBatch(sm ? sm.state.validateBatch(batch) : batch);
+    this.checkEntrySize(data);
+    const ack: ProposeAck = consistency === 'one' ? 'one' : 'majority';
+    const index = (await this.router.propose(groupId, data, ack, deadlineMs)) as number;
+    if (consistency === 'all') await this.waitAppliedEverywhere(groupId, index, deadlineMs);
+    return index;
   }
 
-  // ---- CollectionsBackend ----
+  /** `all`: every replica has applied `index`, or a coded error names those that had not. */
+  private async waitAppliedEverywhere(groupId: string, index: number, deadlineMs: number): Promise<void> {
+    const replicas = this.replicaNodesOf(groupId);
+    const lagging: string[] = [];
+    await Promise.all(
+      replicas.map(async (nodeId) => {
+        try {
+          if (nodeId === this.opts.nodeId) {
+            const g = this.host.get(groupId);
+            if (!g) throw new JadeError('JADE_ERR_UNAVAILABLE', 'replica not open here');
+            await g.whenApplied(index, remainingMs(deadlineMs));
+            return;
+          }
+          const address = this.addressOf(nodeId);
+          if (!address) throw new JadeError('JADE_ERR_UNAVAILABLE', `no address for ${nodeId}`);
+          await this.rpc.call(address, 'group.waitApplied', { json: { groupId, index } }, deadlineMs);
+        } catch {
+          lagging.push(nodeId);
+        }
+      }),
+    );
+    if (lagging.length > 0) {
+      lagging.sort();
+      throw new JadeError('JADE_ERR_DEADLINE', `write consistency "all": the write is committed (index ${index}) but replica${lagging.length > 1 ? 's' : ''} ${lagging.join(', ')} of ${groupId} had not applied it before the deadline`, { laggingReplicas: lagging, index });
+    }
+  }
+
+  // ---- internal calls ----
+
+  /** Registers an internal method (the collection layer adds its shard reads). */
+  handle(method: string, handler: RpcHandler): void {
+    this.rpc.handle(method, handler);
+  }
+
+  private registerHandlers(): void {
+    this.rpc.handle(PROPOSE_METHOD, async ({ json, binary }, ctx) => {
+      const { groupId, ack } = json as { groupId: unknown; ack: unknown };
+      if (typeof groupId !== 'string' || (ack !== 'majority' && ack !== 'one') || !binary) throw new JadeError('JADE_ERR_BAD_REQUEST', `${PROPOSE_METHOD} needs groupId, ack and the proposal bytes`);
+      const value = await this.router.proposeHere(groupId, binary, ack, ctx.deadlineMs, (g, d) => this.prepareProposal(g, d));
+      return { json: value ?? null };
+    });
+    this.rpc.handle('group.waitApplied', async ({ json }, ctx) => {
+      const { groupId, index } = json as { groupId: unknown; index: unknown };
+      if (typeof groupId !== 'string' || typeof index !== 'number') throw new JadeError('JADE_ERR_BAD_REQUEST', 'group.waitApplied needs groupId and index');
+      const g = this.host.get(groupId);
+      if (!g) throw new JadeError('JADE_ERR_UNAVAILABLE', `no replica of ${groupId} on ${this.opts.nodeId}`);
+      await g.whenApplied(index, remainingMs(ctx.deadlineMs));
+      return { json: true };
+    });
+    this.rpc.handle('cluster.identify', async () => ({
+      json: { clusterId: this.identity.identity.clusterId, nodeId: this.opts.nodeId, incarnation: this.identity.identity.incarnation, member: this.isMember },
+    }));
+    this.rpc.handle('cluster.announce', async ({ json }, ctx) => {
+      const { nodeId, incarnation, grpcAddress } = json as { nodeId: unknown; incarnation: unknown; grpcAddress: unknown };
+      if (nodeId !== ctx.fromNodeId || typeof grpcAddress !== 'string' || typeof incarnation !== 'string') throw new JadeError('JADE_ERR_BAD_REQUEST', 'cluster.announce names the caller and its address');
+      const known = this.meta.state.nodes[nodeId];
+      if (known && known.incarnation === incarnation) {
+        this.announced.set(nodeId, grpcAddress);
+        this.updatePeers();
+      }
+      return { json: true };
+    });
+    this.rpc.handle('cluster.join', async ({ json }, ctx) => {
+      const node = (json as { node?: NodeRecord })?.node;
+      if (!node || node.id !== ctx.fromNodeId) throw new JadeError('JADE_ERR_BAD_REQUEST', 'cluster.join names the calling node');
+      return { json: await this.admit(node, ctx.deadlineMs) };
+    });
+    this.rpc.handle('cluster.removePeer', async ({ json }, ctx) => {
+      const { nodeId, force } = json as { nodeId: unknown; force: unknown };
+      if (typeof nodeId !== 'string') throw new JadeError('JADE_ERR_BAD_REQUEST', 'cluster.removePeer needs nodeId');
+      return { json: await this.removePeer(nodeId, force === true, ctx.deadlineMs) };
+    });
+  }
+
+  /** Runs `fn` on the meta leader: here when this node leads the meta group, else forwarded there once. */
+  private async onMetaLeader<T>(method: string, args: unknown, deadlineMs: number, here: () => Promise<T>): Promise<T> {
+    const g = this.metaGroup;
+    if (g?.isLeader) return here();
+    const leader = g?.leaderMember ? nodeOfMember(g.leaderMember) : undefined;
+    const address = leader && leader !== this.opts.nodeId ? this.addressOf(leader) : undefined;
+    if (!address) throw new JadeError('JADE_ERR_UNAVAILABLE', `no meta leader known on ${this.opts.nodeId} yet; retry shortly`);
+    return (await this.rpc.call(address, method, { json: args }, deadlineMs)).json as T;
+  }
+
+  /** Meta leader: records a joining node (replacing an older incarnation) and adds it to the meta group as a learner. */
+  private admit(node: NodeRecord, deadlineMs: number): Promise<{ clusterId: string; nodes: NodeRecord[] }> {
+    return this.onMetaLeader('cluster.join', { node }, deadlineMs, async () => {
+      if (!this.meta.state.clusterId) throw new JadeError('JADE_ERR_UNAVAILABLE', 'the cluster is still bootstrapping; retry shortly');
+      const known = this.meta.state.nodes[node.id];
+      if (!known || known.incarnation !== node.incarnation) {
+        if (known) this.log(`node ${node.id} returns as a new incarnation ${node.incarnation} (was ${known.incarnation}): its old replicas are lost and the old member leaves the meta group`);
+        await this.proposeMeta({ op: 'addNode', node: { ...node, joinedAtMs: Date.now() } }, deadlineMs);
+      }
+      // The learner is added by the meta duties (one membership change at a time); wait for it.
+      const member = memberId(node.id, node.incarnation);
+      while (Date.now() < deadlineMs) {
+        const conf = this.metaGroup!.driver.core.confState();
+        if (conf.voters.includes(member) || conf.learners.includes(member)) break;
+        await sleep(50);
+      }
+      return { clusterId: this.meta.state.clusterId!, nodes: Object.values(this.meta.state.nodes) };
+    });
+  }
+
+  /** Takes a node out of the cluster: refused (409) while it holds replicas, unless forced. */
+  removePeer(nodeId: string, force: boolean, deadlineMs: number): Promise<{ removed: string; degradedGroups: string[] }> {
+    return this.onMetaLeader('cluster.removePeer', { nodeId, force }, deadlineMs, async () => {
+      const n = this.meta.state.nodes[nodeId];
+      if (!n) throw new JadeError('JADE_ERR_NOT_FOUND', `no node ${nodeId} in the cluster`);
+      const member = memberId(n.id, n.incarnation);
+      const replicas = replicasOnMember(this.meta.state, member);
+      if (replicas.length > 0 && !force) {
+        throw new JadeError('JADE_ERR_CONFLICT', `node ${nodeId} still holds ${replicas.length} replica${replicas.length > 1 ? 's' : ''} (${replicas.slice(0, 5).map((r) => r.groupId).join(', ')}${replicas.length > 5 ? ', …' : ''}): move them first, or remove it with force=true, which leaves those groups without this replica`, { reason: 'NODE_HOLDS_REPLICAS', replicas: replicas.length });
+      }
+      if (Object.keys(this.meta.state.nodes).length === 1) throw new JadeError('JADE_ERR_CONFLICT', `node ${nodeId} is the last member of the cluster`, { reason: 'LAST_MEMBER' });
+      await this.proposeMeta({ op: 'removeNode', nodeId, incarnation: n.incarnation }, deadlineMs);
+      if (force && replicas.length > 0) this.log(`node ${nodeId} removed with force: ${replicas.length} groups run without its replica`);
+      return { removed: member, degradedGroups: replicas.map((r) => r.groupId) };
+    });
+  }
+
+  // ---- collections ----
 
   names(): string[] {
     return Object.keys(this.meta.state.collections).sort();
@@ -482,79 +606,134 @@ export class ClusterNode implements CollectionsBackend {
     return name in this.meta.state.collections;
   }
 
-  async create(name: string, params: CollectionParams, options: CreateOptions = {}): Promise<void> {
+  collectionMeta(name: string): CollectionMeta {
+    const c = this.meta.state.collections[name];
+    if (!c) throw new JadeError('JADE_ERR_COLLECTION_NOT_FOUND', `collection "${name}" does not exist`);
+    return c;
+  }
+
+  /** This node's replica of a shard group, when it holds one and it is open. */
+  localReplica(groupId: string): LocalShardReplica | undefined {
+    const sm = this.shards.get(groupId);
+    const group = this.host.get(groupId);
+    return sm && group ? { sm, group } : undefined;
+  }
+
+  /** gRPC address of a node (for the collection layer's remote reads). */
+  nodeAddress(nodeId: string): string | undefined {
+    return this.addressOf(nodeId);
+  }
+
+  /** The node believed to lead a group. */
+  leaderOf(groupId: string): string | undefined {
+    return this.router.leaderOf(groupId);
+  }
+
+  noteLeader(groupId: string, nodeId: string | undefined): void {
+    this.router.noteLeader(groupId, nodeId);
+  }
+
+  nodeLabels(nodeId: string): Record<string, string> {
+    return this.meta.state.nodes[nodeId]?.labels ?? {};
+  }
+
+  get labels(): Record<string, string> {
+    return this.opts.labels ?? {};
+  }
+
+  /** Members that may hold new replicas: every node's current incarnation. */
+  private placementMembers(): string[] {
+    return Object.values(this.meta.state.nodes)
+      .map((n) => memberId(n.id, n.incarnation))
+      .sort();
+  }
+
+  async create(name: string, params: CollectionParams, options: { shardNumber?: number; replicationFactor?: number; writeConsistency?: WriteConsistency } = {}): Promise<void> {
     validateCollectionName(name);
     validateParams(params);
     if (this.has(name)) throw new JadeError('JADE_ERR_COLLECTION_EXISTS', `collection "${name}" already exists`);
-    const nodeIds = this.opts.peers.map((p) => p.id);
-    const rf = options.replicationFactor ?? Math.min(3, nodeIds.length);
-    if (!Number.isInteger(rf) || rf < 1 || rf > nodeIds.length) throw new JadeError('JADE_ERR_BAD_REQUEST', `replication_factor must be in 1..${nodeIds.length} (the cluster's size)`);
+    const members = this.placementMembers();
+    const shardNumber = options.shardNumber ?? this.opts.defaults.shardNumber;
+    // A fixed member set (JADE_PEERS) counts its configured size: the default must not depend on
+    // how many peers had joined when the first collection was created.
+    const clusterSize = Math.max(members.length, this.opts.peers.length);
+    const rf = options.replicationFactor ?? this.opts.defaults.replicationFactor ?? Math.min(3, clusterSize);
+    if (rf > members.length && rf <= clusterSize) {
+      throw new JadeError('JADE_ERR_UNAVAILABLE', `the cluster is still forming (${members.length} of ${clusterSize} configured peers have joined): retry shortly`);
+    }
+    const load = new Map<string, MemberLoad>();
+    for (const c of Object.values(this.meta.state.collections)) {
+      for (const s of c.shards) {
+        s.replicas.forEach((m, i) => {
+          const l = load.get(m) ?? { replicas: 0, leaders: 0 };
+          l.replicas++;
+          if (i === 0) l.leaders++;
+          load.set(m, l);
+        });
+      }
+    }
+    if (!Number.isInteger(shardNumber) || shardNumber < 1 || shardNumber > 1024) throw new JadeError('JADE_ERR_BAD_REQUEST', 'shard_number must be an integer in 1..1024');
+    const placed = placeShards({ members, load, shardNumber, replicationFactor: rf, seed: name });
     const createdAtMs = Date.now();
-    await this.proposeMeta({ op: 'createCollection', collection: { name, params, createdAtMs, shards: [{ groupId: `c-${name}-${createdAtMs.toString(36)}-s0`, replicas: placeReplicas(name, nodeIds, rf) }] } });
-  }
-
-  /** Replicas of each of the collection's shards (0 when there is no such collection). */
-  replicationFactorOf(name: string): number {
-    return this.meta.state.collections[name]?.shards[0]?.replicas.length ?? 0;
+    const space = 2 ** 32;
+    const shards: ShardPlacement[] = placed.map((replicas, i) => ({
+      groupId: `c-${name}-${createdAtMs.toString(36)}-s${i}`,
+      range: { start: Math.floor((i * space) / shardNumber), end: Math.floor(((i + 1) * space) / shardNumber) },
+      founders: replicas,
+      replicas,
+    }));
+    await this.proposeMeta({ op: 'createCollection', collection: { name, params, createdAtMs, replicationFactor: rf, writeConsistency: options.writeConsistency ?? this.opts.defaults.writeConsistency, shards } });
   }
 
   async delete(name: string): Promise<boolean> {
     if (!this.has(name)) return false;
-    await this.proposeMeta({ op: 'deleteCollection', name });
+    try {
+      await this.proposeMeta({ op: 'deleteCollection', name });
+    } catch (e) {
+      if (isJadeError(e) && e.code === 'JADE_ERR_COLLECTION_NOT_FOUND') return false;
+      throw e;
+    }
     return true;
   }
 
-  private shardOf(name: string): { groupId: string; replica: ShardReplica | undefined } {
-    const c = this.meta.state.collections[name];
-    if (!c) throw new JadeError('JADE_ERR_COLLECTION_NOT_FOUND', `collection "${name}" does not exist`);
-    const groupId = c.shards[0].groupId;
-    return { groupId, replica: this.shards.get(groupId) };
+  // ---- status ----
+
+  members(): MemberStatus[] {
+    const conf = this.metaGroup?.driver.core.confState() ?? { voters: [], learners: [] };
+    return Object.values(this.meta.state.nodes)
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .map((n) => {
+        const m = memberId(n.id, n.incarnation);
+        return {
+          id: n.id,
+          incarnation: n.incarnation,
+          restUrl: n.restUrl,
+          grpcAddress: this.announced.get(n.id) ?? n.grpcAddress,
+          labels: n.labels,
+          metaRole: conf.voters.includes(m) ? 'voter' : conf.learners.includes(m) ? 'learner' : 'none',
+          replicas: replicasOnMember(this.meta.state, m).length,
+        };
+      });
   }
 
-  async write(name: string, batch: WriteBatch): Promise<number> {
-    const { groupId, replica } = this.shardOf(name);
-    // Validate against our replica when we have one; the leader applies exactly these bytes.
-    const valid = replica ? replica.sm.state.validateBatch(batch) : batch;
-    const data = encodeWriteBatch(valid);
-    this.checkEntrySize(data);
-    return (await this.proposeTo(groupId, data)) as number;
-  }
-
-  async read(name: string, consistency: ReadConsistency): Promise<CollectionView> {
-    const { replica } = this.shardOf(name);
-    if (!replica) throw new JadeError('JADE_ERR_UNAVAILABLE', `no replica of "${name}" on this node; query a node that holds one`);
-    if (consistency === 'strong') {
-      const deadline = Date.now() + this.opts.leaderWaitMs;
-      for (;;) {
-        try {
-          await replica.group.readBarrier();
-          break;
-        } catch (e) {
-          // No leader known yet: elections take a moment; give up only at the deadline.
-          if (!(isJadeError(e) && e.code === 'JADE_ERR_NOT_LEADER') || Date.now() > deadline) throw e;
-          await sleep(50);
-        }
-      }
-    }
-    return this.view(name);
-  }
-
-  view(name: string): CollectionView {
-    const c = this.meta.state.collections[name];
-    const { replica } = this.shardOf(name);
-    if (!replica) throw new JadeError('JADE_ERR_UNAVAILABLE', `no replica of "${name}" on this node yet`);
-    return { record: { name, params: c.params, createdAtMs: c.createdAtMs }, state: replica.sm.state, walBytes: replica.group.storage.walSizeBytes() };
+  groupStatuses(): GroupStatus[] {
+    return this.host.all().map((g) => g.status());
   }
 
   clusterStatus(): Record<string, unknown> {
-    const m = this.metaGroup.status();
+    const m = this.metaGroup?.status();
     return {
       mode: 'cluster',
-      role: m.role,
-      term: m.term,
-      metaLeader: m.leader || null,
-      members: this.opts.peers.map((p) => ({ id: p.id, restUrl: p.restUrl, grpcAddress: p.grpcAddress, voter: m.conf.voters.includes(p.id) })),
-      groups: [m, ...[...this.shards.values()].map((s) => s.group.status())],
+      clusterId: this.meta.state.clusterId,
+      memberId: this.memberId,
+      joined: this.isMember,
+      role: m?.role ?? 'none',
+      term: m?.term ?? 0,
+      metaLeader: m?.leader || null,
+      metaVotersMax: META_VOTERS_MAX,
+      members: this.members().map((x) => ({ id: x.id, restUrl: x.restUrl, grpcAddress: x.grpcAddress, voter: x.metaRole === 'voter', metaRole: x.metaRole, incarnation: x.incarnation, replicas: x.replicas })),
+      groups: this.groupStatuses(),
+      lostGroups: [...this.lostGroups.keys()],
     };
   }
 
@@ -563,29 +742,13 @@ export class ClusterNode implements CollectionsBackend {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
-    if (this.tickTimer) clearInterval(this.tickTimer);
-    for (const s of this.shards.values()) {
-      s.sm.indexer.stop();
-      await s.group.close();
-    }
-    await this.metaGroup.close();
+    this.duties?.stop();
+    for (const sm of this.shards.values()) sm.indexer.stop();
+    await this.reconciling.catch(() => undefined);
+    await this.host.closeAll();
+    this.rpc.close();
     await this.transport.close();
   }
-}
-
-/** The MsgSnap header travels as the transport's snapshot "meta": message + snapshot metadata. */
-function joinSnapshotHeader(m: Message): Uint8Array {
-  const msg = encodeMessage({ ...m, snapshot: undefined });
-  const meta = encodeSnapshotMeta(m.snapshot!.meta);
-  const out = new Uint8Array(4 + msg.length + meta.length);
-  new DataView(out.buffer).setUint32(0, msg.length, true);
-  out.set(msg, 4);
-  out.set(meta, 4 + msg.length);
-  return out;
-}
-
-function splitSnapshotHeader(bytes: Uint8Array): { message: Message; snapMeta: ReturnType<typeof decodeSnapshotMeta> } {
-  const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
-  return { message: decodeMessage(bytes.subarray(4, 4 + len)), snapMeta: decodeSnapshotMeta(bytes.subarray(4 + len)) };
 }

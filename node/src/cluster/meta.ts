@@ -1,47 +1,190 @@
-// The meta group's state machine: nodes with their addresses, collections with their settings,
-// and the placement of each shard's replicas. Every node applies the same commands in the same
-// order, so every node agrees on which shard groups exist and where.
+// The meta group's state machine: the cluster's id, its nodes (id, incarnation, addresses,
+// labels), collections with their settings and the placement of each shard's replicas. Every
+// node applies the same commands in the same order, so every node agrees on which shard groups
+// exist and where. Commands are validated when decoded; a malformed or inapplicable one yields
+// an error result on every node alike, never an exception (it is in the log for good).
 import type { Entry } from '../raft/types.js';
 import type { CollectionParams } from '../shard/state.js';
-import { JadeError, type ErrorCode } from '../util/errors.js';
+import { validateParams } from '../shard/state.js';
+import { COLLECTION_NAME_RE } from '../shard/collection-name.js';
+import { JadeError, isJadeError, type ErrorCode } from '../util/errors.js';
+import { incarnationOfMember, memberId, nodeOfMember } from './identity.js';
+
+export type WriteConsistency = 'majority' | 'all' | 'one';
+export const WRITE_CONSISTENCIES: readonly WriteConsistency[] = ['majority', 'all', 'one'];
 
 export interface NodeRecord {
   id: string;
+  incarnation: string;
   restUrl: string;
   grpcAddress: string;
+  /** Free-form labels (e.g. zone) for read strategies and placement. */
+  labels: Record<string, string>;
+  joinedAtMs: number;
+}
+
+export interface HashRangeMeta {
+  start: number;
+  end: number;
 }
 
 export interface ShardPlacement {
   groupId: string;
+  /** The point-hash range this shard owns. */
+  range: HashRangeMeta;
+  /** Members (node id + incarnation) that founded the group with themselves as voters. */
+  founders: string[];
+  /** Members that hold a replica now (founders, or replicas added later). */
   replicas: string[];
 }
 
 export interface CollectionMeta {
   name: string;
   params: CollectionParams;
-  shards: ShardPlacement[];
   createdAtMs: number;
+  replicationFactor: number;
+  writeConsistency: WriteConsistency;
+  shards: ShardPlacement[];
 }
 
 export type MetaCommand =
-  | { op: 'setNode'; node: NodeRecord }
+  /** The first command of a new cluster, proposed by the bootstrapping node. */
+  | { op: 'init'; clusterId: string; node: NodeRecord }
+  /** A node joins, or returns with a new incarnation (which replaces the old one). */
+  | { op: 'addNode'; node: NodeRecord }
+  /** A known incarnation restarted with other addresses (a pod gets a new IP). */
+  | { op: 'setNodeAddress'; nodeId: string; incarnation: string; restUrl: string; grpcAddress: string }
+  | { op: 'removeNode'; nodeId: string; incarnation: string }
   | { op: 'createCollection'; collection: CollectionMeta }
   | { op: 'deleteCollection'; name: string };
 
 /** What applying a command returned: JSON, so a forwarded proposal can carry it back. */
-export type MetaResult = { ok: true } | { ok: false; code: ErrorCode; message: string };
+export type MetaResult = { ok: true; value?: unknown } | { ok: false; code: ErrorCode; message: string };
 
 export interface MetaState {
+  clusterId: string | null;
   nodes: Record<string, NodeRecord>;
   collections: Record<string, CollectionMeta>;
+}
+
+export function emptyMetaState(): MetaState {
+  return { clusterId: null, nodes: {}, collections: {} };
 }
 
 export function encodeMetaCommand(c: MetaCommand): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(c));
 }
 
+// ---- validation of commands (before they are proposed, and again when applied) ----
+
+const NODE_ID_RE = /^[A-Za-z0-9_.-]{1,128}$/;
+const INCARNATION_RE = /^[0-9a-f]{4,32}$/;
+const ADDRESS_MAX = 512;
+const LABELS_MAX = 32;
+export const SHARDS_PER_COLLECTION_MAX = 1024;
+export const REPLICATION_FACTOR_MAX = 16;
+
+function bad(message: string): never {
+  throw new JadeError('JADE_ERR_BAD_REQUEST', `invalid meta command: ${message}`);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(v: unknown, what: string, re?: RegExp, max = ADDRESS_MAX): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > max || (re && !re.test(v))) bad(`${what} must be a valid string`);
+  return v;
+}
+
+function int(v: unknown, what: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(`${what} must be an integer in ${min}..${max}`);
+  return v;
+}
+
+export function validNodeId(id: unknown): id is string {
+  return typeof id === 'string' && NODE_ID_RE.test(id);
+}
+
+function member(v: unknown, what: string): string {
+  const m = str(v, what, undefined, 200);
+  if (!NODE_ID_RE.test(nodeOfMember(m)) || !INCARNATION_RE.test(incarnationOfMember(m))) bad(`${what} must be node#incarnation`);
+  return m;
+}
+
+function nodeRecord(v: unknown): NodeRecord {
+  if (!isRecord(v)) bad('node must be an object');
+  const labels = v.labels ?? {};
+  if (!isRecord(labels) || Object.keys(labels).length > LABELS_MAX || !Object.values(labels).every((x) => typeof x === 'string' && x.length <= 256)) bad('node.labels must be an object of strings');
+  return {
+    id: str(v.id, 'node.id', NODE_ID_RE),
+    incarnation: str(v.incarnation, 'node.incarnation', INCARNATION_RE),
+    restUrl: str(v.restUrl, 'node.restUrl', /^https?:\/\/\S+$/),
+    grpcAddress: str(v.grpcAddress, 'node.grpcAddress', /^\S+:\d+$/),
+    labels: labels as Record<string, string>,
+    joinedAtMs: int(v.joinedAtMs, 'node.joinedAtMs', 0, Number.MAX_SAFE_INTEGER),
+  };
+}
+
+function collectionMeta(v: unknown): CollectionMeta {
+  if (!isRecord(v)) bad('collection must be an object');
+  const name = str(v.name, 'collection.name', COLLECTION_NAME_RE, 255);
+  if (!isRecord(v.params)) bad('collection.params must be an object');
+  try {
+    validateParams(v.params as unknown as CollectionParams);
+  } catch (e) {
+    bad(`collection.params: ${(e as Error).message}`);
+  }
+  const rf = int(v.replicationFactor, 'collection.replicationFactor', 1, REPLICATION_FACTOR_MAX);
+  const wc = v.writeConsistency;
+  if (!WRITE_CONSISTENCIES.includes(wc as WriteConsistency)) bad(`collection.writeConsistency must be one of ${WRITE_CONSISTENCIES.join(', ')}`);
+  if (!Array.isArray(v.shards) || v.shards.length < 1 || v.shards.length > SHARDS_PER_COLLECTION_MAX) bad(`collection.shards must list 1..${SHARDS_PER_COLLECTION_MAX} shards`);
+  let expectStart = 0;
+  const shards = v.shards.map((s, i): ShardPlacement => {
+    if (!isRecord(s) || !isRecord(s.range)) bad(`shards[${i}] must be an object with a range`);
+    const start = int(s.range.start, `shards[${i}].range.start`, 0, 2 ** 32 - 1);
+    const end = int(s.range.end, `shards[${i}].range.end`, 1, 2 ** 32);
+    if (start !== expectStart || end <= start) bad(`shards[${i}].range must continue the previous one`);
+    expectStart = end;
+    if (!Array.isArray(s.founders) || !Array.isArray(s.replicas) || s.replicas.length < 1) bad(`shards[${i}] needs founders and replicas`);
+    const replicas = s.replicas.map((m, j) => member(m, `shards[${i}].replicas[${j}]`));
+    const founders = s.founders.map((m, j) => member(m, `shards[${i}].founders[${j}]`));
+    if (new Set(replicas.map(nodeOfMember)).size !== replicas.length) bad(`shards[${i}] places two replicas on one node`);
+    return { groupId: str(s.groupId, `shards[${i}].groupId`, /^[A-Za-z0-9_.-]{1,300}$/, 300), range: { start, end }, founders, replicas };
+  });
+  if (expectStart !== 2 ** 32) bad('collection.shards must cover the whole hash space');
+  return { name, params: v.params as unknown as CollectionParams, createdAtMs: int(v.createdAtMs, 'collection.createdAtMs', 0, Number.MAX_SAFE_INTEGER), replicationFactor: rf, writeConsistency: wc as WriteConsistency, shards };
+}
+
+/** Decodes and validates a meta command: throws a coded 400 for anything malformed. */
+export function decodeMetaCommand(data: Uint8Array): MetaCommand {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    bad('not JSON');
+  }
+  if (!isRecord(v)) bad('not an object');
+  switch (v.op) {
+    case 'init':
+      return { op: 'init', clusterId: str(v.clusterId, 'clusterId', /^[0-9a-f]{32}$/), node: nodeRecord(v.node) };
+    case 'addNode':
+      return { op: 'addNode', node: nodeRecord(v.node) };
+    case 'setNodeAddress':
+      return { op: 'setNodeAddress', nodeId: str(v.nodeId, 'nodeId', NODE_ID_RE), incarnation: str(v.incarnation, 'incarnation', INCARNATION_RE), restUrl: str(v.restUrl, 'restUrl', /^https?:\/\/\S+$/), grpcAddress: str(v.grpcAddress, 'grpcAddress', /^\S+:\d+$/) };
+    case 'removeNode':
+      return { op: 'removeNode', nodeId: str(v.nodeId, 'nodeId', NODE_ID_RE), incarnation: str(v.incarnation, 'incarnation', INCARNATION_RE) };
+    case 'createCollection':
+      return { op: 'createCollection', collection: collectionMeta(v.collection) };
+    case 'deleteCollection':
+      return { op: 'deleteCollection', name: str(v.name, 'name', COLLECTION_NAME_RE, 255) };
+    default:
+      return bad(`unknown op ${JSON.stringify(v.op)?.slice(0, 40)}`);
+  }
+}
+
 export class MetaStateMachine {
-  state: MetaState = { nodes: {}, collections: {} };
+  state: MetaState = emptyMetaState();
   private readonly listeners: (() => void)[] = [];
 
   onChange(listener: () => void): void {
@@ -53,26 +196,54 @@ export class MetaStateMachine {
   }
 
   apply(entry: Entry): MetaResult {
-    const c = JSON.parse(new TextDecoder().decode(entry.data)) as MetaCommand;
-    const result = this.applyCommand(c);
-    this.changed();
+    let result: MetaResult;
+    try {
+      result = this.applyCommand(decodeMetaCommand(entry.data));
+    } catch (e) {
+      result = isJadeError(e) ? { ok: false, code: e.code, message: e.message } : { ok: false, code: 'JADE_ERR_INTERNAL', message: String(e) };
+    }
+    if (result.ok) this.changed();
     return result;
   }
 
+  /** The member id of a node's current incarnation, or null when the node is unknown. */
+  memberOf(nodeId: string): string | null {
+    const n = this.state.nodes[nodeId];
+    return n ? memberId(n.id, n.incarnation) : null;
+  }
+
   private applyCommand(c: MetaCommand): MetaResult {
+    const s = this.state;
     switch (c.op) {
-      case 'setNode':
-        this.state.nodes[c.node.id] = c.node;
+      case 'init':
+        if (s.clusterId !== null) return { ok: false, code: 'JADE_ERR_CONFLICT', message: `the cluster is already initialized (${s.clusterId})` };
+        s.clusterId = c.clusterId;
+        s.nodes[c.node.id] = c.node;
         return { ok: true };
+      case 'addNode': {
+        const old = s.nodes[c.node.id];
+        s.nodes[c.node.id] = c.node;
+        return { ok: true, value: { replaced: old && old.incarnation !== c.node.incarnation ? old.incarnation : null } };
+      }
+      case 'setNodeAddress': {
+        const n = s.nodes[c.nodeId];
+        if (!n || n.incarnation !== c.incarnation) return { ok: false, code: 'JADE_ERR_NOT_FOUND', message: `node ${c.nodeId} (incarnation ${c.incarnation}) is not a member` };
+        s.nodes[c.nodeId] = { ...n, restUrl: c.restUrl, grpcAddress: c.grpcAddress };
+        return { ok: true };
+      }
+      case 'removeNode': {
+        const n = s.nodes[c.nodeId];
+        if (!n || n.incarnation !== c.incarnation) return { ok: false, code: 'JADE_ERR_NOT_FOUND', message: `node ${c.nodeId} (incarnation ${c.incarnation}) is not a member` };
+        delete s.nodes[c.nodeId];
+        return { ok: true };
+      }
       case 'createCollection':
-        if (this.state.collections[c.collection.name]) {
-          return { ok: false, code: 'JADE_ERR_COLLECTION_EXISTS', message: `collection "${c.collection.name}" already exists` };
-        }
-        this.state.collections[c.collection.name] = c.collection;
+        if (s.collections[c.collection.name]) return { ok: false, code: 'JADE_ERR_COLLECTION_EXISTS', message: `collection "${c.collection.name}" already exists` };
+        s.collections[c.collection.name] = c.collection;
         return { ok: true };
       case 'deleteCollection':
-        if (!this.state.collections[c.name]) return { ok: false, code: 'JADE_ERR_COLLECTION_NOT_FOUND', message: `collection "${c.name}" does not exist` };
-        delete this.state.collections[c.name];
+        if (!s.collections[c.name]) return { ok: false, code: 'JADE_ERR_COLLECTION_NOT_FOUND', message: `collection "${c.name}" does not exist` };
+        delete s.collections[c.name];
         return { ok: true };
     }
   }
@@ -82,22 +253,22 @@ export class MetaStateMachine {
   }
 
   restore(data: Uint8Array): void {
-    this.state = data.length ? (JSON.parse(new TextDecoder().decode(data)) as MetaState) : { nodes: {}, collections: {} };
+    this.state = data.length ? (JSON.parse(new TextDecoder().decode(data)) as MetaState) : emptyMetaState();
     this.changed();
   }
 }
 
-/** Throws the coded error a failed meta command reported. */
-export function unwrapMetaResult(r: unknown): void {
-  const result = r as MetaResult;
+/** Throws the coded error a failed meta command reported; returns its value otherwise. */
+export function unwrapMetaResult(r: unknown): unknown {
+  const result = r as MetaResult | undefined;
+  if (!result) throw new JadeError('JADE_ERR_INTERNAL', 'meta command gave no result');
   if (!result.ok) throw new JadeError(result.code, result.message);
+  return result.value;
 }
 
-/** Replicas of a new collection: `rf` nodes, starting at a hash of the name so load spreads. */
-export function placeReplicas(name: string, nodeIds: string[], rf: number): string[] {
-  const sorted = [...nodeIds].sort();
-  let h = 2166136261;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619) >>> 0;
-  const start = h % sorted.length;
-  return Array.from({ length: Math.min(rf, sorted.length) }, (_, i) => sorted[(start + i) % sorted.length]);
+/** Every replica of every shard placed on a member (for remove and drain checks). */
+export function replicasOnMember(state: MetaState, member: string): { collection: string; groupId: string }[] {
+  const out: { collection: string; groupId: string }[] = [];
+  for (const c of Object.values(state.collections)) for (const s of c.shards) if (s.replicas.includes(member)) out.push({ collection: c.name, groupId: s.groupId });
+  return out;
 }

@@ -1,18 +1,83 @@
-// The cluster's database as the API sees it: every collection's shards, read through this node's
-// replica (after a ReadIndex barrier when strong) and written through each shard group's leader.
+// The cluster's database as the API sees it: every node serves every collection, whether or not
+// it holds a replica. Each shard is read through one replica, chosen per read: for strong reads
+// the leader first (a ReadIndex there costs no extra hop), then any replica (each can serve a
+// linearizable read through its own barrier); for eventual reads in the order the read strategy
+// gives. A replica that cannot answer is skipped for the next; writes go through each shard
+// group's leader at the collection's (or the request's) write consistency.
 import type { ClusterNode } from '../cluster/cluster-node.js';
+import { nodeOfMember } from '../cluster/identity.js';
+import type { CollectionMeta, WriteConsistency } from '../cluster/meta.js';
 import type { CollectionParams } from '../shard/state.js';
-import { ShardedCollection } from './collection.js';
-import { evenRanges } from './hash.js';
-import { LocalShardReader } from './local-reader.js';
-import type { Collection, CreateOptions, Database, LocalCollectionStats } from './types.js';
+import type { PointId } from '../storage/types.js';
 import { JadeError } from '../util/errors.js';
+import { ShardedCollection, type ShardSet } from './collection.js';
+import { LocalShardReader } from './local-reader.js';
+import { ReplicaSelector, type ReadStrategy, type ReplicaCandidate } from './read-strategy.js';
+import { RemoteShardReader, replicaReader, serveShardReads, tryAnotherReplica, type ReplicaReadInfo } from './shard-rpc.js';
+import type { Collection, CreateOptions, Database, Hit, LocalCollectionStats, PayloadSelector, PointOutput, ReadOptions, ScrollPage, ScrollRequest, ShardInfo, ShardReader, ShardSearchRequest } from './types.js';
 
-const ONE_SHARD = evenRanges(1);
+export interface ClusterDatabaseOptions {
+  readStrategy: ReadStrategy;
+}
+
+/** Tries the replicas of one shard in order until one answers (or the request itself is wrong). */
+class FailoverShardReader implements ShardReader {
+  constructor(
+    private readonly candidates: () => ShardReader[],
+    private readonly shardName: string,
+  ) {}
+
+  private async attempt<T>(f: (r: ShardReader) => Promise<T>): Promise<T> {
+    let last: unknown = null;
+    for (const reader of this.candidates()) {
+      try {
+        return await f(reader);
+      } catch (e) {
+        if (!tryAnotherReplica(e)) throw e;
+        last = e;
+      }
+    }
+    throw new JadeError('JADE_ERR_UNAVAILABLE', `no replica of ${this.shardName} answered${last instanceof Error ? `: ${last.message}` : ''}`);
+  }
+
+  search(requests: ShardSearchRequest[], opts: ReadOptions): Promise<Hit[][]> {
+    return this.attempt((r) => r.search(requests, opts));
+  }
+  retrieve(ids: PointId[], withPayload: PayloadSelector, withVector: boolean, opts: ReadOptions): Promise<PointOutput[]> {
+    return this.attempt((r) => r.retrieve(ids, withPayload, withVector, opts));
+  }
+  scroll(request: ScrollRequest, opts: ReadOptions): Promise<ScrollPage> {
+    return this.attempt((r) => r.scroll(request, opts));
+  }
+  count(filter: unknown, opts: ReadOptions): Promise<number> {
+    return this.attempt((r) => r.count(filter, opts));
+  }
+  info(opts: ReadOptions): Promise<ShardInfo> {
+    return this.attempt((r) => r.info(opts));
+  }
+}
+
+/** Counts a call in the selector's per-node statistics. */
+function counted(selector: ReplicaSelector, nodeId: string, reader: ShardReader): ShardReader {
+  const wrap = <A extends unknown[], T>(f: (...a: A) => Promise<T>) => async (...a: A): Promise<T> => {
+    const end = selector.begin(nodeId);
+    try {
+      return await f(...a);
+    } finally {
+      end();
+    }
+  };
+  return { search: wrap(reader.search.bind(reader)), retrieve: wrap(reader.retrieve.bind(reader)), scroll: wrap(reader.scroll.bind(reader)), count: wrap(reader.count.bind(reader)), info: wrap(reader.info.bind(reader)) };
+}
 
 export class ClusterDatabase implements Database {
   readonly mode = 'cluster' as const;
-  constructor(readonly node: ClusterNode) {}
+  readonly selector: ReplicaSelector;
+
+  constructor(readonly node: ClusterNode, private readonly opts: ClusterDatabaseOptions) {
+    this.selector = new ReplicaSelector({ labels: node.labels });
+    serveShardReads(node);
+  }
 
   names(): string[] {
     return this.node.names();
@@ -22,29 +87,66 @@ export class ClusterDatabase implements Database {
     return this.node.has(name);
   }
 
+  private replicaOrder(meta: CollectionMeta, shard: number, opts: ReadOptions): ReplicaCandidate[] {
+    const placement = meta.shards[shard];
+    const candidates = placement.replicas.map((m) => {
+      const nodeId = nodeOfMember(m);
+      return { nodeId, local: nodeId === this.node.nodeId && this.node.localReplica(placement.groupId) !== undefined, labels: this.node.nodeLabels(nodeId) };
+    });
+    if (opts.consistency === 'strong') {
+      // The leader first (its barrier is a heartbeat round), then the local replica, then the rest.
+      const leader = this.node.leaderOf(placement.groupId);
+      const rank = (c: ReplicaCandidate) => (c.nodeId === leader ? 0 : c.local ? 1 : 2);
+      return this.selector.order(placement.groupId, candidates, 'round-robin').sort((a, b) => rank(a) - rank(b));
+    }
+    return this.selector.order(placement.groupId, candidates, opts.readStrategy ?? this.opts.readStrategy);
+  }
+
+  private readerFor(meta: CollectionMeta, shard: number, opts: ReadOptions): ShardReader {
+    const placement = meta.shards[shard];
+    const observe = (info: ReplicaReadInfo) => opts.observeReplica?.(shard, info);
+    return new FailoverShardReader(
+      () =>
+        this.replicaOrder(meta, shard, opts).map((c) => {
+          const local = c.nodeId === this.node.nodeId ? this.node.localReplica(placement.groupId) : undefined;
+          if (local) {
+            const reader = replicaReader(local);
+            const s = () => local.group.driver.core.basicStatus();
+            const observed: ShardReader = {
+              search: async (r, o) => {
+                const out = await reader.search(r, o);
+                observe({ nodeId: c.nodeId, applied: s().applied, commit: s().commit });
+                return out;
+              },
+              retrieve: (...a) => reader.retrieve(...a),
+              scroll: (...a) => reader.scroll(...a),
+              count: (...a) => reader.count(...a),
+              info: (...a) => reader.info(...a),
+            };
+            return counted(this.selector, c.nodeId, observed);
+          }
+          return counted(this.selector, c.nodeId, new RemoteShardReader(this.node, c.nodeId, placement.groupId, meta.params.dimension, observe));
+        }),
+      `shard ${shard} of "${meta.name}"`,
+    );
+  }
+
   collection(name: string): Collection {
-    const { record } = this.node.view(name);
-    const reader = new LocalShardReader({
-      state: () => this.node.view(name).state,
-      walBytes: () => this.node.view(name).walBytes,
-      readBarrier: async () => {
-        await this.node.read(name, 'strong');
-      },
-    });
-    return new ShardedCollection({
+    const meta = this.node.collectionMeta(name);
+    const set: ShardSet = {
       name,
-      params: record.params,
-      createdAtMs: record.createdAtMs,
-      replicationFactor: this.node.replicationFactorOf(name),
-      ranges: ONE_SHARD,
-      reader: () => reader,
-      write: (_index, batch) => this.node.write(name, batch),
-    });
+      params: meta.params,
+      createdAtMs: meta.createdAtMs,
+      replicationFactor: meta.replicationFactor,
+      ranges: meta.shards.map((s) => s.range),
+      reader: (index, opts) => this.readerFor(meta, index, opts),
+      write: (index, batch, opts) => this.node.writeShard(meta.shards[index].groupId, batch, (opts.consistency ?? meta.writeConsistency) as WriteConsistency, opts.deadlineMs),
+    };
+    return new ShardedCollection(set);
   }
 
   async create(name: string, params: CollectionParams, options: CreateOptions = {}): Promise<void> {
-    if (options.shardNumber !== undefined && options.shardNumber !== 1) throw new JadeError('JADE_ERR_BAD_REQUEST', 'shard_number other than 1 is not supported yet: one shard per collection, replicated');
-    await this.node.create(name, params, { replicationFactor: options.replicationFactor });
+    await this.node.create(name, params, { shardNumber: options.shardNumber, replicationFactor: options.replicationFactor, writeConsistency: options.writeConsistency });
   }
 
   delete(name: string): Promise<boolean> {
@@ -57,21 +159,32 @@ export class ClusterDatabase implements Database {
 
   localStats(): LocalCollectionStats[] {
     return this.node.names().map((name) => {
-      try {
-        const { record, state, walBytes } = this.node.view(name);
+      const meta = this.node.collectionMeta(name);
+      let points = 0;
+      let indexBacklog = 0;
+      let memoryBytes = 0;
+      let walBytes = 0;
+      let any = false;
+      for (const s of meta.shards) {
+        const local = this.node.localReplica(s.groupId);
+        if (!local) continue;
+        any = true;
+        const state = local.sm.state;
         const m = state.memoryBytes();
-        return { name, dimension: record.params.dimension, metric: record.params.metric, points: state.count, indexBacklog: state.indexBacklog, memoryBytes: m.vectors + m.index, walBytes };
-      } catch {
-        return { name, dimension: 0, metric: '', points: null, indexBacklog: null, memoryBytes: null, walBytes: null };
+        points += state.count;
+        indexBacklog += state.indexBacklog;
+        memoryBytes += m.vectors + m.index;
+        walBytes += local.group.storage.walSizeBytes();
       }
+      return any
+        ? { name, dimension: meta.params.dimension, metric: meta.params.metric, points, indexBacklog, memoryBytes, walBytes }
+        : { name, dimension: meta.params.dimension, metric: meta.params.metric, points: null, indexBacklog: null, memoryBytes: null, walBytes: null };
     });
-  }
-
-  proposeLocal(groupId: string, data: Uint8Array): Promise<unknown> {
-    return this.node.proposeLocal(groupId, data);
   }
 
   setFaults(spec: Record<string, unknown>): void {
     this.node.setFaults(spec);
   }
 }
+
+export { LocalShardReader };

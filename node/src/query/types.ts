@@ -5,6 +5,7 @@
 import type { PayloadSchema } from '../shard/payload-index.js';
 import type { CollectionParams } from '../shard/state.js';
 import type { PointId, WriteBatch } from '../storage/types.js';
+import type { ReadStrategy } from './read-strategy.js';
 
 /** `strong`: linearizable (ReadIndex through the shard's leader); `eventual`: one replica as it is, maybe stale. */
 export type ReadConsistency = 'strong' | 'eventual';
@@ -20,11 +21,20 @@ export interface ReadOptions {
   deadlineMs: number;
   /** Search: answer from the shards that did answer (partial: true) instead of a 503 naming the others. */
   allowPartial?: boolean;
+  /** Eventual reads: how to choose the replica (the node's default when absent). */
+  readStrategy?: ReadStrategy;
+  /** Told which replica served each shard and how far its applied index was behind its commit index. */
+  observeReplica?: (shard: number, replica: { nodeId: string; applied: number; commit: number }) => void;
 }
+
+/** `majority` (default): linearizable; `all`: applied by every replica; `one`: durable in the leader's log only. */
+export type WriteConsistency = 'majority' | 'all' | 'one';
 
 export interface WriteOptions {
   /** Absolute deadline (epoch ms) for the whole write. */
   deadlineMs: number;
+  /** The request's write consistency; the collection's default when absent. */
+  consistency?: WriteConsistency;
 }
 
 /** What a shard is asked for one search: its own top-k, where k = offset + limit of the request. */
@@ -149,6 +159,8 @@ export interface CreateOptions {
   shardNumber?: number;
   /** Replicas of each shard (cluster mode; standalone has one). */
   replicationFactor?: number;
+  /** Default write consistency of the collection (cluster mode). */
+  writeConsistency?: WriteConsistency;
 }
 
 /** What the API serves: the collections of one standalone node or of a whole cluster. */
@@ -165,8 +177,6 @@ export interface Database {
   clusterStatus(): Record<string, unknown>;
   /** Per collection, what this node holds, for metrics and /v1/status (no remote calls). */
   localStats(): LocalCollectionStats[];
-  /** Cluster mode: a proposal forwarded by another node to this group's leader (bytes as proposed). */
-  proposeLocal?(groupId: string, data: Uint8Array): Promise<unknown>;
   /** Cluster mode, test hooks enabled: transport faults (partitions, delays, drops). */
   setFaults?(spec: Record<string, unknown>): void;
 }

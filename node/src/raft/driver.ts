@@ -85,6 +85,13 @@ interface ProposalWaiter {
   index: number;
   resolve: (r: ProposalResult) => void;
   reject: (e: unknown) => void;
+  /** Called once the entry is durable in this node's log (before it is committed). */
+  onPersisted?: (index: number) => void;
+}
+
+export interface ProposeOptions {
+  /** Called once the proposal's entries are durable in this (the leader's) log, before commit. */
+  onPersisted?: (index: number) => void;
 }
 
 /** A proposal's applied index and what the state machine's apply returned for that entry (if anything). */
@@ -160,9 +167,20 @@ export class RaftDriver {
   }
 
   /** Propose a batch; resolves once its last entry is applied here, rejects if it was overwritten. */
-  propose(datas: Uint8Array[]): Promise<ProposalResult> {
-    return this.track(() => this.core.propose(datas));
+  propose(datas: Uint8Array[], options: ProposeOptions = {}): Promise<ProposalResult> {
+    return this.track(() => this.core.propose(datas), options.onPersisted);
   }
+
+  /** The index of the last entry applied to the state machine here. */
+  get applied(): number {
+    return this.appliedIndex;
+  }
+
+  /** Called after each batch of entries is applied (or a snapshot installed), with the applied index. */
+  onApplied(listener: (index: number) => void): void {
+    this.appliedListeners.push(listener);
+  }
+  private readonly appliedListeners: ((index: number) => void)[] = [];
 
   proposeConfChange(cc: ConfChange): Promise<ProposalResult> {
     return this.track(() => this.core.proposeConfChange(cc));
@@ -229,7 +247,7 @@ export class RaftDriver {
     if (this.stopped) throw new JadeError('JADE_ERR_UNAVAILABLE', `raft group ${this.core.groupId} is stopped`);
   }
 
-  private track(fn: () => { term: number; lastIndex: number }): Promise<ProposalResult> {
+  private track(fn: () => { term: number; lastIndex: number }, onPersisted?: (index: number) => void): Promise<ProposalResult> {
     try {
       this.checkRunning();
       if (this.proposals.size >= this.maxPendingProposals) throw new JadeError('JADE_ERR_QUEUE_FULL', `${this.proposals.size} proposals pending`);
@@ -237,7 +255,7 @@ export class RaftDriver {
       // Our new entry replaced whatever this node had at that index before.
       const stale = this.proposals.get(r.lastIndex);
       if (stale) stale.reject(new JadeError('JADE_ERR_NOT_LEADER', `proposal at ${r.lastIndex} was overwritten`, { index: r.lastIndex }));
-      const p = new Promise<ProposalResult>((resolve, reject) => this.proposals.set(r.lastIndex, { term: r.term, index: r.lastIndex, resolve, reject }));
+      const p = new Promise<ProposalResult>((resolve, reject) => this.proposals.set(r.lastIndex, { term: r.term, index: r.lastIndex, resolve, reject, onPersisted }));
       this.kick();
       return p;
     } catch (e) {
@@ -284,6 +302,14 @@ export class RaftDriver {
     // 1+2. Durable before anything that depends on it leaves this node.
     if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
       await this.storage.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, rd.mustSync);
+      for (const e of rd.entries) {
+        const w = this.proposals.get(e.index);
+        if (w?.onPersisted && w.term === e.term) {
+          const notify = w.onPersisted;
+          w.onPersisted = undefined;
+          notify(e.index);
+        }
+      }
     }
     // 3. Send.
     if (rd.messages.length > 0) this.transport.send(rd.messages);
@@ -328,6 +354,7 @@ export class RaftDriver {
       }
     }
     this.core.advance(rd);
+    if (rd.snapshot || rd.committedEntries.length > 0) for (const l of this.appliedListeners) l(this.appliedIndex);
     for (const [ctx, w] of this.reads) {
       if (w.index !== null && w.index <= this.appliedIndex) {
         this.reads.delete(ctx);

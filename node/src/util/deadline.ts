@@ -32,3 +32,25 @@ export function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error
 export function beforeDeadline<T>(p: Promise<T>, deadlineMs: number, what: string): Promise<T> {
   return withTimeout(p, remainingMs(deadlineMs), () => new JadeError('JADE_ERR_DEADLINE', `${what}: no answer before the request's deadline`));
 }
+
+/** One try of retryUntil: done with a value, or not yet (with the error that says why). */
+export type Attempt<T> = { done: true; value: T } | { done: false; error: unknown; retryInMs?: number };
+
+/**
+ * Tries until an attempt is done or the deadline passes; between tries waits retryInMs (default
+ * 50 ms, never past the deadline). At the deadline the last error is wrapped in a coded 503.
+ */
+export async function retryUntil<T>(deadlineMs: number, what: string, attempt: (remaining: number) => Promise<Attempt<T>>, isStopped: () => boolean = () => false): Promise<T> {
+  let lastError: unknown = null;
+  for (;;) {
+    const remaining = remainingMs(deadlineMs);
+    if (remaining <= 0 || isStopped()) break;
+    const r = await attempt(remaining);
+    if (r.done) return r.value;
+    lastError = r.error;
+    const wait = Math.min(r.retryInMs ?? 50, remainingMs(deadlineMs));
+    if (wait > 0) await sleep(wait);
+  }
+  const why = lastError instanceof Error ? `: ${lastError.message}` : '';
+  throw new JadeError('JADE_ERR_UNAVAILABLE', `${what}: not done before the deadline${why}`, { cause: lastError instanceof JadeError ? lastError.code : undefined });
+}

@@ -149,6 +149,12 @@ export class GrpcRaftTransport implements RaftTransport {
     });
   }
 
+  /** Adds another service (the internal calls) to this node's gRPC server; before start(). */
+  addService(definition: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void {
+    assert(!this.boundAddress, 'services are added before the transport starts');
+    this.server.addService(definition, implementation);
+  }
+
   /** Bind the server; resolves with the bound host:port. */
   async start(): Promise<string> {
     assert(!this.boundAddress && !this.closed, 'transport started twice or after close');

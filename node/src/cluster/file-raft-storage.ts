@@ -15,10 +15,10 @@ import { readCheckpoint, writeCheckpoint } from '../storage/checkpoint.js';
 import type { Disk } from '../storage/disk.js';
 import { Wal } from '../storage/wal.js';
 import type { WalOptions, WalRecord } from '../storage/wal.js';
-import type { DurableRaftStorage } from './driver.js';
-import { MemoryRaftStorage } from './storage.js';
-import type { ConfState, Entry, HardState, Snapshot } from './types.js';
-import { NO_NODE } from './types.js';
+import type { DurableRaftStorage } from '../raft/driver.js';
+import { MemoryRaftStorage } from '../raft/storage.js';
+import type { ConfState, Entry, HardState, Snapshot } from '../raft/types.js';
+import { NO_NODE } from '../raft/types.js';
 
 const SNAPSHOT_NAME = 'raft-snapshot';
 const HARD_STATE_FILE = 'hardstate.json';
@@ -64,6 +64,11 @@ function parseJson<T>(bytes: Uint8Array, what: string): T {
 }
 
 export class FileRaftStorage implements DurableRaftStorage {
+  /** Whether the directory holds a group's durable Raft state (its hard state was written). */
+  static hasDurableState(disk: Disk, dir: string): Promise<boolean> {
+    return disk.exists(path.join(dir, HARD_STATE_FILE));
+  }
+
   /** Snapshot writes (our own and a leader's), WAL resets and truncations run one at a time. */
   private snapshotLock: Promise<unknown> = Promise.resolve();
 

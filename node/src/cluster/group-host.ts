@@ -1,0 +1,220 @@
+// The consensus host: the Raft groups of this node (the meta group and its shard replicas), one
+// tick timer for all of them, and message routing between the gRPC transport and the groups.
+// Groups address members as node#incarnation; the transport addresses nodes. A message for
+// another incarnation of this node (sent to the member it was before its data was lost) is
+// dropped: that member's votes and log are gone, and this node is not it.
+import path from 'node:path';
+import { RaftDriver, type RaftStateMachine } from '../raft/driver.js';
+import type { Message } from '../raft/types.js';
+import type { Disk } from '../storage/disk.js';
+import type { WalOptions } from '../storage/wal.js';
+import { FileRaftStorage } from './file-raft-storage.js';
+import { HostedGroup, NOTHING_APPLIED, type ApplyOutcome, type GroupStateMachine, type RaftGroupOptions } from './hosted-group.js';
+import { nodeOfMember } from './identity.js';
+import { decodeMessage, decodeSnapshotMeta, encodeMessage, encodeMessageParts, encodeSnapshotMeta } from './raft-codec.js';
+import { GrpcRaftTransport } from './transport/grpc-transport.js';
+import { JadeError } from '../util/errors.js';
+
+/** Each group's Raft storage lives in <dataDir>/groups/<groupId>. */
+export const GROUPS_DIR = 'groups';
+
+export interface GroupHostOptions {
+  nodeId: string;
+  /** This incarnation's member id (node#incarnation). */
+  memberId: string;
+  dataDir: string;
+  tickIntervalMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  wal: WalOptions;
+  group: RaftGroupOptions;
+  log: (line: string) => void;
+}
+
+class SeededRandom {
+  constructor(private state: number) {}
+  nextInt(maxExclusive: number): number {
+    this.state = (Math.imul(this.state, 1664525) + 1013904223) >>> 0;
+    return this.state % maxExclusive;
+  }
+}
+
+/** The driver's state machine contract over a GroupStateMachine; a failing command fails its proposer, not the group. */
+function driverStateMachine(sm: GroupStateMachine): RaftStateMachine {
+  return {
+    apply: (entries) => {
+      const outcomes = entries.map((e): ApplyOutcome => {
+        // Leader no-op entries and membership changes carry no command.
+        if (e.type !== 'normal' || e.data.length === 0) return NOTHING_APPLIED;
+        try {
+          return { ok: true, value: sm.apply(e) };
+        } catch (error) {
+          return { ok: false, error };
+        }
+      });
+      return Promise.resolve(outcomes);
+    },
+    snapshot: () => Promise.resolve(sm.snapshot()),
+    restore: (snap) => Promise.resolve(sm.restore(snap.data)),
+  };
+}
+
+export class GroupHost {
+  private readonly groups = new Map<string, HostedGroup>();
+  private tickTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** Messages dropped because they were for another incarnation of this node, or forged. */
+  droppedForOtherMember = 0;
+
+  constructor(private readonly disk: Disk, readonly transport: GrpcRaftTransport, private readonly opts: GroupHostOptions) {
+    transport.onMessage((fromNodeId, groupId, bytes) => {
+      let m: Message;
+      try {
+        m = decodeMessage(bytes);
+      } catch {
+        return; // a malformed frame is dropped like a lost message
+      }
+      if (!this.accepts(fromNodeId, m)) return;
+      this.groups.get(groupId)?.driver.step(m);
+    });
+    transport.onSnapshot(async (fromNodeId, groupId, metaBytes, data) => {
+      const { message, snapMeta } = splitSnapshotHeader(metaBytes);
+      if (!this.accepts(fromNodeId, message)) throw new JadeError('JADE_ERR_FORBIDDEN', `snapshot for ${message.to} is not for this member (${opts.memberId})`);
+      message.snapshot = { meta: snapMeta, data };
+      const group = this.groups.get(groupId);
+      if (!group) throw new JadeError('JADE_ERR_NOT_FOUND', `no group ${groupId} here yet`);
+      group.driver.step(message);
+    });
+    // Like etcd's ReportUnreachable: leaders stop streaming optimistically to a dead peer and probe.
+    transport.onPeerUnreachable((peerNodeId) => {
+      for (const g of this.groups.values()) {
+        for (const m of [...g.driver.core.confState().voters, ...g.driver.core.confState().learners]) if (nodeOfMember(m) === peerNodeId) g.driver.reportUnreachable(m);
+      }
+    });
+  }
+
+  /** A message is for this incarnation, and its claimed sender is the node the transport received it from. */
+  private accepts(fromNodeId: string, m: Message): boolean {
+    if (m.to === this.opts.memberId && nodeOfMember(m.from) === fromNodeId) return true;
+    this.droppedForOtherMember++;
+    return false;
+  }
+
+  get memberId(): string {
+    return this.opts.memberId;
+  }
+
+  start(): void {
+    this.tickTimer = setInterval(() => {
+      for (const g of this.groups.values()) g.driver.tick();
+    }, this.opts.tickIntervalMs);
+  }
+
+  groupDir(groupId: string): string {
+    return path.join(this.opts.dataDir, GROUPS_DIR, groupId);
+  }
+
+  get(groupId: string): HostedGroup | undefined {
+    return this.groups.get(groupId);
+  }
+
+  all(): HostedGroup[] {
+    return [...this.groups.values()];
+  }
+
+  /** Whether the group's directory holds durable Raft state (it was opened here before). */
+  hasState(groupId: string): Promise<boolean> {
+    return FileRaftStorage.hasDurableState(this.disk, this.groupDir(groupId));
+  }
+
+  /**
+   * Opens a group from its directory and restores the state machine from the stored snapshot (the
+   * driver replays the log after it). A new directory is founded with `founders` as voters, or
+   * opened empty (no members) to be filled by the leader when `founders` is null (joining).
+   */
+  async open(groupId: string, sm: GroupStateMachine, founders: string[] | null): Promise<HostedGroup> {
+    if (this.closed) throw new JadeError('JADE_ERR_UNAVAILABLE', 'node is shutting down');
+    const storage = await FileRaftStorage.open({ disk: this.disk, dir: this.groupDir(groupId), bootstrap: founders ? { voters: founders, learners: [] } : undefined, wal: this.opts.wal });
+    const snap = storage.snapshot();
+    if (snap && snap.data.length > 0) {
+      if (sm.restoreOwn) await sm.restoreOwn(snap.data);
+      else sm.restore(snap.data);
+    }
+    const seed = [...`${this.opts.memberId}/${groupId}`].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0, 2166136261);
+    let driver: RaftDriver | null = null;
+    driver = new RaftDriver({
+      core: {
+        id: this.opts.memberId,
+        groupId,
+        random: new SeededRandom(seed || 1),
+        electionTicks: this.opts.electionTicks,
+        heartbeatTicks: this.opts.heartbeatTicks,
+        preVote: true,
+        checkQuorum: true,
+        logger: (line) => this.opts.log(`[${groupId}] ${line}`),
+      },
+      storage,
+      transport: { send: (messages) => this.send(groupId, messages, () => driver) },
+      stateMachine: driverStateMachine(sm),
+      snapshotEveryEntries: this.opts.group.snapshotEveryEntries,
+      snapshotEveryBytes: this.opts.group.snapshotEveryBytes,
+      compactionLagEntries: this.opts.group.retainEntries,
+      compactionLagBytes: this.opts.group.retainBytes,
+      maxPendingProposals: this.opts.group.waitersMax,
+      maxPendingReads: this.opts.group.waitersMax,
+      onFatal: (e) => this.opts.log(`[${groupId}] stopped after a storage or state machine failure: ${String(e)}`),
+    });
+    const group = new HostedGroup(groupId, driver, storage, this.opts.group);
+    if (this.closed) {
+      await group.close();
+      throw new JadeError('JADE_ERR_UNAVAILABLE', 'node is shutting down');
+    }
+    this.groups.set(groupId, group);
+    return group;
+  }
+
+  /** Closes a group; with `removeData` its directory goes too (the replica left this node). */
+  async close(groupId: string, removeData: boolean): Promise<void> {
+    const g = this.groups.get(groupId);
+    this.groups.delete(groupId);
+    if (g) await g.close();
+    if (removeData) await this.disk.removeAll(this.groupDir(groupId));
+  }
+
+  /** Raft messages go as transport frames to the member's node; a MsgSnap goes as a snapshot stream whose outcome is reported to the core. */
+  private send(groupId: string, messages: Message[], driverOf: () => RaftDriver | null): void {
+    for (const m of messages) {
+      const toNode = nodeOfMember(m.to);
+      if (m.type !== 'MsgSnap') {
+        this.transport.send(toNode, groupId, encodeMessageParts(m));
+        continue;
+      }
+      this.transport.sendSnapshot(toNode, groupId, joinSnapshotHeader(m), m.snapshot!.data).then(
+        () => driverOf()?.reportSnapshot(m.to, true),
+        () => driverOf()?.reportSnapshot(m.to, false),
+      );
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    this.closed = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    for (const id of [...this.groups.keys()]) await this.close(id, false);
+  }
+}
+
+/** The MsgSnap header travels as the transport's snapshot "meta": message + snapshot metadata. */
+function joinSnapshotHeader(m: Message): Uint8Array {
+  const msg = encodeMessage({ ...m, snapshot: undefined });
+  const meta = encodeSnapshotMeta(m.snapshot!.meta);
+  const out = new Uint8Array(4 + msg.length + meta.length);
+  new DataView(out.buffer).setUint32(0, msg.length, true);
+  out.set(msg, 4);
+  out.set(meta, 4 + msg.length);
+  return out;
+}
+
+function splitSnapshotHeader(bytes: Uint8Array): { message: Message; snapMeta: ReturnType<typeof decodeSnapshotMeta> } {
+  const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+  return { message: decodeMessage(bytes.subarray(4, 4 + len)), snapMeta: decodeSnapshotMeta(bytes.subarray(4 + len)) };
+}
