@@ -11,7 +11,7 @@ import { JadeError } from '../util/errors.js';
 import { LocalShardReader } from './local-reader.js';
 import { ShardedCollection } from './collection.js';
 import { evenRanges } from './hash.js';
-import type { Collection, Database, LocalCollectionStats, ReadOptions } from './types.js';
+import type { Collection, CreateOptions, Database, LocalCollectionStats, ReadOptions } from './types.js';
 
 export const COLLECTIONS_MAX_DEFAULT = 1000;
 
@@ -154,7 +154,9 @@ export class StandaloneDatabase implements Database {
       write: (_index, batch) => shard.write(batch),
     });
   }
-  async create(name: string, params: CollectionParams): Promise<void> {
+  async create(name: string, params: CollectionParams, options: CreateOptions = {}): Promise<void> {
+    if (options.shardNumber !== undefined && options.shardNumber !== 1) throw new JadeError('JADE_ERR_BAD_REQUEST', 'shard_number other than 1 needs cluster mode (--bootstrap / --join): a standalone node keeps one shard per collection');
+    if (options.replicationFactor !== undefined && options.replicationFactor !== 1) throw new JadeError('JADE_ERR_BAD_REQUEST', 'replication_factor other than 1 needs cluster mode (--bootstrap / --join)');
     await this.catalog.create(name, params);
   }
   delete(name: string): Promise<boolean> {

@@ -14,7 +14,7 @@ import { ShardedCollection, type ShardSet } from './collection.js';
 import { LocalShardReader } from './local-reader.js';
 import { ReplicaSelector, type ReadStrategy, type ReplicaCandidate } from './read-strategy.js';
 import { RemoteShardReader, replicaReader, serveShardReads, tryAnotherReplica, type ReplicaReadInfo } from './shard-rpc.js';
-import type { Collection, CreateOptions, Database, Hit, LocalCollectionStats, PayloadSelector, PointOutput, ReadOptions, ScrollPage, ScrollRequest, ShardInfo, ShardReader, ShardSearchRequest } from './types.js';
+import type { ClusterInfo, Collection, CollectionClusterInfo, CreateOptions, Database, ReplicaState, Hit, LocalCollectionStats, PayloadSelector, PointOutput, ReadOptions, ScrollPage, ScrollRequest, ShardInfo, ShardReader, ShardSearchRequest } from './types.js';
 
 export interface ClusterDatabaseOptions {
   readStrategy: ReadStrategy;
@@ -184,6 +184,38 @@ export class ClusterDatabase implements Database {
 
   setFaults(spec: Record<string, unknown>): void {
     this.node.setFaults(spec);
+  }
+
+  clusterInfo(): ClusterInfo {
+    const status = this.node.clusterStatus() as { clusterId: string | null; metaLeader: string | null; term: number; role: string };
+    const meta = this.node.groupStatuses().find((g) => g.groupId === 'meta');
+    return { nodeId: this.node.nodeId, clusterId: status.clusterId, metaLeader: status.metaLeader, term: status.term, commit: meta?.commit ?? 0, role: status.role, members: this.node.members() };
+  }
+
+  collectionClusterInfo(name: string): CollectionClusterInfo {
+    const meta = this.node.collectionMeta(name);
+    const nodes = this.node.meta.state.nodes;
+    return {
+      name,
+      shards: meta.shards.map((s, shard) => ({
+        shard,
+        groupId: s.groupId,
+        range: s.range,
+        leader: this.node.leaderOf(s.groupId) ?? null,
+        replicas: s.replicas.map((member) => {
+          const nodeId = nodeOfMember(member);
+          const current = nodes[nodeId];
+          const isCurrent = current !== undefined && `${current.id}#${current.incarnation}` === member;
+          const local = nodeId === this.node.nodeId ? this.node.localReplica(s.groupId) : undefined;
+          const state: ReplicaState = !isCurrent ? 'dead' : nodeId === this.node.nodeId && this.node.lostGroups.has(s.groupId) ? 'lost' : 'active';
+          return { nodeId, member, state, local: local !== undefined, points: local ? local.sm.state.count : null, role: local ? local.group.driver.core.basicStatus().role : null };
+        }),
+      })),
+    };
+  }
+
+  removePeer(nodeId: string, force: boolean, deadlineMs: number): Promise<{ removed: string; degradedGroups: string[] }> {
+    return this.node.removePeer(nodeId, force, deadlineMs);
   }
 }
 

@@ -179,6 +179,35 @@ export interface Database {
   localStats(): LocalCollectionStats[];
   /** Cluster mode, test hooks enabled: transport faults (partitions, delays, drops). */
   setFaults?(spec: Record<string, unknown>): void;
+  /** Cluster mode: members, the meta group's Raft state (GET /cluster). */
+  clusterInfo?(): ClusterInfo;
+  /** Cluster mode: a collection's shards, replicas, their states and leaders (GET /collections/{name}/cluster). */
+  collectionClusterInfo?(name: string): CollectionClusterInfo;
+  /** Cluster mode: takes a node out of the cluster (DELETE /cluster/peer/{id}). */
+  removePeer?(nodeId: string, force: boolean, deadlineMs: number): Promise<{ removed: string; degradedGroups: string[] }>;
+}
+
+export interface ClusterInfo {
+  nodeId: string;
+  clusterId: string | null;
+  metaLeader: string | null;
+  term: number;
+  commit: number;
+  role: string;
+  members: { id: string; incarnation: string; restUrl: string; grpcAddress: string; metaRole: string; replicas: number; labels: Record<string, string> }[];
+}
+
+export type ReplicaState = 'active' | 'dead' | 'lost';
+
+export interface CollectionClusterInfo {
+  name: string;
+  shards: {
+    shard: number;
+    groupId: string;
+    range: { start: number; end: number };
+    leader: string | null;
+    replicas: { nodeId: string; member: string; state: ReplicaState; local: boolean; points: number | null; role: string | null }[];
+  }[];
 }
 
 export interface LocalCollectionStats {
