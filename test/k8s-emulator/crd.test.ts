@@ -1,13 +1,22 @@
 // Checks custom resources through the real client-node: a CRD installed from YAML and one via the
 // API, structural-schema pruning/defaulting/validation, CEL rules (with message and a transition
-// rule on oldSelf) rejected with the apiserver's 422 message, and status/scale subresources.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// rule on oldSelf) rejected with the apiserver's 422 message, status/scale subresources, and CRD creation
+// refusing the VectorCluster CRD a real kube-apiserver refused (issue 10) through the API and at start.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k8s from '@kubernetes/client-node';
+import { parse } from 'yaml';
 import { startEmulator, type Emulator } from './index.js';
 import { expectApiError } from './expect-api-error.js';
+import { layerBinary } from '../helpers/layer-binary.js';
+
+// Async: the emulator answers on this process's event loop.
+const run = promisify(execFile);
 
 const widgetCrdYaml = `
 apiVersion: apiextensions.k8s.io/v1
@@ -191,5 +200,71 @@ describe('CRD installation through the API', () => {
 
     await ext.deleteCustomResourceDefinition({ name: 'gadgets.test.jadevectordb.io' });
     await expectApiError(custom.listNamespacedCustomObject({ group, version: 'v1', namespace: ns, plural: 'gadgets' }), 404);
+  });
+});
+
+describe('CRD creation checks schemas like the apiserver', () => {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const repoRoot = path.resolve(here, '../..');
+  const fixture = path.join(here, 'fixtures/vectorclusters-refused-by-apiserver.yaml');
+  const refusal = 'CustomResourceDefinition.apiextensions.k8s.io "vectorclusters.jadevectordb.io" is invalid: ['
+    + 'spec.validation.openAPIV3Schema.properties[spec].properties[node].properties[ports].default: Invalid value: "object": no such key: rest evaluating rule: node.ports.rest and node.ports.grpc must differ, '
+    + 'spec.validation.openAPIV3Schema.properties[spec].properties[storage].default: Invalid value: "object": no such key: size evaluating rule: storage.size cannot be decreased]';
+
+  it('refuses the old VectorCluster CRD through the API with the apiserver\'s Status', async () => {
+    // Raw JSON: client-node's typed CRD model would drop x-kubernetes-validations.
+    const response = await fetch(`${emu.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(parse(readFileSync(fixture, 'utf8'))),
+    });
+    expect(response.status).toBe(422);
+    const status: any = await response.json();
+    expect(status.reason).toBe('Invalid');
+    expect(status.message).toBe(refusal);
+    expect(status.details.causes).toEqual([
+      { reason: 'FieldValueInvalid', field: 'spec.validation.openAPIV3Schema.properties[spec].properties[node].properties[ports].default', message: 'Invalid value: "object": no such key: rest evaluating rule: node.ports.rest and node.ports.grpc must differ' },
+      { reason: 'FieldValueInvalid', field: 'spec.validation.openAPIV3Schema.properties[spec].properties[storage].default', message: 'Invalid value: "object": no such key: size evaluating rule: storage.size cannot be decreased' },
+    ]);
+  });
+
+  it('kubectl apply refuses the old VectorCluster CRD as a real apiserver did, and applies crds/', async () => {
+    const kubectl = (...args: string[]) => run(layerBinary('kubectl'), ['--kubeconfig', emu.kubeconfigPath, ...args]);
+    const refused = await kubectl('apply', '--validate=false', '-f', fixture).then(() => '', (e) => String(e.stderr));
+    expect(refused).toBe('The CustomResourceDefinition "vectorclusters.jadevectordb.io" is invalid: \n'
+      + '* spec.validation.openAPIV3Schema.properties[spec].properties[node].properties[ports].default: Invalid value: "object": no such key: rest evaluating rule: node.ports.rest and node.ports.grpc must differ\n'
+      + '* spec.validation.openAPIV3Schema.properties[spec].properties[storage].default: Invalid value: "object": no such key: size evaluating rule: storage.size cannot be decreased\n');
+    const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
+    await expectApiError(ext.readCustomResourceDefinition({ name: 'vectorclusters.jadevectordb.io' }), 404);
+
+    const applied = await kubectl('apply', '--validate=false', '-f', path.join(repoRoot, 'crds'));
+    expect(applied.stdout.trim().split('\n').sort()).toEqual(['vectorbackups', 'vectorbackupschedules', 'vectorclusters']
+      .map((p) => `customresourcedefinition.apiextensions.k8s.io/${p}.jadevectordb.io created`));
+    const vc: any = await custom.createNamespacedCustomObject({ group: 'jadevectordb.io', version: 'v1alpha1', namespace: ns, plural: 'vectorclusters', body: { apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorCluster', metadata: { name: 'x' }, spec: {} } });
+    expect(vc.spec.node.ports).toEqual({ rest: 8080, grpc: 9090, metrics: 0 });
+    expect(vc.spec.storage).toEqual({ size: '10Gi', pvcRetention: { whenScaled: 'Retain', whenDeleted: 'Retain' } });
+  });
+
+  it('refuses to start with it in crdPaths', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'k8s-emu-crd-bad-'));
+    try {
+      await expect(startEmulator({ dataRoot: root, crdPaths: [fixture] })).rejects.toThrow(refusal);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('reports a CEL evaluation error on an object like the apiserver (no such key ... evaluating rule)', async () => {
+    const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
+    await ext.createCustomResourceDefinition({ body: {
+      metadata: { name: 'probes.test.jadevectordb.io' },
+      spec: {
+        group, scope: 'Namespaced', names: { plural: 'probes', singular: 'probe', kind: 'Probe' },
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: {
+          type: 'object', x_kubernetes_validations: [{ rule: 'self.a != self.b', message: 'a and b must differ' }],
+          properties: { a: { type: 'integer' }, b: { type: 'integer' } },
+        } } } } }],
+      },
+    } });
+    const err = await expectApiError(custom.createNamespacedCustomObject({ group, version: 'v1', namespace: ns, plural: 'probes', body: { apiVersion: `${group}/v1`, kind: 'Probe', metadata: { name: 'p' }, spec: { a: 1 } } }), 422);
+    expect(err.message).toBe('Probe.test.jadevectordb.io "p" is invalid: spec: Invalid value: "object": no such key: b evaluating rule: a and b must differ');
   });
 });

@@ -53,12 +53,18 @@ export interface FieldCause {
   reason?: string;
 }
 
+function errorBody(c: FieldCause): string {
+  for (const prefix of [`${c.field}: `, '<nil>: ']) if (c.message.startsWith(prefix)) return c.message.slice(prefix.length);
+  return c.message;
+}
+
 /** 422 Invalid: `Kind.group "name" is invalid: <cause>` or `[cause, cause]` for several. */
 export function invalid(kind: string, group: string, name: string, causes: FieldCause[]): ApiError {
   const qualifiedKind = group ? `${kind}.${group}` : kind;
   const joined = causes.length === 1 ? causes[0].message : `[${causes.map((c) => c.message).join(', ')}]`;
   return new ApiError(422, 'Invalid', `${qualifiedKind} "${name}" is invalid: ${joined}`, {
     name, group, kind,
-    causes: causes.map((c) => ({ reason: c.reason ?? 'FieldValueInvalid', message: c.message, field: c.field })),
+    // A cause's message is the error without its field (field.Error.ErrorBody()), as kubectl prints "* field: message".
+    causes: causes.map((c) => ({ reason: c.reason ?? 'FieldValueInvalid', message: errorBody(c), field: c.field })),
   });
 }

@@ -3,8 +3,9 @@
 // (with oldSelf for transition rules on update) using @bufbuild/cel.
 import { CelScalar, celEnv, celFunc, celMethod, isCelError, parse, plan } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
-import { ApiError, invalid, type FieldCause } from './errors.js';
+import { invalid, type FieldCause } from './errors.js';
 import { clone } from './patch.js';
+import { usesOldSelf } from './cel-static.js';
 
 /** Kubernetes quantity ("10Gi", "500m", "1e3") → number of base units; NaN when malformed. */
 export function parseQuantity(text: string): number {
@@ -125,7 +126,7 @@ function typeName(v: unknown): string {
   return typeof v;
 }
 
-function formatValue(v: unknown): string {
+export function formatValue(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
   return JSON.stringify(typeName(v));
@@ -180,6 +181,12 @@ function correlatedOldItem(schema: any, item: any, oldList: any): any {
   return oldList.find((o) => isObject(o) && keys.every((k) => o[k] === item[k]));
 }
 
+/** cel-go's wording for the common runtime errors (@bufbuild/cel says "field not found" where cel-go says "no such key"). */
+function celErrorDetail(e: unknown): string {
+  const text = isCelError(e) || e instanceof Error ? (e as Error).message : `rule did not evaluate to a bool: ${String(e)}`;
+  return text.replace(/^field not found: /, 'no such key: ');
+}
+
 function evaluateRules(schema: any, value: any, oldValue: any, path: string, causes: FieldCause[]): void {
   const rules = schema['x-kubernetes-validations'];
   if (!Array.isArray(rules) || rules.length === 0) return;
@@ -187,8 +194,7 @@ function evaluateRules(schema: any, value: any, oldValue: any, path: string, cau
   const oldSelf = oldValue === undefined ? undefined : toCel(schema, oldValue);
   for (const r of rules) {
     const rule = String(r.rule);
-    const isTransition = /\boldSelf\b/.test(rule);
-    if (isTransition && oldValue === undefined) continue;
+    if (usesOldSelf(rule) && oldValue === undefined) continue;
     const fieldPath = r.fieldPath ? `${path}${r.fieldPath.startsWith('[') ? '' : '.'}${String(r.fieldPath).replace(/^\./, '')}` : path;
     let result: unknown;
     try {
@@ -199,8 +205,9 @@ function evaluateRules(schema: any, value: any, oldValue: any, path: string, cau
     if (result === true) continue;
     let message: string;
     if (result !== false) {
-      const detail = isCelError(result) || result instanceof Error ? (result as Error).message : `rule did not evaluate to a bool: ${String(result)}`;
-      causes.push({ field: fieldPath, message: `${fieldPath || '<nil>'}: Invalid value: ${JSON.stringify(celTypeName(schema, value))}: rule evaluation error: ${detail}` });
+      // Like the apiserver: an evaluation error names the rule's schema node (not fieldPath) and the rule's message.
+      const ruleText = String(r.message ?? '').trim() || rule.trim();
+      causes.push({ field: path, message: `${path || '<nil>'}: Invalid value: ${JSON.stringify(celTypeName(schema, value))}: ${celErrorDetail(result)} evaluating rule: ${ruleText}` });
       continue;
     }
     message = r.message ? String(r.message) : `failed rule: ${rule}`;
@@ -221,8 +228,13 @@ function evaluateRules(schema: any, value: any, oldValue: any, path: string, cau
   }
 }
 
+export interface ValidateOptions {
+  /** Evaluate x-kubernetes-validations (default true); the apiserver checks a CRD default's OpenAPI validity before its CEL rules. */
+  cel?: boolean;
+}
+
 /** OpenAPI v3 structural validation plus CEL; appends causes formatted like the apiserver. */
-export function validateValue(schema: any, value: any, oldValue: any, path: string, causes: FieldCause[]): void {
+export function validateValue(schema: any, value: any, oldValue: any, path: string, causes: FieldCause[], options: ValidateOptions = {}): void {
   if (!schema) return;
   if (value === null) {
     if (!schema.nullable) causes.push({ field: path, message: `${path}: Invalid value: "null": ${path} in body must be of type ${schema.type ?? 'object'}: "null"` });
@@ -274,7 +286,7 @@ export function validateValue(schema: any, value: any, oldValue: any, path: stri
       causes.push({ field: path, message: `${path}: Invalid value: ${value.length}: ${path} in body should have at least ${schema.minItems} items` });
     }
     if (schema.items) {
-      value.forEach((item, i) => validateValue(schema.items, item, correlatedOldItem(schema, item, oldValue), join(path, i), causes));
+      value.forEach((item, i) => validateValue(schema.items, item, correlatedOldItem(schema, item, oldValue), join(path, i), causes, options));
     }
   }
   if (isObject(value)) {
@@ -291,10 +303,10 @@ export function validateValue(schema: any, value: any, oldValue: any, path: stri
     const oldObject = isObject(oldValue) ? oldValue : undefined;
     for (const [key, item] of Object.entries(value)) {
       const propSchema = schema.properties?.[key] ?? (isObject(schema.additionalProperties) ? schema.additionalProperties : undefined);
-      if (propSchema) validateValue(propSchema, item, oldObject?.[key], join(path, key), causes);
+      if (propSchema) validateValue(propSchema, item, oldObject?.[key], join(path, key), causes, options);
     }
   }
-  for (const sub of schema.allOf ?? []) validateValue({ ...sub, type: sub.type }, value, oldValue, path, causes);
+  for (const sub of schema.allOf ?? []) validateValue({ ...sub, type: sub.type }, value, oldValue, path, causes, options);
   if (Array.isArray(schema.anyOf) && !schema.anyOf.some((sub: any) => collect(sub, value).length === 0)) {
     causes.push({ field: path, message: `${path}: Invalid value: ${formatValue(value)}: ${path} in body must match at least one schema in anyOf` });
   }
@@ -304,7 +316,7 @@ export function validateValue(schema: any, value: any, oldValue: any, path: stri
   if (schema.not && collect(schema.not, value).length === 0) {
     causes.push({ field: path, message: `${path}: Invalid value: ${formatValue(value)}: ${path} in body must not validate the schema (not)` });
   }
-  evaluateRules(schema, value, oldValue, path, causes);
+  if (options.cel !== false) evaluateRules(schema, value, oldValue, path, causes);
 }
 
 function collect(schema: any, value: any): FieldCause[] {
@@ -355,17 +367,4 @@ export function admitCustomResource(crd: any, version: string, obj: any, old: an
     throw invalid(crd.spec.names.kind, crd.spec.group, String(metadata?.name ?? ''), causes);
   }
   return admitted;
-}
-
-/** Reject a CRD whose CEL rules do not parse, like the apiserver does at CRD creation. */
-export function checkCrdRules(crd: any): void {
-  for (const v of crd.spec?.versions ?? []) {
-    for (const rule of collectRules(v.schema?.openAPIV3Schema)) {
-      try {
-        compileRule(rule);
-      } catch (e) {
-        throw new ApiError(422, 'Invalid', `CustomResourceDefinition.apiextensions.k8s.io "${crd.metadata?.name}" is invalid: spec.validation.openAPIV3Schema: Invalid value: ${JSON.stringify(rule)}: compilation failed: ${(e as Error).message}`);
-      }
-    }
-  }
 }

@@ -5,7 +5,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound } from './errors.js';
 import { canonicalJson, clone } from './patch.js';
 import { apiVersionOf, builtinResourceTypes, resourceTypeFromCrd, typeKey, type ResourceType } from './resources.js';
-import { admitCustomResource, checkCrdRules, parseQuantity } from './schema.js';
+import { admitCustomResource, parseQuantity } from './schema.js';
+import { checkCrdSchemas } from './crd-check.js';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -595,7 +596,7 @@ export class Store {
       causes.push({ field: 'metadata.name', message: `metadata.name: Invalid value: ${JSON.stringify(crd.metadata.name)}: must be spec.names.plural+"."+spec.group` });
     }
     if (causes.length > 0) throw invalid('CustomResourceDefinition', 'apiextensions.k8s.io', crd.metadata.name, causes);
-    checkCrdRules(crd);
+    checkCrdSchemas(crd);
     spec.scope ??= 'Namespaced';
     spec.names.singular ??= spec.names.kind.toLowerCase();
     spec.names.listKind ??= `${spec.names.kind}List`;

@@ -8,10 +8,12 @@ import { strings } from '@bufbuild/cel/ext';
 import { CRDS, renderCrdYaml } from '../../operator/src/api/crds.js';
 import type { JSONSchemaProps } from '../../operator/src/api/schema.js';
 import {
-  backupTargetSchema, vectorBackupScheduleSpecSchema, vectorBackupSpecSchema, vectorClusterSpecSchema,
+  backupTargetSchema, storageSizeMi, vectorBackupScheduleSchema, vectorBackupScheduleSpecSchema, vectorBackupSchema, vectorBackupSpecSchema,
+  vectorClusterSchema, vectorClusterSpecSchema,
 } from '../../operator/src/api/types.js';
 import type { VectorClusterSpec } from '../../operator/src/api/types.js';
-import { applyDefaults, defaultSpec, validate, validateClusterSpec } from '../../operator/src/api/validate.js';
+import { applyDefaults, defaultSpec, invalidDefaults, validate, validateClusterSpec } from '../../operator/src/api/validate.js';
+import { rulesOf, unguardedReads } from './cel-guards.js';
 
 type DeepRequired<T> = T extends (infer U)[] ? DeepRequired<U>[] : T extends object ? { [K in keyof T]-?: DeepRequired<T[K]> } : T;
 
@@ -117,6 +119,69 @@ describe('defaults', () => {
     const input = { storage: {} };
     applyDefaults(vectorClusterSpecSchema, input);
     expect(input).toEqual({ storage: {} });
+  });
+});
+
+describe('defaults as the apiserver checks them when the CRD is created', () => {
+  // The apiserver validates each default as written, without filling its fields' defaults first, and
+  // runs every rule at and below it with oldSelf = the default; `default: {}` on spec.node.ports and
+  // spec.storage made a real kube-apiserver refuse the VectorCluster CRD (issue 10).
+  const schemas = { VectorCluster: vectorClusterSchema, VectorBackup: vectorBackupSchema, VectorBackupSchedule: vectorBackupScheduleSchema };
+  for (const [kind, schema] of Object.entries(schemas)) {
+    it(`every default of ${kind} passes its schema and every rule below it, transition rules included`, () => {
+      expect(invalidDefaults(schema)).toEqual([]);
+    });
+  }
+
+  it('an object default carries its fields\' defaults, so it equals what defaulting gives an omitted field', () => {
+    const spec = vectorClusterSpecSchema.properties!;
+    expect(spec.storage.default).toEqual({ size: '10Gi', pvcRetention: { whenScaled: 'Retain', whenDeleted: 'Retain' } });
+    expect(spec.node.properties!.ports.default).toEqual({ rest: 8080, grpc: 9090, metrics: 0 });
+    expect(spec.node.default).toEqual(defaultSpec({}).node);
+    expect(vectorBackupScheduleSpecSchema.properties!.retention.default).toEqual({ count: 7, maxAgeHours: 0 });
+  });
+
+  it('refuses an incomplete object default, for a plain rule and for a transition rule', () => {
+    const ports: JSONSchemaProps = {
+      type: 'object', default: {},
+      properties: { rest: { type: 'integer', default: 8080 }, grpc: { type: 'integer', default: 9090 } },
+      'x-kubernetes-validations': [{ rule: 'self.rest != self.grpc', message: 'ports must differ', check: (s) => s.rest !== s.grpc }],
+    };
+    expect(invalidDefaults(ports, 'ports')).toEqual([{ path: 'ports.default', message: 'ports must differ' }]);
+    const storage: JSONSchemaProps = {
+      type: 'object', default: {}, properties: { size: { type: 'string', default: '10Gi' } },
+      'x-kubernetes-validations': [{ rule: 'self.size >= oldSelf.size', message: 'no shrink', check: (s, o) => storageSizeMi(s.size) >= storageSizeMi(o.size), transition: true }],
+    };
+    expect(invalidDefaults(storage, 'storage')).toEqual([{ path: 'storage.default', message: 'no shrink' }]);
+    expect(invalidDefaults({ type: 'object', properties: { n: { type: 'integer', minimum: 1, default: 0 } } })).toEqual([{ path: '.properties[n].default', message: 'must be >= 1' }]);
+    expect(invalidDefaults({ type: 'object', default: { x: 1 }, properties: {} })).toEqual([{ path: '.default.x', message: 'unknown field' }]);
+  });
+});
+
+describe('CEL rules read only fields that are present when they run', () => {
+  // A field is present when required or defaulted (under a present parent), or tested with has() first;
+  // reading an absent one is a CEL error, i.e. the object is refused.
+  const schemas = { VectorCluster: vectorClusterSchema, VectorBackup: vectorBackupSchema, VectorBackupSchedule: vectorBackupScheduleSchema };
+  for (const [kind, schema] of Object.entries(schemas)) {
+    it(`${kind}: no rule reads a field that may be absent`, () => {
+      const rules = rulesOf(schema);
+      expect(rules.length).toBeGreaterThan(0);
+      for (const { path, schema: at, rule } of rules) expect(unguardedReads(rule, at), `${path}: ${rule}`).toEqual([]);
+    });
+  }
+
+  it('finds unguarded reads and accepts the has() guards', () => {
+    const s = { type: 'object', properties: { a: { type: 'integer' }, b: { type: 'integer' }, c: { type: 'object', properties: { d: { type: 'string' } } } } };
+    expect(unguardedReads('self.a != self.b', s)).toEqual(['self.a', 'self.b']);
+    expect(unguardedReads('has(self.a) && self.a > 1', s)).toEqual([]);
+    expect(unguardedReads('!has(self.a) || self.a > 1', s)).toEqual([]);
+    expect(unguardedReads('has(self.a) ? self.a > 1 : true', s)).toEqual([]);
+    expect(unguardedReads('has(self.a) ? true : self.a > 1', s)).toEqual(['self.a']);
+    expect(unguardedReads('has(self.c.d)', s)).toEqual(['self.c']);
+    expect(unguardedReads('has(self.a) == has(oldSelf.a) && (!has(self.a) || self.a == oldSelf.a)', s)).toEqual([]);
+    expect(unguardedReads('!has(self.a) || self.a == oldSelf.a', s)).toEqual(['oldSelf.a']);
+    expect(unguardedReads('self.a > 0', { ...s, required: ['a'] })).toEqual([]);
+    expect(unguardedReads('self.a > 0', { ...s, properties: { ...s.properties, a: { type: 'integer', default: 1 } } })).toEqual([]);
   });
 });
 

@@ -2,6 +2,7 @@
 // gen-crds.ts writes them to crds/ and to the Helm chart; a test proves the committed YAML is current.
 import { stringify } from 'yaml';
 import { toCrdSchema } from './schema.js';
+import { invalidDefaults } from './validate.js';
 import type { JSONSchemaProps } from './schema.js';
 import { GROUP, VERSION, vectorBackupScheduleSchema, vectorBackupSchema, vectorClusterSchema } from './types.js';
 
@@ -16,6 +17,11 @@ interface CrdInput {
 }
 
 function crd(input: CrdInput): Record<string, unknown> {
+  // A CRD with a default that fails its own schema or rules is refused by the apiserver: never render one.
+  const badDefaults = invalidDefaults(input.schema, 'openAPIV3Schema');
+  if (badDefaults.length > 0) {
+    throw new Error(`${input.kind}: defaults the apiserver would refuse: ${badDefaults.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+  }
   const subresources: Record<string, unknown> = { status: {} };
   if (input.scale) {
     subresources.scale = { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' };

@@ -76,6 +76,13 @@ export function map<T>(values: Schema<T>, description: string, opts: Opts = {}):
 export function free(description: string, opts: Opts = {}): Schema<Record<string, unknown>> {
   return { type: 'object', description, 'x-kubernetes-preserve-unknown-fields': true, ...opts };
 }
+/**
+ * An object with named fields. Its `default`, if any, is completed with its fields' defaults: the
+ * apiserver validates a default as written (its fields' defaults are not filled in first) against the
+ * schema and every CEL rule below it, transition rules included with oldSelf = the default, so a bare
+ * `default: {}` fails any rule that reads a defaulted field. Completed, the default is exactly the value
+ * defaulting gives an omitted field.
+ */
 export function obj<P extends Record<string, Schema<any>>, R extends keyof P & string = never>(
   properties: P,
   description: string,
@@ -84,7 +91,33 @@ export function obj<P extends Record<string, Schema<any>>, R extends keyof P & s
   const { required, ...rest } = opts;
   const out: JSONSchemaProps = { type: 'object', description, properties };
   if (required && required.length > 0) out.required = [...required];
-  return Object.assign(out, rest);
+  Object.assign(out, rest);
+  if (isPlainObject(out.default)) out.default = applyDefaults({ ...out, default: undefined }, out.default);
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Returns a copy of value with schema defaults filled in where fields are missing, as the apiserver defaults (never mutates). */
+export function applyDefaults(schema: JSONSchemaProps, value: unknown): unknown {
+  let v = value;
+  if (v === undefined && schema.default !== undefined) v = structuredClone(schema.default);
+  if (isPlainObject(v)) {
+    const out: Record<string, unknown> = { ...v };
+    if (schema.properties) {
+      for (const [key, child] of Object.entries(schema.properties)) {
+        const next = applyDefaults(child, out[key]);
+        if (next !== undefined) out[key] = next;
+      }
+    } else if (schema.additionalProperties) {
+      for (const key of Object.keys(out)) out[key] = applyDefaults(schema.additionalProperties, out[key]);
+    }
+    return out;
+  }
+  if (Array.isArray(v) && schema.items) return v.map((item) => applyDefaults(schema.items!, item));
+  return v;
 }
 
 /** The schema as Kubernetes stores it: CEL twins removed, keys in a stable order. */

@@ -1,6 +1,7 @@
 // Defaulting and validation of custom resources against their schema, the way the apiserver does it
 // (defaults first, then structure, then CEL rules via their TypeScript twins). The operator uses it to
 // refuse specs an older CRD let through; tests use it to prove the schema and the CEL rules agree.
+import { applyDefaults } from './schema.js';
 import type { JSONSchemaProps } from './schema.js';
 import { vectorClusterSpecSchema } from './types.js';
 import type { DefaultedSpec, VectorClusterSpec } from './types.js';
@@ -14,25 +15,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Returns a copy of value with schema defaults filled in where fields are missing (never mutates). */
-export function applyDefaults(schema: JSONSchemaProps, value: unknown): unknown {
-  let v = value;
-  if (v === undefined && schema.default !== undefined) v = structuredClone(schema.default);
-  if (isPlainObject(v)) {
-    const out: Record<string, unknown> = { ...v };
-    if (schema.properties) {
-      for (const [key, child] of Object.entries(schema.properties)) {
-        const next = applyDefaults(child, out[key]);
-        if (next !== undefined) out[key] = next;
-      }
-    } else if (schema.additionalProperties) {
-      for (const key of Object.keys(out)) out[key] = applyDefaults(schema.additionalProperties, out[key]);
-    }
-    return out;
-  }
-  if (Array.isArray(v) && schema.items) return v.map((item) => applyDefaults(schema.items!, item));
-  return v;
-}
+export { applyDefaults };
 
 export function defaultSpec(spec: VectorClusterSpec | undefined): DefaultedSpec {
   return applyDefaults(vectorClusterSpecSchema, spec ?? {}) as DefaultedSpec;
@@ -91,9 +74,25 @@ export function validate(schema: JSONSchemaProps, value: unknown, old?: unknown,
   if (errors.length === 0) {
     for (const rule of schema['x-kubernetes-validations'] ?? []) {
       if (rule.transition && (old === undefined || old === null)) continue;
-      if (!rule.check(value, old)) errors.push({ path: rule.fieldPath ? `${path}${rule.fieldPath}` : here, message: rule.message });
+      // A twin that throws (e.g. reads an absent field) fails, as the CEL rule's evaluation error does.
+      let holds: boolean;
+      try { holds = rule.check(value, old); } catch { holds = false; }
+      if (!holds) errors.push({ path: rule.fieldPath ? `${path}${rule.fieldPath}` : here, message: rule.message });
     }
   }
+  return errors;
+}
+
+/**
+ * Defaults the apiserver would refuse when the CRD is created: it validates every default (under
+ * properties and items) as written, against its schema and the rules at and below it, with oldSelf
+ * bound to the default itself, so transition rules run too.
+ */
+export function invalidDefaults(schema: JSONSchemaProps, path = ''): FieldError[] {
+  const errors: FieldError[] = [];
+  if (schema.default !== undefined && schema.default !== null) errors.push(...validate(schema, schema.default, schema.default, `${path}.default`));
+  if (schema.items) errors.push(...invalidDefaults(schema.items, `${path}.items`));
+  for (const [key, child] of Object.entries(schema.properties ?? {})) errors.push(...invalidDefaults(child, `${path}.properties[${key}]`));
   return errors;
 }
 
