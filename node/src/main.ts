@@ -13,7 +13,11 @@ export function serveCommand(): Command {
     .option('--host <address>', `address to bind (env ${ENV_KEYS.host}; default 127.0.0.1)`)
     .option('--port <port>', `REST port (env ${ENV_KEYS.port}; default 8080; 0 = any free port)`)
     .option('--node-id <id>', `node id (env ${ENV_KEYS.nodeId})`)
-    .option('--peers <list>', `cluster members, this node included: id=grpcHost:port/restHost:port,... (env ${ENV_KEYS.peers}; none = standalone)`)
+    .option('--bootstrap', `form a new cluster with this node as its first member (first start only; env ${ENV_KEYS.bootstrap}=1)`)
+    .option('--join <seeds>', `join the cluster through any member: host:port of its gRPC port, or a DNS name whose every address is tried, comma-separated (first start only; env ${ENV_KEYS.join})`)
+    .option('--advertise-host <host>', `address other nodes reach this one at (env ${ENV_KEYS.advertiseHost}; default: --host)`)
+    .option('--grpc-port <port>', `gRPC port for Raft and node-to-node calls (env ${ENV_KEYS.grpcPort}; default 9090)`)
+    .option('--peers <list>', `a fixed member set, this node included: id=grpcHost:port/restHost:port,...; the first bootstraps, the rest join (env ${ENV_KEYS.peers})`)
     .option('--log-level <level>', `fatal|error|warn|info|debug|trace|silent (env ${ENV_KEYS.logLevel})`)
     .addHelpText(
       'after',
@@ -21,14 +25,25 @@ export function serveCommand(): Command {
 Authentication: set ${ENV_KEYS.apiKey} (never a flag, so it stays out of process lists).
 A node bound to a non-loopback address refuses to start without it.
 Limits and HNSW defaults: ${Object.values(ENV_KEYS).filter((k) => k.endsWith('_MAX') || k.includes('HNSW')).join(', ')}.
-Cluster mode: ${[ENV_KEYS.grpcHost, ENV_KEYS.raftSnapshotEveryEntries, ENV_KEYS.raftSnapshotEveryBytes].join(', ')}.`,
+Cluster mode (--bootstrap on the first node, --join on the others, or --peers): ${[ENV_KEYS.grpcHost, ENV_KEYS.nodeLabels, ENV_KEYS.defaultShards, ENV_KEYS.defaultReplicationFactor, ENV_KEYS.writeConsistency, ENV_KEYS.readStrategy, ENV_KEYS.raftSnapshotEveryEntries, ENV_KEYS.raftSnapshotEveryBytes].join(', ')}.`,
     );
 }
 
 export async function runServe(opts: Record<string, string | undefined>, env: Record<string, string | undefined>): Promise<void> {
   let config;
   try {
-    config = loadConfig(env, { dataDir: opts.dataDir, host: opts.host, port: opts.port, nodeId: opts.nodeId, logLevel: opts.logLevel, peers: opts.peers });
+    config = loadConfig(env, {
+      dataDir: opts.dataDir,
+      host: opts.host,
+      port: opts.port,
+      nodeId: opts.nodeId,
+      logLevel: opts.logLevel,
+      peers: opts.peers,
+      bootstrap: opts.bootstrap === undefined ? undefined : String(Boolean(opts.bootstrap)),
+      join: opts.join,
+      advertiseHost: opts.advertiseHost,
+      grpcPort: opts.grpcPort,
+    });
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`jade: invalid configuration: ${e.message}`);

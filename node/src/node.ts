@@ -67,7 +67,9 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
     let database: Database;
     if (isClusterMode(config)) {
       const { advertise, grpcListenAddress } = clusterAddresses(config);
-      const log = options.clusterLog ?? (options.logger === false ? () => undefined : (line: string) => process.stderr.write(`${JSON.stringify({ level: 30, time: Date.now(), node: config.nodeId, msg: line })}\n`));
+      // The cluster's own lines (membership, elections) are info-level, as pino numbers them (30).
+      const quiet = options.logger === false || !['info', 'debug', 'trace'].includes(config.logLevel);
+      const log = options.clusterLog ?? (quiet ? () => undefined : (line: string) => process.stderr.write(`${JSON.stringify({ level: 30, time: Date.now(), node: config.nodeId, msg: line })}\n`));
       const cluster = await ClusterNode.start(disk, {
         ...CLUSTER_DEFAULTS,
         nodeId: config.nodeId,

@@ -1,6 +1,7 @@
 // `jade cluster local --nodes N`: N node processes on the loopback that form one Raft cluster
-// (REST on basePort+i, Raft transport on grpcBasePort+i, data under <dataDir>/node-i). Runs until
-// Ctrl-C, then stops them all (each checkpoints on SIGTERM).
+// the way any cluster forms: node-0 --bootstrap, the others --join it (REST on basePort+i, gRPC on
+// grpcBasePort+i, data under <dataDir>/node-i). Runs until Ctrl-C, then stops them all (each
+// checkpoints on SIGTERM). A restart on the same data directory resumes the same cluster.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,13 +24,14 @@ const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../main
 // Resolved here, not by the child from its working directory, so `jade cluster local` works from anywhere.
 const TSX_LOADER = import.meta.resolve('tsx');
 
-export function localPeers(o: Pick<LocalClusterOptions, 'nodes' | 'host' | 'basePort' | 'grpcBasePort'>): string {
-  return Array.from({ length: o.nodes }, (_, i) => `node-${i}=${o.host}:${o.grpcBasePort + i}/${o.host}:${o.basePort + i}`).join(',');
+/** The flags of node i: node-0 bootstraps, every other node joins node-0's gRPC port. */
+export function localNodeArgs(o: Pick<LocalClusterOptions, 'host' | 'basePort' | 'grpcBasePort' | 'dataDir'>, i: number): string[] {
+  const role = i === 0 ? ['--bootstrap'] : ['--join', `${o.host}:${o.grpcBasePort}`];
+  return ['--node-id', `node-${i}`, '--data-dir', path.join(o.dataDir, `node-${i}`), '--host', o.host, '--port', String(o.basePort + i), '--grpc-port', String(o.grpcBasePort + i), ...role, '--log-level', 'warn'];
 }
 
 export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > LOCAL_CLUSTER_NODES_MAX) throw new CliError(`--nodes must be in 1..${LOCAL_CLUSTER_NODES_MAX}`);
-  const peers = localPeers(o);
   const children: ChildProcess[] = [];
   let stopping = false;
   const stopAll = () => {
@@ -41,8 +43,8 @@ export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
   process.on('SIGINT', stopAll);
   process.on('SIGTERM', stopAll);
   const exits = Array.from({ length: o.nodes }, (_, i) => {
-    const child = spawn(process.execPath, withNodeProcessFlags(['--import', TSX_LOADER, MAIN, '--node-id', `node-${i}`, '--data-dir', path.join(o.dataDir, `node-${i}`), '--host', o.host, '--port', String(o.basePort + i), '--log-level', 'warn']), {
-      env: withNodeProcessEnv({ ...o.env, JADE_PEERS: peers }),
+    const child = spawn(process.execPath, withNodeProcessFlags(['--import', TSX_LOADER, MAIN, ...localNodeArgs(o, i)]), {
+      env: withNodeProcessEnv({ ...o.env }),
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     children.push(child);
