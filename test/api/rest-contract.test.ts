@@ -167,6 +167,9 @@ describe('system routes', () => {
       ['post', '/collections/{name}/points/search/batch', true],
       ['post', '/collections/{name}/points/query', true],
       ['post', '/collections/{name}/points/query/batch', true],
+      ['get', '/cluster', false],
+      ['get', '/collections/{name}/cluster', false],
+      ['delete', '/cluster/peer/{id}', false],
     ];
     const res = await call(app, { method: 'GET', url: '/openapi.json' });
     expect(res.status).toBe(200);

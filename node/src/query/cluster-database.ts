@@ -57,6 +57,16 @@ class FailoverShardReader implements ShardReader {
   }
 }
 
+/** Calls `after` once each read of `reader` has answered. */
+function observed(reader: ShardReader, after: () => void): ShardReader {
+  const wrap = <A extends unknown[], T>(f: (...a: A) => Promise<T>) => async (...a: A): Promise<T> => {
+    const out = await f(...a);
+    after();
+    return out;
+  };
+  return { search: wrap(reader.search.bind(reader)), retrieve: wrap(reader.retrieve.bind(reader)), scroll: wrap(reader.scroll.bind(reader)), count: wrap(reader.count.bind(reader)), info: wrap(reader.info.bind(reader)) };
+}
+
 /** Counts a call in the selector's per-node statistics. */
 function counted(selector: ReplicaSelector, nodeId: string, reader: ShardReader): ShardReader {
   const wrap = <A extends unknown[], T>(f: (...a: A) => Promise<T>) => async (...a: A): Promise<T> => {
@@ -109,22 +119,10 @@ export class ClusterDatabase implements Database {
       () =>
         this.replicaOrder(meta, shard, opts).map((c) => {
           const local = c.nodeId === this.node.nodeId ? this.node.localReplica(placement.groupId) : undefined;
-          if (local) {
-            const reader = replicaReader(local);
-            const s = () => local.group.driver.core.basicStatus();
-            const observed: ShardReader = {
-              search: async (r, o) => {
-                const out = await reader.search(r, o);
-                observe({ nodeId: c.nodeId, applied: s().applied, commit: s().commit });
-                return out;
-              },
-              retrieve: (...a) => reader.retrieve(...a),
-              scroll: (...a) => reader.scroll(...a),
-              count: (...a) => reader.count(...a),
-              info: (...a) => reader.info(...a),
-            };
-            return counted(this.selector, c.nodeId, observed);
-          }
+          if (local) return counted(this.selector, c.nodeId, observed(replicaReader(local), () => {
+            const st = local.group.driver.core.basicStatus();
+            observe({ nodeId: c.nodeId, applied: st.applied, commit: st.commit });
+          }));
           return counted(this.selector, c.nodeId, new RemoteShardReader(this.node, c.nodeId, placement.groupId, meta.params.dimension, observe));
         }),
       `shard ${shard} of "${meta.name}"`,

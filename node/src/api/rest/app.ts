@@ -8,6 +8,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { ERROR_TABLE, JadeError, type ErrorCode } from '../../util/errors.js';
 import { RETRY_AFTER_SECONDS, WriteGate, startOf, type AppDeps, type RouteContext } from './context.js';
+import { clusterRoutes } from './routes/cluster.js';
 import { collectionRoutes } from './routes/collections.js';
 import { internalRoutes } from './routes/internal.js';
 import { pointRoutes } from './routes/points.js';
@@ -127,5 +128,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(collectionRoutes(context));
   await app.register(pointRoutes(context));
   await app.register(searchRoutes(context));
+  await app.register(clusterRoutes(context));
   return app;
 }

@@ -2,7 +2,8 @@
 // read the options every route shares (consistency, deadline, partial results).
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { HnswParams } from '../../index/types.js';
-import type { Database, ReadConsistency, ReadOptions, WriteOptions } from '../../query/types.js';
+import { parseReadStrategy } from '../../query/read-strategy.js';
+import type { Database, ReadConsistency, ReadOptions, WriteConsistency, WriteOptions } from '../../query/types.js';
 import type { Authenticator } from '../../security/auth.js';
 import type { WriteBatch } from '../../storage/types.js';
 import { JadeError } from '../../util/errors.js';
@@ -103,11 +104,38 @@ export function deadlineOf(req: FastifyRequest, limits: RestLimits): number {
 
 export function readOptionsOf(req: FastifyRequest, limits: RestLimits): ReadOptions {
   const partial = param(req, 'allow_partial');
-  return { consistency: consistencyOf(req), deadlineMs: deadlineOf(req, limits), allowPartial: partial === true || partial === 'true' };
+  const strategy = param(req, 'read_strategy');
+  return {
+    consistency: consistencyOf(req),
+    deadlineMs: deadlineOf(req, limits),
+    allowPartial: partial === true || partial === 'true',
+    readStrategy: strategy === undefined || strategy === null ? undefined : parseReadStrategy(strategy),
+  };
+}
+
+/**
+ * Read options plus, for eventual reads, a report of which replica served each shard and how many
+ * committed entries it had not applied yet (beside the result as `read_replicas`).
+ */
+export function readWithReport(req: FastifyRequest, limits: RestLimits): { opts: ReadOptions; report(): Record<string, unknown> } {
+  const opts = readOptionsOf(req, limits);
+  if (opts.consistency !== 'eventual') return { opts, report: () => ({}) };
+  const seen = new Map<number, { shard: number; peer_id: string; behind_entries: number }>();
+  opts.observeReplica = (shard, r) => seen.set(shard, { shard, peer_id: r.nodeId, behind_entries: Math.max(0, r.commit - r.applied) });
+  return { opts, report: () => (seen.size > 0 ? { read_replicas: [...seen.values()].sort((a, b) => a.shard - b.shard) } : {}) };
+}
+
+export const WRITE_CONSISTENCIES: readonly WriteConsistency[] = ['majority', 'all', 'one'];
+
+/** A write consistency level from a request (`write_consistency`), or undefined when absent. */
+export function parseWriteConsistency(raw: unknown): WriteConsistency | undefined {
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  if (typeof raw === 'string' && (WRITE_CONSISTENCIES as readonly string[]).includes(raw)) return raw as WriteConsistency;
+  badRequest(`write_consistency must be one of ${WRITE_CONSISTENCIES.join(', ')}`);
 }
 
 export function writeOptionsOf(req: FastifyRequest, limits: RestLimits): WriteOptions {
-  return { deadlineMs: deadlineOf(req, limits) };
+  return { deadlineMs: deadlineOf(req, limits), consistency: parseWriteConsistency((req.query as Record<string, unknown> | undefined)?.write_consistency) };
 }
 
 /** Bounds the writes a node has in flight (429 past writesInFlightMax) and runs them on the collection. */

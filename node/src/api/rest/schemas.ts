@@ -55,7 +55,8 @@ export const createCollectionBody = {
       properties: { size: { type: 'integer', minimum: 1 }, distance: { type: 'string' } },
     },
     replication_factor: { type: ['integer', 'null'], minimum: 1, description: 'cluster mode: replicas of each shard (default min(3, nodes))' },
-    shard_number: { type: ['integer', 'null'], minimum: 1, description: 'only 1 is supported today' },
+    shard_number: { type: ['integer', 'null'], minimum: 1, maximum: 1024, description: 'cluster mode: shards over point-hash ranges (default JADE_DEFAULT_SHARDS); standalone: 1' },
+    write_consistency: { type: ['string', 'null'], enum: ['majority', 'all', 'one', null], description: 'JadeVectorDB, cluster mode: default write consistency of the collection (JADE_WRITE_CONSISTENCY)' },
     hnsw_config: {
       type: ['object', 'null'],
       properties: { m: { type: 'integer' }, ef_construct: { type: 'integer' }, ef: { type: 'integer', description: 'JadeVectorDB: default search ef' } },
@@ -136,5 +137,10 @@ export const payloadIndexBody = {
 /** Error answers every collection route may give. */
 export const errorResponses = { 400: errorResponse, 404: errorResponse, 409: errorResponse, 413: errorResponse, 429: errorResponse, 503: errorResponse, 504: errorResponse };
 
+/** Beside an eventual read's result (cluster mode): the replica that served each shard and how far it was behind. */
+export const readReplicasField = {
+  read_replicas: { type: 'array', items: { type: 'object', properties: { shard: { type: 'integer' }, peer_id: { type: 'string' }, behind_entries: { type: 'integer' } } } },
+};
+
 /** Beside a search's result when allow_partial=true and some shard did not answer. */
-export const partialFields = { partial: { type: 'boolean' }, missing_shards: { type: 'array', items: { type: 'integer' } } };
+export const partialFields = { partial: { type: 'boolean' }, missing_shards: { type: 'array', items: { type: 'integer' } }, ...readReplicasField };

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { PAYLOAD_SCHEMAS, type PayloadSchema } from '../../../query/vocabulary.js';
 import { JadeError } from '../../../util/errors.js';
-import { badRequest, deadlineOf, ok, writeOptionsOf, type RouteContext } from '../context.js';
+import { badRequest, deadlineOf, ok, parseWriteConsistency, writeOptionsOf, type RouteContext } from '../context.js';
 import { QDRANT_DISTANCE, parseMetric } from '../convert.js';
 import * as S from '../schemas.js';
 
@@ -32,7 +32,7 @@ export function collectionRoutes({ deps, writes }: RouteContext) {
               efSearch: hnsw.ef ?? deps.hnswDefaults.efSearch,
             },
           },
-          { shardNumber: body.shard_number ?? undefined, replicationFactor: body.replication_factor ?? undefined },
+          { shardNumber: body.shard_number ?? undefined, replicationFactor: body.replication_factor ?? undefined, writeConsistency: parseWriteConsistency(body.write_consistency) },
         );
         return ok(reply, true, req);
       },

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { parseFilter, parsePointId } from '../../../query/vocabulary.js';
 import type { PointId, PointRecord } from '../../../storage/types.js';
 import { JadeError } from '../../../util/errors.js';
-import { badRequest, intInRange, ok, readOptionsOf, refuseUnsupported, writeOptionsOf, type RouteContext } from '../context.js';
+import { badRequest, intInRange, ok, readWithReport, refuseUnsupported, writeOptionsOf, type RouteContext } from '../context.js';
 import { parsePayload, parseVectors, parseWithPayload, pointJson } from '../convert.js';
 import * as S from '../schemas.js';
 
@@ -42,15 +42,16 @@ export function pointRoutes({ deps, writes }: RouteContext) {
 
     app.post<{ Params: { name: string }; Body: Record<string, any> }>(
       '/collections/:name/points',
-      { schema: { tags: ['points'], params: nameParams, body: S.retrieveBody, response: { 200: S.envelope({ type: 'array', items: S.scoredPoint }, { missing_ids: { type: 'array', items: S.pointId } }), ...errors } } },
+      { schema: { tags: ['points'], params: nameParams, body: S.retrieveBody, response: { 200: S.envelope({ type: 'array', items: S.scoredPoint }, { missing_ids: { type: 'array', items: S.pointId }, ...S.readReplicasField }), ...errors } } },
       async (req, reply) => {
         const collection = database.collection(req.params.name);
         const raw: unknown[] = req.body.ids;
         if (raw.length > limits.batchPointsMax) throw tooMany(raw.length, 'ids');
         const ids = raw.map((id, i) => parsePointId(id, `ids[${i}]`));
-        const { found, missing } = await collection.retrieve(ids, parseWithPayload(req.body.with_payload, true), req.body.with_vector === true, readOptionsOf(req, limits));
+        const { opts, report } = readWithReport(req, limits);
+        const { found, missing } = await collection.retrieve(ids, parseWithPayload(req.body.with_payload, true), req.body.with_vector === true, opts);
         // Qdrant omits missing ids; we also list them beside the result.
-        return ok(reply, found.map((p) => pointJson(p)), req, { missing_ids: missing });
+        return ok(reply, found.map((p) => pointJson(p)), req, { missing_ids: missing, ...report() });
       },
     );
 
@@ -60,7 +61,7 @@ export function pointRoutes({ deps, writes }: RouteContext) {
       async (req, reply) => {
         const collection = database.collection(req.params.name);
         const raw = /^\d+$/.test(req.params.id) ? Number(req.params.id) : req.params.id;
-        const { found } = await collection.retrieve([parsePointId(raw, 'id')], true, true, readOptionsOf(req, limits));
+        const { found } = await collection.retrieve([parsePointId(raw, 'id')], true, true, readWithReport(req, limits).opts);
         if (found.length === 0) throw new JadeError('JADE_ERR_NOT_FOUND', `point ${req.params.id} does not exist`);
         const p = pointJson(found[0]);
         return ok(reply, { id: p.id, payload: p.payload ?? {}, vector: p.vector }, req);
@@ -88,18 +89,19 @@ export function pointRoutes({ deps, writes }: RouteContext) {
 
     app.post<{ Params: { name: string }; Body: Record<string, any> }>(
       '/collections/:name/points/count',
-      { schema: { tags: ['points'], params: nameParams, body: S.countBody, response: { 200: S.envelope({ type: 'object', properties: { count: { type: 'integer' } } }), ...errors } } },
+      { schema: { tags: ['points'], params: nameParams, body: S.countBody, response: { 200: S.envelope({ type: 'object', properties: { count: { type: 'integer' } } }, S.readReplicasField), ...errors } } },
       async (req, reply) => {
         const collection = database.collection(req.params.name);
         const filter = req.body?.filter;
         parseFilter(filter);
-        return ok(reply, { count: await collection.count(filter, readOptionsOf(req, limits)) }, req);
+        const { opts, report } = readWithReport(req, limits);
+        return ok(reply, { count: await collection.count(filter, opts) }, req, report());
       },
     );
 
     app.post<{ Params: { name: string }; Body: Record<string, any> }>(
       '/collections/:name/points/scroll',
-      { schema: { tags: ['points'], params: nameParams, body: S.scrollBody, response: { 200: S.envelope({ type: 'object', properties: { points: { type: 'array', items: S.scoredPoint }, next_page_offset: { anyOf: [S.pointId, { type: 'null' }] } } }), ...errors } } },
+      { schema: { tags: ['points'], params: nameParams, body: S.scrollBody, response: { 200: S.envelope({ type: 'object', properties: { points: { type: 'array', items: S.scoredPoint }, next_page_offset: { anyOf: [S.pointId, { type: 'null' }] } } }, S.readReplicasField), ...errors } } },
       async (req, reply) => {
         const body = req.body ?? {};
         refuseUnsupported(body, ['order_by']);
@@ -107,8 +109,9 @@ export function pointRoutes({ deps, writes }: RouteContext) {
         const limit = intInRange(body.limit, 'limit', 10, 0, limits.batchPointsMax);
         const offset = body.offset === undefined || body.offset === null ? null : parsePointId(body.offset, 'offset');
         parseFilter(body.filter);
-        const page = await collection.scroll({ offset, limit, filter: body.filter, withPayload: parseWithPayload(body.with_payload, true), withVector: body.with_vector === true }, readOptionsOf(req, limits));
-        return ok(reply, { points: page.points.map((p) => pointJson(p)), next_page_offset: page.nextOffset }, req);
+        const { opts, report } = readWithReport(req, limits);
+        const page = await collection.scroll({ offset, limit, filter: body.filter, withPayload: parseWithPayload(body.with_payload, true), withVector: body.with_vector === true }, opts);
+        return ok(reply, { points: page.points.map((p) => pointJson(p)), next_page_offset: page.nextOffset }, req, report());
       },
     );
   };

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { parseFilter, parsePointId } from '../../../query/vocabulary.js';
 import type { SearchResult, SearchSpec } from '../../../query/types.js';
 import { JadeError } from '../../../util/errors.js';
-import { badRequest, intInRange, ok, readOptionsOf, refuseUnsupported, type RestLimits, type RouteContext } from '../context.js';
+import { badRequest, intInRange, ok, readWithReport, refuseUnsupported, type RestLimits, type RouteContext } from '../context.js';
 import { hitJson, parseVector, parseWithPayload } from '../convert.js';
 import * as S from '../schemas.js';
 
@@ -58,8 +58,9 @@ export function searchRoutes({ deps }: RouteContext) {
       { schema: { tags: ['search'], params: nameParams, body: S.searchRequest, response: { 200: S.envelope({ type: 'array', items: S.scoredPoint }, S.partialFields), ...errors } } },
       async (req, reply) => {
         const spec: SearchSpec = { ...parseSearchOptions(req.body, limits), vector: parseVector(req.body.vector, 'vector') };
-        const result = await database.collection(req.params.name).search(spec, readOptionsOf(req, limits));
-        return ok(reply, result.hits.map(hitJson), req, partialExtra([result]));
+        const { opts, report } = readWithReport(req, limits);
+        const result = await database.collection(req.params.name).search(spec, opts);
+        return ok(reply, result.hits.map(hitJson), req, { ...partialExtra([result]), ...report() });
       },
     );
 
@@ -71,8 +72,9 @@ export function searchRoutes({ deps }: RouteContext) {
         checkBatch(searches.length);
         const collection = database.collection(req.params.name);
         const specs = searches.map((s, i): SearchSpec => ({ ...parseSearchOptions(s, limits), vector: parseVector(s.vector, `searches[${i}].vector`) }));
-        const results = await collection.searchBatch(specs, readOptionsOf(req, limits));
-        return ok(reply, results.map((r) => r.hits.map(hitJson)), req, partialExtra(results));
+        const { opts, report } = readWithReport(req, limits);
+        const results = await collection.searchBatch(specs, opts);
+        return ok(reply, results.map((r) => r.hits.map(hitJson)), req, { ...partialExtra(results), ...report() });
       },
     );
 
@@ -83,8 +85,9 @@ export function searchRoutes({ deps }: RouteContext) {
         const collection = database.collection(req.params.name);
         refuseUnsupported(req.body, QUERY_UNSUPPORTED);
         const spec: SearchSpec = { ...parseSearchOptions(req.body, limits), ...parseQuery(req.body.query) };
-        const result = await collection.search(spec, readOptionsOf(req, limits));
-        return ok(reply, { points: result.hits.map(hitJson) }, req, partialExtra([result]));
+        const { opts, report } = readWithReport(req, limits);
+        const result = await collection.search(spec, opts);
+        return ok(reply, { points: result.hits.map(hitJson) }, req, { ...partialExtra([result]), ...report() });
       },
     );
 
@@ -97,8 +100,9 @@ export function searchRoutes({ deps }: RouteContext) {
         const collection = database.collection(req.params.name);
         searches.forEach((s, i) => refuseUnsupported(s, QUERY_UNSUPPORTED, `searches[${i}]: `));
         const specs = searches.map((s): SearchSpec => ({ ...parseSearchOptions(s, limits), ...parseQuery(s.query) }));
-        const results = await collection.searchBatch(specs, readOptionsOf(req, limits));
-        return ok(reply, results.map((r) => ({ points: r.hits.map(hitJson) })), req, partialExtra(results));
+        const { opts, report } = readWithReport(req, limits);
+        const results = await collection.searchBatch(specs, opts);
+        return ok(reply, results.map((r) => ({ points: r.hits.map(hitJson) })), req, { ...partialExtra(results), ...report() });
       },
     );
   };
