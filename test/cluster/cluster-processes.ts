@@ -1,6 +1,7 @@
 // Real node processes forming a loopback Raft cluster, for fault tests and benchmarks: fixed ports
-// (peers must know each other's addresses before they start) picked from a free-port probe,
-// kill -9 and restart on the same ports and data directory, status and fault-hook helpers.
+// picked from a free-port probe, formed either from a fixed peer list (JADE_PEERS) or the way any
+// cluster forms (n0 --bootstrap, the rest --join), members added at runtime, kill -9 and restart
+// on the same ports and data directory, wiping a data directory, status and fault-hook helpers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -60,6 +61,10 @@ export interface ClusterMember {
 
 export interface ProcessCluster {
   members: ClusterMember[];
+  /** Starts one more node that joins the cluster (join mode); resolves when it answers /healthz. */
+  addMember(id?: string): Promise<ClusterMember>;
+  /** Resolves once `id` reports itself a member and `count` members in all (or throws at the timeout). */
+  waitForMembers(count: number, timeoutMs?: number): Promise<void>;
   member(id: string): ClusterMember;
   /** This member's view of every group (null when it does not answer). */
   groups(id: string, timeoutMs?: number): Promise<GroupStatus[] | null>;
@@ -78,6 +83,8 @@ export interface StartClusterOptions {
   startTimeoutMs?: number;
   /** Extra node flags before the script, e.g. ['--cpu-prof'] for profiling. */
   nodeArgs?: string[];
+  /** 'peers' (default): JADE_PEERS names every node; 'join': n0 bootstraps, the others join. */
+  formation?: 'peers' | 'join';
 }
 
 async function fetchJson(url: string, init: RequestInit & { timeoutMs?: number } = {}): Promise<{ status: number; body: any } | null> {
@@ -99,7 +106,8 @@ class Member implements ClusterMember {
     readonly restPort: number,
     readonly grpcPort: number,
     readonly dataDir: string,
-    private readonly peers: string,
+    /** How this node finds the cluster: env (JADE_PEERS) and flags (--bootstrap / --join). */
+    private readonly formation: { env: Record<string, string>; args: string[] },
     private readonly opts: StartClusterOptions,
   ) {}
 
@@ -128,10 +136,10 @@ class Member implements ClusterMember {
     if (this.child) throw new Error(`${this.id} is already running`);
     const child = spawn(
       process.execPath,
-      withNodeProcessFlags([...(this.opts.nodeArgs ?? []), '--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--node-id', this.id, '--data-dir', this.dataDir, '--host', '127.0.0.1', '--port', String(this.restPort), '--log-level', this.opts.logLevel ?? 'warn']),
+      withNodeProcessFlags([...(this.opts.nodeArgs ?? []), '--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--node-id', this.id, '--data-dir', this.dataDir, '--host', '127.0.0.1', '--port', String(this.restPort), '--grpc-port', String(this.grpcPort), ...this.formation.args, '--log-level', this.opts.logLevel ?? 'warn']),
       {
         cwd: REPO_ROOT,
-        env: withNodeProcessEnv({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', JADE_PEERS: this.peers, JADE_TEST_HOOKS: '1', JADE_GRPC_HOST: '127.0.0.1', ...this.opts.env }),
+        env: withNodeProcessEnv({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...this.formation.env, JADE_TEST_HOOKS: '1', JADE_GRPC_HOST: '127.0.0.1', ...this.opts.env }),
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -181,14 +189,42 @@ class Member implements ClusterMember {
   }
 }
 
-/** Starts `nodeCount` processes n0..n{k-1} with JADE_PEERS naming all of them; resolves when all answer /healthz. */
+/**
+ * Starts `nodeCount` processes n0..n{k-1}, with JADE_PEERS naming all of them or (join) n0
+ * bootstrapping and the rest joining through every other member; resolves when all answer /healthz.
+ */
 export async function startProcessCluster(opts: StartClusterOptions): Promise<ProcessCluster> {
   const ports = await freeLoopbackPorts(opts.nodeCount * 2);
   const ids = Array.from({ length: opts.nodeCount }, (_, i) => `n${i}`);
   const peers = ids.map((id, i) => `${id}=127.0.0.1:${ports[2 * i]}/127.0.0.1:${ports[2 * i + 1]}`).join(',');
-  const members = ids.map((id, i) => new Member(id, ports[2 * i + 1], ports[2 * i], path.join(opts.baseDir, id), peers, opts));
+  const grpcOf = (i: number) => `127.0.0.1:${ports[2 * i]}`;
+  const formationOf = (i: number): { env: Record<string, string>; args: string[] } => {
+    if (opts.formation !== 'join') return { env: { JADE_PEERS: peers }, args: [] };
+    if (i === 0) return { env: {}, args: ['--bootstrap'] };
+    return { env: {}, args: ['--join', ids.map((_, j) => grpcOf(j)).filter((_, j) => j !== i).join(',')] };
+  };
+  const members: Member[] = ids.map((id, i) => new Member(id, ports[2 * i + 1], ports[2 * i], path.join(opts.baseDir, id), formationOf(i), opts));
   const cluster: ProcessCluster = {
     members,
+    async addMember(id) {
+      if (opts.formation !== 'join') throw new Error('addMember needs formation: join');
+      const [grpcPort, restPort] = await freeLoopbackPorts(2);
+      const nodeId = id ?? `n${members.length}`;
+      const seeds = members.map((m) => `127.0.0.1:${m.grpcPort}`).join(',');
+      const m = new Member(nodeId, restPort, grpcPort, path.join(opts.baseDir, nodeId), { env: {}, args: ['--join', seeds] }, opts);
+      members.push(m);
+      await m.restart();
+      return m;
+    },
+    async waitForMembers(count, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const views = await Promise.all(members.filter((m) => m.running()).map((m) => fetchJson(`${m.url}/v1/status`)));
+        if (views.length > 0 && views.every((v) => v?.body?.joined === true && Array.isArray(v.body.members) && v.body.members.length === count)) return;
+        if (Date.now() > deadline) throw new Error(`not every running node reports ${count} members: ${JSON.stringify(views.map((v) => v?.body?.members?.map((m: { id: string; metaRole: string }) => `${m.id}:${m.metaRole}`)))}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
     member(id) {
       const m = members.find((x) => x.id === id);
       if (!m) throw new Error(`no member ${id}`);

@@ -524,6 +524,13 @@ export class ClusterNode {
       await g.whenApplied(index, remainingMs(ctx.deadlineMs));
       return { json: true };
     });
+    this.rpc.handle('group.status', async ({ json }) => {
+      const { groupId } = json as { groupId: unknown };
+      if (typeof groupId !== 'string') throw new JadeError('JADE_ERR_BAD_REQUEST', 'group.status needs groupId');
+      const g = this.host.get(groupId);
+      if (!g) throw new JadeError('JADE_ERR_UNAVAILABLE', `no replica of ${groupId} on ${this.opts.nodeId}`);
+      return { json: g.status() };
+    });
     this.rpc.handle('cluster.identify', async () => ({
       json: { clusterId: this.identity.identity.clusterId, nodeId: this.opts.nodeId, incarnation: this.identity.identity.incarnation, member: this.isMember },
     }));
@@ -631,6 +638,26 @@ export class ClusterNode {
 
   noteLeader(groupId: string, nodeId: string | undefined): void {
     this.router.noteLeader(groupId, nodeId);
+  }
+
+  /** A group's leader as this node sees it, else as its replicas report it (asked in turn until the deadline). */
+  async findLeader(groupId: string, deadlineMs: number): Promise<string | null> {
+    const local = this.host.get(groupId);
+    if (local) return local.leaderMember ? nodeOfMember(local.leaderMember) : null;
+    for (const nodeId of this.replicaNodesOf(groupId)) {
+      const address = this.addressOf(nodeId);
+      if (!address || Date.now() >= deadlineMs) continue;
+      try {
+        const s = (await this.rpc.call(address, 'group.status', { json: { groupId } }, Math.min(deadlineMs, Date.now() + 1_000))).json as GroupStatus;
+        if (s.leader) {
+          this.router.noteLeader(groupId, s.leader);
+          return s.leader;
+        }
+      } catch {
+        // that replica is down or has not opened the group: ask the next
+      }
+    }
+    return null;
   }
 
   nodeLabels(nodeId: string): Record<string, string> {

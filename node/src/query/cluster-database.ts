@@ -190,16 +190,17 @@ export class ClusterDatabase implements Database {
     return { nodeId: this.node.nodeId, clusterId: status.clusterId, metaLeader: status.metaLeader, term: status.term, commit: meta?.commit ?? 0, role: status.role, members: this.node.members() };
   }
 
-  collectionClusterInfo(name: string): CollectionClusterInfo {
+  async collectionClusterInfo(name: string, deadlineMs: number): Promise<CollectionClusterInfo> {
     const meta = this.node.collectionMeta(name);
     const nodes = this.node.meta.state.nodes;
+    const leaders = await Promise.all(meta.shards.map((s) => this.node.findLeader(s.groupId, deadlineMs)));
     return {
       name,
       shards: meta.shards.map((s, shard) => ({
         shard,
         groupId: s.groupId,
         range: s.range,
-        leader: this.node.leaderOf(s.groupId) ?? null,
+        leader: leaders[shard],
         replicas: s.replicas.map((member) => {
           const nodeId = nodeOfMember(member);
           const current = nodes[nodeId];

@@ -32,7 +32,10 @@ function concatVectors(vectors: readonly Float32Array[]): Uint8Array {
 function splitVectors(binary: Uint8Array | undefined, count: number, dimension: number): Float32Array[] {
   const bytes = binary ?? new Uint8Array(0);
   if (bytes.length !== count * dimension * 4) throw new JadeError('JADE_ERR_BAD_REQUEST', `expected ${count} vectors of ${dimension} dimensions (${count * dimension * 4} bytes), got ${bytes.length} bytes`);
-  const all = new Float32Array(bytes.slice().buffer);
+  // A copy: the bytes may be a Buffer view into a larger pool (Buffer#slice does not copy).
+  const aligned = new Uint8Array(bytes.length);
+  aligned.set(bytes);
+  const all = new Float32Array(aligned.buffer);
   return Array.from({ length: count }, (_, i) => all.subarray(i * dimension, (i + 1) * dimension));
 }
 

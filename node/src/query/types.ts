@@ -182,7 +182,7 @@ export interface Database {
   /** Cluster mode: members, the meta group's Raft state (GET /cluster). */
   clusterInfo?(): ClusterInfo;
   /** Cluster mode: a collection's shards, replicas, their states and leaders (GET /collections/{name}/cluster). */
-  collectionClusterInfo?(name: string): CollectionClusterInfo;
+  collectionClusterInfo?(name: string, deadlineMs: number): Promise<CollectionClusterInfo>;
   /** Cluster mode: takes a node out of the cluster (DELETE /cluster/peer/{id}). */
   removePeer?(nodeId: string, force: boolean, deadlineMs: number): Promise<{ removed: string; degradedGroups: string[] }>;
 }

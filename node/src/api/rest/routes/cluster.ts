@@ -44,7 +44,7 @@ export function clusterRoutes({ deps }: RouteContext) {
         const info = await collection.info({ consistency: 'eventual', deadlineMs: deadlineOf(req, limits) });
         return ok(reply, { peer_id: deps.info.nodeId, shard_count: 1, local_shards: [{ shard_id: 0, points_count: info.points, state: 'Active' }], remote_shards: [], shard_transfers: [] }, req);
       }
-      const c = database.collectionClusterInfo(req.params.name);
+      const c = await database.collectionClusterInfo(req.params.name, Math.min(deadlineOf(req, limits), Date.now() + 3_000));
       const me = deps.info.nodeId;
       const qdrantState = (s: string) => (s === 'active' ? 'Active' : 'Dead');
       return ok(
