@@ -3,6 +3,7 @@
 // cluster forms (n0 --bootstrap, the rest --join), members added at runtime, kill -9 and restart
 // on the same ports and data directory, wiping a data directory, status and fault-hook helpers.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { withNodeProcessEnv, withNodeProcessFlags } from '../../node/src/cli/node-env.js';
@@ -53,6 +54,8 @@ export interface ClusterMember {
   /** Starts the process again on the same ports and data directory. */
   restart(): Promise<void>;
   stop(): Promise<void>;
+  /** SIGKILL, then removes the whole data directory (a lost volume); restart() starts it empty. */
+  wipe(): Promise<void>;
   /** SIGSTOP / SIGCONT: the process freezes (timers, sockets) and later resumes believing nothing happened. */
   pause(): void;
   resume(): void;
@@ -63,7 +66,10 @@ export interface ProcessCluster {
   members: ClusterMember[];
   /** Starts one more node that joins the cluster (join mode); resolves when it answers /healthz. */
   addMember(id?: string): Promise<ClusterMember>;
-  /** Resolves once `id` reports itself a member and `count` members in all (or throws at the timeout). */
+  /**
+   * Resolves once every running node reports itself joined and `count` members, of which as many
+   * meta voters as the node promotes to (1, 3 or 5), or throws at the timeout.
+   */
   waitForMembers(count: number, timeoutMs?: number): Promise<void>;
   member(id: string): ClusterMember;
   /** This member's view of every group (null when it does not answer). */
@@ -171,6 +177,11 @@ class Member implements ClusterMember {
     await this.exited;
   }
 
+  async wipe(): Promise<void> {
+    await this.kill9();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
   pause(): void {
     this.child?.kill('SIGSTOP');
   }
@@ -220,7 +231,9 @@ export async function startProcessCluster(opts: StartClusterOptions): Promise<Pr
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const views = await Promise.all(members.filter((m) => m.running()).map((m) => fetchJson(`${m.url}/v1/status`)));
-        if (views.length > 0 && views.every((v) => v?.body?.joined === true && Array.isArray(v.body.members) && v.body.members.length === count)) return;
+        const voters = count >= 5 ? 5 : count >= 3 ? 3 : 1;
+        const settled = (v: { body: any } | null) => v?.body?.joined === true && Array.isArray(v.body.members) && v.body.members.length === count && v.body.members.filter((m: { metaRole: string }) => m.metaRole === 'voter').length === voters;
+        if (views.length > 0 && views.every(settled)) return;
         if (Date.now() > deadline) throw new Error(`not every running node reports ${count} members: ${JSON.stringify(views.map((v) => v?.body?.members?.map((m: { id: string; metaRole: string }) => `${m.id}:${m.metaRole}`)))}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
