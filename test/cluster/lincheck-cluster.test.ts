@@ -212,22 +212,26 @@ async function injectFault(cluster: ProcessCluster, shardGroup: string, fault: F
   }
 }
 
-async function createCollection(cluster: ProcessCluster): Promise<string> {
+/** Creates the kv collection; resolves with its first shard group (all of them in `groups`). */
+async function createCollection(cluster: ProcessCluster, shardNumber = 1, groups: string[] = []): Promise<string> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const res = await fetch(`${cluster.members[0].url}/collections/${COLLECTION}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ vectors: { size: 2, distance: 'Cosine' } }),
+      body: JSON.stringify({ vectors: { size: 2, distance: 'Cosine' }, shard_number: shardNumber }),
     }).catch(() => null);
     if (res?.status === 200) break;
     if (Date.now() > deadline) throw new Error(`collection not created: HTTP ${res?.status} ${await res?.text()}`);
     await sleep(200);
   }
   for (;;) {
-    const groups = await cluster.groups(cluster.members[0].id);
-    const shard = groups?.find((g) => g.groupId.startsWith(`c-${COLLECTION}-`));
-    if (shard) return shard.groupId;
+    const info = await fetch(`${cluster.members[0].url}/collections/${COLLECTION}/cluster`).then((r) => r.json()).catch(() => null) as any;
+    const shards: { group_id: string }[] | undefined = info?.result?.jade?.shards;
+    if (shards && shards.length === shardNumber) {
+      groups.push(...shards.map((x) => x.group_id));
+      return shards[0].group_id;
+    }
     if (Date.now() > deadline) throw new Error('the shard group did not appear');
     await sleep(100);
   }
@@ -259,17 +263,31 @@ afterAll(async () => {
   for (const { cluster } of clusters) await cluster.stopAll();
 });
 
-describe('3 real processes under kill -9 and partitions', () => {
-  for (const seed of SEEDS) {
-    it(`seed ${seed}: ${ROUNDS_PER_SEED} rounds are linearizable and lose no acknowledged write`, { timeout: 90_000 + ROUNDS_PER_SEED * 60_000 }, async () => {
+interface RunShape {
+  nodeCount: number;
+  shardNumber: number;
+  formation: 'peers' | 'join';
+  rounds: number;
+}
+
+/** One seeded run: rounds of workload + faults, each round's history checked. */
+async function runSeed(seed: number, shape: RunShape): Promise<void> {
+  {
+    {
       const dir = mkdtempSync(path.join(tmpdir(), `jade-lincheck-${seed}-`));
-      const cluster = await startProcessCluster({ nodeCount: 3, baseDir: dir, env: SNAPSHOT_EVERY ? { JADE_RAFT_SNAPSHOT_EVERY_ENTRIES: SNAPSHOT_EVERY } : {} });
+      const cluster = await startProcessCluster({ nodeCount: shape.nodeCount, baseDir: dir, formation: shape.formation, env: SNAPSHOT_EVERY ? { JADE_RAFT_SNAPSHOT_EVERY_ENTRIES: SNAPSHOT_EVERY } : {} });
       clusters.push({ cluster, dir });
+      await cluster.waitForMembers(shape.nodeCount, 60_000);
+      const ROUNDS_PER_SEED = shape.rounds;
       // xorshift's first outputs for small neighbouring seeds are alike: scramble the seed and warm up.
       const random = seededRandom(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0);
       for (let i = 0; i < 8; i++) random();
-      const replay = `JADE_LINCHECK_SEEDS=${seed} JADE_LINCHECK_ROUNDS=${ROUNDS_PER_SEED} JADE_LINCHECK_FAULTS=${FAULTS_PER_ROUND} JADE_LINCHECK_LOAD_WRITERS=${LOAD_WRITERS}${SNAPSHOT_EVERY ? ` JADE_LINCHECK_SNAPSHOT_EVERY=${SNAPSHOT_EVERY}` : ''} npx vitest run test/cluster/lincheck-cluster.test.ts`;
-      const shardGroup = await createCollection(cluster);
+      const sharded = shape.shardNumber > 1;
+      const replay = `JADE_LINCHECK_${sharded ? 'SHARDED_' : ''}SEEDS=${seed} JADE_LINCHECK_ROUNDS=${ROUNDS_PER_SEED} JADE_LINCHECK_FAULTS=${FAULTS_PER_ROUND} JADE_LINCHECK_LOAD_WRITERS=${LOAD_WRITERS}${SNAPSHOT_EVERY ? ` JADE_LINCHECK_SNAPSHOT_EVERY=${SNAPSHOT_EVERY}` : ''} npx vitest run test/cluster/lincheck-cluster.test.ts -t ${sharded ? 'sharded' : `'seed ${seed}'`}`;
+      const shardGroups: string[] = [];
+      await createCollection(cluster, shape.shardNumber, shardGroups);
+      // Each fault aims at the leader of one of the shards (the same one for 1 shard).
+      const pickGroup = () => shardGroups[Math.floor(random() * shardGroups.length)];
       // Faults come from seeded permutations of every kind (those that destroy a replica once per run).
       let faultDeck: Fault[] = [];
       let wiped = false;
@@ -290,7 +308,7 @@ describe('3 real processes under kill -9 and partitions', () => {
         }
       };
       for (let round = 0; round < ROUNDS_PER_SEED; round++) {
-        await waitForLeader(cluster, shardGroup, 20_000);
+        for (const g of shardGroups) await waitForLeader(cluster, g, 20_000);
         const keys = Array.from({ length: KEYS_PER_ROUND }, (_, k) => `k${round * 100 + k + 1}`);
         const recorder = new HistoryRecorder();
         const stop = new AbortController();
@@ -306,7 +324,7 @@ describe('3 real processes under kill -9 and partitions', () => {
         try {
           await sleep(500);
           for (let f = 0; f < FAULTS_PER_ROUND; f++) {
-            faultLog.push(await injectFault(cluster, shardGroup, nextFault(), random));
+            faultLog.push(await injectFault(cluster, pickGroup(), nextFault(), random));
             await sleep(300 + Math.floor(random() * 700));
           }
         } finally {
@@ -317,7 +335,7 @@ describe('3 real processes under kill -9 and partitions', () => {
         const stats = await workload;
         const loadBatches = (await load).reduce((a, b) => a + b, 0);
         if (LOAD_WRITERS > 0) faultLog.push(`bulk load: ${loadBatches} batches of ${LOAD_BATCH_POINTS} acknowledged`);
-        await waitForLeader(cluster, shardGroup, 20_000);
+        for (const g of shardGroups) await waitForLeader(cluster, g, 20_000);
         const finalClient = restKvClient(cluster, seededRandom(seed + round + 12_345));
         const finalValues = await readFinalValues(finalClient, recorder, keys, { opTimeoutMs: OP_TIMEOUT_MS, attemptsMax: 20, retryDelayMs: 200 });
         const history = recorder.operations();
@@ -337,7 +355,30 @@ describe('3 real processes under kill -9 and partitions', () => {
       }
       await cluster.stopAll();
       rmSync(dir, { recursive: true, force: true });
-    });
+    }
+  }
+}
+
+/** Sharded runs: 5 nodes formed by bootstrap + join, a collection of 6 shards × 3 replicas. */
+const SHARDED_SEEDS = (process.env.JADE_LINCHECK_SHARDED_SEEDS ?? '1')
+  .split(',')
+  .filter(Boolean)
+  .map((s) => Number(s));
+const SHARDED_ROUNDS = Number(process.env.JADE_LINCHECK_SHARDED_ROUNDS ?? 1);
+
+describe('5 real processes, 6 shards × 3 replicas, under kill -9 and partitions', () => {
+  for (const seed of SHARDED_SEEDS) {
+    it(`sharded seed ${seed}: ${SHARDED_ROUNDS} rounds are linearizable and lose no acknowledged write`, { timeout: 120_000 + SHARDED_ROUNDS * 60_000 }, () =>
+      runSeed(seed, { nodeCount: 5, shardNumber: 6, formation: 'join', rounds: SHARDED_ROUNDS }),
+    );
+  }
+});
+
+describe('3 real processes under kill -9 and partitions', () => {
+  for (const seed of SEEDS) {
+    it(`seed ${seed}: ${ROUNDS_PER_SEED} rounds are linearizable and lose no acknowledged write`, { timeout: 90_000 + ROUNDS_PER_SEED * 60_000 }, () =>
+      runSeed(seed, { nodeCount: 3, shardNumber: 1, formation: 'peers', rounds: ROUNDS_PER_SEED }),
+    );
   }
 
   // Negative control: the same harness must fail when reads may be stale. A follower cut off from
