@@ -8,7 +8,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../helpers/node-process.js';
 import { ShardState } from '../../node/src/shard/state.js';
 import { startProcessCluster, type ProcessCluster } from './cluster-processes.js';
 
@@ -151,6 +154,18 @@ describe('distributed collections on 5 real processes', () => {
     const view = await api(sixth.url, 'GET', '/cluster');
     expect(view.body.result.status).toBe('enabled');
     expect(Object.keys(view.body.result.peers).sort()).toEqual(['n0', 'n1', 'n2', 'n3', 'n4', 'n5']);
+  }, 60_000);
+
+  it('jade nodes and jade shards show the members and each shard\'s leader and replicas', async () => {
+    const jade = (...args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'node/src/cli/main.ts', '--url', cluster.members[1].url, ...args], { cwd: REPO_ROOT });
+    const nodes = await jade('nodes');
+    for (const id of ['n0', 'n1', 'n2', 'n3', 'n4', 'n5']) expect(nodes.stdout).toContain(id);
+    expect(nodes.stdout).toMatch(/voter/);
+    const shards = JSON.parse((await jade('--output', 'json', 'shards', C)).stdout);
+    expect(shards.shard_count).toBe(6);
+    expect(shards.jade.shards.every((x: { leader: string | null; replicas: unknown[] }) => x.leader && x.replicas.length === 3)).toBe(true);
+    const table = await jade('shards', C);
+    expect(table.stdout.split('\n').filter((l) => /^\s*\d+\s/.test(l))).toHaveLength(6);
   }, 60_000);
 
   it('removing a node that holds replicas is refused with a reason; one that holds none is removed', async () => {

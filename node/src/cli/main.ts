@@ -52,13 +52,56 @@ export function buildProgram(): Command {
       const { client, output } = clientOf(cmd);
       const s = await client.call<Record<string, any>>('GET', '/v1/status');
       if (output === 'json') return printObject(s, 'json');
-      printObject({ node: s.nodeId, version: s.version, mode: s.mode, role: s.role, term: s.term, meta_leader: s.metaLeader, ready: s.ready, uptime_s: s.uptimeSeconds, collections: s.collections.length, points: s.points, wal_bytes: s.walBytes, rss_bytes: s.memory?.rssBytes }, 'table');
+      printObject({ node: s.nodeId, version: s.version, mode: s.mode, cluster: s.clusterId ?? '', member: s.memberId ?? '', joined: s.joined ?? '', role: s.role, term: s.term, meta_leader: s.metaLeader, ready: s.ready, uptime_s: s.uptimeSeconds, collections: s.collections.length, points: s.points, wal_bytes: s.walBytes, rss_bytes: s.memory?.rssBytes }, 'table');
       if (s.mode === 'cluster') {
         process.stdout.write('\nMEMBERS\n');
-        printRows((s.members as any[]).map((m) => ({ id: m.id, rest: m.restUrl, raft: m.grpcAddress, voter: m.voter })), 'table');
-        process.stdout.write('\nRAFT GROUPS (as seen by this node)\n');
-        printRows((s.groups as any[]).map((g) => ({ group: g.groupId, role: g.role, term: g.term, leader: g.leader, commit: g.commit, applied: g.applied, voters: g.conf.voters.join(',') })), 'table');
+        printRows((s.members as any[]).map((m) => ({ id: m.id, incarnation: m.incarnation, rest: m.restUrl, grpc: m.grpcAddress, meta: m.metaRole, replicas: m.replicas })), 'table');
+        process.stdout.write('\nRAFT GROUPS (as seen by this node; lag = entries each member is behind, on leaders)\n');
+        printRows((s.groups as any[]).map((g) => ({ group: g.groupId, role: g.role, term: g.term, leader: g.leader, commit: g.commit, applied: g.applied, voters: g.conf.voters.length, learners: g.conf.learners.length, lag: g.lag ? Object.entries(g.lag).map(([m, n]) => `${String(m).split('#')[0]}:${n}`).join(' ') : '' })), 'table');
+        if ((s.lostGroups as string[] | undefined)?.length) process.stdout.write(`\nLOST REPLICAS (directories gone after founding; not re-founded): ${s.lostGroups.join(', ')}\n`);
       }
+    });
+
+  program
+    .command('nodes')
+    .description('list the cluster\'s nodes: incarnation, addresses, meta role, replicas held')
+    .action(async (_o, cmd: Command) => {
+      const { client, output } = clientOf(cmd);
+      const c = await client.call<Record<string, any>>('GET', '/cluster');
+      if (c.status !== 'enabled') throw new CliError('this node runs standalone: there are no other nodes');
+      if (output === 'json') return printObject(c, 'json');
+      printRows((c.jade.members as any[]).map((m) => ({ id: m.id, incarnation: m.incarnation, rest: m.rest_url, grpc: m.grpc_address, meta: m.meta_role, meta_leader: m.id === c.raft_info.leader ? 'yes' : '', replicas: m.replicas })), 'table');
+    });
+
+  program
+    .command('shards <collection>')
+    .description('list a collection\'s shards: hash range, leader, replicas and their states')
+    .action(async (collection: string, _o, cmd: Command) => {
+      const { client, output } = clientOf(cmd);
+      const c = await client.call<Record<string, any>>('GET', `/collections/${encodeURIComponent(collection)}/cluster`);
+      if (output === 'json') return printObject(c, 'json');
+      if (!c.jade) return printRows((c.local_shards as any[]).map((s) => ({ shard: s.shard_id, points: s.points_count, state: s.state })), 'table');
+      printRows(
+        (c.jade.shards as any[]).map((s) => ({
+          shard: s.shard_id,
+          group: s.group_id,
+          range: `${s.hash_range[0]}..${s.hash_range[1]}`,
+          leader: s.leader ?? '(none known)',
+          replicas: (s.replicas as any[]).map((r) => `${r.peer_id}${r.state === 'active' ? '' : `(${r.state})`}`).join(' '),
+          degraded: s.degraded ? 'yes' : '',
+        })),
+        'table',
+      );
+    });
+
+  program
+    .command('remove-node <id>')
+    .description('take a node out of the cluster (refused while it holds replicas, unless --force)')
+    .option('--force', 'remove it even though it holds replicas: their shards run one replica short')
+    .action(async (id: string, o, cmd: Command) => {
+      const { client } = clientOf(cmd);
+      await client.call('DELETE', `/cluster/peer/${encodeURIComponent(id)}${o.force ? '?force=true' : ''}`);
+      process.stdout.write(`removed node ${id}\n`);
     });
 
   const collections = program.command('collections').description('list, create, inspect and delete collections');
@@ -78,13 +121,20 @@ export function buildProgram(): Command {
     .option('--m <n>', 'HNSW m (links per node)')
     .option('--ef-construction <n>', 'HNSW ef at build time')
     .option('--ef <n>', 'default HNSW ef at search time')
+    .option('--shards <n>', 'cluster mode: shards over point-hash ranges')
+    .option('--replication-factor <n>', 'cluster mode: replicas of each shard')
+    .addOption(new Option('--write-consistency <level>', 'cluster mode: default write consistency').choices(['majority', 'all', 'one']))
     .action(async (name: string, o, cmd: Command) => {
       const { client } = clientOf(cmd);
       const hnsw: Record<string, number> = {};
       if (o.m) hnsw.m = parseIntOption(o.m, '--m');
       if (o.efConstruction) hnsw.ef_construct = parseIntOption(o.efConstruction, '--ef-construction');
       if (o.ef) hnsw.ef = parseIntOption(o.ef, '--ef');
-      await client.call('PUT', `/collections/${encodeURIComponent(name)}`, { vectors: { size: parseIntOption(o.dimension, '--dimension'), distance: o.metric }, hnsw_config: hnsw });
+      const body: Record<string, unknown> = { vectors: { size: parseIntOption(o.dimension, '--dimension'), distance: o.metric }, hnsw_config: hnsw };
+      if (o.shards) body.shard_number = parseIntOption(o.shards, '--shards');
+      if (o.replicationFactor) body.replication_factor = parseIntOption(o.replicationFactor, '--replication-factor');
+      if (o.writeConsistency) body.write_consistency = o.writeConsistency;
+      await client.call('PUT', `/collections/${encodeURIComponent(name)}`, body);
       process.stdout.write(`created collection ${name}\n`);
     });
   collections
@@ -95,7 +145,7 @@ export function buildProgram(): Command {
       const c = await client.call<Record<string, any>>('GET', `/collections/${encodeURIComponent(name)}`);
       if (output === 'json') return printObject(c, 'json');
       const p = c.config.params.vectors;
-      printObject({ name, points: c.points_count, dimension: p.size, metric: c.jade?.metric, m: c.config.hnsw_config.m, ef_construction: c.config.hnsw_config.ef_construct, ef: c.config.hnsw_config.ef, index_status: c.jade?.index_status, memory_bytes: c.jade?.memory_bytes, wal_bytes: c.jade?.wal_bytes, payload_indexes: Object.keys(c.payload_schema ?? {}).join(',') }, 'table');
+      printObject({ name, points: c.points_count, shards: c.config.params.shard_number, replication_factor: c.config.params.replication_factor, dimension: p.size, metric: c.jade?.metric, m: c.config.hnsw_config.m, ef_construction: c.config.hnsw_config.ef_construct, ef: c.config.hnsw_config.ef, index_status: c.jade?.index_status, memory_bytes: c.jade?.memory_bytes, wal_bytes: c.jade?.wal_bytes, payload_indexes: Object.keys(c.payload_schema ?? {}).join(',') }, 'table');
     });
   collections
     .command('delete <name>')
@@ -159,7 +209,7 @@ export function buildProgram(): Command {
     .command('cluster')
     .description('local clusters for development')
     .command('local')
-    .description('start N node processes on the loopback that form one Raft cluster (Ctrl-C stops them)')
+    .description('start N node processes on the loopback that form one Raft cluster: node-0 --bootstrap, the rest --join (Ctrl-C stops them)')
     .option('--nodes <n>', 'number of nodes', '3')
     .option('--data-dir <dir>', 'parent data directory (node-i below it)', './data/local-cluster')
     .option('--host <address>', 'loopback address to bind', '127.0.0.1')
