@@ -88,10 +88,13 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
         defaults: { shardNumber: config.defaultShards, replicationFactor: config.defaultReplicationFactor, writeConsistency: config.writeConsistency },
         faultHooksEnabled: config.testHooksEnabled,
         log,
+        groupObserver: metrics,
+        rpcObserver: metrics,
       });
       clusterNode = cluster;
+      metrics.setGroupSource(() => cluster.groupStatuses());
       closeBackend = () => cluster.close();
-      database = new ClusterDatabase(cluster, { readStrategy: config.readStrategy });
+      database = new ClusterDatabase(cluster, { readStrategy: config.readStrategy, observer: metrics });
     } else {
       const catalog = await Catalog.open(
         disk,

@@ -151,6 +151,13 @@ describe('distributed collections on 5 real processes', () => {
     expect(search.body.result[0].id).toBe(10_000);
     const status = await api(sixth.url, 'GET', '/v1/status');
     expect(status.body.groups.map((g: { groupId: string }) => g.groupId)).toEqual(['meta']);
+    // Its metrics show the fan-out per shard and the internal calls it made; a leader's, per-member lag.
+    const metrics = await (await fetch(`${sixth.url}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`jade_shard_fanout_seconds_count\\{collection="${C}",shard="5",op="search",outcome="ok"\\} [1-9]`));
+    expect(metrics).toMatch(/jade_internal_call_seconds_count\{method="group.propose",code="ok"\} [1-9]/);
+    const leaderMetrics = await Promise.all(cluster.members.slice(0, 5).map(async (m) => (await fetch(`${m.url}/metrics`)).text()));
+    expect(leaderMetrics.some((t) => /jade_raft_follower_lag_entries\{group="c-dist-[^"]+",member="n\d#[0-9a-f]+"\} \d+/.test(t))).toBe(true);
+    expect(leaderMetrics.join('\n')).toMatch(/jade_raft_proposal_seconds_count\{group="c-dist-[^"]+",outcome="ok"\} [1-9]/);
     const view = await api(sixth.url, 'GET', '/cluster');
     expect(view.body.result.status).toBe('enabled');
     expect(Object.keys(view.body.result.peers).sort()).toEqual(['n0', 'n1', 'n2', 'n3', 'n4', 'n5']);

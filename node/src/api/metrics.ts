@@ -1,6 +1,7 @@
 // Prometheus metrics of a node, in a registry of its own (not prom-client's global one), so
 // several nodes or apps in one process (tests) never share counters.
 import client from 'prom-client';
+import type { GroupObserver, RpcObserver, ShardCallObserver } from '../util/observers.js';
 
 export interface CollectionGauges {
   name: string;
@@ -9,12 +10,27 @@ export interface CollectionGauges {
   walBytes: number;
 }
 
-export class NodeMetrics {
+/** A Raft group as the metrics read it at scrape time. */
+export interface GroupGauges {
+  groupId: string;
+  role: string;
+  term: number;
+  /** Leader only: entries each member is behind. */
+  lag?: Record<string, number>;
+}
+
+export class NodeMetrics implements GroupObserver, RpcObserver, ShardCallObserver {
   readonly registry = new client.Registry();
   readonly httpDuration: client.Histogram<'method' | 'route' | 'status'>;
   readonly walFsyncSeconds: client.Histogram<'collection'>;
   readonly checkpointSeconds: client.Histogram<'collection'>;
   private collections: () => CollectionGauges[] = () => [];
+  private groups: () => GroupGauges[] = () => [];
+  readonly proposalSeconds: client.Histogram<'group' | 'outcome'>;
+  readonly leaderChanges: client.Counter<'group'>;
+  readonly rpcSeconds: client.Histogram<'method' | 'code'>;
+  readonly shardCallSeconds: client.Histogram<'collection' | 'shard' | 'op' | 'outcome'>;
+  readonly partialResults: client.Counter<'collection'>;
 
   constructor() {
     this.httpDuration = new client.Histogram({
@@ -55,6 +71,58 @@ export class NodeMetrics {
     perCollection('jade_index_memory_bytes', 'Estimated memory of vectors and HNSW graph per collection', (c) => c.indexMemoryBytes);
     perCollection('jade_wal_bytes', 'WAL bytes not yet folded into a checkpoint, per collection', (c) => c.walBytes);
     client.collectDefaultMetrics({ register: this.registry, prefix: 'jade_process_' });
+
+    const fast = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+    this.proposalSeconds = new client.Histogram({ name: 'jade_raft_proposal_seconds', help: 'Proposals made on this node (as a group leader): time until applied (or durable, for consistency one), by group and outcome', labelNames: ['group', 'outcome'], buckets: fast, registers: [this.registry] });
+    this.leaderChanges = new client.Counter({ name: 'jade_raft_leader_changes_total', help: 'Leaders this replica learned of (or lost), by group', labelNames: ['group'], registers: [this.registry] });
+    this.rpcSeconds = new client.Histogram({ name: 'jade_internal_call_seconds', help: 'Internal calls this node made to others (forwarded writes, remote shard reads, joins), by method and result code', labelNames: ['method', 'code'], buckets: fast, registers: [this.registry] });
+    this.shardCallSeconds = new client.Histogram({ name: 'jade_shard_fanout_seconds', help: 'One shard answering one collection read of a fan-out, by collection, shard, operation and outcome', labelNames: ['collection', 'shard', 'op', 'outcome'], buckets: fast, registers: [this.registry] });
+    this.partialResults = new client.Counter({ name: 'jade_search_partial_results_total', help: 'Searches answered without some shard (allow_partial=true)', labelNames: ['collection'], registers: [this.registry] });
+    const groupGauge = (name: string, help: string, labelNames: string[], fill: (g: client.Gauge<string>) => void) =>
+      new client.Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        collect: () => {
+          const gauge = this.registry.getSingleMetric(name) as client.Gauge<string>;
+          gauge.reset();
+          fill(gauge);
+        },
+      });
+    groupGauge('jade_raft_follower_lag_entries', 'On group leaders: entries each member is behind the leader', ['group', 'member'], (g) => {
+      for (const s of this.groups()) for (const [member, lag] of Object.entries(s.lag ?? {})) g.set({ group: s.groupId, member }, lag);
+    });
+    groupGauge('jade_raft_is_leader', '1 when this replica leads the group', ['group'], (g) => {
+      for (const s of this.groups()) g.set({ group: s.groupId }, s.role === 'leader' ? 1 : 0);
+    });
+    groupGauge('jade_raft_term', 'Current Raft term of this replica', ['group'], (g) => {
+      for (const s of this.groups()) g.set({ group: s.groupId }, s.term);
+    });
+  }
+
+  proposal(groupId: string, seconds: number, ok: boolean): void {
+    this.proposalSeconds.observe({ group: groupId, outcome: ok ? 'ok' : 'error' }, seconds);
+  }
+
+  leaderChanged(groupId: string): void {
+    this.leaderChanges.inc({ group: groupId });
+  }
+
+  call(method: string, seconds: number, code: string): void {
+    this.rpcSeconds.observe({ method, code }, seconds);
+  }
+
+  shardCall(collection: string, shard: number, op: string, seconds: number, ok: boolean): void {
+    this.shardCallSeconds.observe({ collection, shard: String(shard), op, outcome: ok ? 'ok' : 'error' }, seconds);
+  }
+
+  partialResult(collection: string): void {
+    this.partialResults.inc({ collection });
+  }
+
+  setGroupSource(source: () => GroupGauges[]): void {
+    this.groups = source;
   }
 
   setCollectionSource(source: () => CollectionGauges[]): void {

@@ -31,6 +31,7 @@ import { ShardStateMachine } from './shard-sm.js';
 import { GrpcRaftTransport } from './transport/grpc-transport.js';
 import { NO_RPC_AUTH, NodeRpc, type RpcAuth, type RpcHandler } from './transport/rpc.js';
 import type { FaultSpec } from './transport/types.js';
+import type { GroupObserver, RpcObserver } from '../util/observers.js';
 
 export const META_GROUP = 'meta';
 /** Room for a MsgApp's own fields and the transport's framing around one entry's data. */
@@ -94,6 +95,8 @@ export interface ClusterOptions {
   faultHooksEnabled: boolean;
   rpcAuth?: RpcAuth;
   log?: (line: string) => void;
+  groupObserver?: GroupObserver;
+  rpcObserver?: RpcObserver;
 }
 
 export const CLUSTER_DEFAULTS = {
@@ -156,7 +159,7 @@ export class ClusterNode {
   ) {
     this.log = opts.log ?? (() => undefined);
     this.transport = new GrpcRaftTransport({ nodeId: opts.nodeId, listenAddress: opts.grpcListenAddress, clusterId: opts.clusterName, faultHooksEnabled: opts.faultHooksEnabled });
-    this.rpc = new NodeRpc({ nodeId: opts.nodeId, clusterId: opts.clusterName, auth: opts.rpcAuth ?? NO_RPC_AUTH });
+    this.rpc = new NodeRpc({ nodeId: opts.nodeId, clusterId: opts.clusterName, auth: opts.rpcAuth ?? NO_RPC_AUTH, observer: opts.rpcObserver });
     this.entryBytesMax = Math.min(this.transport.messageBytesMax, opts.wal.recordSizeBytesMax) - ENTRY_FRAMING_BYTES_MAX;
     this.host = new GroupHost(disk, this.transport, {
       nodeId: opts.nodeId,
@@ -168,6 +171,7 @@ export class ClusterNode {
       wal: opts.wal,
       group: opts.group,
       log: this.log,
+      observer: opts.groupObserver,
     });
     this.router = new Router(this.host, this.rpc, {
       nodeId: opts.nodeId,

@@ -14,6 +14,7 @@ import { nodeOfMember } from './identity.js';
 import { decodeMessage, decodeSnapshotMeta, encodeMessage, encodeMessageParts, encodeSnapshotMeta } from './raft-codec.js';
 import { GrpcRaftTransport } from './transport/grpc-transport.js';
 import { JadeError } from '../util/errors.js';
+import type { GroupObserver } from '../util/observers.js';
 
 /** Each group's Raft storage lives in <dataDir>/groups/<groupId>. */
 export const GROUPS_DIR = 'groups';
@@ -29,6 +30,7 @@ export interface GroupHostOptions {
   wal: WalOptions;
   group: RaftGroupOptions;
   log: (line: string) => void;
+  observer?: GroupObserver;
 }
 
 class SeededRandom {
@@ -164,7 +166,7 @@ export class GroupHost {
       maxPendingReads: this.opts.group.waitersMax,
       onFatal: (e) => this.opts.log(`[${groupId}] stopped after a storage or state machine failure: ${String(e)}`),
     });
-    const group = new HostedGroup(groupId, driver, storage, this.opts.group);
+    const group = new HostedGroup(groupId, driver, storage, this.opts.group, this.opts.observer);
     if (this.closed) {
       await group.close();
       throw new JadeError('JADE_ERR_UNAVAILABLE', 'node is shutting down');

@@ -7,6 +7,7 @@ import { JadeError } from '../util/errors.js';
 import { withTimeout } from '../util/deadline.js';
 import type { FileRaftStorage } from './file-raft-storage.js';
 import { nodeOfMember } from './identity.js';
+import { NO_GROUP_OBSERVER, type GroupObserver } from '../util/observers.js';
 
 /** A group's state machine as the cluster writes them: synchronous, one entry at a time. */
 export interface GroupStateMachine {
@@ -69,7 +70,9 @@ export class HostedGroup {
     readonly driver: RaftDriver,
     readonly storage: FileRaftStorage,
     private readonly options: RaftGroupOptions,
+    private readonly observer: GroupObserver = NO_GROUP_OBSERVER,
   ) {
+    driver.onLeaderChange(() => observer.leaderChanged(groupId));
     driver.onApplied((index) => {
       for (const w of this.applyWaiters) {
         if (w.index > index) continue;
@@ -98,6 +101,18 @@ export class HostedGroup {
 
   /** Proposes one command; resolves with the state machine's result once applied here (or durable, for `one`). */
   async propose(data: Uint8Array, ack: ProposeAck = 'majority', timeoutMs = this.options.proposalTimeoutMs): Promise<unknown> {
+    const started = performance.now();
+    try {
+      const value = await this.proposeUntimed(data, ack, timeoutMs);
+      this.observer.proposal(this.groupId, (performance.now() - started) / 1000, true);
+      return value;
+    } catch (e) {
+      this.observer.proposal(this.groupId, (performance.now() - started) / 1000, false);
+      throw e;
+    }
+  }
+
+  private async proposeUntimed(data: Uint8Array, ack: ProposeAck, timeoutMs: number): Promise<unknown> {
     const unknownOutcome = () => new JadeError('JADE_ERR_UNAVAILABLE', `group ${this.groupId}: proposal not applied within ${timeoutMs} ms; its outcome is unknown`);
     if (ack === 'one') {
       let persisted!: (index: number) => void;

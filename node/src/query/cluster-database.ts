@@ -10,6 +10,7 @@ import type { CollectionMeta, WriteConsistency } from '../cluster/meta.js';
 import type { CollectionParams } from '../shard/state.js';
 import type { PointId } from '../storage/types.js';
 import { JadeError } from '../util/errors.js';
+import type { ShardCallObserver } from '../util/observers.js';
 import { ShardedCollection, type ShardSet } from './collection.js';
 import { LocalShardReader } from './local-reader.js';
 import { ReplicaSelector, type ReadStrategy, type ReplicaCandidate } from './read-strategy.js';
@@ -18,6 +19,7 @@ import type { ClusterInfo, Collection, CollectionClusterInfo, CreateOptions, Dat
 
 export interface ClusterDatabaseOptions {
   readStrategy: ReadStrategy;
+  observer?: ShardCallObserver;
 }
 
 /** Tries the replicas of one shard in order until one answers (or the request itself is wrong). */
@@ -139,6 +141,7 @@ export class ClusterDatabase implements Database {
       ranges: meta.shards.map((s) => s.range),
       reader: (index, opts) => this.readerFor(meta, index, opts),
       write: (index, batch, opts) => this.node.writeShard(meta.shards[index].groupId, batch, (opts.consistency ?? meta.writeConsistency) as WriteConsistency, opts.deadlineMs),
+      observer: this.opts.observer,
     };
     return new ShardedCollection(set);
   }

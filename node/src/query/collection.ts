@@ -8,6 +8,7 @@ import { compareIdKeys } from '../shard/state.js';
 import type { PointId, WriteBatch } from '../storage/types.js';
 import { JadeError, isJadeError, type ErrorCode } from '../util/errors.js';
 import { beforeDeadline } from '../util/deadline.js';
+import type { ShardCallObserver } from '../util/observers.js';
 import type { HashRange } from './hash.js';
 import { groupBy, shardOfPoint, splitBatch } from './split.js';
 import type {
@@ -39,6 +40,8 @@ export interface ShardSet {
   reader(index: number, opts: ReadOptions): ShardReader;
   /** Proposes/appends one shard's part; resolves with its log index once durable and applied. */
   write(index: number, batch: WriteBatch, opts: WriteOptions): Promise<number>;
+  /** Told each shard call's latency and outcome (metrics). */
+  observer?: ShardCallObserver;
 }
 
 /** Codes that mean the request itself is wrong: the same on every shard, never a partial answer. */
@@ -75,9 +78,12 @@ export class ShardedCollection implements Collection {
     let firstFailure: unknown = null;
     await Promise.all(
       shardIndexes.map(async (index) => {
+        const started = performance.now();
         try {
           results[index] = await beforeDeadline(call(this.shards.reader(index, opts), index), opts.deadlineMs, `${what} on shard ${index} of "${this.name}"`);
+          this.shards.observer?.shardCall(this.name, index, what, (performance.now() - started) / 1000, true);
         } catch (e) {
+          this.shards.observer?.shardCall(this.name, index, what, (performance.now() - started) / 1000, false);
           if (isRequestError(e)) throw e;
           missing.push(index);
           firstFailure ??= e;
@@ -170,6 +176,7 @@ export class ShardedCollection implements Collection {
     }));
     const fan = await this.fanOut(this.allShards(), opts, 'search', (r) => r.search(requests, opts));
     if (fan.missing.length > 0 && !opts.allowPartial) throw this.shardsUnavailable(fan, 'search');
+    if (fan.missing.length > 0) this.shards.observer?.partialResult(this.name);
     return specs.map((s, i) => {
       const perShard = fan.results.filter((r): r is Hit[][] => r !== undefined).map((r) => r[i]);
       return { hits: mergeHits(perShard, s.offset, s.limit), partial: fan.missing.length > 0, missingShards: fan.missing };

@@ -176,6 +176,12 @@ export class RaftDriver {
     return this.appliedIndex;
   }
 
+  /** Called when this replica learns of a new leader (or loses it: ''). */
+  onLeaderChange(listener: (leader: NodeId) => void): void {
+    this.leaderListeners.push(listener);
+  }
+  private readonly leaderListeners: ((leader: NodeId) => void)[] = [];
+
   /** Called after each batch of entries is applied (or a snapshot installed), with the applied index. */
   onApplied(listener: (index: number) => void): void {
     this.appliedListeners.push(listener);
@@ -346,6 +352,7 @@ export class RaftDriver {
     if (rd.softState && rd.softState.lead !== this.lead) {
       // Read requests die with the leadership they were sent to; those not yet answered fail.
       this.lead = rd.softState.lead;
+      for (const l of this.leaderListeners) l(this.lead);
       for (const [ctx, w] of this.reads) {
         if (w.index === null) {
           this.reads.delete(ctx);

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { JadeError, isJadeError, ERROR_TABLE, type ErrorCode } from '../../util/errors.js';
+import type { RpcObserver } from '../../util/observers.js';
 
 export const INTERNAL_PROTO_PATH = fileURLToPath(new URL('../../../../proto/internal.proto', import.meta.url));
 
@@ -93,6 +94,7 @@ export interface RpcOptions {
   channelCredentials?: grpc.ChannelCredentials;
   /** Calls in flight from this node at once (the rest get 429). */
   callsInFlightMax?: number;
+  observer?: RpcObserver;
 }
 
 /** Why a failed call may be retried elsewhere: it never reached a server. */
@@ -182,9 +184,11 @@ export class NodeRpc {
     this.opts.auth.sign(metadata, this.opts.nodeId);
     const request: RpcRequestFrame = { method, fromNodeId: this.opts.nodeId, clusterId: this.opts.clusterId, json: encodeJson(args.json), binary: args.binary ?? EMPTY };
     this.inFlight++;
+    const started = performance.now();
     return new Promise<RpcPayload>((resolve, reject) => {
       this.client(address).Call(request, metadata, { deadline: new Date(Math.max(deadlineMs, Date.now() + 1)) }, (error, reply) => {
         this.inFlight--;
+        this.opts.observer?.call(method, (performance.now() - started) / 1000, error ? (error.code === grpc.status.DEADLINE_EXCEEDED ? 'JADE_ERR_DEADLINE' : 'JADE_ERR_UNAVAILABLE') : reply!.ok ? 'ok' : reply!.code);
         if (error) {
           const notConnected = error.code === grpc.status.UNAVAILABLE && /No connection established|ECONNREFUSED|connect/i.test(error.details ?? '');
           const code: ErrorCode = error.code === grpc.status.DEADLINE_EXCEEDED ? 'JADE_ERR_DEADLINE' : 'JADE_ERR_UNAVAILABLE';
