@@ -206,7 +206,8 @@ describe('distributed collections on 5 real processes', () => {
     const writer = async (w: number) => {
       const wr = rng(100 + w);
       while (!stop) {
-        const id = 20_000 + Math.floor(wr() * 200);
+        // Each writer owns its ids, so the operations on one id are sequential and the last one acknowledged is what must hold.
+        const id = 20_000 + w * 1_000 + Math.floor(wr() * 70);
         const url = urls()[Math.floor(wr() * urls().length)];
         const before = fates.get(id);
         const del = wr() < 0.2 && before?.kind === 'write';

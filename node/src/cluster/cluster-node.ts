@@ -40,6 +40,13 @@ const ENTRY_FRAMING_BYTES_MAX = 64 * 1024;
 const GRAPH_DIR = 'graph';
 /** How often a node not yet in a cluster retries joining, and logs that it waits. */
 const JOIN_RETRY_MS = 500;
+/**
+ * Where the other nodes were last seen, kept beside the identity: a restarted node must reach
+ * its peers before its meta state (which has their addresses) is replayed, and it replays only
+ * once the meta leader, whom it must answer, tells it the commit index.
+ */
+const PEER_ADDRESSES_FILE = 'peers.json';
+const PEER_ADDRESSES_WRITE_DELAY_MS = 1_000;
 const WAITING_LOG_EVERY_MS = 5_000;
 
 export type { RaftGroupOptions } from './hosted-group.js';
@@ -184,6 +191,7 @@ export class ClusterNode {
   static async start(disk: Disk, opts: ClusterOptions): Promise<ClusterNode> {
     const identity = await IdentityStore.open(disk, opts.dataDir, { nodeId: opts.nodeId, clusterName: opts.clusterName });
     const node = new ClusterNode(disk, opts, identity);
+    await node.loadPeerAddresses();
     node.registerHandlers();
     const { definition, implementation } = node.rpc.service();
     node.transport.addService(definition, implementation);
@@ -213,7 +221,7 @@ export class ClusterNode {
   }
 
   private addressOf(nodeId: string): string | undefined {
-    return this.announced.get(nodeId) ?? this.meta.state.nodes[nodeId]?.grpcAddress ?? this.opts.peers.find((p) => p.id === nodeId)?.grpcAddress;
+    return this.announced.get(nodeId) ?? this.meta.state.nodes[nodeId]?.grpcAddress ?? this.opts.peers.find((p) => p.id === nodeId)?.grpcAddress ?? this.rememberedPeers.get(nodeId);
   }
 
   private selfRecord(): NodeRecord {
@@ -347,8 +355,8 @@ export class ClusterNode {
     while (!this.closed) {
       const known = this.meta.state.nodes[self.id];
       if (known && known.incarnation === self.incarnation && known.restUrl === self.restUrl && known.grpcAddress === self.grpcAddress) return;
-      for (const n of Object.values(this.meta.state.nodes)) {
-        if (n.id !== self.id) void this.rpc.call(n.grpcAddress, 'cluster.announce', { json: { nodeId: self.id, incarnation: self.incarnation, grpcAddress: self.grpcAddress } }, Date.now() + 1_000).catch(() => undefined);
+      for (const [id, address] of this.currentPeers()) {
+        if (id !== self.id) void this.rpc.call(address, 'cluster.announce', { json: { nodeId: self.id, incarnation: self.incarnation, grpcAddress: self.grpcAddress } }, Date.now() + 1_000).catch(() => undefined);
       }
       if (known && known.incarnation === self.incarnation) {
         await this.proposeMeta({ op: 'setNodeAddress', nodeId: self.id, incarnation: self.incarnation, restUrl: self.restUrl, grpcAddress: self.grpcAddress }, Date.now() + 5_000).catch(() => undefined);
@@ -368,12 +376,49 @@ export class ClusterNode {
     this.reconciling = this.reconciling.then(() => this.reconcileShards()).catch((e: unknown) => this.log(`reconciling shard replicas failed: ${String(e)}`));
   }
 
-  private updatePeers(): void {
-    const peers = new Map<string, string>();
+  /** Addresses remembered from before a restart (lowest priority: the meta state and announcements win). */
+  private readonly rememberedPeers = new Map<string, string>();
+  private peersWriteTimer: NodeJS.Timeout | null = null;
+  private lastPeersWritten = '';
+
+  private async loadPeerAddresses(): Promise<void> {
+    const file = path.join(this.opts.dataDir, PEER_ADDRESSES_FILE);
+    if (!(await this.disk.exists(file))) return;
+    try {
+      const saved = JSON.parse(new TextDecoder().decode(await this.disk.readFile(file))) as Record<string, string>;
+      for (const [id, address] of Object.entries(saved)) if (typeof address === 'string' && id !== this.opts.nodeId) this.rememberedPeers.set(id, address);
+      this.lastPeersWritten = JSON.stringify(saved);
+    } catch {
+      this.log(`${file} is unreadable; peers are learned again from the cluster`);
+    }
+  }
+
+  /** Saves the peer addresses soon after they change (a lost write only costs a slower restart). */
+  private rememberPeers(peers: Map<string, string>): void {
+    const json = JSON.stringify(Object.fromEntries([...peers].sort()));
+    if (json === this.lastPeersWritten || this.peersWriteTimer || this.closed) return;
+    this.peersWriteTimer = setTimeout(() => {
+      this.peersWriteTimer = null;
+      const now = JSON.stringify(Object.fromEntries([...this.currentPeers()].sort()));
+      if (now === this.lastPeersWritten || this.closed) return;
+      this.lastPeersWritten = now;
+      void this.disk.writeFileAtomic(path.join(this.opts.dataDir, PEER_ADDRESSES_FILE), new TextEncoder().encode(now)).catch((e: unknown) => this.log(`saving peer addresses failed: ${String(e)}`));
+    }, PEER_ADDRESSES_WRITE_DELAY_MS);
+  }
+
+  private currentPeers(): Map<string, string> {
+    // Remembered addresses bridge a restart only until the meta state (the truth) is back.
+    const peers = new Map<string, string>(Object.keys(this.meta.state.nodes).length === 0 ? this.rememberedPeers : []);
     for (const p of this.opts.peers) if (p.id !== this.opts.nodeId) peers.set(p.id, p.grpcAddress);
+    for (const n of Object.values(this.meta.state.nodes)) if (n.id !== this.opts.nodeId) peers.set(n.id, n.grpcAddress);
     for (const [id, address] of this.announced) peers.set(id, address);
-    for (const n of Object.values(this.meta.state.nodes)) if (n.id !== this.opts.nodeId) peers.set(n.id, this.announced.get(n.id) ?? n.grpcAddress);
+    return peers;
+  }
+
+  private updatePeers(): void {
+    const peers = this.currentPeers();
     this.transport.setPeers(peers);
+    if (Object.keys(this.meta.state.nodes).length > 0) this.rememberPeers(peers);
   }
 
   /** Node ids holding a replica of a group, preferred leader first. */
@@ -748,7 +793,7 @@ export class ClusterNode {
   }
 
   groupStatuses(): GroupStatus[] {
-    return this.host.all().map((g) => g.status());
+    return this.host.all().map((g) => ({ ...g.status(), quiesced: this.host.isQuiesced(g.groupId) }));
   }
 
   clusterStatus(): Record<string, unknown> {
@@ -776,6 +821,7 @@ export class ClusterNode {
     if (this.closed) return;
     this.closed = true;
     this.duties?.stop();
+    if (this.peersWriteTimer) clearTimeout(this.peersWriteTimer);
     for (const sm of this.shards.values()) sm.indexer.stop();
     await this.reconciling.catch(() => undefined);
     await this.host.closeAll();

@@ -11,10 +11,13 @@ import type { WalOptions } from '../storage/wal.js';
 import { FileRaftStorage } from './file-raft-storage.js';
 import { HostedGroup, NOTHING_APPLIED, type ApplyOutcome, type GroupStateMachine, type RaftGroupOptions } from './hosted-group.js';
 import { nodeOfMember } from './identity.js';
+import { LIVENESS_CHANNEL, Liveness, QUIESCE_CHANNEL, QUIESCENCE_DEFAULTS, decodeNotice, encodeNotice, followerAccepts, leaderCanQuiesce, type QuiescenceOptions } from './quiescence.js';
 import { decodeMessage, decodeSnapshotMeta, encodeMessage, encodeMessageParts, encodeSnapshotMeta } from './raft-codec.js';
 import { GrpcRaftTransport } from './transport/grpc-transport.js';
 import { JadeError } from '../util/errors.js';
 import type { GroupObserver } from '../util/observers.js';
+
+const EMPTY = new Uint8Array(0);
 
 /** Each group's Raft storage lives in <dataDir>/groups/<groupId>. */
 export const GROUPS_DIR = 'groups';
@@ -31,6 +34,13 @@ export interface GroupHostOptions {
   group: RaftGroupOptions;
   log: (line: string) => void;
   observer?: GroupObserver;
+  quiescence?: QuiescenceOptions;
+}
+
+/** Per group: whether its clock is stopped, and for how many ticks a leader has seen it idle. */
+interface Clock {
+  quiesced: boolean;
+  idleTicks: number;
 }
 
 class SeededRandom {
@@ -63,13 +73,22 @@ function driverStateMachine(sm: GroupStateMachine): RaftStateMachine {
 
 export class GroupHost {
   private readonly groups = new Map<string, HostedGroup>();
+  private readonly clocks = new Map<string, Clock>();
+  private readonly quiescence: QuiescenceOptions;
+  private readonly liveness: Liveness;
   private tickTimer: NodeJS.Timeout | null = null;
+  private beatTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** Messages dropped because they were for another incarnation of this node, or forged. */
   droppedForOtherMember = 0;
 
   constructor(private readonly disk: Disk, readonly transport: GrpcRaftTransport, private readonly opts: GroupHostOptions) {
+    this.quiescence = opts.quiescence ?? QUIESCENCE_DEFAULTS;
+    this.liveness = new Liveness(this.quiescence.livenessTimeoutMs);
     transport.onMessage((fromNodeId, groupId, bytes) => {
+      this.liveness.heard(fromNodeId);
+      if (groupId === LIVENESS_CHANNEL) return;
+      if (groupId === QUIESCE_CHANNEL) return this.onQuiesceNotice(fromNodeId, bytes);
       let m: Message;
       try {
         m = decodeMessage(bytes);
@@ -107,9 +126,77 @@ export class GroupHost {
   }
 
   start(): void {
-    this.tickTimer = setInterval(() => {
-      for (const g of this.groups.values()) g.driver.tick();
-    }, this.opts.tickIntervalMs);
+    this.tickTimer = setInterval(() => this.tick(), this.opts.tickIntervalMs);
+    this.beatTimer = setInterval(() => this.beat(), this.quiescence.livenessIntervalMs);
+  }
+
+  /** Ticks every awake group; a leader idle long enough quiesces its group; quiesced groups wake when their peers fall silent. */
+  private tick(): void {
+    const now = Date.now();
+    for (const [groupId, g] of this.groups) {
+      const clock = this.clocks.get(groupId)!;
+      if (clock.quiesced) {
+        if (this.shouldWake(g, now)) this.wake(groupId);
+        else continue;
+      }
+      g.driver.tick();
+      if (!leaderCanQuiesce(g.driver)) {
+        clock.idleTicks = 0;
+        continue;
+      }
+      if (++clock.idleTicks < this.quiescence.idleTicksBeforeQuiesce) continue;
+      this.quiesceAsLeader(groupId, g, clock);
+    }
+  }
+
+  private quiesceAsLeader(groupId: string, g: HostedGroup, clock: Clock): void {
+    const s = g.driver.core.status();
+    const notice = encodeNotice({ g: groupId, t: s.term, l: s.id, i: s.lastIndex });
+    for (const m of [...s.conf.voters, ...s.conf.learners]) if (m !== s.id) this.transport.send(nodeOfMember(m), QUIESCE_CHANNEL, notice);
+    clock.quiesced = true;
+    clock.idleTicks = 0;
+  }
+
+  private onQuiesceNotice(fromNodeId: string, bytes: Uint8Array): void {
+    const n = decodeNotice(bytes);
+    const g = n ? this.groups.get(n.g) : undefined;
+    const clock = n ? this.clocks.get(n.g) : undefined;
+    if (!n || !g || !clock || !followerAccepts(g.driver, n, fromNodeId)) return;
+    clock.quiesced = true;
+    clock.idleTicks = 0;
+  }
+
+  /** A quiesced follower wakes when its leader's node falls silent; a quiesced leader when it no longer hears a quorum. */
+  private shouldWake(g: HostedGroup, now: number): boolean {
+    const s = g.driver.core.basicStatus();
+    if (s.role !== 'leader') return !s.lead || !this.liveness.alive(nodeOfMember(s.lead), now);
+    const voters = g.driver.core.confState().voters;
+    const heard = voters.filter((m) => m === this.opts.memberId || this.liveness.alive(nodeOfMember(m), now)).length;
+    return heard < Math.floor(voters.length / 2) + 1;
+  }
+
+  private wake(groupId: string): void {
+    const clock = this.clocks.get(groupId);
+    if (clock) {
+      clock.quiesced = false;
+      clock.idleTicks = 0;
+    }
+  }
+
+  /** One liveness beat to every node this node shares a group with. */
+  private beat(): void {
+    const peers = new Set<string>();
+    for (const g of this.groups.values()) {
+      const conf = g.driver.core.confState();
+      for (const m of [...conf.voters, ...conf.learners]) peers.add(nodeOfMember(m));
+    }
+    peers.delete(this.opts.nodeId);
+    for (const nodeId of peers) this.transport.send(nodeId, LIVENESS_CHANNEL, EMPTY);
+  }
+
+  /** Whether a group's clock is stopped (it is idle and quiesced). */
+  isQuiesced(groupId: string): boolean {
+    return this.clocks.get(groupId)?.quiesced ?? false;
   }
 
   groupDir(groupId: string): string {
@@ -167,6 +254,8 @@ export class GroupHost {
       onFatal: (e) => this.opts.log(`[${groupId}] stopped after a storage or state machine failure: ${String(e)}`),
     });
     const group = new HostedGroup(groupId, driver, storage, this.opts.group, this.opts.observer);
+    this.clocks.set(groupId, { quiesced: false, idleTicks: 0 });
+    driver.onActivity(() => this.wake(groupId));
     if (this.closed) {
       await group.close();
       throw new JadeError('JADE_ERR_UNAVAILABLE', 'node is shutting down');
@@ -179,6 +268,7 @@ export class GroupHost {
   async close(groupId: string, removeData: boolean): Promise<void> {
     const g = this.groups.get(groupId);
     this.groups.delete(groupId);
+    this.clocks.delete(groupId);
     if (g) await g.close();
     if (removeData) await this.disk.removeAll(this.groupDir(groupId));
   }
@@ -201,6 +291,7 @@ export class GroupHost {
   async closeAll(): Promise<void> {
     this.closed = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.beatTimer) clearInterval(this.beatTimer);
     for (const id of [...this.groups.keys()]) await this.close(id, false);
   }
 }

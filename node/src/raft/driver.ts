@@ -162,13 +162,33 @@ export class RaftDriver {
 
   step(m: Message): void {
     if (this.stopped) return;
+    // A heartbeat's answer carries no news that needs this replica's clock running again.
+    if (m.type !== 'MsgHeartbeatResp') this.active();
     this.core.step(m);
     this.kick();
   }
 
+  /**
+   * Called whenever something happens that needs the group's clock (a proposal, a read, a message):
+   * a host that stopped ticking an idle group (quiescence) starts again.
+   */
+  onActivity(listener: () => void): void {
+    this.activityListener = listener;
+  }
+  private activityListener: (() => void) | null = null;
+  private active(): void {
+    this.activityListener?.();
+  }
+
   /** Propose a batch; resolves once its last entry is applied here, rejects if it was overwritten. */
   propose(datas: Uint8Array[], options: ProposeOptions = {}): Promise<ProposalResult> {
+    this.active();
     return this.track(() => this.core.propose(datas), options.onPersisted);
+  }
+
+  /** Proposals and reads waiting here (a group with any is not idle). */
+  get waiting(): number {
+    return this.proposals.size + this.reads.size;
   }
 
   /** The index of the last entry applied to the state machine here. */
@@ -189,11 +209,13 @@ export class RaftDriver {
   private readonly appliedListeners: ((index: number) => void)[] = [];
 
   proposeConfChange(cc: ConfChange): Promise<ProposalResult> {
+    this.active();
     return this.track(() => this.core.proposeConfChange(cc));
   }
 
   /** Linearizable read barrier: resolves with an index once the local state machine applied it. */
   readIndex(): Promise<number> {
+    this.active();
     if (this.stopped) return Promise.reject(new JadeError('JADE_ERR_UNAVAILABLE', `raft group ${this.core.groupId} is stopped`));
     if (this.reads.size >= this.maxPendingReads) return Promise.reject(new JadeError('JADE_ERR_QUEUE_FULL', `${this.reads.size} reads pending`));
     const ctx = `${this.core.id}:${++this.readSeq}`;
@@ -213,11 +235,13 @@ export class RaftDriver {
   /** Start an election now (e.g. the first replica of a new group) instead of waiting for a timeout. */
   campaign(): void {
     if (this.stopped) return;
+    this.active();
     this.core.campaign();
     this.kick();
   }
 
   transferLeader(to: NodeId): void {
+    this.active();
     this.core.transferLeader(to);
     this.kick();
   }
