@@ -41,6 +41,8 @@ export interface GroupHostOptions {
 interface Clock {
   quiesced: boolean;
   idleTicks: number;
+  /** Set on the successor of a silent leader: campaign at this time (epoch ms), if still leaderless. */
+  campaignAtMs?: number;
 }
 
 class SeededRandom {
@@ -136,10 +138,20 @@ export class GroupHost {
     for (const [groupId, g] of this.groups) {
       const clock = this.clocks.get(groupId)!;
       if (clock.quiesced) {
-        if (this.shouldWake(g, now)) this.wake(groupId);
-        else continue;
+        if (!this.wakeReason(g, now)) continue;
+        this.wake(groupId);
       }
       g.driver.tick();
+      if (clock.campaignAtMs !== undefined && now >= clock.campaignAtMs) {
+        clock.campaignAtMs = undefined;
+        const s = g.driver.core.basicStatus();
+        if (s.role !== 'leader' && (!s.lead || !this.liveness.alive(nodeOfMember(s.lead), now))) g.driver.campaign();
+      }
+      // A follower whose leader's node has been silent past the liveness timeout (longer than an
+      // election timeout) stops honouring the leader's lease: a quiesced peer that woke a moment
+      // earlier may be campaigning for this group already.
+      const lead = g.driver.core.basicStatus().lead;
+      if (lead && lead !== this.opts.memberId && !this.liveness.alive(nodeOfMember(lead), now)) g.driver.forgetLeader();
       if (!leaderCanQuiesce(g.driver)) {
         clock.idleTicks = 0;
         continue;
@@ -167,20 +179,34 @@ export class GroupHost {
   }
 
   /** A quiesced follower wakes when its leader's node falls silent; a quiesced leader when it no longer hears a quorum. */
-  private shouldWake(g: HostedGroup, now: number): boolean {
+  private wakeReason(g: HostedGroup, now: number): 'leader-silent' | 'quorum-silent' | null {
     const s = g.driver.core.basicStatus();
-    if (s.role !== 'leader') return !s.lead || !this.liveness.alive(nodeOfMember(s.lead), now);
+    if (s.role !== 'leader') return !s.lead || !this.liveness.alive(nodeOfMember(s.lead), now) ? 'leader-silent' : null;
     const voters = g.driver.core.confState().voters;
     const heard = voters.filter((m) => m === this.opts.memberId || this.liveness.alive(nodeOfMember(m), now)).length;
-    return heard < Math.floor(voters.length / 2) + 1;
+    return heard < Math.floor(voters.length / 2) + 1 ? 'quorum-silent' : null;
   }
 
+  /**
+   * Starts a quiesced group's clock again. If its leader's node has been silent for the liveness
+   * timeout, this follower's election clock stood still meanwhile, so its check-quorum lease would
+   * make it refuse votes for another election timeout: it forgets the leader instead, and one
+   * successor, the same on every follower (the first live voter by member id), campaigns a beat
+   * later (by then the others have seen the silence too).
+   * Done also when a message wakes the group (before it is handled: a candidate's vote request).
+   */
   private wake(groupId: string): void {
     const clock = this.clocks.get(groupId);
-    if (clock) {
-      clock.quiesced = false;
-      clock.idleTicks = 0;
-    }
+    const g = this.groups.get(groupId);
+    if (!clock || !g || !clock.quiesced) return;
+    clock.quiesced = false;
+    clock.idleTicks = 0;
+    if (this.wakeReason(g, Date.now()) !== 'leader-silent') return;
+    const now = Date.now();
+    const voters = g.driver.core.confState().voters.filter((m) => m !== g.leaderMember && (m === this.opts.memberId || this.liveness.alive(nodeOfMember(m), now))).sort();
+    g.driver.forgetLeader();
+    // A beat later, when every other survivor has seen the silence too and forgotten the leader.
+    if (voters[0] === this.opts.memberId) clock.campaignAtMs = now + this.quiescence.livenessIntervalMs;
   }
 
   /** One liveness beat to every node this node shares a group with. */

@@ -66,6 +66,9 @@ export class MetaDuties {
     this.busy = true;
     try {
       const status = g.driver.core.status();
+      // Only on the whole meta state: a new leader may still be applying what its predecessors
+      // committed (it would take members it has not seen added yet for strangers and remove them).
+      if (!g.driver.core.leaderCaughtUp || g.driver.applied < status.commit) return;
       const wanted = Object.values(this.opts.meta.state.nodes).map((n) => memberId(n.id, n.incarnation));
       const lagOf = (m: string) => (status.progress[m] ? status.lastIndex - status.progress[m].match : Infinity);
       const change = nextMetaChange(status.conf, wanted, lagOf, status.id);

@@ -2,8 +2,8 @@
 // flight and whose every member holds its whole log tells the followers so and stops sending
 // heartbeats; they stop their election clocks. Anything that needs the group wakes it (a proposal,
 // a read, a Raft message). Instead of a heartbeat per group, nodes exchange one liveness beat per
-// node pair; a quiesced follower whose leader's node falls silent wakes and, after its election
-// timeout, campaigns; a quiesced leader that no longer hears a quorum wakes so that check-quorum
+// node pair; a quiesced follower whose leader's node falls silent wakes with its clock moved on
+// by one election timeout (the silence was that long at least), so it campaigns at once or soon; a quiesced leader that no longer hears a quorum wakes so that check-quorum
 // can step it down. So N idle groups cost N-independent traffic.
 import type { RaftDriver } from '../raft/driver.js';
 import { nodeOfMember } from './identity.js';
@@ -21,7 +21,7 @@ export interface QuiescenceOptions {
   livenessTimeoutMs: number;
 }
 
-export const QUIESCENCE_DEFAULTS: QuiescenceOptions = { idleTicksBeforeQuiesce: 4, livenessIntervalMs: 200, livenessTimeoutMs: 1_000 };
+export const QUIESCENCE_DEFAULTS: QuiescenceOptions = { idleTicksBeforeQuiesce: 4, livenessIntervalMs: 150, livenessTimeoutMs: 750 };
 
 export interface QuiesceNotice {
   /** Group id, term, leader member, the index every member holds. */

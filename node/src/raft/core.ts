@@ -196,6 +196,18 @@ export class RaftCore {
     this.hup(false);
   }
 
+  /**
+   * A follower forgets its leader (etcd raft's ForgetLeader): it stays a leaderless follower in
+   * its term, without campaigning, and no longer refuses votes on the leader's behalf (check-quorum
+   * lease). For a host that knows the leader is gone (its node fell silent) while this replica's
+   * clock stood still.
+   */
+  forgetLeader(): void {
+    if (this.role !== 'follower' || this.lead === NO_NODE) return;
+    this.info(`forgetting leader ${this.lead} at term ${this.term}`);
+    this.lead = NO_NODE;
+  }
+
   /** Append a batch of normal entries. Leader only. */
   propose(datas: Uint8Array[]): ProposeResult {
     if (datas.length > this.maxProposalEntries) {
@@ -765,6 +777,11 @@ export class RaftCore {
     if (this.log.term(mci) !== this.term && this.bugs.commitOldTermByCount !== true) return false;
     this.log.commitTo(mci);
     return true;
+  }
+
+  /** A leader that has committed an entry of its own term: everything committed before it is known committed. */
+  get leaderCaughtUp(): boolean {
+    return this.role === 'leader' && this.committedEntryInCurrentTerm();
   }
 
   private committedEntryInCurrentTerm(): boolean {

@@ -240,6 +240,13 @@ export class RaftDriver {
     this.kick();
   }
 
+  /** See RaftCore.forgetLeader. */
+  forgetLeader(): void {
+    if (this.stopped) return;
+    this.core.forgetLeader();
+    this.kick();
+  }
+
   transferLeader(to: NodeId): void {
     this.active();
     this.core.transferLeader(to);
