@@ -688,15 +688,15 @@ describe('401: API key', () => {
   ];
 
   it.each(protectedRoutes.map((o) => [`${o.method} ${o.url}`, o] as const))('%s needs the key', async (_name, opts) => {
-    for (const headers of [{}, { 'api-key': 'wrong' }, { 'api-key': '' }, { authorization: `Basic ${KEY}` }, { authorization: `bearer ${KEY}` }, { authorization: `Bearer ${KEY}x` }]) {
+    for (const headers of [{}, { 'api-key': 'wrong' }, { 'api-key': '' }, { authorization: `Basic ${KEY}` }, { authorization: `Bearer${KEY}` }, { authorization: `Bearer ${KEY}x` }, { authorization: `bearer ${KEY}x` }]) {
       expectErrorShape(await call(auth.app, { ...opts, headers }), 401, 'JADE_ERR_UNAUTHENTICATED');
     }
     expect(auth.catalog.names()).toEqual(['secret']);
     expect(auth.catalog.get('secret').shard.state.count).toBe(0);
   });
 
-  it('accepts both api-key and Authorization: Bearer', async () => {
-    for (const headers of [{ 'api-key': KEY }, { authorization: `Bearer ${KEY}` }]) {
+  it('accepts both api-key and Authorization: Bearer (the scheme in any case, RFC 9110)', async () => {
+    for (const headers of [{ 'api-key': KEY }, { authorization: `Bearer ${KEY}` }, { authorization: `bearer ${KEY}` }, { authorization: `BEARER  ${KEY}` }]) {
       expect((await call(auth.app, { method: 'GET', url: '/collections', headers })).body.result.collections).toEqual([{ name: 'secret' }]);
     }
     const up = await call(auth.app, { method: 'PUT', url: '/collections/secret/points', headers: { 'api-key': KEY }, payload: { points: [{ id: 1, vector: [1, 2] }] } });

@@ -12,6 +12,9 @@ export interface AuthConfig {
 
 export const API_KEY_LENGTH_MIN = 16;
 
+/** `Bearer <token>`: the scheme is case-insensitive, followed by one or more spaces (RFC 9110 §11.1, RFC 6750 §2.1). */
+const BEARER_RE = /^bearer +(.*)$/i;
+
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
@@ -31,7 +34,7 @@ export class Authenticator {
     return this.keyDigest !== null;
   }
 
-  /** Accepts `api-key: KEY` (Qdrant's header) or `Authorization: Bearer KEY`. */
+  /** Accepts `api-key: KEY` (Qdrant's header) or `Authorization: Bearer KEY` (the scheme in any case, RFC 9110 §11.1). */
   check(path: string, headers: Record<string, string | string[] | undefined>): void {
     if (this.keyDigest === null) return;
     const bare = path.split('?')[0];
@@ -41,7 +44,8 @@ export class Authenticator {
     if (presented === undefined) {
       const auth = headers.authorization;
       const value = Array.isArray(auth) ? auth[0] : auth;
-      if (value?.startsWith('Bearer ')) presented = value.slice(7);
+      const bearer = value === undefined ? null : BEARER_RE.exec(value);
+      if (bearer) presented = bearer[1];
     }
     if (presented === undefined) throw new JadeError('JADE_ERR_UNAUTHENTICATED', 'missing API key: send the "api-key" header or "Authorization: Bearer <key>"');
     // Compare digests so the comparison time depends on neither key's length nor content.
