@@ -1,8 +1,9 @@
 // Checks the REST contract of every route through fastify inject(): the Qdrant-dialect bodies and
-// envelopes on success, and every error code the API can produce (400/401/404/409/413/429/500/503) with
+// envelopes on success, and every error code the API can produce (400/401/404/409/413/429/431/500/503) with
 // the shape { status: { error, code }, time }. After every rejected request the stored data is
 // compared with a fingerprint taken before (count, one retrieved point, checksum of all points).
 import { readdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -710,6 +711,50 @@ describe('401: API key', () => {
     auth.setReady(false);
     expectErrorShape(await call(auth.app, { method: 'GET', url: '/readyz' }), 503, 'JADE_ERR_NOT_READY');
     auth.setReady(true);
+  });
+});
+
+describe('431 and malformed requests: errors of the HTTP parser', () => {
+  // Node's parser answers these before fastify sees a request; inject() bypasses the parser, so
+  // the app listens on 127.0.0.1 and a raw socket sends the bytes.
+  let h: Harness;
+  let port = 0;
+  beforeAll(async () => {
+    h = await makeHarness();
+    await h.app.listen({ host: '127.0.0.1', port: 0 });
+    port = (h.app.server.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  function rawRequest(bytes: string): Promise<{ status: number; headers: string; body: string }> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+      let text = '';
+      socket.on('data', (d) => (text += d.toString()));
+      socket.on('error', () => undefined); // the server resets after answering
+      socket.on('close', () => {
+        const [head, ...rest] = text.split('\r\n\r\n');
+        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]);
+        if (!status) reject(new Error(`no HTTP answer: ${JSON.stringify(text.slice(0, 200))}`));
+        else resolve({ status, headers: head, body: rest.join('\r\n\r\n') });
+      });
+    });
+  }
+
+  it('answers headers over the size limit with 431 in the JSON error envelope', async () => {
+    const res = await rawRequest(`GET /collections HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(res.status).toBe(431);
+    expect(res.headers).toMatch(/content-type: application\/json/i);
+    expect(JSON.parse(res.body)).toMatchObject({ status: { code: 'JADE_ERR_HEADERS_TOO_LARGE', error: expect.stringContaining('header') } });
+    expect(ERROR_TABLE.JADE_ERR_HEADERS_TOO_LARGE.http).toBe(431);
+  });
+
+  it('answers a malformed request line with 400 in the envelope', async () => {
+    const res = await rawRequest('NOT A REQUEST\r\n\r\n');
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ status: { code: 'JADE_ERR_BAD_REQUEST' } });
   });
 });
 

@@ -4,6 +4,8 @@
 // through one handler and one code table. Routes talk to the collection layer (query/), never to
 // a replica's state.
 import { isAscii } from 'node:buffer';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { ERROR_TABLE, JadeError, type ErrorCode } from '../../util/errors.js';
@@ -27,6 +29,27 @@ function valueAtPointer(root: unknown, pointer: string): unknown {
   return current;
 }
 
+/**
+ * Errors Node's HTTP parser meets before there is a request (headers over maxHeaderSize, a
+ * malformed request line, a request that took too long to arrive) get our error envelope too;
+ * fastify's default answers them in its own shape. The connection is closed after the answer.
+ */
+function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [code, message]: [ErrorCode, string] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? ['JADE_ERR_HEADERS_TOO_LARGE', 'request headers are over the size limit (Node\'s maxHeaderSize, 16 KiB by default)']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ['JADE_ERR_REQUEST_TIMEOUT', 'the request did not arrive in time']
+        : ['JADE_ERR_BAD_REQUEST', 'malformed HTTP request'];
+  const status = ERROR_TABLE[code].http;
+  const body = JSON.stringify({ status: { error: message, code }, time: 0 });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(error);
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { limits, auth, metrics } = deps;
   const app = Fastify({
@@ -36,6 +59,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Collection names may be 255 characters (fastify's default cap is 100), and router errors
     // (malformed %-encoding, over-long parameters) answer in our envelope, not fastify's.
     routerOptions: { maxParamLength: 512 },
+    clientErrorHandler,
     frameworkErrors: (error, _req, reply: FastifyReply) => {
       void reply.status(400).send({ status: { error: `bad URL: ${error.message.slice(0, 200)}`, code: 'JADE_ERR_BAD_REQUEST' }, time: 0 });
     },
