@@ -72,7 +72,15 @@ export async function runServe(opts: Record<string, string | undefined>, env: Re
     if (stopping) return;
     stopping = true;
     node.app.log.info(`${signal}: checkpointing and shutting down`);
-    await node.close();
+    try {
+      await node.close();
+    } catch (e) {
+      // Nothing acknowledged is lost (the WAL is intact and replayed at the next start), but the
+      // operator must learn that the disk refused the checkpoint: log it with the errno, exit 1.
+      const errno = isJadeError(e) && typeof e.details?.errno === 'string' ? e.details.errno : null;
+      node.app.log.error({ err: e, errno }, `${signal}: shutdown did not complete (${errno ?? 'no errno'}): ${(e as Error).message}; the WAL keeps every acknowledged write and the next start replays it`);
+      process.exit(1);
+    }
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

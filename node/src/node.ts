@@ -2,7 +2,7 @@
 // listen. Takes the whole NodeConfig and hands each part only its slice.
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { NodeMetrics } from './api/metrics.js';
 import { buildApp } from './api/rest/app.js';
 import { CLUSTER_DEFAULTS, ClusterNode } from './cluster/cluster-node.js';
@@ -21,7 +21,10 @@ export interface RunningNode {
   url: string;
   app: FastifyInstance;
   database: Database;
-  /** Graceful stop: refuse new requests, checkpoint collections, release the lock. */
+  /**
+   * Graceful stop: refuse new requests, checkpoint collections, release the lock. Rejects (after
+   * closing everything) when a checkpoint failed: JADE_ERR_STORAGE with the errno in details.
+   */
   close(): Promise<void>;
 }
 
@@ -47,8 +50,33 @@ export function clusterAddresses(config: NodeConfig): { grpcListenAddress: strin
   return { grpcListenAddress: `${config.grpcHost}:${config.grpcPort}`, advertise: { restUrl: `http://${h}:${config.port}`, grpcAddress: `${h}:${config.grpcPort}` } };
 }
 
+/**
+ * The node's log for parts built before the REST app, whose logger it is: lines go to stderr until
+ * bind() hands over the app's logger. Never given secrets.
+ */
+export class NodeLog {
+  private target: FastifyBaseLogger | null = null;
+  bind(logger: FastifyBaseLogger): void {
+    this.target = logger;
+  }
+  warn(message: string, fields: Record<string, unknown> = {}): void {
+    if (this.target) this.target.warn(fields, message);
+    else process.stderr.write(`jade: ${message}\n`);
+  }
+  error(message: string, fields: Record<string, unknown> = {}): void {
+    if (this.target) this.target.error(fields, message);
+    else process.stderr.write(`jade: ${message}\n`);
+  }
+}
+
+function errnoOf(e: unknown): string | null {
+  const errno = (e as { details?: { errno?: unknown } } | null)?.details?.errno;
+  return typeof errno === 'string' ? errno : null;
+}
+
 export async function startNode(config: NodeConfig, options: { logger?: boolean | Record<string, unknown>; clusterLog?: (line: string) => void } = {}): Promise<RunningNode> {
   const disk = new RealDisk();
+  const nodeLog = new NodeLog();
   await disk.mkdirp(config.dataDir);
   const lock: DataDirLock = await lockDataDir(config.dataDir);
   let ready = false;
@@ -103,6 +131,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
         (name) => ({
           onFsync: (s) => metrics.walFsyncSeconds.observe({ collection: name }, s),
           onCheckpoint: (s) => metrics.checkpointSeconds.observe({ collection: name }, s),
+          onCheckpointFailed: (e) => nodeLog.error(`collection ${name}: checkpoint failed (${errnoOf(e) ?? 'no errno'}); nothing is lost, the WAL keeps every write and the next write retries: ${(e as Error).message}`, { collection: name, errno: errnoOf(e) }),
         }),
       );
       closeBackend = () => catalog.close();
@@ -126,6 +155,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       diskUsageBytes: () => directoryBytes(config.dataDir),
       logger: options.logger,
     });
+    nodeLog.bind(app.log);
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -139,9 +169,12 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       close() {
         closing ??= (async () => {
           ready = false;
-          await app.close();
-          await closeBackend?.();
-          await lock.release();
+          try {
+            await app.close();
+            await closeBackend?.();
+          } finally {
+            await lock.release();
+          }
         })();
         return closing;
       },

@@ -1,10 +1,13 @@
 // Checks the durable shard: acknowledged writes survive restart (checkpoint + WAL tail) and
 // simulated power loss; disk faults (fsync EIO, ENOSPC, short write) are never acknowledged, leave
-// the state unchanged, and writing works again once the fault clears. Uses the in-memory faulty disk.
+// the state unchanged, and writing works again once the fault clears; a failed checkpoint (on close
+// or in the background) is reported with its errno, never swallowed, and loses nothing. Uses the
+// in-memory faulty disk.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { Catalog } from '../../node/src/query/catalog.js';
 import { LocalShard, type LocalShardOptions } from '../../node/src/shard/local-shard.js';
 import type { CollectionParams } from '../../node/src/shard/state.js';
 import { DEFAULT_SHARD_LIMITS } from '../../node/src/shard/state.js';
@@ -122,5 +125,61 @@ describe('LocalShard checkpoints', () => {
       shard = await LocalShard.open(disk, '/data/cp', params, options());
       expect(shard.state.count).toBe((cycle + 1) * 3);
     }
+  });
+
+  it('rejects close() with the errno when its checkpoint fails, closes the WAL and loses nothing', async () => {
+    const disk = new FaultyMemoryDisk();
+    const shard = await LocalShard.open(disk, '/data/full', params, options());
+    await upsert(shard, [1, 2, 3]);
+    disk.failWrites('ENOSPC', 'checkpoint');
+    await expect(shard.close()).rejects.toMatchObject({ code: 'JADE_ERR_STORAGE', details: expect.objectContaining({ errno: 'ENOSPC' }) });
+    await expect(shard.write({ ops: [{ kind: 'delete', ids: [1] }] })).rejects.toMatchObject({ code: 'JADE_ERR_NOT_READY' });
+    disk.clearFaults();
+    const reopened = await LocalShard.open(disk, '/data/full', params, options());
+    for (const id of [1, 2, 3]) expect(reopened.state.get(id)?.payload).toEqual({ n: id });
+  });
+
+  it('reports a failed background checkpoint to its observer, and the next write retries it', async () => {
+    const disk = new FaultyMemoryDisk();
+    const failures: unknown[] = [];
+    let checkpoints = 0;
+    const shard = await LocalShard.open(disk, '/data/bg', params, options({ checkpointWalBytes: 1024 }), {
+      onCheckpointFailed: (e) => failures.push(e),
+      onCheckpoint: () => checkpoints++,
+    });
+    disk.failWrites('EIO', 'checkpoint');
+    for (let i = 0; i < 20 && failures.length === 0; i++) {
+      await upsert(shard, [i]);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(failures[0]).toMatchObject({ code: 'JADE_ERR_STORAGE', details: expect.objectContaining({ errno: 'EIO' }) });
+    disk.clearFaults();
+    for (let i = 100; i < 120 && checkpoints === 0; i++) {
+      await upsert(shard, [i]);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(checkpoints).toBeGreaterThan(0);
+    await shard.close();
+  });
+
+  it('Catalog.close closes every collection when one checkpoint fails, then names it with its errno', async () => {
+    const disk = new FaultyMemoryDisk();
+    const shardOptions = { wal: options().wal, limits: DEFAULT_SHARD_LIMITS, checkpointWalBytes: 1 << 30, scratchDir: scratch };
+    const catalog = await Catalog.open(disk, '/data/cat', { collectionsMax: 10, shard: shardOptions });
+    await catalog.create('good', params);
+    await catalog.create('bad', params);
+    await catalog.get('good').shard.write({ ops: [{ kind: 'upsert', points: [point(1)] }] });
+    await catalog.get('bad').shard.write({ ops: [{ kind: 'upsert', points: [point(2)] }] });
+    disk.failWrites('ENOSPC', '/bad/');
+    await expect(catalog.close()).rejects.toMatchObject({
+      code: 'JADE_ERR_STORAGE',
+      message: expect.stringContaining('bad (ENOSPC)'),
+      details: expect.objectContaining({ errno: 'ENOSPC', failures: [expect.objectContaining({ collection: 'bad', errno: 'ENOSPC' })] }),
+    });
+    disk.clearFaults();
+    const reopened = await Catalog.open(disk, '/data/cat', { collectionsMax: 10, shard: shardOptions });
+    expect(reopened.get('good').shard.state.get(1)).not.toBeNull();
+    expect(reopened.get('bad').shard.state.get(2)).not.toBeNull();
+    await reopened.close();
   });
 });

@@ -7,7 +7,7 @@ import { validateCollectionName } from '../shard/collection-name.js';
 import type { CollectionParams } from '../shard/state.js';
 import { validateParams } from '../shard/state.js';
 import type { Disk } from '../storage/disk.js';
-import { JadeError } from '../util/errors.js';
+import { JadeError, isJadeError } from '../util/errors.js';
 import { LocalShardReader } from './local-reader.js';
 import { ShardedCollection } from './collection.js';
 import { evenRanges } from './hash.js';
@@ -123,9 +123,26 @@ export class Catalog {
   }
   private trashSeq = 0;
 
+  /**
+   * Closes every collection (each checkpoints). One whose checkpoint failed does not keep the others
+   * open: all are closed, then the failures are thrown as one JADE_ERR_STORAGE naming each
+   * collection and errno (details.failures), so the caller can log it and exit non-zero.
+   */
   async close(): Promise<void> {
-    for (const e of this.entries.values()) await e.shard.close();
+    const failures: { collection: string; errno: string | null; message: string }[] = [];
+    for (const [name, e] of this.entries) {
+      try {
+        await e.shard.close();
+      } catch (error) {
+        const errno = isJadeError(error) && typeof error.details?.errno === 'string' ? error.details.errno : null;
+        failures.push({ collection: name, errno, message: (error as Error).message });
+      }
+    }
     this.entries.clear();
+    if (failures.length > 0) {
+      const what = failures.map((f) => `${f.collection} (${f.errno ?? 'no errno'})`).join(', ');
+      throw new JadeError('JADE_ERR_STORAGE', `checkpoint on close failed for ${what}: ${failures[0].message}`, { errno: failures[0].errno, failures });
+    }
   }
 }
 

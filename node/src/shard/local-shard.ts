@@ -28,6 +28,8 @@ export interface LocalShardOptions {
 export interface LocalShardObserver {
   onFsync?(seconds: number): void;
   onCheckpoint?(seconds: number): void;
+  /** A checkpoint taken in the background failed (nothing is lost: the WAL keeps every record). */
+  onCheckpointFailed?(error: unknown): void;
 }
 
 const CHECKPOINT_NAME = 'checkpoint';
@@ -125,9 +127,8 @@ export class LocalShard {
     }
     this.indexer.kick();
     if (this.wal.sizeBytes() >= this.opts.checkpointWalBytes && !this.checkpointing) {
-      void this.checkpoint().catch(() => {
-        // A failed checkpoint loses nothing (the WAL still holds every record); the next write retries.
-      });
+      // A failed checkpoint loses nothing (the WAL still holds every record); the next write retries.
+      void this.checkpoint().catch((e: unknown) => this.observer.onCheckpointFailed?.(e));
     }
     return lsn;
   }
@@ -200,13 +201,25 @@ export class LocalShard {
     return this.checkpointing;
   }
 
+  /**
+   * Stops the shard, checkpointing first unless told not to. A failed checkpoint loses nothing (the
+   * WAL is closed as it is and the next open replays it), but it rejects close() with its coded
+   * error (JADE_ERR_STORAGE with the errno): a node shutting down on a full disk must say so.
+   */
   async close(options: { checkpoint: boolean } = { checkpoint: true }): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.indexer.stop();
+    // A background checkpoint's failure was reported to the observer; the one below retries it.
     if (this.checkpointing) await this.checkpointing.catch(() => undefined);
-    if (options.checkpoint && this.appliedLsn > 0 && this.wal.sizeBytes() > 0) await this.checkpoint().catch(() => undefined);
+    let failure: unknown = null;
+    if (options.checkpoint && this.appliedLsn > 0 && this.wal.sizeBytes() > 0) {
+      await this.checkpoint().catch((e: unknown) => {
+        failure = e;
+      });
+    }
     await this.wal.close();
+    if (failure !== null) throw failure;
   }
 }
 
