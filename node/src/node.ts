@@ -118,6 +118,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
         log,
         groupObserver: metrics,
         rpcObserver: metrics,
+        warn: (line) => nodeLog.warn(line),
       });
       clusterNode = cluster;
       metrics.setGroupSource(() => cluster.groupStatuses());

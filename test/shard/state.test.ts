@@ -1,6 +1,7 @@
 // Checks the shard state machine: upsert/replace/delete semantics, Qdrant filter semantics, the
 // planner's promise of k results whenever k points match, and scroll order — each against a
-// plain-JS evaluation over the same points.
+// plain-JS evaluation over the same points; apply() of a batch that never passed validateBatch
+// (as a bad entry already in a Raft log) fails as a whole, with a coded error, changing nothing.
 import { describe, expect, it } from 'vitest';
 import { parseFilter } from '../../node/src/shard/filter.js';
 import { ShardState } from '../../node/src/shard/state.js';
@@ -67,6 +68,36 @@ describe('ShardState writes', () => {
     }
     expect(s.count).toBe(5);
     expect(s.get(1)?.payload).toEqual(randomPoints(5, 8, 2)[1].payload);
+  });
+
+  it('apply refuses a whole unvalidated batch with a coded error before changing anything', () => {
+    const s = makeState();
+    const seed = randomPoints(5, 8, 3);
+    s.apply(s.validateBatch({ ops: [{ kind: 'upsert', points: seed }] }));
+    const fresh = { id: 100, vector: new Float32Array(8).fill(0.25), payload: { fresh: true } };
+    const deep = JSON.parse('{"a":' + '['.repeat(70) + '1' + ']'.repeat(70) + '}');
+    const cases: [string, unknown, string][] = [
+      // The issue's probe: a good new point, then a wrong-dimension vector for an existing id.
+      ['wrong dimension next to an existing id', { ops: [{ kind: 'upsert', points: [fresh, { id: 2, vector: new Float32Array(3), payload: null }] }] }, 'JADE_ERR_DIMENSION_MISMATCH'],
+      ['NaN', { ops: [{ kind: 'upsert', points: [fresh, { id: 1, vector: new Float32Array(8).fill(NaN), payload: null }] }] }, 'JADE_ERR_NOT_FINITE'],
+      ['Infinity after a delete', { ops: [{ kind: 'delete', ids: [0] }, { kind: 'upsert', points: [{ id: 1, vector: Float32Array.from([1, 2, 3, 4, 5, 6, 7, Infinity]), payload: null }] }] }, 'JADE_ERR_NOT_FINITE'],
+      ['non-canonical UUID', { ops: [{ kind: 'upsert', points: [fresh, { id: 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', vector: new Float32Array(8), payload: null }] }] }, 'JADE_ERR_BAD_ID'],
+      ['negative id to delete', { ops: [{ kind: 'upsert', points: [fresh] }, { kind: 'delete', ids: [-1] }] }, 'JADE_ERR_BAD_ID'],
+      ['filter that is not JSON', { ops: [{ kind: 'delete', ids: [1] }, { kind: 'delete_by_filter', filterJson: '{' }] }, 'JADE_ERR_BAD_FILTER'],
+      ['payload nested too deep', { ops: [{ kind: 'upsert', points: [fresh, { id: 3, vector: new Float32Array(8), payload: deep }] }] }, 'JADE_ERR_BAD_REQUEST'],
+      ['payload with an infinite number', { ops: [{ kind: 'upsert', points: [{ id: 3, vector: new Float32Array(8), payload: JSON.parse('{"x":1e999}') }] }] }, 'JADE_ERR_NOT_FINITE'],
+      ['unknown index schema', { ops: [{ kind: 'delete', ids: [1] }, { kind: 'create_payload_index', field: 'f', schema: 'geo' }] }, 'JADE_ERR_BAD_REQUEST'],
+    ];
+    const before = seed.map((p) => ({ vector: Array.from(s.get(p.id)!.vector), payload: s.get(p.id)!.payload }));
+    for (const [name, batch, code] of cases) {
+      expect(() => s.apply(batch as any), name).toThrow(expect.objectContaining({ code }));
+      expect(s.count, name).toBe(5);
+      expect(s.get(100), name).toBeNull();
+      seed.forEach((p, i) => expect({ vector: Array.from(s.get(p.id)!.vector), payload: s.get(p.id)!.payload }, `${name}: point ${p.id}`).toEqual(before[i]));
+    }
+    // Every stored point is still found by search and scrolled with its full vector.
+    for (const p of seed) expect(s.search({ vector: p.vector, k: 1, exact: true }).hits[0].id).toBe(p.id);
+    expect(s.scroll(null, 10, null).labels.map((l) => s.pointByLabel(l).vector.length)).toEqual([8, 8, 8, 8, 8]);
   });
 
   it('normalizes UUID ids and cosine vectors', () => {

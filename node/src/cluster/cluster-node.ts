@@ -101,9 +101,12 @@ export interface ClusterOptions {
   defaults: ClusterDefaults;
   faultHooksEnabled: boolean;
   rpcAuth?: RpcAuth;
+  /** The cluster's narration (membership, elections). */
   log?: (line: string) => void;
   groupObserver?: GroupObserver;
   rpcObserver?: RpcObserver;
+  /** What an operator must see: refused entries, refused or forged peer traffic. Never given secrets. Default: log. */
+  warn?: (line: string) => void;
 }
 
 export const CLUSTER_DEFAULTS = {
@@ -179,6 +182,7 @@ export class ClusterNode {
       group: opts.group,
       log: this.log,
       observer: opts.groupObserver,
+      warn: opts.warn,
     });
     this.router = new Router(this.host, this.rpc, {
       nodeId: opts.nodeId,
@@ -503,11 +507,16 @@ export class ClusterNode {
     if (!sm) throw new JadeError('JADE_ERR_NOT_LEADER', `group ${groupId} is not hosted on ${this.opts.nodeId}`, { leader: '' });
     let batch: WriteBatch;
     try {
-      batch = decodeWriteBatch(data);
+      // Views: validateBatch copies what it changes (cosine), and the encoder copies the rest at once.
+      batch = decodeWriteBatch(data, { vectorViews: true });
     } catch (e) {
       throw new JadeError('JADE_ERR_BAD_REQUEST', `forwarded write for ${groupId} is not a valid write batch: ${(e as Error).message}`);
     }
-    const valid = encodeWriteBatch(sm.state.validateBatch(batch));
+    const checked = sm.state.validateBatch(batch);
+    // Unchanged by validation (no cosine normalization): the bytes decode to exactly the checked
+    // batch, so they go as they came, sparing an encode of megabytes on the leader.
+    if (unchangedBy(batch, checked)) return data;
+    const valid = encodeWriteBatch(checked);
     this.checkEntrySize(valid);
     return valid;
   }
@@ -828,4 +837,14 @@ export class ClusterNode {
     this.rpc.close();
     await this.transport.close();
   }
+}
+
+/** Whether validateBatch returned the batch's own ids, vectors and payloads, unchanged. */
+function unchangedBy(batch: WriteBatch, valid: WriteBatch): boolean {
+  return batch.ops.every((op, o) => {
+    const v = valid.ops[o];
+    if (op.kind === 'upsert' && v.kind === 'upsert') return op.points.every((p, i) => p.id === v.points[i].id && p.vector === v.points[i].vector && p.payload === v.points[i].payload);
+    if (op.kind === 'delete' && v.kind === 'delete') return op.ids.every((id, i) => id === v.ids[i]);
+    return op === v;
+  });
 }

@@ -5,7 +5,7 @@
 // dropped: that member's votes and log are gone, and this node is not it.
 import path from 'node:path';
 import { RaftDriver, type RaftStateMachine } from '../raft/driver.js';
-import type { Message } from '../raft/types.js';
+import type { Entry, Message } from '../raft/types.js';
 import type { Disk } from '../storage/disk.js';
 import type { WalOptions } from '../storage/wal.js';
 import { FileRaftStorage } from './file-raft-storage.js';
@@ -14,7 +14,7 @@ import { nodeOfMember } from './identity.js';
 import { LIVENESS_CHANNEL, Liveness, QUIESCE_CHANNEL, QUIESCENCE_DEFAULTS, decodeNotice, encodeNotice, followerAccepts, leaderCanQuiesce, type QuiescenceOptions } from './quiescence.js';
 import { decodeMessage, decodeSnapshotMeta, encodeMessage, encodeMessageParts, encodeSnapshotMeta } from './raft-codec.js';
 import { GrpcRaftTransport } from './transport/grpc-transport.js';
-import { JadeError } from '../util/errors.js';
+import { JadeError, isJadeError } from '../util/errors.js';
 import type { GroupObserver } from '../util/observers.js';
 
 const EMPTY = new Uint8Array(0);
@@ -35,6 +35,8 @@ export interface GroupHostOptions {
   log: (line: string) => void;
   observer?: GroupObserver;
   quiescence?: QuiescenceOptions;
+  /** What an operator must see (refused entries, forged messages); never given secrets. Default: log. */
+  warn?: (line: string) => void;
 }
 
 /** Per group: whether its clock is stopped, and for how many ticks a leader has seen it idle. */
@@ -53,8 +55,12 @@ class SeededRandom {
   }
 }
 
-/** The driver's state machine contract over a GroupStateMachine; a failing command fails its proposer, not the group. */
-function driverStateMachine(sm: GroupStateMachine): RaftStateMachine {
+/**
+ * The driver's state machine contract over a GroupStateMachine; a failing command fails its
+ * proposer, not the group. State machines refuse a bad entry whole and alike on every replica, so
+ * a refusal is reported (`onRefused`) and the group goes on.
+ */
+function driverStateMachine(sm: GroupStateMachine, onRefused: (entry: Entry, error: unknown) => void): RaftStateMachine {
   return {
     apply: (entries) => {
       const outcomes = entries.map((e): ApplyOutcome => {
@@ -63,6 +69,7 @@ function driverStateMachine(sm: GroupStateMachine): RaftStateMachine {
         try {
           return { ok: true, value: sm.apply(e) };
         } catch (error) {
+          onRefused(e, error);
           return { ok: false, error };
         }
       });
@@ -125,6 +132,10 @@ export class GroupHost {
 
   get memberId(): string {
     return this.opts.memberId;
+  }
+
+  private warn(line: string): void {
+    (this.opts.warn ?? this.opts.log)(line);
   }
 
   start(): void {
@@ -270,7 +281,9 @@ export class GroupHost {
       },
       storage,
       transport: { send: (messages) => this.send(groupId, messages, () => driver) },
-      stateMachine: driverStateMachine(sm),
+      stateMachine: driverStateMachine(sm, (entry, error) =>
+        this.warn(`[${groupId}] entry ${entry.index} not applied (every replica refuses it alike): ${isJadeError(error) ? `${error.code} ` : ''}${(error as Error).message}`),
+      ),
       snapshotEveryEntries: this.opts.group.snapshotEveryEntries,
       snapshotEveryBytes: this.opts.group.snapshotEveryBytes,
       compactionLagEntries: this.opts.group.retainEntries,

@@ -13,7 +13,8 @@ import { ShardState, type CollectionParams, type ShardLimits } from '../shard/st
 import { decodeShardSnapshot, decodeWriteBatch, shardSnapshotFrames } from '../storage/codec.js';
 import type { Entry } from '../raft/types.js';
 import type { Disk } from '../storage/disk.js';
-import type { PointRecord } from '../storage/types.js';
+import type { PointRecord, WriteBatch } from '../storage/types.js';
+import { JadeError } from '../util/errors.js';
 
 /** Longest run of graph insertions before a replica's indexer yields (see REPLICA_INDEX_PACING). */
 export const REPLICA_INDEX_STEP_MS = REPLICA_INDEX_PACING.stepMs;
@@ -115,9 +116,20 @@ export class ShardStateMachine {
     };
   }
 
+  /**
+   * Applies one entry, or refuses all of it with a coded error (bytes that are no write batch, or a
+   * batch ShardState.apply finds not applicable): deterministic, so every replica skips the same
+   * entries and the proposer gets the error.
+   */
   apply(entry: Entry): number {
-    // apply copies every vector into the arena: views into the entry spare an allocation per vector.
-    this.state.apply(decodeWriteBatch(entry.data, { vectorViews: true }));
+    let batch: WriteBatch;
+    try {
+      // apply copies every vector into the arena: views into the entry spare an allocation per vector.
+      batch = decodeWriteBatch(entry.data, { vectorViews: true });
+    } catch (e) {
+      throw new JadeError('JADE_ERR_BAD_REQUEST', `entry ${entry.index} is not a write batch (${(e as Error).message}); not applied, on any replica`);
+    }
+    this.state.apply(batch);
     this.indexer.noteWrite();
     this.indexer.kick();
     return entry.index;

@@ -1,6 +1,8 @@
 // One replica's state machine: apply(batch) updates points, payload indexes and the HNSW graph.
-// Input is validated before it is logged (validateBatch), so apply() never meets bad input and
-// every replica applying the same batches reaches the same state.
+// Input is validated before it is logged (validateBatch, with the configured limits). apply()
+// checks the whole batch again before it changes anything, with the rules that hold alike on
+// every node (shard/validate.ts), so a bad batch that reached a log anyway fails as a whole, with
+// a coded error, on every replica: no replica half-applies it or stores a non-finite vector.
 import { VectorArena, type FrozenVectors } from '../index/arena.js';
 import { normalized } from '../index/distance.js';
 import { FlatIndex } from '../index/flat.js';
@@ -12,6 +14,7 @@ import type { Filter } from './filter.js';
 import { idKey, matchFilter, parseFilter, parsePointId } from './filter.js';
 import type { PayloadSchema } from './payload-index.js';
 import { PayloadFieldIndex, PAYLOAD_SCHEMAS } from './payload-index.js';
+import { checkPayload, checkStoredId, checkVector } from './validate.js';
 
 export interface CollectionParams {
   dimension: number;
@@ -157,18 +160,11 @@ export class ShardState {
         if (op.kind === 'delete_by_filter') {
           // Parsed here so a bad filter is refused before it is logged (its size is bounded by the
           // request body and the parser's condition budget); apply parses it again.
-          let raw: unknown;
-          try {
-            raw = JSON.parse(op.filterJson);
-          } catch {
-            throw new JadeError('JADE_ERR_BAD_FILTER', 'filter is not valid JSON');
-          }
-          if (!parseFilter(raw)) throw new JadeError('JADE_ERR_BAD_FILTER', 'delete by filter needs a filter');
+          parseDeleteFilter(op.filterJson);
           return op;
         }
         if (op.kind === 'create_payload_index') {
-          if (!PAYLOAD_SCHEMAS.includes(op.schema)) throw new JadeError('JADE_ERR_BAD_REQUEST', `field_schema must be one of ${PAYLOAD_SCHEMAS.join(', ')}`);
-          if (typeof op.field !== 'string' || op.field.length === 0 || op.field.length > 256) throw new JadeError('JADE_ERR_BAD_REQUEST', 'field_name must be a non-empty string');
+          checkPayloadIndexOp(op);
           return op;
         }
         return { kind: 'upsert', points: op.points.map((p, i) => this.validatePoint(p, i)) };
@@ -178,27 +174,60 @@ export class ShardState {
 
   private validatePoint(p: PointRecord, i: number): PointRecord {
     const id = parsePointId(p.id, `points[${i}].id`);
-    const v = p.vector;
-    if (v.length !== this.params.dimension) {
-      throw new JadeError('JADE_ERR_DIMENSION_MISMATCH', `points[${i}]: vector has ${v.length} dimensions; collection expects ${this.params.dimension}`);
-    }
-    for (let j = 0; j < v.length; j++) {
-      if (!Number.isFinite(v[j])) throw new JadeError('JADE_ERR_NOT_FINITE', `points[${i}]: vector[${j}] is not a finite number`);
-    }
-    if (p.payload !== null && (typeof p.payload !== 'object' || Array.isArray(p.payload))) {
-      throw new JadeError('JADE_ERR_BAD_REQUEST', `points[${i}]: payload must be a JSON object or null`);
-    }
-    if (p.payload !== null) {
-      const bytes = Buffer.byteLength(JSON.stringify(p.payload));
+    const v = checkVector(p.vector, this.params.dimension, `points[${i}]`);
+    // Depth and finite numbers first: JSON.stringify below recurses.
+    const payload = checkPayload(p.payload, `points[${i}].payload`);
+    if (payload !== null) {
+      const bytes = Buffer.byteLength(JSON.stringify(payload));
       if (bytes > this.limits.payloadBytesMax) {
         throw new JadeError('JADE_ERR_PAYLOAD_TOO_LARGE', `points[${i}]: payload is ${bytes} bytes; the limit (payloadBytesMax) is ${this.limits.payloadBytesMax}`);
       }
     }
-    return { id, vector: this.params.metric === 'cosine' ? normalized(v) : v, payload: p.payload };
+    return { id, vector: this.params.metric === 'cosine' ? normalized(v) : v, payload };
   }
 
-  /** Applies a validated batch. Never throws on data that passed validateBatch. */
+  /**
+   * Checks a whole batch as apply() needs it, before anything changes: canonical ids, vectors of
+   * the collection's dimension with finite numbers, storable payloads, parsable filters, known
+   * index schemas. Only rules that hold alike on every replica (no configured limit), so every
+   * replica accepts or refuses the same entry. Returns the parsed delete filters, in op order.
+   */
+  private checkApplicable(batch: WriteBatch): Filter[] {
+    const filters: Filter[] = [];
+    if (!batch || !Array.isArray(batch.ops)) throw new JadeError('JADE_ERR_BAD_REQUEST', 'write batch has no ops');
+    batch.ops.forEach((op, o) => {
+      switch (op.kind) {
+        case 'upsert':
+          op.points.forEach((p, i) => {
+            const where = `ops[${o}].points[${i}]`;
+            checkStoredId(p.id, `${where}.id`);
+            checkVector(p.vector, this.params.dimension, where);
+            checkPayload(p.payload, `${where}.payload`);
+          });
+          break;
+        case 'delete':
+          op.ids.forEach((id, i) => checkStoredId(id, `ops[${o}].ids[${i}]`));
+          break;
+        case 'delete_by_filter':
+          filters.push(parseDeleteFilter(op.filterJson));
+          break;
+        case 'create_payload_index':
+          checkPayloadIndexOp(op);
+          break;
+        default:
+          throw new JadeError('JADE_ERR_BAD_REQUEST', `ops[${o}]: unknown write op ${JSON.stringify((op as { kind?: unknown }).kind)}`);
+      }
+    });
+    return filters;
+  }
+
+  /**
+   * Applies a batch: all of it or, when any part is not applicable (see checkApplicable), nothing,
+   * with that part's coded error. Batches that passed validateBatch always apply.
+   */
   apply(batch: WriteBatch): void {
+    const filters = this.checkApplicable(batch);
+    let f = 0;
     for (const op of batch.ops) {
       switch (op.kind) {
         case 'upsert':
@@ -208,7 +237,7 @@ export class ShardState {
           for (const id of op.ids) this.deleteOne(id);
           break;
         case 'delete_by_filter':
-          this.deleteMatching(parseFilter(JSON.parse(op.filterJson))!);
+          this.deleteMatching(filters[f++]);
           break;
         case 'create_payload_index':
           this.createPayloadIndex(op.field, op.schema);
@@ -220,12 +249,14 @@ export class ShardState {
   private upsertOne(p: PointRecord): void {
     const key = idKey(p.id);
     const old = this.labelOfId.get(key);
-    if (old !== undefined) this.deleteLabel(key, old);
-    const label = this.nextLabel++;
+    const label = this.nextLabel;
     assert(label <= 0xffffffff, 'label space (uint32) not exhausted');
+    // The vector goes in first: if the arena refused it, no map would name a label without one.
+    this.arena.set(label, p.vector);
+    this.nextLabel++;
+    if (old !== undefined) this.deleteLabel(key, old);
     this.labelOfId.set(key, label);
     this.pointOfLabel.set(label, { id: p.id, payload: p.payload });
-    this.arena.set(label, p.vector);
     this.unindexed.add(label);
     for (const index of this.payloadIndexes.values()) index.add(label, p.payload);
     if (old === undefined) this.sortedKeysCache = null;
@@ -494,6 +525,24 @@ export class ShardState {
   memoryBytes(): { vectors: number; index: number } {
     return { vectors: this.arena.byteSize(), index: this.hnsw.memoryBytes() };
   }
+}
+
+/** The filter of a delete-by-filter op (JSON text), or JADE_ERR_BAD_FILTER. */
+function parseDeleteFilter(filterJson: string): Filter {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(filterJson);
+  } catch {
+    throw new JadeError('JADE_ERR_BAD_FILTER', 'filter is not valid JSON');
+  }
+  const filter = parseFilter(raw);
+  if (!filter) throw new JadeError('JADE_ERR_BAD_FILTER', 'delete by filter needs a filter');
+  return filter;
+}
+
+function checkPayloadIndexOp(op: { field: string; schema: string }): void {
+  if (!PAYLOAD_SCHEMAS.includes(op.schema as PayloadSchema)) throw new JadeError('JADE_ERR_BAD_REQUEST', `field_schema must be one of ${PAYLOAD_SCHEMAS.join(', ')}`);
+  if (typeof op.field !== 'string' || op.field.length === 0 || op.field.length > 256) throw new JadeError('JADE_ERR_BAD_REQUEST', 'field_name must be a non-empty string');
 }
 
 function isNumericKey(k: string): boolean {

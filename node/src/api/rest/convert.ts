@@ -2,6 +2,7 @@
 // or base64 little-endian float32), metrics, with_payload selectors, points and hits.
 import type { Metric } from '../../index/types.js';
 import type { Hit, PayloadSelector, PointOutput } from '../../query/types.js';
+import { checkPayload } from '../../query/vocabulary.js';
 import type { PointId } from '../../storage/types.js';
 import { JadeError } from '../../util/errors.js';
 
@@ -91,34 +92,9 @@ export function parseVectors(raws: readonly unknown[], where: (i: number) => str
   return out;
 }
 
-/**
- * Nesting levels of one payload. JSON.stringify, filters and the response serializer recurse, so a
- * payload nested thousands deep (cheap within bodyBytesMax) would overflow the stack (Qdrant's JSON
- * parser stops at 128 levels for the whole body).
- */
-export const PAYLOAD_DEPTH_MAX = 64;
-
-/** Why a payload cannot be stored as JSON text and read back the same, or null when it can. */
-function payloadProblem(root: unknown, levelsMax: number): { code: 'JADE_ERR_BAD_REQUEST' | 'JADE_ERR_NOT_FINITE'; what: string } | null {
-  const stack: [unknown, number][] = [[root, 1]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop()!;
-    // JSON's 1e999 parses to Infinity, which would be stored as null: the answer to a range filter
-    // would change at the next restart.
-    if (typeof value === 'number' && !Number.isFinite(value)) return { code: 'JADE_ERR_NOT_FINITE', what: 'holds a number that is not finite' };
-    if (typeof value !== 'object' || value === null) continue;
-    if (depth > levelsMax) return { code: 'JADE_ERR_BAD_REQUEST', what: `nests deeper than ${levelsMax} levels (PAYLOAD_DEPTH_MAX)` };
-    for (const child of Array.isArray(value) ? value : Object.values(value)) stack.push([child, depth + 1]);
-  }
-  return null;
-}
-
+/** A point's payload from a request body: one set of rules with the shard's (shard/validate.ts). */
 export function parsePayload(raw: unknown, where: string): Record<string, unknown> | null {
-  if (raw === undefined || raw === null) return null;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new JadeError('JADE_ERR_BAD_REQUEST', `${where} must be a JSON object`);
-  const problem = payloadProblem(raw, PAYLOAD_DEPTH_MAX);
-  if (problem) throw new JadeError(problem.code, `${where} ${problem.what}`);
-  return raw as Record<string, unknown>;
+  return checkPayload(raw, where);
 }
 
 export function parseWithPayload(raw: unknown, fallback: boolean): PayloadSelector {
