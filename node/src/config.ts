@@ -4,6 +4,8 @@ import type { HnswParams } from './index/types.js';
 import { DEFAULT_HNSW_PARAMS } from './index/types.js';
 import { RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT } from './raft/driver.js';
 import { READ_STRATEGIES, type ReadStrategy } from './query/read-strategy.js';
+import { API_KEY_LENGTH_MIN, isLoopbackHost } from './security/auth.js';
+import { CLUSTER_SECRET_LENGTH_MIN } from './security/node-auth.js';
 import { DEFAULT_SHARD_LIMITS } from './shard/state.js';
 
 export interface NodeLimits {
@@ -44,6 +46,8 @@ export interface NodeConfig {
   clusterName: string;
   /** Secret: never logged or printed. */
   apiKey: string | null;
+  /** Secret shared by the nodes of a cluster, authenticating their Raft traffic: never logged or printed. */
+  clusterSecret: string | null;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   limits: NodeLimits;
   hnswDefaults: HnswParams;
@@ -119,6 +123,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   nodeId: 'node-0',
   clusterName: 'jade',
   apiKey: null,
+  clusterSecret: null,
   logLevel: 'info',
   limits: DEFAULT_LIMITS,
   hnswDefaults: DEFAULT_HNSW_PARAMS,
@@ -148,6 +153,7 @@ export const ENV_KEYS = {
   nodeId: 'JADE_NODE_ID',
   clusterName: 'JADE_CLUSTER_NAME',
   apiKey: 'JADE_API_KEY',
+  clusterSecret: 'JADE_CLUSTER_SECRET',
   logLevel: 'JADE_LOG_LEVEL',
   bodyBytesMax: 'JADE_BODY_BYTES_MAX',
   batchPointsMax: 'JADE_BATCH_POINTS_MAX',
@@ -220,6 +226,8 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
   const logLevel = (get('logLevel') ?? d.logLevel) as NodeConfig['logLevel'];
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new ConfigError(`log level "${logLevel}" is not one of fatal, error, warn, info, debug, trace, silent`);
   const apiKey = get('apiKey') || null;
+  // Secrets come from the environment only, never from flags (process lists show flags).
+  const clusterSecret = env[ENV_KEYS.clusterSecret] || null;
   const config: NodeConfig = {
     dataDir: get('dataDir') || d.dataDir,
     host: get('host') || d.host,
@@ -228,6 +236,7 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     nodeId: get('nodeId') || d.nodeId,
     clusterName: get('clusterName') || d.clusterName,
     apiKey,
+    clusterSecret,
     logLevel,
     limits: {
       ...d.limits,
@@ -276,5 +285,31 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
 
 /** The config with secrets masked, for logs and `jade status`. */
 export function redactedConfig(c: NodeConfig): Record<string, unknown> {
-  return { ...c, apiKey: c.apiKey === null ? null : '<redacted>' };
+  return { ...c, apiKey: c.apiKey === null ? null : '<redacted>', clusterSecret: c.clusterSecret === null ? null : '<redacted>' };
+}
+
+/** Every address the node listens on, with the setting that chose it: REST, and the Raft transport in cluster mode. */
+export function listeningAddresses(c: NodeConfig): { host: string; setting: string }[] {
+  const rest = { host: c.host, setting: `--host / ${ENV_KEYS.host}` };
+  return isClusterMode(c) ? [rest, { host: c.grpcHost, setting: `${ENV_KEYS.grpcHost}, the Raft transport and internal calls` }] : [rest];
+}
+
+/**
+ * Why this configuration must not start, or null. Authentication is on whenever a node binds
+ * beyond loopback: clients need an API key when REST does; in cluster mode the nodes need the
+ * cluster secret when any of their addresses (REST, which carries forwarded writes, or the Raft
+ * transport) does.
+ */
+export function authRefusal(c: NodeConfig): string | null {
+  const exposed = listeningAddresses(c).filter((a) => !isLoopbackHost(a.host));
+  if (!isLoopbackHost(c.host) && c.apiKey === null) {
+    return `refusing to bind ${c.host} without authentication: set ${ENV_KEYS.apiKey} (at least ${API_KEY_LENGTH_MIN} characters), or bind to 127.0.0.1`;
+  }
+  if (c.apiKey !== null && c.apiKey.length < API_KEY_LENGTH_MIN) return `${ENV_KEYS.apiKey} must be at least ${API_KEY_LENGTH_MIN} characters`;
+  if (isClusterMode(c) && exposed.length > 0 && c.clusterSecret === null) {
+    const where = exposed.map((a) => `${a.host} (${a.setting})`).join(' and ');
+    return `refusing to bind ${where} without node-to-node authentication: set ${ENV_KEYS.clusterSecret} (at least ${CLUSTER_SECRET_LENGTH_MIN} characters, the same on every node), or bind to 127.0.0.1`;
+  }
+  if (c.clusterSecret !== null && c.clusterSecret.length < CLUSTER_SECRET_LENGTH_MIN) return `${ENV_KEYS.clusterSecret} must be at least ${CLUSTER_SECRET_LENGTH_MIN} characters`;
+  return null;
 }

@@ -1,8 +1,9 @@
 // `npm start` / `jade serve`: one standalone node. The only place (with the CLI's main) that reads
 // process.env: flags override JADE_* variables, which override the defaults in config.ts.
 import { Command } from 'commander';
-import { ConfigError, ENV_KEYS, loadConfig, redactedConfig } from './config.js';
-import { isLoopbackHost } from './security/auth.js';
+import { ConfigError, ENV_KEYS, authRefusal, isClusterMode, loadConfig, redactedConfig } from './config.js';
+import { API_KEY_LENGTH_MIN } from './security/auth.js';
+import { CLUSTER_SECRET_LENGTH_MIN } from './security/node-auth.js';
 import { isJadeError } from './util/errors.js';
 import { JADE_VERSION, startNode } from './node.js';
 
@@ -22,8 +23,13 @@ export function serveCommand(): Command {
     .addHelpText(
       'after',
       `
-Authentication: set ${ENV_KEYS.apiKey} (never a flag, so it stays out of process lists).
-A node bound to a non-loopback address refuses to start without it.
+Authentication (secrets come from the environment only, never flags, so they stay out of process lists):
+  ${ENV_KEYS.apiKey}         clients' key, at least ${API_KEY_LENGTH_MIN} characters; required when --host is not loopback.
+  ${ENV_KEYS.clusterSecret}  cluster mode: the same secret on every node, at least ${CLUSTER_SECRET_LENGTH_MIN} characters; every
+                       Raft stream, snapshot and internal call proves it (HMAC). Required when --host or
+                       ${ENV_KEYS.grpcHost} is not loopback; without it node-to-node traffic is unauthenticated
+                       (loopback development only).
+A node that would listen beyond loopback without them refuses to start.
 Limits and HNSW defaults: ${Object.values(ENV_KEYS).filter((k) => k.endsWith('_MAX') || k.includes('HNSW')).join(', ')}.
 Cluster mode (--bootstrap on the first node, --join on the others, or --peers): ${[ENV_KEYS.grpcHost, ENV_KEYS.nodeLabels, ENV_KEYS.defaultShards, ENV_KEYS.defaultReplicationFactor, ENV_KEYS.writeConsistency, ENV_KEYS.readStrategy, ENV_KEYS.raftSnapshotEveryEntries, ENV_KEYS.raftSnapshotEveryBytes].join(', ')}.`,
     );
@@ -51,12 +57,9 @@ export async function runServe(opts: Record<string, string | undefined>, env: Re
     }
     throw e;
   }
-  if (!isLoopbackHost(config.host) && config.apiKey === null) {
-    console.error(`jade: refusing to bind ${config.host} without authentication: set ${ENV_KEYS.apiKey} (at least 16 characters), or bind to 127.0.0.1`);
-    process.exit(2);
-  }
-  if (config.apiKey !== null && config.apiKey.length < 16) {
-    console.error(`jade: ${ENV_KEYS.apiKey} must be at least 16 characters`);
+  const refusal = authRefusal(config);
+  if (refusal) {
+    console.error(`jade: ${refusal}`);
     process.exit(2);
   }
   let node;
@@ -66,7 +69,13 @@ export async function runServe(opts: Record<string, string | undefined>, env: Re
     console.error(`jade: cannot start: ${isJadeError(e) ? e.message : (e as Error).message}`);
     process.exit(1);
   }
-  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url} (data in ${config.dataDir}, auth ${config.apiKey ? 'on' : 'off'})`);
+  const clustered = isClusterMode(config);
+  const nodeAuth = clustered ? `, node-to-node auth ${config.clusterSecret ? 'on' : 'off'}` : '';
+  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url} (data in ${config.dataDir}, auth ${config.apiKey ? 'on' : 'off'}${nodeAuth})`);
+  if (clustered && !config.clusterSecret) {
+    node.app.log.warn(`node-to-node traffic is unauthenticated (${ENV_KEYS.clusterSecret} is not set): loopback development only`);
+  }
+  if (!clustered && config.clusterSecret) node.app.log.info(`${ENV_KEYS.clusterSecret} is set but not used: this node is standalone`);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

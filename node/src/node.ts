@@ -109,6 +109,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
         bootstrap: config.bootstrap,
         join: config.join,
         peers: config.peers,
+        clusterSecret: config.clusterSecret,
         wal,
         shardLimits,
         group: { ...CLUSTER_DEFAULTS.group, snapshotEveryEntries: config.raftSnapshotEveryEntries, snapshotEveryBytes: config.raftSnapshotEveryBytes },

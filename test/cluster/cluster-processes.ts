@@ -3,6 +3,7 @@
 // cluster forms (n0 --bootstrap, the rest --join), members added at runtime, kill -9 and restart
 // on the same ports and data directory, wiping a data directory, status and fault-hook helpers.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -71,6 +72,8 @@ export interface ProcessCluster {
    * meta voters as the node promotes to (1, 3 or 5), or throws at the timeout.
    */
   waitForMembers(count: number, timeoutMs?: number): Promise<void>;
+  /** The JADE_CLUSTER_SECRET every member has (null: none, Raft traffic unauthenticated). */
+  clusterSecret: string | null;
   member(id: string): ClusterMember;
   /** This member's view of every group (null when it does not answer). */
   groups(id: string, timeoutMs?: number): Promise<GroupStatus[] | null>;
@@ -91,6 +94,8 @@ export interface StartClusterOptions {
   nodeArgs?: string[];
   /** 'peers' (default): JADE_PEERS names every node; 'join': n0 bootstraps, the others join. */
   formation?: 'peers' | 'join';
+  /** The members' JADE_CLUSTER_SECRET; default a random one per cluster (null: none). */
+  clusterSecret?: string | null;
 }
 
 async function fetchJson(url: string, init: RequestInit & { timeoutMs?: number } = {}): Promise<{ status: number; body: any } | null> {
@@ -115,6 +120,7 @@ class Member implements ClusterMember {
     /** How this node finds the cluster: env (JADE_PEERS) and flags (--bootstrap / --join). */
     private readonly formation: { env: Record<string, string>; args: string[] },
     private readonly opts: StartClusterOptions,
+    private readonly clusterSecret: string | null,
   ) {}
 
   get url(): string {
@@ -145,7 +151,7 @@ class Member implements ClusterMember {
       withNodeProcessFlags([...(this.opts.nodeArgs ?? []), '--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--node-id', this.id, '--data-dir', this.dataDir, '--host', '127.0.0.1', '--port', String(this.restPort), '--grpc-port', String(this.grpcPort), ...this.formation.args, '--log-level', this.opts.logLevel ?? 'warn']),
       {
         cwd: REPO_ROOT,
-        env: withNodeProcessEnv({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...this.formation.env, JADE_TEST_HOOKS: '1', JADE_GRPC_HOST: '127.0.0.1', ...this.opts.env }),
+        env: withNodeProcessEnv({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...this.formation.env, JADE_TEST_HOOKS: '1', JADE_GRPC_HOST: '127.0.0.1', ...(this.clusterSecret ? { JADE_CLUSTER_SECRET: this.clusterSecret } : {}), ...this.opts.env }),
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -214,15 +220,18 @@ export async function startProcessCluster(opts: StartClusterOptions): Promise<Pr
     if (i === 0) return { env: {}, args: ['--bootstrap'] };
     return { env: {}, args: ['--join', ids.map((_, j) => grpcOf(j)).filter((_, j) => j !== i).join(',')] };
   };
-  const members: Member[] = ids.map((id, i) => new Member(id, ports[2 * i + 1], ports[2 * i], path.join(opts.baseDir, id), formationOf(i), opts));
+  // The nodes authenticate each other as in production, though on loopback.
+  const clusterSecret = opts.clusterSecret === undefined ? randomBytes(24).toString('base64url') : opts.clusterSecret;
+  const members: Member[] = ids.map((id, i) => new Member(id, ports[2 * i + 1], ports[2 * i], path.join(opts.baseDir, id), formationOf(i), opts, clusterSecret));
   const cluster: ProcessCluster = {
     members,
+    clusterSecret,
     async addMember(id) {
       if (opts.formation !== 'join') throw new Error('addMember needs formation: join');
       const [grpcPort, restPort] = await freeLoopbackPorts(2);
       const nodeId = id ?? `n${members.length}`;
       const seeds = members.map((m) => `127.0.0.1:${m.grpcPort}`).join(',');
-      const m = new Member(nodeId, restPort, grpcPort, path.join(opts.baseDir, nodeId), { env: {}, args: ['--join', seeds] }, opts);
+      const m = new Member(nodeId, restPort, grpcPort, path.join(opts.baseDir, nodeId), { env: {}, args: ['--join', seeds] }, opts, clusterSecret);
       members.push(m);
       await m.restart();
       return m;

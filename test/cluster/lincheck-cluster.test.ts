@@ -1,8 +1,10 @@
 // Checks that a 3-process Raft cluster keeps its promise under real faults: concurrent clients put
 // and strongly read keys (points with payload {v}) through random nodes while a seeded nemesis
-// kill -9's and restarts the shard or meta leader and partitions peers (symmetric and one-way) via
-// the fault hooks; every round's history must be linearizable (kv model) with 0 acknowledged-but-lost
-// writes. Seeds and rounds come from JADE_LINCHECK_SEEDS / JADE_LINCHECK_ROUNDS for longer runs;
+// kill -9's and restarts the shard or meta leader, partitions peers (symmetric and one-way) via
+// the fault hooks, wipes a voter's disk, and sends a follower forged Raft messages from
+// non-members (an append writing a value no client writes, a MsgTimeoutNow; the nodes share a
+// cluster secret); every round's history must be linearizable (kv model) with 0
+// acknowledged-but-lost writes. Seeds and rounds come from JADE_LINCHECK_SEEDS / JADE_LINCHECK_ROUNDS for longer runs;
 // JADE_LINCHECK_LOAD_WRITERS adds bulk writers to the same group (big entries, leader churn);
 // JADE_LINCHECK_SNAPSHOT_EVERY makes the nodes snapshot every N entries (snapshots made off the
 // Raft loop racing installs from leaders and compactions).
@@ -10,7 +12,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { pointHash } from '../../node/src/query/hash.js';
 import { startProcessCluster, type ProcessCluster } from './cluster-processes.js';
+import { forgeAtFollower } from './forge.js';
 import { HistoryRecorder } from './history.js';
 import { DefiniteFailure, analyzeRound, readFinalValues, roundPassed, runWorkload, saveHistoryForReplay, seededRandom, type KvClient } from './workload.js';
 
@@ -107,7 +111,8 @@ type Fault =
   | 'leader-outbound-cut'
   | 'one-way-follower'
   | 'wipe-voter'
-  | 'wipe-voter-other-down';
+  | 'wipe-voter-other-down'
+  | 'forged-message';
 
 /** Faults that destroy a replica for good (its group stays one replica short until re-replication): once per run. */
 const ONCE_PER_RUN: Fault[] = ['wipe-voter', 'wipe-voter-other-down'];
@@ -123,6 +128,7 @@ const FAULTS: Fault[] = [
   'one-way-follower',
   'wipe-voter',
   'wipe-voter-other-down',
+  'forged-message',
 ];
 
 /** Waits until some running member reports a leader for the group; returns it. */
@@ -144,7 +150,7 @@ async function healAll(cluster: ProcessCluster): Promise<void> {
 }
 
 /** One fault: act, hold it for a seeded while (clients keep running), heal. Returns a line for the log. */
-async function injectFault(cluster: ProcessCluster, shardGroup: string, fault: Fault, random: () => number): Promise<string> {
+async function injectFault(cluster: ProcessCluster, shardGroup: string, fault: Fault, random: () => number, keys: string[]): Promise<string> {
   const holdMs = 800 + Math.floor(random() * 1_500);
   const ids = cluster.members.map((m) => m.id);
   const shardLeader = (await cluster.leaderOf(shardGroup)) ?? ids[0];
@@ -209,7 +215,26 @@ async function injectFault(cluster: ProcessCluster, shardGroup: string, fault: F
       await cluster.setFaults(follower, {});
       return `${fault} ${follower} ${direction} from leader ${shardLeader} for ${holdMs} ms`;
     }
+    case 'forged-message': {
+      // A value no client writes: if any replica applied the forged entry, a read returns it and
+      // the history is not linearizable (forgeAtFollower also checks the victim directly).
+      const key = keys[Math.floor(random() * keys.length)];
+      const pointId = Number(key.slice(1));
+      // At the shard that owns the point (a sharded collection's reads look only there).
+      const owner = (await shardOfPoint(cluster, pointId)) ?? shardGroup;
+      const line = await forgeAtFollower(cluster, { groupId: owner, collection: COLLECTION, pointId, value: `forged-${Math.floor(random() * 1e9)}`, random });
+      await sleep(holdMs);
+      return `${line}, key ${key}`;
+    }
   }
+}
+
+/** The shard group whose hash range holds the point (null when the cluster does not say). */
+async function shardOfPoint(cluster: ProcessCluster, pointId: number): Promise<string | null> {
+  const info = (await fetch(`${cluster.members[0].url}/collections/${COLLECTION}/cluster`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.json()).catch(() => null)) as any;
+  const shards: { group_id: string; hash_range: [number, number] }[] | undefined = info?.result?.jade?.shards;
+  const h = pointHash(pointId);
+  return shards?.find((x) => x.hash_range[0] <= h && h < x.hash_range[1])?.group_id ?? null;
 }
 
 /** Creates the kv collection; resolves with its first shard group (all of them in `groups`). */
@@ -324,7 +349,7 @@ async function runSeed(seed: number, shape: RunShape): Promise<void> {
         try {
           await sleep(500);
           for (let f = 0; f < FAULTS_PER_ROUND; f++) {
-            faultLog.push(await injectFault(cluster, pickGroup(), nextFault(), random));
+            faultLog.push(await injectFault(cluster, pickGroup(), nextFault(), random, keys));
             await sleep(300 + Math.floor(random() * 700));
           }
         } finally {

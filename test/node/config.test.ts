@@ -1,10 +1,12 @@
 // Checks the node's one configuration schema: defaults, flags over environment, coded refusal of
-// bad values and peer lists, secrets masked in what gets logged — and, with a real process, that
-// a node bound beyond loopback refuses to start without an API key.
+// bad values and peer lists, secrets masked in what gets logged, the start-up guard over every
+// listening address (REST and the Raft transport) — and, with real processes, that a node bound
+// beyond loopback refuses to start without an API key, or without a cluster secret when its Raft
+// transport is (JADE_GRPC_HOST).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_CONFIG, loadConfig, parsePeers, redactedConfig } from '../../node/src/config.js';
+import { ConfigError, DEFAULT_CONFIG, authRefusal, loadConfig, parsePeers, redactedConfig } from '../../node/src/config.js';
 import { REPO_ROOT } from '../helpers/node-process.js';
 
 describe('loadConfig', () => {
@@ -36,10 +38,45 @@ describe('loadConfig', () => {
     expect(loadConfig({ JADE_PEERS: 'a=h:1/h:2', JADE_NODE_ID: 'a' }).peers).toHaveLength(1);
   });
 
-  it('masks the API key in the logged configuration', () => {
-    const c = loadConfig({ JADE_API_KEY: 'super-secret-key-123456' });
+  it('masks the API key and the cluster secret in the logged configuration', () => {
+    const c = loadConfig({ JADE_API_KEY: 'super-secret-key-123456', JADE_CLUSTER_SECRET: 'cluster-secret-of-at-least-32-chars-xyz' });
     expect(c.apiKey).toBe('super-secret-key-123456');
-    expect(JSON.stringify(redactedConfig(c))).not.toContain('super-secret');
+    expect(c.clusterSecret).toBe('cluster-secret-of-at-least-32-chars-xyz');
+    const logged = JSON.stringify(redactedConfig(c));
+    expect(logged).not.toContain('super-secret');
+    expect(logged).not.toContain('cluster-secret-of');
+  });
+
+  it('reads the cluster secret from the environment only, never from a flag', () => {
+    expect(loadConfig({}, { clusterSecret: 'x'.repeat(40) }).clusterSecret).toBeNull();
+  });
+});
+
+describe('authRefusal: the start-up guard over every listening address', () => {
+  const PEERS = 'n0=10.0.0.1:9090/10.0.0.1:8080,n1=10.0.0.2:9090/10.0.0.2:8080';
+  const SECRET = 's'.repeat(32);
+  const KEY = 'k'.repeat(16);
+  const refusal = (env: Record<string, string>) => authRefusal(loadConfig({ JADE_NODE_ID: 'n0', ...env }));
+
+  it('lets loopback-only nodes start without secrets, standalone or clustered', () => {
+    expect(refusal({})).toBeNull();
+    expect(refusal({ JADE_PEERS: PEERS })).toBeNull();
+  });
+
+  it('needs the API key when REST binds beyond loopback', () => {
+    expect(refusal({ JADE_HOST: '0.0.0.0' })).toMatch(/refusing to bind 0\.0\.0\.0 without authentication: set JADE_API_KEY/);
+    expect(refusal({ JADE_HOST: '0.0.0.0', JADE_API_KEY: 'short' })).toMatch(/at least 16/);
+    expect(refusal({ JADE_HOST: '0.0.0.0', JADE_API_KEY: KEY })).toBeNull();
+  });
+
+  it('needs the cluster secret when the Raft transport or REST of a cluster node binds beyond loopback', () => {
+    expect(refusal({ JADE_PEERS: PEERS, JADE_GRPC_HOST: '0.0.0.0' })).toMatch(/refusing to bind 0\.0\.0\.0 \(JADE_GRPC_HOST.*set JADE_CLUSTER_SECRET/);
+    expect(refusal({ JADE_PEERS: PEERS, JADE_HOST: '10.0.0.1', JADE_API_KEY: KEY })).toMatch(/JADE_CLUSTER_SECRET/);
+    expect(refusal({ JADE_PEERS: PEERS, JADE_GRPC_HOST: '0.0.0.0', JADE_CLUSTER_SECRET: 'too-short' })).toMatch(/JADE_CLUSTER_SECRET must be at least 32/);
+    expect(refusal({ JADE_PEERS: PEERS, JADE_GRPC_HOST: '0.0.0.0', JADE_CLUSTER_SECRET: SECRET })).toBeNull();
+    expect(refusal({ JADE_PEERS: PEERS, JADE_HOST: '10.0.0.1', JADE_API_KEY: KEY, JADE_CLUSTER_SECRET: SECRET })).toBeNull();
+    // Standalone has no Raft transport: JADE_GRPC_HOST opens nothing.
+    expect(refusal({ JADE_GRPC_HOST: '0.0.0.0' })).toBeNull();
   });
 });
 
@@ -53,5 +90,16 @@ describe('authentication by default', () => {
     });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/refusing to bind 0\.0\.0\.0 without authentication: set JADE_API_KEY/);
+  });
+
+  it('refuses a Raft transport beyond loopback (JADE_GRPC_HOST) without JADE_CLUSTER_SECRET, though REST is on loopback', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--host', '127.0.0.1', '--port', '0', '--data-dir', '/nonexistent-never-created', '--node-id', 'n0'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', JADE_GRPC_HOST: '0.0.0.0', JADE_PEERS: 'n0=127.0.0.1:1/127.0.0.1:2' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/refusing to bind 0\.0\.0\.0 \(JADE_GRPC_HOST, the Raft transport and internal calls\) without node-to-node authentication: set JADE_CLUSTER_SECRET/);
   });
 });

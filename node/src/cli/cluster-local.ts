@@ -3,6 +3,7 @@
 // grpcBasePort+i, data under <dataDir>/node-i). Runs until Ctrl-C, then stops them all (each
 // checkpoints on SIGTERM). A restart on the same data directory resumes the same cluster.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError } from './client.js';
@@ -32,6 +33,10 @@ export function localNodeArgs(o: Pick<LocalClusterOptions, 'host' | 'basePort' |
 
 export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
   if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > LOCAL_CLUSTER_NODES_MAX) throw new CliError(`--nodes must be in 1..${LOCAL_CLUSTER_NODES_MAX}`);
+  // The nodes authenticate each other with JADE_CLUSTER_SECRET when it is set, else with a secret
+  // made for this run (never printed; every node gets it, also on a restart): a local cluster
+  // behaves as a deployed one.
+  const clusterSecret = o.env.JADE_CLUSTER_SECRET || randomBytes(24).toString('base64url');
   const children: ChildProcess[] = [];
   let stopping = false;
   const stopAll = () => {
@@ -44,7 +49,7 @@ export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
   process.on('SIGTERM', stopAll);
   const exits = Array.from({ length: o.nodes }, (_, i) => {
     const child = spawn(process.execPath, withNodeProcessFlags(['--import', TSX_LOADER, MAIN, ...localNodeArgs(o, i)]), {
-      env: withNodeProcessEnv({ ...o.env }),
+      env: withNodeProcessEnv({ ...o.env, JADE_CLUSTER_SECRET: clusterSecret }),
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     children.push(child);

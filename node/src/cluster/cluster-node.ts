@@ -29,7 +29,7 @@ import { PROPOSE_METHOD, Router } from './router.js';
 import { resolveSeed } from './seeds.js';
 import { ShardStateMachine } from './shard-sm.js';
 import { GrpcRaftTransport } from './transport/grpc-transport.js';
-import { NO_RPC_AUTH, NodeRpc, type RpcAuth, type RpcHandler } from './transport/rpc.js';
+import { NodeRpc, type RpcAuth, type RpcHandler } from './transport/rpc.js';
 import type { FaultSpec } from './transport/types.js';
 import type { GroupObserver, RpcObserver } from '../util/observers.js';
 
@@ -100,6 +100,12 @@ export interface ClusterOptions {
   leaderWaitMs: number;
   defaults: ClusterDefaults;
   faultHooksEnabled: boolean;
+  /**
+   * Shared by every node: authenticates the Raft streams, snapshots and internal calls (see
+   * security/node-auth.ts). Null or absent: unauthenticated, loopback development only.
+   */
+  clusterSecret?: string | null;
+  /** Overrides the internal calls' authentication (default: the transport's, by clusterSecret). */
   rpcAuth?: RpcAuth;
   /** The cluster's narration (membership, elections). */
   log?: (line: string) => void;
@@ -168,8 +174,16 @@ export class ClusterNode {
     readonly identity: IdentityStore,
   ) {
     this.log = opts.log ?? (() => undefined);
-    this.transport = new GrpcRaftTransport({ nodeId: opts.nodeId, listenAddress: opts.grpcListenAddress, clusterId: opts.clusterName, faultHooksEnabled: opts.faultHooksEnabled });
-    this.rpc = new NodeRpc({ nodeId: opts.nodeId, clusterId: opts.clusterName, auth: opts.rpcAuth ?? NO_RPC_AUTH, observer: opts.rpcObserver });
+    const warn = opts.warn ?? this.log;
+    this.transport = new GrpcRaftTransport({
+      nodeId: opts.nodeId,
+      listenAddress: opts.grpcListenAddress,
+      clusterId: opts.clusterName,
+      clusterSecret: opts.clusterSecret ?? null,
+      faultHooksEnabled: opts.faultHooksEnabled,
+      log: (line) => warn(`node-to-node: ${line}`),
+    });
+    this.rpc = new NodeRpc({ nodeId: opts.nodeId, clusterId: opts.clusterName, auth: opts.rpcAuth ?? this.transport.rpcAuth(), observer: opts.rpcObserver });
     this.entryBytesMax = Math.min(this.transport.messageBytesMax, opts.wal.recordSizeBytesMax) - ENTRY_FRAMING_BYTES_MAX;
     this.host = new GroupHost(disk, this.transport, {
       nodeId: opts.nodeId,
@@ -819,6 +833,7 @@ export class ClusterNode {
       members: this.members().map((x) => ({ id: x.id, restUrl: x.restUrl, grpcAddress: x.grpcAddress, voter: x.metaRole === 'voter', metaRole: x.metaRole, incarnation: x.incarnation, replicas: x.replicas })),
       groups: this.groupStatuses(),
       lostGroups: [...this.lostGroups.keys()],
+      transport: { authenticated: this.transport.authenticated, droppedForOtherMember: this.host.droppedForOtherMember, ...this.transport.stats() },
     };
   }
 

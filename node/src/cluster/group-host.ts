@@ -88,7 +88,7 @@ export class GroupHost {
   private tickTimer: NodeJS.Timeout | null = null;
   private beatTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  /** Messages dropped because they were for another incarnation of this node, or forged. */
+  /** Messages dropped because they were for another incarnation of this node (forged ones: transport.stats().droppedForgedSender). */
   droppedForOtherMember = 0;
 
   constructor(private readonly disk: Disk, readonly transport: GrpcRaftTransport, private readonly opts: GroupHostOptions) {
@@ -104,12 +104,12 @@ export class GroupHost {
       } catch {
         return; // a malformed frame is dropped like a lost message
       }
-      if (!this.accepts(fromNodeId, m)) return;
+      if (!this.accepts(fromNodeId, groupId, m)) return;
       this.groups.get(groupId)?.driver.step(m);
     });
     transport.onSnapshot(async (fromNodeId, groupId, metaBytes, data) => {
       const { message, snapMeta } = splitSnapshotHeader(metaBytes);
-      if (!this.accepts(fromNodeId, message)) throw new JadeError('JADE_ERR_FORBIDDEN', `snapshot for ${message.to} is not for this member (${opts.memberId})`);
+      if (!this.accepts(fromNodeId, groupId, message)) throw new JadeError('JADE_ERR_FORBIDDEN', `snapshot for ${message.to} from ${message.from} is not for this member (${opts.memberId}) from ${fromNodeId}`);
       message.snapshot = { meta: snapMeta, data };
       const group = this.groups.get(groupId);
       if (!group) throw new JadeError('JADE_ERR_NOT_FOUND', `no group ${groupId} here yet`);
@@ -123,9 +123,17 @@ export class GroupHost {
     });
   }
 
-  /** A message is for this incarnation, and its claimed sender is the node the transport received it from. */
-  private accepts(fromNodeId: string, m: Message): boolean {
-    if (m.to === this.opts.memberId && nodeOfMember(m.from) === fromNodeId) return true;
+  /**
+   * A message's claimed sender is the node the transport authenticated it from (else it is forged:
+   * counted and logged by the transport), its group is the one its envelope names, and it is for
+   * this incarnation (else it is for the member this node was before its data was lost).
+   */
+  private accepts(fromNodeId: string, groupId: string, m: Message): boolean {
+    if (nodeOfMember(m.from) !== fromNodeId || m.groupId !== groupId) {
+      this.transport.reportForgedSender(fromNodeId, m.groupId === groupId ? m.from : `${m.from} (group ${m.groupId.slice(0, 64)})`);
+      return false;
+    }
+    if (m.to === this.opts.memberId) return true;
     this.droppedForOtherMember++;
     return false;
   }

@@ -2,6 +2,7 @@
 // are batched per peer and arrive in order, a 64 MiB snapshot streamed in 1 MiB chunks arrives intact
 // under flow control, a restarted peer is reconnected to, fault hooks (partition, one-way cut, delay,
 // seeded drops) cut and heal traffic, queues are bounded with counted drops, and failures are coded.
+// (Authentication by the cluster secret has its own file, transport-auth.test.ts.)
 
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -157,6 +158,7 @@ describe('reconnect', () => {
     await waitFor(() => a.t.stats().disconnects >= 1, 5_000, 'disconnect noticed');
 
     const restarted = await startTransport('b', { listenAddress: address });
+    restarted.t.setPeers(new Map([['a', a.t.address]])); // a transport accepts only the peers it knows
     // Raft resends on every heartbeat: so does this loop, until one message gets through.
     let sent = 0;
     const deadline = Date.now() + 5_000;
@@ -195,6 +197,7 @@ describe('peer set changes', () => {
     connect(a.t, b.t);
     await warmUp(a.t, b.t, b.inbox);
     const moved = await startTransport('b'); // same node id, new port
+    moved.t.setPeers(new Map([['a', a.t.address]]));
     a.t.setPeers(new Map([['b', moved.t.address]]));
     a.t.send('b', 'g', bytes('to-new-address'));
     await waitFor(() => moved.inbox.some((r) => r.text === 'to-new-address'));

@@ -2,17 +2,26 @@
 // snapshots; one PeerConnection per peer sends them. Fault hooks exist only when the node is built
 // with `faultHooksEnabled` (tests); otherwise the admin methods refuse with JADE_ERR_FORBIDDEN.
 //
+// Authentication: every call (the message stream, each snapshot) carries the sender's node id and,
+// with a cluster secret, a fresh proof of it (security/node-auth.ts). The server refuses a call
+// from a node outside the peer set or without a valid proof (UNAUTHENTICATED), binds the call to
+// the authenticated node id, and drops (and counts) any batch or snapshot that claims another
+// sender; the host checks the `from` inside each Raft message the same way (reportForgedSender).
+// Without a secret (loopback development only) the node id is taken as claimed.
+//
 // Deadlines: connecting to a peer has `connectTimeoutMs`; a snapshot has `snapshotDeadlineMs`; the
 // long-lived message stream has no deadline but HTTP/2 keepalive pings (a dead peer is noticed within
 // keepaliveTimeMs + keepaliveTimeoutMs) and a stall timeout when its write buffer never drains.
 
 import * as grpc from '@grpc/grpc-js';
+import { NodeProofSigner, NodeProofVerifier } from '../../security/node-auth.js';
 import { JadeError, assert } from '../../util/errors.js';
 import { FaultHooks } from './faults.js';
 import { PeerConnection } from './peer.js';
 import type { PeerLimits, PeerState } from './peer.js';
 import type { MessageBatchFrame, SnapshotAckFrame, SnapshotFrame, SnapshotHeaderFrame } from './proto.js';
 import { raftTransportService } from './proto.js';
+import type { RpcAuth } from './rpc.js';
 import { emptyStats, messageLength, type MessageBytes } from './types.js';
 import type {
   FaultSpec,
@@ -26,6 +35,12 @@ import type {
 } from './types.js';
 
 const MIB = 1024 * 1024;
+/** Metadata of every call: the sender's node id, and its proof of the cluster secret. */
+export const NODE_ID_METADATA = 'x-jade-node-id';
+export const NODE_PROOF_METADATA = 'x-jade-node-proof';
+/** A refusal or forgery of the same kind from the same peer is logged at most this often. */
+const LOG_INTERVAL_MS = 10_000;
+const LOG_KEYS_MAX = 1_000;
 
 export interface GrpcTransportOptions extends Partial<PeerLimits> {
   nodeId: NodeId;
@@ -33,6 +48,13 @@ export interface GrpcTransportOptions extends Partial<PeerLimits> {
   listenAddress: string;
   /** Frames tagged with another cluster id are dropped. */
   clusterId?: string;
+  /**
+   * Shared by every node: each call proves it (HMAC, see security/node-auth.ts) and calls without a
+   * valid proof are refused. Null: calls are not authenticated (loopback development only).
+   */
+  clusterSecret?: string | null;
+  /** Refused and forged traffic (at most one line per peer and kind every LOG_INTERVAL_MS); never given secrets. */
+  log?: (line: string) => void;
   faultHooksEnabled?: boolean;
   /** Largest single Raft message accepted by send(); larger ones are dropped and counted. */
   messageBytesMax?: number;
@@ -95,6 +117,10 @@ export class GrpcRaftTransport implements RaftTransport {
   private snapshotsReceiving = 0;
   private boundAddress: string | null = null;
   private closed = false;
+  private readonly signer: NodeProofSigner | null;
+  private readonly verifier: NodeProofVerifier | null;
+  /** Last time each kind of refusal was logged, and how many went unlogged since. */
+  private readonly logged = new Map<string, { atMs: number; suppressed: number }>();
 
   constructor(private readonly options: GrpcTransportOptions) {
     this.nodeId = options.nodeId;
@@ -116,6 +142,9 @@ export class GrpcRaftTransport implements RaftTransport {
     this.snapshotsInFlightMax = options.snapshotsInFlightMax ?? TRANSPORT_DEFAULTS.snapshotsInFlightMax;
     assert(this.limits.snapshotChunkBytes > 0 && this.limits.batchBytesMax > 0, 'transport limits must be positive');
     this.faults = options.faultHooksEnabled ? new FaultHooks() : null;
+    const secret = options.clusterSecret ?? null;
+    this.signer = secret === null ? null : new NodeProofSigner(secret, this.clusterId, this.nodeId);
+    this.verifier = secret === null ? null : new NodeProofVerifier(secret, this.clusterId, this.nodeId);
 
     // A frame holds at most one message past batchBytesMax, or one snapshot chunk, plus framing.
     const frameBytesMax = Math.max(this.messageBytesMax, this.limits.batchBytesMax, this.limits.snapshotChunkBytes) + MIB;
@@ -168,6 +197,11 @@ export class GrpcRaftTransport implements RaftTransport {
     return this.boundAddress;
   }
 
+  /** Whether calls are authenticated by the cluster secret. */
+  get authenticated(): boolean {
+    return this.verifier !== null;
+  }
+
   get address(): string {
     assert(this.boundAddress, 'transport not started');
     return this.boundAddress;
@@ -205,7 +239,11 @@ export class GrpcRaftTransport implements RaftTransport {
           this.counters,
           this.channelCredentials,
           this.channelOptions,
-          (peerId) => this.unreachableHandler?.(peerId),
+          {
+            callMetadata: () => this.callMetadata(nodeId),
+            onUnreachable: (peerId) => this.unreachableHandler?.(peerId),
+            onRefused: (peerId, details) => this.logLimited(`refused-by:${peerId}`, `peer ${peerId} refused our Raft connection: ${details}`),
+          },
         ),
       );
     }
@@ -250,6 +288,74 @@ export class GrpcRaftTransport implements RaftTransport {
 
   stats(): TransportStats {
     return { ...this.counters };
+  }
+
+  /**
+   * The host found a Raft message from `fromNodeId` (the authenticated peer) that claims another
+   * sender: it is dropped there; counted and logged here.
+   */
+  reportForgedSender(fromNodeId: NodeId, claimed: string): void {
+    this.counters.droppedForgedSender++;
+    this.logLimited(`forged:${fromNodeId}`, `dropped a Raft message from ${fromNodeId} that claims to come from ${JSON.stringify(claimed.slice(0, 64))}`);
+  }
+
+  /** Metadata of a call to `toNodeId` (null: to an address, whichever node is there): our id and a fresh proof. */
+  private callMetadata(toNodeId: NodeId | null, md = new grpc.Metadata()): grpc.Metadata {
+    md.set(NODE_ID_METADATA, this.nodeId);
+    if (this.signer) md.set(NODE_PROOF_METADATA, this.signer.proof(toNodeId));
+    return md;
+  }
+
+  /**
+   * The node id a call is authenticated as, or null after refusing it (counted, logged). Raft
+   * streams and snapshots come only from members: a node outside the peer set is refused even with
+   * a valid proof. Internal calls may come from a node joining (a valid proof suffices); the node
+   * id they claim in the request must be the one they proved.
+   */
+  private authenticate(call: { metadata: grpc.Metadata; getPeer(): string }, how: { members: boolean; claimed?: string; what: string }): NodeId | null {
+    const single = (key: string): string | undefined => {
+      const values = call.metadata.get(key);
+      return values.length === 1 && typeof values[0] === 'string' ? values[0] : undefined;
+    };
+    const claimed = single(NODE_ID_METADATA);
+    let reason: string | null = null;
+    if (claimed === undefined) reason = 'no node id';
+    else if (how.members && !this.peers.has(claimed)) reason = `node ${JSON.stringify(claimed.slice(0, 64))} is not in the peer set`;
+    else if (how.claimed !== undefined && how.claimed !== claimed) reason = `the call claims to come from ${JSON.stringify(how.claimed.slice(0, 64))}`;
+    else if (this.verifier) {
+      const check = this.verifier.verify(claimed, single(NODE_PROOF_METADATA));
+      if (!check.ok) reason = check.reason;
+    }
+    if (reason === null) return claimed!;
+    this.counters.refusedUnauthenticated++;
+    this.logLimited(`refused:${how.what}:${claimed?.slice(0, 64) ?? ''}:${reason.slice(0, 20)}`, `refused ${how.what} from ${call.getPeer()} claiming to be ${JSON.stringify(claimed?.slice(0, 64) ?? null)}: ${reason}`);
+    return null;
+  }
+
+  /** Authentication of the internal calls (NodeRpc) on this server, by the same secret and counters. */
+  rpcAuth(): RpcAuth {
+    return {
+      sign: (metadata) => void this.callMetadata(null, metadata),
+      verify: (metadata, claimed) => {
+        const id = this.authenticate({ metadata, getPeer: () => 'a node' }, { members: false, claimed, what: 'an internal call' });
+        if (id === null) throw new JadeError('JADE_ERR_UNAUTHENTICATED', 'the call is not authenticated as a node of this cluster');
+        return id;
+      },
+    };
+  }
+
+  private logLimited(key: string, line: string): void {
+    const log = this.options.log;
+    if (!log) return;
+    const now = Date.now();
+    const seen = this.logged.get(key);
+    if (seen && now - seen.atMs < LOG_INTERVAL_MS) {
+      seen.suppressed++;
+      return;
+    }
+    if (this.logged.size >= LOG_KEYS_MAX) this.logged.clear();
+    this.logged.set(key, { atMs: now, suppressed: 0 });
+    log(seen?.suppressed ? `${line} (and ${seen.suppressed} more like it since the last line)` : line);
   }
 
   peerStatus(): PeerStatus[] {
@@ -298,24 +404,34 @@ export class GrpcRaftTransport implements RaftTransport {
     call: grpc.ServerReadableStream<MessageBatchFrame, Record<string, never>>,
     callback: grpc.sendUnaryData<Record<string, never>>,
   ): void {
-    call.on('data', (batch: MessageBatchFrame) => this.receiveBatch(batch));
-    call.on('end', () => callback(null, {}));
     call.on('error', () => {}); // the sender reconnects; nothing to clean up here
+    const peerId = this.authenticate(call, { members: true, what: 'a Raft connection' });
+    if (peerId === null) {
+      callback({ code: grpc.status.UNAUTHENTICATED, details: 'not authenticated as a member of this cluster' });
+      return;
+    }
+    call.on('data', (batch: MessageBatchFrame) => this.receiveBatch(peerId, batch));
+    call.on('end', () => callback(null, {}));
   }
 
-  private receiveBatch(batch: MessageBatchFrame): void {
+  private receiveBatch(peerId: NodeId, batch: MessageBatchFrame): void {
     const count = batch.messages.length;
-    if (batch.clusterId !== this.clusterId || !this.messageHandler || this.closed) {
+    if (batch.fromNodeId !== peerId) {
+      this.counters.droppedForgedSender += count;
+      this.logLimited(`forged:${peerId}`, `dropped a batch from ${peerId} that claims to come from ${JSON.stringify(batch.fromNodeId.slice(0, 64))}`);
+      return;
+    }
+    if (batch.clusterId !== this.clusterId || !this.messageHandler || this.closed || !this.peers.has(peerId)) {
       this.counters.droppedOther += count;
       return;
     }
-    if (this.faults?.dropInbound(batch.fromNodeId)) {
+    if (this.faults?.dropInbound(peerId)) {
       this.counters.droppedByFault += count;
       return;
     }
     this.counters.batchesReceived++;
     this.counters.messagesReceived += count;
-    for (const envelope of batch.messages) this.messageHandler(batch.fromNodeId, envelope.groupId, envelope.payload);
+    for (const envelope of batch.messages) this.messageHandler(peerId, envelope.groupId, envelope.payload);
   }
 
   private serveInstallSnapshot(
@@ -335,11 +451,21 @@ export class GrpcRaftTransport implements RaftTransport {
       callback(error, ack);
     };
     const fail = (code: grpc.status, details: string): void => finish({ code, details });
+    const peerId = this.authenticate(call, { members: true, what: 'a snapshot' });
+    if (peerId === null) {
+      call.on('error', () => {});
+      return fail(grpc.status.UNAUTHENTICATED, 'not authenticated as a member of this cluster');
+    }
 
     call.on('data', (frame: SnapshotFrame) => {
       if (finished) return;
       if (frame.header) {
         if (header) return fail(grpc.status.INVALID_ARGUMENT, 'second snapshot header');
+        if (frame.header.fromNodeId !== peerId) {
+          this.counters.droppedForgedSender++;
+          this.logLimited(`forged:${peerId}`, `refused a snapshot from ${peerId} that claims to come from ${JSON.stringify(frame.header.fromNodeId.slice(0, 64))}`);
+          return fail(grpc.status.PERMISSION_DENIED, 'the snapshot claims another sender than the authenticated one');
+        }
         if (frame.header.clusterId !== this.clusterId) return fail(grpc.status.FAILED_PRECONDITION, 'cluster id differs');
         if (this.faults?.dropInbound(frame.header.fromNodeId)) {
           this.counters.droppedByFault++;
@@ -369,8 +495,8 @@ export class GrpcRaftTransport implements RaftTransport {
       if (!handler) return fail(grpc.status.UNAVAILABLE, 'no snapshot handler');
       const data = Buffer.concat(chunks, receivedBytes);
       chunks.length = 0;
-      const { fromNodeId, groupId, meta } = header;
-      handler(fromNodeId, groupId, meta, data).then(
+      const { groupId, meta } = header;
+      handler(peerId, groupId, meta, data).then(
         () => {
           this.counters.snapshotsReceived++;
           finish(null, { receivedBytes });

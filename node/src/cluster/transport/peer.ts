@@ -30,6 +30,20 @@ export interface PeerIdentity {
   clusterId: string;
 }
 
+/** What a peer connection needs from its transport besides limits and counters. */
+export interface PeerHooks {
+  /** Metadata of each new call: who we are and, with a cluster secret, a fresh proof for this peer. */
+  callMetadata(): grpc.Metadata;
+  /** The peer could not be reached, or the stream broke. */
+  onUnreachable(nodeId: NodeId): void;
+  /** The peer refused a call as unauthenticated (UNAUTHENTICATED or PERMISSION_DENIED). */
+  onRefused(nodeId: NodeId, details: string): void;
+}
+
+function isRefusal(error: Partial<grpc.ServiceError> | null): error is grpc.ServiceError {
+  return error?.code === grpc.status.UNAUTHENTICATED || error?.code === grpc.status.PERMISSION_DENIED;
+}
+
 interface QueuedMessage {
   groupId: GroupId;
   payload: MessageBytes;
@@ -67,7 +81,7 @@ export class PeerConnection {
     private readonly stats: TransportStats,
     credentials: grpc.ChannelCredentials,
     channelOptions: grpc.ChannelOptions,
-    private readonly onUnreachable: (nodeId: NodeId) => void,
+    private readonly hooks: PeerHooks,
   ) {
     const Client = raftTransportService();
     this.client = new Client(address, credentials, channelOptions);
@@ -134,7 +148,7 @@ export class PeerConnection {
   }
 
   private openStream(): void {
-    const stream = this.client.Send((error) => this.onStreamEnded(stream, error));
+    const stream = this.client.Send(this.hooks.callMetadata(), (error) => this.onStreamEnded(stream, error));
     // Failures arrive through the callback; a listener keeps an 'error' event from becoming uncaught.
     stream.on('error', () => {});
     this.stream = stream;
@@ -144,8 +158,12 @@ export class PeerConnection {
     this.scheduleFlush();
   }
 
-  private onStreamEnded(stream: grpc.ClientWritableStream<OutboundMessageBatch>, _error: grpc.ServiceError | null): void {
+  private onStreamEnded(stream: grpc.ClientWritableStream<OutboundMessageBatch>, error: grpc.ServiceError | null): void {
     if (this.stream !== stream) return;
+    if (isRefusal(error)) {
+      this.stats.refusedByPeer++;
+      this.hooks.onRefused(this.nodeId, error.details);
+    }
     this.stream = null;
     this.awaitingDrain = false;
     if (this.stallTimer) clearTimeout(this.stallTimer);
@@ -165,7 +183,7 @@ export class PeerConnection {
     this.queueHead = 0;
     this.queueBytes = 0;
     this.scheduleReconnect();
-    this.onUnreachable(this.nodeId);
+    this.hooks.onUnreachable(this.nodeId);
   }
 
   private scheduleReconnect(): void {
@@ -253,7 +271,7 @@ export class PeerConnection {
     let call!: grpc.ClientWritableStream<SnapshotFrame>;
     const answered = new Promise<SnapshotAckFrame>((resolve, reject) => {
       call = this.client.InstallSnapshot(
-        new grpc.Metadata(),
+        this.hooks.callMetadata(),
         { deadline: Date.now() + this.limits.snapshotDeadlineMs },
         (error, ack) => (error ? reject(error) : resolve(ack ?? { receivedBytes: 0 })),
       );
@@ -294,6 +312,10 @@ export class PeerConnection {
       return sentBytes;
     } catch (error) {
       call.cancel();
+      if (isRefusal(error as Partial<grpc.ServiceError>)) {
+        this.stats.refusedByPeer++;
+        this.hooks.onRefused(this.nodeId, (error as grpc.ServiceError).details);
+      }
       throw toJadeError(error, `snapshot to ${this.nodeId} for group ${groupId}`);
     } finally {
       this.snapshotCalls.delete(call);
@@ -329,6 +351,8 @@ export function toJadeError(error: unknown, what: string): JadeError {
   if (e.code === grpc.status.OUT_OF_RANGE) return new JadeError('JADE_ERR_PAYLOAD_TOO_LARGE', `${what}: ${details}`);
   if (e.code === grpc.status.FAILED_PRECONDITION) return new JadeError('JADE_ERR_CONFLICT', `${what}: ${details}`);
   if (e.code === grpc.status.INVALID_ARGUMENT) return new JadeError('JADE_ERR_BAD_REQUEST', `${what}: ${details}`);
+  if (e.code === grpc.status.UNAUTHENTICATED) return new JadeError('JADE_ERR_UNAUTHENTICATED', `${what}: ${details}`);
+  if (e.code === grpc.status.PERMISSION_DENIED) return new JadeError('JADE_ERR_FORBIDDEN', `${what}: ${details}`);
   if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.CANCELLED) {
     return new JadeError('JADE_ERR_UNAVAILABLE', `${what}: ${details}`);
   }

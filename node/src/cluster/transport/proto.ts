@@ -45,7 +45,7 @@ export interface SnapshotAckFrame {
 }
 
 export interface RaftTransportClient extends grpc.Client {
-  Send(callback: grpc.requestCallback<Record<string, never>>): grpc.ClientWritableStream<OutboundMessageBatch>;
+  Send(metadata: grpc.Metadata, callback: grpc.requestCallback<Record<string, never>>): grpc.ClientWritableStream<OutboundMessageBatch>;
   InstallSnapshot(
     metadata: grpc.Metadata,
     options: grpc.CallOptions,

@@ -17,6 +17,7 @@ export function messageLength(m: MessageBytes): number {
   return n;
 }
 
+/** `fromNodeId` is the authenticated peer the message came from (not what the message claims). */
 export type MessageHandler = (fromNodeId: NodeId, groupId: GroupId, message: Uint8Array) => void;
 /** A peer could not be reached (connect failed or the stream broke): Raft may probe it instead of streaming (etcd's ReportUnreachable). */
 export type UnreachableHandler = (nodeId: NodeId) => void;
@@ -69,6 +70,12 @@ export interface TransportStats {
   droppedByFault: number;
   /** Dropped because the peer is unknown, the message was too large, no handler was set, or the cluster id differed. */
   droppedOther: number;
+  /** Inbound streams and snapshots refused: no valid proof of the cluster secret (missing, wrong, stale, replayed) or a node not in the peer set. */
+  refusedUnauthenticated: number;
+  /** Inbound messages dropped because the sender they claim (in a batch, snapshot or Raft message) is not the authenticated peer. */
+  droppedForgedSender: number;
+  /** Our streams and snapshots a peer refused as unauthenticated. */
+  refusedByPeer: number;
   /** Streams to peers (re)opened after a successful connect. */
   connects: number;
   /** Streams to peers that failed or broke. */
@@ -92,6 +99,9 @@ export function emptyStats(): TransportStats {
     droppedUnreachable: 0,
     droppedByFault: 0,
     droppedOther: 0,
+    refusedUnauthenticated: 0,
+    droppedForgedSender: 0,
+    refusedByPeer: 0,
     connects: 0,
     disconnects: 0,
     snapshotsSent: 0,
@@ -116,6 +126,9 @@ export const TRANSPORT_STAT_HELP: Record<keyof TransportStats, string> = {
   droppedUnreachable: 'Queued Raft messages discarded when a peer became unreachable',
   droppedByFault: 'Raft messages dropped by test fault hooks',
   droppedOther: 'Raft messages dropped: unknown peer, too large, no handler or other cluster',
+  refusedUnauthenticated: 'Inbound Raft streams and snapshots refused: no valid cluster-secret proof, or a node not in the peer set',
+  droppedForgedSender: 'Inbound Raft messages dropped: the sender they claim is not the authenticated peer',
+  refusedByPeer: 'Outbound Raft streams and snapshots a peer refused as unauthenticated',
   connects: 'Streams to peers opened',
   disconnects: 'Failed connects and broken streams to peers',
   snapshotsSent: 'Snapshots sent and acknowledged',
