@@ -265,7 +265,8 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     nodeLabels: parseLabels(get('nodeLabels')),
     defaultShards: int('defaultShards', get('defaultShards'), d.defaultShards, 1, 1024),
     defaultReplicationFactor: get('defaultReplicationFactor') ? int('defaultReplicationFactor', get('defaultReplicationFactor'), 1, 1, 16) : null,
-    writeConsistency: oneOf('writeConsistency', get('writeConsistency'), ['majority', 'all', 'one'] as const, d.writeConsistency),
+    // 'quorum' (DESIGN.md's word, and the CRD's) is another name for majority.
+    writeConsistency: oneOf('writeConsistency', get('writeConsistency') === 'quorum' ? 'majority' : get('writeConsistency'), ['majority', 'all', 'one'] as const, d.writeConsistency),
     readStrategy: oneOf('readStrategy', get('readStrategy'), READ_STRATEGIES, d.readStrategy),
     grpcHost: get('grpcHost') || get('host') || d.grpcHost,
     raftSnapshotEveryEntries: int('raftSnapshotEveryEntries', get('raftSnapshotEveryEntries'), d.raftSnapshotEveryEntries, 2, 100_000_000),

@@ -419,13 +419,20 @@ describe('3 real processes under kill -9 and partitions', () => {
     expect(await cluster.setFaults(follower, { partitionedPeers: Object.fromEntries(others.map((id) => [id, 'both'])) })).toBe(true);
     const keys = ['k1', 'k2'];
     const recorder = new HistoryRecorder();
-    const stop = AbortSignal.timeout(3_000);
+    // Long enough to see stale reads under a loaded machine: 150 operations, or 15 s at most.
+    const stopper = new AbortController();
+    const stop = stopper.signal;
+    const started = Date.now();
+    const watch = setInterval(() => {
+      if (recorder.operations().length >= 150 || Date.now() - started > 15_000) stopper.abort();
+    }, 100);
     const stats = await runWorkload(
       (clientIndex) => restKvClient(cluster, seededRandom(clientIndex + 1), { readConsistency: 'eventual', readTargets: [follower], writeTargets: others }),
       recorder,
       { clientCount: 3, keys, seed: 1, opTimeoutMs: OP_TIMEOUT_MS, mix: { get: 1, put: 1, cas: 0 }, thinkTimeMsMax: 20 },
       stop,
     );
+    clearInterval(watch);
     const finalValues = await readFinalValues(restKvClient(cluster, seededRandom(99), { readTargets: others }), recorder, keys, { opTimeoutMs: OP_TIMEOUT_MS, attemptsMax: 10, retryDelayMs: 200 });
     const verdict = analyzeRound(recorder.operations(), finalValues);
     console.log(`negative control: ops ${stats.invoked} (ok ${stats.ok}); verdict ${verdict.check.verdict}; impossible observations ${verdict.impossibleObservations.length}`);

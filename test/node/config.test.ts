@@ -28,6 +28,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ JADE_INDEX_BACKLOG_MAX: '10', JADE_BATCH_POINTS_MAX: '100' })).toThrow(/indexBacklogMax/);
   });
 
+  it('reads the cluster-mode settings: join seeds, labels, shard and replica defaults, write consistency (quorum = majority), read strategy', () => {
+    const c = loadConfig({ JADE_JOIN: 'a:9090, b', JADE_NODE_LABELS: 'zone=eu-1,read-weight=2', JADE_DEFAULT_SHARDS: '6', JADE_DEFAULT_REPLICATION_FACTOR: '2', JADE_WRITE_CONSISTENCY: 'quorum', JADE_READ_STRATEGY: 'random' });
+    expect(c).toMatchObject({ join: ['a:9090', 'b'], nodeLabels: { zone: 'eu-1', 'read-weight': '2' }, defaultShards: 6, defaultReplicationFactor: 2, writeConsistency: 'majority', readStrategy: 'random' });
+    expect(loadConfig({}).defaultReplicationFactor).toBeNull();
+    expect(() => loadConfig({ JADE_WRITE_CONSISTENCY: 'most' })).toThrow(/writeConsistency must be one of majority, all, one/);
+    expect(() => loadConfig({ JADE_READ_STRATEGY: 'closest' })).toThrow(/readStrategy must be one of/);
+    expect(() => loadConfig({ JADE_BOOTSTRAP: '1', JADE_JOIN: 'a' })).toThrow(/give one of them/);
+    expect(() => loadConfig({ JADE_NODE_LABELS: 'zone' })).toThrow(/key=value/);
+  });
+
   it('parses peer lists and requires this node among them', () => {
     expect(parsePeers('a=127.0.0.1:9090/127.0.0.1:8080,b=h:9091/http://h:8081')).toEqual([
       { id: 'a', grpcAddress: '127.0.0.1:9090', restUrl: 'http://127.0.0.1:8080' },
