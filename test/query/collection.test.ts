@@ -87,6 +87,40 @@ describe('splitting a batch', () => {
     }
     expect(upserted).toBe(100);
   });
+
+  it('sends payload and vector updates by id to the owning shard, and by filter to every shard', () => {
+    const ranges = evenRanges(4);
+    const ids = points(60, 3).map((p) => p.id);
+    const batch: WriteBatch = {
+      ops: [
+        { kind: 'set_payload', payload: { a: 1 }, overwrite: false, target: { ids } },
+        { kind: 'set_payload', payload: {}, overwrite: true, target: { filterJson: '{"must":[]}' } },
+        { kind: 'delete_payload', keys: ['a'], target: { ids: ids.slice(0, 30) } },
+        { kind: 'delete_payload', keys: ['b'], target: { filterJson: '{"should":[]}' } },
+        { kind: 'update_vectors', points: ids.map((id) => ({ id, vector: new Float32Array(8) })) },
+      ],
+    };
+    const parts = splitBatch(batch, ranges);
+    expect([...parts.keys()]).toEqual([0, 1, 2, 3]);
+    const routed = { set: 0, del: 0, vec: 0 };
+    for (const [shard, part] of parts) {
+      expect(part.ops.filter((o) => (o.kind === 'set_payload' || o.kind === 'delete_payload') && 'filterJson' in o.target)).toHaveLength(2);
+      for (const op of part.ops) {
+        if ((op.kind === 'set_payload' || op.kind === 'delete_payload') && 'ids' in op.target) {
+          for (const id of op.target.ids) expect(shardOfPoint(ranges, id)).toBe(shard);
+          routed[op.kind === 'set_payload' ? 'set' : 'del'] += op.target.ids.length;
+        }
+        if (op.kind === 'update_vectors') {
+          for (const p of op.points) expect(shardOfPoint(ranges, p.id)).toBe(shard);
+          routed.vec += op.points.length;
+        }
+      }
+      // Each shard's part keeps the batch's op order.
+      const order = part.ops.map((o) => batch.ops.indexOf(batch.ops.find((b) => b.kind === o.kind && JSON.stringify('target' in b ? 'filterJson' in b.target : 0) === JSON.stringify('target' in o ? 'filterJson' in o.target : 0))!));
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+    }
+    expect(routed).toEqual({ set: 60, del: 30, vec: 60 });
+  });
 });
 
 describe('a collection over 5 shards answers as one shard does', () => {

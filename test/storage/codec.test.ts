@@ -14,7 +14,7 @@ import {
   type ShardSnapshotData,
 } from '../../node/src/storage/codec.js';
 import * as fb from '../../node/src/storage/generated/jade_storage_generated.js';
-import type { PointRecord, WriteBatch } from '../../node/src/storage/types.js';
+import type { PointRecord, PointSelector, WriteBatch } from '../../node/src/storage/types.js';
 import { JadeError } from '../../node/src/util/errors.js';
 
 const FRAME_HEADER_BYTES = 16;
@@ -69,6 +69,11 @@ const batch: WriteBatch = {
     { kind: 'delete', ids: [42, UUID, 0] },
     { kind: 'create_payload_index', field: 'label', schema: 'keyword' },
     { kind: 'delete_by_filter', filterJson: '{"must":[{"key":"label","match":{"value":"shoe"}}]}' },
+    { kind: 'set_payload', payload: { color: 'red', deep: { x: [1, 2] } }, overwrite: false, target: { ids: [3, UUID] } },
+    { kind: 'set_payload', payload: {}, overwrite: true, target: { filterJson: '{"must":[{"key":"n","range":{"gt":1}}]}' } },
+    { kind: 'delete_payload', keys: ['color', 'deep.x'], target: { ids: [] } },
+    { kind: 'delete_payload', keys: ['n'], target: { filterJson: '{"should":[]}' } },
+    { kind: 'update_vectors', points: [{ id: 9, vector: new Float32Array([4, 5, 6]) }, { id: UUID, vector: new Float32Array([-1, 0, 1]) }] },
   ],
 };
 
@@ -77,6 +82,9 @@ const pointArb: fc.Arbitrary<PointRecord> = fc.record({
   vector: fc.float32Array({ maxLength: 16, noNaN: true }),
   payload: fc.option(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), { nil: null }),
 });
+
+const idArb = fc.oneof(fc.nat({ max: Number.MAX_SAFE_INTEGER }), fc.uuid().map((u) => u.toLowerCase()));
+const selectorArb: fc.Arbitrary<PointSelector> = fc.oneof(fc.record({ ids: fc.array(idArb, { maxLength: 5 }) }), fc.record({ filterJson: fc.json({ maxDepth: 2 }) }));
 
 const batchArb: fc.Arbitrary<WriteBatch> = fc.record({
   ops: fc.array(
@@ -89,6 +97,9 @@ const batchArb: fc.Arbitrary<WriteBatch> = fc.record({
         schema: fc.constantFrom('keyword' as const, 'integer' as const, 'float' as const, 'bool' as const),
       }),
       fc.record({ kind: fc.constant('delete_by_filter' as const), filterJson: fc.json({ maxDepth: 2 }) }),
+      fc.record({ kind: fc.constant('set_payload' as const), payload: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }), overwrite: fc.boolean(), target: selectorArb }),
+      fc.record({ kind: fc.constant('delete_payload' as const), keys: fc.array(fc.string({ maxLength: 8 }), { maxLength: 4 }), target: selectorArb }),
+      fc.record({ kind: fc.constant('update_vectors' as const), points: fc.array(pointArb.map((p) => ({ id: p.id, vector: p.vector })), { maxLength: 4 }) }),
     ),
     { maxLength: 4 },
   ),
@@ -115,7 +126,7 @@ describe('write batch codec', () => {
   it('the flatc-generated accessors read the same data (checked reader and schema agree)', () => {
     const bytes = encodeWriteBatch(batch);
     const root = fb.WriteBatch.getRootAsWriteBatch(new flatbuffers.ByteBuffer(bytes.slice(FRAME_HEADER_BYTES)));
-    expect(root.opsLength()).toBe(4);
+    expect(root.opsLength()).toBe(9);
     const e0 = root.ops(0)!;
     expect(e0.opType()).toBe(fb.Op.UpsertOp);
     const up = e0.op(new fb.UpsertOp()) as fb.UpsertOp;
@@ -133,6 +144,18 @@ describe('write batch codec', () => {
     expect([cpi.field(), cpi.schema()]).toEqual(['label', 'keyword']);
     expect(root.ops(3)!.opType()).toBe(fb.Op.DeleteByFilterOp);
     expect((root.ops(3)!.op(new fb.DeleteByFilterOp()) as fb.DeleteByFilterOp).filterJson()).toBe(batch.ops[3].kind === 'delete_by_filter' ? batch.ops[3].filterJson : null);
+    expect(root.ops(4)!.opType()).toBe(fb.Op.SetPayloadOp);
+    const sp = root.ops(4)!.op(new fb.SetPayloadOp()) as fb.SetPayloadOp;
+    expect([JSON.parse(sp.payloadJson()!), sp.overwrite(), sp.idsLength(), sp.ids(0)!.num(), sp.ids(1)!.str(), sp.filterJson()]).toEqual([{ color: 'red', deep: { x: [1, 2] } }, false, 2, 3, UUID, null]);
+    const spf = root.ops(5)!.op(new fb.SetPayloadOp()) as fb.SetPayloadOp;
+    expect([spf.payloadJson(), spf.overwrite(), spf.idsLength(), spf.filterJson()]).toEqual(['{}', true, 0, '{"must":[{"key":"n","range":{"gt":1}}]}']);
+    expect(root.ops(6)!.opType()).toBe(fb.Op.DeletePayloadOp);
+    const dp = root.ops(6)!.op(new fb.DeletePayloadOp()) as fb.DeletePayloadOp;
+    expect([dp.keysLength(), dp.keys(0), dp.keys(1), dp.idsLength(), dp.filterJson()]).toEqual([2, 'color', 'deep.x', 0, null]);
+    expect((root.ops(7)!.op(new fb.DeletePayloadOp()) as fb.DeletePayloadOp).filterJson()).toBe('{"should":[]}');
+    expect(root.ops(8)!.opType()).toBe(fb.Op.UpdateVectorsOp);
+    const uv = root.ops(8)!.op(new fb.UpdateVectorsOp()) as fb.UpdateVectorsOp;
+    expect([uv.pointsLength(), uv.points(0)!.idNum(), Array.from(uv.points(0)!.vectorArray()!), uv.points(0)!.payloadJson(), uv.points(1)!.idStr()]).toEqual([2, 9, [4, 5, 6], null, UUID]);
   });
 
   it('refuses damaged, truncated, mistyped or padded input with JADE_ERR_STORAGE', () => {
@@ -217,7 +240,7 @@ describe('write batch codec', () => {
           if (out) {
             decodedSome++;
             expect(Array.isArray(out.ops)).toBe(true);
-            for (const op of out.ops) expect(['upsert', 'delete', 'create_payload_index', 'delete_by_filter']).toContain(op.kind);
+            for (const op of out.ops) expect(['upsert', 'delete', 'create_payload_index', 'delete_by_filter', 'set_payload', 'delete_payload', 'update_vectors']).toContain(op.kind);
           }
         },
       ),

@@ -1,5 +1,6 @@
-// Splitting a write batch by shard: points and ids go to the shard owning their hash; ops that
-// are about every point (delete by filter, payload indexes) go to every shard. Each shard's part
+// Splitting a write batch by shard: points and ids go to the shard owning their hash (upserts,
+// deletes, payload updates by id, vector updates); ops that are about every point (delete or
+// payload updates by filter, payload indexes) go to every shard. Each shard's part
 // keeps the batch's op order, so it is applied atomically and in order on that shard (a batch is
 // atomic per shard, not across shards, as in Qdrant).
 import type { PointId, WriteBatch, WriteOp } from '../storage/types.js';
@@ -28,6 +29,21 @@ export function splitBatch(batch: WriteBatch, ranges: readonly HashRange[]): Map
       case 'delete': {
         const byShard = groupBy(op.ids, (id) => shardOfPoint(ranges, id));
         for (const [shard, ids] of byShard) push(shard, { kind: 'delete', ids });
+        break;
+      }
+      case 'update_vectors': {
+        const byShard = groupBy(op.points, (p) => shardOfPoint(ranges, p.id));
+        for (const [shard, points] of byShard) push(shard, { kind: 'update_vectors', points });
+        break;
+      }
+      case 'set_payload':
+      case 'delete_payload': {
+        if ('ids' in op.target) {
+          const byShard = groupBy(op.target.ids, (id) => shardOfPoint(ranges, id));
+          for (const [shard, ids] of byShard) push(shard, { ...op, target: { ids } });
+          break;
+        }
+        for (let shard = 0; shard < ranges.length; shard++) push(shard, op);
         break;
       }
       default:

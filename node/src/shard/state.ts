@@ -8,7 +8,7 @@ import { normalized } from '../index/distance.js';
 import { FlatIndex } from '../index/flat.js';
 import { HnswIndex } from '../index/hnsw.js';
 import type { HnswParams, IndexHit, Metric } from '../index/types.js';
-import type { PointId, PointRecord, WriteBatch } from '../storage/types.js';
+import type { PointId, PointRecord, PointSelector, WriteBatch, WriteOp } from '../storage/types.js';
 import { assert, JadeError } from '../util/errors.js';
 import type { Filter } from './filter.js';
 import { idKey, matchFilter, parseFilter, parsePointId } from './filter.js';
@@ -20,7 +20,15 @@ export interface CollectionParams {
   dimension: number;
   metric: Metric;
   hnsw: HnswParams;
+  /**
+   * The name of the collection's one vector: absent = unnamed (Qdrant's `vectors: {size, distance}`),
+   * '' = unnamed but created as a map (`vectors: {"": {...}}`, as LangChain does), else a named vector.
+   * Records written before names existed have none: unnamed.
+   */
+  vectorName?: string;
 }
+
+export const VECTOR_NAME_LENGTH_MAX = 255;
 
 export interface ShardLimits {
   /** Points in one write batch. */
@@ -77,6 +85,9 @@ export function validateParams(p: CollectionParams): void {
     throw new JadeError('JADE_ERR_BAD_REQUEST', `dimension must be an integer in 1..${DIMENSION_MAX}`);
   }
   if (!['l2', 'cosine', 'ip'].includes(p.metric)) throw new JadeError('JADE_ERR_BAD_REQUEST', 'metric must be l2, cosine or ip');
+  if (p.vectorName !== undefined && (typeof p.vectorName !== 'string' || p.vectorName.length > VECTOR_NAME_LENGTH_MAX)) {
+    throw new JadeError('JADE_ERR_BAD_REQUEST', `a vector name must be a string of at most ${VECTOR_NAME_LENGTH_MAX} characters`);
+  }
   const { m, efConstruction, efSearch } = p.hnsw;
   if (!Number.isInteger(m) || m < 2 || m > 128) throw new JadeError('JADE_ERR_BAD_REQUEST', 'hnsw m must be an integer in 2..128');
   if (!Number.isInteger(efConstruction) || efConstruction < 4 || efConstruction > 4096) {
@@ -146,6 +157,8 @@ export class ShardState {
     for (const op of batch.ops) {
       if (op.kind === 'upsert') upserts += op.points.length;
       if (op.kind === 'delete') points += op.ids.length;
+      points += updateOpPoints(op);
+      if (op.kind === 'update_vectors') upserts += op.points.length; // each goes into the graph again
     }
     points += upserts;
     if (points > this.limits.batchPointsMax) {
@@ -167,6 +180,7 @@ export class ShardState {
           checkPayloadIndexOp(op);
           return op;
         }
+        if (op.kind !== 'upsert') return this.validateUpdateOp(op);
         return { kind: 'upsert', points: op.points.map((p, i) => this.validatePoint(p, i)) };
       }),
     };
@@ -241,6 +255,11 @@ export class ShardState {
           break;
         case 'create_payload_index':
           this.createPayloadIndex(op.field, op.schema);
+          break;
+        case 'set_payload':
+        case 'delete_payload':
+        case 'update_vectors':
+          this.applyUpdateOp(op);
           break;
       }
     }
@@ -522,6 +541,113 @@ export class ShardState {
     return Array.from(labels).filter((l) => !unindexed.has(l));
   }
 
+  // ---- Payload and vector updates (set / overwrite / delete / clear payload, update vectors) ----
+  // Validated like every op before the batch is logged; applied to the points as they are when the
+  // op is applied (a filter is evaluated there; an id deleted meanwhile is skipped), so every
+  // replica and every WAL replay reaches the same state. Payload indexes follow each change.
+
+  private validateUpdateOp(op: UpdateOp): UpdateOp {
+    switch (op.kind) {
+      case 'set_payload': {
+        if (op.payload === null || typeof op.payload !== 'object' || Array.isArray(op.payload)) throw new JadeError('JADE_ERR_BAD_REQUEST', 'payload must be a JSON object');
+        this.checkPayloadSize(op.payload, 'payload');
+        const target = this.validateSelector(op.target);
+        // A merge may grow a payload past the limit: checked against the points as they are now.
+        if (!op.overwrite && 'ids' in target) for (const id of target.ids) this.checkPayloadSize({ ...(this.get(id)?.payload ?? {}), ...op.payload }, `payload of point ${JSON.stringify(id)} after the update`);
+        return { kind: 'set_payload', payload: op.payload, overwrite: op.overwrite === true, target };
+      }
+      case 'delete_payload': {
+        if (!Array.isArray(op.keys) || op.keys.length === 0 || op.keys.length > PAYLOAD_KEYS_MAX) throw new JadeError('JADE_ERR_BAD_REQUEST', `keys must list 1..${PAYLOAD_KEYS_MAX} payload keys`);
+        for (const k of op.keys) {
+          if (typeof k !== 'string' || k.length === 0 || k.length > 256) throw new JadeError('JADE_ERR_BAD_REQUEST', 'each payload key must be a non-empty string of at most 256 characters');
+          if (/[[\]]/.test(k)) throw new JadeError('JADE_ERR_BAD_REQUEST', `payload key "${k}": array paths ([]) are not supported; use dotted keys into nested objects`);
+        }
+        return { kind: 'delete_payload', keys: op.keys, target: this.validateSelector(op.target) };
+      }
+      case 'update_vectors': {
+        const points = op.points.map((p, i) => {
+          const v = this.validatePoint({ id: p.id, vector: p.vector, payload: null }, i);
+          return { id: v.id, vector: v.vector };
+        });
+        this.requireExisting(points.map((p) => p.id));
+        return { kind: 'update_vectors', points };
+      }
+      default:
+        throw new JadeError('JADE_ERR_INTERNAL', `unknown write op ${(op as { kind: string }).kind}`);
+    }
+  }
+
+  private checkPayloadSize(payload: Record<string, unknown>, what: string): void {
+    const bytes = Buffer.byteLength(JSON.stringify(payload));
+    if (bytes > this.limits.payloadBytesMax) throw new JadeError('JADE_ERR_PAYLOAD_TOO_LARGE', `${what} is ${bytes} bytes; the limit (payloadBytesMax) is ${this.limits.payloadBytesMax}`);
+  }
+
+  /** Ids parsed and required to exist (Qdrant answers 404 for an update of a missing point), or the filter checked. */
+  private validateSelector(target: PointSelector): PointSelector {
+    if ('filterJson' in target) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(target.filterJson);
+      } catch {
+        throw new JadeError('JADE_ERR_BAD_FILTER', 'filter is not valid JSON');
+      }
+      if (!parseFilter(raw)) throw new JadeError('JADE_ERR_BAD_FILTER', 'an update by filter needs a filter');
+      return target;
+    }
+    const ids = target.ids.map((id, i) => parsePointId(id, `points[${i}]`));
+    this.requireExisting(ids);
+    return { ids };
+  }
+
+  private requireExisting(ids: readonly PointId[]): void {
+    for (const id of ids) if (!this.labelOfId.has(idKey(id))) throw new JadeError('JADE_ERR_NOT_FOUND', `point ${JSON.stringify(id)} does not exist`);
+  }
+
+  /** Labels an update addresses, as the state is now. */
+  private labelsOf(target: PointSelector): number[] {
+    if ('filterJson' in target) return [...this.labelsMatching(parseFilter(JSON.parse(target.filterJson))!)];
+    const labels: number[] = [];
+    for (const id of target.ids) {
+      const l = this.labelOfId.get(idKey(id));
+      if (l !== undefined) labels.push(l);
+    }
+    return labels;
+  }
+
+  private applyUpdateOp(op: UpdateOp): void {
+    switch (op.kind) {
+      case 'set_payload':
+        for (const label of this.labelsOf(op.target)) {
+          const stored = this.pointOfLabel.get(label)!;
+          this.replacePayload(label, stored, op.overwrite ? op.payload : { ...(stored.payload ?? {}), ...op.payload });
+        }
+        break;
+      case 'delete_payload':
+        for (const label of this.labelsOf(op.target)) {
+          const stored = this.pointOfLabel.get(label)!;
+          const next = withoutPaths(stored.payload, op.keys);
+          if (next !== stored.payload) this.replacePayload(label, stored, next);
+        }
+        break;
+      case 'update_vectors':
+        for (const p of op.points) {
+          const label = this.labelOfId.get(idKey(p.id));
+          if (label === undefined) continue; // deleted after validation: nothing to update
+          this.upsertOne({ id: p.id, vector: p.vector, payload: this.pointOfLabel.get(label)!.payload });
+        }
+        break;
+    }
+  }
+
+  /** Stored points are replaced, never changed in place (freeze() shares them with snapshots being written). */
+  private replacePayload(label: number, stored: StoredPoint, payload: Record<string, unknown> | null): void {
+    for (const index of this.payloadIndexes.values()) {
+      index.remove(label, stored.payload);
+      index.add(label, payload);
+    }
+    this.pointOfLabel.set(label, { id: stored.id, payload });
+  }
+
   memoryBytes(): { vectors: number; index: number } {
     return { vectors: this.arena.byteSize(), index: this.hnsw.memoryBytes() };
   }
@@ -568,4 +694,38 @@ function lowerBoundKey(keys: string[], key: string): number {
     else hi = mid;
   }
   return lo;
+}
+
+type UpdateOp = Extract<WriteOp, { kind: 'set_payload' | 'delete_payload' | 'update_vectors' }>;
+
+/** Keys one delete_payload may name. */
+export const PAYLOAD_KEYS_MAX = 1024;
+
+/** Points a payload or vector update names (counted against batchPointsMax). */
+function updateOpPoints(op: WriteOp): number {
+  if (op.kind === 'update_vectors') return op.points.length;
+  if ((op.kind === 'set_payload' || op.kind === 'delete_payload') && 'ids' in op.target) return op.target.ids.length;
+  return 0;
+}
+
+/** The payload without the dotted paths given (copies only along changed paths), or the same object when none was there. */
+export function withoutPaths(payload: Record<string, unknown> | null, paths: readonly string[]): Record<string, unknown> | null {
+  if (payload === null) return null;
+  let out = payload;
+  for (const path of paths) out = withoutPath(out, path.split('.'));
+  return out;
+}
+
+function withoutPath(obj: Record<string, unknown>, parts: string[]): Record<string, unknown> {
+  const [head, ...rest] = parts;
+  if (!Object.prototype.hasOwnProperty.call(obj, head)) return obj;
+  if (rest.length === 0) {
+    const copy = { ...obj };
+    delete copy[head];
+    return copy;
+  }
+  const child = obj[head];
+  if (child === null || typeof child !== 'object' || Array.isArray(child)) return obj;
+  const next = withoutPath(child as Record<string, unknown>, rest);
+  return next === child ? obj : { ...obj, [head]: next };
 }

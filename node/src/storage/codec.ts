@@ -14,7 +14,7 @@ import * as flatbuffers from 'flatbuffers';
 import { crc32c } from '@node-rs/crc32';
 import { JadeError, assert } from '../util/errors.js';
 import * as fb from './generated/jade_storage_generated.js';
-import type { PointId, PointRecord, WriteBatch, WriteOp } from './types.js';
+import type { PointId, PointRecord, PointSelector, WriteBatch, WriteOp } from './types.js';
 
 const FRAME_MAGIC = 0x3142464a; // 'JFB1' read as little-endian u32
 const FRAME_VERSION = 1;
@@ -144,22 +144,46 @@ function buildPointsVector(b: Builder, points: PointRecord[]): number {
   return createOffsetVector(b, offsets);
 }
 
+function buildIds(b: Builder, ids: readonly PointId[]): number {
+  const offsets = ids.map((id) => {
+    checkEncodableId(id);
+    const s = typeof id === 'string' ? b.createString(id) : 0;
+    fb.PointId.startPointId(b);
+    if (typeof id === 'number') fb.PointId.addNum(b, id);
+    if (s) fb.PointId.addStr(b, s);
+    return fb.PointId.endPointId(b);
+  });
+  return createOffsetVector(b, offsets);
+}
+
+/** [ids vector, filter string] of a selector: exactly one is non-zero. */
+function buildSelector(b: Builder, target: PointSelector): [number, number] {
+  if ('filterJson' in target) return [0, b.createString(target.filterJson)];
+  return [buildIds(b, target.ids), 0];
+}
+
 function buildOp(b: Builder, op: WriteOp): number {
   switch (op.kind) {
     case 'upsert': {
       const pts = buildPointsVector(b, op.points);
       return fb.OpEntry.createOpEntry(b, fb.Op.UpsertOp, fb.UpsertOp.createUpsertOp(b, pts));
     }
-    case 'delete': {
-      const ids = op.ids.map((id) => {
-        checkEncodableId(id);
-        const s = typeof id === 'string' ? b.createString(id) : 0;
-        fb.PointId.startPointId(b);
-        if (typeof id === 'number') fb.PointId.addNum(b, id);
-        if (s) fb.PointId.addStr(b, s);
-        return fb.PointId.endPointId(b);
-      });
-      return fb.OpEntry.createOpEntry(b, fb.Op.DeleteOp, fb.DeleteOp.createDeleteOp(b, createOffsetVector(b, ids)));
+    case 'delete':
+      return fb.OpEntry.createOpEntry(b, fb.Op.DeleteOp, fb.DeleteOp.createDeleteOp(b, buildIds(b, op.ids)));
+    case 'set_payload': {
+      if (op.payload === null || typeof op.payload !== 'object' || Array.isArray(op.payload)) throw new JadeError('JADE_ERR_BAD_REQUEST', 'payload must be a JSON object');
+      const payload = b.createString(JSON.stringify(op.payload));
+      const [ids, filter] = buildSelector(b, op.target);
+      return fb.OpEntry.createOpEntry(b, fb.Op.SetPayloadOp, fb.SetPayloadOp.createSetPayloadOp(b, payload, op.overwrite, ids, filter));
+    }
+    case 'delete_payload': {
+      const keys = createOffsetVector(b, op.keys.map((k) => b.createString(k)));
+      const [ids, filter] = buildSelector(b, op.target);
+      return fb.OpEntry.createOpEntry(b, fb.Op.DeletePayloadOp, fb.DeletePayloadOp.createDeletePayloadOp(b, keys, ids, filter));
+    }
+    case 'update_vectors': {
+      const pts = buildPointsVector(b, op.points.map((p) => ({ id: p.id, vector: p.vector, payload: null })));
+      return fb.OpEntry.createOpEntry(b, fb.Op.UpdateVectorsOp, fb.UpdateVectorsOp.createUpdateVectorsOp(b, pts));
     }
     case 'delete_by_filter':
       return fb.OpEntry.createOpEntry(b, fb.Op.DeleteByFilterOp, fb.DeleteByFilterOp.createDeleteByFilterOp(b, b.createString(op.filterJson)));
@@ -175,7 +199,7 @@ function buildOp(b: Builder, op: WriteOp): number {
 
 export function encodeWriteBatch(batch: WriteBatch): Uint8Array {
   let estimate = 256 + FRAME_HEADER_BYTES;
-  for (const op of batch.ops) if (op.kind === 'upsert') for (const p of op.points) estimate += estimatePointBytes(p);
+  for (const op of batch.ops) if (op.kind === 'upsert' || op.kind === 'update_vectors') for (const p of op.points) estimate += p.vector.length * 4 + 64;
   const b = new flatbuffers.Builder(estimate);
   const ops = batch.ops.map((op) => buildOp(b, op));
   const root = fb.WriteBatch.createWriteBatch(b, createOffsetVector(b, ops));
@@ -288,6 +312,16 @@ class CheckedReader {
       this.fail(`invalid UTF-8 in string at ${start}`);
     }
   }
+  /** Element i of a vector of strings. */
+  stringAt(start: number, i: number): string {
+    const slot = start + 4 * i;
+    const { start: at, count } = this.vector(slot, 1);
+    try {
+      return utf8.decode(this.bytes.subarray(at, at + count));
+    } catch {
+      this.fail(`invalid UTF-8 in string at ${at}`);
+    }
+  }
   requiredString(t: TableRef, slot: number, name: string): string {
     const s = this.string(t, slot);
     if (s === null) this.fail(`missing ${name}`);
@@ -370,6 +404,32 @@ function readPoints(r: CheckedReader, t: TableRef, slot: number, vectorViews = f
   return points;
 }
 
+function readIds(r: CheckedReader, t: TableRef, slot: number): PointId[] {
+  const { start, count } = r.tables(t, slot);
+  const ids = new Array<PointId>(count);
+  for (let i = 0; i < count; i++) {
+    const it = r.tableAt(start, i);
+    ids[i] = readPointId(r, r.double(it, 0), r.string(it, 1));
+  }
+  return ids;
+}
+
+function readSelector(r: CheckedReader, t: TableRef, idsSlot: number, filterSlot: number): PointSelector {
+  const filterJson = r.string(t, filterSlot);
+  return filterJson !== null ? { filterJson } : { ids: readIds(r, t, idsSlot) };
+}
+
+function readPayloadObject(r: CheckedReader, json: string, what: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    r.fail(`${what} is not JSON`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) r.fail(`${what} is not a JSON object`);
+  return parsed as Record<string, unknown>;
+}
+
 function readIndexSchema(r: CheckedReader, schema: string): 'keyword' | 'integer' | 'float' | 'bool' {
   if (!PAYLOAD_INDEX_SCHEMAS.has(schema)) r.fail(`unknown payload index schema ${JSON.stringify(schema.slice(0, 64))}`);
   return schema as 'keyword' | 'integer' | 'float' | 'bool';
@@ -382,15 +442,23 @@ function readOp(r: CheckedReader, entry: TableRef, vectorViews: boolean): WriteO
   switch (type) {
     case fb.Op.UpsertOp:
       return { kind: 'upsert', points: readPoints(r, body, 0, vectorViews) };
-    case fb.Op.DeleteOp: {
+    case fb.Op.DeleteOp:
+      return { kind: 'delete', ids: readIds(r, body, 0) };
+    case fb.Op.SetPayloadOp:
+      return {
+        kind: 'set_payload',
+        payload: readPayloadObject(r, r.requiredString(body, 0, 'payload'), 'set_payload payload'),
+        overwrite: r.ubyte(body, 1) !== 0,
+        target: readSelector(r, body, 2, 3),
+      };
+    case fb.Op.DeletePayloadOp: {
       const { start, count } = r.tables(body, 0);
-      const ids = new Array<PointId>(count);
-      for (let i = 0; i < count; i++) {
-        const t = r.tableAt(start, i);
-        ids[i] = readPointId(r, r.double(t, 0), r.string(t, 1));
-      }
-      return { kind: 'delete', ids };
+      const keys = new Array<string>(count);
+      for (let i = 0; i < count; i++) keys[i] = r.stringAt(start, i);
+      return { kind: 'delete_payload', keys, target: readSelector(r, body, 1, 2) };
     }
+    case fb.Op.UpdateVectorsOp:
+      return { kind: 'update_vectors', points: readPoints(r, body, 0, vectorViews).map((p) => ({ id: p.id, vector: p.vector })) };
     case fb.Op.DeleteByFilterOp:
       return { kind: 'delete_by_filter', filterJson: r.requiredString(body, 0, 'delete filter') };
     case fb.Op.CreatePayloadIndexOp:

@@ -8,34 +8,43 @@ export enum Op {
   UpsertOp = 1,
   DeleteOp = 2,
   CreatePayloadIndexOp = 3,
-  DeleteByFilterOp = 4
+  DeleteByFilterOp = 4,
+  SetPayloadOp = 5,
+  DeletePayloadOp = 6,
+  UpdateVectorsOp = 7
 }
 
 export function unionToOp(
   type: Op,
-  accessor: (obj:CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|UpsertOp) => CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|UpsertOp|null
-): CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|UpsertOp|null {
+  accessor: (obj:CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|DeletePayloadOp|SetPayloadOp|UpdateVectorsOp|UpsertOp) => CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|DeletePayloadOp|SetPayloadOp|UpdateVectorsOp|UpsertOp|null
+): CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|DeletePayloadOp|SetPayloadOp|UpdateVectorsOp|UpsertOp|null {
   switch(Op[type]) {
     case 'NONE': return null; 
     case 'UpsertOp': return accessor(new UpsertOp())! as UpsertOp;
     case 'DeleteOp': return accessor(new DeleteOp())! as DeleteOp;
     case 'CreatePayloadIndexOp': return accessor(new CreatePayloadIndexOp())! as CreatePayloadIndexOp;
     case 'DeleteByFilterOp': return accessor(new DeleteByFilterOp())! as DeleteByFilterOp;
+    case 'SetPayloadOp': return accessor(new SetPayloadOp())! as SetPayloadOp;
+    case 'DeletePayloadOp': return accessor(new DeletePayloadOp())! as DeletePayloadOp;
+    case 'UpdateVectorsOp': return accessor(new UpdateVectorsOp())! as UpdateVectorsOp;
     default: return null;
   }
 }
 
 export function unionListToOp(
   type: Op, 
-  accessor: (index: number, obj:CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|UpsertOp) => CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|UpsertOp|null, 
+  accessor: (index: number, obj:CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|DeletePayloadOp|SetPayloadOp|UpdateVectorsOp|UpsertOp) => CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|DeletePayloadOp|SetPayloadOp|UpdateVectorsOp|UpsertOp|null, 
   index: number
-): CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|UpsertOp|null {
+): CreatePayloadIndexOp|DeleteByFilterOp|DeleteOp|DeletePayloadOp|SetPayloadOp|UpdateVectorsOp|UpsertOp|null {
   switch(Op[type]) {
     case 'NONE': return null; 
     case 'UpsertOp': return accessor(index, new UpsertOp())! as UpsertOp;
     case 'DeleteOp': return accessor(index, new DeleteOp())! as DeleteOp;
     case 'CreatePayloadIndexOp': return accessor(index, new CreatePayloadIndexOp())! as CreatePayloadIndexOp;
     case 'DeleteByFilterOp': return accessor(index, new DeleteByFilterOp())! as DeleteByFilterOp;
+    case 'SetPayloadOp': return accessor(index, new SetPayloadOp())! as SetPayloadOp;
+    case 'DeletePayloadOp': return accessor(index, new DeletePayloadOp())! as DeletePayloadOp;
+    case 'UpdateVectorsOp': return accessor(index, new UpdateVectorsOp())! as UpdateVectorsOp;
     default: return null;
   }
 }
@@ -418,6 +427,261 @@ static createDeleteByFilterOp(builder:flatbuffers.Builder, filterJsonOffset:flat
   DeleteByFilterOp.startDeleteByFilterOp(builder);
   DeleteByFilterOp.addFilterJson(builder, filterJsonOffset);
   return DeleteByFilterOp.endDeleteByFilterOp(builder);
+}
+}
+
+export class SetPayloadOp {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):SetPayloadOp {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsSetPayloadOp(bb:flatbuffers.ByteBuffer, obj?:SetPayloadOp):SetPayloadOp {
+  return (obj || new SetPayloadOp()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsSetPayloadOp(bb:flatbuffers.ByteBuffer, obj?:SetPayloadOp):SetPayloadOp {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new SetPayloadOp()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+payloadJson():string|null
+payloadJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+payloadJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+overwrite():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+ids(index: number, obj?:PointId):PointId|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? (obj || new PointId()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+idsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+filterJson():string|null
+filterJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+filterJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+static startSetPayloadOp(builder:flatbuffers.Builder) {
+  builder.startObject(4);
+}
+
+static addPayloadJson(builder:flatbuffers.Builder, payloadJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, payloadJsonOffset, 0);
+}
+
+static addOverwrite(builder:flatbuffers.Builder, overwrite:boolean) {
+  builder.addFieldInt8(1, +overwrite, +false);
+}
+
+static addIds(builder:flatbuffers.Builder, idsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, idsOffset, 0);
+}
+
+static createIdsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startIdsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addFilterJson(builder:flatbuffers.Builder, filterJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, filterJsonOffset, 0);
+}
+
+static endSetPayloadOp(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createSetPayloadOp(builder:flatbuffers.Builder, payloadJsonOffset:flatbuffers.Offset, overwrite:boolean, idsOffset:flatbuffers.Offset, filterJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
+  SetPayloadOp.startSetPayloadOp(builder);
+  SetPayloadOp.addPayloadJson(builder, payloadJsonOffset);
+  SetPayloadOp.addOverwrite(builder, overwrite);
+  SetPayloadOp.addIds(builder, idsOffset);
+  SetPayloadOp.addFilterJson(builder, filterJsonOffset);
+  return SetPayloadOp.endSetPayloadOp(builder);
+}
+}
+
+export class DeletePayloadOp {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):DeletePayloadOp {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsDeletePayloadOp(bb:flatbuffers.ByteBuffer, obj?:DeletePayloadOp):DeletePayloadOp {
+  return (obj || new DeletePayloadOp()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsDeletePayloadOp(bb:flatbuffers.ByteBuffer, obj?:DeletePayloadOp):DeletePayloadOp {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new DeletePayloadOp()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+keys(index: number):string
+keys(index: number,optionalEncoding:flatbuffers.Encoding):string|Uint8Array
+keys(index: number,optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__string(this.bb!.__vector(this.bb_pos + offset) + index * 4, optionalEncoding) : null;
+}
+
+keysLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+ids(index: number, obj?:PointId):PointId|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? (obj || new PointId()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+idsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+filterJson():string|null
+filterJson(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+filterJson(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
+static startDeletePayloadOp(builder:flatbuffers.Builder) {
+  builder.startObject(3);
+}
+
+static addKeys(builder:flatbuffers.Builder, keysOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, keysOffset, 0);
+}
+
+static createKeysVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startKeysVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addIds(builder:flatbuffers.Builder, idsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, idsOffset, 0);
+}
+
+static createIdsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startIdsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addFilterJson(builder:flatbuffers.Builder, filterJsonOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, filterJsonOffset, 0);
+}
+
+static endDeletePayloadOp(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createDeletePayloadOp(builder:flatbuffers.Builder, keysOffset:flatbuffers.Offset, idsOffset:flatbuffers.Offset, filterJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
+  DeletePayloadOp.startDeletePayloadOp(builder);
+  DeletePayloadOp.addKeys(builder, keysOffset);
+  DeletePayloadOp.addIds(builder, idsOffset);
+  DeletePayloadOp.addFilterJson(builder, filterJsonOffset);
+  return DeletePayloadOp.endDeletePayloadOp(builder);
+}
+}
+
+export class UpdateVectorsOp {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):UpdateVectorsOp {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsUpdateVectorsOp(bb:flatbuffers.ByteBuffer, obj?:UpdateVectorsOp):UpdateVectorsOp {
+  return (obj || new UpdateVectorsOp()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsUpdateVectorsOp(bb:flatbuffers.ByteBuffer, obj?:UpdateVectorsOp):UpdateVectorsOp {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new UpdateVectorsOp()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+points(index: number, obj?:Point):Point|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? (obj || new Point()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+pointsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+static startUpdateVectorsOp(builder:flatbuffers.Builder) {
+  builder.startObject(1);
+}
+
+static addPoints(builder:flatbuffers.Builder, pointsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, pointsOffset, 0);
+}
+
+static createPointsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startPointsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static endUpdateVectorsOp(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createUpdateVectorsOp(builder:flatbuffers.Builder, pointsOffset:flatbuffers.Offset):flatbuffers.Offset {
+  UpdateVectorsOp.startUpdateVectorsOp(builder);
+  UpdateVectorsOp.addPoints(builder, pointsOffset);
+  return UpdateVectorsOp.endUpdateVectorsOp(builder);
 }
 }
 
