@@ -73,8 +73,8 @@ export async function stopServer(s: RunningServer, how: 'sigterm' | 'kill9'): Pr
 }
 
 export async function indexBacklog(client: RestClient): Promise<number> {
-  const r = await client.json('GET', `/collections/${COLLECTION}`);
-  return r.result.jade.index_backlog as number;
+  const r = await client.json('GET', `/v1/collections/${COLLECTION}`);
+  return r.index_backlog as number;
 }
 
 export async function rssBytes(client: RestClient): Promise<number> {

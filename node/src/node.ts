@@ -149,6 +149,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       testHooksEnabled: config.testHooksEnabled,
       limits: config.limits,
       hnswDefaults: config.hnswDefaults,
+      walSegmentSizeBytes: config.wal.segmentSizeBytesMax,
       auth: new Authenticator({ apiKey: config.apiKey, publicPaths: ['/healthz', '/readyz'] }),
       metrics,
       info: { version: JADE_VERSION, nodeId: config.nodeId, clusterName: config.clusterName, startedAtMs: Date.now(), dataDir: config.dataDir },

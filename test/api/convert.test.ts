@@ -36,7 +36,7 @@ function reference(raw: unknown, where: string): Float32Array {
     out.forEach((x, i) => Number.isFinite(x) || fail('JADE_ERR_NOT_FINITE', `${where}[${i}] is not a finite number`));
     return out;
   }
-  if (raw && typeof raw === 'object') fail('JADE_ERR_BAD_REQUEST', `${where}: named and sparse vectors are not supported; send one unnamed dense vector`);
+  if (raw && typeof raw === 'object') fail('JADE_ERR_BAD_REQUEST', `${where}: sparse and multi-vectors are not supported; send a dense vector (an array of numbers or base64)`);
   return fail('JADE_ERR_BAD_REQUEST', `${where} must be an array of numbers or a base64 string`);
 }
 

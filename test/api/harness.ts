@@ -109,6 +109,7 @@ export async function makeHarness(options: HarnessOptions = {}): Promise<Harness
     database: new StandaloneDatabase(catalog),
     limits,
     hnswDefaults: DEFAULT_CONFIG.hnswDefaults,
+    walSegmentSizeBytes: DEFAULT_CONFIG.wal.segmentSizeBytesMax,
     auth: new Authenticator({ apiKey: options.apiKey ?? null, publicPaths: ['/healthz', '/readyz'] }),
     metrics,
     info: { version: '0.1.0-test', nodeId: 'node-test', clusterName: 'test', startedAtMs: Date.now(), dataDir },

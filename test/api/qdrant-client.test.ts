@@ -2,6 +2,8 @@
 // @qdrant/js-client-rest for every call we support, and compares search and query answers with a
 // flat oracle computed here in plain JS: exact searches must match it in ids, order and score,
 // default HNSW searches must reach recall@10 ≥ 0.9. Errors come back as thrown HTTP statuses.
+// Every answer the node sends is captured on its HTTP server and validated against the JSON Schema
+// of Qdrant's response type for that operation (generated from the client's own types).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_CONFIG, type NodeConfig } from '../../node/src/config.js';
 import { startNode, type RunningNode } from '../../node/src/node.js';
 import { randomVector, rng } from './harness.js';
+import { operationOf, qdrantContract } from './qdrant-schemas.js';
 
 const DIM = 16;
 const POINTS = 400;
@@ -77,6 +80,41 @@ async function statusOf(promise: Promise<unknown>): Promise<number> {
 
 const collectionOf = (d: Distance) => `client_${d.toLowerCase()}`;
 
+const contract = qdrantContract();
+/** Answers that did not match Qdrant's schema (collected on the server side, asserted at the end). */
+const mismatches: string[] = [];
+let validated = 0;
+
+/** Validates every JSON answer of a Qdrant route the node sends. */
+function captureAnswers(server: RunningNode['app']['server']): void {
+  server.on('request', (req: { method?: string; url?: string }, res: { write: (...a: unknown[]) => boolean; end: (...a: unknown[]) => unknown; statusCode: number; on(e: string, f: () => void): void }) => {
+    const op = operationOf(req.method ?? 'GET', req.url ?? '/');
+    if (!op) return;
+    const chunks: Buffer[] = [];
+    const keep = (chunk: unknown) => {
+      if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') chunks.push(Buffer.from(chunk as string));
+    };
+    const write = res.write.bind(res);
+    const end = res.end.bind(res);
+    res.write = (...a: unknown[]) => {
+      keep(a[0]);
+      return write(...a);
+    };
+    res.end = (...a: unknown[]) => {
+      keep(a[0]);
+      return end(...a);
+    };
+    res.on('finish', () => {
+      try {
+        contract.check(op, res.statusCode, JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        validated++;
+      } catch (e) {
+        mismatches.push((e as Error).message);
+      }
+    });
+  });
+}
+
 let node: RunningNode;
 let dataDir: string;
 let client: QdrantClient;
@@ -90,6 +128,7 @@ function config(overrides: Partial<NodeConfig> = {}): NodeConfig {
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'jade-qdrant-client-'));
   node = await startNode(config({ dataDir }));
+  captureAnswers(node.app.server);
   let rootProbes = 0;
   node.app.server.on('request', (req: { method?: string; url?: string }) => {
     if (req.method === 'GET' && req.url === '/') rootProbes++;
@@ -258,12 +297,55 @@ describe('@qdrant/js-client-rest against a real node', () => {
     expect(await statusOf(client.query(name, { query: [1, 2], limit: 3 }))).toBe(400);
     expect(await statusOf(client.search(name, { vector: QUERY_SET[0], filter: { must: [{ key: 'rank', range: {} }] } }))).toBe(400);
     expect(await statusOf(client.upsert('missing', { wait: true, points: [{ id: 1, vector: QUERY_SET[0] }] }))).toBe(404);
-    expect(await statusOf(client.deleteCollection('missing'))).toBe(404);
+    // As Qdrant: deleting what is not there is no error, it answers false.
+    expect(await client.deleteCollection('missing')).toBe(false);
     expect(await statusOf(client.query(name, { query: 123456, limit: 1 }))).toBe(404);
     // Nothing of that reached the data.
     expect((await client.count(name)).count).toBe(POINTS);
     const [p1] = await client.retrieve(name, { ids: [1], with_vector: true });
     expect(p1.vector).toEqual(POINT_SET[1].vector);
+  });
+
+  it('updates payloads and vectors, the collection and aliases through the client; recreate deletes first', async () => {
+    const name = 'client_updates';
+    // What recreateCollection does: delete (false when absent, not an error), then create.
+    expect(await client.deleteCollection(name)).toBe(false);
+    await client.createCollection(name, { vectors: { size: DIM, distance: 'Euclid' } });
+    await client.createPayloadIndex(name, { field_name: 'category', field_schema: 'keyword', wait: true });
+    await client.upsert(name, { wait: true, points: POINT_SET.slice(0, 20) });
+    const count = async (category: string) => (await client.count(name, { filter: { must: [{ key: 'category', match: { value: category } }] } })).count;
+    expect((await client.setPayload(name, { payload: { category: 'z', touched: true }, points: [0, 1, 2], wait: true })).status).toBe('completed');
+    expect(await count('z')).toBe(3);
+    await client.setPayload(name, { payload: { flagged: 1 }, filter: { must: [{ key: 'category', match: { value: 'b' } }] }, wait: true });
+    expect((await client.retrieve(name, { ids: [5] }))[0].payload).toEqual({ category: 'b', rank: 5, flagged: 1 });
+    await client.overwritePayload(name, { payload: { only: 'this' }, points: [3], wait: true });
+    expect((await client.retrieve(name, { ids: [3] }))[0].payload).toEqual({ only: 'this' });
+    await client.deletePayload(name, { keys: ['rank'], points: [4], wait: true });
+    expect((await client.retrieve(name, { ids: [4] }))[0].payload).toEqual({ category: 'a' });
+    await client.clearPayload(name, { points: [6], wait: true });
+    expect((await client.retrieve(name, { ids: [6] }))[0].payload).toEqual({});
+    const v = POINT_SET[50].vector;
+    await client.updateVectors(name, { points: [{ id: 7, vector: v }], wait: true });
+    expect((await client.retrieve(name, { ids: [7], with_vector: true }))[0].vector).toEqual(v);
+    expect((await client.query(name, { query: v, limit: 1, params: { exact: true } })).points[0]).toMatchObject({ id: 7, score: 0 });
+    expect(await statusOf(client.setPayload(name, { payload: { a: 1 }, points: [12345], wait: true }))).toBe(404);
+    expect(await client.updateCollection(name, { hnsw_config: { m: 16 } })).toBe(true);
+    expect(await statusOf(client.updateCollection(name, { hnsw_config: { m: 32 } }))).toBe(400);
+    expect(await client.updateCollectionAliases({ actions: [{ create_alias: { collection_name: name, alias_name: `${name}_alias` } }] })).toBe(true);
+    expect(await client.getCollectionAliases(name)).toEqual({ aliases: [{ alias_name: `${name}_alias`, collection_name: name }] });
+    expect((await client.getAliases()).aliases).toContainEqual({ alias_name: `${name}_alias`, collection_name: name });
+    expect((await client.getCollection(`${name}_alias`)).points_count).toBe(20);
+    expect((await client.query(`${name}_alias`, { query: v, limit: 1, params: { exact: true } })).points[0].id).toBe(7);
+    expect(await client.deleteCollection(name)).toBe(true);
+    expect((await client.getAliases()).aliases).toEqual([]);
+  });
+
+  it("every answer matched Qdrant's response schema for its operation", () => {
+    expect(mismatches).toEqual([]);
+    expect(validated).toBeGreaterThan(50);
+    for (const op of ['get_collections', 'get_collection', 'create_collection', 'delete_collection', 'collection_exists', 'upsert_points', 'query_points', 'search_points', 'get_points', 'scroll_points', 'count_points', 'delete_points', 'set_payload', 'overwrite_payload', 'delete_payload', 'clear_payload', 'update_vectors', 'update_collection', 'update_aliases', 'get_collection_aliases', 'get_collections_aliases', 'create_field_index', 'query_batch_points', 'search_batch_points']) {
+      expect(contract.checkedOk.has(op), op).toBe(true);
+    }
   });
 
   it('needs the API key when the node has one', async () => {

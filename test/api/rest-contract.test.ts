@@ -1,5 +1,6 @@
 // Checks the REST contract of every route through fastify inject(): the Qdrant-dialect bodies and
-// envelopes on success, and every error code the API can produce (400/401/404/409/413/429/431/500/503) with
+// envelopes on success (each answer of a Qdrant route validated against the JSON Schema of Qdrant's
+// response type, generated from @qdrant/js-client-rest's types: qdrant-schemas.ts), and every error code the API can produce (400/401/404/409/413/429/431/500/503) with
 // the shape { status: { error, code }, time }. After every rejected request the stored data is
 // compared with a fingerprint taken before (count, one retrieved point, checksum of all points).
 import { readdirSync } from 'node:fs';
@@ -8,7 +9,8 @@ import path from 'node:path';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_TABLE, type ErrorCode } from '../../node/src/util/errors.js';
-import { base64Vector, call, collectionChecksum, GatedDisk, makeHarness, randomVector, rng, type Harness, type HarnessOptions } from './harness.js';
+import { QDRANT_OPERATIONS, qdrantContract, operationOf } from './qdrant-schemas.js';
+import { base64Vector, call as rawCall, collectionChecksum, GatedDisk, makeHarness, randomVector, rng, type Harness, type HarnessOptions } from './harness.js';
 
 const DIM = 4;
 const C = 'items';
@@ -42,6 +44,16 @@ function oracle(query: number[], k: number, keep: (p: SeedPoint) => boolean = ()
     .map((p) => ({ id: p.id, score: l2(p.vector, query) }))
     .sort((a, b) => a.score - b.score)
     .slice(0, k);
+}
+
+const contract = qdrantContract();
+
+/** inject(), and every answer of a Qdrant route checked against Qdrant's response schema. */
+async function call(target: FastifyInstance, opts: InjectOptions): ReturnType<typeof rawCall> {
+  const res = await rawCall(target, opts);
+  const op = operationOf(opts.method ?? 'GET', String(opts.url ?? '/'));
+  if (op) contract.check(op, res.status, res.body);
+  return res;
 }
 
 let h: Harness;
@@ -109,7 +121,8 @@ describe('system routes', () => {
     expect(res.status).toBe(200);
     expect(res.body.title).toBe('JadeVectorDB');
     expect(res.body.version).toMatch(/^1\.\d+\.\d+$/);
-    expect(res.body.jade_version).toBe('0.1.0-test');
+    // Nothing beside Qdrant's fields (its clients refuse extra ones): our version is in /v1/status.
+    expect(Object.keys(res.body).sort()).toEqual(['title', 'version']);
   });
 
   it('GET /healthz and /readyz say ok and ready', async () => {
@@ -155,7 +168,17 @@ describe('system routes', () => {
       ['get', '/collections', false],
       ['put', '/collections/{name}', true],
       ['get', '/collections/{name}', false],
+      ['patch', '/collections/{name}', true],
       ['delete', '/collections/{name}', false],
+      ['get', '/v1/collections/{name}', false],
+      ['post', '/collections/aliases', true],
+      ['get', '/collections/{name}/aliases', false],
+      ['get', '/aliases', false],
+      ['post', '/collections/{name}/points/payload', true],
+      ['put', '/collections/{name}/points/payload', true],
+      ['post', '/collections/{name}/points/payload/delete', true],
+      ['post', '/collections/{name}/points/payload/clear', true],
+      ['put', '/collections/{name}/points/vectors', true],
       ['get', '/collections/{name}/exists', false],
       ['put', '/collections/{name}/index', true],
       ['put', '/collections/{name}/points', true],
@@ -199,14 +222,17 @@ describe('collections', () => {
     expect(info.status).toBe(200);
     expect(info.body.result).toMatchObject({
       points_count: 0,
-      config: { params: { vectors: { size: 3, distance: 'Cosine' } }, hnsw_config: { m: 8, ef_construct: 50, ef: 20 } },
-      jade: { metric: 'cosine' },
+      config: { params: { vectors: { size: 3, distance: 'Cosine' } }, hnsw_config: { m: 8, ef_construct: 50 } },
     });
+    const own = await call(app, { method: 'GET', url: '/v1/collections/tmp_c-1.x' });
+    expect(own.body).toMatchObject({ name: 'tmp_c-1.x', dimension: 3, metric: 'cosine', vector_name: null, hnsw: { m: 8, ef_construct: 50, ef: 20 }, points: 0, index_status: 'ready' });
 
     expect((await call(app, { method: 'GET', url: '/collections/tmp_c-1.x/exists' })).body.result).toEqual({ exists: true });
     expect((await call(app, { method: 'DELETE', url: '/collections/tmp_c-1.x' })).body).toMatchObject({ result: true, status: 'ok' });
     expect((await call(app, { method: 'GET', url: '/collections/tmp_c-1.x/exists' })).body.result).toEqual({ exists: false });
     expect((await call(app, { method: 'GET', url: '/collections' })).body.result.collections).toEqual([{ name: C }]);
+    // As Qdrant: deleting what is not there answers 200 with false (recreate_collection deletes first).
+    expect((await call(app, { method: 'DELETE', url: '/collections/tmp_c-1.x' })).body).toMatchObject({ status: 'ok', result: false });
     await expectUnchanged();
   });
 
@@ -274,11 +300,11 @@ describe('collections', () => {
 });
 
 describe('points: reads', () => {
-  it('retrieves by ids, listing missing ids beside the result', async () => {
+  it('retrieves by ids, leaving missing ids out as Qdrant does', async () => {
     const res = await call(app, { method: 'POST', url: `/collections/${C}/points`, payload: { ids: [1, UUID_A.toUpperCase(), 999, '00000000-0000-0000-0000-000000000000'], with_vector: true } });
     expect(res.status).toBe(200);
     expect(res.body.result.map((p: { id: unknown }) => p.id)).toEqual([1, UUID_A]);
-    expect(res.body.missing_ids).toEqual([999, '00000000-0000-0000-0000-000000000000']);
+    expect(Object.keys(res.body).sort()).toEqual(['result', 'status', 'time']);
     expect(res.body.result[0].payload).toEqual(SEED[0].payload);
     expect(res.body.result[0].vector).toEqual(SEED[0].vector);
   });
@@ -592,7 +618,9 @@ describe('404: missing collections, points and routes', () => {
   const N = '/collections/nope';
   const cases: [string, InjectOptions, ErrorCode][] = [
     ['get a missing collection', { method: 'GET', url: N }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
-    ['delete a missing collection', { method: 'DELETE', url: N }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
+    ['update a missing collection', { method: 'PATCH', url: N, payload: { hnsw_config: { ef: 10 } } }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
+    ['set payload in a missing collection', { method: 'POST', url: `${N}/points/payload`, payload: { payload: { a: 1 }, points: [1] } }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
+    ['aliases of a missing collection', { method: 'GET', url: `${N}/aliases` }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
     ['index on a missing collection', { method: 'PUT', url: `${N}/index`, payload: { field_name: 'a', field_schema: 'keyword' } }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
     ['upsert into a missing collection', { method: 'PUT', url: `${N}/points`, payload: { points: [{ id: 1, vector: [1, 2, 3, 4] }] } }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
     ['retrieve from a missing collection', { method: 'POST', url: `${N}/points`, payload: { ids: [1] } }, 'JADE_ERR_COLLECTION_NOT_FOUND'],
@@ -609,7 +637,7 @@ describe('404: missing collections, points and routes', () => {
     ['a missing point used as query', { method: 'POST', url: `/collections/${C}/points/query`, payload: { query: 424242 } }, 'JADE_ERR_NOT_FOUND'],
     ['an unknown route', { method: 'GET', url: '/v2/anything' }, 'JADE_ERR_NOT_FOUND'],
     ['an unsupported Qdrant route', { method: 'POST', url: `/collections/${C}/points/recommend`, payload: { positive: [1] } }, 'JADE_ERR_NOT_FOUND'],
-    ['a wrong method', { method: 'PATCH', url: `/collections/${C}`, payload: {} }, 'JADE_ERR_NOT_FOUND'],
+    ['a wrong method', { method: 'POST', url: `/collections/${C}/exists`, payload: {} }, 'JADE_ERR_NOT_FOUND'],
   ];
 
   it.each(cases)('%s → 404', async (_name, opts, code) => {
@@ -877,12 +905,13 @@ describe('429: indexing backlog', () => {
       expect(g.catalog.get('b').shard.state.count).toBe(0);
       expect((await call(g.app, { method: 'PUT', url: '/collections/b/points', payload: { points: points(0, 8) } })).status).toBe(200);
       for (let i = 0; i < 500; i++) {
-        const info = await call(g.app, { method: 'GET', url: '/collections/b' });
-        if (info.body.result.jade.index_backlog === 0) break;
+        const own = await call(g.app, { method: 'GET', url: '/v1/collections/b' });
+        if (own.body.index_backlog === 0) break;
         await new Promise((r) => setTimeout(r, 10));
       }
       const info = await call(g.app, { method: 'GET', url: '/collections/b' });
-      expect(info.body.result).toMatchObject({ status: 'green', indexed_vectors_count: 8, jade: { index_backlog: 0, index_status: 'ready' } });
+      expect(info.body.result).toMatchObject({ status: 'green', indexed_vectors_count: 8 });
+      expect((await call(g.app, { method: 'GET', url: '/v1/collections/b' })).body).toMatchObject({ index_backlog: 0, index_status: 'ready' });
       expect((await call(g.app, { method: 'PUT', url: '/collections/b/points', payload: { points: points(8, 8) } })).status).toBe(200);
       expect(g.catalog.get('b').shard.state.count).toBe(16);
     } finally {
@@ -967,6 +996,298 @@ describe('503: readiness', () => {
   });
 });
 
+describe('named vectors (one per collection, as the frameworks use them)', () => {
+  let g: Harness;
+  beforeAll(async () => {
+    g = await makeHarness({ limits: LIMITS });
+  });
+  afterAll(async () => {
+    await g?.close();
+  });
+  const pts = [1, 2, 3].map((id) => ({ id, vector: [id, 1, 0, 0], payload: { n: id } }));
+
+  it('takes the empty-name unnamed vector as LangChain (Python) sends it: create, upsert, query with using: ""', async () => {
+    expect((await call(g.app, { method: 'PUT', url: '/collections/lc', payload: { vectors: { '': { size: 4, distance: 'Cosine' } } } })).status).toBe(200);
+    const info = await call(g.app, { method: 'GET', url: '/collections/lc' });
+    expect(info.body.result.config.params.vectors).toEqual({ '': { size: 4, distance: 'Cosine' } });
+    const up = await call(g.app, { method: 'PUT', url: '/collections/lc/points?wait=true', payload: { points: pts.map((p) => ({ ...p, vector: { '': p.vector } })) } });
+    expect(up.status).toBe(200);
+    // A plain vector is the unnamed one too.
+    expect((await call(g.app, { method: 'PUT', url: '/collections/lc/points', payload: { points: [{ id: 4, vector: [4, 1, 0, 0] }] } })).status).toBe(200);
+    const q = await call(g.app, { method: 'POST', url: '/collections/lc/points/query', payload: { query: [3, 1, 0, 0], using: '', limit: 2, with_vector: [''], with_payload: true, params: { exact: true } } });
+    expect(q.status).toBe(200);
+    expect(q.body.result.points.map((p: { id: number }) => p.id)).toEqual([3, 4]);
+    // Qdrant returns the unnamed vector as a plain array, whatever name it was given under.
+    expect(Array.isArray(q.body.result.points[0].vector)).toBe(true);
+    const got = await call(g.app, { method: 'POST', url: '/collections/lc/points', payload: { ids: [1], with_vector: true } });
+    expect(got.body.result[0].vector).toHaveLength(4);
+    expectErrorShape(await call(g.app, { method: 'POST', url: '/collections/lc/points/query', payload: { query: [1, 0, 0, 0], using: 'other' } }), 400, 'JADE_ERR_BAD_REQUEST');
+  });
+
+  it('keeps one named vector: {name: vector} in writes, using / {name, vector} / with_vector [name] in reads', async () => {
+    expect((await call(g.app, { method: 'PUT', url: '/collections/nv', payload: { vectors: { text: { size: 4, distance: 'Euclid' } } } })).status).toBe(200);
+    expect((await call(g.app, { method: 'GET', url: '/collections/nv' })).body.result.config.params.vectors).toEqual({ text: { size: 4, distance: 'Euclid' } });
+    expect((await call(g.app, { method: 'GET', url: '/v1/collections/nv' })).body.vector_name).toBe('text');
+    expect((await call(g.app, { method: 'PUT', url: '/collections/nv/points', payload: { points: pts.slice(0, 2).map((p) => ({ ...p, vector: { text: p.vector } })) } })).status).toBe(200);
+    expect((await call(g.app, { method: 'PUT', url: '/collections/nv/points', payload: { batch: { ids: [3], vectors: { text: [pts[2].vector] }, payloads: [pts[2].payload] } } })).status).toBe(200);
+    const q = await call(g.app, { method: 'POST', url: '/collections/nv/points/query', payload: { query: [1, 1, 0, 0], using: 'text', limit: 1, with_vector: ['text'], params: { exact: true } } });
+    expect(q.body.result.points[0]).toMatchObject({ id: 1, score: 0, vector: { text: [1, 1, 0, 0] } });
+    const s = await call(g.app, { method: 'POST', url: '/collections/nv/points/search', payload: { vector: { name: 'text', vector: [3, 1, 0, 0] }, limit: 1, with_vector: true, params: { exact: true } } });
+    expect(s.body.result[0]).toMatchObject({ id: 3, vector: { text: [3, 1, 0, 0] } });
+    const scrolled = await call(g.app, { method: 'POST', url: '/collections/nv/points/scroll', payload: { limit: 1, with_vector: ['text'] } });
+    expect(scrolled.body.result.points[0].vector).toEqual({ text: [1, 1, 0, 0] });
+    const uv = await call(g.app, { method: 'PUT', url: '/collections/nv/points/vectors', payload: { points: [{ id: 2, vector: { text: [9, 9, 9, 9] } }] } });
+    expect(uv.status).toBe(200);
+    expect((await call(g.app, { method: 'GET', url: '/collections/nv/points/2' })).body.result).toEqual({ id: 2, payload: { n: 2 }, vector: { text: [9, 9, 9, 9] } });
+    const before = collectionChecksum(g.catalog, 'nv');
+    for (const [what, opts] of [
+      ['a plain vector into a named collection', { method: 'PUT', url: '/collections/nv/points', payload: { points: [{ id: 9, vector: [1, 1, 1, 1] }] } }],
+      ['another name', { method: 'PUT', url: '/collections/nv/points', payload: { points: [{ id: 9, vector: { image: [1, 1, 1, 1] } }] } }],
+      ['two names', { method: 'PUT', url: '/collections/nv/points', payload: { points: [{ id: 9, vector: { text: [1, 1, 1, 1], image: [1] } }] } }],
+      ['query without using', { method: 'POST', url: '/collections/nv/points/query', payload: { query: [1, 1, 1, 1] } }],
+      ['search by another name', { method: 'POST', url: '/collections/nv/points/search', payload: { vector: { name: 'image', vector: [1, 1, 1, 1] } } }],
+      ['with_vector of another name', { method: 'POST', url: '/collections/nv/points', payload: { ids: [1], with_vector: ['image'] } }],
+      ['a sparse vector', { method: 'PUT', url: '/collections/nv/points', payload: { points: [{ id: 9, vector: { text: { indices: [1], values: [0.5] } } }] } }],
+    ] as [string, InjectOptions][]) {
+      expectErrorShape(await call(g.app, opts), 400, 'JADE_ERR_BAD_REQUEST');
+      expect(collectionChecksum(g.catalog, 'nv'), what).toBe(before);
+    }
+  });
+
+  it('refuses a second vector name, sparse vectors and per-vector options clearly', async () => {
+    for (const body of [
+      { vectors: { a: { size: 4, distance: 'Dot' }, b: { size: 4, distance: 'Dot' } } },
+      { vectors: {} },
+      { vectors: { size: 4, distance: 'Dot' }, sparse_vectors: { s: {} } },
+      { vectors: { a: { size: 4, distance: 'Dot', multivector_config: { comparator: 'max_sim' } } } },
+      { vectors: { size: 4, distance: 'Dot', datatype: 'uint8' } },
+    ]) {
+      const res = await call(g.app, { method: 'PUT', url: '/collections/refused', payload: body });
+      expectErrorShape(res, 400, 'JADE_ERR_BAD_REQUEST');
+    }
+    expect(g.catalog.names()).not.toContain('refused');
+  });
+
+  it('keeps the vector name across a restart (and a record without one is unnamed)', async () => {
+    await g.close({ keepData: true });
+    g = await makeHarness({ limits: LIMITS, dataDir: g.dataDir });
+    expect((await call(g.app, { method: 'GET', url: '/collections/nv' })).body.result.config.params.vectors).toEqual({ text: { size: 4, distance: 'Euclid' } });
+    expect((await call(g.app, { method: 'GET', url: '/collections/lc' })).body.result.config.params.vectors).toEqual({ '': { size: 4, distance: 'Cosine' } });
+    expect(g.catalog.get('lc').record.params.vectorName).toBe('');
+  });
+});
+
+describe('payload and vector updates', () => {
+  let g: Harness;
+  const U = 'upd';
+  const get = async (id: number) => (await call(g.app, { method: 'GET', url: `/collections/${U}/points/${id}` })).body.result;
+  const count = async (filter: unknown) => (await call(g.app, { method: 'POST', url: `/collections/${U}/points/count`, payload: { filter } })).body.result.count as number;
+  beforeAll(async () => {
+    g = await makeHarness({ limits: LIMITS });
+    await call(g.app, { method: 'PUT', url: `/collections/${U}`, payload: { vectors: { size: 2, distance: 'Euclid' } } });
+    await call(g.app, { method: 'PUT', url: `/collections/${U}/index`, payload: { field_name: 'color', field_schema: 'keyword' } });
+    await call(g.app, { method: 'PUT', url: `/collections/${U}/points`, payload: { points: [1, 2, 3, 4, 5, 6].map((id) => ({ id, vector: [id, 0], payload: { color: id % 2 ? 'red' : 'blue', n: id, deep: { a: 1, b: 2 } } })) } });
+  });
+  afterAll(async () => {
+    await g?.close();
+  });
+
+  it('set_payload merges keys, by ids and by filter; the payload index follows', async () => {
+    const r = await call(g.app, { method: 'POST', url: `/collections/${U}/points/payload?wait=true`, payload: { payload: { color: 'green', extra: true }, points: [1, 2] } });
+    expect(r.body.result).toMatchObject({ status: 'completed' });
+    expect((await get(1)).payload).toEqual({ color: 'green', n: 1, deep: { a: 1, b: 2 }, extra: true });
+    expect(await count({ must: [{ key: 'color', match: { value: 'green' } }] })).toBe(2);
+    expect(await count({ must: [{ key: 'color', match: { value: 'red' } }] })).toBe(2);
+    await call(g.app, { method: 'POST', url: `/collections/${U}/points/payload`, payload: { payload: { tagged: 1 }, filter: { must: [{ key: 'color', match: { value: 'red' } }] } } });
+    expect(await count({ must: [{ key: 'tagged', match: { value: 1 } }] })).toBe(2);
+    expect((await get(3)).payload.tagged).toBe(1);
+  });
+
+  it('overwrite_payload replaces, delete_payload removes (nested keys too), clear_payload empties', async () => {
+    await call(g.app, { method: 'PUT', url: `/collections/${U}/points/payload`, payload: { payload: { color: 'blue' }, points: [1] } });
+    expect((await get(1)).payload).toEqual({ color: 'blue' });
+    await call(g.app, { method: 'POST', url: `/collections/${U}/points/payload/delete`, payload: { keys: ['n', 'deep.a'], points: [4] } });
+    expect((await get(4)).payload).toEqual({ color: 'blue', deep: { b: 2 } });
+    await call(g.app, { method: 'POST', url: `/collections/${U}/points/payload/delete`, payload: { keys: ['deep'], filter: { must: [{ key: 'n', range: { gte: 5 } }] } } });
+    expect((await get(5)).payload).toEqual({ color: 'red', n: 5, tagged: 1 });
+    await call(g.app, { method: 'POST', url: `/collections/${U}/points/payload/clear`, payload: { points: [6] } });
+    expect((await get(6)).payload).toEqual({});
+    // Blue now: 1 (overwritten) and 4; 2 is green, 6 was cleared.
+    expect(await count({ must: [{ key: 'color', match: { value: 'blue' } }] })).toBe(2);
+  });
+
+  it('update_vectors replaces vectors and keeps payloads; search sees the new vectors', async () => {
+    const before = (await get(3)).payload;
+    await call(g.app, { method: 'PUT', url: `/collections/${U}/points/vectors`, payload: { points: [{ id: 3, vector: [100, 100] }] } });
+    expect(await get(3)).toEqual({ id: 3, payload: before, vector: [100, 100] });
+    const s = await call(g.app, { method: 'POST', url: `/collections/${U}/points/search`, payload: { vector: [99, 99], limit: 1, params: { exact: true } } });
+    expect(s.body.result[0].id).toBe(3);
+  });
+
+  it('refuses bad updates with coded errors and changes nothing', async () => {
+    const before = collectionChecksum(g.catalog, U);
+    const P = `/collections/${U}/points`;
+    const cases: [InjectOptions, number, ErrorCode][] = [
+      [{ method: 'POST', url: `${P}/payload`, payload: { payload: { a: 1 }, points: [1, 999] } }, 404, 'JADE_ERR_NOT_FOUND'],
+      [{ method: 'PUT', url: `${P}/vectors`, payload: { points: [{ id: 999, vector: [1, 1] }] } }, 404, 'JADE_ERR_NOT_FOUND'],
+      [{ method: 'PUT', url: `${P}/vectors`, payload: { points: [{ id: 1, vector: [1, 1, 1] }] } }, 400, 'JADE_ERR_DIMENSION_MISMATCH'],
+      [{ method: 'POST', url: `${P}/payload`, payload: { payload: { a: 1 } } }, 400, 'JADE_ERR_BAD_REQUEST'],
+      [{ method: 'POST', url: `${P}/payload`, payload: { payload: { a: 1 }, points: [1], filter: { must: [] } } }, 400, 'JADE_ERR_BAD_REQUEST'],
+      [{ method: 'POST', url: `${P}/payload`, payload: { payload: { a: 1 }, filter: { must: [{ key: 'a' }] } } }, 400, 'JADE_ERR_BAD_FILTER'],
+      [{ method: 'POST', url: `${P}/payload`, payload: { payload: { a: 1 }, points: [1], key: 'deep' } }, 400, 'JADE_ERR_BAD_REQUEST'],
+      [{ method: 'POST', url: `${P}/payload`, payload: { payload: { big: 'x'.repeat(400) }, points: [1] } }, 413, 'JADE_ERR_PAYLOAD_TOO_LARGE'],
+      [{ method: 'POST', url: `${P}/payload`, payload: { payload: { a: 1 }, points: Array.from({ length: 21 }, (_, i) => i) } }, 413, 'JADE_ERR_BATCH_TOO_LARGE'],
+      [{ method: 'POST', url: `${P}/payload/delete`, payload: { keys: [], points: [1] } }, 400, 'JADE_ERR_BAD_REQUEST'],
+      [{ method: 'POST', url: `${P}/payload/delete`, payload: { keys: ['a[0]'], points: [1] } }, 400, 'JADE_ERR_BAD_REQUEST'],
+      [{ method: 'POST', url: `${P}/payload/clear`, payload: {} }, 400, 'JADE_ERR_BAD_REQUEST'],
+    ];
+    for (const [opts, status, code] of cases) {
+      expectErrorShape(await call(g.app, opts), status, code);
+      expect(collectionChecksum(g.catalog, U), JSON.stringify(opts.payload)).toBe(before);
+    }
+  });
+
+  it('replays every update from the WAL to the same points after a crash-like restart', async () => {
+    const before = collectionChecksum(g.catalog, U);
+    await g.close({ keepData: true, checkpoint: false });
+    g = await makeHarness({ limits: LIMITS, dataDir: g.dataDir });
+    expect(collectionChecksum(g.catalog, U)).toBe(before);
+    expect(await count({ must: [{ key: 'color', match: { value: 'green' } }] })).toBe(1);
+  });
+});
+
+describe('PATCH /collections/{name}', () => {
+  it('changes the default search ef, durably; m and ef_construct and unknown settings are refused', async () => {
+    const g = await makeHarness({ limits: LIMITS });
+    let open = true;
+    try {
+      await call(g.app, { method: 'PUT', url: '/collections/p', payload: { vectors: { size: 2, distance: 'Dot' }, hnsw_config: { m: 8, ef_construct: 40, ef: 16 } } });
+      expect((await call(g.app, { method: 'PATCH', url: '/collections/p', payload: { hnsw_config: { ef: 99 } } })).body).toMatchObject({ result: true, status: 'ok' });
+      expect((await call(g.app, { method: 'GET', url: '/v1/collections/p' })).body.hnsw).toEqual({ m: 8, ef_construct: 40, ef: 99 });
+      expect((await call(g.app, { method: 'PATCH', url: '/collections/p', payload: { hnsw_config: { m: 8, ef_construct: 40 } } })).status).toBe(200);
+      expect((await call(g.app, { method: 'PATCH', url: '/collections/p', payload: {} })).status).toBe(200);
+      for (const body of [{ hnsw_config: { m: 16 } }, { hnsw_config: { ef_construct: 10 } }, { hnsw_config: { ef: 0 } }, { optimizers_config: { indexing_threshold: 1000 } }, { hnsw_config: { payload_m: 4 } }]) {
+        const res = await call(g.app, { method: 'PATCH', url: '/collections/p', payload: body });
+        expectErrorShape(res, 400, 'JADE_ERR_BAD_REQUEST');
+      }
+      await g.close({ keepData: true });
+      open = false;
+      const again = await makeHarness({ limits: LIMITS, dataDir: g.dataDir });
+      try {
+        expect((await call(again.app, { method: 'GET', url: '/v1/collections/p' })).body.hnsw.ef).toBe(99);
+        expect(again.catalog.get('p').record.params.hnsw.efSearch).toBe(99);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      if (open) await g.close();
+    }
+  });
+});
+
+describe('aliases', () => {
+  it('resolve on every collection route, change all or none, go with their collection, and survive a restart', async () => {
+    const g = await makeHarness({ limits: LIMITS });
+    let open = true;
+    const aliases = async () => (await call(g.app, { method: 'GET', url: '/aliases' })).body.result.aliases;
+    try {
+      for (const n of ['v1', 'v2']) await call(g.app, { method: 'PUT', url: `/collections/${n}`, payload: { vectors: { size: 2, distance: 'Euclid' } } });
+      await call(g.app, { method: 'PUT', url: '/collections/v1/points', payload: { points: [{ id: 1, vector: [1, 0], payload: { c: 'v1' } }] } });
+      expect((await call(g.app, { method: 'POST', url: '/collections/aliases', payload: { actions: [{ create_alias: { collection_name: 'v1', alias_name: 'prod' } }] } })).body.result).toBe(true);
+      // Every route takes the alias.
+      const via = (method: string, path: string, payload?: unknown) => call(g.app, { method: method as 'GET', url: `/collections/prod${path}`, payload: payload as object });
+      expect((await via('GET', '')).body.result.points_count).toBe(1);
+      expect((await via('GET', '/exists')).body.result).toEqual({ exists: true });
+      expect((await via('PUT', '/points', { points: [{ id: 2, vector: [2, 0], payload: { c: 'v1' } }] })).status).toBe(200);
+      expect((await via('POST', '/points/count', {})).body.result.count).toBe(2);
+      expect((await via('POST', '/points/query', { query: [2, 0], limit: 1 })).body.result.points[0].id).toBe(2);
+      expect((await via('POST', '/points/payload', { payload: { hot: true }, points: [1] })).status).toBe(200);
+      expect((await via('PATCH', '', { hnsw_config: { ef: 33 } })).status).toBe(200);
+      expect((await call(g.app, { method: 'GET', url: '/v1/collections/v1' })).body).toMatchObject({ hnsw: { ef: 33 }, aliases: ['prod'] });
+      expect((await via('GET', '/aliases')).body.result.aliases).toEqual([{ alias_name: 'prod', collection_name: 'v1' }]);
+      expect(g.catalog.get('v1').shard.state.count).toBe(2);
+      // Switch the alias in one request.
+      await call(g.app, { method: 'POST', url: '/collections/aliases', payload: { actions: [{ delete_alias: { alias_name: 'prod' } }, { create_alias: { collection_name: 'v2', alias_name: 'prod' } }] } });
+      expect((await via('POST', '/points/count', {})).body.result.count).toBe(0);
+      // All or none: the second action fails, so the first is not applied either.
+      const failed = await call(g.app, { method: 'POST', url: '/collections/aliases', payload: { actions: [{ create_alias: { collection_name: 'v1', alias_name: 'old' } }, { delete_alias: { alias_name: 'nope' } }] } });
+      expectErrorShape(failed, 404, 'JADE_ERR_NOT_FOUND');
+      expect(await aliases()).toEqual([{ alias_name: 'prod', collection_name: 'v2' }]);
+      expectErrorShape(await call(g.app, { method: 'POST', url: '/collections/aliases', payload: { actions: [{ create_alias: { collection_name: 'v1', alias_name: 'v2' } }] } }), 409, 'JADE_ERR_CONFLICT');
+      expectErrorShape(await call(g.app, { method: 'POST', url: '/collections/aliases', payload: { actions: [{ create_alias: { collection_name: 'missing', alias_name: 'x' } }] } }), 404, 'JADE_ERR_COLLECTION_NOT_FOUND');
+      expectErrorShape(await call(g.app, { method: 'PUT', url: '/collections/prod', payload: { vectors: { size: 2, distance: 'Dot' } } }), 409, 'JADE_ERR_COLLECTION_EXISTS');
+      await call(g.app, { method: 'POST', url: '/collections/aliases', payload: { actions: [{ rename_alias: { old_alias_name: 'prod', new_alias_name: 'live' } }, { create_alias: { collection_name: 'v1', alias_name: 'old' } }] } });
+      expect(await aliases()).toEqual([{ alias_name: 'live', collection_name: 'v2' }, { alias_name: 'old', collection_name: 'v1' }]);
+      // Deleting an alias name deletes nothing; deleting a collection takes its aliases along.
+      expect((await call(g.app, { method: 'DELETE', url: '/collections/live' })).body.result).toBe(false);
+      expect(g.catalog.names()).toEqual(['v1', 'v2']);
+      expect((await call(g.app, { method: 'DELETE', url: '/collections/v2' })).body.result).toBe(true);
+      expect(await aliases()).toEqual([{ alias_name: 'old', collection_name: 'v1' }]);
+      await g.close({ keepData: true });
+      open = false;
+      const again = await makeHarness({ limits: LIMITS, dataDir: g.dataDir });
+      try {
+        expect((await call(again.app, { method: 'GET', url: '/aliases' })).body.result.aliases).toEqual([{ alias_name: 'old', collection_name: 'v1' }]);
+        expect((await call(again.app, { method: 'POST', url: '/collections/old/points', payload: { ids: [1] } })).body.result[0].payload).toEqual({ c: 'v1', hot: true });
+      } finally {
+        await again.close();
+      }
+    } finally {
+      if (open) await g.close();
+    }
+  });
+});
+
+describe('MMR (query: {nearest, mmr})', () => {
+  it('re-ranks the nearest candidates as Qdrant does, checked against an oracle written here', async () => {
+    const g = await makeHarness({ limits: { ...LIMITS, batchPointsMax: 200 } });
+    try {
+      const rand = rng(99);
+      const P = Array.from({ length: 60 }, (_, id) => ({ id, vector: randomVector(rand, 4) }));
+      await call(g.app, { method: 'PUT', url: '/collections/m', payload: { vectors: { size: 4, distance: 'Cosine' } } });
+      await call(g.app, { method: 'PUT', url: '/collections/m/points', payload: { points: P } });
+      const unit = (v: number[]) => {
+        const n = Math.hypot(...v);
+        return v.map((x) => x / n);
+      };
+      const dotp = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i], 0);
+      const oracle = (q: number[], limit: number, diversity: number, candidatesLimit: number) => {
+        const qn = unit(q);
+        const cand = P.map((p) => ({ id: p.id, v: unit(p.vector) })).sort((a, b) => dotp(b.v, qn) - dotp(a.v, qn) || a.id - b.id).slice(0, candidatesLimit);
+        const picked = [cand[0]];
+        let left = cand.slice(1);
+        while (picked.length < limit && left.length > 0) {
+          let best = left[0];
+          let bestScore = -Infinity;
+          for (const c of left) {
+            const score = (1 - diversity) * dotp(c.v, qn) - diversity * Math.max(...picked.map((p) => dotp(p.v, c.v)));
+            if (score > bestScore) [best, bestScore] = [c, score];
+          }
+          picked.push(best);
+          left = left.filter((c) => c !== best);
+        }
+        return picked.map((p) => p.id);
+      };
+      for (const [diversity, candidates] of [[0, 20], [0.5, 20], [0.9, 30], [1, 10]] as const) {
+        const q = randomVector(rand, 4);
+        const res = await call(g.app, { method: 'POST', url: '/collections/m/points/query', payload: { query: { nearest: q, mmr: { diversity, candidates_limit: candidates } }, limit: 5, params: { exact: true } } });
+        expect(res.status).toBe(200);
+        expect(res.body.result.points.map((p: { id: number }) => p.id), `diversity ${diversity}`).toEqual(oracle(q, 5, diversity, candidates));
+        expect(res.body.result.points[0].vector).toBeUndefined();
+      }
+      // diversity 0 is plain nearest-neighbour order.
+      const q = randomVector(rand, 4);
+      const plain = await call(g.app, { method: 'POST', url: '/collections/m/points/query', payload: { query: q, limit: 5, params: { exact: true } } });
+      const mmr = await call(g.app, { method: 'POST', url: '/collections/m/points/query', payload: { query: { nearest: q, mmr: { diversity: 0 } }, limit: 5, with_vector: true, params: { exact: true } } });
+      expect(mmr.body.result.points.map((p: { id: number }) => p.id)).toEqual(plain.body.result.points.map((p: { id: number }) => p.id));
+      expect(mmr.body.result.points[0].vector).toHaveLength(4);
+      expectErrorShape(await call(g.app, { method: 'POST', url: '/collections/m/points/query', payload: { query: { nearest: q, mmr: { diversity: 2 } } } }), 400, 'JADE_ERR_BAD_REQUEST');
+    } finally {
+      await g.close();
+    }
+  });
+});
+
 describe('restart', () => {
   it('a crash-like restart replays the WAL to the same points: no rejected request reached the log', async () => {
     const before = await takeFingerprint();
@@ -975,5 +1296,12 @@ describe('restart', () => {
     h = await makeHarness({ limits: LIMITS, dataDir: h.dataDir });
     app = h.app;
     await expectUnchanged();
+  });
+});
+
+describe('the Qdrant response contract', () => {
+  it('every Qdrant operation we serve answered at least once, and each answer matched its schema', () => {
+    const served = [...new Set(QDRANT_OPERATIONS.map(([, , op]) => op))];
+    expect(served.filter((op) => !contract.checkedOk.has(op))).toEqual([]);
   });
 });

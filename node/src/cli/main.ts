@@ -143,16 +143,18 @@ export function buildProgram(): Command {
     .action(async (name: string, _o, cmd: Command) => {
       const { client, output } = clientOf(cmd);
       const c = await client.call<Record<string, any>>('GET', `/collections/${encodeURIComponent(name)}`);
-      if (output === 'json') return printObject(c, 'json');
-      const p = c.config.params.vectors;
-      printObject({ name, points: c.points_count, shards: c.config.params.shard_number, replication_factor: c.config.params.replication_factor, dimension: p.size, metric: c.jade?.metric, m: c.config.hnsw_config.m, ef_construction: c.config.hnsw_config.ef_construct, ef: c.config.hnsw_config.ef, index_status: c.jade?.index_status, memory_bytes: c.jade?.memory_bytes, wal_bytes: c.jade?.wal_bytes, payload_indexes: Object.keys(c.payload_schema ?? {}).join(',') }, 'table');
+      // JadeVectorDB's own details (metric, ef, index backlog, memory) are beside Qdrant's info.
+      const own = await client.call<Record<string, any>>('GET', `/v1/collections/${encodeURIComponent(name)}`);
+      if (output === 'json') return printObject({ ...c, jade: own }, 'json');
+      printObject({ name, points: c.points_count, shards: own.shard_number, replication_factor: own.replication_factor, dimension: own.dimension, metric: own.metric, m: own.hnsw.m, ef_construction: own.hnsw.ef_construct, ef: own.hnsw.ef, index_status: own.index_status, memory_bytes: own.memory_bytes, wal_bytes: own.wal_bytes, payload_indexes: Object.keys(c.payload_schema ?? {}).join(',') }, 'table');
     });
   collections
     .command('delete <name>')
     .description('delete a collection and all its points')
     .action(async (name: string, _o, cmd: Command) => {
       const { client } = clientOf(cmd);
-      await client.call('DELETE', `/collections/${encodeURIComponent(name)}`);
+      const deleted = await client.call<boolean>('DELETE', `/collections/${encodeURIComponent(name)}`);
+      if (!deleted) throw new CliError(`collection "${name}" does not exist`);
       process.stdout.write(`deleted collection ${name}\n`);
     });
 

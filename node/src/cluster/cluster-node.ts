@@ -16,6 +16,7 @@ import type { WalOptions } from '../storage/wal.js';
 import type { CollectionParams, ShardLimits } from '../shard/state.js';
 import { validateParams } from '../shard/state.js';
 import { validateCollectionName } from '../shard/collection-name.js';
+import type { AliasAction } from '../shard/aliases.js';
 import { RAFT_COMPACTION_LAG_BYTES_DEFAULT, RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT } from '../raft/driver.js';
 import { JadeError, isJadeError } from '../util/errors.js';
 import { remainingMs, sleep } from '../util/deadline.js';
@@ -539,6 +540,10 @@ export class ClusterNode {
   async writeShard(groupId: string, batch: WriteBatch, consistency: WriteConsistency, deadlineMs: number): Promise<number> {
     // Validated here when this node has a replica (the leader validates again either way).
     const sm = this.shards.get(groupId);
+    // An update of points by id needs them to exist: a read barrier first makes this replica as
+    // current as the leader, so a point just written through another node is not refused with a 404.
+    const group = this.host.get(groupId);
+    if (sm && group && !group.isLeader && updatesPointsById(batch)) await group.readBarrier(remainingMs(deadlineMs));
     const data = encodeWriteBatch(sm ? sm.state.validateBatch(batch) : batch);
     this.checkEntrySize(data);
     const ack: ProposeAck = consistency === 'one' ? 'one' : 'majority';
@@ -784,6 +789,27 @@ export class ClusterNode {
     await this.proposeMeta({ op: 'createCollection', collection: { name, params, createdAtMs, replicationFactor: rf, writeConsistency: options.writeConsistency ?? this.opts.defaults.writeConsistency, shards } });
   }
 
+  /** The collection an alias names (as this node's meta state knows it), or the name itself. */
+  resolve(name: string): string {
+    return this.meta.state.aliases?.[name] ?? name;
+  }
+
+  aliases(): { alias: string; collection: string }[] {
+    return Object.entries(this.meta.state.aliases ?? {})
+      .map(([alias, collection]) => ({ alias, collection }))
+      .sort((a, b) => (a.alias < b.alias ? -1 : a.alias > b.alias ? 1 : 0));
+  }
+
+  /** Alias actions as one meta command: applied all or none on every node. */
+  async updateAliases(actions: AliasAction[]): Promise<void> {
+    await this.proposeMeta({ op: 'updateAliases', actions });
+  }
+
+  /** Changes a collection's default search ef (a meta command; the replicas are not touched). */
+  async updateSearchParams(name: string, efSearch: number): Promise<void> {
+    await this.proposeMeta({ op: 'updateCollection', name, efSearch });
+  }
+
   async delete(name: string): Promise<boolean> {
     if (!this.has(name)) return false;
     try {
@@ -862,4 +888,9 @@ function unchangedBy(batch: WriteBatch, valid: WriteBatch): boolean {
     if (op.kind === 'delete' && v.kind === 'delete') return op.ids.every((id, i) => id === v.ids[i]);
     return op === v;
   });
+}
+
+/** Whether a batch updates points named by id (payload or vector updates), which must exist. */
+function updatesPointsById(batch: WriteBatch): boolean {
+  return batch.ops.some((op) => (op.kind === 'set_payload' || op.kind === 'delete_payload' ? 'ids' in op.target : op.kind === 'update_vectors'));
 }

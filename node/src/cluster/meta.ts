@@ -4,6 +4,7 @@
 // exist and where. Commands are validated when decoded; a malformed or inapplicable one yields
 // an error result on every node alike, never an exception (it is in the log for good).
 import type { Entry } from '../raft/types.js';
+import { ALIAS_ACTIONS_MAX, applyAliasActions, withoutCollection, type AliasAction } from '../shard/aliases.js';
 import type { CollectionParams } from '../shard/state.js';
 import { validateParams } from '../shard/state.js';
 import { COLLECTION_NAME_RE } from '../shard/collection-name.js';
@@ -56,7 +57,11 @@ export type MetaCommand =
   | { op: 'setNodeAddress'; nodeId: string; incarnation: string; restUrl: string; grpcAddress: string }
   | { op: 'removeNode'; nodeId: string; incarnation: string }
   | { op: 'createCollection'; collection: CollectionMeta }
-  | { op: 'deleteCollection'; name: string };
+  | { op: 'deleteCollection'; name: string }
+  /** PATCH /collections/{name}: the default search ef (the replicas' graphs are unchanged). */
+  | { op: 'updateCollection'; name: string; efSearch: number }
+  /** Alias actions, all or none. */
+  | { op: 'updateAliases'; actions: AliasAction[] };
 
 /** What applying a command returned: JSON, so a forwarded proposal can carry it back. */
 export type MetaResult = { ok: true; value?: unknown } | { ok: false; code: ErrorCode; message: string };
@@ -65,6 +70,8 @@ export interface MetaState {
   clusterId: string | null;
   nodes: Record<string, NodeRecord>;
   collections: Record<string, CollectionMeta>;
+  /** alias -> collection; absent in states written before aliases existed. */
+  aliases?: Record<string, string>;
 }
 
 export function emptyMetaState(): MetaState {
@@ -156,6 +163,22 @@ function collectionMeta(v: unknown): CollectionMeta {
   return { name, params: v.params as unknown as CollectionParams, createdAtMs: int(v.createdAtMs, 'collection.createdAtMs', 0, Number.MAX_SAFE_INTEGER), replicationFactor: rf, writeConsistency: wc as WriteConsistency, shards };
 }
 
+function aliasAction(a: unknown, i: number): AliasAction {
+  if (!isRecord(a)) bad(`actions[${i}] must be an object`);
+  // Names are checked as names when applied (applyAliasActions): here only their type and length.
+  const name = (v: unknown, what: string) => str(v, `actions[${i}].${what}`, undefined, 255);
+  switch (a.kind) {
+    case 'create':
+      return { kind: 'create', alias: name(a.alias, 'alias'), collection: name(a.collection, 'collection') };
+    case 'delete':
+      return { kind: 'delete', alias: name(a.alias, 'alias') };
+    case 'rename':
+      return { kind: 'rename', from: name(a.from, 'from'), to: name(a.to, 'to') };
+    default:
+      return bad(`actions[${i}].kind must be create, delete or rename`);
+  }
+}
+
 /** Decodes and validates a meta command: throws a coded 400 for anything malformed. */
 export function decodeMetaCommand(data: Uint8Array): MetaCommand {
   let v: unknown;
@@ -178,6 +201,11 @@ export function decodeMetaCommand(data: Uint8Array): MetaCommand {
       return { op: 'createCollection', collection: collectionMeta(v.collection) };
     case 'deleteCollection':
       return { op: 'deleteCollection', name: str(v.name, 'name', COLLECTION_NAME_RE, 255) };
+    case 'updateCollection':
+      return { op: 'updateCollection', name: str(v.name, 'name', COLLECTION_NAME_RE, 255), efSearch: int(v.efSearch, 'efSearch', 1, 32_768) };
+    case 'updateAliases':
+      if (!Array.isArray(v.actions) || v.actions.length > ALIAS_ACTIONS_MAX) bad(`actions must be a list of at most ${ALIAS_ACTIONS_MAX}`);
+      return { op: 'updateAliases', actions: v.actions.map((a, i) => aliasAction(a, i)) };
     default:
       return bad(`unknown op ${JSON.stringify(v.op)?.slice(0, 40)}`);
   }
@@ -239,11 +267,25 @@ export class MetaStateMachine {
       }
       case 'createCollection':
         if (s.collections[c.collection.name]) return { ok: false, code: 'JADE_ERR_COLLECTION_EXISTS', message: `collection "${c.collection.name}" already exists` };
+        if (s.aliases?.[c.collection.name] !== undefined) return { ok: false, code: 'JADE_ERR_COLLECTION_EXISTS', message: `"${c.collection.name}" is an alias (of collection "${s.aliases[c.collection.name]}")` };
         s.collections[c.collection.name] = c.collection;
         return { ok: true };
       case 'deleteCollection':
         if (!s.collections[c.name]) return { ok: false, code: 'JADE_ERR_COLLECTION_NOT_FOUND', message: `collection "${c.name}" does not exist` };
         delete s.collections[c.name];
+        if (s.aliases) s.aliases = withoutCollection(s.aliases, c.name);
+        return { ok: true };
+      case 'updateCollection': {
+        const col = s.collections[c.name];
+        if (!col) return { ok: false, code: 'JADE_ERR_COLLECTION_NOT_FOUND', message: `collection "${c.name}" does not exist` };
+        const params = { ...col.params, hnsw: { ...col.params.hnsw, efSearch: c.efSearch } };
+        validateParams(params); // a coded 400 becomes the error result (apply catches it)
+        s.collections[c.name] = { ...col, params };
+        return { ok: true };
+      }
+      case 'updateAliases':
+        // All or none: a failing action throws before the state changes.
+        s.aliases = applyAliasActions(s.aliases ?? {}, (n) => n in s.collections, c.actions);
         return { ok: true };
     }
   }

@@ -1,9 +1,11 @@
 // The collections of a standalone node: each is a directory under <dataDir>/collections holding
 // collection.json (written atomically: the collection exists iff it is there) and one LocalShard.
+// Aliases are one file beside them, <dataDir>/collections/.aliases.json, also written atomically.
 import path from 'node:path';
 import type { LocalShardObserver, LocalShardOptions } from '../shard/local-shard.js';
 import { LocalShard } from '../shard/local-shard.js';
 import { validateCollectionName } from '../shard/collection-name.js';
+import { applyAliasActions, withoutCollection, type AliasAction } from '../shard/aliases.js';
 import type { CollectionParams } from '../shard/state.js';
 import { validateParams } from '../shard/state.js';
 import type { Disk } from '../storage/disk.js';
@@ -11,7 +13,7 @@ import { JadeError, isJadeError } from '../util/errors.js';
 import { LocalShardReader } from './local-reader.js';
 import { ShardedCollection } from './collection.js';
 import { evenRanges } from './hash.js';
-import type { Collection, CreateOptions, Database, LocalCollectionStats, ReadOptions } from './types.js';
+import type { AliasRecord, Collection, CollectionUpdate, CreateOptions, Database, LocalCollectionStats, ReadOptions } from './types.js';
 
 export const COLLECTIONS_MAX_DEFAULT = 1000;
 
@@ -31,10 +33,21 @@ interface Entry {
   shard: LocalShard;
 }
 
+const ALIASES_FILE = '.aliases.json';
+const RECORD_FILE = 'collection.json';
+
+function encodeJson(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value, null, 2));
+}
+
 export class Catalog {
   private readonly entries = new Map<string, Entry>();
   /** Names being created or deleted: a second concurrent call gets a 409 instead of racing. */
   private readonly busy = new Set<string>();
+  /** alias -> collection. */
+  private aliasMap: Record<string, string> = {};
+  /** Alias and record rewrites run one at a time, so each file write sees the one before it. */
+  private metaWrites: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly disk: Disk,
@@ -47,13 +60,26 @@ export class Catalog {
     const root = path.join(dataDir, 'collections');
     await disk.mkdirp(root);
     const catalog = new Catalog(disk, root, opts, observer);
+    const aliasesPath = path.join(root, ALIASES_FILE);
+    if (await disk.exists(aliasesPath)) {
+      try {
+        catalog.aliasMap = JSON.parse(new TextDecoder().decode(await disk.readFile(aliasesPath))) as Record<string, string>;
+      } catch (e) {
+        throw new JadeError('JADE_ERR_STORAGE', `cannot read ${aliasesPath}: ${(e as Error).message}`);
+      }
+    }
     for (const dirName of (await disk.list(root)).sort()) {
       const dir = path.join(root, dirName);
+      if (dirName === ALIASES_FILE) continue;
+      if (dirName.startsWith(`${ALIASES_FILE}.tmp-`)) {
+        await disk.removeAll(dir); // an alias write that crashed before its rename
+        continue;
+      }
       if (dirName.startsWith('.trash-')) {
         await disk.removeAll(dir);
         continue;
       }
-      const recordPath = path.join(dir, 'collection.json');
+      const recordPath = path.join(dir, RECORD_FILE);
       if (!(await disk.exists(recordPath))) continue; // creation never finished: not a collection
       let record: CollectionRecord;
       try {
@@ -85,6 +111,7 @@ export class Catalog {
     validateCollectionName(name);
     validateParams(params);
     if (this.entries.has(name) || this.busy.has(name)) throw new JadeError('JADE_ERR_COLLECTION_EXISTS', `collection "${name}" already exists`);
+    if (name in this.aliasMap) throw new JadeError('JADE_ERR_COLLECTION_EXISTS', `"${name}" is an alias (of collection "${this.aliasMap[name]}")`);
     if (this.entries.size >= this.opts.collectionsMax) {
       throw new JadeError('JADE_ERR_CONFLICT', `this node holds the maximum of ${this.opts.collectionsMax} collections (collectionsMax)`);
     }
@@ -94,7 +121,7 @@ export class Catalog {
       await this.disk.removeAll(dir); // leftovers of a creation that crashed before collection.json
       const record: CollectionRecord = { name, params, createdAtMs: Date.now() };
       const shard = await LocalShard.open(this.disk, path.join(dir, 'shard-0'), params, this.opts.shard, this.observer(name));
-      await this.disk.writeFileAtomic(path.join(dir, 'collection.json'), new TextEncoder().encode(JSON.stringify(record, null, 2)));
+      await this.disk.writeFileAtomic(path.join(dir, RECORD_FILE), encodeJson(record));
       this.entries.set(name, { record, shard });
       return record;
     } finally {
@@ -116,12 +143,52 @@ export class Catalog {
       await this.disk.rename(path.join(this.root, name), trash);
       await this.disk.syncDir(this.root);
       await this.disk.removeAll(trash);
+      if (Object.values(this.aliasMap).includes(name)) await this.serialized(() => this.writeAliases(withoutCollection(this.aliasMap, name)));
       return true;
     } finally {
       this.busy.delete(name);
     }
   }
   private trashSeq = 0;
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.metaWrites.then(fn, fn);
+    this.metaWrites = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeAliases(next: Record<string, string>): Promise<void> {
+    await this.disk.writeFileAtomic(path.join(this.root, ALIASES_FILE), encodeJson(next));
+    this.aliasMap = next;
+  }
+
+  /** The collection an alias names, or the name itself. */
+  resolve(name: string): string {
+    return this.aliasMap[name] ?? name;
+  }
+
+  aliases(): AliasRecord[] {
+    return Object.entries(this.aliasMap)
+      .map(([alias, collection]) => ({ alias, collection }))
+      .sort((a, b) => (a.alias < b.alias ? -1 : a.alias > b.alias ? 1 : 0));
+  }
+
+  /** All or none: the file is written once with every action applied, or not at all. */
+  updateAliases(actions: AliasAction[]): Promise<void> {
+    return this.serialized(() => this.writeAliases(applyAliasActions(this.aliasMap, (n) => this.entries.has(n), actions)));
+  }
+
+  /** Rewrites collection.json with the new parameters (atomically), then serves them. */
+  update(name: string, update: CollectionUpdate): Promise<void> {
+    return this.serialized(async () => {
+      const e = this.get(this.resolve(name));
+      const params: CollectionParams = { ...e.record.params, hnsw: { ...e.record.params.hnsw, efSearch: update.efSearch ?? e.record.params.hnsw.efSearch } };
+      validateParams(params);
+      const record: CollectionRecord = { ...e.record, params };
+      await this.disk.writeFileAtomic(path.join(this.root, e.record.name, RECORD_FILE), encodeJson(record));
+      e.record = record;
+    });
+  }
 
   /**
    * Closes every collection (each checkpoints). One whose checkpoint failed does not keep the others
@@ -158,11 +225,14 @@ export class StandaloneDatabase implements Database {
   has(name: string): boolean {
     return this.catalog.has(name);
   }
+  resolve(name: string): string {
+    return this.catalog.resolve(name);
+  }
   collection(name: string): Collection {
-    const { record, shard } = this.catalog.get(name);
+    const { record, shard } = this.catalog.get(this.catalog.resolve(name));
     const reader = new LocalShardReader({ state: () => shard.state, walBytes: () => shard.walSizeBytes() });
     return new ShardedCollection({
-      name,
+      name: record.name,
       params: record.params,
       createdAtMs: record.createdAtMs,
       replicationFactor: 1,
@@ -178,6 +248,15 @@ export class StandaloneDatabase implements Database {
   }
   delete(name: string): Promise<boolean> {
     return this.catalog.delete(name);
+  }
+  update(name: string, update: CollectionUpdate): Promise<void> {
+    return this.catalog.update(name, update);
+  }
+  aliases(): AliasRecord[] {
+    return this.catalog.aliases();
+  }
+  updateAliases(actions: AliasAction[]): Promise<void> {
+    return this.catalog.updateAliases(actions);
   }
   clusterStatus(): Record<string, unknown> {
     return { mode: 'standalone', role: 'leader' };

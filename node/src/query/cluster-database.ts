@@ -15,7 +15,7 @@ import { ShardedCollection, type ShardSet } from './collection.js';
 import { LocalShardReader } from './local-reader.js';
 import { ReplicaSelector, type ReadStrategy, type ReplicaCandidate } from './read-strategy.js';
 import { RemoteShardReader, replicaReader, serveShardReads, tryAnotherReplica, type ReplicaReadInfo } from './shard-rpc.js';
-import type { ClusterInfo, Collection, CollectionClusterInfo, CreateOptions, Database, ReplicaState, Hit, LocalCollectionStats, PayloadSelector, PointOutput, ReadOptions, ScrollPage, ScrollRequest, ShardInfo, ShardReader, ShardSearchRequest } from './types.js';
+import type { AliasAction, AliasRecord, ClusterInfo, Collection, CollectionClusterInfo, CollectionUpdate, CreateOptions, Database, ReplicaState, Hit, LocalCollectionStats, PayloadSelector, PointOutput, ReadOptions, ScrollPage, ScrollRequest, ShardInfo, ShardReader, ShardSearchRequest } from './types.js';
 
 export interface ClusterDatabaseOptions {
   readStrategy: ReadStrategy;
@@ -131,7 +131,12 @@ export class ClusterDatabase implements Database {
     );
   }
 
-  collection(name: string): Collection {
+  resolve(name: string): string {
+    return this.node.resolve(name);
+  }
+
+  collection(alias: string): Collection {
+    const name = this.node.resolve(alias);
     const meta = this.node.collectionMeta(name);
     const set: ShardSet = {
       name,
@@ -152,6 +157,20 @@ export class ClusterDatabase implements Database {
 
   delete(name: string): Promise<boolean> {
     return this.node.delete(name);
+  }
+
+  async update(name: string, update: CollectionUpdate): Promise<void> {
+    const real = this.node.resolve(name);
+    if (!this.node.has(real)) throw new JadeError('JADE_ERR_COLLECTION_NOT_FOUND', `collection "${name}" does not exist`);
+    if (update.efSearch !== undefined) await this.node.updateSearchParams(real, update.efSearch);
+  }
+
+  aliases(): AliasRecord[] {
+    return this.node.aliases();
+  }
+
+  updateAliases(actions: AliasAction[]): Promise<void> {
+    return this.node.updateAliases(actions);
   }
 
   clusterStatus(): Record<string, unknown> {

@@ -10,6 +10,7 @@ import { JadeError, isJadeError, type ErrorCode } from '../util/errors.js';
 import { beforeDeadline } from '../util/deadline.js';
 import type { ShardCallObserver } from '../util/observers.js';
 import type { HashRange } from './hash.js';
+import { maximalMarginalRelevance } from './mmr.js';
 import { groupBy, shardOfPoint, splitBatch } from './split.js';
 import type {
   Collection,
@@ -62,6 +63,10 @@ export class ShardedCollection implements Collection {
 
   get name(): string {
     return this.shards.name;
+  }
+
+  get params(): CollectionParams {
+    return this.shards.params;
   }
 
   private get shardCount(): number {
@@ -132,6 +137,7 @@ export class ShardedCollection implements Collection {
       payloadIndexes: [...indexes.values()],
       memoryBytes: sum((i) => i.memoryBytes),
       walBytes: sum((i) => i.walBytes),
+      fullScanThresholdKb: Math.min(...infos.map((i) => i.fullScanThresholdKb)),
     };
   }
 
@@ -166,12 +172,14 @@ export class ShardedCollection implements Collection {
     const vectors = await this.queryVectors(specs, opts);
     const requests: ShardSearchRequest[] = specs.map((s, i) => ({
       vector: vectors[i],
-      k: s.offset + s.limit,
-      ef: s.ef,
+      // With MMR each shard gives its share of the candidates (the nearest candidatesLimit overall).
+      k: s.mmr ? Math.max(s.mmr.candidatesLimit, s.offset + s.limit) : s.offset + s.limit,
+      // The collection's default ef as it is now: PATCH changes it without touching the replicas.
+      ef: s.ef ?? this.shards.params.hnsw.efSearch,
       filter: s.filter,
       exact: s.exact,
       withPayload: s.withPayload,
-      withVector: s.withVector,
+      withVector: s.withVector || s.mmr !== undefined,
       scoreThreshold: s.scoreThreshold,
     }));
     const fan = await this.fanOut(this.allShards(), opts, 'search', (r) => r.search(requests, opts));
@@ -179,7 +187,15 @@ export class ShardedCollection implements Collection {
     if (fan.missing.length > 0) this.shards.observer?.partialResult(this.name);
     return specs.map((s, i) => {
       const perShard = fan.results.filter((r): r is Hit[][] => r !== undefined).map((r) => r[i]);
-      return { hits: mergeHits(perShard, s.offset, s.limit), partial: fan.missing.length > 0, missingShards: fan.missing };
+      let hits: Hit[];
+      if (s.mmr) {
+        const candidates = mergeHits(perShard, 0, requests[i].k);
+        hits = maximalMarginalRelevance(this.shards.params.metric, vectors[i], candidates, s.mmr.diversity, s.offset + s.limit).slice(s.offset);
+        if (!s.withVector) hits = hits.map(({ vector: _vector, ...h }) => h);
+      } else {
+        hits = mergeHits(perShard, s.offset, s.limit);
+      }
+      return { hits, partial: fan.missing.length > 0, missingShards: fan.missing };
     });
   }
 

@@ -56,6 +56,7 @@ export class LocalShardReader implements ShardReader {
       payloadIndexes: state.payloadIndexList().map((i) => ({ field: i.field, schema: i.schema, points: i.points })),
       memoryBytes: m.vectors + m.index,
       walBytes: this.replica.walBytes(),
+      fullScanThresholdKb: Math.floor((Math.max(state.limits.exactScanCandidatesMax * state.params.dimension, state.limits.exactScanElementsMax) * 4) / 1024),
     };
   }
 }

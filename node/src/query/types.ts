@@ -4,6 +4,7 @@
 // does not care which.
 import type { PayloadSchema } from '../shard/payload-index.js';
 import type { CollectionParams } from '../shard/state.js';
+import type { AliasAction } from '../shard/aliases.js';
 import type { PointId, WriteBatch } from '../storage/types.js';
 import type { ReadStrategy } from './read-strategy.js';
 
@@ -95,6 +96,8 @@ export interface ShardInfo {
   /** Vectors plus graph. */
   memoryBytes: number;
   walBytes: number;
+  /** Filtered searches whose candidates hold at most this many KiB of vectors are scanned exactly (Qdrant's full_scan_threshold). */
+  fullScanThresholdKb: number;
 }
 
 /** One shard's replica as a collection reads it. */
@@ -118,6 +121,12 @@ export interface SearchSpec {
   withPayload: PayloadSelector;
   withVector: boolean;
   scoreThreshold?: number;
+  /**
+   * Qdrant's Maximal Marginal Relevance: the nearest `candidatesLimit` are re-ranked greedily by
+   * (1 - diversity) · similarity to the query - diversity · the largest similarity to a point
+   * already picked.
+   */
+  mmr?: { diversity: number; candidatesLimit: number };
 }
 
 export interface SearchResult {
@@ -139,10 +148,13 @@ export interface CollectionInfo {
   payloadIndexes: PayloadIndexInfo[];
   memoryBytes: number;
   walBytes: number;
+  fullScanThresholdKb: number;
 }
 
 export interface Collection {
   readonly name: string;
+  /** The collection's parameters as they are now (PATCH changes the default ef). */
+  readonly params: CollectionParams;
   info(opts: ReadOptions): Promise<CollectionInfo>;
   /** Resolves once every shard's part is durable and applied; returns an operation id. */
   write(batch: WriteBatch, opts: WriteOptions): Promise<number>;
@@ -163,16 +175,39 @@ export interface CreateOptions {
   writeConsistency?: WriteConsistency;
 }
 
+/** What PATCH /collections/{name} may change: the search-time parameters (the graph's m and ef_construct are fixed at creation). */
+export interface CollectionUpdate {
+  /** Default HNSW ef of searches that do not name one. */
+  efSearch?: number;
+}
+
+export interface AliasRecord {
+  alias: string;
+  collection: string;
+}
+
+export type { AliasAction } from '../shard/aliases.js';
+
 /** What the API serves: the collections of one standalone node or of a whole cluster. */
 export interface Database {
   readonly mode: 'standalone' | 'cluster';
+  /** Collections (not aliases), sorted. */
   names(): string[];
+  /** Whether a collection of this name exists (an alias is not one: see resolve). */
   has(name: string): boolean;
-  /** The collection, or a coded 404. */
+  /** The collection an alias names, or the name itself when it is no alias. */
+  resolve(name: string): string;
+  /** The collection of a name or an alias, or a coded 404. */
   collection(name: string): Collection;
   create(name: string, params: CollectionParams, options?: CreateOptions): Promise<void>;
-  /** False when there was no such collection. */
+  /** False when there was no such collection (an alias is not deleted this way); its aliases go with it. */
   delete(name: string): Promise<boolean>;
+  /** Changes a collection's search-time parameters (its name or an alias); durable when it resolves. */
+  update(name: string, update: CollectionUpdate): Promise<void>;
+  /** Every alias, sorted by alias. */
+  aliases(): AliasRecord[];
+  /** Applies alias actions all or none (Qdrant's change_aliases); durable when it resolves. */
+  updateAliases(actions: AliasAction[]): Promise<void>;
   /** Role and membership for /v1/status. */
   clusterStatus(): Record<string, unknown>;
   /** Per collection, what this node holds, for metrics and /v1/status (no remote calls). */

@@ -6,3 +6,6 @@ export { parseFilter, parsePointId } from '../shard/filter.js';
 export { PAYLOAD_SCHEMAS, type PayloadSchema } from '../shard/payload-index.js';
 export { checkPayload } from '../shard/validate.js';
 export type { CollectionParams } from '../shard/state.js';
+export { VECTOR_NAME_LENGTH_MAX } from '../shard/state.js';
+export { ALIAS_ACTIONS_MAX, type AliasAction } from '../shard/aliases.js';
+export { PAYLOAD_KEYS_MAX } from '../shard/state.js';

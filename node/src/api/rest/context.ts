@@ -16,6 +16,9 @@ export interface RestLimits {
   searchLimitMax: number;
   searchEfMax: number;
   writesInFlightMax: number;
+  /** The shards' exact-scan planner limits (reported as Qdrant's hnsw_config.full_scan_threshold). */
+  exactScanCandidatesMax: number;
+  exactScanElementsMax: number;
   /** A request without its own `timeout` gets this deadline, for every hop. */
   requestTimeoutMs: number;
 }
@@ -32,6 +35,8 @@ export interface AppDeps {
   database: Database;
   limits: RestLimits;
   hnswDefaults: HnswParams;
+  /** Size of one WAL segment (reported as Qdrant's wal_config.wal_capacity_mb). */
+  walSegmentSizeBytes: number;
   auth: Authenticator;
   metrics: NodeMetrics;
   info: SystemInfo;
@@ -113,16 +118,25 @@ export function readOptionsOf(req: FastifyRequest, limits: RestLimits): ReadOpti
   };
 }
 
+/** The response header of an eventual read's report (see readWithReport). */
+export const READ_REPLICAS_HEADER = 'jade-read-replicas';
+
 /**
  * Read options plus, for eventual reads, a report of which replica served each shard and how many
- * committed entries it had not applied yet (beside the result as `read_replicas`).
+ * committed entries it had not applied yet: report(reply) sets it as the `jade-read-replicas`
+ * header (JSON), not beside the result, whose fields are Qdrant's and nothing else.
  */
-export function readWithReport(req: FastifyRequest, limits: RestLimits): { opts: ReadOptions; report(): Record<string, unknown> } {
+export function readWithReport(req: FastifyRequest, limits: RestLimits): { opts: ReadOptions; report(reply: FastifyReply): void } {
   const opts = readOptionsOf(req, limits);
-  if (opts.consistency !== 'eventual') return { opts, report: () => ({}) };
+  if (opts.consistency !== 'eventual') return { opts, report: () => undefined };
   const seen = new Map<number, { shard: number; peer_id: string; behind_entries: number }>();
   opts.observeReplica = (shard, r) => seen.set(shard, { shard, peer_id: r.nodeId, behind_entries: Math.max(0, r.commit - r.applied) });
-  return { opts, report: () => (seen.size > 0 ? { read_replicas: [...seen.values()].sort((a, b) => a.shard - b.shard) } : {}) };
+  return {
+    opts,
+    report: (reply) => {
+      if (seen.size > 0) reply.header(READ_REPLICAS_HEADER, JSON.stringify([...seen.values()].sort((a, b) => a.shard - b.shard)));
+    },
+  };
 }
 
 export const WRITE_CONSISTENCIES: readonly WriteConsistency[] = ['majority', 'all', 'one'];

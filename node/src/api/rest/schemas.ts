@@ -9,6 +9,8 @@ const vector = {
 const payload = { type: ['object', 'null'], additionalProperties: true } as const;
 const filter = { type: ['object', 'null'], additionalProperties: true, description: 'Qdrant filter: must / should / must_not / min_should of conditions' } as const;
 const withPayload = { anyOf: [{ type: 'boolean' }, { type: 'array', items: { type: 'string' } }, { type: 'object' }] } as const;
+/** true / false, or the names of the vectors to return. */
+const withVector = { anyOf: [{ type: 'boolean' }, { type: 'array', items: { type: 'string' } }] } as const;
 const searchParams = {
   type: ['object', 'null'],
   properties: { hnsw_ef: { type: ['integer', 'null'], minimum: 1 }, exact: { type: ['boolean', 'null'] } },
@@ -41,7 +43,8 @@ export const scoredPoint = {
     version: { type: 'integer' },
     score: { type: 'number' },
     payload: { type: ['object', 'null'], additionalProperties: true },
-    vector: { type: ['array', 'null'], items: { type: 'number' } },
+    // An array for the unnamed vector, {name: array} for a named one.
+    vector: { type: ['array', 'object', 'null'], items: { type: 'number' }, additionalProperties: { type: 'array', items: { type: 'number' } } },
   },
 } as const;
 
@@ -50,9 +53,8 @@ export const createCollectionBody = {
   required: ['vectors'],
   properties: {
     vectors: {
+      description: '{"size", "distance"} for an unnamed vector, or {"<name>": {"size", "distance"}} for one named vector',
       type: 'object',
-      required: ['size', 'distance'],
-      properties: { size: { type: 'integer', minimum: 1 }, distance: { type: 'string' } },
     },
     replication_factor: { type: ['integer', 'null'], minimum: 1, description: 'cluster mode: replicas of each shard (default min(3, nodes))' },
     shard_number: { type: ['integer', 'null'], minimum: 1, maximum: 1024, description: 'cluster mode: shards over point-hash ranges (default JADE_DEFAULT_SHARDS); standalone: 1' },
@@ -64,25 +66,56 @@ export const createCollectionBody = {
   },
 } as const;
 
+/** A point's vector in a write: dense, or {name: dense} naming the collection's vector. */
+const pointVector = { description: "a dense vector, or {\"<name>\": vector} naming the collection's vector ('' is the unnamed one)", anyOf: [...vector.anyOf, { type: 'object' }] } as const;
+
 export const upsertBody = {
   type: 'object',
   properties: {
     points: {
       type: 'array',
-      items: { type: 'object', required: ['id', 'vector'], properties: { id: pointId, vector, payload } },
+      items: { type: 'object', required: ['id', 'vector'], properties: { id: pointId, vector: pointVector, payload } },
     },
     batch: {
       type: 'object',
       required: ['ids', 'vectors'],
-      properties: { ids: { type: 'array', items: pointId }, vectors: { type: 'array', items: vector }, payloads: { type: ['array', 'null'], items: payload } },
+      properties: {
+        ids: { type: 'array', items: pointId },
+        vectors: { description: 'a list of vectors, or {"<name>": list of vectors}', anyOf: [{ type: 'array', items: vector }, { type: 'object' }] },
+        payloads: { type: ['array', 'null'], items: payload },
+      },
     },
+  },
+} as const;
+
+const pointsOrFilter = { points: { type: 'array', items: pointId }, filter } as const;
+
+export const setPayloadBody = {
+  type: 'object',
+  required: ['payload'],
+  properties: { payload: { type: 'object', additionalProperties: true }, ...pointsOrFilter, key: { type: ['string', 'null'] } },
+} as const;
+
+export const deletePayloadBody = {
+  type: 'object',
+  required: ['keys'],
+  properties: { keys: { type: 'array', items: { type: 'string' } }, ...pointsOrFilter },
+} as const;
+
+export const pointsSelectorBody = { type: 'object', properties: pointsOrFilter } as const;
+
+export const updateVectorsBody = {
+  type: 'object',
+  required: ['points'],
+  properties: {
+    points: { type: 'array', items: { type: 'object', required: ['id', 'vector'], properties: { id: pointId, vector: pointVector } } },
   },
 } as const;
 
 export const retrieveBody = {
   type: 'object',
   required: ['ids'],
-  properties: { ids: { type: 'array', items: pointId }, with_payload: withPayload, with_vector: { type: 'boolean' } },
+  properties: { ids: { type: 'array', items: pointId }, with_payload: withPayload, with_vector: withVector },
 } as const;
 
 export const deleteBody = {
@@ -99,7 +132,7 @@ export const scrollBody = {
     limit: { type: 'integer', minimum: 0 },
     offset: { anyOf: [pointId, { type: 'null' }] },
     with_payload: withPayload,
-    with_vector: { type: 'boolean' },
+    with_vector: withVector,
   },
 } as const;
 
@@ -110,20 +143,21 @@ const searchOptions = {
   filter,
   params: searchParams,
   with_payload: withPayload,
-  with_vector: { type: 'boolean' },
+  with_vector: withVector,
   score_threshold: { type: ['number', 'null'] },
 } as const;
 
 export const searchRequest = {
   type: 'object',
   required: ['vector'],
-  properties: { vector, ...searchOptions },
+  properties: { vector: { description: 'a dense vector, or {"name", "vector"} naming the collection\'s vector', anyOf: [...vector.anyOf, { type: 'object' }] }, ...searchOptions },
 } as const;
 
 export const queryRequest = {
   type: 'object',
   properties: {
-    query: { description: 'a vector, {nearest: vector}, or a point id whose vector is used', anyOf: [vector, { type: 'object' }, pointId] },
+    query: { description: 'a vector, {nearest: vector} (with "mmr": {diversity, candidates_limit} for Maximal Marginal Relevance), or a point id whose vector is used', anyOf: [vector, { type: 'object' }, pointId] },
+    using: { type: ['string', 'null'], description: "the collection's vector name ('' or absent: the unnamed vector)" },
     ...searchOptions,
   },
 } as const;
@@ -137,10 +171,38 @@ export const payloadIndexBody = {
 /** Error answers every collection route may give. */
 export const errorResponses = { 400: errorResponse, 404: errorResponse, 409: errorResponse, 413: errorResponse, 429: errorResponse, 503: errorResponse, 504: errorResponse };
 
-/** Beside an eventual read's result (cluster mode): the replica that served each shard and how far it was behind. */
-export const readReplicasField = {
-  read_replicas: { type: 'array', items: { type: 'object', properties: { shard: { type: 'integer' }, peer_id: { type: 'string' }, behind_entries: { type: 'integer' } } } },
-};
-
 /** Beside a search's result when allow_partial=true and some shard did not answer. */
-export const partialFields = { partial: { type: 'boolean' }, missing_shards: { type: 'array', items: { type: 'integer' } }, ...readReplicasField };
+export const partialFields = { partial: { type: 'boolean' }, missing_shards: { type: 'array', items: { type: 'integer' } } };
+
+export const updateCollectionBody = {
+  type: ['object', 'null'],
+  properties: {
+    hnsw_config: {
+      type: ['object', 'null'],
+      properties: { ef: { type: ['integer', 'null'], minimum: 1, description: 'JadeVectorDB: default search ef' }, m: { type: ['integer', 'null'] }, ef_construct: { type: ['integer', 'null'] } },
+    },
+  },
+} as const;
+
+export const updateAliasesBody = {
+  type: 'object',
+  required: ['actions'],
+  properties: {
+    actions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          create_alias: { type: 'object', required: ['collection_name', 'alias_name'], properties: { collection_name: { type: 'string' }, alias_name: { type: 'string' } } },
+          delete_alias: { type: 'object', required: ['alias_name'], properties: { alias_name: { type: 'string' } } },
+          rename_alias: { type: 'object', required: ['old_alias_name', 'new_alias_name'], properties: { old_alias_name: { type: 'string' }, new_alias_name: { type: 'string' } } },
+        },
+      },
+    },
+  },
+} as const;
+
+export const aliasesResponse = envelope({
+  type: 'object',
+  properties: { aliases: { type: 'array', items: { type: 'object', properties: { alias_name: { type: 'string' }, collection_name: { type: 'string' } } } } },
+});

@@ -4,7 +4,7 @@ import { parseFilter, parsePointId } from '../../../query/vocabulary.js';
 import type { PointId, PointRecord } from '../../../storage/types.js';
 import { JadeError } from '../../../util/errors.js';
 import { badRequest, intInRange, ok, readWithReport, refuseUnsupported, writeOptionsOf, type RouteContext } from '../context.js';
-import { parsePayload, parseVectors, parseWithPayload, pointJson } from '../convert.js';
+import { parsePayload, parseVectors, parseWithPayload, parseWithVector, pointJson, unwrapVector } from '../convert.js';
 import * as S from '../schemas.js';
 
 export function pointRoutes({ deps, writes }: RouteContext) {
@@ -18,14 +18,18 @@ export function pointRoutes({ deps, writes }: RouteContext) {
       { schema: { tags: ['points'], params: nameParams, body: S.upsertBody, response: { 200: S.envelope({ type: 'object', additionalProperties: true }), ...errors } } },
       async (req, reply) => {
         const body = req.body;
+        const params = database.collection(req.params.name).params;
         const points: PointRecord[] = [];
         if (Array.isArray(body.points)) {
           if (body.points.length > limits.batchPointsMax) throw tooMany(body.points.length, 'points');
-          const vectors = parseVectors(body.points.map((p: any) => p.vector), (i) => `points[${i}].vector`);
+          const vectors = parseVectors(body.points.map((p: any, i: number) => unwrapVector(p.vector, params, `points[${i}].vector`)), (i) => `points[${i}].vector`);
           body.points.forEach((p: any, i: number) => points.push({ id: parsePointId(p.id, `points[${i}].id`), vector: vectors[i], payload: parsePayload(p.payload, `points[${i}].payload`) }));
           body.points.length = 0; // as for batch.vectors below
         } else if (body.batch) {
-          const { ids, vectors, payloads } = body.batch;
+          const { ids, payloads } = body.batch;
+          // Column form: a list of vectors, or {name: list} naming the collection's vector.
+          const vectors: unknown[] = unwrapVector(body.batch.vectors, params, 'batch.vectors') as unknown[];
+          if (!Array.isArray(vectors)) badRequest('batch.vectors must be a list of vectors');
           if (ids.length !== vectors.length || (payloads && payloads.length !== ids.length)) badRequest('batch.ids, batch.vectors and batch.payloads must have the same length');
           if (ids.length > limits.batchPointsMax) throw tooMany(ids.length, 'points');
           const parsed = parseVectors(vectors, (i) => `batch.vectors[${i}]`);
@@ -42,16 +46,17 @@ export function pointRoutes({ deps, writes }: RouteContext) {
 
     app.post<{ Params: { name: string }; Body: Record<string, any> }>(
       '/collections/:name/points',
-      { schema: { tags: ['points'], params: nameParams, body: S.retrieveBody, response: { 200: S.envelope({ type: 'array', items: S.scoredPoint }, { missing_ids: { type: 'array', items: S.pointId }, ...S.readReplicasField }), ...errors } } },
+      { schema: { tags: ['points'], params: nameParams, body: S.retrieveBody, response: { 200: S.envelope({ type: 'array', items: S.scoredPoint }), ...errors } } },
       async (req, reply) => {
         const collection = database.collection(req.params.name);
         const raw: unknown[] = req.body.ids;
         if (raw.length > limits.batchPointsMax) throw tooMany(raw.length, 'ids');
         const ids = raw.map((id, i) => parsePointId(id, `ids[${i}]`));
         const { opts, report } = readWithReport(req, limits);
-        const { found, missing } = await collection.retrieve(ids, parseWithPayload(req.body.with_payload, true), req.body.with_vector === true, opts);
-        // Qdrant omits missing ids; we also list them beside the result.
-        return ok(reply, found.map((p) => pointJson(p)), req, { missing_ids: missing, ...report() });
+        const { found } = await collection.retrieve(ids, parseWithPayload(req.body.with_payload, true), parseWithVector(req.body.with_vector, collection.params), opts);
+        report(reply);
+        // As Qdrant: ids that do not exist are left out.
+        return ok(reply, found.map((p) => pointJson(p, collection.params)), req);
       },
     );
 
@@ -61,9 +66,11 @@ export function pointRoutes({ deps, writes }: RouteContext) {
       async (req, reply) => {
         const collection = database.collection(req.params.name);
         const raw = /^\d+$/.test(req.params.id) ? Number(req.params.id) : req.params.id;
-        const { found } = await collection.retrieve([parsePointId(raw, 'id')], true, true, readWithReport(req, limits).opts);
+        const { opts, report } = readWithReport(req, limits);
+        const { found } = await collection.retrieve([parsePointId(raw, 'id')], true, true, opts);
+        report(reply);
         if (found.length === 0) throw new JadeError('JADE_ERR_NOT_FOUND', `point ${req.params.id} does not exist`);
-        const p = pointJson(found[0]);
+        const p = pointJson(found[0], collection.params);
         return ok(reply, { id: p.id, payload: p.payload ?? {}, vector: p.vector }, req);
       },
     );
@@ -89,19 +96,21 @@ export function pointRoutes({ deps, writes }: RouteContext) {
 
     app.post<{ Params: { name: string }; Body: Record<string, any> }>(
       '/collections/:name/points/count',
-      { schema: { tags: ['points'], params: nameParams, body: S.countBody, response: { 200: S.envelope({ type: 'object', properties: { count: { type: 'integer' } } }, S.readReplicasField), ...errors } } },
+      { schema: { tags: ['points'], params: nameParams, body: S.countBody, response: { 200: S.envelope({ type: 'object', properties: { count: { type: 'integer' } } }), ...errors } } },
       async (req, reply) => {
         const collection = database.collection(req.params.name);
         const filter = req.body?.filter;
         parseFilter(filter);
         const { opts, report } = readWithReport(req, limits);
-        return ok(reply, { count: await collection.count(filter, opts) }, req, report());
+        const count = await collection.count(filter, opts);
+        report(reply);
+        return ok(reply, { count }, req);
       },
     );
 
     app.post<{ Params: { name: string }; Body: Record<string, any> }>(
       '/collections/:name/points/scroll',
-      { schema: { tags: ['points'], params: nameParams, body: S.scrollBody, response: { 200: S.envelope({ type: 'object', properties: { points: { type: 'array', items: S.scoredPoint }, next_page_offset: { anyOf: [S.pointId, { type: 'null' }] } } }, S.readReplicasField), ...errors } } },
+      { schema: { tags: ['points'], params: nameParams, body: S.scrollBody, response: { 200: S.envelope({ type: 'object', properties: { points: { type: 'array', items: S.scoredPoint }, next_page_offset: { anyOf: [S.pointId, { type: 'null' }] } } }), ...errors } } },
       async (req, reply) => {
         const body = req.body ?? {};
         refuseUnsupported(body, ['order_by']);
@@ -110,8 +119,9 @@ export function pointRoutes({ deps, writes }: RouteContext) {
         const offset = body.offset === undefined || body.offset === null ? null : parsePointId(body.offset, 'offset');
         parseFilter(body.filter);
         const { opts, report } = readWithReport(req, limits);
-        const page = await collection.scroll({ offset, limit, filter: body.filter, withPayload: parseWithPayload(body.with_payload, true), withVector: body.with_vector === true }, opts);
-        return ok(reply, { points: page.points.map((p) => pointJson(p)), next_page_offset: page.nextOffset }, req, report());
+        const page = await collection.scroll({ offset, limit, filter: body.filter, withPayload: parseWithPayload(body.with_payload, true), withVector: parseWithVector(body.with_vector, collection.params) }, opts);
+        report(reply);
+        return ok(reply, { points: page.points.map((p) => pointJson(p, collection.params)), next_page_offset: page.nextOffset }, req);
       },
     );
   };

@@ -2,16 +2,17 @@
 // into a SearchSpec; the collection layer fans out, merges and pages.
 import type { FastifyInstance } from 'fastify';
 import { parseFilter, parsePointId } from '../../../query/vocabulary.js';
+import type { CollectionParams } from '../../../query/vocabulary.js';
 import type { SearchResult, SearchSpec } from '../../../query/types.js';
 import { JadeError } from '../../../util/errors.js';
 import { badRequest, intInRange, ok, readWithReport, refuseUnsupported, type RestLimits, type RouteContext } from '../context.js';
-import { hitJson, parseVector, parseWithPayload } from '../convert.js';
+import { checkUsing, hitJson, parseVector, parseWithPayload, parseWithVector, unwrapSearchVector } from '../convert.js';
 import * as S from '../schemas.js';
 
-/** Query API fields beyond a plain nearest-neighbour query (multi-stage, named vectors, cross-collection lookup). */
-const QUERY_UNSUPPORTED = ['prefetch', 'using', 'lookup_from'] as const;
+/** Query API fields beyond a nearest-neighbour query (multi-stage, cross-collection lookup). */
+const QUERY_UNSUPPORTED = ['prefetch', 'lookup_from'] as const;
 
-function parseSearchOptions(body: any, limits: RestLimits): Omit<SearchSpec, 'vector' | 'pointId'> {
+function parseSearchOptions(body: any, limits: RestLimits, collectionParams: CollectionParams): Omit<SearchSpec, 'vector' | 'pointId'> {
   const params = body.params ?? {};
   parseFilter(body.filter); // a bad filter is a 400 before any shard is asked
   return {
@@ -21,22 +22,37 @@ function parseSearchOptions(body: any, limits: RestLimits): Omit<SearchSpec, 've
     ef: params.hnsw_ef == null ? undefined : intInRange(params.hnsw_ef, 'params.hnsw_ef', 1, 1, limits.searchEfMax),
     exact: params.exact === true,
     withPayload: parseWithPayload(body.with_payload, false),
-    withVector: body.with_vector === true,
+    withVector: parseWithVector(body.with_vector, collectionParams),
     scoreThreshold: typeof body.score_threshold === 'number' ? body.score_threshold : undefined,
   };
 }
 
-/** Query API's `query`: a vector, {nearest: vector}, or the id of a stored point. */
-function parseQuery(raw: unknown, insideNearest = false): { vector?: Float32Array; pointId?: ReturnType<typeof parsePointId> } {
+/** Query API's `query`: a vector, {nearest: vector} (optionally with mmr), or the id of a stored point. */
+function parseQuery(raw: unknown, limit: number, insideNearest = false): Pick<SearchSpec, 'vector' | 'pointId' | 'mmr'> {
   if (raw === undefined || raw === null) badRequest('query is required (a vector, {"nearest": vector} or a point id)');
   if (typeof raw === 'object' && !Array.isArray(raw)) {
     const o = raw as Record<string, unknown>;
     // One level only: {nearest: {nearest: ...}} nested thousands deep would overflow the stack.
-    if ('nearest' in o && !insideNearest) return parseQuery(o.nearest, true);
+    if ('nearest' in o && !insideNearest) {
+      for (const k of Object.keys(o)) if (k !== 'nearest' && k !== 'mmr') badRequest(`query.${k} is not supported: a nearest query takes "nearest" and "mmr"`);
+      return { ...parseQuery(o.nearest, limit, true), ...(o.mmr === undefined || o.mmr === null ? {} : { mmr: parseMmr(o.mmr, limit) }) };
+    }
     badRequest('only nearest-neighbour queries are supported: query must be a vector, {"nearest": ...} or a point id');
   }
   if (typeof raw === 'number' || (typeof raw === 'string' && /^[0-9a-f-]{32,36}$/i.test(raw))) return { pointId: parsePointId(raw, 'query') };
   return { vector: parseVector(raw, 'query') };
+}
+
+/** Qdrant's MMR: diversity in [0, 1] (default 0.5), candidates_limit ≥ limit (default: limit). */
+function parseMmr(raw: unknown, limit: number): NonNullable<SearchSpec['mmr']> {
+  if (typeof raw !== 'object' || Array.isArray(raw)) badRequest('query.mmr must be {"diversity", "candidates_limit"}');
+  const o = raw as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (k !== 'diversity' && k !== 'candidates_limit') badRequest(`query.mmr.${k} is not a field of mmr`);
+  const diversity = o.diversity ?? 0.5;
+  if (typeof diversity !== 'number' || !(diversity >= 0 && diversity <= 1)) badRequest('query.mmr.diversity must be a number in [0, 1]');
+  const candidatesLimit = o.candidates_limit ?? limit;
+  if (typeof candidatesLimit !== 'number' || !Number.isInteger(candidatesLimit) || candidatesLimit < 0) badRequest('query.mmr.candidates_limit must be an integer ≥ 0');
+  return { diversity, candidatesLimit };
 }
 
 /** A partial answer says so beside the result (allow_partial=true); a complete one adds nothing. */
@@ -57,10 +73,13 @@ export function searchRoutes({ deps }: RouteContext) {
       '/collections/:name/points/search',
       { schema: { tags: ['search'], params: nameParams, body: S.searchRequest, response: { 200: S.envelope({ type: 'array', items: S.scoredPoint }, S.partialFields), ...errors } } },
       async (req, reply) => {
-        const spec: SearchSpec = { ...parseSearchOptions(req.body, limits), vector: parseVector(req.body.vector, 'vector') };
+        const collection = database.collection(req.params.name);
+        const params = collection.params;
+        const spec: SearchSpec = { ...parseSearchOptions(req.body, limits, params), vector: parseVector(unwrapSearchVector(req.body.vector, params, 'vector'), 'vector') };
         const { opts, report } = readWithReport(req, limits);
-        const result = await database.collection(req.params.name).search(spec, opts);
-        return ok(reply, result.hits.map(hitJson), req, { ...partialExtra([result]), ...report() });
+        const result = await collection.search(spec, opts);
+        report(reply);
+        return ok(reply, result.hits.map((h) => hitJson(h, params)), req, partialExtra([result]));
       },
     );
 
@@ -71,10 +90,12 @@ export function searchRoutes({ deps }: RouteContext) {
         const searches: any[] = req.body.searches;
         checkBatch(searches.length);
         const collection = database.collection(req.params.name);
-        const specs = searches.map((s, i): SearchSpec => ({ ...parseSearchOptions(s, limits), vector: parseVector(s.vector, `searches[${i}].vector`) }));
+        const params = collection.params;
+        const specs = searches.map((s, i): SearchSpec => ({ ...parseSearchOptions(s, limits, params), vector: parseVector(unwrapSearchVector(s.vector, params, `searches[${i}].vector`), `searches[${i}].vector`) }));
         const { opts, report } = readWithReport(req, limits);
         const results = await collection.searchBatch(specs, opts);
-        return ok(reply, results.map((r) => r.hits.map(hitJson)), req, { ...partialExtra(results), ...report() });
+        report(reply);
+        return ok(reply, results.map((r) => r.hits.map((h) => hitJson(h, params))), req, partialExtra(results));
       },
     );
 
@@ -84,10 +105,14 @@ export function searchRoutes({ deps }: RouteContext) {
       async (req, reply) => {
         const collection = database.collection(req.params.name);
         refuseUnsupported(req.body, QUERY_UNSUPPORTED);
-        const spec: SearchSpec = { ...parseSearchOptions(req.body, limits), ...parseQuery(req.body.query) };
+        const params = collection.params;
+        checkUsing(req.body.using, params);
+        const options = parseSearchOptions(req.body, limits, params);
+        const spec: SearchSpec = { ...options, ...parseQuery(req.body.query, options.limit) };
         const { opts, report } = readWithReport(req, limits);
         const result = await collection.search(spec, opts);
-        return ok(reply, { points: result.hits.map(hitJson) }, req, { ...partialExtra([result]), ...report() });
+        report(reply);
+        return ok(reply, { points: result.hits.map((h) => hitJson(h, params)) }, req, partialExtra([result]));
       },
     );
 
@@ -99,10 +124,16 @@ export function searchRoutes({ deps }: RouteContext) {
         checkBatch(searches.length);
         const collection = database.collection(req.params.name);
         searches.forEach((s, i) => refuseUnsupported(s, QUERY_UNSUPPORTED, `searches[${i}]: `));
-        const specs = searches.map((s): SearchSpec => ({ ...parseSearchOptions(s, limits), ...parseQuery(s.query) }));
+        const params = collection.params;
+        const specs = searches.map((s): SearchSpec => {
+          checkUsing(s.using, params);
+          const options = parseSearchOptions(s, limits, params);
+          return { ...options, ...parseQuery(s.query, options.limit) };
+        });
         const { opts, report } = readWithReport(req, limits);
         const results = await collection.searchBatch(specs, opts);
-        return ok(reply, results.map((r) => ({ points: r.hits.map(hitJson) })), req, { ...partialExtra(results), ...report() });
+        report(reply);
+        return ok(reply, results.map((r) => ({ points: r.hits.map((h) => hitJson(h, params)) })), req, partialExtra(results));
       },
     );
   };

@@ -7,10 +7,10 @@ import * as S from '../schemas.js';
 export function systemRoutes({ deps }: RouteContext) {
   const { database, metrics } = deps;
   return async (app: FastifyInstance) => {
-    app.get('/', { schema: { tags: ['system'], response: { 200: { type: 'object', additionalProperties: true } } } }, async () => ({
+    // Qdrant's VersionInfo, nothing more (its clients refuse extra fields); JadeVectorDB's own version is in /v1/status.
+    app.get('/', { schema: { tags: ['system'], response: { 200: { type: 'object', properties: { title: { type: 'string' }, version: { type: 'string' } } } } } }, async () => ({
       title: 'JadeVectorDB',
       version: QDRANT_COMPAT_VERSION,
-      jade_version: deps.info.version,
     }));
 
     app.get('/healthz', { schema: { tags: ['system'], response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
