@@ -3,6 +3,8 @@
 // (a meta command's MetaResult, a shard write's index), a follower that missed more entries than
 // the leader retains catches up through a snapshot streamed by the transport (snapshots every
 // 8 entries, 2 retained), and a whole cluster restarted on its data dirs recovers every group.
+// Payload and vector updates replicate like upserts (every replica reaches the same payloads and
+// payload-index answers, also after a restart), and aliases and PATCHed parameters are meta commands.
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -10,6 +12,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLUSTER_DEFAULTS, ClusterNode, type ClusterOptions, type ClusterPeer } from '../../node/src/cluster/cluster-node.js';
 import { PROPOSE_METHOD } from '../../node/src/cluster/router.js';
+import { ClusterDatabase } from '../../node/src/query/cluster-database.js';
+import { parseFilter } from '../../node/src/shard/filter.js';
 import { DEFAULT_SHARD_LIMITS, type ShardState } from '../../node/src/shard/state.js';
 import { RealDisk } from '../../node/src/storage/disk.js';
 import type { WriteBatch } from '../../node/src/storage/types.js';
@@ -220,5 +224,71 @@ describe('cluster node on RaftDriver + FileRaftStorage', () => {
       });
       expect(count).toBe(400);
     }
+  }, 60_000);
+
+  it('replicates payload and vector updates to every replica, and aliases and search parameters through the meta group', async () => {
+    await startThree();
+    const metaLeader = await waitFor('a meta leader', () => leaderOf('meta'));
+    await metaLeader.create('p', { dimension: 2, metric: 'l2', hnsw: { m: 8, efConstruction: 32, efSearch: 16 }, vectorName: 'text' }, { replicationFactor: 3 });
+    const leader = await waitFor('a shard leader', () => leaderOf('c-p-'));
+    const points = Array.from({ length: 10 }, (_, id) => ({ id, vector: Float32Array.from([id, 0]), payload: { c: id % 2 ? 'odd' : 'even', n: id } as Record<string, unknown> }));
+    await write(leader, 'p', { ops: [{ kind: 'create_payload_index', field: 'c', schema: 'keyword' }, { kind: 'upsert', points }] });
+    await write(leader, 'p', { ops: [{ kind: 'set_payload', payload: { c: 'set', extra: 1 }, overwrite: false, target: { ids: [0, 1] } }] });
+    await write(leader, 'p', { ops: [{ kind: 'set_payload', payload: { tag: true }, overwrite: false, target: { filterJson: JSON.stringify({ must: [{ key: 'c', match: { value: 'odd' } }] }) } }] });
+    await write(leader, 'p', { ops: [{ kind: 'set_payload', payload: { c: 'over' }, overwrite: true, target: { ids: [2] } }] });
+    await write(leader, 'p', { ops: [{ kind: 'delete_payload', keys: ['n'], target: { ids: [4] } }] });
+    await write(leader, 'p', { ops: [{ kind: 'update_vectors', points: [{ id: 5, vector: Float32Array.from([50, 50]) }] }] });
+    await expect(write(leader, 'p', { ops: [{ kind: 'set_payload', payload: { a: 1 }, overwrite: false, target: { ids: [999] } }] })).rejects.toMatchObject({ code: 'JADE_ERR_NOT_FOUND' });
+    const want = new Map<number, Record<string, unknown>>(points.map((p) => [p.id as number, { ...p.payload }]));
+    want.set(0, { c: 'set', n: 0, extra: 1 });
+    want.set(1, { c: 'set', n: 1, extra: 1 });
+    for (const id of [3, 5, 7, 9]) want.set(id, { ...want.get(id)!, tag: true });
+    want.set(2, { c: 'over' });
+    want.set(4, { c: 'even' });
+    // Through a follower right after an upsert through the leader: its read barrier makes the point
+    // exist there before the update is validated (no spurious 404).
+    const follower = [...running.values()].find((n) => n !== leader)!;
+    for (let i = 0; i < 5; i++) {
+      await write(leader, 'p', { ops: [{ kind: 'upsert', points: [{ id: 100 + i, vector: Float32Array.from([1, i]), payload: { c: 'late' } }] }] });
+      await write(follower, 'p', { ops: [{ kind: 'set_payload', payload: { via: 'follower' }, overwrite: false, target: { ids: [100 + i] } }] });
+      want.set(100 + i, { c: 'late', via: 'follower' });
+    }
+    const oddCount = [...want.values()].filter((p) => p.c === 'odd').length;
+    const expectReplicas = async (when: string) => {
+      for (const node of running.values()) {
+        const state = await waitFor(`${when}: every replica to apply the updates`, async () => {
+          try {
+            const s = await read(node, 'p');
+            return Array.from(s.get(5)?.vector ?? []).join() === '50,50' ? s : null;
+          } catch {
+            return null;
+          }
+        });
+        for (const [id, payload] of want) expect(state.get(id)!.payload, `${when}: payload of ${id}`).toEqual(payload);
+        expect(state.countMatching(parseFilter({ must: [{ key: 'c', match: { value: 'odd' } }] }))).toBe(oddCount);
+        expect(state.countMatching(parseFilter({ must: [{ key: 'c', match: { value: 'set' } }] }))).toBe(2);
+      }
+    };
+    await expectReplicas('after the writes');
+
+    // Aliases and PATCHed parameters: meta commands every node applies.
+    await (await waitFor('a meta leader', () => leaderOf('meta'))).updateAliases([{ kind: 'create', alias: 'live', collection: 'p' }]);
+    await (await waitFor('a meta leader', () => leaderOf('meta'))).updateSearchParams('p', 77);
+    await expect((await waitFor('a meta leader', () => leaderOf('meta'))).updateAliases([{ kind: 'create', alias: 'x', collection: 'p' }, { kind: 'delete', alias: 'nope' }])).rejects.toMatchObject({ code: 'JADE_ERR_NOT_FOUND' });
+    const expectMeta = async (when: string) => {
+      for (const node of running.values()) {
+        await waitFor(`${when}: ${node.nodeId} to see the alias and the new ef`, () => node.resolve('live') === 'p' && node.collectionMeta('p').params.hnsw.efSearch === 77);
+        expect(node.aliases()).toEqual([{ alias: 'live', collection: 'p' }]);
+        const collection = new ClusterDatabase(node, { readStrategy: 'round-robin' }).collection('live');
+        expect([collection.name, collection.params.vectorName, collection.params.hnsw.efSearch]).toEqual(['p', 'text', 77]);
+      }
+    };
+    await expectMeta('after the meta commands');
+
+    // A full restart replays (or restores from snapshots) the same state on every node.
+    for (const p of peers) await stop(p.id);
+    for (const p of peers) await start(p.id);
+    await expectMeta('after a restart');
+    await expectReplicas('after a restart');
   }, 60_000);
 });
