@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_CONFIG, type NodeConfig } from '../../node/src/config.js';
 import { startNode, type RunningNode } from '../../node/src/node.js';
 import { randomVector, rng } from './harness.js';
-import { operationOf, qdrantContract } from './qdrant-schemas.js';
+import { checkAnswersOf, qdrantContract, type AnswerCheck } from './qdrant-schemas.js';
 
 const DIM = 16;
 const POINTS = 400;
@@ -81,39 +81,8 @@ async function statusOf(promise: Promise<unknown>): Promise<number> {
 const collectionOf = (d: Distance) => `client_${d.toLowerCase()}`;
 
 const contract = qdrantContract();
-/** Answers that did not match Qdrant's schema (collected on the server side, asserted at the end). */
-const mismatches: string[] = [];
-let validated = 0;
-
-/** Validates every JSON answer of a Qdrant route the node sends. */
-function captureAnswers(server: RunningNode['app']['server']): void {
-  server.on('request', (req: { method?: string; url?: string }, res: { write: (...a: unknown[]) => boolean; end: (...a: unknown[]) => unknown; statusCode: number; on(e: string, f: () => void): void }) => {
-    const op = operationOf(req.method ?? 'GET', req.url ?? '/');
-    if (!op) return;
-    const chunks: Buffer[] = [];
-    const keep = (chunk: unknown) => {
-      if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') chunks.push(Buffer.from(chunk as string));
-    };
-    const write = res.write.bind(res);
-    const end = res.end.bind(res);
-    res.write = (...a: unknown[]) => {
-      keep(a[0]);
-      return write(...a);
-    };
-    res.end = (...a: unknown[]) => {
-      keep(a[0]);
-      return end(...a);
-    };
-    res.on('finish', () => {
-      try {
-        contract.check(op, res.statusCode, JSON.parse(Buffer.concat(chunks).toString('utf8')));
-        validated++;
-      } catch (e) {
-        mismatches.push((e as Error).message);
-      }
-    });
-  });
-}
+/** Every answer of a Qdrant route the node sends, checked against Qdrant's schema. */
+let answers: AnswerCheck;
 
 let node: RunningNode;
 let dataDir: string;
@@ -128,7 +97,7 @@ function config(overrides: Partial<NodeConfig> = {}): NodeConfig {
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'jade-qdrant-client-'));
   node = await startNode(config({ dataDir }));
-  captureAnswers(node.app.server);
+  answers = checkAnswersOf(node.app.server);
   let rootProbes = 0;
   node.app.server.on('request', (req: { method?: string; url?: string }) => {
     if (req.method === 'GET' && req.url === '/') rootProbes++;
@@ -341,8 +310,8 @@ describe('@qdrant/js-client-rest against a real node', () => {
   });
 
   it("every answer matched Qdrant's response schema for its operation", () => {
-    expect(mismatches).toEqual([]);
-    expect(validated).toBeGreaterThan(50);
+    expect(answers.mismatches).toEqual([]);
+    expect(answers.validated).toBeGreaterThan(50);
     for (const op of ['get_collections', 'get_collection', 'create_collection', 'delete_collection', 'collection_exists', 'upsert_points', 'query_points', 'search_points', 'get_points', 'scroll_points', 'count_points', 'delete_points', 'set_payload', 'overwrite_payload', 'delete_payload', 'clear_payload', 'update_vectors', 'update_collection', 'update_aliases', 'get_collection_aliases', 'get_collections_aliases', 'create_field_index', 'query_batch_points', 'search_batch_points']) {
       expect(contract.checkedOk.has(op), op).toBe(true);
     }

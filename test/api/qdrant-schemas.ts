@@ -183,3 +183,46 @@ export function qdrantContract(): QdrantContract {
   };
   return cached;
 }
+
+export interface AnswerCheck {
+  /** Answers that did not match (one message each). */
+  readonly mismatches: string[];
+  /** Answers checked so far. */
+  readonly validated: number;
+}
+
+/**
+ * Checks every answer of a Qdrant route that an HTTP server sends (a real node's, driven by a
+ * client or a framework): the body is captured as it is written and validated once it is sent.
+ */
+export function checkAnswersOf(server: { on(event: 'request', listener: (req: any, res: any) => void): unknown }): AnswerCheck {
+  const contract = qdrantContract();
+  const check = { mismatches: [] as string[], validated: 0 };
+  server.on('request', (req: { method?: string; url?: string }, res: { write: (...a: unknown[]) => boolean; end: (...a: unknown[]) => unknown; statusCode: number; on(e: string, f: () => void): void }) => {
+    const op = operationOf(req.method ?? 'GET', req.url ?? '/');
+    if (!op) return;
+    const chunks: Buffer[] = [];
+    const keep = (chunk: unknown) => {
+      if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') chunks.push(Buffer.from(chunk as string));
+    };
+    const write = res.write.bind(res);
+    const end = res.end.bind(res);
+    res.write = (...a: unknown[]) => {
+      keep(a[0]);
+      return write(...a);
+    };
+    res.end = (...a: unknown[]) => {
+      keep(a[0]);
+      return end(...a);
+    };
+    res.on('finish', () => {
+      try {
+        contract.check(op, res.statusCode, JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        check.validated++;
+      } catch (e) {
+        check.mismatches.push((e as Error).message);
+      }
+    });
+  });
+  return check;
+}
