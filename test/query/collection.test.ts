@@ -193,6 +193,28 @@ describe('a collection over 5 shards answers as one shard does', () => {
     expect(await many.count(null, READ())).toBe(await one.count(null, READ()));
     expect(await many.count({ must: [{ key: 'tag', match: { value: 'a' } }] }, READ())).toBe(0);
   });
+
+  it('payload and vector updates by id and by filter reach the owning shards, as on one shard', async () => {
+    const ids = (await one.retrieve(pts.slice(60, 140).map((p) => p.id), false, false, READ())).found.map((p) => p.id).slice(0, 50);
+    expect(ids).toHaveLength(50);
+    const opts = { deadlineMs: Date.now() + 5_000 };
+    for (const c of [many, one]) {
+      await c.write({ ops: [{ kind: 'set_payload', payload: { tag: 'z', hot: true }, overwrite: false, target: { ids } }] }, opts);
+      await c.write({ ops: [{ kind: 'set_payload', payload: { tag: 'y' }, overwrite: true, target: { filterJson: JSON.stringify({ must: [{ key: 'tag', match: { value: 'b' } }] }) } }] }, opts);
+      await c.write({ ops: [{ kind: 'delete_payload', keys: ['hot'], target: { ids: ids.slice(0, 10) } }] }, opts);
+      await c.write({ ops: [{ kind: 'update_vectors', points: ids.slice(0, 20).map((id) => ({ id, vector: new Float32Array(8).fill(0.25) })) }] }, opts);
+    }
+    for (const filter of [{ must: [{ key: 'tag', match: { value: 'z' } }] }, { must: [{ key: 'tag', match: { value: 'y' } }] }, { must: [{ key: 'hot', match: { value: true } }] }]) {
+      expect(await many.count(filter, READ()), JSON.stringify(filter)).toBe(await one.count(filter, READ()));
+    }
+    expect(await many.count({ must: [{ key: 'hot', match: { value: true } }] }, READ())).toBe(40); // 50 set, 10 deleted again
+    const a = await many.retrieve(ids, true, true, READ());
+    const b = await one.retrieve(ids, true, true, READ());
+    expect(a.found.map((p) => [p.id, p.payload, Array.from(p.vector!)])).toEqual(b.found.map((p) => [p.id, p.payload, Array.from(p.vector!)]));
+    // A missing id is refused by the shard that owns it with its own 404, and nothing is written there.
+    await expect(many.write({ ops: [{ kind: 'set_payload', payload: { q: 1 }, overwrite: false, target: { ids: [424242] } }] }, opts)).rejects.toMatchObject({ code: 'JADE_ERR_NOT_FOUND', message: 'point 424242 does not exist' });
+    expect(await many.count({ must: [{ key: 'q', match: { value: 1 } }] }, READ())).toBe(0);
+  });
 });
 
 describe('shards that do not answer', () => {
