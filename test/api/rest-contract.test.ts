@@ -209,6 +209,15 @@ describe('system routes', () => {
   });
 });
 
+describe('cluster routes on a standalone node', () => {
+  it('GET /cluster says disabled, GET /collections/{name}/cluster lists the one local shard, DELETE /cluster/peer is refused', async () => {
+    expect((await call(app, { method: 'GET', url: '/cluster' })).body.result).toEqual({ status: 'disabled' });
+    const info = await call(app, { method: 'GET', url: `/collections/${C}/cluster` });
+    expect(info.body.result).toMatchObject({ shard_count: 1, local_shards: [{ shard_id: 0, points_count: SEED.length, state: 'Active' }], remote_shards: [] });
+    expectErrorShape(await call(app, { method: 'DELETE', url: '/cluster/peer/n9' }), 400, 'JADE_ERR_BAD_REQUEST');
+  });
+});
+
 describe('collections', () => {
   it('create, list, get, exists and delete', async () => {
     const created = await call(app, { method: 'PUT', url: '/collections/tmp_c-1.x', payload: { vectors: { size: 3, distance: 'Cosine' }, hnsw_config: { m: 8, ef_construct: 50, ef: 20 } } });
@@ -1301,7 +1310,8 @@ describe('restart', () => {
 
 describe('the Qdrant response contract', () => {
   it('every Qdrant operation we serve answered at least once, and each answer matched its schema', () => {
-    const served = [...new Set(QDRANT_OPERATIONS.map(([, , op]) => op))];
+    // remove_peer succeeds only in cluster mode (this suite runs standalone: it answers 400 here).
+    const served = [...new Set(QDRANT_OPERATIONS.map(([, , op]) => op))].filter((op) => op !== 'remove_peer');
     expect(served.filter((op) => !contract.checkedOk.has(op))).toEqual([]);
   });
 });
