@@ -228,6 +228,11 @@ export class ShardState {
         case 'create_payload_index':
           checkPayloadIndexOp(op);
           break;
+        case 'set_payload':
+        case 'delete_payload':
+        case 'update_vectors':
+          checkUpdateApplicable(op, this.params.dimension, `ops[${o}]`);
+          break;
         default:
           throw new JadeError('JADE_ERR_BAD_REQUEST', `ops[${o}]: unknown write op ${JSON.stringify((op as { kind?: unknown }).kind)}`);
       }
@@ -550,6 +555,7 @@ export class ShardState {
     switch (op.kind) {
       case 'set_payload': {
         if (op.payload === null || typeof op.payload !== 'object' || Array.isArray(op.payload)) throw new JadeError('JADE_ERR_BAD_REQUEST', 'payload must be a JSON object');
+        checkPayload(op.payload, 'payload');
         this.checkPayloadSize(op.payload, 'payload');
         const target = this.validateSelector(op.target);
         // A merge may grow a payload past the limit: checked against the points as they are now.
@@ -728,4 +734,33 @@ function withoutPath(obj: Record<string, unknown>, parts: string[]): Record<stri
   if (child === null || typeof child !== 'object' || Array.isArray(child)) return obj;
   const next = withoutPath(child as Record<string, unknown>, rest);
   return next === child ? obj : { ...obj, [head]: next };
+}
+
+/**
+ * What apply() needs of a payload or vector update, the same on every replica (no configured
+ * limit, no question of which points exist): a storable payload, canonical ids or a parsable
+ * filter, well-formed keys, vectors of the collection's dimension.
+ */
+function checkUpdateApplicable(op: UpdateOp, dimension: number, where: string): void {
+  const checkTarget = (target: PointSelector) => {
+    if (target && 'filterJson' in target) parseDeleteFilter(target.filterJson);
+    else if (target && Array.isArray(target.ids)) target.ids.forEach((id, i) => checkStoredId(id, `${where}.ids[${i}]`));
+    else throw new JadeError('JADE_ERR_BAD_REQUEST', `${where}: no points named (ids or filter)`);
+  };
+  switch (op.kind) {
+    case 'set_payload':
+      if (checkPayload(op.payload, `${where}.payload`) === null) throw new JadeError('JADE_ERR_BAD_REQUEST', `${where}.payload must be a JSON object`);
+      checkTarget(op.target);
+      break;
+    case 'delete_payload':
+      if (!Array.isArray(op.keys) || op.keys.length === 0 || !op.keys.every((k) => typeof k === 'string' && k.length > 0 && !/[[\]]/.test(k))) throw new JadeError('JADE_ERR_BAD_REQUEST', `${where}.keys must be non-empty dotted payload keys`);
+      checkTarget(op.target);
+      break;
+    case 'update_vectors':
+      op.points.forEach((p, i) => {
+        checkStoredId(p.id, `${where}.points[${i}].id`);
+        checkVector(p.vector, dimension, `${where}.points[${i}]`);
+      });
+      break;
+  }
 }
