@@ -99,6 +99,31 @@ describe('forwarded proposals are checked by the leader before they are proposed
     }
   }, 90_000);
 
+  // Regression: a write sent through a node before it hosted the new collection's replica went
+  // out unchecked; when that node then led the group it proposed the bytes as they were, so a
+  // cosine collection stored raw vectors (found by the Qdrant client suite on a cluster).
+  it('holds bytes proposed on the leader itself, unchecked by its replica, to the same rules', async () => {
+    const groupId = await setUp();
+    const leader = await waitFor('a shard leader', () => cluster.leaderOf(groupId));
+    const router = (leader as unknown as { router: { propose(g: string, d: Uint8Array, a: 'majority', deadlineMs: number): Promise<unknown> } }).router;
+    const before = cluster.group(leader, groupId).lastIndex;
+    for (const [what, bytes, code] of badShardProposals()) await expect(router.propose(groupId, bytes, 'majority', Date.now() + 5_000), what).rejects.toMatchObject({ code });
+    expect(cluster.group(leader, groupId).lastIndex).toBe(before);
+    await expectPoints('after refused local proposals', [1]);
+
+    const cos = await cluster.create('cos', { ...PARAMS, metric: 'cosine' });
+    const cosLeader = await waitFor('a cosine shard leader', () => cluster.leaderOf(cos));
+    const cosRouter = (cosLeader as unknown as { router: typeof router }).router;
+    await cosRouter.propose(cos, encodeWriteBatch(upsert([{ id: 1, vector: Float32Array.from([3, 4, 0, 0]) }])), 'majority', Date.now() + 5_000);
+    for (const node of cluster.running.values()) {
+      const state = await waitFor('the cosine point everywhere', async () => {
+        const s = await cluster.read(node, 'cos');
+        return s?.get(1) ? s : null;
+      });
+      expect(Array.from(state.get(1)!.vector), node.nodeId).toEqual([Math.fround(0.6), Math.fround(0.8), 0, 0]);
+    }
+  }, 90_000);
+
   it('refuses malformed meta commands', async () => {
     await cluster.startAll();
     const metaLeader = await waitFor('a meta leader', () => cluster.leaderOf('meta'));

@@ -204,6 +204,7 @@ export class ClusterNode {
       addressOf: (nodeId) => this.addressOf(nodeId),
       replicasOf: (groupId) => this.replicaNodesOf(groupId),
       isClosed: () => this.closed,
+      prepare: (groupId, data) => this.prepareProposal(groupId, data),
     });
   }
 
@@ -505,7 +506,7 @@ export class ClusterNode {
   async proposeMeta(c: MetaCommand, deadlineMs = Date.now() + this.opts.leaderWaitMs): Promise<unknown> {
     const data = encodeMetaCommand(c);
     decodeMetaCommand(data); // refuse a malformed command before it is logged
-    return unwrapMetaResult(await this.router.propose(META_GROUP, data, 'majority', deadlineMs));
+    return unwrapMetaResult(await this.router.propose(META_GROUP, data, 'majority', deadlineMs, { validatedHere: true }));
   }
 
   /**
@@ -547,7 +548,7 @@ export class ClusterNode {
     const data = encodeWriteBatch(sm ? sm.state.validateBatch(batch) : batch);
     this.checkEntrySize(data);
     const ack: ProposeAck = consistency === 'one' ? 'one' : 'majority';
-    const index = (await this.router.propose(groupId, data, ack, deadlineMs)) as number;
+    const index = (await this.router.propose(groupId, data, ack, deadlineMs, { validatedHere: sm !== undefined })) as number;
     if (consistency === 'all') await this.waitAppliedEverywhere(groupId, index, deadlineMs);
     return index;
   }
@@ -590,7 +591,7 @@ export class ClusterNode {
     this.rpc.handle(PROPOSE_METHOD, async ({ json, binary }, ctx) => {
       const { groupId, ack } = json as { groupId: unknown; ack: unknown };
       if (typeof groupId !== 'string' || (ack !== 'majority' && ack !== 'one') || !binary) throw new JadeError('JADE_ERR_BAD_REQUEST', `${PROPOSE_METHOD} needs groupId, ack and the proposal bytes`);
-      const value = await this.router.proposeHere(groupId, binary, ack, ctx.deadlineMs, (g, d) => this.prepareProposal(g, d));
+      const value = await this.router.proposeHere(groupId, binary, ack, ctx.deadlineMs);
       return { json: value ?? null };
     });
     this.rpc.handle('group.waitApplied', async ({ json }, ctx) => {

@@ -19,6 +19,16 @@ export interface RouterOptions {
   /** Node ids holding a replica of the group, preferred leader first (empty when unknown). */
   replicasOf(groupId: string): string[];
   isClosed(): boolean;
+  /**
+   * What the leader proposes for `data` it did not validate itself (a forwarded write, or one
+   * the caller sent before this node hosted the group): validated and normalized, or refused.
+   */
+  prepare(groupId: string, data: Uint8Array): Uint8Array;
+}
+
+export interface ProposeOptions {
+  /** `data` was validated by this node's own replica of the group, so its leader need not redo it. */
+  validatedHere?: boolean;
 }
 
 export class Router {
@@ -49,7 +59,7 @@ export class Router {
   }
 
   /** Proposes `data` to the group until done or the deadline; resolves with the state machine's result. */
-  propose(groupId: string, data: Uint8Array, ack: ProposeAck, deadlineMs: number): Promise<unknown> {
+  propose(groupId: string, data: Uint8Array, ack: ProposeAck, deadlineMs: number, options: ProposeOptions = {}): Promise<unknown> {
     return retryUntil(
       deadlineMs,
       `write to ${groupId}`,
@@ -57,7 +67,10 @@ export class Router {
         const local = this.host.get(groupId);
         if (local?.isLeader) {
           try {
-            return { done: true, value: await local.propose(data, ack, remaining) };
+            // Unvalidated bytes (the replica was not hosted yet when the caller checked) are held
+            // to the same rules as a forwarded write: the log only ever holds validated batches.
+            const entry = options.validatedHere ? data : this.opts.prepare(groupId, data);
+            return { done: true, value: await local.propose(entry, ack, remaining) };
           } catch (e) {
             // Not leader any more, or the entry was replaced: not applied, so trying again is safe.
             if (isJadeError(e) && e.code === 'JADE_ERR_NOT_LEADER') return { done: false, error: e };
@@ -92,10 +105,10 @@ export class Router {
   }
 
   /** Handler side of a forwarded proposal: propose here only if this node leads the group. */
-  async proposeHere(groupId: string, data: Uint8Array, ack: ProposeAck, deadlineMs: number, prepare: (groupId: string, data: Uint8Array) => Uint8Array): Promise<unknown> {
+  async proposeHere(groupId: string, data: Uint8Array, ack: ProposeAck, deadlineMs: number): Promise<unknown> {
     const group = this.host.get(groupId);
     if (!group) throw new JadeError('JADE_ERR_NOT_LEADER', `group ${groupId} is not hosted on ${this.opts.nodeId}`, { leader: '' });
     if (!group.isLeader) throw new JadeError('JADE_ERR_NOT_LEADER', `${this.opts.nodeId} does not lead ${groupId}`, { leader: group.leaderMember });
-    return group.propose(prepare(groupId, data), ack, remainingMs(deadlineMs));
+    return group.propose(this.opts.prepare(groupId, data), ack, remainingMs(deadlineMs));
   }
 }
