@@ -19,12 +19,13 @@ import { validateCollectionName } from '../shard/collection-name.js';
 import type { AliasAction } from '../shard/aliases.js';
 import { RAFT_COMPACTION_LAG_BYTES_DEFAULT, RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT } from '../raft/driver.js';
 import { JadeError, isJadeError } from '../util/errors.js';
+import { wireBool, wireInt, wireObject } from '../util/wire-args.js';
 import { remainingMs, sleep } from '../util/deadline.js';
 import { GroupHost } from './group-host.js';
 import type { GroupStatus, HostedGroup, ProposeAck, RaftGroupOptions } from './hosted-group.js';
 import { IdentityStore, memberId, newClusterId, nodeOfMember } from './identity.js';
 import { MetaDuties, META_VOTERS_MAX } from './meta-duties.js';
-import { MetaStateMachine, decodeMetaCommand, encodeMetaCommand, replicasOnMember, unwrapMetaResult, type CollectionMeta, type MetaCommand, type NodeRecord, type ShardPlacement, type WriteConsistency } from './meta.js';
+import { MetaStateMachine, checkJoiningNode, decodeMetaCommand, encodeMetaCommand, replicasOnMember, unwrapMetaResult, type CollectionMeta, type MetaCommand, type NodeRecord, type ShardPlacement, type WriteConsistency } from './meta.js';
 import { placeShards, type MemberLoad } from './placement.js';
 import { PROPOSE_METHOD, Router } from './router.js';
 import { resolveSeed } from './seeds.js';
@@ -589,21 +590,22 @@ export class ClusterNode {
 
   private registerHandlers(): void {
     this.rpc.handle(PROPOSE_METHOD, async ({ json, binary }, ctx) => {
-      const { groupId, ack } = json as { groupId: unknown; ack: unknown };
+      const { groupId, ack } = wireObject(json, PROPOSE_METHOD);
       if (typeof groupId !== 'string' || (ack !== 'majority' && ack !== 'one') || !binary) throw new JadeError('JADE_ERR_BAD_REQUEST', `${PROPOSE_METHOD} needs groupId, ack and the proposal bytes`);
       const value = await this.router.proposeHere(groupId, binary, ack, ctx.deadlineMs);
       return { json: value ?? null };
     });
     this.rpc.handle('group.waitApplied', async ({ json }, ctx) => {
-      const { groupId, index } = json as { groupId: unknown; index: unknown };
-      if (typeof groupId !== 'string' || typeof index !== 'number') throw new JadeError('JADE_ERR_BAD_REQUEST', 'group.waitApplied needs groupId and index');
+      const { groupId, index: rawIndex } = wireObject(json, 'group.waitApplied');
+      if (typeof groupId !== 'string') throw new JadeError('JADE_ERR_BAD_REQUEST', 'group.waitApplied needs groupId and index');
+      const index = wireInt(rawIndex, 'group.waitApplied', 'index', 0, Number.MAX_SAFE_INTEGER);
       const g = this.host.get(groupId);
       if (!g) throw new JadeError('JADE_ERR_UNAVAILABLE', `no replica of ${groupId} on ${this.opts.nodeId}`);
       await g.whenApplied(index, remainingMs(ctx.deadlineMs));
       return { json: true };
     });
     this.rpc.handle('group.status', async ({ json }) => {
-      const { groupId } = json as { groupId: unknown };
+      const { groupId } = wireObject(json, 'group.status');
       if (typeof groupId !== 'string') throw new JadeError('JADE_ERR_BAD_REQUEST', 'group.status needs groupId');
       const g = this.host.get(groupId);
       if (!g) throw new JadeError('JADE_ERR_UNAVAILABLE', `no replica of ${groupId} on ${this.opts.nodeId}`);
@@ -613,7 +615,7 @@ export class ClusterNode {
       json: { clusterId: this.identity.identity.clusterId, nodeId: this.opts.nodeId, incarnation: this.identity.identity.incarnation, member: this.isMember },
     }));
     this.rpc.handle('cluster.announce', async ({ json }, ctx) => {
-      const { nodeId, incarnation, grpcAddress } = json as { nodeId: unknown; incarnation: unknown; grpcAddress: unknown };
+      const { nodeId, incarnation, grpcAddress } = wireObject(json, 'cluster.announce');
       if (nodeId !== ctx.fromNodeId || typeof grpcAddress !== 'string' || typeof incarnation !== 'string') throw new JadeError('JADE_ERR_BAD_REQUEST', 'cluster.announce names the caller and its address');
       const known = this.meta.state.nodes[nodeId];
       if (known && known.incarnation === incarnation) {
@@ -623,14 +625,16 @@ export class ClusterNode {
       return { json: true };
     });
     this.rpc.handle('cluster.join', async ({ json }, ctx) => {
-      const node = (json as { node?: NodeRecord })?.node;
-      if (!node || node.id !== ctx.fromNodeId) throw new JadeError('JADE_ERR_BAD_REQUEST', 'cluster.join names the calling node');
+      const node = wireObject(json, 'cluster.join').node as NodeRecord | undefined;
+      if (!node || typeof node !== 'object' || node.id !== ctx.fromNodeId) throw new JadeError('JADE_ERR_BAD_REQUEST', 'cluster.join names the calling node');
+      checkJoiningNode(node);
       return { json: await this.admit(node, ctx.deadlineMs) };
     });
     this.rpc.handle('cluster.removePeer', async ({ json }, ctx) => {
-      const { nodeId, force } = json as { nodeId: unknown; force: unknown };
+      const { nodeId, force } = wireObject(json, 'cluster.removePeer');
       if (typeof nodeId !== 'string') throw new JadeError('JADE_ERR_BAD_REQUEST', 'cluster.removePeer needs nodeId');
-      return { json: await this.removePeer(nodeId, force === true, ctx.deadlineMs) };
+      const forced = force === undefined ? false : wireBool(force, 'cluster.removePeer', 'force');
+      return { json: await this.removePeer(nodeId, forced, ctx.deadlineMs) };
     });
   }
 

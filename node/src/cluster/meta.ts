@@ -119,6 +119,11 @@ function member(v: unknown, what: string): string {
   return m;
 }
 
+/** A joining node's record as it asks to be admitted (before the meta leader stamps joinedAtMs). */
+export function checkJoiningNode(v: unknown): NodeRecord {
+  return nodeRecord(isRecord(v) ? { joinedAtMs: 0, ...v } : v);
+}
+
 function nodeRecord(v: unknown): NodeRecord {
   if (!isRecord(v)) bad('node must be an object');
   const labels = v.labels ?? {};

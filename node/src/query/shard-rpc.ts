@@ -7,6 +7,7 @@ import { retryUntil } from '../util/deadline.js';
 import { LocalShardReader } from './local-reader.js';
 import type { Hit, PayloadSelector, PointOutput, ReadOptions, ScrollPage, ScrollRequest, ShardInfo, ShardReader, ShardSearchRequest } from './types.js';
 import type { PointId } from '../storage/types.js';
+import { wireCall, wireRetrieve, wireScroll, wireSearches, type WireCall, type WireSearch } from './shard-wire.js';
 
 export const SHARD_METHODS = { search: 'shard.search', retrieve: 'shard.retrieve', scroll: 'shard.scroll', count: 'shard.count', info: 'shard.info' } as const;
 
@@ -37,21 +38,6 @@ function splitVectors(binary: Uint8Array | undefined, count: number, dimension: 
   aligned.set(bytes);
   const all = new Float32Array(aligned.buffer);
   return Array.from({ length: count }, (_, i) => all.subarray(i * dimension, (i + 1) * dimension));
-}
-
-interface WireSearch {
-  k: number;
-  ef?: number;
-  filter: unknown;
-  exact: boolean;
-  withPayload: PayloadSelector;
-  withVector: boolean;
-  scoreThreshold?: number;
-}
-
-interface WireCall {
-  groupId: string;
-  consistency: ReadOptions['consistency'];
 }
 
 /** A replica's reader for a call from another node: strong reads pass this replica's ReadIndex barrier. */
@@ -86,19 +72,18 @@ function readInfo(node: ClusterNode, replica: LocalShardReplica): ReplicaReadInf
 }
 
 function callOptions(args: WireCall, deadlineMs: number): ReadOptions {
-  if (typeof args?.groupId !== 'string' || (args.consistency !== 'strong' && args.consistency !== 'eventual')) throw new JadeError('JADE_ERR_BAD_REQUEST', 'shard call needs groupId and consistency');
   return { consistency: args.consistency, deadlineMs };
 }
 
 /** Registers the shard read methods this node serves for its replicas. */
 export function serveShardReads(node: ClusterNode): void {
   node.handle(SHARD_METHODS.search, async ({ json, binary }, ctx) => {
-    const args = json as WireCall & { dimension: number; requests: WireSearch[] };
+    const args = wireCall(json, SHARD_METHODS.search);
+    const requests = wireSearches(args.requests, SHARD_METHODS.search);
     const opts = callOptions(args, ctx.deadlineMs);
     const { reader, replica } = localReader(node, args.groupId);
-    if (!Array.isArray(args.requests) || args.requests.length > 10_000) throw new JadeError('JADE_ERR_BAD_REQUEST', 'shard.search needs a list of requests');
-    const vectors = splitVectors(binary, args.requests.length, replica.sm.state.params.dimension);
-    const hits = await reader.search(args.requests.map((r, i) => ({ ...r, vector: vectors[i] })), opts);
+    const vectors = splitVectors(binary, requests.length, replica.sm.state.params.dimension);
+    const hits = await reader.search(requests.map((r, i) => ({ ...r, vector: vectors[i] })), opts);
     const withVectors: Float32Array[] = [];
     const wire = hits.map((list) =>
       list.map((h) => {
@@ -117,28 +102,30 @@ export function serveShardReads(node: ClusterNode): void {
     return { wire, binary: concatVectors(withVectors) };
   };
   node.handle(SHARD_METHODS.retrieve, async ({ json }, ctx) => {
-    const args = json as WireCall & { ids: PointId[]; withPayload: PayloadSelector; withVector: boolean };
+    const args = wireCall(json, SHARD_METHODS.retrieve);
+    const { ids, withPayload, withVector } = wireRetrieve(args, SHARD_METHODS.retrieve);
     const opts = callOptions(args, ctx.deadlineMs);
     const { reader, replica } = localReader(node, args.groupId);
-    const { wire, binary } = points(await reader.retrieve(args.ids, args.withPayload, args.withVector === true, opts));
+    const { wire, binary } = points(await reader.retrieve(ids, withPayload, withVector, opts));
     return { json: { points: wire, replica: readInfo(node, replica) }, binary };
   });
   node.handle(SHARD_METHODS.scroll, async ({ json }, ctx) => {
-    const args = json as WireCall & { request: ScrollRequest };
+    const args = wireCall(json, SHARD_METHODS.scroll);
+    const request = wireScroll(args.request, SHARD_METHODS.scroll);
     const opts = callOptions(args, ctx.deadlineMs);
     const { reader, replica } = localReader(node, args.groupId);
-    const page = await reader.scroll(args.request, opts);
+    const page = await reader.scroll(request, opts);
     const { wire, binary } = points(page.points);
     return { json: { points: wire, nextOffset: page.nextOffset, replica: readInfo(node, replica) }, binary };
   });
   node.handle(SHARD_METHODS.count, async ({ json }, ctx) => {
-    const args = json as WireCall & { filter: unknown };
+    const args = wireCall(json, SHARD_METHODS.count);
     const opts = callOptions(args, ctx.deadlineMs);
     const { reader, replica } = localReader(node, args.groupId);
     return { json: { count: await reader.count(args.filter, opts), replica: readInfo(node, replica) } };
   });
   node.handle(SHARD_METHODS.info, async ({ json }, ctx) => {
-    const args = json as WireCall;
+    const args = wireCall(json, SHARD_METHODS.info);
     const opts = callOptions(args, ctx.deadlineMs);
     const { reader, replica } = localReader(node, args.groupId);
     return { json: { info: await reader.info(opts), replica: readInfo(node, replica) } };
