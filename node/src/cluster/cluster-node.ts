@@ -159,6 +159,9 @@ export class ClusterNode {
   private duties: MetaDuties | null = null;
   private closed = false;
   private joined = false;
+  /** Set while an explicit bootstrap request (POST /cluster/bootstrap) runs: the join loop stands down. */
+  private bootstrapRequested = false;
+  private joining: Promise<void> | null = null;
   /** Addresses announced by peers ahead of the meta state (a restarted pod with a new IP). */
   private readonly announced = new Map<string, string>();
   private readonly log: (line: string) => void;
@@ -271,7 +274,49 @@ export class ClusterNode {
         return;
       }
     }
-    void this.joinLoop();
+    this.startJoinLoop();
+  }
+
+  private startJoinLoop(): void {
+    this.joining = this.joinLoop().catch((e: unknown) => this.log(`join loop stopped: ${String(e)}`));
+  }
+
+  /**
+   * Founds a new cluster with this node, on request (the Kubernetes operator decides which pod founds
+   * it, so pods never race). Refused once this node is or was in a cluster, when it runs a fixed
+   * member set (JADE_PEERS decides itself), and when any seed already answers with a cluster id.
+   */
+  async bootstrapOnRequest(): Promise<{ clusterId: string; nodeId: string; incarnation: string }> {
+    const conflict = (reason: string, message: string) => new JadeError('JADE_ERR_CONFLICT', message, { reason });
+    if (this.closed) throw new JadeError('JADE_ERR_UNAVAILABLE', 'node is shutting down');
+    if (this.isMember || this.identity.identity.clusterId !== null) {
+      throw conflict('ALREADY_MEMBER', `node ${this.opts.nodeId} is already a member of cluster ${this.identity.identity.clusterId ?? this.meta.state.clusterId}`);
+    }
+    if (this.opts.peers.length > 0) throw conflict('FIXED_PEERS', 'this node runs a fixed member set (JADE_PEERS): its first peer bootstraps by itself');
+    if (this.bootstrapRequested) throw conflict('BOOTSTRAP_IN_PROGRESS', 'a bootstrap of this node is already running');
+    this.bootstrapRequested = true;
+    try {
+      const seeds = await this.seedAddresses();
+      const answers = await Promise.all(seeds.map((a) => this.rpc.call(a, 'cluster.identify', { json: {} }, Date.now() + 2_000).then((r) => r.json as { clusterId: string | null; nodeId: string }).catch(() => null)));
+      const existing = answers.find((a) => a?.clusterId);
+      if (existing) throw conflict('CLUSTER_EXISTS', `node ${existing.nodeId} is already in cluster ${existing.clusterId}: this node joins it instead (it keeps trying its seeds)`);
+      await this.joining;
+      if (this.isMember) throw conflict('ALREADY_MEMBER', `node ${this.opts.nodeId} joined cluster ${this.identity.identity.clusterId} meanwhile`);
+      const conf = this.metaGroup?.driver.core.confState();
+      if (conf && conf.voters.length + conf.learners.length > 0) throw conflict('ALREADY_MEMBER', `node ${this.opts.nodeId} already holds meta state from a cluster`);
+      // The empty meta group the join loop opened for the leader to fill is replaced by a founded one.
+      this.duties?.stop();
+      this.duties = null;
+      this.metaGroup = null;
+      await this.host.close(META_GROUP, true);
+      await this.bootstrapNow();
+      return { clusterId: this.meta.state.clusterId!, nodeId: this.opts.nodeId, incarnation: this.identity.identity.incarnation };
+    } catch (e) {
+      if (!this.isMember && !this.closed) this.startJoinLoop();
+      throw e;
+    } finally {
+      this.bootstrapRequested = false;
+    }
   }
 
   private async bootstrapNow(): Promise<void> {
@@ -311,7 +356,8 @@ export class ClusterNode {
       const existing = answers.find((a) => a?.clusterId);
       if (existing) {
         this.log(`peers already form cluster ${existing.clusterId}: joining it instead of bootstrapping`);
-        return this.joinLoop();
+        this.startJoinLoop();
+        return this.joining!;
       }
       if (answers.every((a) => a !== null)) return this.bootstrapNow();
       if (Date.now() - lastLog > WAITING_LOG_EVERY_MS) {
@@ -336,8 +382,9 @@ export class ClusterNode {
     }
     let lastLog = 0;
     let lastError = '';
-    while (!this.closed) {
+    while (!this.closed && !this.bootstrapRequested) {
       for (const address of await this.seedAddresses()) {
+        if (this.bootstrapRequested) return;
         try {
           const reply = await this.rpc.call(address, 'cluster.join', { json: { node: this.selfRecord() } }, Date.now() + 10_000);
           const r = reply.json as { clusterId: string; nodes: NodeRecord[] };

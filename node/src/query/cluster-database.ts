@@ -238,6 +238,10 @@ export class ClusterDatabase implements Database {
   removePeer(nodeId: string, force: boolean, deadlineMs: number): Promise<{ removed: string; degradedGroups: string[] }> {
     return this.node.removePeer(nodeId, force, deadlineMs);
   }
+
+  bootstrapCluster(): Promise<{ clusterId: string; nodeId: string; incarnation: string }> {
+    return this.node.bootstrapOnRequest();
+  }
 }
 
 export { LocalShardReader };

@@ -220,6 +220,8 @@ export interface Database {
   collectionClusterInfo?(name: string, deadlineMs: number): Promise<CollectionClusterInfo>;
   /** Cluster mode: takes a node out of the cluster (DELETE /cluster/peer/{id}). */
   removePeer?(nodeId: string, force: boolean, deadlineMs: number): Promise<{ removed: string; degradedGroups: string[] }>;
+  /** Cluster mode: founds a new cluster with this node, when it is in none (POST /cluster/bootstrap). */
+  bootstrapCluster?(): Promise<{ clusterId: string; nodeId: string; incarnation: string }>;
 }
 
 export interface ClusterInfo {

@@ -1,6 +1,8 @@
 // Cluster routes in Qdrant's dialect where it has one: GET /cluster (peers and Raft status),
 // GET /collections/{name}/cluster (shards, replicas, their states and leaders) and
-// DELETE /cluster/peer/{id} (remove a node; refused while it holds replicas unless forced).
+// DELETE /cluster/peer/{id} (remove a node; refused while it holds replicas unless forced), and
+// POST /cluster/bootstrap (found a new cluster with a node started with --join: the Kubernetes
+// operator picks the one pod that does it).
 // A standalone node answers GET /cluster with status "disabled", as Qdrant does.
 import type { FastifyInstance } from 'fastify';
 import { JadeError } from '../../../util/errors.js';
@@ -68,6 +70,12 @@ export function clusterRoutes({ deps }: RouteContext) {
         },
         req,
       );
+    });
+
+    app.post('/cluster/bootstrap', { schema: { tags: ['cluster'], response: { 200: S.envelope({ type: 'object', properties: { cluster_id: { type: 'string' }, node_id: { type: 'string' }, incarnation: { type: 'string' } } }), ...errors } } }, async (req, reply) => {
+      if (!database.bootstrapCluster) clusterModeOnly('bootstrapping a cluster');
+      const r = await database.bootstrapCluster();
+      return ok(reply, { cluster_id: r.clusterId, node_id: r.nodeId, incarnation: r.incarnation }, req);
     });
 
     app.delete<{ Params: { id: string }; Querystring: { force?: string } }>(
