@@ -44,12 +44,12 @@ export class ThreeNodes {
 
   constructor(private readonly extra: (id: string) => Partial<ClusterOptions> = () => ({})) {}
 
-  /** Starts n0..n2 and waits until all three are meta voters. */
-  async startAll(): Promise<void> {
+  /** Starts n0..n2 (or the nodes named) and waits until every node is a member and three are meta voters. */
+  async startAll(ids: readonly string[] = ['n0', 'n1', 'n2']): Promise<void> {
     this.baseDir = await mkdtemp(path.join(os.tmpdir(), 'jade-cluster-node-'));
-    this.peers = await Promise.all(['n0', 'n1', 'n2'].map(async (id) => ({ id, grpcAddress: `127.0.0.1:${await freePort()}`, restUrl: 'http://127.0.0.1:1' })));
+    this.peers = await Promise.all(ids.map(async (id) => ({ id, grpcAddress: `127.0.0.1:${await freePort()}`, restUrl: 'http://127.0.0.1:1' })));
     for (const p of this.peers) await this.start(p.id);
-    await waitFor('three meta voters', () => [...this.running.values()].every((n) => n.isMember && n.members().filter((m) => m.metaRole === 'voter').length === 3));
+    await waitFor('three meta voters', () => [...this.running.values()].every((n) => n.isMember && n.members().length === ids.length && n.members().filter((m) => m.metaRole === 'voter').length === 3));
   }
 
   async start(id: string): Promise<ClusterNode> {

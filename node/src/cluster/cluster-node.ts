@@ -21,7 +21,11 @@ import { RAFT_COMPACTION_LAG_BYTES_DEFAULT, RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT } 
 import { JadeError, isJadeError } from '../util/errors.js';
 import { wireBool, wireInt, wireObject } from '../util/wire-args.js';
 import { remainingMs, sleep } from '../util/deadline.js';
+import { GroupAdmin } from './group-admin.js';
 import { GroupHost } from './group-host.js';
+import { MoveExecutor } from './move-executor.js';
+import { activeMoves, type DrainRecord, type MoveRecord } from './moves.js';
+import { moveRequestOf, type MoveApiRequest } from './move-requests.js';
 import type { GroupStatus, HostedGroup, ProposeAck, RaftGroupOptions } from './hosted-group.js';
 import { IdentityStore, memberId, newClusterId, nodeOfMember } from './identity.js';
 import { MetaDuties, META_VOTERS_MAX } from './meta-duties.js';
@@ -142,6 +146,18 @@ export interface MemberStatus {
   metaRole: 'voter' | 'learner' | 'none';
   /** Replicas placed on this node's current incarnation. */
   replicas: number;
+  /** Set once POST /cluster/peer/{id}/drain was asked for this incarnation. */
+  drain: DrainRecord['state'] | null;
+}
+
+export interface DrainReport {
+  node: string;
+  /** null: no drain was asked for this incarnation. */
+  state: DrainRecord['state'] | null;
+  replicasLeft: number;
+  movesStarted: number;
+  /** The drain's moves the meta state still lists (active and recently finished). */
+  moves: MoveRecord[];
 }
 
 export class ClusterNode {
@@ -157,6 +173,8 @@ export class ClusterNode {
   readonly lostGroups = new Map<string, string>();
   private metaGroup: HostedGroup | null = null;
   private duties: MetaDuties | null = null;
+  private mover: MoveExecutor | null = null;
+  private readonly admin: GroupAdmin;
   private closed = false;
   private joined = false;
   /** Set while an explicit bootstrap request (POST /cluster/bootstrap) runs: the join loop stands down. */
@@ -210,6 +228,7 @@ export class ClusterNode {
       isClosed: () => this.closed,
       prepare: (groupId, data) => this.prepareProposal(groupId, data),
     });
+    this.admin = new GroupAdmin({ nodeId: opts.nodeId, group: (id) => this.host.get(id), shard: (id) => this.shards.get(id), rpc: this.rpc, addressOf: (id) => this.addressOf(id) });
   }
 
   static async start(disk: Disk, opts: ClusterOptions): Promise<ClusterNode> {
@@ -414,6 +433,8 @@ export class ClusterNode {
       isClosed: () => this.closed,
     });
     this.duties.start();
+    this.mover = new MoveExecutor({ meta: this.meta, metaGroup: () => this.metaGroup, admin: this.admin, proposeMeta: (c, d) => this.proposeMeta(c, d), findLeader: (g, d) => this.findLeader(g, d), log: this.log, isClosed: () => this.closed });
+    this.mover.start();
     this.metaChanged();
   }
 
@@ -502,6 +523,12 @@ export class ClusterNode {
     const wanted = new Map<string, { params: CollectionParams; placement: ShardPlacement }>();
     for (const c of Object.values(this.meta.state.collections)) {
       for (const s of c.shards) if (s.replicas.includes(this.memberId)) wanted.set(s.groupId, { params: c.params, placement: s });
+    }
+    // The target of a move opens the group empty; the group's leader fills it once it is a learner.
+    for (const m of activeMoves(this.meta.state)) {
+      const c = this.meta.state.collections[m.collection];
+      const s = c?.shards.find((x) => x.groupId === m.groupId);
+      if (m.to === this.memberId && c && s) wanted.set(s.groupId, { params: c.params, placement: s });
     }
     await Promise.all([...wanted].map(([groupId, w]) => this.openShard(groupId, w.params, w.placement)));
     const gone = [...this.shards.keys()].filter((g) => !wanted.has(g));
@@ -677,6 +704,13 @@ export class ClusterNode {
       checkJoiningNode(node);
       return { json: await this.admit(node, ctx.deadlineMs) };
     });
+    this.admin.register(this.rpc);
+    this.rpc.handle('cluster.move', async ({ json }, ctx) => ({ json: await this.requestMove(moveRequestOf(json), ctx.deadlineMs) }));
+    this.rpc.handle('cluster.drain', async ({ json }, ctx) => {
+      const { nodeId } = wireObject(json, 'cluster.drain');
+      if (typeof nodeId !== 'string') throw new JadeError('JADE_ERR_BAD_REQUEST', 'cluster.drain needs nodeId');
+      return { json: await this.drain(nodeId, ctx.deadlineMs) };
+    });
     this.rpc.handle('cluster.removePeer', async ({ json }, ctx) => {
       const { nodeId, force } = wireObject(json, 'cluster.removePeer');
       if (typeof nodeId !== 'string') throw new JadeError('JADE_ERR_BAD_REQUEST', 'cluster.removePeer needs nodeId');
@@ -730,6 +764,43 @@ export class ClusterNode {
       if (force && replicas.length > 0) this.log(`node ${nodeId} removed with force: ${replicas.length} groups run without its replica`);
       return { removed: member, degradedGroups: replicas.map((r) => r.groupId) };
     });
+  }
+
+  /** Meta leader: starts a move (move_shard, replicate_shard, drop_replica) or cancels one (abort_transfer). Resolves with the move's id. */
+  requestMove(req: MoveApiRequest, deadlineMs: number): Promise<string> {
+    return this.onMetaLeader('cluster.move', req, deadlineMs, async () => {
+      if (!this.mover) throw new JadeError('JADE_ERR_UNAVAILABLE', 'the meta group is not open yet; retry shortly');
+      const shard = this.collectionMeta(req.collection).shards[req.shard];
+      if (!shard) throw new JadeError('JADE_ERR_NOT_FOUND', `collection "${req.collection}" has no shard ${req.shard}`);
+      if (req.kind === 'abort') return this.mover.cancel(shard.groupId);
+      const member = (nodeId: string | null) => (nodeId === null ? null : this.meta.memberOf(nodeId) ?? (() => { throw new JadeError('JADE_ERR_NOT_FOUND', `no peer ${nodeId} in the cluster`); })());
+      const from = member(req.from);
+      if (req.kind === 'replicate' && from !== null && !shard.replicas.includes(from)) throw new JadeError('JADE_ERR_NOT_FOUND', `peer ${req.from} holds no replica of shard ${req.shard}`);
+      return this.mover.request({ collection: req.collection, groupId: shard.groupId, from: req.kind === 'replicate' ? null : from, to: member(req.to) });
+    });
+  }
+
+  /** Meta leader: starts draining a node (idempotent); the drain's state as every node reports it. */
+  drain(nodeId: string, deadlineMs: number): Promise<DrainReport> {
+    return this.onMetaLeader('cluster.drain', { nodeId }, deadlineMs, async () => {
+      if (!this.mover) throw new JadeError('JADE_ERR_UNAVAILABLE', 'the meta group is not open yet; retry shortly');
+      await this.mover.drain(nodeId);
+      return this.drainReport(nodeId);
+    });
+  }
+
+  /** A node's drain as this node's meta state knows it. */
+  drainReport(nodeId: string): DrainReport {
+    const n = this.meta.state.nodes[nodeId];
+    if (!n) throw new JadeError('JADE_ERR_NOT_FOUND', `no peer ${nodeId} in the cluster`);
+    const d = this.meta.state.drains?.[nodeId];
+    const moves = (this.meta.state.moves ?? []).filter((m) => m.drain === nodeId);
+    return { node: nodeId, state: d && d.incarnation === n.incarnation ? d.state : null, replicasLeft: replicasOnMember(this.meta.state, memberId(n.id, n.incarnation)).length, movesStarted: d?.moves ?? 0, moves };
+  }
+
+  /** Moves in flight and recently finished (every node's meta state has them). */
+  moves(): MoveRecord[] {
+    return [...(this.meta.state.moves ?? [])];
   }
 
   // ---- collections ----
@@ -889,6 +960,7 @@ export class ClusterNode {
           labels: n.labels,
           metaRole: conf.voters.includes(m) ? 'voter' : conf.learners.includes(m) ? 'learner' : 'none',
           replicas: replicasOnMember(this.meta.state, m).length,
+          drain: this.meta.state.drains?.[n.id]?.incarnation === n.incarnation ? this.meta.state.drains[n.id].state : null,
         };
       });
   }
@@ -908,7 +980,7 @@ export class ClusterNode {
       term: m?.term ?? 0,
       metaLeader: m?.leader || null,
       metaVotersMax: META_VOTERS_MAX,
-      members: this.members().map((x) => ({ id: x.id, restUrl: x.restUrl, grpcAddress: x.grpcAddress, voter: x.metaRole === 'voter', metaRole: x.metaRole, incarnation: x.incarnation, replicas: x.replicas })),
+      members: this.members().map((x) => ({ id: x.id, restUrl: x.restUrl, grpcAddress: x.grpcAddress, voter: x.metaRole === 'voter', metaRole: x.metaRole, incarnation: x.incarnation, replicas: x.replicas, drain: x.drain })),
       groups: this.groupStatuses(),
       lostGroups: [...this.lostGroups.keys()],
       transport: { authenticated: this.transport.authenticated, droppedForOtherMember: this.host.droppedForOtherMember, ...this.transport.stats() },
@@ -923,6 +995,7 @@ export class ClusterNode {
     if (this.closed) return;
     this.closed = true;
     this.duties?.stop();
+    this.mover?.stop();
     if (this.peersWriteTimer) clearTimeout(this.peersWriteTimer);
     for (const sm of this.shards.values()) sm.indexer.stop();
     await this.reconciling.catch(() => undefined);

@@ -10,6 +10,7 @@ import { validateParams } from '../shard/state.js';
 import { COLLECTION_NAME_RE } from '../shard/collection-name.js';
 import { JadeError, isJadeError, type ErrorCode } from '../util/errors.js';
 import { incarnationOfMember, memberId, nodeOfMember } from './identity.js';
+import { MOVE_STAGES, MOVES_FINISHED_KEPT, allowedNextStages, checkMove, isActive, replicasAfter, shardOf, type DrainRecord, type MoveRecord, type MoveStage } from './moves.js';
 
 export type WriteConsistency = 'majority' | 'all' | 'one';
 export const WRITE_CONSISTENCIES: readonly WriteConsistency[] = ['majority', 'all', 'one'];
@@ -61,10 +62,16 @@ export type MetaCommand =
   /** PATCH /collections/{name}: the default search ef (the replicas' graphs are unchanged). */
   | { op: 'updateCollection'; name: string; efSearch: number }
   /** Alias actions, all or none. */
-  | { op: 'updateAliases'; actions: AliasAction[] };
+  | { op: 'updateAliases'; actions: AliasAction[] }
+  /** A replica move (move_shard, replicate_shard, drop_replica, or one step of a drain) starts in stage planned. */
+  | { op: 'startMove'; move: Pick<MoveRecord, 'id' | 'collection' | 'groupId' | 'from' | 'to' | 'drain' | 'startedAtMs'> }
+  /** A move reached its next stage; done also updates the shard's replicas. */
+  | { op: 'advanceMove'; id: string; stage: MoveStage; reason: string | null; atMs: number; verified?: { index: number; count: number; digest: string } }
+  /** POST /cluster/peer/{id}/drain starts a drain; the meta leader marks it drained once the node holds nothing. */
+  | { op: 'setDrain'; nodeId: string; incarnation: string; state: 'draining' | 'drained'; atMs: number };
 
 /** What applying a command returned: JSON, so a forwarded proposal can carry it back. */
-export type MetaResult = { ok: true; value?: unknown } | { ok: false; code: ErrorCode; message: string };
+export type MetaResult = { ok: true; value?: unknown } | { ok: false; code: ErrorCode; message: string; details?: Record<string, unknown> };
 
 export interface MetaState {
   clusterId: string | null;
@@ -72,6 +79,10 @@ export interface MetaState {
   collections: Record<string, CollectionMeta>;
   /** alias -> collection; absent in states written before aliases existed. */
   aliases?: Record<string, string>;
+  /** Replica moves in flight and the last MOVES_FINISHED_KEPT finished ones; absent before moves existed. */
+  moves?: MoveRecord[];
+  /** Nodes being (or done being) drained, by node id; absent before drains existed. */
+  drains?: Record<string, DrainRecord>;
 }
 
 export function emptyMetaState(): MetaState {
@@ -211,6 +222,31 @@ export function decodeMetaCommand(data: Uint8Array): MetaCommand {
     case 'updateAliases':
       if (!Array.isArray(v.actions) || v.actions.length > ALIAS_ACTIONS_MAX) bad(`actions must be a list of at most ${ALIAS_ACTIONS_MAX}`);
       return { op: 'updateAliases', actions: v.actions.map((a, i) => aliasAction(a, i)) };
+    case 'startMove': {
+      const m = v.move;
+      if (!isRecord(m)) bad('move must be an object');
+      const optMember = (x: unknown, what: string) => (x === null ? null : member(x, what));
+      return {
+        op: 'startMove',
+        move: {
+          id: str(m.id, 'move.id', /^[A-Za-z0-9_.:@-]{1,400}$/, 400),
+          collection: str(m.collection, 'move.collection', COLLECTION_NAME_RE, 255),
+          groupId: str(m.groupId, 'move.groupId', /^[A-Za-z0-9_.-]{1,300}$/, 300),
+          from: optMember(m.from, 'move.from'),
+          to: optMember(m.to, 'move.to'),
+          drain: m.drain === null ? null : str(m.drain, 'move.drain', NODE_ID_RE),
+          startedAtMs: int(m.startedAtMs, 'move.startedAtMs', 0, Number.MAX_SAFE_INTEGER),
+        },
+      };
+    }
+    case 'advanceMove': {
+      if (!MOVE_STAGES.includes(v.stage as MoveStage)) bad(`stage must be one of ${MOVE_STAGES.join(', ')}`);
+      const verified = v.verified === undefined ? undefined : isRecord(v.verified) ? { index: int(v.verified.index, 'verified.index', 0, Number.MAX_SAFE_INTEGER), count: int(v.verified.count, 'verified.count', 0, Number.MAX_SAFE_INTEGER), digest: str(v.verified.digest, 'verified.digest', /^[0-9a-f]{1,32}$/) } : bad('verified must be an object');
+      return { op: 'advanceMove', id: str(v.id, 'id', undefined, 400), stage: v.stage as MoveStage, reason: v.reason === null ? null : str(v.reason, 'reason', undefined, 1000), atMs: int(v.atMs, 'atMs', 0, Number.MAX_SAFE_INTEGER), ...(verified ? { verified } : {}) };
+    }
+    case 'setDrain':
+      if (v.state !== 'draining' && v.state !== 'drained') bad('state must be draining or drained');
+      return { op: 'setDrain', nodeId: str(v.nodeId, 'nodeId', NODE_ID_RE), incarnation: str(v.incarnation, 'incarnation', INCARNATION_RE), state: v.state, atMs: int(v.atMs, 'atMs', 0, Number.MAX_SAFE_INTEGER) };
     default:
       return bad(`unknown op ${JSON.stringify(v.op)?.slice(0, 40)}`);
   }
@@ -233,7 +269,7 @@ export class MetaStateMachine {
     try {
       result = this.applyCommand(decodeMetaCommand(entry.data));
     } catch (e) {
-      result = isJadeError(e) ? { ok: false, code: e.code, message: e.message } : { ok: false, code: 'JADE_ERR_INTERNAL', message: String(e) };
+      result = isJadeError(e) ? { ok: false, code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } : { ok: false, code: 'JADE_ERR_INTERNAL', message: String(e) };
     }
     if (result.ok) this.changed();
     return result;
@@ -268,6 +304,7 @@ export class MetaStateMachine {
         const n = s.nodes[c.nodeId];
         if (!n || n.incarnation !== c.incarnation) return { ok: false, code: 'JADE_ERR_NOT_FOUND', message: `node ${c.nodeId} (incarnation ${c.incarnation}) is not a member` };
         delete s.nodes[c.nodeId];
+        if (s.drains) delete s.drains[c.nodeId];
         return { ok: true };
       }
       case 'createCollection':
@@ -292,7 +329,45 @@ export class MetaStateMachine {
         // All or none: a failing action throws before the state changes.
         s.aliases = applyAliasActions(s.aliases ?? {}, (n) => n in s.collections, c.actions);
         return { ok: true };
+      case 'startMove': {
+        if (s.moves?.some((m) => m.id === c.move.id)) return { ok: false, code: 'JADE_ERR_CONFLICT', message: `move ${c.move.id} exists`, details: { reason: 'MOVE_IN_PROGRESS' } };
+        checkMove(s, c.move); // a coded refusal becomes the error result (apply catches it)
+        s.moves = [...(s.moves ?? []), { ...c.move, stage: 'planned', reason: null, updatedAtMs: c.move.startedAtMs }];
+        if (c.move.drain && s.drains?.[c.move.drain]) s.drains[c.move.drain] = { ...s.drains[c.move.drain], moves: s.drains[c.move.drain].moves + 1 };
+        return { ok: true, value: c.move.id };
+      }
+      case 'advanceMove':
+        return this.advanceMove(c);
+      case 'setDrain': {
+        const n = s.nodes[c.nodeId];
+        if (!n || n.incarnation !== c.incarnation) return { ok: false, code: 'JADE_ERR_NOT_FOUND', message: `node ${c.nodeId} (incarnation ${c.incarnation}) is not a member` };
+        const old = s.drains?.[c.nodeId];
+        s.drains = { ...(s.drains ?? {}), [c.nodeId]: { nodeId: c.nodeId, incarnation: c.incarnation, state: c.state, startedAtMs: old?.startedAtMs ?? c.atMs, moves: old?.moves ?? 0 } };
+        return { ok: true };
+      }
     }
+  }
+
+  private advanceMove(c: Extract<MetaCommand, { op: 'advanceMove' }>): MetaResult {
+    const s = this.state;
+    const i = (s.moves ?? []).findIndex((m) => m.id === c.id);
+    if (i < 0) return { ok: false, code: 'JADE_ERR_NOT_FOUND', message: `no move ${c.id}` };
+    const m = s.moves![i];
+    if (m.stage === c.stage) return { ok: true }; // a resumed executor repeats a step: no change
+    if (!allowedNextStages(m.stage, m).includes(c.stage)) return { ok: false, code: 'JADE_ERR_CONFLICT', message: `move ${c.id} cannot go from ${m.stage} to ${c.stage}`, details: { reason: 'BAD_STAGE' } };
+    if (c.stage === 'done') {
+      const found = shardOf(s, m.groupId);
+      if (found) {
+        const shards = [...found.collection.shards];
+        shards[found.index] = { ...found.shard, replicas: replicasAfter(found.shard.replicas, m) };
+        s.collections[found.collection.name] = { ...found.collection, shards };
+      }
+    }
+    const moves = [...s.moves!];
+    moves[i] = { ...m, stage: c.stage, reason: c.reason, updatedAtMs: c.atMs, ...(c.verified ? { verified: c.verified } : {}) };
+    const finished = moves.filter((x) => !isActive(x));
+    s.moves = finished.length > MOVES_FINISHED_KEPT ? moves.filter((x) => isActive(x) || finished.indexOf(x) >= finished.length - MOVES_FINISHED_KEPT) : moves;
+    return { ok: true };
   }
 
   snapshot(): Uint8Array {
@@ -309,7 +384,7 @@ export class MetaStateMachine {
 export function unwrapMetaResult(r: unknown): unknown {
   const result = r as MetaResult | undefined;
   if (!result) throw new JadeError('JADE_ERR_INTERNAL', 'meta command gave no result');
-  if (!result.ok) throw new JadeError(result.code, result.message);
+  if (!result.ok) throw new JadeError(result.code, result.message, result.details);
   return result.value;
 }
 

@@ -15,6 +15,7 @@ import type { Entry } from '../raft/types.js';
 import type { Disk } from '../storage/disk.js';
 import type { PointRecord, WriteBatch } from '../storage/types.js';
 import { JadeError } from '../util/errors.js';
+import { DIGESTS_KEPT, digestMarkerToken, digestState, type ShardDigest } from './shard-digest.js';
 
 /** Longest run of graph insertions before a replica's indexer yields (see REPLICA_INDEX_PACING). */
 export const REPLICA_INDEX_STEP_MS = REPLICA_INDEX_PACING.stepMs;
@@ -98,6 +99,14 @@ export class ShardStateMachine {
   readonly indexer = new BackgroundIndexer(() => this.state, REPLICA_INDEX_PACING);
   /** Asks the group for a snapshot (see GRAPH_SNAPSHOT_MISSING_POINTS_MIN); set by the host. */
   onGraphCaughtUp: (() => void) | null = null;
+  /** Digests computed at marker entries (shard-digest.ts), by token, the newest DIGESTS_KEPT. */
+  private readonly digests = new Map<string, ShardDigest>();
+
+  /** The digest this replica computed when it applied the marker `token`, if it applied it (a snapshot may have skipped it). */
+  digestAt(token: string): ShardDigest | undefined {
+    return this.digests.get(token);
+  }
+
   /** Points in the graph saved with (or loaded from) the last own snapshot. */
   private pointsInSavedGraph = 0;
 
@@ -122,6 +131,12 @@ export class ShardStateMachine {
    * entries and the proposer gets the error.
    */
   apply(entry: Entry): number {
+    const token = digestMarkerToken(entry.data);
+    if (token !== null) {
+      this.digests.set(token, digestState(this.state, entry.index));
+      for (const old of this.digests.keys()) if (this.digests.size > DIGESTS_KEPT) this.digests.delete(old);
+      return entry.index;
+    }
     let batch: WriteBatch;
     try {
       // apply copies every vector into the arena: views into the entry spare an allocation per vector.
