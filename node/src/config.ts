@@ -39,6 +39,8 @@ export interface NodeLimits {
 
 export interface NodeConfig {
   dataDir: string;
+  /** Backup target directory (standalone backups and snapshots); null = <dataDir>/backups. */
+  backupDir: string | null;
   host: string;
   port: number;
   grpcPort: number;
@@ -117,6 +119,7 @@ export const DEFAULT_LIMITS: NodeLimits = {
 
 export const DEFAULT_CONFIG: NodeConfig = {
   dataDir: './data',
+  backupDir: null,
   host: '127.0.0.1',
   port: 8080,
   grpcPort: 9090,
@@ -147,6 +150,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
 /** Environment variables a node reads (documented in README "Configuration"). */
 export const ENV_KEYS = {
   dataDir: 'JADE_DATA_DIR',
+  backupDir: 'JADE_BACKUP_DIR',
   host: 'JADE_HOST',
   port: 'JADE_PORT',
   grpcPort: 'JADE_GRPC_PORT',
@@ -230,6 +234,7 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
   const clusterSecret = env[ENV_KEYS.clusterSecret] || null;
   const config: NodeConfig = {
     dataDir: get('dataDir') || d.dataDir,
+    backupDir: get('backupDir') || d.backupDir,
     host: get('host') || d.host,
     port: int('port', get('port'), d.port, 0, 65535),
     grpcPort: int('grpcPort', get('grpcPort'), d.grpcPort, 0, 65535),

@@ -3,8 +3,10 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { AppDeps } from './api/rest/app.js';
 import { NodeMetrics } from './api/metrics.js';
 import { buildApp } from './api/rest/app.js';
+import { standaloneBackups } from './backup/wiring.js';
 import { CLUSTER_DEFAULTS, ClusterNode } from './cluster/cluster-node.js';
 import { Catalog, StandaloneDatabase } from './query/catalog.js';
 import { ClusterDatabase } from './query/cluster-database.js';
@@ -93,6 +95,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
     };
     const wal = { ...config.wal, pendingBytesMax: config.limits.walPendingBytesMax };
     let database: Database;
+    let backups: AppDeps['backups'];
     if (isClusterMode(config)) {
       const { advertise, grpcListenAddress } = clusterAddresses(config);
       // The cluster's own lines (membership, elections) are info-level, as pino numbers them (30).
@@ -138,6 +141,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       );
       closeBackend = () => catalog.close();
       database = new StandaloneDatabase(catalog);
+      backups = standaloneBackups(disk, catalog, { dataDir: config.dataDir, backupDir: config.backupDir, nodeVersion: JADE_VERSION, shard: { wal, limits: shardLimits, checkpointWalBytes: config.checkpointWalBytes } });
     }
     const openDatabase = database;
     metrics.setCollectionSource(() =>
@@ -156,6 +160,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       // A cluster node is ready once it is a member (bootstrapped, joined, or restarted as one).
       isReady: () => ready && (clusterNode === null || clusterNode.isMember),
       diskUsageBytes: () => directoryBytes(config.dataDir),
+      backups,
       logger: options.logger,
     });
     nodeLog.bind(app.log);

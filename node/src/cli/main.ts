@@ -7,6 +7,7 @@ import { JADE_VERSION } from '../node.js';
 import { RealDisk } from '../storage/disk.js';
 import { lockDataDir } from '../storage/lock.js';
 import { repairWal } from '../storage/wal.js';
+import { addBackupCommands } from './backup.js';
 import { CliError, JadeClient } from './client.js';
 import { importVectors } from './import.js';
 import { runLocalCluster } from './cluster-local.js';
@@ -103,6 +104,8 @@ export function buildProgram(): Command {
       await client.call('DELETE', `/cluster/peer/${encodeURIComponent(id)}${o.force ? '?force=true' : ''}`);
       process.stdout.write(`removed node ${id}\n`);
     });
+
+  addBackupCommands(program, clientOf, env);
 
   const collections = program.command('collections').description('list, create, inspect and delete collections');
   collections

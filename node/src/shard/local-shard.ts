@@ -32,7 +32,7 @@ export interface LocalShardObserver {
   onCheckpointFailed?(error: unknown): void;
 }
 
-const CHECKPOINT_NAME = 'checkpoint';
+export const CHECKPOINT_NAME = 'checkpoint';
 
 export class LocalShard {
   private wal!: Wal;

@@ -10,6 +10,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { ERROR_TABLE, JadeError, type ErrorCode } from '../../util/errors.js';
 import { RETRY_AFTER_SECONDS, WriteGate, startOf, type AppDeps, type RouteContext } from './context.js';
+import { backupRoutes } from './routes/backups.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { aliasRoutes } from './routes/aliases.js';
 import { collectionRoutes } from './routes/collections.js';
@@ -157,5 +158,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(payloadRoutes(context));
   await app.register(searchRoutes(context));
   await app.register(clusterRoutes(context));
+  await app.register(backupRoutes(context));
   return app;
 }

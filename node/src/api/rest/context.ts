@@ -1,6 +1,7 @@
 // What every route plugin gets: the database, the limits, and the helpers that shape answers and
 // read the options every route shares (consistency, deadline, partial results).
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { BackupService } from '../../backup/service.js';
 import type { HnswParams } from '../../index/types.js';
 import { parseReadStrategy } from '../../query/read-strategy.js';
 import type { Database, ReadConsistency, ReadOptions, WriteConsistency, WriteOptions } from '../../query/types.js';
@@ -46,6 +47,8 @@ export interface AppDeps {
   logger?: boolean | Record<string, unknown>;
   /** Enables /internal/v1/faults (transport fault injection for tests). */
   testHooksEnabled?: boolean;
+  /** Backups and snapshots (standalone mode); absent = the backup routes refuse with a coded 400. */
+  backups?: BackupService;
 }
 
 /** The Qdrant REST API level we speak; @qdrant/js-client-rest checks it on connect. */

@@ -1,0 +1,147 @@
+// Backups: Qdrant's collection snapshots (POST/GET /collections/{name}/snapshots: a backup of one
+// collection, described as Qdrant describes a snapshot) and JadeVectorDB's own /backups (every
+// collection at one instant; list, describe, verify). Names are validated by the backup layer
+// (JADE_ERR_BAD_BACKUP_NAME). Not built yet and refused rather than ignored: asynchronous creation
+// (wait=false), snapshot download, upload and recovery over HTTP, deleting a snapshot.
+import type { FastifyInstance } from 'fastify';
+import type { BackupService } from '../../../backup/service.js';
+import type { BackupSummary } from '../../../backup/standalone.js';
+import { JadeError } from '../../../util/errors.js';
+import { ok, type RouteContext } from '../context.js';
+import * as S from '../schemas.js';
+
+const backupName = { type: 'string', minLength: 1, maxLength: 300 } as const;
+const backupIdParams = { type: 'object', required: ['id'], properties: { id: backupName } } as const;
+const waitQuery = { type: 'object', properties: { wait: { type: 'boolean', description: 'only true (the default) is supported: the answer comes when the snapshot is written' } } } as const;
+
+const position = { type: 'object', properties: { kind: { type: 'string', enum: ['wal', 'raft'] }, lsn: { type: 'integer' }, index: { type: 'integer' }, term: { type: 'integer' } } } as const;
+const backupSummary = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    kind: { type: 'string', enum: ['collection', 'full'] },
+    mode: { type: 'string', enum: ['standalone', 'cluster'] },
+    created_at: { type: 'string' },
+    node_version: { type: 'string' },
+    format_version: { type: 'integer' },
+    size_bytes: { type: 'integer' },
+    manifest_sha256: { type: 'string' },
+    files: { type: 'integer' },
+    collections: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          points: { type: 'integer' },
+          content_digest: { type: 'string' },
+          shards: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, points: { type: 'integer' }, position } } },
+        },
+      },
+    },
+  },
+} as const;
+/** Qdrant's SnapshotDescription; checksum is the SHA-256 of the manifest (a snapshot here is a directory: the manifest holds every file's SHA-256). */
+const snapshotDescription = {
+  type: 'object',
+  properties: { name: { type: 'string' }, creation_time: { type: ['string', 'null'] }, size: { type: 'integer' }, checksum: { type: ['string', 'null'] } },
+} as const;
+const verifyResult = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    ok: { type: 'boolean' },
+    bytes_read: { type: 'integer' },
+    seconds: { type: 'number' },
+    collections: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, points: { type: 'integer' }, content_digest: { type: 'string' } } } },
+  },
+} as const;
+
+function asJson(b: BackupSummary) {
+  return {
+    id: b.id,
+    kind: b.kind,
+    mode: b.mode,
+    created_at: b.createdAt,
+    node_version: b.nodeVersion,
+    format_version: b.formatVersion,
+    size_bytes: b.sizeBytes,
+    manifest_sha256: b.manifestSha256,
+    files: b.files,
+    collections: b.collections.map((c) => ({ name: c.name, points: c.points, content_digest: c.contentDigest, shards: c.shards })),
+  };
+}
+
+function asSnapshot(b: BackupSummary) {
+  // Qdrant's creation_time has no zone suffix (UTC): 2024-01-01T00:00:00.
+  return { name: b.id, creation_time: b.createdAt.replace(/Z$/, ''), size: b.sizeBytes, checksum: b.manifestSha256 };
+}
+
+function service(backups: BackupService | undefined): BackupService {
+  if (!backups) throw new JadeError('JADE_ERR_BAD_REQUEST', 'backups of a cluster are not built yet: this node makes backups in standalone mode only');
+  return backups;
+}
+
+function refuseAsync(wait: boolean | undefined): void {
+  if (wait === false) throw new JadeError('JADE_ERR_BAD_REQUEST', 'wait=false (asynchronous snapshots) is not supported: the snapshot is written before the answer');
+}
+
+export function backupRoutes({ deps }: RouteContext) {
+  const { database } = deps;
+  const errors = S.errorResponses;
+  return async (app: FastifyInstance) => {
+    app.post<{ Params: { name: string }; Querystring: { wait?: boolean } }>(
+      '/collections/:name/snapshots',
+      { schema: { tags: ['snapshots'], summary: 'snapshot one collection (a backup of it) at its current position', params: S.collectionNameParams, querystring: waitQuery, response: { 200: S.envelope(snapshotDescription), ...errors } } },
+      async (req, reply) => {
+        refuseAsync(req.query.wait);
+        const name = database.collection(req.params.name).name; // 404 for a collection that does not exist
+        return ok(reply, asSnapshot(await service(deps.backups).create({ collection: name })), req);
+      },
+    );
+
+    app.get<{ Params: { name: string } }>(
+      '/collections/:name/snapshots',
+      { schema: { tags: ['snapshots'], summary: 'the snapshots of one collection', params: S.collectionNameParams, response: { 200: S.envelope({ type: 'array', items: snapshotDescription }), ...errors } } },
+      async (req, reply) => {
+        const name = database.collection(req.params.name).name;
+        const all = await service(deps.backups).list();
+        return ok(reply, all.filter((b) => b.kind === 'collection' && b.collections.length === 1 && b.collections[0].name === name).map(asSnapshot), req);
+      },
+    );
+
+    app.post<{ Body: { name?: string } | null; Querystring: { wait?: boolean } }>(
+      '/backups',
+      {
+        schema: {
+          tags: ['backups'],
+          summary: 'back up every collection at one instant to the backup directory',
+          querystring: waitQuery,
+          body: { type: ['object', 'null'], additionalProperties: false, properties: { name: { ...backupName, description: 'the backup id: 1-128 of letters, digits, _ . - (generated when absent)' } } },
+          response: { 200: S.envelope(backupSummary), ...errors },
+        },
+      },
+      async (req, reply) => {
+        refuseAsync(req.query.wait);
+        return ok(reply, asJson(await service(deps.backups).create({ id: req.body?.name })), req);
+      },
+    );
+
+    app.get('/backups', { schema: { tags: ['backups'], summary: 'every whole backup in the backup directory', response: { 200: S.envelope({ type: 'array', items: backupSummary }), ...errors } } }, async (req, reply) => {
+      return ok(reply, (await service(deps.backups).list()).map(asJson), req);
+    });
+
+    app.get<{ Params: { id: string } }>('/backups/:id', { schema: { tags: ['backups'], params: backupIdParams, response: { 200: S.envelope(backupSummary), ...errors } } }, async (req, reply) => {
+      return ok(reply, asJson(await service(deps.backups).get(req.params.id)), req);
+    });
+
+    app.post<{ Params: { id: string } }>(
+      '/backups/:id/verify',
+      { schema: { tags: ['backups'], summary: 're-read every file, check the digests, restore into a scratch directory and compare counts and content digests', params: backupIdParams, response: { 200: S.envelope(verifyResult), ...errors } } },
+      async (req, reply) => {
+        const r = await service(deps.backups).verify(req.params.id);
+        return ok(reply, { id: r.id, ok: true, bytes_read: r.bytesRead, seconds: r.seconds, collections: r.collections.map((c) => ({ name: c.name, points: c.points, content_digest: c.contentDigest })) }, req);
+      },
+    );
+  };
+}

@@ -1,0 +1,125 @@
+// A backup target that is a directory: <root>/<id>/manifest.json plus the files it lists. A backup
+// is written into <root>/.partial-<id>-<n>/ (every file fsynced, the manifest last), then renamed to
+// <root>/<id> and the directory fsynced: a crash or kill -9 leaves either no backup or a whole one,
+// and leftovers of .partial- are removed on the next write. Reads refuse symlinks on the way.
+import { createHash } from 'node:crypto';
+import { lstat } from 'node:fs/promises';
+import path from 'node:path';
+import { writeAll, type Disk } from '../storage/disk.js';
+import { JadeError } from '../util/errors.js';
+import { MANIFEST_FILE, encodeManifest, parseManifest, type BackupManifest, type ManifestFile } from './manifest.js';
+import { resolveInside, validateBackupFilePath, validateBackupName } from './names.js';
+
+const PARTIAL_PREFIX = '.partial-';
+
+export interface BackupFileData {
+  path: string;
+  bytes: Uint8Array;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function corruptFile(file: string, detail: string): JadeError {
+  return new JadeError('JADE_ERR_BACKUP_CORRUPT', `backup file ${file}: ${detail}`, { file });
+}
+
+export class DirectoryTarget {
+  private partialSeq = 0;
+  constructor(private readonly disk: Disk, readonly root: string) {}
+
+  private async backupDir(id: string): Promise<string> {
+    validateBackupName(id);
+    return resolveInside(this.root, id);
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return this.disk.exists(await this.backupDir(id));
+  }
+
+  /** Ids of the whole backups in the target (those with a manifest), sorted. */
+  async list(): Promise<string[]> {
+    if (!(await this.disk.exists(this.root))) return [];
+    const ids: string[] = [];
+    for (const name of await this.disk.list(this.root)) {
+      if (name.startsWith('.')) continue;
+      const dir = path.join(this.root, name);
+      const st = await lstat(dir).catch(() => null);
+      if (!st || !st.isDirectory()) continue; // symlinks and stray files are not backups
+      if (await this.disk.exists(path.join(dir, MANIFEST_FILE))) ids.push(name);
+    }
+    return ids;
+  }
+
+  /**
+   * Writes the files, then the manifest (listing each with size and SHA-256, filled in here), then
+   * makes the backup visible under its id. 409 if the id is taken.
+   */
+  async write(manifest: Omit<BackupManifest, 'files'>, files: BackupFileData[]): Promise<BackupManifest> {
+    validateBackupName(manifest.id);
+    await this.disk.mkdirp(this.root);
+    const finalDir = await this.backupDir(manifest.id);
+    if (await this.disk.exists(finalDir)) throw new JadeError('JADE_ERR_CONFLICT', `a backup named ${manifest.id} already exists`);
+    for (const name of await this.disk.list(this.root)) {
+      // Leftovers of writes that crashed; a write in flight in this process has a fresh number.
+      if (name.startsWith(`${PARTIAL_PREFIX}${manifest.id}-`)) await this.disk.removeAll(path.join(this.root, name));
+    }
+    const partial = path.join(this.root, `${PARTIAL_PREFIX}${manifest.id}-${process.pid}-${this.partialSeq++}`);
+    await this.disk.mkdirp(partial);
+    try {
+      const listed: ManifestFile[] = [];
+      const dirs = new Set<string>([partial]);
+      for (const f of files) {
+        validateBackupFilePath(f.path);
+        const target = path.join(partial, ...f.path.split('/'));
+        await this.disk.mkdirp(path.dirname(target));
+        dirs.add(path.dirname(target));
+        const fh = await this.disk.open(target, 'create');
+        try {
+          await writeAll(fh, f.bytes, 0);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        listed.push({ path: f.path, sizeBytes: f.bytes.length, sha256: sha256Hex(f.bytes) });
+      }
+      for (const d of dirs) await this.disk.syncDir(d);
+      const full: BackupManifest = { ...manifest, files: listed };
+      await this.disk.writeFileAtomic(path.join(partial, MANIFEST_FILE), encodeManifest(full));
+      if (await this.disk.exists(finalDir)) throw new JadeError('JADE_ERR_CONFLICT', `a backup named ${manifest.id} already exists`);
+      await this.disk.rename(partial, finalDir);
+      await this.disk.syncDir(this.root);
+      return full;
+    } catch (e) {
+      await this.disk.removeAll(partial).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** The manifest of backup id, checked; 404 when there is no such backup. */
+  async readManifest(id: string): Promise<{ manifest: BackupManifest; sha256: string; sizeBytes: number }> {
+    const dir = await this.backupDir(id);
+    const file = await resolveInside(this.root, `${id}/${MANIFEST_FILE}`);
+    if (!(await this.disk.exists(dir)) || !(await this.disk.exists(file))) throw new JadeError('JADE_ERR_NOT_FOUND', `no backup named ${id}`);
+    const bytes = await this.disk.readFile(file);
+    const manifest = parseManifest(bytes);
+    if (manifest.id !== id) throw new JadeError('JADE_ERR_BACKUP_CORRUPT', `${MANIFEST_FILE}: names backup ${manifest.id}, found under ${id}`, { file: MANIFEST_FILE });
+    const sizeBytes = manifest.files.reduce((n, f) => n + f.sizeBytes, bytes.length);
+    return { manifest, sha256: sha256Hex(bytes), sizeBytes };
+  }
+
+  /** One file of a backup, checked against the manifest's size and SHA-256 (else an error naming it). */
+  async readFile(id: string, entry: ManifestFile): Promise<Uint8Array> {
+    validateBackupFilePath(entry.path);
+    const file = await resolveInside(this.root, `${validateBackupName(id)}/${entry.path}`);
+    const st = await lstat(file).catch(() => null);
+    if (!st) throw corruptFile(entry.path, 'missing');
+    if (!st.isFile()) throw corruptFile(entry.path, 'not a regular file');
+    if (st.size !== entry.sizeBytes) throw corruptFile(entry.path, `${st.size} bytes, the manifest says ${entry.sizeBytes} (truncated or changed)`);
+    const bytes = await this.disk.readFile(file);
+    if (bytes.length !== entry.sizeBytes) throw corruptFile(entry.path, `${bytes.length} bytes, the manifest says ${entry.sizeBytes}`);
+    if (sha256Hex(bytes) !== entry.sha256) throw corruptFile(entry.path, 'SHA-256 does not match the manifest (the file was changed or damaged)');
+    return bytes;
+  }
+}

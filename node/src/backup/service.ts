@@ -1,0 +1,12 @@
+// What the REST API and the CLI ask of backups, whatever the mode: the routes hold this, not the
+// standalone or cluster implementation.
+import type { RestoreResult } from './restore.js';
+import type { BackupRequest, BackupSummary } from './standalone.js';
+
+export interface BackupService {
+  create(request: BackupRequest): Promise<BackupSummary>;
+  list(): Promise<BackupSummary[]>;
+  get(id: string): Promise<BackupSummary>;
+  /** Re-reads every file, checks the digests, restores into a scratch directory and compares. */
+  verify(id: string): Promise<RestoreResult>;
+}

@@ -1,0 +1,179 @@
+// Backups of a standalone node: one collection (Qdrant's collection snapshot) or every collection,
+// captured in one synchronous pass (each collection at its WAL position, all at the same instant,
+// while writes go on), then written to the target in the background of that instant. One backup
+// runs at a time (BACKUPS_IN_FLIGHT_MAX); a second is refused with 409 rather than queued.
+import type { LocalShard } from '../shard/local-shard.js';
+import type { CollectionParams } from '../shard/state.js';
+import type { LocalShardOptions } from '../shard/local-shard.js';
+import type { Disk } from '../storage/disk.js';
+import { JadeError } from '../util/errors.js';
+import type { BackupFileData, DirectoryTarget } from './directory-target.js';
+import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, type BackupManifest, type ManifestCollection } from './manifest.js';
+import { validateBackupName } from './names.js';
+import { verifyBackup, type RestoreResult } from './restore.js';
+import type { BackupService } from './service.js';
+import { captureShardImage, type ImageRole } from './shard-image.js';
+
+export const BACKUPS_IN_FLIGHT_MAX = 1;
+
+/** What a backup needs of the standalone catalog (query/ is above this layer: handed in, not imported). */
+export interface CatalogView {
+  names(): string[];
+  resolve(name: string): string;
+  get(name: string): { record: { name: string; params: CollectionParams; createdAtMs: number }; shard: LocalShard };
+  aliases(): { alias: string; collection: string }[];
+}
+
+export interface BackupSummary {
+  id: string;
+  kind: BackupManifest['kind'];
+  mode: BackupManifest['mode'];
+  createdAt: string;
+  nodeVersion: string;
+  formatVersion: number;
+  sizeBytes: number;
+  manifestSha256: string;
+  collections: { name: string; points: number; contentDigest: string; shards: { index: number; points: number; position: BackupManifest['collections'][number]['shards'][number]['position'] }[] }[];
+  files: number;
+}
+
+export function summarize(manifest: BackupManifest, manifestSha256: string, manifestBytes: number): BackupSummary {
+  return {
+    id: manifest.id,
+    kind: manifest.kind,
+    mode: manifest.mode,
+    createdAt: manifest.createdAt,
+    nodeVersion: manifest.nodeVersion,
+    formatVersion: manifest.formatVersion,
+    sizeBytes: manifest.files.reduce((n, f) => n + f.sizeBytes, manifestBytes),
+    manifestSha256,
+    collections: manifest.collections.map((c) => ({ name: c.name, points: c.points, contentDigest: c.contentDigest, shards: c.shards.map((s) => ({ index: s.index, points: s.points, position: s.position })) })),
+    files: manifest.files.length,
+  };
+}
+
+/** A name for a backup nobody named: the collection (when it makes a valid name) and the time. */
+export function defaultBackupName(prefix: string, now: Date): string {
+  const stamp = now.toISOString().replace(/[:]/g, '-').replace(/\..*$/, '');
+  const rand = Math.floor(Math.random() * 0xffff).toString(16).padStart(4, '0');
+  const name = `${prefix}-${stamp}-${rand}`;
+  try {
+    return validateBackupName(name);
+  } catch {
+    return `snapshot-${stamp}-${rand}`;
+  }
+}
+
+export interface BackupRequest {
+  /** The backup's name (validated); generated when absent. */
+  id?: string;
+  /** One collection (a 'collection' backup) or, when absent, every collection ('full'). */
+  collection?: string;
+}
+
+export interface StandaloneBackupOptions {
+  nodeVersion: string;
+  disk: Disk;
+  /** Where verify restores into (then removes): the data directory, so the space is the node's own. */
+  scratchDir: string;
+  /** How verify opens each restored shard (as the node would). */
+  shardOptions: LocalShardOptions;
+}
+
+export class StandaloneBackups implements BackupService {
+  private inFlight = 0;
+  constructor(
+    private readonly catalog: CatalogView,
+    readonly target: DirectoryTarget,
+    private readonly options: StandaloneBackupOptions,
+  ) {}
+
+  async create(request: BackupRequest): Promise<BackupSummary> {
+    return (await this.createWithManifest(request)).summary;
+  }
+
+  verify(id: string): Promise<RestoreResult> {
+    return this.exclusive(() => verifyBackup(this.options.disk, this.target, id, this.options.scratchDir, this.options.shardOptions));
+  }
+
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.inFlight >= BACKUPS_IN_FLIGHT_MAX) throw new JadeError('JADE_ERR_CONFLICT', `a backup or verify is in progress on this node (at most ${BACKUPS_IN_FLIGHT_MAX} at a time); retry when it is done`);
+    this.inFlight++;
+    try {
+      return await fn();
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  async createWithManifest(request: BackupRequest): Promise<{ manifest: BackupManifest; summary: BackupSummary }> {
+    if (request.id !== undefined) validateBackupName(request.id);
+    const names = request.collection === undefined ? this.catalog.names() : [this.catalog.get(this.catalog.resolve(request.collection)).record.name];
+    const now = new Date();
+    const id = request.id ?? defaultBackupName(request.collection === undefined ? 'backup' : names[0], now);
+    return this.exclusive(async () => {
+      if (await this.target.exists(id)) throw new JadeError('JADE_ERR_CONFLICT', `a backup named ${id} already exists`);
+      // One synchronous pass over every collection: all images stand at the same instant.
+      const files: BackupFileData[] = [];
+      const collections: ManifestCollection[] = [];
+      names.forEach((name, i) => {
+        const { record, shard } = this.catalog.get(name);
+        const lsn = shard.lastAppliedLsn;
+        const image = captureShardImage(shard.state, lsn, this.options.scratchDir);
+        const shardFiles: Record<string, string> = {};
+        for (const [role, bytes] of Object.entries(image.files) as [ImageRole, Uint8Array][]) {
+          const p = `collections/${i}/shard-0/${role}`;
+          shardFiles[role] = p;
+          files.push({ path: p, bytes });
+        }
+        collections.push({
+          name,
+          params: record.params,
+          createdAtMs: record.createdAtMs,
+          shardNumber: 1,
+          replicationFactor: 1,
+          points: image.points,
+          contentDigest: image.contentDigest,
+          shards: [{ index: 0, points: image.points, contentDigest: image.contentDigest, position: { kind: 'wal', lsn }, files: shardFiles }],
+        });
+      });
+      const included = new Set(names);
+      const manifest = await this.target.write(
+        {
+          format: BACKUP_FORMAT,
+          formatVersion: BACKUP_FORMAT_VERSION,
+          id,
+          kind: request.collection === undefined ? 'full' : 'collection',
+          mode: 'standalone',
+          nodeVersion: this.options.nodeVersion,
+          createdAt: now.toISOString(),
+          parent: null,
+          compression: 'none',
+          encryption: null,
+          collections,
+          aliases: request.collection === undefined ? this.catalog.aliases().filter((a) => included.has(a.collection)) : [],
+        },
+        files,
+      );
+      const read = await this.target.readManifest(id);
+      return { manifest, summary: summarize(manifest, read.sha256, read.sizeBytes - manifest.files.reduce((n, f) => n + f.sizeBytes, 0)) };
+    });
+  }
+
+  async list(): Promise<BackupSummary[]> {
+    const out: BackupSummary[] = [];
+    for (const id of await this.target.list()) {
+      try {
+        out.push(await this.get(id));
+      } catch {
+        // A backup whose manifest cannot be read is left out of the list; GET /backups/{id} names its error.
+      }
+    }
+    return out;
+  }
+
+  async get(id: string): Promise<BackupSummary> {
+    const { manifest, sha256, sizeBytes } = await this.target.readManifest(id);
+    return summarize(manifest, sha256, sizeBytes - manifest.files.reduce((n, f) => n + f.sizeBytes, 0));
+  }
+}
