@@ -194,6 +194,13 @@ describe('system routes', () => {
       ['get', '/cluster', false],
       ['get', '/collections/{name}/cluster', false],
       ['delete', '/cluster/peer/{id}', false],
+      ['post', '/cluster/bootstrap', false],
+      ['post', '/collections/{name}/snapshots', false],
+      ['get', '/collections/{name}/snapshots', false],
+      ['post', '/backups', true],
+      ['get', '/backups', false],
+      ['get', '/backups/{id}', false],
+      ['post', '/backups/{id}/verify', false],
     ];
     const res = await call(app, { method: 'GET', url: '/openapi.json' });
     expect(res.status).toBe(200);
