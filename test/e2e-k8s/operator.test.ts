@@ -1,6 +1,7 @@
 // End-to-end on the Kubernetes API emulator: the real operator (client-node, informers, Lease election)
 // reconciles VectorClusters whose pods are real JadeVectorDB node processes on 127.0.0.x. It checks
-// create → owned children → ready pods → Ready, scale 3 → 5, blocked scale-down, CEL rejections, healing of
+// create → owned children → the operator bootstraps one cluster that every pod joins (a point written through
+// one pod is read through every other) → Ready, scale 3 → 5 (new pods join), blocked scale-down, CEL rejections, healing of
 // watch faults without a missed change, leader failover between two operators, and delete → cleanup.
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -45,6 +46,22 @@ async function waitPhase(name: string, phase: string, readyReplicas: number, tim
     return c?.status?.phase === phase && c.status.readyReplicas === readyReplicas && c.status.observedGeneration === c.metadata.generation ? c : undefined;
   }, timeoutMs, 100, `${name} ${phase} with ${readyReplicas} ready`) as Promise<VectorCluster>;
 }
+/** The generated API key, read as a client would (kubectl get secret alpha-api-key). */
+async function apiKeyOf(name: string): Promise<string> {
+  const secret = await client.get('Secret', NS, `${name}-api-key`);
+  const data = secret.data as Record<string, string> | undefined;
+  return data?.['api-key'] ? Buffer.from(data['api-key'], 'base64').toString('utf8') : String((secret.stringData as Record<string, string>)['api-key']);
+}
+/** A call to one pod's REST API, by its pod IP (what a client inside the cluster reaches through the headless Service). */
+async function podCall(pod: string, method: string, urlPath: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const p = emu.list(`/api/v1/namespaces/${NS}/pods`).find((x: any) => x.metadata.name === pod) as any;
+  const res = await fetch(`http://${p.status.podIP}:8080${urlPath}`, {
+    method, headers: { 'api-key': await apiKeyOf(pod.slice(0, pod.lastIndexOf('-'))), 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(15_000),
+  });
+  return { status: res.status, json: await res.json().catch(() => null) };
+}
+
 async function rejection(p: Promise<unknown>): Promise<string> {
   try { await p; } catch (e) { return String((e as Error).message); }
   throw new Error('expected the API server to reject the request');
@@ -75,16 +92,34 @@ describe('operator on the emulator', { timeout: 150_000 }, () => {
     expect(condition(ready, 'Ready')).toMatchObject({ status: 'True', reason: 'AllMembersReady' });
     expect(ready.metadata.finalizers).toContain('jadevectordb.io/cleanup');
     expect(ready.status!.members!.map((m) => [m.pod, m.ready, m.joined])).toEqual([['alpha-0', true, true], ['alpha-1', true, true], ['alpha-2', true, true]]);
+    // One cluster, founded by the pod the operator chose, whose id every node reports.
+    expect(ready.status).toMatchObject({ bootstrapPod: 'alpha-0', clusterId: expect.any(String) });
+    for (const pod of ['alpha-0', 'alpha-1', 'alpha-2']) {
+      const s = await podCall(pod, 'GET', '/v1/status');
+      expect(s.json, pod).toMatchObject({ mode: 'cluster', clusterId: ready.status!.clusterId, joined: true });
+      expect(s.json.members.map((m: any) => m.id).sort(), pod).toEqual(['alpha-0', 'alpha-1', 'alpha-2']);
+    }
+    // A point written through one pod is read through every other.
+    expect((await podCall('alpha-0', 'PUT', '/collections/docs', { vectors: { size: 4, distance: 'Cosine' } })).status).toBe(200);
+    expect((await podCall('alpha-0', 'PUT', '/collections/docs/points?wait=true', { points: [{ id: 7, vector: [0.1, 0.2, 0.3, 0.4], payload: { via: 'alpha-0' } }] })).status).toBe(200);
+    for (const pod of ['alpha-1', 'alpha-2']) {
+      const got = await podCall(pod, 'GET', '/collections/docs/points/7');
+      expect(got.status, pod).toBe(200);
+      expect(got.json.result.payload, pod).toEqual({ via: 'alpha-0' });
+    }
+    const layout = await podCall('alpha-2', 'GET', '/collections/docs/cluster');
+    expect(layout.json.result.jade.shards[0].replicas.map((r: any) => r.peer_id).sort()).toEqual(['alpha-0', 'alpha-1', 'alpha-2']);
     // /v1/status answered through the generated API key (auth is on: pods bind 127.0.0.x).
     await waitFor(async () => (await getCluster('alpha'))?.status?.members?.every((m) => m.nodeId !== undefined && m.version !== undefined), 10_000, 100,
       'members reporting nodeId and version').catch(async (e) => { throw new Error(`${String(e)}: ${JSON.stringify((await getCluster('alpha'))?.status?.members)}`); });
-    for (const [kind, name] of [['StatefulSet', 'alpha'], ['Service', 'alpha'], ['Service', 'alpha-peers'], ['ConfigMap', 'alpha-config'], ['Secret', 'alpha-api-key'],
+    for (const [kind, name] of [['StatefulSet', 'alpha'], ['Service', 'alpha'], ['Service', 'alpha-peers'], ['ConfigMap', 'alpha-config'], ['Secret', 'alpha-api-key'], ['Secret', 'alpha-cluster-secret'],
       ['PodDisruptionBudget', 'alpha'], ['ServiceAccount', 'alpha-node'], ['Role', 'alpha-node'], ['RoleBinding', 'alpha-node']]) {
       const child = await client.get(kind, NS, name);
       expect(child.metadata.ownerReferences, `${kind}/${name}`).toEqual([expect.objectContaining({ kind: 'VectorCluster', name: 'alpha', uid: ready.metadata.uid, controller: true })]);
     }
     const events = (await client.list('Event', NS)).items.filter((e: any) => e.involvedObject?.name === 'alpha').map((e: any) => e.reason);
-    expect(events).toEqual(expect.arrayContaining(['Created', 'MemberJoined', 'ClusterReady']));
+    expect(events).toEqual(expect.arrayContaining(['Created', 'ClusterBootstrapped', 'MemberJoined', 'ClusterReady']));
+    expect(events.filter((r: string) => r === 'ClusterBootstrapped')).toHaveLength(1);
     const metrics = await (await fetch(`${a.metricsUrl}/metrics`)).text();
     expect(metrics).toMatch(/jadevectordb_operator_clusters\{phase="Running"\} 1/);
     expect(metrics).toMatch(/jadevectordb_operator_reconcile_duration_seconds_count\{outcome="success"\} [1-9]/);
@@ -96,7 +131,11 @@ describe('operator on the emulator', { timeout: 150_000 }, () => {
     expect(scale).toMatchObject({ kind: 'Scale', spec: { replicas: 3 }, status: { replicas: 3, selector: 'app.kubernetes.io/name=jadevectordb,jadevectordb.io/cluster=alpha' } });
     await client.patch('VectorCluster', NS, 'alpha', { spec: { replicas: 5 } }, 'scale');
     const scaled = await waitPhase('alpha', 'Running', 5, 90_000);
-    expect(scaled.status!.members!.map((m) => m.pod)).toEqual(['alpha-0', 'alpha-1', 'alpha-2', 'alpha-3', 'alpha-4']);
+    expect(scaled.status!.members!.map((m) => [m.pod, m.joined])).toEqual([['alpha-0', true], ['alpha-1', true], ['alpha-2', true], ['alpha-3', true], ['alpha-4', true]]);
+    // The new pods joined the same cluster: they serve the point written before they existed.
+    for (const pod of ['alpha-3', 'alpha-4']) expect((await podCall(pod, 'GET', '/collections/docs/points/7')).json?.result?.payload, pod).toEqual({ via: 'alpha-0' });
+    const joinedEvents = (await client.list('Event', NS)).items.filter((e: any) => e.involvedObject?.name === 'alpha' && e.reason === 'MemberJoined').map((e: any) => e.message);
+    expect(joinedEvents.join('\n')).toMatch(/alpha-4/);
     expect(((await client.get('StatefulSet', NS, 'alpha')).spec as any).replicas).toBe(5);
   });
 
@@ -137,6 +176,8 @@ describe('operator on the emulator', { timeout: 150_000 }, () => {
 
   it('the API server rejects invalid specs with the CEL message', async () => {
     expect(await rejection(client.create(vc('bad', { replicas: 0 })))).toContain('spec.replicas must be at least 1');
+    expect(await rejection(client.create(vc('bad', { security: { tlsSecret: { name: 'tls' } } })))).toContain('TLS is not supported by this JadeVectorDB version yet');
+    expect(await rejection(client.create(vc('bad', { node: { ports: { metrics: 9100 } } })))).toContain('serves /metrics on the REST port only');
     expect(await rejection(client.patch('VectorCluster', NS, 'alpha', { spec: { storage: { size: '512Mi' } } }))).toContain('storage.size cannot be decreased');
     expect(await rejection(client.patch('VectorCluster', NS, 'alpha', { spec: { storage: { storageClass: 'other' } } }))).toContain('storage.storageClass is immutable');
     expect(await getCluster('bad')).toBeUndefined();

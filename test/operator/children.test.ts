@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { VectorCluster } from '../../operator/src/api/types.js';
 import { defaultSpec } from '../../operator/src/api/validate.js';
+import { ENV_KEYS } from '../../node/src/config.js';
 import {
   DATA_DIR, buildClientService, buildConfigMap, buildHeadlessService, buildPodDisruptionBudget, buildRole, buildStatefulSet,
   SPEC_HASH_ANNOTATION,
@@ -30,6 +31,7 @@ describe('StatefulSet', () => {
     expect(env).toEqual({
       JADE_HOST: { fieldRef: { fieldPath: 'status.podIP' } }, JADE_PORT: '8080', JADE_GRPC_PORT: '9090', JADE_DATA_DIR: DATA_DIR,
       JADE_NODE_ID: { fieldRef: { fieldPath: 'metadata.name' } }, JADE_API_KEY: { secretKeyRef: { name: 'alpha-api-key', key: 'api-key' } },
+      JADE_CLUSTER_SECRET: { secretKeyRef: { name: 'alpha-cluster-secret', key: 'cluster-secret' } },
       JADE_CLUSTER_NAME: 'alpha', JADE_LOG_LEVEL: 'info',
     });
     expect(container.envFrom).toEqual([{ configMapRef: { name: 'alpha-config' } }]);
@@ -45,10 +47,10 @@ describe('StatefulSet', () => {
     expect(sts.spec).toMatchObject({ replicas: 3, serviceName: 'alpha-peers', podManagementPolicy: 'Parallel' });
   });
 
-  it('applies template overrides and TLS', () => {
+  it('applies template overrides', () => {
     const spec = defaultSpec({
       template: { affinity: { nodeAffinity: { x: 1 } }, tolerations: [{ key: 't' }], topologySpreadConstraints: [{ maxSkew: 1 }], priorityClassName: 'hi' },
-      security: { tlsSecret: { name: 'tls1' } }, storage: { storageClass: 'fast' },
+      storage: { storageClass: 'fast' },
     });
     const s = buildStatefulSet(vc(spec), spec, 1) as any;
     const p = s.spec.template.spec;
@@ -56,8 +58,7 @@ describe('StatefulSet', () => {
     expect(p.tolerations).toEqual([{ key: 't' }]);
     expect(p.topologySpreadConstraints).toEqual([{ maxSkew: 1 }]);
     expect(p.priorityClassName).toBe('hi');
-    expect(p.containers[0].readinessProbe.httpGet.scheme).toBe('HTTPS');
-    expect(p.volumes.find((v: any) => v.name === 'tls').secret.secretName).toBe('tls1');
+    expect(p.containers[0].readinessProbe.httpGet.scheme).toBe('HTTP');
     expect(s.spec.volumeClaimTemplates[0].spec.storageClassName).toBe('fast');
   });
 
@@ -83,7 +84,21 @@ describe('other children', () => {
     expect(rules.flatMap((r: any) => r.verbs)).toEqual(['get', 'get']);
     expect(rules.map((r: any) => r.resourceNames[0])).toEqual(['alpha-config', 'alpha-peers']);
   });
-  it('ConfigMap carries HNSW, limits and sharding defaults as JADE_* keys', () => {
-    expect(buildConfigMap(vc(), spec).data).toMatchObject({ JADE_HNSW_M: '16', JADE_BATCH_POINTS_MAX: '10000', JADE_WRITE_CONSISTENCY: 'quorum', JADE_PEER_SERVICE: 'alpha-peers.ns1.svc' });
+  it('ConfigMap carries HNSW, limits, sharding defaults and the seed as JADE_* keys', () => {
+    expect(buildConfigMap(vc(), spec).data).toMatchObject({
+      JADE_HNSW_M: '16', JADE_BATCH_POINTS_MAX: '10000', JADE_WRITE_CONSISTENCY: 'quorum', JADE_DEFAULT_SHARDS: '1',
+      JADE_JOIN: 'alpha-peers.ns1.svc.cluster.local:9090',
+    });
+    // Unset replicationFactor: the node's own default (min(3, members)) applies.
+    expect(buildConfigMap(vc(), spec).data).not.toHaveProperty('JADE_DEFAULT_REPLICATION_FACTOR');
+    const rf2 = defaultSpec({ replicas: 3, sharding: { replicationFactor: 2 } });
+    expect((buildConfigMap(vc(rf2), rf2).data as Record<string, string>).JADE_DEFAULT_REPLICATION_FACTOR).toBe('2');
+  });
+  it('writes only settings the node reads (every ConfigMap key and env var is one of its JADE_* keys)', () => {
+    const known = new Set<string>(Object.values(ENV_KEYS));
+    const full = defaultSpec({ replicas: 3, sharding: { replicationFactor: 3 } });
+    const env = (buildStatefulSet(vc(full), full, 3) as any).spec.template.spec.containers[0].env as { name: string }[];
+    const keys = [...Object.keys(buildConfigMap(vc(full), full).data as object), ...env.map((e) => e.name)];
+    expect(keys.filter((k) => !known.has(k))).toEqual([]);
   });
 });

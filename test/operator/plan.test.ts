@@ -19,7 +19,7 @@ function cluster(spec: VectorClusterSpec, extra: Partial<VectorCluster['metadata
   };
 }
 function world(c: VectorCluster, patch: Partial<Observed> = {}): Observed {
-  return { cluster: c, children: {}, pods: [], pvcs: [], nodeStatus: {}, generatedApiKey: 'k3y', now: NOW, ...patch };
+  return { cluster: c, children: {}, pods: [], pvcs: [], nodeStatus: {}, generatedApiKey: 'k3y', generatedClusterSecret: 'cluster-s3cret', now: NOW, ...patch };
 }
 function pod(name: string, ready: boolean): KubeObject {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'db' }, status: { podIP: '10.0.0.1', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] } };
@@ -36,7 +36,7 @@ function childKindFor(o: KubeObject): ChildKind {
 }
 function kindMatches(k: ChildKind, kind: string): boolean {
   const expected: Record<ChildKind, string> = {
-    serviceAccount: 'ServiceAccount', role: 'Role', roleBinding: 'RoleBinding', apiKeySecret: 'Secret', configMap: 'ConfigMap',
+    serviceAccount: 'ServiceAccount', role: 'Role', roleBinding: 'RoleBinding', apiKeySecret: 'Secret', clusterSecret: 'Secret', configMap: 'ConfigMap',
     headlessService: 'Service', clientService: 'Service', podDisruptionBudget: 'PodDisruptionBudget', statefulSet: 'StatefulSet',
   };
   return expected[k] === kind;
@@ -47,7 +47,12 @@ function deepMerge(target: any, patch: any): any {
   for (const [k, v] of Object.entries(patch)) out[k] = v === null ? undefined : deepMerge(out[k], v);
   return out;
 }
-/** Plays a plan's effects the way the API server and a settled StatefulSet controller would. */
+const CLUSTER_ID = 'cid-1';
+/**
+ * Plays a plan's effects the way the API server, a settled StatefulSet controller and the nodes would:
+ * pods wait unjoined (and not Ready) until one is asked to bootstrap; then every pod joins and reports
+ * the meta group's members.
+ */
 function applyPlan(o: Observed, actions: Action[], podsReady = true): Observed {
   const children = { ...o.children };
   let c = o.cluster;
@@ -65,7 +70,19 @@ function applyPlan(o: Observed, actions: Action[], podsReady = true): Observed {
   if (sts) {
     const replicas = (sts.spec as any).replicas as number;
     children.statefulSet = { ...sts, metadata: { ...sts.metadata, generation: 1 }, status: { observedGeneration: 1, replicas, readyReplicas: podsReady ? replicas : 0, updatedReplicas: replicas } };
-    pods = Array.from({ length: replicas }, (_, i) => pod(`vc-${i}`, podsReady));
+    const founded = actions.some((a) => a.type === 'bootstrapCluster') || Object.values(o.nodeStatus).some((r) => r.ok && r.status.clusterId);
+    const names = Array.from({ length: replicas }, (_, i) => `vc-${i}`);
+    pods = names.map((n) => pod(n, podsReady && founded));
+    const nodeStatus: Observed['nodeStatus'] = {};
+    for (const n of names) {
+      nodeStatus[n] = {
+        ok: true,
+        status: founded
+          ? { mode: 'cluster', nodeId: n, clusterId: CLUSTER_ID, joined: true, ready: podsReady, metaMembers: names, metaLeader: 'vc-0', metaTerm: 1 }
+          : { mode: 'cluster', nodeId: n, clusterId: null, joined: false, ready: false },
+      };
+    }
+    return { ...o, cluster: c, children, pods, nodeStatus };
   }
   return { ...o, cluster: c, children, pods };
 }
@@ -90,7 +107,7 @@ describe('plan: creation', () => {
     const actions = plan(world(cluster({}, { finalizers: [] })));
     expect(actions[0]).toEqual({ type: 'addFinalizer' });
     const created = actions.flatMap((a) => (a.type === 'create' ? [`${a.object.kind}/${a.object.metadata.name}`] : []));
-    expect(created).toEqual(['ServiceAccount/vc-node', 'Role/vc-node', 'RoleBinding/vc-node', 'Secret/vc-api-key', 'ConfigMap/vc-config',
+    expect(created).toEqual(['ServiceAccount/vc-node', 'Role/vc-node', 'RoleBinding/vc-node', 'Secret/vc-api-key', 'Secret/vc-cluster-secret', 'ConfigMap/vc-config',
       'Service/vc-peers', 'Service/vc', 'PodDisruptionBudget/vc', 'StatefulSet/vc']);
     for (const a of actions) if (a.type === 'create') expect(a.object.metadata.ownerReferences).toEqual([{ apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorCluster', name: 'vc', uid: 'uid-1', controller: true, blockOwnerDeletion: true }]);
     const status = statusOf(actions)!;
@@ -117,7 +134,8 @@ describe('plan: creation', () => {
 
   it('uses the given API key Secret instead of generating one, and reports it missing', () => {
     const actions = plan(world(cluster({ security: { apiKeySecret: { name: 'mine', key: 'token' } } }), { userApiKeySecretExists: false }));
-    expect(actions.some((a) => a.type === 'create' && a.object.kind === 'Secret')).toBe(false);
+    // Only the cluster secret is generated; the API key is the user's.
+    expect(actions.flatMap((a) => (a.type === 'create' && a.object.kind === 'Secret' ? [a.object.metadata.name] : []))).toEqual(['vc-cluster-secret']);
     const sts = actions.find((a) => a.type === 'create' && a.object.kind === 'StatefulSet') as Extract<Action, { type: 'create' }>;
     const env = (sts.object.spec as any).template.spec.containers[0].env;
     expect(env.find((e: any) => e.name === 'JADE_API_KEY').valueFrom).toEqual({ secretKeyRef: { name: 'mine', key: 'token' } });
@@ -154,6 +172,13 @@ describe('plan: updates', () => {
     expect((actions.find((a) => a.type === 'patch') as any).patch.spec.replicas).toBe(3);
   });
 
+  it('never rewrites the generated cluster Secret', () => {
+    const w = running();
+    const secret = w.children.clusterSecret!;
+    const tampered = { ...secret, metadata: { ...secret.metadata, annotations: { [SPEC_HASH_ANNOTATION]: 'other' } } };
+    expect(plan({ ...w, children: { ...w.children, clusterSecret: tampered }, generatedClusterSecret: 'new' })).toEqual([]);
+  });
+
   it('never rewrites the generated API key Secret', () => {
     const w = running();
     const secret = w.children.apiKeySecret!;
@@ -187,8 +212,10 @@ describe('plan: scaling', () => {
     expect(eventsOf(actions)).toContain('Normal/ScalingUp');
     expect(statusOf(actions)!.phase).toBe('Scaling');
     const next = applyPlan(up, actions);
-    const joins = plan(next).flatMap((a) => (a.type === 'joinMember' ? [a.pod] : []));
-    expect(joins).toEqual(['vc-3', 'vc-4']);
+    // The nodes join by themselves through the seed; the operator only reports what the meta group lists.
+    const after = plan(next);
+    expect(types(after)).not.toContain('bootstrapCluster');
+    expect(after.flatMap((a) => (a.type === 'event' && a.reason === 'MemberJoined' ? [a.message.split(' ')[1]] : []))).toEqual(['vc-3', 'vc-4']);
     const done = settle(next);
     expect(done.cluster.status).toMatchObject({ phase: 'Running', readyReplicas: 5 });
   });
@@ -260,5 +287,55 @@ describe('plan: deletion', () => {
 
   it('does nothing once our finalizer is gone', () => {
     expect(plan(deleting('Delete', ['someone.else/finalizer']))).toEqual([]);
+  });
+});
+
+describe('plan: bootstrap and membership follow the nodes', () => {
+  const started = () => {
+    // Children exist and the pods run, each waiting unjoined (as nodes started with --join do).
+    let w = world(cluster({ replicas: 3 }));
+    w = applyPlan(w, plan(w));
+    return w;
+  };
+
+  it('asks exactly the recorded bootstrap pod to found the cluster, once, and records it', () => {
+    const w = started();
+    const actions = plan(w);
+    expect(actions.filter((a) => a.type === 'bootstrapCluster')).toEqual([{ type: 'bootstrapCluster', pod: 'vc-0' }]);
+    expect(statusOf(actions)).toMatchObject({ bootstrapPod: 'vc-0' });
+    expect(statusOf(actions)!.members!.every((m) => !m.joined)).toBe(true);
+    expect(eventsOf(actions)).not.toContain('Normal/MemberJoined');
+    const done = settle(applyPlan(w, actions));
+    expect(done.cluster.status).toMatchObject({ phase: 'Running', clusterId: CLUSTER_ID, bootstrapPod: 'vc-0' });
+    expect(plan(done).some((a) => a.type === 'bootstrapCluster')).toBe(false);
+  });
+
+  it('never bootstraps when a node already reports a cluster id (a wiped vc-0 must not found a second cluster)', () => {
+    const w = started();
+    const nodeStatus = { ...w.nodeStatus, 'vc-1': { ok: true as const, status: { mode: 'cluster', nodeId: 'vc-1', clusterId: 'old', joined: true, metaMembers: ['vc-1', 'vc-2'], metaLeader: 'vc-1', metaTerm: 4 } } };
+    const actions = plan({ ...w, nodeStatus });
+    expect(types(actions)).not.toContain('bootstrapCluster');
+    expect(statusOf(actions)).toMatchObject({ clusterId: 'old' });
+    // Status said so before: no report needed to hold back.
+    const recorded = { ...w, cluster: { ...w.cluster, status: { ...statusOf(actions)! } } };
+    expect(types(plan(recorded))).not.toContain('bootstrapCluster');
+  });
+
+  it('a bootstrap pod that is not reachable, or is standalone, is not asked', () => {
+    const w = started();
+    expect(types(plan({ ...w, nodeStatus: { ...w.nodeStatus, 'vc-0': { ok: false, error: 'timeout' } } }))).not.toContain('bootstrapCluster');
+    expect(types(plan({ ...w, nodeStatus: { ...w.nodeStatus, 'vc-0': { ok: true, status: { mode: 'standalone' } } } }))).not.toContain('bootstrapCluster');
+  });
+
+  it('joined and MemberJoined come from the meta leader\'s member list, not from pod readiness', () => {
+    const done = settle(world(cluster({ replicas: 3 })));
+    // vc-2 left the meta group (the leader no longer lists it), its pod is still ready.
+    const report = (n: string, members: string[], term: number, leader: string) => ({ ok: true as const, status: { mode: 'cluster', nodeId: n, clusterId: CLUSTER_ID, joined: true, ready: true, metaMembers: members, metaLeader: leader, metaTerm: term } });
+    const nodeStatus = { 'vc-0': report('vc-0', ['vc-0', 'vc-1'], 2, 'vc-0'), 'vc-1': report('vc-1', ['vc-0', 'vc-1', 'vc-2'], 1, 'vc-0'), 'vc-2': report('vc-2', ['vc-0', 'vc-1', 'vc-2'], 1, 'vc-0') };
+    const status = statusOf(plan({ ...done, nodeStatus }))!;
+    expect(status.members!.map((m) => [m.pod, Boolean(m.joined)])).toEqual([['vc-0', true], ['vc-1', true], ['vc-2', false]]);
+    // No node answers: the last known membership stays.
+    const silent = plan({ ...done, nodeStatus: {} });
+    expect((statusOf(silent) ?? done.cluster.status)!.members!.every((m) => m.joined)).toBe(true);
   });
 });

@@ -105,7 +105,15 @@ export const vectorClusterSpecSchema = obj({
       metrics: int('Prometheus metrics port; 0 serves /metrics on the REST port.', { default: 0, minimum: 0, maximum: 65535 }),
     }, 'Container ports.', {
       default: {},
-      'x-kubernetes-validations': [{ rule: 'self.rest != self.grpc', message: 'node.ports.rest and node.ports.grpc must differ', check: (s) => s.rest !== s.grpc }],
+      'x-kubernetes-validations': [
+        { rule: 'self.rest != self.grpc', message: 'node.ports.rest and node.ports.grpc must differ', check: (s) => s.rest !== s.grpc },
+        // The node has no separate metrics listener: refuse the setting rather than render one nothing reads.
+        {
+          rule: 'self.metrics == 0',
+          message: 'node.ports.metrics: this JadeVectorDB version serves /metrics on the REST port only; set 0 (a separate metrics port is not supported yet)',
+          check: (s) => s.metrics === 0,
+        },
+      ],
     }),
     logLevel: enumOf(['debug', 'info', 'warn', 'error'] as const, 'Log level.', { default: 'info' }),
     hnsw: obj({
@@ -122,15 +130,23 @@ export const vectorClusterSpecSchema = obj({
   }, 'Node configuration (rendered into a ConfigMap).', { default: {} }),
   sharding: obj({
     shardsPerCollection: int('Default number of shards of a new collection.', { default: 1, minimum: 1, maximum: 1024 }),
-    replicationFactor: int('Default replicas of each shard (Raft group size).', { default: 1, minimum: 1, maximum: 7 }),
+    replicationFactor: int('Default replicas of each shard (Raft group size); when unset the node uses min(3, members).', { minimum: 1, maximum: 7 }),
     writeConsistency: enumOf(['all', 'quorum', 'one'] as const, 'Default write consistency.', { default: 'quorum' }),
   }, 'Sharding and replication defaults for new collections.', { default: {} }),
   security: obj({
     apiKeySecret: secretKeyRef('Secret with the API key; when absent the operator generates <cluster>-api-key.', 'api-key'),
     tlsSecret: obj({
       name: str('A kubernetes.io/tls Secret (tls.crt, tls.key, optional ca.crt).', { pattern: DNS_LABEL_PATTERN, minLength: 1 }),
-    }, 'TLS for REST and gRPC.', { required: ['name'] }),
-  }, 'Authentication and TLS.', { default: {} }),
+    }, 'TLS for REST and gRPC: not supported by this version yet (refused).', { required: ['name'] }),
+  }, 'Authentication and TLS.', {
+    default: {},
+    // The node serves plain HTTP only; accepting the field would switch probes to HTTPS and never become Ready.
+    'x-kubernetes-validations': [{
+      rule: '!has(self.tlsSecret)',
+      message: 'security.tlsSecret: TLS is not supported by this JadeVectorDB version yet; remove the field (node-to-node traffic is authenticated with the generated cluster secret)',
+      check: (s) => s.tlsSecret === undefined,
+    }],
+  }),
   backup: obj({
     target: backupTargetSchema,
     scheduleRef: obj({ name: str('VectorBackupSchedule name.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }) }, 'The schedule that backs up this cluster.', { required: ['name'] }),
@@ -149,9 +165,9 @@ export const vectorClusterSpecSchema = obj({
   'x-kubernetes-validations': [
     { rule: 'self.replicas >= 1', message: 'spec.replicas must be at least 1', check: (s) => s.replicas >= 1 },
     {
-      rule: 'self.sharding.replicationFactor <= self.replicas',
+      rule: '!has(self.sharding.replicationFactor) || self.sharding.replicationFactor <= self.replicas',
       message: 'spec.sharding.replicationFactor must not exceed spec.replicas',
-      check: (s) => s.sharding.replicationFactor <= s.replicas,
+      check: (s) => s.sharding.replicationFactor === undefined || s.sharding.replicationFactor <= s.replicas,
     },
   ],
 });
@@ -160,7 +176,7 @@ export const memberSchema = obj({
   pod: str('Pod name.'),
   nodeId: str('Node id reported by /v1/status.'),
   ready: bool('The pod is Ready and /v1/status answered ready.'),
-  joined: bool('The operator has added this member to the cluster.'),
+  joined: bool('The meta group lists this member (as the nodes report it).'),
   role: str('Role reported by the node (e.g. leader, follower, learner, unknown).', { maxLength: 64 }),
   version: str('Node version.', { maxLength: 64 }),
   collections: int('Collections known to the node.', { minimum: 0 }),
@@ -183,6 +199,8 @@ export const vectorClusterStatusSchema = obj({
   observedGeneration: int('The generation this status describes.', { minimum: 0, format: 'int64' }),
   apiKeySecret: str('Secret that holds the API key in use.'),
   currentImage: str('Image the StatefulSet runs.', { maxLength: 512 }),
+  bootstrapPod: str('The pod the operator asked to found the cluster (decided once, never by a race between pods).', { maxLength: 253 }),
+  clusterId: str('The cluster id the nodes report once the cluster is founded.', { maxLength: 128 }),
 }, 'Observed state of a JadeVectorDB cluster.');
 
 const objectMeta: Schema<Record<string, unknown>> = { type: 'object' };
@@ -294,7 +312,7 @@ export type DefaultedSpec = VectorClusterSpec & {
     hnsw: Required<NonNullable<NonNullable<VectorClusterSpec['node']>['hnsw']>>;
     limits: Required<NonNullable<NonNullable<VectorClusterSpec['node']>['limits']>>;
   };
-  sharding: Required<NonNullable<VectorClusterSpec['sharding']>>;
+  sharding: Required<Omit<NonNullable<VectorClusterSpec['sharding']>, 'replicationFactor'>> & { replicationFactor?: number };
   security: NonNullable<VectorClusterSpec['security']>;
   template: NonNullable<VectorClusterSpec['template']> & { terminationGracePeriodSeconds: number };
 };

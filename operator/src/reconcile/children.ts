@@ -1,5 +1,5 @@
 // Pure builders of the Kubernetes objects a VectorCluster owns: StatefulSet, headless and client Services,
-// PodDisruptionBudget, ConfigMap, generated API-key Secret, ServiceAccount/Role/RoleBinding. Each carries an
+// PodDisruptionBudget, ConfigMap, generated API-key and cluster Secrets, ServiceAccount/Role/RoleBinding. Each carries an
 // owner reference (garbage collection) and a spec-hash annotation (update only when our intent changed).
 import { createHash } from 'node:crypto';
 import { API_VERSION } from '../api/types.js';
@@ -13,7 +13,6 @@ export interface KubeObject {
 }
 
 export const DATA_DIR = '/var/lib/jadevectordb';
-export const TLS_DIR = '/etc/jadevectordb/tls';
 export const FINALIZER = 'jadevectordb.io/cleanup';
 export const SPEC_HASH_ANNOTATION = 'jadevectordb.io/spec-hash';
 export const CONFIG_HASH_ANNOTATION = 'jadevectordb.io/config-hash';
@@ -22,12 +21,13 @@ export const FIELD_MANAGER = 'jadevectordb-operator';
 const NODE_USER_ID = 10001;
 const DATA_VOLUME = 'data';
 
-export const CHILD_KINDS = ['serviceAccount', 'role', 'roleBinding', 'apiKeySecret', 'configMap', 'headlessService', 'clientService', 'podDisruptionBudget', 'statefulSet'] as const;
+export const CHILD_KINDS = ['serviceAccount', 'role', 'roleBinding', 'apiKeySecret', 'clusterSecret', 'configMap', 'headlessService', 'clientService', 'podDisruptionBudget', 'statefulSet'] as const;
 export type ChildKind = (typeof CHILD_KINDS)[number];
 
 export function childNames(cluster: string): Record<ChildKind, string> {
   return {
     serviceAccount: `${cluster}-node`, role: `${cluster}-node`, roleBinding: `${cluster}-node`, apiKeySecret: `${cluster}-api-key`,
+    clusterSecret: `${cluster}-cluster-secret`,
     configMap: `${cluster}-config`, headlessService: `${cluster}-peers`, clientService: cluster, podDisruptionBudget: cluster, statefulSet: cluster,
   };
 }
@@ -72,10 +72,15 @@ function withHash(object: KubeObject): KubeObject {
   return { ...object, metadata: { ...object.metadata, annotations: { ...object.metadata.annotations, [SPEC_HASH_ANNOTATION]: hashOf({ hashed, labels: object.metadata.labels }) } } };
 }
 
-/** The ConfigMap data: JADE_* keys the node reads through envFrom. */
+/** The headless Service's DNS name: every pod names it as its seed (it resolves to every pod, ready or not). */
+export function peerServiceHost(cluster: VectorCluster): string {
+  return `${childNames(cluster.metadata.name).headlessService}.${cluster.metadata.namespace ?? 'default'}.svc.cluster.local`;
+}
+
+export const CLUSTER_SECRET_KEY = 'cluster-secret';
+
+/** The ConfigMap data: JADE_* keys the node reads through envFrom, and nothing it does not read. */
 export function nodeConfig(cluster: VectorCluster, spec: DefaultedSpec): Record<string, string> {
-  const names = childNames(cluster.metadata.name);
-  const ns = cluster.metadata.namespace ?? 'default';
   return {
     JADE_HNSW_M: String(spec.node.hnsw.m),
     JADE_HNSW_EF_CONSTRUCTION: String(spec.node.hnsw.efConstruction),
@@ -84,13 +89,11 @@ export function nodeConfig(cluster: VectorCluster, spec: DefaultedSpec): Record<
     JADE_BATCH_POINTS_MAX: String(spec.node.limits.maxBatchPoints),
     JADE_COLLECTIONS_MAX: String(spec.node.limits.maxCollections),
     JADE_WRITES_IN_FLIGHT_MAX: String(spec.node.limits.maxWritesInFlight),
-    // Read by the cluster layer once it lands; a standalone node ignores them.
+    // Cluster mode: every pod joins through the headless Service; the operator asks one to found the cluster.
+    JADE_JOIN: `${peerServiceHost(cluster)}:${spec.node.ports.grpc}`,
     JADE_DEFAULT_SHARDS: String(spec.sharding.shardsPerCollection),
-    JADE_DEFAULT_REPLICATION_FACTOR: String(spec.sharding.replicationFactor),
+    ...(spec.sharding.replicationFactor !== undefined ? { JADE_DEFAULT_REPLICATION_FACTOR: String(spec.sharding.replicationFactor) } : {}),
     JADE_WRITE_CONSISTENCY: spec.sharding.writeConsistency,
-    JADE_PEER_SERVICE: `${names.headlessService}.${ns}.svc`,
-    ...(spec.node.ports.metrics > 0 ? { JADE_METRICS_PORT: String(spec.node.ports.metrics) } : {}),
-    ...(spec.security.tlsSecret ? { JADE_TLS_CERT_FILE: `${TLS_DIR}/tls.crt`, JADE_TLS_KEY_FILE: `${TLS_DIR}/tls.key` } : {}),
   };
 }
 
@@ -111,13 +114,19 @@ export function buildApiKeySecret(cluster: VectorCluster, apiKey: string): KubeO
   });
 }
 
+/** The secret every node of the cluster proves on Raft streams and internal calls; generated once, never rotated here. */
+export function buildClusterSecret(cluster: VectorCluster, secret: string): KubeObject {
+  return withHash({
+    apiVersion: 'v1', kind: 'Secret', metadata: meta(cluster, childNames(cluster.metadata.name).clusterSecret), type: 'Opaque',
+    stringData: { [CLUSTER_SECRET_KEY]: secret },
+  });
+}
+
 function ports(spec: DefaultedSpec) {
-  const list = [
+  return [
     { name: 'http', port: spec.node.ports.rest, targetPort: 'http', protocol: 'TCP' },
     { name: 'grpc', port: spec.node.ports.grpc, targetPort: 'grpc', protocol: 'TCP' },
   ];
-  if (spec.node.ports.metrics > 0) list.push({ name: 'metrics', port: spec.node.ports.metrics, targetPort: 'metrics', protocol: 'TCP' });
-  return list;
 }
 
 export function buildHeadlessService(cluster: VectorCluster, spec: DefaultedSpec): KubeObject {
@@ -173,8 +182,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
   const name = cluster.metadata.name;
   const names = childNames(name);
   const keyRef = apiKeySecretRef(cluster, spec);
-  const tls = spec.security.tlsSecret;
-  const scheme = tls ? 'HTTPS' : 'HTTP';
+  const scheme = 'HTTP'; // TLS is refused by the CRD until the node serves it
   const podLabels = { ...spec.template.labels, ...labels(name) };
   const configHash = hashOf(nodeConfig(cluster, spec));
   const affinity = spec.template.affinity ?? {
@@ -196,6 +204,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
       { name: 'JADE_DATA_DIR', value: DATA_DIR },
       { name: 'JADE_NODE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'JADE_API_KEY', valueFrom: { secretKeyRef: { name: keyRef.name, key: keyRef.key } } },
+      { name: 'JADE_CLUSTER_SECRET', valueFrom: { secretKeyRef: { name: names.clusterSecret, key: CLUSTER_SECRET_KEY } } },
       { name: 'JADE_CLUSTER_NAME', value: name },
       { name: 'JADE_LOG_LEVEL', value: spec.node.logLevel },
     ],
@@ -203,7 +212,6 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
     ports: [
       { name: 'http', containerPort: spec.node.ports.rest, protocol: 'TCP' },
       { name: 'grpc', containerPort: spec.node.ports.grpc, protocol: 'TCP' },
-      ...(spec.node.ports.metrics > 0 ? [{ name: 'metrics', containerPort: spec.node.ports.metrics, protocol: 'TCP' }] : []),
     ],
     readinessProbe: { httpGet: { path: '/readyz', port: 'http', scheme }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
     livenessProbe: { httpGet: { path: '/healthz', port: 'http', scheme }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
@@ -216,7 +224,6 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
     volumeMounts: [
       { name: DATA_VOLUME, mountPath: DATA_DIR },
       { name: 'tmp', mountPath: '/tmp' },
-      ...(tls ? [{ name: 'tls', mountPath: TLS_DIR, readOnly: true }] : []),
     ],
   };
   const podSpec: Record<string, unknown> = {
@@ -231,7 +238,6 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
     containers: [container],
     volumes: [
       { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
-      ...(tls ? [{ name: 'tls', secret: { secretName: tls.name, defaultMode: 0o440 } }] : []),
     ],
   };
   if (spec.template.tolerations) podSpec.tolerations = spec.template.tolerations;

@@ -11,6 +11,8 @@ import type { EventRecorder } from '../kube/events.js';
 import { CHILD_KINDS, CLUSTER_LABEL, FINALIZER, childNames } from './children.js';
 import type { ChildKind, KubeObject as ChildObject } from './children.js';
 import { fetchNodeStatus } from './node-status.js';
+import { requestBootstrap } from './node-admin.js';
+import type { BootstrapResult } from './node-admin.js';
 import { plan } from './plan.js';
 import type { Action, NodeStatusReport, Observed } from './plan.js';
 import { WorkQueue } from './queue.js';
@@ -38,15 +40,22 @@ export interface ControllerOptions {
   metrics?: ControllerMetrics;
   log?: (m: string) => void;
   nodeStatus?: (baseUrl: string, apiKey: string | undefined) => Promise<NodeStatusReport>;
-  /** Calls the node to add a member to the cluster; a no-op until the node exposes a join API. */
-  joinMember?: (cluster: VectorCluster, pod: string) => Promise<void>;
+  /** Asks a member to found the cluster (tests replace it); default POST /cluster/bootstrap on the pod. */
+  bootstrapMember?: (baseUrl: string, apiKey: string | undefined) => Promise<BootstrapResult>;
 }
 
 const CHILD_KIND_NAMES: Record<ChildKind, string> = {
-  serviceAccount: 'ServiceAccount', role: 'Role', roleBinding: 'RoleBinding', apiKeySecret: 'Secret', configMap: 'ConfigMap',
+  serviceAccount: 'ServiceAccount', role: 'Role', roleBinding: 'RoleBinding', apiKeySecret: 'Secret', clusterSecret: 'Secret', configMap: 'ConfigMap',
   headlessService: 'Service', clientService: 'Service', podDisruptionBudget: 'PodDisruptionBudget', statefulSet: 'StatefulSet',
 };
 const MANAGED_SELECTOR = 'app.kubernetes.io/name=jadevectordb';
+
+/** A pod's REST base URL from its IP; undefined while it has none or is going away. */
+function podUrl(pod: KubeObject | undefined, port: number): string | undefined {
+  const ip = (pod?.status as { podIP?: string } | undefined)?.podIP;
+  if (!pod || !ip || pod.metadata.deletionTimestamp) return undefined;
+  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+}
 
 function keyOf(namespace: string | undefined, name: string): string {
   return `${namespace ?? ''}/${name}`;
@@ -136,15 +145,15 @@ export class ClusterController {
     // Read the cluster fresh: the cache may lag our own last write by one event.
     const cluster = await this.opts.client.getOrUndefined<KubeObject>('VectorCluster', namespace, name) as unknown as VectorCluster | undefined;
     if (!cluster) return undefined;
-    const observed = await this.observe(cluster);
+    const { observed, apiKey } = await this.observe(cluster);
     const actions = plan(observed);
-    await this.apply(cluster, actions);
+    await this.apply(cluster, actions, observed, apiKey);
     if (cluster.metadata.deletionTimestamp) return undefined;
     const status = (actions.find((a) => a.type === 'updateStatus') as Extract<Action, { type: 'updateStatus' }> | undefined)?.status ?? cluster.status;
     return status?.phase === 'Running' ? (this.opts.requeueRunningMs ?? 30_000) : (this.opts.requeueSettlingMs ?? 3_000);
   }
 
-  private async observe(cluster: VectorCluster): Promise<Observed> {
+  private async observe(cluster: VectorCluster): Promise<{ observed: Observed; apiKey: string | undefined }> {
     const { client } = this.opts;
     const ns = cluster.metadata.namespace ?? 'default';
     const name = cluster.metadata.name;
@@ -167,23 +176,22 @@ export class ClusterController {
     const nodeStatus: Record<string, NodeStatusReport> = {};
     if (!cluster.metadata.deletionTimestamp) {
       const fetcher = this.opts.nodeStatus ?? ((url: string, k: string | undefined) => fetchNodeStatus(url, k));
-      const scheme = spec.security.tlsSecret ? 'https' : 'http';
       await Promise.all(pods.map(async (p) => {
-        const ip = (p.status as { podIP?: string } | undefined)?.podIP;
-        if (!ip || p.metadata.deletionTimestamp) return;
-        const host = ip.includes(':') ? `[${ip}]` : ip;
-        nodeStatus[p.metadata.name] = await fetcher(`${scheme}://${host}:${spec.node.ports.rest}`, apiKey);
+        const url = podUrl(p, spec.node.ports.rest);
+        if (url) nodeStatus[p.metadata.name] = await fetcher(url, apiKey);
       }));
     }
-    return {
+    const observed: Observed = {
       cluster, children, pods: pods as ChildObject[], pvcs: pvcs as ChildObject[], nodeStatus,
       ...(keyRef ? { userApiKeySecretExists: keySecret !== undefined } : {}),
       generatedApiKey: randomBytes(24).toString('base64url'),
+      generatedClusterSecret: randomBytes(32).toString('base64url'),
       now: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
     };
+    return { observed, apiKey };
   }
 
-  private async apply(cluster: VectorCluster, actions: Action[]): Promise<void> {
+  private async apply(cluster: VectorCluster, actions: Action[], observed: Observed, apiKey: string | undefined): Promise<void> {
     const { client, events } = this.opts;
     const ns = cluster.metadata.namespace;
     const name = cluster.metadata.name;
@@ -210,9 +218,17 @@ export class ClusterController {
         case 'delete':
           await client.delete(action.ref.kind, action.ref.namespace, action.ref.name);
           break;
-        case 'joinMember':
-          await (this.opts.joinMember?.(cluster, action.pod) ?? Promise.resolve());
+        case 'bootstrapCluster': {
+          const url = podUrl(observed.pods.find((p) => p.metadata.name === action.pod) as KubeObject | undefined, defaultSpec(cluster.spec).node.ports.rest);
+          if (!url) break;
+          const result = await (this.opts.bootstrapMember ?? requestBootstrap)(url, apiKey);
+          if (result.founded) {
+            await events.record(involved, 'Normal', 'ClusterBootstrapped', `${action.pod} founded cluster ${result.clusterId}; the other members join through it`);
+          } else {
+            this.log(`${key(cluster)}: ${action.pod} did not found the cluster (${result.reason}): ${result.message}`);
+          }
           break;
+        }
         case 'event':
           await events.record(involved, action.eventType, action.reason, action.message);
           break;
@@ -226,6 +242,10 @@ export class ClusterController {
       }
     }
   }
+}
+
+function key(cluster: VectorCluster): string {
+  return keyOf(cluster.metadata.namespace, cluster.metadata.name);
 }
 
 function secretValue(secret: KubeObject | undefined, key: string): string | undefined {

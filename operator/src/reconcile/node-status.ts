@@ -23,6 +23,14 @@ export async function fetchNodeStatus(baseUrl: string, apiKey: string | undefine
     else if (Array.isArray(s.collections)) status.collections = s.collections.length;
     if (typeof s.points === 'number') status.points = s.points;
     if (typeof s.uptimeSeconds === 'number') status.uptimeSeconds = s.uptimeSeconds;
+    if (typeof s.mode === 'string') status.mode = s.mode;
+    if (typeof s.clusterId === 'string' || s.clusterId === null) status.clusterId = s.clusterId;
+    if (typeof s.joined === 'boolean') status.joined = s.joined;
+    if (Array.isArray(s.members)) {
+      status.metaMembers = s.members.flatMap((m) => (typeof m === 'object' && m !== null && typeof (m as { id?: unknown }).id === 'string' ? [(m as { id: string }).id] : []));
+    }
+    if (typeof s.term === 'number') status.metaTerm = s.term;
+    if (typeof s.metaLeader === 'string' || s.metaLeader === null) status.metaLeader = s.metaLeader;
     return { ok: true, status };
   } catch (e) {
     return { ok: false, error: String((e as Error).message ?? e) };

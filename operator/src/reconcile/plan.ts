@@ -5,7 +5,7 @@ import { storageSizeMi } from '../api/types.js';
 import type { Condition, DefaultedSpec, Member, Phase, VectorCluster, VectorClusterStatus } from '../api/types.js';
 import { defaultSpec, validateClusterSpec } from '../api/validate.js';
 import {
-  CHILD_KINDS, FINALIZER, SPEC_HASH_ANNOTATION, apiKeySecretRef, buildApiKeySecret, buildClientService, buildConfigMap,
+  CHILD_KINDS, FINALIZER, SPEC_HASH_ANNOTATION, apiKeySecretRef, buildApiKeySecret, buildClientService, buildClusterSecret, buildConfigMap,
   buildHeadlessService, buildPodDisruptionBudget, buildRole, buildRoleBinding, buildServiceAccount, buildStatefulSet,
   selectorString, stableJson,
 } from './children.js';
@@ -19,6 +19,16 @@ export interface NodeStatus {
   collections?: number;
   points?: number;
   uptimeSeconds?: number;
+  /** 'standalone' or 'cluster'. */
+  mode?: string;
+  /** null until the node belongs to a founded cluster. */
+  clusterId?: string | null;
+  /** The node is a member of the meta group. */
+  joined?: boolean;
+  /** Node ids of the meta group's members as this node knows them. */
+  metaMembers?: string[];
+  metaTerm?: number;
+  metaLeader?: string | null;
 }
 export type NodeStatusReport = { ok: true; status: NodeStatus } | { ok: false; error: string };
 
@@ -33,6 +43,8 @@ export interface Observed {
   nodeStatus: Record<string, NodeStatusReport>;
   /** A fresh random key, used only if the generated Secret has to be created. */
   generatedApiKey: string;
+  /** A fresh random cluster secret, used only if the generated cluster Secret has to be created. */
+  generatedClusterSecret: string;
   /** RFC 3339 time used for condition transitions. */
   now: string;
 }
@@ -45,7 +57,8 @@ export type Action =
   | { type: 'create'; object: KubeObject }
   | { type: 'patch'; ref: ObjectRef; patch: Record<string, unknown> }
   | { type: 'delete'; ref: ObjectRef }
-  | { type: 'joinMember'; pod: string }
+  /** Ask this pod's node to found the cluster (POST /cluster/bootstrap); the others join through it. */
+  | { type: 'bootstrapCluster'; pod: string }
   | { type: 'event'; eventType: EventType; reason: string; message: string }
   | { type: 'updateStatus'; status: VectorClusterStatus };
 
@@ -74,11 +87,12 @@ function conditionIs(status: VectorClusterStatus | undefined, type: ConditionTyp
   return status?.conditions?.find((c) => c.type === type)?.status === value;
 }
 
-function desiredChildren(cluster: VectorCluster, spec: DefaultedSpec, stsReplicas: number, apiKey: string): Partial<Record<ChildKind, KubeObject>> {
+function desiredChildren(cluster: VectorCluster, spec: DefaultedSpec, stsReplicas: number, apiKey: string, clusterSecret: string): Partial<Record<ChildKind, KubeObject>> {
   const out: Partial<Record<ChildKind, KubeObject>> = {
     serviceAccount: buildServiceAccount(cluster),
     role: buildRole(cluster),
     roleBinding: buildRoleBinding(cluster),
+    clusterSecret: buildClusterSecret(cluster, clusterSecret),
     configMap: buildConfigMap(cluster, spec),
     headlessService: buildHeadlessService(cluster, spec),
     clientService: buildClientService(cluster, spec),
@@ -140,7 +154,7 @@ export function plan(o: Observed): Action[] {
     event('Warning', 'ScalingBlocked', scaleDownMessage(name, spec.replicas, currentReplicas));
   }
 
-  const desired = desiredChildren(cluster, spec, stsReplicas, o.generatedApiKey);
+  const desired = desiredChildren(cluster, spec, stsReplicas, o.generatedApiKey, o.generatedClusterSecret);
   for (const kind of CHILD_KINDS) {
     const want = desired[kind];
     if (!want) continue;
@@ -150,7 +164,7 @@ export function plan(o: Observed): Action[] {
       event('Normal', 'Created', `Created ${want.kind} ${want.metadata.name}`);
       continue;
     }
-    if (kind === 'apiKeySecret') continue; // the key must stay stable once generated
+    if (kind === 'apiKeySecret' || kind === 'clusterSecret') continue; // secrets must stay stable once generated
     const hashChanged = have.metadata.annotations?.[SPEC_HASH_ANNOTATION] !== want.metadata.annotations?.[SPEC_HASH_ANNOTATION];
     const replicasDrifted = kind === 'statefulSet' && Number((have.spec as any)?.replicas) !== stsReplicas;
     if (hashChanged || replicasDrifted) {
@@ -169,17 +183,25 @@ export function plan(o: Observed): Action[] {
     }
   }
 
-  // Members whose pod is ready join the cluster once (a no-op on the node until the cluster API lands).
-  const previous = new Map((cluster.status?.members ?? []).map((m) => [m.pod, m]));
-  for (const pod of o.pods) {
-    const podName = pod.metadata.name;
-    if (isPodReady(pod) && !previous.get(podName)?.joined) {
-      actions.push({ type: 'joinMember', pod: podName });
-      event('Normal', 'MemberJoined', `Member ${podName} joined the cluster`);
-    }
+  // Every pod starts with --join and waits; the operator asks exactly one (recorded in status) to found
+  // the cluster, and only while no node reports a cluster id, so pods never race and a wiped pod never
+  // founds a second cluster (the node refuses too, when a seed already answers with a cluster id).
+  const bootstrapPod = cluster.status?.bootstrapPod ?? `${name}-0`;
+  const clusterId = cluster.status?.clusterId ?? reportedClusterId(o);
+  const founder = o.nodeStatus[bootstrapPod];
+  if (!clusterId && founder?.ok && founder.status.mode === 'cluster' && founder.status.joined === false && !founder.status.clusterId) {
+    actions.push({ type: 'bootstrapCluster', pod: bootstrapPod });
   }
 
-  const status = computeStatus(o, spec, { stsReplicas, joined: new Set(o.pods.filter(isPodReady).map((p) => p.metadata.name)) });
+  // Membership as the nodes report it (the meta leader's view when it answers): never assumed.
+  const previous = new Map((cluster.status?.members ?? []).map((m) => [m.pod, m]));
+  const metaMembers = reportedMetaMembers(o);
+  const joined = metaMembers ?? new Set([...previous.values()].filter((m) => m.joined).map((m) => m.pod));
+  for (const pod of [...joined].sort((a, b) => ordinalOf(a) - ordinalOf(b))) {
+    if (!previous.get(pod)?.joined && o.pods.some((p) => p.metadata.name === pod)) event('Normal', 'MemberJoined', `Member ${pod} joined the cluster (the meta group lists it)`);
+  }
+
+  const status = computeStatus(o, spec, { stsReplicas, joined, bootstrapPod, clusterId: clusterId ?? undefined });
   if (status.phase === 'Running' && cluster.status?.phase !== 'Running') event('Normal', 'ClusterReady', `All ${status.readyReplicas} members are ready`);
   const degraded = status.conditions!.find((c) => c.type === 'Degraded')!;
   const wasDegraded = conditionIs(cluster.status, 'Degraded', 'True');
@@ -188,21 +210,37 @@ export function plan(o: Observed): Action[] {
   return [...actions, ...events, ...statusAction(cluster, status)];
 }
 
+function reportedClusterId(o: Observed): string | undefined {
+  for (const report of Object.values(o.nodeStatus)) if (report.ok && report.status.clusterId) return report.status.clusterId;
+  return undefined;
+}
+
+/** The meta group's member list from the meta leader's own report, else the report with the highest term; undefined when none answered. */
+function reportedMetaMembers(o: Observed): Set<string> | undefined {
+  const reports = Object.values(o.nodeStatus).flatMap((r) => (r.ok && r.status.mode === 'cluster' && r.status.metaMembers && r.status.clusterId ? [r.status] : []));
+  if (reports.length === 0) return undefined;
+  const fromLeader = reports.find((r) => r.metaLeader && r.nodeId === r.metaLeader);
+  const best = fromLeader ?? reports.reduce((a, b) => ((b.metaTerm ?? 0) > (a.metaTerm ?? 0) ? b : a));
+  return new Set(best.metaMembers);
+}
+
 function statusAction(cluster: VectorCluster, status: VectorClusterStatus): Action[] {
   return stableJson(cluster.status ?? {}) === stableJson(status) ? [] : [{ type: 'updateStatus', status }];
 }
 
 function scaleDownMessage(name: string, desired: number, current: number): string {
   const leaving = Array.from({ length: current - desired }, (_, i) => `${name}-${desired + i}`);
-  return `Scale-down from ${current} to ${desired} needs ${leaving.join(', ')} drained first, and this JadeVectorDB version has no drain API yet; ` +
+  return `Scale-down from ${current} to ${desired} needs ${leaving.join(', ')} drained first, and this operator version does not drain members yet; ` +
     `the StatefulSet stays at ${current} replicas. Set spec.replicas back to ${current} to clear this.`;
 }
 
 interface StatusInput {
   invalid?: string;
   stsReplicas?: number;
-  /** Pods that are joined after this reconcile's join actions. */
+  /** Pods the meta group lists as members (as reported by the nodes). */
   joined?: Set<string>;
+  bootstrapPod?: string;
+  clusterId?: string;
 }
 
 /** Phase, conditions, members and counters from what was observed. Pure; unchanged conditions keep their times. */
@@ -221,7 +259,7 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
     const podObject = podsByName.get(pod);
     const report = o.nodeStatus[pod];
     const member: Member = { pod, ready: false, role: 'unknown' };
-    const joined = input.joined?.has(pod) || previousMembers.get(pod)?.joined;
+    const joined = input.joined ? input.joined.has(pod) : previousMembers.get(pod)?.joined;
     if (joined) member.joined = true;
     if (!podObject) { member.message = 'pod does not exist yet'; return member; }
     if (report?.ok) {
@@ -293,6 +331,10 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
     phase, reason, conditions, members, replicas: existing, readyReplicas, selector: selectorString(name), observedGeneration: generation,
     apiKeySecret: apiKeySecretRef(cluster, spec).name, currentImage: String((sts?.spec as any)?.template?.spec?.containers?.[0]?.image ?? spec.image),
   };
+  const bootstrapPod = input.bootstrapPod ?? prev?.bootstrapPod;
+  if (bootstrapPod) status.bootstrapPod = bootstrapPod;
+  const clusterId = input.clusterId ?? prev?.clusterId;
+  if (clusterId) status.clusterId = clusterId;
   return status;
 }
 

@@ -133,7 +133,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     // Qdrant sends Retry-After on 429; its JS client then raises its dedicated rate-limit error.
     if (code === 'JADE_ERR_QUEUE_FULL') reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-    reply.status(ERROR_TABLE[code].http).send({ status: { error: message, code }, time: Number(process.hrtime.bigint() - startOf(req)) / 1e9 });
+    const reason = error instanceof JadeError && typeof error.details?.reason === 'string' ? error.details.reason : undefined;
+    reply.status(ERROR_TABLE[code].http).send({ status: { error: message, code, ...(reason ? { reason } : {}) }, time: Number(process.hrtime.bigint() - startOf(req)) / 1e9 });
   });
 
   app.setNotFoundHandler((req, reply) => {

@@ -31,7 +31,8 @@ export const envelope = (result: object = {}, extra: Record<string, object> = {}
 export const errorResponse = {
   type: 'object',
   properties: {
-    status: { type: 'object', properties: { error: { type: 'string' }, code: { type: 'string' } } },
+    // reason: a machine-readable refinement of code where the node gives one (409 ALREADY_MEMBER, WOULD_LOSE_QUORUM, ...).
+    status: { type: 'object', properties: { error: { type: 'string' }, code: { type: 'string' }, reason: { type: 'string' } } },
     time: { type: 'number' },
   },
 } as const;
