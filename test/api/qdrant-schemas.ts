@@ -180,6 +180,8 @@ export function qdrantContract(): QdrantContract {
   const statusObject = status.properties ? status : status.anyOf?.find((b) => b.properties);
   if (!statusObject?.properties) throw new Error('Qdrant ErrorResponse.status has no properties to extend');
   statusObject.properties.code = { type: 'string', pattern: '^JADE_ERR_[A-Z_]+$' };
+  // ... and, on a refusal that has one, its `reason` (409 MOVE_IN_PROGRESS, NO_TARGET_NODE, ...).
+  statusObject.properties.reason = { type: 'string', pattern: '^[A-Z_]+$' };
   compile('error', errorSchema);
   const checkedOk = new Set<string>();
   cached = {

@@ -195,6 +195,9 @@ describe('system routes', () => {
       ['get', '/collections/{name}/cluster', false],
       ['delete', '/cluster/peer/{id}', false],
       ['post', '/cluster/bootstrap', false],
+      ['post', '/collections/{name}/cluster', true],
+      ['post', '/cluster/peer/{id}/drain', false],
+      ['get', '/cluster/peer/{id}/drain', false],
       ['post', '/collections/{name}/snapshots', false],
       ['get', '/collections/{name}/snapshots', false],
       ['post', '/backups', true],
@@ -217,11 +220,17 @@ describe('system routes', () => {
 });
 
 describe('cluster routes on a standalone node', () => {
-  it('GET /cluster says disabled, GET /collections/{name}/cluster lists the one local shard, DELETE /cluster/peer is refused', async () => {
+  it('GET /cluster says disabled, GET /collections/{name}/cluster lists the one local shard, DELETE /cluster/peer, moves and drains are refused', async () => {
     expect((await call(app, { method: 'GET', url: '/cluster' })).body.result).toEqual({ status: 'disabled' });
     const info = await call(app, { method: 'GET', url: `/collections/${C}/cluster` });
-    expect(info.body.result).toMatchObject({ shard_count: 1, local_shards: [{ shard_id: 0, points_count: SEED.length, state: 'Active' }], remote_shards: [] });
+    expect(info.body.result).toMatchObject({ shard_count: 1, local_shards: [{ shard_id: 0, points_count: SEED.length, state: 'Active' }], remote_shards: [], shard_transfers: [] });
     expectErrorShape(await call(app, { method: 'DELETE', url: '/cluster/peer/n9' }), 400, 'JADE_ERR_BAD_REQUEST');
+    const move = await call(app, { method: 'POST', url: `/collections/${C}/cluster`, payload: { move_shard: { shard_id: 0, from_peer_id: 'a', to_peer_id: 'b' } } });
+    expectErrorShape(move, 400, 'JADE_ERR_BAD_REQUEST');
+    expect(move.body.status.error).toMatch(/cluster mode/);
+    expectErrorShape(await call(app, { method: 'POST', url: '/collections/nope/cluster', payload: { drop_replica: { shard_id: 0, peer_id: 'a' } } }), 404, 'JADE_ERR_COLLECTION_NOT_FOUND');
+    expectErrorShape(await call(app, { method: 'POST', url: '/cluster/peer/n9/drain' }), 400, 'JADE_ERR_BAD_REQUEST');
+    expectErrorShape(await call(app, { method: 'GET', url: '/cluster/peer/n9/drain' }), 400, 'JADE_ERR_BAD_REQUEST');
   });
 });
 

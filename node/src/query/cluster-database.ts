@@ -7,6 +7,9 @@
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { nodeOfMember } from '../cluster/identity.js';
 import type { CollectionMeta, WriteConsistency } from '../cluster/meta.js';
+import { moveRequestOf } from '../cluster/move-requests.js';
+import { isActive, type MoveRecord } from '../cluster/moves.js';
+import type { DrainReport } from '../cluster/cluster-node.js';
 import type { CollectionParams } from '../shard/state.js';
 import type { PointId } from '../storage/types.js';
 import { JadeError } from '../util/errors.js';
@@ -15,7 +18,7 @@ import { ShardedCollection, type ShardSet } from './collection.js';
 import { LocalShardReader } from './local-reader.js';
 import { ReplicaSelector, type ReadStrategy, type ReplicaCandidate } from './read-strategy.js';
 import { RemoteShardReader, replicaReader, serveShardReads, tryAnotherReplica, type ReplicaReadInfo } from './shard-rpc.js';
-import type { AliasAction, AliasRecord, ClusterInfo, Collection, CollectionClusterInfo, CollectionUpdate, CreateOptions, Database, ReplicaState, Hit, LocalCollectionStats, PayloadSelector, PointOutput, ReadOptions, ScrollPage, ScrollRequest, ShardInfo, ShardReader, ShardSearchRequest } from './types.js';
+import type { AliasAction, AliasRecord, ClusterInfo, Collection, CollectionClusterInfo, CollectionUpdate, CreateOptions, Database, DrainInfo, MoveInfo, MoveRequest, ReplicaState, Hit, LocalCollectionStats, PayloadSelector, PointOutput, ReadOptions, ScrollPage, ScrollRequest, ShardInfo, ShardReader, ShardSearchRequest } from './types.js';
 
 export interface ClusterDatabaseOptions {
   readStrategy: ReadStrategy;
@@ -241,6 +244,57 @@ export class ClusterDatabase implements Database {
 
   bootstrapCluster(): Promise<{ clusterId: string; nodeId: string; incarnation: string }> {
     return this.node.bootstrapOnRequest();
+  }
+
+  requestMove(req: MoveRequest, deadlineMs: number): Promise<string> {
+    const checked = moveRequestOf(req);
+    if (checked.kind === 'abort') {
+      // Qdrant's abort_transfer names the transfer; the meta leader cancels the shard's active move,
+      // so refuse here when the one in flight (as this node knows it) is another.
+      const groupId = this.node.collectionMeta(checked.collection).shards[checked.shard]?.groupId;
+      const active = this.node.moves().find((m) => m.groupId === groupId && isActive(m));
+      const node = (m: string | null) => (m === null ? null : nodeOfMember(m));
+      if (active && ((checked.from !== null && node(active.from) !== checked.from) || (checked.to !== null && node(active.to) !== checked.to))) {
+        throw new JadeError('JADE_ERR_NOT_FOUND', `no transfer of shard ${checked.shard} from ${checked.from ?? '-'} to ${checked.to ?? '-'}: the move in progress (${active.id}) is from ${node(active.from) ?? '-'} to ${node(active.to) ?? '-'}`);
+      }
+    }
+    return this.node.requestMove(checked, deadlineMs);
+  }
+
+  async drainPeer(nodeId: string, deadlineMs: number): Promise<DrainInfo> {
+    return this.drainInfoOf(await this.node.drain(nodeId, deadlineMs));
+  }
+
+  drainStatus(nodeId: string): DrainInfo {
+    return this.drainInfoOf(this.node.drainReport(nodeId));
+  }
+
+  moves(): MoveInfo[] {
+    return this.node.moves().map((m) => this.moveInfoOf(m));
+  }
+
+  private drainInfoOf(r: DrainReport): DrainInfo {
+    return { node: r.node, state: r.state, replicasLeft: r.replicasLeft, movesStarted: r.movesStarted, moves: r.moves.map((m) => this.moveInfoOf(m)) };
+  }
+
+  private moveInfoOf(m: MoveRecord): MoveInfo {
+    const shards = this.node.meta.state.collections[m.collection]?.shards ?? [];
+    const shard = shards.findIndex((s) => s.groupId === m.groupId);
+    return {
+      id: m.id,
+      collection: m.collection,
+      shard: shard >= 0 ? shard : null,
+      groupId: m.groupId,
+      from: m.from === null ? null : nodeOfMember(m.from),
+      to: m.to === null ? null : nodeOfMember(m.to),
+      stage: m.stage,
+      finished: !isActive(m),
+      drain: m.drain,
+      reason: m.reason,
+      verified: m.verified ?? null,
+      startedAtMs: m.startedAtMs,
+      updatedAtMs: m.updatedAtMs,
+    };
   }
 }
 

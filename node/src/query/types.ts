@@ -222,6 +222,57 @@ export interface Database {
   removePeer?(nodeId: string, force: boolean, deadlineMs: number): Promise<{ removed: string; degradedGroups: string[] }>;
   /** Cluster mode: founds a new cluster with this node, when it is in none (POST /cluster/bootstrap). */
   bootstrapCluster?(): Promise<{ clusterId: string; nodeId: string; incarnation: string }>;
+  /** Cluster mode: starts a replica move (or cancels one: abort); resolves with the move's id (POST /collections/{name}/cluster). */
+  requestMove?(req: MoveRequest, deadlineMs: number): Promise<string>;
+  /** Cluster mode: starts draining a node (idempotent) and reports it (POST /cluster/peer/{id}/drain). */
+  drainPeer?(nodeId: string, deadlineMs: number): Promise<DrainInfo>;
+  /** Cluster mode: a node's drain as this node's meta state knows it (GET /cluster/peer/{id}/drain). */
+  drainStatus?(nodeId: string): DrainInfo;
+  /** Cluster mode: moves in flight and recently finished, every collection. */
+  moves?(): MoveInfo[];
+}
+
+/** A replica move as the API asks for it: Qdrant's move_shard, replicate_shard, drop_replica, abort_transfer. */
+export interface MoveRequest {
+  kind: 'move' | 'replicate' | 'drop' | 'abort';
+  collection: string;
+  shard: number;
+  /** Node ids; null where the kind has none (replicate copies from the group's leader; drop has no target). */
+  from: string | null;
+  to: string | null;
+}
+
+/** A replica move as the meta state records it, peers named by node id. */
+export interface MoveInfo {
+  id: string;
+  collection: string;
+  /** The shard's index in the collection; null once the collection is gone. */
+  shard: number | null;
+  groupId: string;
+  from: string | null;
+  to: string | null;
+  /** planned, copying, catching_up, promoting, verifying, removing_source, done, cancelled, failed. */
+  stage: string;
+  /** done, cancelled or failed. */
+  finished: boolean;
+  /** The node whose drain started it, or null. */
+  drain: string | null;
+  /** Why it ended cancelled or failed. */
+  reason: string | null;
+  /** What the verifying stage found equal on leader, target and source. */
+  verified: { index: number; count: number; digest: string } | null;
+  startedAtMs: number;
+  updatedAtMs: number;
+}
+
+export interface DrainInfo {
+  node: string;
+  /** null: no drain was asked for this node's current incarnation. */
+  state: 'draining' | 'drained' | null;
+  replicasLeft: number;
+  movesStarted: number;
+  /** The drain's moves the meta state still lists (active and recently finished). */
+  moves: MoveInfo[];
 }
 
 export interface ClusterInfo {

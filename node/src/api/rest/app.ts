@@ -96,6 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler((error: any, req, reply) => {
     let code: ErrorCode;
     let message: string;
+    let reason: string | undefined;
     if (error instanceof JadeError && error.code === 'JADE_ERR_STORAGE') {
       // The message names files of the data directory: the node's log gets it, the client the errno.
       code = error.code;
@@ -105,6 +106,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     } else if (error instanceof JadeError) {
       code = error.code;
       message = error.message;
+      // A refusal's machine-readable reason (409 MOVE_IN_PROGRESS, NO_TARGET_NODE, ALREADY_MEMBER, ...).
+      if (typeof error.details?.reason === 'string') reason = error.details.reason;
     } else if (error.validation) {
       // JSON's 1e999 parses to Infinity, which the schema's `number` refuses before our own check
       // could: name it as the non-finite number it is.
@@ -133,8 +136,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     // Qdrant sends Retry-After on 429; its JS client then raises its dedicated rate-limit error.
     if (code === 'JADE_ERR_QUEUE_FULL') reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-    const reason = error instanceof JadeError && typeof error.details?.reason === 'string' ? error.details.reason : undefined;
-    reply.status(ERROR_TABLE[code].http).send({ status: { error: message, code, ...(reason ? { reason } : {}) }, time: Number(process.hrtime.bigint() - startOf(req)) / 1e9 });
+    reply.status(ERROR_TABLE[code].http).send({ status: reason === undefined ? { error: message, code } : { error: message, code, reason }, time: Number(process.hrtime.bigint() - startOf(req)) / 1e9 });
   });
 
   app.setNotFoundHandler((req, reply) => {

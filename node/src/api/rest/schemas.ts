@@ -31,8 +31,7 @@ export const envelope = (result: object = {}, extra: Record<string, object> = {}
 export const errorResponse = {
   type: 'object',
   properties: {
-    // reason: a machine-readable refinement of code where the node gives one (409 ALREADY_MEMBER, WOULD_LOSE_QUORUM, ...).
-    status: { type: 'object', properties: { error: { type: 'string' }, code: { type: 'string' }, reason: { type: 'string' } } },
+    status: { type: 'object', properties: { error: { type: 'string' }, code: { type: 'string' }, reason: { type: 'string', description: 'why a 409 refused the request (e.g. MOVE_IN_PROGRESS), where there is a reason' } } },
     time: { type: 'number' },
   },
 } as const;

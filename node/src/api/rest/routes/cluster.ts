@@ -3,8 +3,13 @@
 // DELETE /cluster/peer/{id} (remove a node; refused while it holds replicas unless forced), and
 // POST /cluster/bootstrap (found a new cluster with a node started with --join: the Kubernetes
 // operator picks the one pod that does it).
+// Replica moves: POST /collections/{name}/cluster with Qdrant's move_shard, replicate_shard,
+// drop_replica or abort_transfer (the meta leader drives each move through its stages; GET
+// /collections/{name}/cluster lists the moves in flight as Qdrant's shard_transfers), and drains:
+// POST /cluster/peer/{id}/drain moves every replica off a node, GET reports how far it got.
 // A standalone node answers GET /cluster with status "disabled", as Qdrant does.
 import type { FastifyInstance } from 'fastify';
+import type { DrainInfo, MoveInfo, MoveRequest } from '../../../query/types.js';
 import { JadeError } from '../../../util/errors.js';
 import { deadlineOf, ok, type RouteContext } from '../context.js';
 import * as S from '../schemas.js';
@@ -12,6 +17,105 @@ import * as S from '../schemas.js';
 function clusterModeOnly(what: string): never {
   throw new JadeError('JADE_ERR_BAD_REQUEST', `${what} needs cluster mode: this node runs standalone (start nodes with --bootstrap / --join)`);
 }
+
+/** Shards of a collection (meta.ts SHARDS_PER_COLLECTION_MAX; the node layer checks it again). */
+const SHARD_ID_MAX = 1023;
+const peerId = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$' } as const;
+const shardId = { type: 'integer', minimum: 0, maximum: SHARD_ID_MAX } as const;
+/** Qdrant's transfer methods: accepted and ignored (a target always fills from the group leader's Raft snapshot and log). */
+const transferMethod = { type: ['string', 'null'], enum: ['stream_records', 'snapshot', 'wal_delta', 'resharding_stream_records', null] } as const;
+const transfer = (extra: Record<string, object> = {}) => ({
+  type: 'object',
+  additionalProperties: false,
+  required: ['shard_id', 'from_peer_id', 'to_peer_id'],
+  properties: { shard_id: shardId, from_peer_id: peerId, to_peer_id: peerId, ...extra },
+});
+
+/** Qdrant's ClusterOperations, the four that move replicas: exactly one per request. */
+export const clusterOperationBody = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  maxProperties: 1,
+  description: 'exactly one of move_shard, replicate_shard, drop_replica, abort_transfer (peer ids are node ids)',
+  properties: {
+    move_shard: transfer({ method: transferMethod }),
+    replicate_shard: transfer({ method: transferMethod }),
+    drop_replica: { type: 'object', additionalProperties: false, required: ['shard_id', 'peer_id'], properties: { shard_id: shardId, peer_id: peerId } },
+    abort_transfer: transfer(),
+  },
+} as const;
+
+interface ClusterOperation {
+  move_shard?: { shard_id: number; from_peer_id: string; to_peer_id: string };
+  replicate_shard?: { shard_id: number; from_peer_id: string; to_peer_id: string };
+  drop_replica?: { shard_id: number; peer_id: string };
+  abort_transfer?: { shard_id: number; from_peer_id: string; to_peer_id: string };
+}
+
+function moveRequestOfBody(collection: string, body: ClusterOperation): MoveRequest {
+  const ops = Object.keys(body ?? {});
+  if (ops.length !== 1) throw new JadeError('JADE_ERR_BAD_REQUEST', 'exactly one of move_shard, replicate_shard, drop_replica, abort_transfer per request');
+  if (body.move_shard) return { kind: 'move', collection, shard: body.move_shard.shard_id, from: body.move_shard.from_peer_id, to: body.move_shard.to_peer_id };
+  if (body.replicate_shard) return { kind: 'replicate', collection, shard: body.replicate_shard.shard_id, from: body.replicate_shard.from_peer_id, to: body.replicate_shard.to_peer_id };
+  if (body.drop_replica) return { kind: 'drop', collection, shard: body.drop_replica.shard_id, from: body.drop_replica.peer_id, to: null };
+  if (body.abort_transfer) return { kind: 'abort', collection, shard: body.abort_transfer.shard_id, from: body.abort_transfer.from_peer_id, to: body.abort_transfer.to_peer_id };
+  throw new JadeError('JADE_ERR_BAD_REQUEST', `unsupported cluster operation ${ops[0]}`);
+}
+
+function moveOut(m: MoveInfo) {
+  return {
+    id: m.id,
+    collection: m.collection,
+    shard_id: m.shard,
+    group_id: m.groupId,
+    from: m.from,
+    to: m.to,
+    stage: m.stage,
+    finished: m.finished,
+    drain: m.drain,
+    reason: m.reason,
+    verified: m.verified,
+    started_at: new Date(m.startedAtMs).toISOString(),
+    updated_at: new Date(m.updatedAtMs).toISOString(),
+  };
+}
+
+function drainOut(d: DrainInfo) {
+  return { node: d.node, state: d.state, replicas_left: d.replicasLeft, moves_started: d.movesStarted, moves: d.moves.map(moveOut) };
+}
+
+const moveSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    collection: { type: 'string' },
+    shard_id: { type: ['integer', 'null'] },
+    group_id: { type: 'string' },
+    from: { type: ['string', 'null'] },
+    to: { type: ['string', 'null'] },
+    stage: { type: 'string' },
+    finished: { type: 'boolean' },
+    drain: { type: ['string', 'null'] },
+    reason: { type: ['string', 'null'] },
+    verified: { type: ['object', 'null'], properties: { index: { type: 'integer' }, count: { type: 'integer' }, digest: { type: 'string' } } },
+    started_at: { type: 'string' },
+    updated_at: { type: 'string' },
+  },
+} as const;
+
+const drainSchema = {
+  type: 'object',
+  properties: {
+    node: { type: 'string' },
+    state: { type: ['string', 'null'], description: 'draining, drained, or null when no drain was asked for the node\'s current incarnation' },
+    replicas_left: { type: 'integer' },
+    moves_started: { type: 'integer' },
+    moves: { type: 'array', items: moveSchema },
+  },
+} as const;
+
+const peerParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
 export function clusterRoutes({ deps }: RouteContext) {
   const { database, limits } = deps;
@@ -48,6 +152,9 @@ export function clusterRoutes({ deps }: RouteContext) {
       }
       const c = await database.collectionClusterInfo(req.params.name, Math.min(deadlineOf(req, limits), Date.now() + 3_000));
       const me = deps.info.nodeId;
+      const name = database.resolve(req.params.name);
+      const moves = (database.moves?.() ?? []).filter((m) => m.collection === name && m.shard !== null);
+      const active = moves.filter((m) => !m.finished);
       const qdrantState = (s: string) => (s === 'active' ? 'Active' : 'Dead');
       return ok(
         reply,
@@ -56,8 +163,12 @@ export function clusterRoutes({ deps }: RouteContext) {
           shard_count: c.shards.length,
           local_shards: c.shards.flatMap((s) => s.replicas.filter((r) => r.nodeId === me).map((r) => ({ shard_id: s.shard, points_count: r.points ?? 0, state: qdrantState(r.state) }))),
           remote_shards: c.shards.flatMap((s) => s.replicas.filter((r) => r.nodeId !== me).map((r) => ({ shard_id: s.shard, peer_id: r.nodeId, state: qdrantState(r.state) }))),
-          shard_transfers: [],
+          // Moves in flight as Qdrant's transfers (from is null for replicate_shard: the target
+          // copies from the group's leader; to is null for drop_replica).
+          shard_transfers: active.map((m) => ({ shard_id: m.shard, from: m.from, to: m.to, sync: m.from === null, method: 'snapshot', comment: m.stage, jade: { id: m.id, stage: m.stage, started_at: new Date(m.startedAtMs).toISOString() } })),
           jade: {
+            // Every move of the collection the meta state still lists: in flight and recently finished.
+            moves: moves.map(moveOut),
             shards: c.shards.map((s) => ({
               shard_id: s.shard,
               group_id: s.groupId,
@@ -70,6 +181,31 @@ export function clusterRoutes({ deps }: RouteContext) {
         },
         req,
       );
+    });
+
+    app.post<{ Params: { name: string }; Body: ClusterOperation }>(
+      '/collections/:name/cluster',
+      { schema: { tags: ['cluster'], params: S.collectionNameParams, querystring: { type: 'object', properties: { timeout: { type: 'string' } } }, body: clusterOperationBody, response: { 200: S.envelope({ type: 'boolean' }, { jade: { type: 'object', properties: { move_id: { type: 'string' } } } }), ...errors } } },
+      async (req, reply) => {
+        database.collection(req.params.name); // a 404 before anything else
+        if (!database.requestMove) clusterModeOnly('moving replicas');
+        const id = await database.requestMove(moveRequestOfBody(database.resolve(req.params.name), req.body), deadlineOf(req, limits));
+        return ok(reply, true, req, { jade: { move_id: id } });
+      },
+    );
+
+    app.post<{ Params: { id: string } }>(
+      '/cluster/peer/:id/drain',
+      { schema: { tags: ['cluster'], params: peerParams, querystring: { type: 'object', properties: { timeout: { type: 'string' } } }, response: { 200: S.envelope(drainSchema), ...errors } } },
+      async (req, reply) => {
+        if (!database.drainPeer) clusterModeOnly('draining a peer');
+        return ok(reply, drainOut(await database.drainPeer(req.params.id, deadlineOf(req, limits))), req);
+      },
+    );
+
+    app.get<{ Params: { id: string } }>('/cluster/peer/:id/drain', { schema: { tags: ['cluster'], params: peerParams, response: { 200: S.envelope(drainSchema), ...errors } } }, async (req, reply) => {
+      if (!database.drainStatus) clusterModeOnly('draining a peer');
+      return ok(reply, drainOut(database.drainStatus(req.params.id)), req);
     });
 
     app.post('/cluster/bootstrap', { schema: { tags: ['cluster'], response: { 200: S.envelope({ type: 'object', properties: { cluster_id: { type: 'string' }, node_id: { type: 'string' }, incarnation: { type: 'string' } } }), ...errors } } }, async (req, reply) => {
