@@ -139,17 +139,60 @@ describe('operator on the emulator', { timeout: 150_000 }, () => {
     expect(((await client.get('StatefulSet', NS, 'alpha')).spec as any).replicas).toBe(5);
   });
 
-  it('blocks scale-down 5 → 3 with ScalingBlocked and leaves the StatefulSet at 5', async () => {
+  it('scales down 5 → 3 under writes: drains alpha-4 and alpha-3, removes them, then lowers the StatefulSet; no acknowledged write is lost', async () => {
+    // A collection with replicas on the members that will leave (4 shards × 2 replicas over 5 nodes).
+    expect((await podCall('alpha-0', 'PUT', '/collections/spread', { vectors: { size: 2, distance: 'Euclid' }, shard_number: 4, replication_factor: 2 })).status).toBe(200);
+    const before = await podCall('alpha-0', 'GET', '/collections/spread/cluster');
+    const onLeaving = before.json.result.jade.shards.flatMap((sh: any) => sh.replicas).filter((r: any) => ['alpha-3', 'alpha-4'].includes(r.peer_id)).length;
+    expect(onLeaving).toBeGreaterThan(0);
+    const acked: number[] = [];
+    let writing = true;
+    const writer = (async () => {
+      for (let id = 1; writing && id < 100_000; id++) {
+        const r = await podCall('alpha-0', 'PUT', '/collections/spread/points?wait=true', { points: [{ id, vector: [id, -id] }] }).catch(() => ({ status: 0 }));
+        if (r.status === 200) acked.push(id);
+        else await new Promise((res) => setTimeout(res, 50));
+      }
+    })();
     await client.patch('VectorCluster', NS, 'alpha', { spec: { replicas: 3 } });
+    const draining = await waitFor(async () => {
+      const c = await getCluster('alpha');
+      return condition(c, 'Progressing')?.reason === 'Draining' ? c : undefined;
+    }, 20_000, 100, 'Progressing=Draining');
+    expect(condition(draining, 'Progressing')!.message).toMatch(/alpha-4/);
+    const scaled = await waitPhase('alpha', 'Running', 3, 120_000).catch(async (e) => { throw new Error(`${String(e)}: ${JSON.stringify((await getCluster('alpha'))?.status)}\n${logs.slice(-20).join('\n')}`); });
+    writing = false;
+    await writer;
+    expect(((await client.get('StatefulSet', NS, 'alpha')).spec as any).replicas).toBe(3);
+    expect(scaled.status!.members!.map((m) => [m.pod, m.joined])).toEqual([['alpha-0', true], ['alpha-1', true], ['alpha-2', true]]);
+    const reasons = (await client.list('Event', NS)).items.filter((e: any) => e.involvedObject?.name === 'alpha').map((e: any) => e.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['DrainStarted', 'MemberRemoved', 'ScalingDown']));
+    // The cluster lists three members; every shard lives on them; every acknowledged write is there.
+    const status = await podCall('alpha-1', 'GET', '/v1/status');
+    expect(status.json.members.map((m: any) => m.id).sort()).toEqual(['alpha-0', 'alpha-1', 'alpha-2']);
+    const after = await podCall('alpha-1', 'GET', '/collections/spread/cluster');
+    for (const sh of after.json.result.jade.shards) {
+      expect(sh.replicas.map((r: any) => r.peer_id).every((p: string) => ['alpha-0', 'alpha-1', 'alpha-2'].includes(p)), JSON.stringify(sh)).toBe(true);
+      expect(sh.replicas).toHaveLength(2);
+    }
+    expect(acked.length).toBeGreaterThan(0);
+    const got = await podCall('alpha-2', 'POST', '/collections/spread/points', { ids: acked });
+    expect(got.json.result.map((p: any) => p.id).sort((a: number, b: number) => a - b)).toEqual(acked);
+    // The leaving members' volumes go with them (they hold no replica).
+    await waitFor(() => emu.list(`/api/v1/namespaces/${NS}/persistentvolumeclaims`).filter((p: any) => p.metadata.name.includes('alpha')).length === 3, 30_000, 100, 'drained members\' PVCs deleted');
+  });
+
+  it('blocks a scale-down the cluster refuses (3 → 2 with a collection of 3 replicas) with the node\'s reason, and clears when set back', async () => {
+    await client.patch('VectorCluster', NS, 'alpha', { spec: { replicas: 2 } });
     const blocked = await waitFor(async () => {
       const c = await getCluster('alpha');
       return condition(c, 'ScalingBlocked')?.status === 'True' ? c : undefined;
     }, 20_000, 100, 'ScalingBlocked');
-    expect(condition(blocked, 'ScalingBlocked')!.message).toContain('alpha-3, alpha-4');
+    expect(condition(blocked, 'ScalingBlocked')).toMatchObject({ reason: 'NO_TARGET_NODE' });
+    expect(condition(blocked, 'ScalingBlocked')!.message).toContain('alpha-2');
     await new Promise((r) => setTimeout(r, 1000));
-    expect(((await client.get('StatefulSet', NS, 'alpha')).spec as any).replicas).toBe(5);
-    expect(emu.list(`/api/v1/namespaces/${NS}/pods`).filter((p: any) => p.metadata.name.startsWith('alpha-')).length).toBe(5);
-    await client.patch('VectorCluster', NS, 'alpha', { spec: { replicas: 5 } });
+    expect(((await client.get('StatefulSet', NS, 'alpha')).spec as any).replicas).toBe(3);
+    await client.patch('VectorCluster', NS, 'alpha', { spec: { replicas: 3 } });
     await waitFor(async () => condition(await getCluster('alpha'), 'ScalingBlocked')?.status === 'False', 20_000, 100, 'ScalingBlocked cleared');
   });
 
@@ -157,7 +200,7 @@ describe('operator on the emulator', { timeout: 150_000 }, () => {
     await client.patch('VectorCluster', NS, 'alpha', { spec: { storage: { size: '2Gi' } } });
     await waitFor(() => {
       const pvcs = emu.list(`/api/v1/namespaces/${NS}/persistentvolumeclaims`).filter((p: any) => p.metadata.name.includes('alpha'));
-      return pvcs.length === 5 && pvcs.every((p: any) => p.spec.resources.requests.storage === '2Gi');
+      return pvcs.length === 3 && pvcs.every((p: any) => p.spec.resources.requests.storage === '2Gi');
     }, 20_000, 100, 'PVCs expanded to 2Gi');
     expect(((await client.get('StatefulSet', NS, 'alpha')).spec as any).volumeClaimTemplates[0].spec.resources.requests.storage).toBe('1Gi');
   });
@@ -169,7 +212,7 @@ describe('operator on the emulator', { timeout: 150_000 }, () => {
       return c?.status?.phase === 'Degraded' ? c : undefined;
     }, 20_000, 50, 'Degraded');
     expect(condition(degraded, 'Degraded')).toMatchObject({ status: 'True', reason: 'MembersNotReady', message: 'not ready: alpha-1' });
-    await waitPhase('alpha', 'Running', 5, 60_000);
+    await waitPhase('alpha', 'Running', 3, 60_000);
     const reasons = (await client.list('Event', NS)).items.filter((e: any) => e.involvedObject?.name === 'alpha').map((e: any) => e.reason);
     expect(reasons).toEqual(expect.arrayContaining(['Degraded', 'Recovered']));
   });
@@ -199,7 +242,7 @@ describe('operator on the emulator', { timeout: 150_000 }, () => {
     emu.faults.clear();
     await waitFor(async () => ((await client.get('StatefulSet', NS, 'alpha')).spec as any).persistentVolumeClaimRetentionPolicy.whenScaled === 'Delete',
       20_000, 100, 'retention change applied');
-    await waitPhase('alpha', 'Running', 5, 90_000);
+    await waitPhase('alpha', 'Running', 3, 90_000);
   });
 
   it('two operators: one leads; when it stops renewing the other takes over and reconciles', async () => {
@@ -221,7 +264,7 @@ describe('operator on the emulator', { timeout: 150_000 }, () => {
 
   it('delete → finalizer deletes PVCs (whenDeleted=Delete) and owned children are collected', async () => {
     const pvcsBefore = emu.list(`/api/v1/namespaces/${NS}/persistentvolumeclaims`).filter((p: any) => p.metadata.name.includes('alpha'));
-    expect(pvcsBefore.length).toBe(5);
+    expect(pvcsBefore.length).toBe(3);
     await client.delete('VectorCluster', NS, 'alpha');
     await waitFor(async () => (await getCluster('alpha')) === undefined, 30_000, 100, 'VectorCluster gone');
     await waitFor(() => emu.list(`/api/v1/namespaces/${NS}/persistentvolumeclaims`).filter((p: any) => p.metadata.name.includes('alpha')).length === 0, 30_000, 100, 'PVCs deleted');

@@ -7,6 +7,7 @@ import { CHILD_KINDS, FINALIZER, SPEC_HASH_ANNOTATION, childNames } from '../../
 import type { ChildKind, KubeObject } from '../../operator/src/reconcile/children.js';
 import { plan } from '../../operator/src/reconcile/plan.js';
 import type { Action, Observed } from '../../operator/src/reconcile/plan.js';
+import { reportedMeta } from '../../operator/src/reconcile/meta-view.js';
 
 const NOW = '2026-01-01T00:00:00Z';
 const LATER = '2026-01-01T00:05:00Z';
@@ -51,7 +52,8 @@ const CLUSTER_ID = 'cid-1';
 /**
  * Plays a plan's effects the way the API server, a settled StatefulSet controller and the nodes would:
  * pods wait unjoined (and not Ready) until one is asked to bootstrap; then every pod joins and reports
- * the meta group's members.
+ * the meta group's members. A drain asked for is 'draining' after one step and 'drained' after the next;
+ * a removed member leaves the meta group's list.
  */
 function applyPlan(o: Observed, actions: Action[], podsReady = true): Observed {
   const children = { ...o.children };
@@ -73,12 +75,24 @@ function applyPlan(o: Observed, actions: Action[], podsReady = true): Observed {
     const founded = actions.some((a) => a.type === 'bootstrapCluster') || Object.values(o.nodeStatus).some((r) => r.ok && r.status.clusterId);
     const names = Array.from({ length: replicas }, (_, i) => `vc-${i}`);
     pods = names.map((n) => pod(n, podsReady && founded));
+    const prevMeta = reportedMeta(o.nodeStatus);
+    const asked = (type: string) => new Set(actions.flatMap((a) => (a.type === type ? [(a as { pod: string }).pod] : [])));
+    const removed = asked('removeMember');
+    const drainAsked = asked('drainMember');
+    const stillMembers = [...(prevMeta?.members ?? [])].filter((n) => !removed.has(n));
+    const members = [...new Set([...stillMembers, ...names.filter((n) => !prevMeta || !o.pods.some((p) => p.metadata.name === n))])].filter((n) => !removed.has(n));
+    const metaDrains = Object.fromEntries(members.map((n) => {
+      const prev = prevMeta?.drains[n];
+      if (drainAsked.has(n)) return [n, { state: 'draining', replicas: 2 }];
+      if (prev?.state === 'draining') return [n, { state: 'drained', replicas: 0 }];
+      return [n, prev ?? { state: null, replicas: 2 }];
+    }));
     const nodeStatus: Observed['nodeStatus'] = {};
     for (const n of names) {
       nodeStatus[n] = {
         ok: true,
         status: founded
-          ? { mode: 'cluster', nodeId: n, clusterId: CLUSTER_ID, joined: true, ready: podsReady, metaMembers: names, metaLeader: 'vc-0', metaTerm: 1 }
+          ? { mode: 'cluster', nodeId: n, clusterId: CLUSTER_ID, joined: true, ready: podsReady, metaMembers: members, metaDrains, metaLeader: 'vc-0', metaTerm: 1 }
           : { mode: 'cluster', nodeId: n, clusterId: null, joined: false, ready: false },
       };
     }
@@ -220,21 +234,65 @@ describe('plan: scaling', () => {
     expect(done.cluster.status).toMatchObject({ phase: 'Running', readyReplicas: 5 });
   });
 
-  it('scale down 5 → 3 leaves the StatefulSet alone and sets ScalingBlocked with the pods to drain', () => {
+  it('scale down 5 → 3 drains vc-4 and vc-3, removes them one at a time, then lowers the StatefulSet', () => {
     const w = settle(world(cluster({ replicas: 5 })));
     const down = { ...w, cluster: { ...w.cluster, metadata: { ...w.cluster.metadata, generation: 2 }, spec: { ...w.cluster.spec, replicas: 3 } } };
+    const first = plan(down);
+    expect(first.filter((a) => a.type === 'drainMember')).toEqual([{ type: 'drainMember', pod: 'vc-4' }, { type: 'drainMember', pod: 'vc-3' }]);
+    expect(patches(first)).toEqual([]); // the StatefulSet stays at 5 while they drain
+    expect(statusOf(first)).toMatchObject({ phase: 'Scaling' });
+    expect(statusOf(first)!.conditions!.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'True', reason: 'Draining' });
+    const draining = applyPlan(down, first);
+    const second = plan(draining);
+    expect(types(second).filter((t) => t === 'drainMember' || t === 'removeMember')).toEqual([]); // waits
+    expect(statusOf(second)!.conditions!.find((c) => c.type === 'Progressing')!.message).toContain('vc-4 draining, 2 replicas left');
+    const drained = applyPlan(draining, second);
+    const third = plan(drained);
+    expect(third.filter((a) => a.type === 'removeMember')).toEqual([{ type: 'removeMember', pod: 'vc-4' }]); // one at a time
+    const fourth = plan(applyPlan(drained, third));
+    expect(fourth.filter((a) => a.type === 'removeMember')).toEqual([{ type: 'removeMember', pod: 'vc-3' }]);
+    expect(patches(fourth)).toEqual([]);
+    const out = applyPlan(applyPlan(drained, third), fourth);
+    const shrink = plan(out);
+    expect(patches(shrink)).toEqual(['StatefulSet/vc']);
+    expect((shrink.find((a) => a.type === 'patch') as any).patch.spec.replicas).toBe(3);
+    expect(eventsOf(shrink)).toContain('Normal/ScalingDown');
+    const done = settle(applyPlan(out, shrink));
+    expect(done.cluster.status).toMatchObject({ phase: 'Running', readyReplicas: 3, replicas: 3 });
+    expect(done.cluster.status!.conditions!.find((c) => c.type === 'ScalingBlocked')).toMatchObject({ status: 'False' });
+  });
+
+  it('a refused drain sets ScalingBlocked with the node\'s reason and keeps the StatefulSet', () => {
+    const w = settle(world(cluster({ replicas: 3 })));
+    const down = { ...w, cluster: { ...w.cluster, spec: { ...w.cluster.spec, replicas: 2 } }, refusals: { 'vc-2': { reason: 'NO_TARGET_NODE', message: 'no other node can take the replica of g1' } } };
     const actions = plan(down);
     expect(patches(actions)).toEqual([]);
-    expect(eventsOf(actions)).toEqual(['Warning/ScalingBlocked']);
+    expect(eventsOf(actions)).toContain('Warning/ScalingBlocked');
     const blocked = statusOf(actions)!.conditions!.find((c) => c.type === 'ScalingBlocked')!;
-    expect(blocked).toMatchObject({ status: 'True', reason: 'DrainNotSupported', observedGeneration: 2 });
-    expect(blocked.message).toContain('vc-3, vc-4');
-    expect(blocked.message).toContain('StatefulSet stays at 5');
-    // Once recorded, the block is not re-announced; restoring replicas clears it.
-    const after = applyPlan(down, actions);
-    expect(plan(after)).toEqual([]);
-    const restored = plan({ ...after, cluster: { ...after.cluster, spec: { ...after.cluster.spec, replicas: 5 } } });
-    expect(statusOf(restored)!.conditions!.find((c) => c.type === 'ScalingBlocked')).toMatchObject({ status: 'False' });
+    expect(blocked).toMatchObject({ status: 'True', reason: 'NO_TARGET_NODE' });
+    expect(blocked.message).toContain('no other node can take the replica of g1');
+    expect(blocked.message).toContain('StatefulSet stays at 3');
+    // The drain is asked again each time (it succeeds once a node can take the replicas).
+    expect(actions.filter((a) => a.type === 'drainMember')).toEqual([{ type: 'drainMember', pod: 'vc-2' }]);
+    expect(statusOf(actions)!.phase).toBe('Running');
+  });
+
+  it('never lowers the StatefulSet while no member reports the membership', () => {
+    const w = settle(world(cluster({ replicas: 3 })));
+    const actions = plan({ ...w, cluster: { ...w.cluster, spec: { ...w.cluster.spec, replicas: 2 } }, nodeStatus: {} });
+    expect(patches(actions)).toEqual([]);
+    expect(types(actions)).not.toContain('drainMember');
+  });
+
+  it('deletes the volume of a member that was drained and left, once its pod is gone', () => {
+    const w = settle(world(cluster({ replicas: 3 })));
+    const withPvcs = { ...w, pvcs: [pvc('data-vc-0', '10Gi'), pvc('data-vc-3', '10Gi')] };
+    const actions = plan(withPvcs);
+    expect(actions.filter((a) => a.type === 'delete').map((a) => (a as any).ref.name)).toEqual(['data-vc-3']);
+    expect(eventsOf(actions)).toContain('Normal/DeletingVolume');
+    // Still listed by the meta group (e.g. a cluster recreated on retained volumes): kept.
+    const listed = { ...withPvcs, nodeStatus: Object.fromEntries(Object.entries(w.nodeStatus).map(([k, r]) => [k, r.ok ? { ok: true as const, status: { ...r.status, metaMembers: [...r.status.metaMembers!, 'vc-3'] } } : r])) };
+    expect(plan(listed).some((a) => a.type === 'delete')).toBe(false);
   });
 });
 

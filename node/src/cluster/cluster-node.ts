@@ -842,9 +842,12 @@ export class ClusterNode {
 
   /** A group's leader as this node sees it, else as its replicas report it (asked in turn until the deadline). */
   async findLeader(groupId: string, deadlineMs: number): Promise<string | null> {
+    // A local replica that knows no leader may be a move's target not yet added (an empty group that
+    // hears from nobody): ask the placed replicas then, as a node without a replica does.
     const local = this.host.get(groupId);
-    if (local) return local.leaderMember ? nodeOfMember(local.leaderMember) : null;
+    if (local?.leaderMember) return nodeOfMember(local.leaderMember);
     for (const nodeId of this.replicaNodesOf(groupId)) {
+      if (local && nodeId === this.opts.nodeId) continue;
       const address = this.addressOf(nodeId);
       if (!address || Date.now() >= deadlineMs) continue;
       try {

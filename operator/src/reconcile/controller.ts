@@ -11,8 +11,9 @@ import type { EventRecorder } from '../kube/events.js';
 import { CHILD_KINDS, CLUSTER_LABEL, FINALIZER, childNames } from './children.js';
 import type { ChildKind, KubeObject as ChildObject } from './children.js';
 import { fetchNodeStatus } from './node-status.js';
-import { requestBootstrap } from './node-admin.js';
-import type { BootstrapResult } from './node-admin.js';
+import { requestBootstrap, requestDrain, requestRemove } from './node-admin.js';
+import type { AdminResult, BootstrapResult } from './node-admin.js';
+import { reportedMeta } from './meta-view.js';
 import { plan } from './plan.js';
 import type { Action, NodeStatusReport, Observed } from './plan.js';
 import { WorkQueue } from './queue.js';
@@ -42,6 +43,9 @@ export interface ControllerOptions {
   nodeStatus?: (baseUrl: string, apiKey: string | undefined) => Promise<NodeStatusReport>;
   /** Asks a member to found the cluster (tests replace it); default POST /cluster/bootstrap on the pod. */
   bootstrapMember?: (baseUrl: string, apiKey: string | undefined) => Promise<BootstrapResult>;
+  /** Drains and removes a member through a node's admin API (tests replace them). */
+  drainMember?: (baseUrl: string, apiKey: string | undefined, nodeId: string) => Promise<AdminResult>;
+  removeMember?: (baseUrl: string, apiKey: string | undefined, nodeId: string) => Promise<AdminResult>;
 }
 
 const CHILD_KIND_NAMES: Record<ChildKind, string> = {
@@ -68,6 +72,8 @@ export class ClusterController {
   private readonly pods: Informer<KubeObject>;
   private readonly log: (m: string) => void;
   private stopped = false;
+  /** Per cluster key, the last refusal of a drain or remove, by pod (shown in ScalingBlocked until it succeeds). */
+  private readonly refusals = new Map<string, Record<string, { reason: string; message: string }>>();
   private workers: Promise<void>[] = [];
   reconciles = 0;
 
@@ -146,11 +152,23 @@ export class ClusterController {
     const cluster = await this.opts.client.getOrUndefined<KubeObject>('VectorCluster', namespace, name) as unknown as VectorCluster | undefined;
     if (!cluster) return undefined;
     const { observed, apiKey } = await this.observe(cluster);
+    const stsReplicas = Number((observed.children.statefulSet?.spec as { replicas?: number } | undefined)?.replicas ?? 0);
+    if (defaultSpec(cluster.spec).replicas >= stsReplicas) this.refusals.delete(key);
+    const refusals = this.refusals.get(key);
+    if (refusals) observed.refusals = { ...refusals };
     const actions = plan(observed);
     await this.apply(cluster, actions, observed, apiKey);
     if (cluster.metadata.deletionTimestamp) return undefined;
     const status = (actions.find((a) => a.type === 'updateStatus') as Extract<Action, { type: 'updateStatus' }> | undefined)?.status ?? cluster.status;
     return status?.phase === 'Running' ? (this.opts.requeueRunningMs ?? 30_000) : (this.opts.requeueSettlingMs ?? 3_000);
+  }
+
+  /** A member to send admin calls to: the meta leader's pod when it answered, else any other answering member. */
+  private adminUrl(observed: Observed, port: number, avoid: string): string | undefined {
+    const leader = reportedMeta(observed.nodeStatus)?.leader;
+    const answering = observed.pods.filter((p) => observed.nodeStatus[p.metadata.name]?.ok);
+    const pick = answering.find((p) => p.metadata.name === leader) ?? answering.find((p) => p.metadata.name !== avoid) ?? answering[0];
+    return podUrl(pick as KubeObject | undefined, port);
   }
 
   private async observe(cluster: VectorCluster): Promise<{ observed: Observed; apiKey: string | undefined }> {
@@ -227,6 +245,31 @@ export class ClusterController {
           } else {
             this.log(`${key(cluster)}: ${action.pod} did not found the cluster (${result.reason}): ${result.message}`);
           }
+          break;
+        }
+        case 'drainMember':
+        case 'removeMember': {
+          const url = this.adminUrl(observed, defaultSpec(cluster.spec).node.ports.rest, action.pod);
+          if (!url) break;
+          const call = action.type === 'drainMember' ? (this.opts.drainMember ?? requestDrain) : (this.opts.removeMember ?? requestRemove);
+          let result: AdminResult;
+          try {
+            result = await call(url, apiKey, action.pod);
+          } catch (e) {
+            // No meta leader right now, a timeout: try again at the next reconcile.
+            this.log(`${key(cluster)}: ${action.type} ${action.pod}: ${String((e as Error).message ?? e)}`);
+            break;
+          }
+          const refusals = this.refusals.get(key(cluster)) ?? {};
+          if (result.done) {
+            delete refusals[action.pod];
+            await events.record(involved, 'Normal', action.type === 'drainMember' ? 'DrainStarted' : 'MemberRemoved',
+              action.type === 'drainMember' ? `Draining ${action.pod}: the meta leader moves its replicas and leaderships to the remaining members` : `${action.pod} was drained and left the cluster`);
+          } else {
+            refusals[action.pod] = { reason: result.reason, message: result.message };
+            this.log(`${key(cluster)}: ${action.type} ${action.pod} refused (${result.reason}): ${result.message}`);
+          }
+          this.refusals.set(key(cluster), refusals);
           break;
         }
         case 'event':

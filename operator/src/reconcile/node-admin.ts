@@ -16,3 +16,29 @@ export async function requestBootstrap(baseUrl: string, apiKey: string | undefin
   if (res.status === 409) return { founded: false, reason: body.status?.reason ?? 'CONFLICT', message: body.status?.error ?? 'refused' };
   throw new Error(`POST /cluster/bootstrap: HTTP ${res.status}${body.status?.error ? `: ${body.status.error}` : ''}`);
 }
+
+export type AdminResult = { done: true } | { done: false; reason: string; message: string };
+
+async function adminCall(method: string, url: string, apiKey: string | undefined, timeoutMs: number): Promise<AdminResult> {
+  const res = await fetch(url, {
+    method,
+    headers: { ...(apiKey ? { 'api-key': apiKey } : {}), ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
+    ...(method === 'POST' ? { body: '{}' } : {}),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const body = (await res.json().catch(() => ({}))) as { status?: { error?: string; reason?: string } };
+  if (res.ok) return { done: true };
+  // 409: the cluster refused (NO_TARGET_NODE, WOULD_LOSE_QUORUM, NODE_HOLDS_REPLICAS, ...): an answer to show, not an error.
+  if (res.status === 409) return { done: false, reason: body.status?.reason ?? 'CONFLICT', message: body.status?.error ?? 'refused' };
+  throw new Error(`${method} ${new URL(url).pathname}: HTTP ${res.status}${body.status?.error ? `: ${body.status.error}` : ''}`);
+}
+
+/** POST /cluster/peer/{id}/drain through any member (it forwards to the meta leader); idempotent. */
+export function requestDrain(baseUrl: string, apiKey: string | undefined, nodeId: string, timeoutMs = NODE_ADMIN_TIMEOUT_MS): Promise<AdminResult> {
+  return adminCall('POST', `${baseUrl}/cluster/peer/${encodeURIComponent(nodeId)}/drain`, apiKey, timeoutMs);
+}
+
+/** DELETE /cluster/peer/{id}: refused (409) while the node still holds replicas. */
+export function requestRemove(baseUrl: string, apiKey: string | undefined, nodeId: string, timeoutMs = NODE_ADMIN_TIMEOUT_MS): Promise<AdminResult> {
+  return adminCall('DELETE', `${baseUrl}/cluster/peer/${encodeURIComponent(nodeId)}`, apiKey, timeoutMs);
+}

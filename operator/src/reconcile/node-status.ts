@@ -27,7 +27,9 @@ export async function fetchNodeStatus(baseUrl: string, apiKey: string | undefine
     if (typeof s.clusterId === 'string' || s.clusterId === null) status.clusterId = s.clusterId;
     if (typeof s.joined === 'boolean') status.joined = s.joined;
     if (Array.isArray(s.members)) {
-      status.metaMembers = s.members.flatMap((m) => (typeof m === 'object' && m !== null && typeof (m as { id?: unknown }).id === 'string' ? [(m as { id: string }).id] : []));
+      const members = s.members.filter((m): m is { id: string; replicas?: unknown; drain?: unknown } => typeof m === 'object' && m !== null && typeof (m as { id?: unknown }).id === 'string');
+      status.metaMembers = members.map((m) => m.id);
+      status.metaDrains = Object.fromEntries(members.map((m) => [m.id, { state: typeof m.drain === 'string' ? m.drain : null, replicas: typeof m.replicas === 'number' ? m.replicas : 0 }]));
     }
     if (typeof s.term === 'number') status.metaTerm = s.term;
     if (typeof s.metaLeader === 'string' || s.metaLeader === null) status.metaLeader = s.metaLeader;

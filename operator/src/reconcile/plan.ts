@@ -10,6 +10,10 @@ import {
   selectorString, stableJson,
 } from './children.js';
 import type { ChildKind, KubeObject } from './children.js';
+import { reportedClusterId, reportedMeta } from './meta-view.js';
+import type { MemberDrain } from './meta-view.js';
+import { scaleDownStep } from './scale-down.js';
+import type { ScaleDownStep } from './scale-down.js';
 
 export interface NodeStatus {
   version?: string;
@@ -29,6 +33,8 @@ export interface NodeStatus {
   metaMembers?: string[];
   metaTerm?: number;
   metaLeader?: string | null;
+  /** Per member (node id) of the meta group: its drain state and how many replicas it still holds. */
+  metaDrains?: Record<string, MemberDrain>;
 }
 export type NodeStatusReport = { ok: true; status: NodeStatus } | { ok: false; error: string };
 
@@ -47,6 +53,8 @@ export interface Observed {
   generatedClusterSecret: string;
   /** RFC 3339 time used for condition transitions. */
   now: string;
+  /** The last refusal of a drain or remove the operator asked for, by pod (kept by the controller between reconciles). */
+  refusals?: Record<string, { reason: string; message: string }>;
 }
 
 export interface ObjectRef { apiVersion: string; kind: string; namespace: string; name: string }
@@ -59,6 +67,10 @@ export type Action =
   | { type: 'delete'; ref: ObjectRef }
   /** Ask this pod's node to found the cluster (POST /cluster/bootstrap); the others join through it. */
   | { type: 'bootstrapCluster'; pod: string }
+  /** Ask the meta leader (through any member) to move every replica off this pod's node (POST /cluster/peer/{id}/drain). */
+  | { type: 'drainMember'; pod: string }
+  /** Take a drained node out of the cluster (DELETE /cluster/peer/{id}). */
+  | { type: 'removeMember'; pod: string }
   | { type: 'event'; eventType: EventType; reason: string; message: string }
   | { type: 'updateStatus'; status: VectorClusterStatus };
 
@@ -144,15 +156,15 @@ export function plan(o: Observed): Action[] {
     return [...actions, ...events, ...statusAction(cluster, status)];
   }
 
-  // Scale: raise the StatefulSet now; never lower it until the leaving members can be drained.
+  // Scale: raise the StatefulSet now; lower it only once the leaving members are drained and out of the cluster.
   const sts = o.children.statefulSet;
   const currentReplicas = sts ? Number((sts.spec as any)?.replicas ?? 0) : spec.replicas;
-  const scaleDownBlocked = spec.replicas < currentReplicas;
-  const stsReplicas = scaleDownBlocked ? currentReplicas : spec.replicas;
+  const scaleDown = scaleDownStep(o, name, spec.replicas, currentReplicas);
+  actions.push(...scaleDown.actions);
+  const stsReplicas = scaleDown.pending && !scaleDown.shrink ? currentReplicas : spec.replicas;
   if (sts && spec.replicas > currentReplicas) event('Normal', 'ScalingUp', `Scaling from ${currentReplicas} to ${spec.replicas} members`);
-  if (scaleDownBlocked && !conditionIs(cluster.status, 'ScalingBlocked', 'True')) {
-    event('Warning', 'ScalingBlocked', scaleDownMessage(name, spec.replicas, currentReplicas));
-  }
+  if (scaleDown.shrink) event('Normal', 'ScalingDown', `Scaling from ${currentReplicas} to ${spec.replicas} members: ${scaleDown.leaving.join(', ')} drained and out of the cluster`);
+  if (scaleDown.blocked && !conditionIs(cluster.status, 'ScalingBlocked', 'True')) event('Warning', 'ScalingBlocked', scaleDown.blocked.message);
 
   const desired = desiredChildren(cluster, spec, stsReplicas, o.generatedApiKey, o.generatedClusterSecret);
   for (const kind of CHILD_KINDS) {
@@ -187,7 +199,7 @@ export function plan(o: Observed): Action[] {
   // the cluster, and only while no node reports a cluster id, so pods never race and a wiped pod never
   // founds a second cluster (the node refuses too, when a seed already answers with a cluster id).
   const bootstrapPod = cluster.status?.bootstrapPod ?? `${name}-0`;
-  const clusterId = cluster.status?.clusterId ?? reportedClusterId(o);
+  const clusterId = cluster.status?.clusterId ?? reportedClusterId(o.nodeStatus);
   const founder = o.nodeStatus[bootstrapPod];
   if (!clusterId && founder?.ok && founder.status.mode === 'cluster' && founder.status.joined === false && !founder.status.clusterId) {
     actions.push({ type: 'bootstrapCluster', pod: bootstrapPod });
@@ -195,13 +207,23 @@ export function plan(o: Observed): Action[] {
 
   // Membership as the nodes report it (the meta leader's view when it answers): never assumed.
   const previous = new Map((cluster.status?.members ?? []).map((m) => [m.pod, m]));
-  const metaMembers = reportedMetaMembers(o);
+  const metaMembers = reportedMeta(o.nodeStatus)?.members;
   const joined = metaMembers ?? new Set([...previous.values()].filter((m) => m.joined).map((m) => m.pod));
   for (const pod of [...joined].sort((a, b) => ordinalOf(a) - ordinalOf(b))) {
     if (!previous.get(pod)?.joined && o.pods.some((p) => p.metadata.name === pod)) event('Normal', 'MemberJoined', `Member ${pod} joined the cluster (the meta group lists it)`);
   }
 
-  const status = computeStatus(o, spec, { stsReplicas, joined, bootstrapPod, clusterId: clusterId ?? undefined });
+  // A drained member's volume is deleted once its pod is gone (whatever whenScaled says): it holds no
+  // replica, and a node started on it again would still believe it is a member.
+  for (const pvc of o.pvcs) {
+    const podName = pvc.metadata.name.startsWith('data-') ? pvc.metadata.name.slice('data-'.length) : '';
+    if (!podName.startsWith(`${name}-`) || ordinalOf(podName) < stsReplicas || pvc.metadata.deletionTimestamp) continue;
+    if (o.pods.some((p) => p.metadata.name === podName) || metaMembers === undefined || metaMembers.has(podName)) continue;
+    actions.push({ type: 'delete', ref: refOf(pvc) });
+    event('Normal', 'DeletingVolume', `Deleting ${pvc.metadata.name}: ${podName} was drained and left the cluster, so the volume holds no replica`);
+  }
+
+  const status = computeStatus(o, spec, { stsReplicas, joined, bootstrapPod, clusterId: clusterId ?? undefined, scaleDown });
   if (status.phase === 'Running' && cluster.status?.phase !== 'Running') event('Normal', 'ClusterReady', `All ${status.readyReplicas} members are ready`);
   const degraded = status.conditions!.find((c) => c.type === 'Degraded')!;
   const wasDegraded = conditionIs(cluster.status, 'Degraded', 'True');
@@ -210,28 +232,8 @@ export function plan(o: Observed): Action[] {
   return [...actions, ...events, ...statusAction(cluster, status)];
 }
 
-function reportedClusterId(o: Observed): string | undefined {
-  for (const report of Object.values(o.nodeStatus)) if (report.ok && report.status.clusterId) return report.status.clusterId;
-  return undefined;
-}
-
-/** The meta group's member list from the meta leader's own report, else the report with the highest term; undefined when none answered. */
-function reportedMetaMembers(o: Observed): Set<string> | undefined {
-  const reports = Object.values(o.nodeStatus).flatMap((r) => (r.ok && r.status.mode === 'cluster' && r.status.metaMembers && r.status.clusterId ? [r.status] : []));
-  if (reports.length === 0) return undefined;
-  const fromLeader = reports.find((r) => r.metaLeader && r.nodeId === r.metaLeader);
-  const best = fromLeader ?? reports.reduce((a, b) => ((b.metaTerm ?? 0) > (a.metaTerm ?? 0) ? b : a));
-  return new Set(best.metaMembers);
-}
-
 function statusAction(cluster: VectorCluster, status: VectorClusterStatus): Action[] {
   return stableJson(cluster.status ?? {}) === stableJson(status) ? [] : [{ type: 'updateStatus', status }];
-}
-
-function scaleDownMessage(name: string, desired: number, current: number): string {
-  const leaving = Array.from({ length: current - desired }, (_, i) => `${name}-${desired + i}`);
-  return `Scale-down from ${current} to ${desired} needs ${leaving.join(', ')} drained first, and this operator version does not drain members yet; ` +
-    `the StatefulSet stays at ${current} replicas. Set spec.replicas back to ${current} to clear this.`;
 }
 
 interface StatusInput {
@@ -241,6 +243,7 @@ interface StatusInput {
   joined?: Set<string>;
   bootstrapPod?: string;
   clusterId?: string;
+  scaleDown?: ScaleDownStep;
 }
 
 /** Phase, conditions, members and counters from what was observed. Pure; unchanged conditions keep their times. */
@@ -285,7 +288,8 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
     (stsStatus.updateRevision === undefined || stsStatus.currentRevision === stsStatus.updateRevision || (stsStatus.updatedReplicas ?? 0) >= stsReplicas);
   const allReady = sts !== undefined && readyReplicas >= stsReplicas && existing === stsReplicas;
   const scalingUp = spec.replicas > Number((sts?.spec as any)?.replicas ?? 0) || existing < stsReplicas;
-  const scaleDownBlocked = spec.replicas < stsReplicas;
+  const scaleDown = input.scaleDown;
+  const draining = scaleDown?.pending === true && !scaleDown.blocked;
   const missingKeySecret = spec.security.apiKeySecret !== undefined && o.userApiKeySecretExists === false;
   const everReady = prev?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || prev?.phase === 'Running' || prev?.phase === 'Degraded';
 
@@ -299,6 +303,8 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
       ? { status: 'True', reason: 'Creating', message: 'creating child resources' }
       : scalingUp
         ? { status: 'True', reason: 'ScalingUp', message: `scaling to ${spec.replicas} members (${existing} exist, ${readyReplicas} ready)` }
+        : draining
+          ? { status: 'True', reason: 'Draining', message: scaleDown!.progress }
         : !rolloutDone
           ? { status: 'True', reason: 'RollingUpdate', message: 'rolling the StatefulSet one pod at a time' }
           : { status: 'False', reason: 'Stable', message: 'no changes in flight' },
@@ -309,9 +315,9 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
         : everReady && rolloutDone && lostMembers.length > 0
           ? { status: 'True', reason: 'MembersNotReady', message: `not ready: ${lostMembers.join(', ')}` }
           : { status: 'False', reason: 'Healthy', message: 'no problems detected' },
-    ScalingBlocked: scaleDownBlocked
-      ? { status: 'True', reason: 'DrainNotSupported', message: scaleDownMessage(name, spec.replicas, stsReplicas) }
-      : { status: 'False', reason: 'NotBlocked', message: 'no scale-down pending' },
+    ScalingBlocked: scaleDown?.blocked
+      ? { status: 'True', reason: scaleDown.blocked.reason, message: scaleDown.blocked.message }
+      : { status: 'False', reason: 'NotBlocked', message: draining ? 'draining' : 'no scale-down pending' },
     LastBackupSucceeded: { status: 'Unknown', reason: 'NoBackupYet', message: 'no backup has run for this cluster' },
   };
   const prevBackup = prev?.conditions?.find((c) => c.type === 'LastBackupSucceeded');
@@ -323,8 +329,8 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
   if (input.invalid) { phase = 'Failed'; reason = `invalid spec: ${input.invalid}`; }
   else if (conds.Degraded.status === 'True') { phase = 'Degraded'; reason = conds.Degraded.message; }
   else if (!everReady && !allReady) { phase = 'Provisioning'; reason = conds.Ready.message; }
-  else if (scalingUp) { phase = 'Scaling'; reason = conds.Progressing.message; }
-  else if (allReady && rolloutDone) { phase = 'Running'; reason = scaleDownBlocked ? `scale-down blocked: ${conds.ScalingBlocked.message}` : conds.Ready.message; }
+  else if (scalingUp || draining) { phase = 'Scaling'; reason = conds.Progressing.message; }
+  else if (allReady && rolloutDone) { phase = 'Running'; reason = scaleDown?.blocked ? `scale-down blocked: ${conds.ScalingBlocked.message}` : conds.Ready.message; }
   else { phase = 'Provisioning'; reason = conds.Progressing.message; }
 
   const status: VectorClusterStatus = {
