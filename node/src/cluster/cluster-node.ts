@@ -843,8 +843,12 @@ export class ClusterNode {
   /** A group's leader as this node sees it, else as its replicas report it (asked in turn until the deadline). */
   async findLeader(groupId: string, deadlineMs: number): Promise<string | null> {
     const local = this.host.get(groupId);
-    if (local) return local.leaderMember ? nodeOfMember(local.leaderMember) : null;
+    if (local?.leaderMember) return nodeOfMember(local.leaderMember);
+    // A local replica that knows no leader (electing, or a move's target that the leader has not
+    // added yet, which hears from no one until it is) does not end the search: the placed
+    // replicas are asked. Without this, a move into the meta leader stalled in planned.
     for (const nodeId of this.replicaNodesOf(groupId)) {
+      if (local && nodeId === this.opts.nodeId) continue;
       const address = this.addressOf(nodeId);
       if (!address || Date.now() >= deadlineMs) continue;
       try {
