@@ -842,11 +842,10 @@ export class ClusterNode {
 
   /** A group's leader as this node sees it, else as its replicas report it (asked in turn until the deadline). */
   async findLeader(groupId: string, deadlineMs: number): Promise<string | null> {
+    // A local replica that knows no leader may be a move's target not yet added (an empty group that
+    // hears from nobody): ask the placed replicas then, as a node without a replica does.
     const local = this.host.get(groupId);
     if (local?.leaderMember) return nodeOfMember(local.leaderMember);
-    // A local replica that knows no leader (electing, or a move's target that the leader has not
-    // added yet, which hears from no one until it is) does not end the search: the placed
-    // replicas are asked. Without this, a move into the meta leader stalled in planned.
     for (const nodeId of this.replicaNodesOf(groupId)) {
       if (local && nodeId === this.opts.nodeId) continue;
       const address = this.addressOf(nodeId);
