@@ -10,6 +10,7 @@ import { repairWal } from '../storage/wal.js';
 import { addBackupCommands } from './backup.js';
 import { CliError, JadeClient } from './client.js';
 import { importVectors } from './import.js';
+import { addMoveCommands } from './moves.js';
 import { runLocalCluster } from './cluster-local.js';
 import type { OutputFormat } from './output.js';
 import { printObject, printRows } from './output.js';
@@ -105,6 +106,7 @@ export function buildProgram(): Command {
       process.stdout.write(`removed node ${id}\n`);
     });
 
+  addMoveCommands(program, clientOf);
   addBackupCommands(program, clientOf, env);
 
   const collections = program.command('collections').description('list, create, inspect and delete collections');

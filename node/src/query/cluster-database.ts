@@ -254,7 +254,8 @@ export class ClusterDatabase implements Database {
       const groupId = this.node.collectionMeta(checked.collection).shards[checked.shard]?.groupId;
       const active = this.node.moves().find((m) => m.groupId === groupId && isActive(m));
       const node = (m: string | null) => (m === null ? null : nodeOfMember(m));
-      if (active && ((checked.from !== null && node(active.from) !== checked.from) || (checked.to !== null && node(active.to) !== checked.to))) {
+      // (A replicate_shard records no source: the target copies from the leader, whichever node names it.)
+      if (active && ((checked.from !== null && active.from !== null && node(active.from) !== checked.from) || (checked.to !== null && node(active.to) !== checked.to))) {
         throw new JadeError('JADE_ERR_NOT_FOUND', `no transfer of shard ${checked.shard} from ${checked.from ?? '-'} to ${checked.to ?? '-'}: the move in progress (${active.id}) is from ${node(active.from) ?? '-'} to ${node(active.to) ?? '-'}`);
       }
     }

@@ -58,7 +58,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: limits.bodyBytesMax,
-    ajv: { customOptions: { coerceTypes: false, allErrors: false } },
+    // removeAdditional: false, so a schema's additionalProperties: false refuses an unknown field
+    // (a coded 400) instead of fastify's default of silently dropping it.
+    ajv: { customOptions: { coerceTypes: false, allErrors: false, removeAdditional: false } },
     // Collection names may be 255 characters (fastify's default cap is 100), and router errors
     // (malformed %-encoding, over-long parameters) answer in our envelope, not fastify's.
     routerOptions: { maxParamLength: 512 },
