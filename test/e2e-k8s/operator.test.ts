@@ -217,6 +217,31 @@ describe('operator on the emulator', { timeout: 150_000 }, () => {
     expect(reasons).toEqual(expect.arrayContaining(['Degraded', 'Recovered']));
   });
 
+  it('a pod whose volume is lost comes back empty as a new incarnation and is refilled (Degraded until every group has its replicas)', async () => {
+    const before = (await podCall('alpha-2', 'GET', '/v1/status')).json;
+    const oldIncarnation = before.members.find((m: any) => m.id === 'alpha-2').incarnation;
+    await client.delete('PersistentVolumeClaim', NS, 'data-alpha-2');
+    await client.delete('Pod', NS, 'alpha-2');
+    // The StatefulSet makes a new pod and a new, empty volume; the node joins as a new incarnation.
+    const refilled = await waitFor(async () => {
+      const s = await podCall('alpha-2', 'GET', '/v1/status').catch(() => undefined);
+      const me = s?.json?.members?.find((m: any) => m.id === 'alpha-2');
+      return me && me.incarnation !== oldIncarnation && s!.json.underReplicated?.count === 0 && s!.json.joined ? s!.json : undefined;
+    }, 90_000, 250, 'alpha-2 back as a new incarnation, every group refilled').catch(async (e) => {
+      throw new Error(`${String(e)}: ${JSON.stringify((await getCluster('alpha'))?.status?.conditions)}`);
+    });
+    expect(refilled.clusterId).toBe((await getCluster('alpha'))!.status!.clusterId);
+    // docs (3 replicas over 3 nodes) has a replica on the new incarnation again, and it holds the point.
+    const layout = (await podCall('alpha-0', 'GET', '/collections/docs/cluster')).json.result.jade.shards[0];
+    const mine = layout.replicas.find((r: any) => r.peer_id === 'alpha-2');
+    expect(mine, JSON.stringify(layout)).toMatchObject({ state: 'active' });
+    expect(mine.member).not.toContain(oldIncarnation);
+    const reasons = (await client.list('Event', NS)).items.filter((e: any) => e.involvedObject?.name === 'alpha' && e.reason === 'Degraded').map((e: any) => e.message);
+    expect(reasons.join('\n')).toMatch(/below the replication factor|not ready: alpha-2/);
+    await waitPhase('alpha', 'Running', 3, 60_000);
+    expect(condition(await getCluster('alpha'), 'Degraded')).toMatchObject({ status: 'False' });
+  });
+
   it('the API server rejects invalid specs with the CEL message', async () => {
     expect(await rejection(client.create(vc('bad', { replicas: 0 })))).toContain('spec.replicas must be at least 1');
     expect(await rejection(client.create(vc('bad', { security: { tlsSecret: { name: 'tls' } } })))).toContain('TLS is not supported by this JadeVectorDB version yet');

@@ -24,7 +24,7 @@ import { remainingMs, sleep } from '../util/deadline.js';
 import { GroupAdmin } from './group-admin.js';
 import { GroupHost } from './group-host.js';
 import { MoveExecutor } from './move-executor.js';
-import { activeMoves, type DrainRecord, type MoveRecord } from './moves.js';
+import { activeMoves, underReplicated, type DrainRecord, type MoveRecord } from './moves.js';
 import { moveRequestOf, type MoveApiRequest } from './move-requests.js';
 import type { GroupStatus, HostedGroup, ProposeAck, RaftGroupOptions } from './hosted-group.js';
 import { IdentityStore, memberId, newClusterId, nodeOfMember } from './identity.js';
@@ -46,6 +46,8 @@ const ENTRY_FRAMING_BYTES_MAX = 64 * 1024;
 const GRAPH_DIR = 'graph';
 /** How often a node not yet in a cluster retries joining, and logs that it waits. */
 const JOIN_RETRY_MS = 500;
+/** Under-replicated groups named in /v1/status (the count is always whole). */
+const UNDER_REPLICATED_LISTED_MAX = 20;
 /**
  * Where the other nodes were last seen, kept beside the identity: a restarted node must reach
  * its peers before its meta state (which has their addresses) is replayed, and it replays only
@@ -986,6 +988,8 @@ export class ClusterNode {
       members: this.members().map((x) => ({ id: x.id, restUrl: x.restUrl, grpcAddress: x.grpcAddress, voter: x.metaRole === 'voter', metaRole: x.metaRole, incarnation: x.incarnation, replicas: x.replicas, drain: x.drain })),
       groups: this.groupStatuses(),
       lostGroups: [...this.lostGroups.keys()],
+      // Shard groups with a replica on a member that left or returned empty (re-replication refills them).
+      underReplicated: ((u) => ({ count: u.length, groups: u.slice(0, UNDER_REPLICATED_LISTED_MAX).map((x) => x.groupId) }))(underReplicated(this.meta.state)),
       transport: { authenticated: this.transport.authenticated, droppedForOtherMember: this.host.droppedForOtherMember, ...this.transport.stats() },
     };
   }

@@ -10,7 +10,7 @@ import type { GroupAdmin } from './group-admin.js';
 import type { GroupStatus, HostedGroup } from './hosted-group.js';
 import { memberId, nodeOfMember } from './identity.js';
 import type { MetaCommand, MetaStateMachine } from './meta.js';
-import { MOVE_PROMOTE_LAG_MAX, activeMoves, checkDrain, checkMove, nextDrainMove, replicasOf, shardOf, type MoveRecord, type MoveStage } from './moves.js';
+import { MOVE_PROMOTE_LAG_MAX, activeMoves, checkDrain, checkMove, liveReplicas, nextDrainMove, nextHealMove, replicasOf, shardOf, type MoveRecord, type MoveStage } from './moves.js';
 
 const EXECUTOR_INTERVAL_MS = 200;
 /** A stage that makes no progress this long fails the move (a dead target, a partition). */
@@ -136,6 +136,24 @@ export class MoveExecutor {
       }
     }
     await this.driveDrains();
+    await this.driveHeals();
+  }
+
+  /** Re-replication: one move per round replaces a replica whose member left or returned as a new incarnation. */
+  private async driveHeals(): Promise<void> {
+    if (!this.ready()) return;
+    const next = nextHealMove(this.state);
+    if (!next) return;
+    try {
+      checkMove(this.state, next);
+    } catch (e) {
+      this.note(`heal:${next.groupId}`, `re-replication of ${next.groupId} waits: ${(e as Error).message}`);
+      return;
+    }
+    const startedAtMs = Date.now();
+    const id = `${next.groupId}@${startedAtMs.toString(36)}.${(this.seq++).toString(36)}`;
+    await this.opts.proposeMeta({ op: 'startMove', move: { id, ...next, drain: null, startedAtMs } });
+    this.opts.log(`re-replication of ${next.groupId}: move ${id} planned (${next.from} is gone -> ${next.to})`);
   }
 
   private async driveDrains(): Promise<void> {
@@ -241,7 +259,9 @@ export class MoveExecutor {
       case 'removing_source': {
         const from = m.from!;
         if (inConf(status, from)) {
-          if (nodeOfMember(from) === leader) {
+          // A dead source (an old incarnation) leads nothing, even when its node's new incarnation does.
+          const sourceLive = liveReplicas(this.state, shardOf(this.state, m.groupId)!.shard).includes(from);
+          if (sourceLive && nodeOfMember(from) === leader) {
             const to = m.to && status.conf.voters.includes(m.to) ? m.to : status.conf.voters.find((v) => v !== from);
             if (!to) throw new JadeError('JADE_ERR_UNAVAILABLE', `no other voter of ${m.groupId} to hand leadership to`);
             this.opts.log(`group ${m.groupId}: transferring leadership from ${from} to ${to}`);

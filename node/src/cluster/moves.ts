@@ -125,7 +125,8 @@ export function checkMove(state: MetaState, m: Pick<MoveRecord, 'groupId' | 'fro
   if (m.from && !shard.replicas.includes(m.from)) throw new JadeError('JADE_ERR_NOT_FOUND', `peer ${nodeOfMember(m.from)} holds no replica of ${m.groupId}`);
   if (m.to) {
     if (!state.nodes[nodeOfMember(m.to)] || currentMember(state, nodeOfMember(m.to)) !== m.to) throw new JadeError('JADE_ERR_NOT_FOUND', `no peer ${nodeOfMember(m.to)} (as ${m.to}) in the cluster`);
-    if (shard.replicas.some((r) => nodeOfMember(r) === nodeOfMember(m.to!))) conflict('TARGET_HOLDS_REPLICA', `peer ${nodeOfMember(m.to)} already holds a replica of ${m.groupId}: a node holds at most one replica of a shard`);
+    // The source itself may be on the target's node: an old incarnation refilled on the new one.
+    if (shard.replicas.some((r) => r !== m.from && nodeOfMember(r) === nodeOfMember(m.to!))) conflict('TARGET_HOLDS_REPLICA', `peer ${nodeOfMember(m.to)} already holds a replica of ${m.groupId}: a node holds at most one replica of a shard`);
     const drain = state.drains?.[nodeOfMember(m.to)];
     if (drain) conflict('TARGET_DRAINING', `peer ${nodeOfMember(m.to)} is being drained (${drain.state}): it takes no new replicas`);
   }
@@ -206,6 +207,40 @@ export function nextDrainMove(state: MetaState, nodeId: string): Pick<MoveRecord
       if (activeMoves(state).some((m) => m.to && nodeOfMember(m.to) === target)) continue;
       return { collection: collection.name, groupId: shard.groupId, from: member, to };
     }
+  }
+  return null;
+}
+
+/** Shards with a replica on a member that is no longer in the cluster as that incarnation (removed, or returned empty). */
+export function underReplicated(state: MetaState): { collection: string; groupId: string; dead: string[] }[] {
+  const out: { collection: string; groupId: string; dead: string[] }[] = [];
+  for (const c of Object.values(state.collections)) {
+    for (const s of c.shards) {
+      const live = new Set(liveReplicas(state, s));
+      const dead = s.replicas.filter((r) => !live.has(r));
+      if (dead.length > 0) out.push({ collection: c.name, groupId: s.groupId, dead });
+    }
+  }
+  return out;
+}
+
+/**
+ * The next re-replication: a dead replica is replaced through a move from it (the group's leader
+ * copies to the target). The same node's new incarnation comes first (a node back with an empty
+ * disk is refilled), then the least loaded node that holds none of the shard and is not draining.
+ */
+export function nextHealMove(state: MetaState): Pick<MoveRecord, 'collection' | 'groupId' | 'from' | 'to'> | null {
+  const active = activeMoves(state);
+  const load = loadOf(state);
+  for (const { collection, groupId, dead } of underReplicated(state)) {
+    if (active.some((m) => m.groupId === groupId)) continue;
+    const shard = shardOf(state, groupId)!.shard;
+    const liveHolders = new Set(liveReplicas(state, shard).map(nodeOfMember));
+    const from = dead[0];
+    const candidates = Object.keys(state.nodes)
+      .filter((id) => !liveHolders.has(id) && !state.drains?.[id] && !active.some((m) => m.to && nodeOfMember(m.to) === id))
+      .sort((a, b) => Number(b === nodeOfMember(from)) - Number(a === nodeOfMember(from)) || load.get(a)! - load.get(b)! || (a < b ? -1 : 1));
+    if (candidates.length > 0) return { collection, groupId, from, to: currentMember(state, candidates[0]) };
   }
   return null;
 }

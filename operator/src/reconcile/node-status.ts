@@ -32,6 +32,10 @@ export async function fetchNodeStatus(baseUrl: string, apiKey: string | undefine
       status.metaDrains = Object.fromEntries(members.map((m) => [m.id, { state: typeof m.drain === 'string' ? m.drain : null, replicas: typeof m.replicas === 'number' ? m.replicas : 0 }]));
     }
     if (typeof s.term === 'number') status.metaTerm = s.term;
+    const under = s.underReplicated as { count?: unknown; groups?: unknown } | undefined;
+    if (under && typeof under.count === 'number') {
+      status.underReplicated = { count: under.count, groups: Array.isArray(under.groups) ? under.groups.filter((g): g is string => typeof g === 'string') : [] };
+    }
     if (typeof s.metaLeader === 'string' || s.metaLeader === null) status.metaLeader = s.metaLeader;
     return { ok: true, status };
   } catch (e) {

@@ -35,6 +35,8 @@ export interface NodeStatus {
   metaLeader?: string | null;
   /** Per member (node id) of the meta group: its drain state and how many replicas it still holds. */
   metaDrains?: Record<string, MemberDrain>;
+  /** Shard groups with a replica on a member that left or came back empty (the meta state's view). */
+  underReplicated?: { count: number; groups: string[] };
 }
 export type NodeStatusReport = { ok: true; status: NodeStatus } | { ok: false; error: string };
 
@@ -228,7 +230,7 @@ export function plan(o: Observed): Action[] {
   const degraded = status.conditions!.find((c) => c.type === 'Degraded')!;
   const wasDegraded = conditionIs(cluster.status, 'Degraded', 'True');
   if (degraded.status === 'True' && !wasDegraded) event('Warning', 'Degraded', degraded.message);
-  if (degraded.status === 'False' && wasDegraded) event('Normal', 'Recovered', 'all members are ready again');
+  if (degraded.status === 'False' && wasDegraded) event('Normal', 'Recovered', 'every member is ready and every shard group has its replication factor');
   return [...actions, ...events, ...statusAction(cluster, status)];
 }
 
@@ -295,6 +297,7 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
 
   // Members that had joined and are no longer ready (new pods still starting during a scale-up are not lost).
   const lostMembers = members.filter((m) => !m.ready && previousMembers.get(m.pod)?.joined).map((m) => m.pod);
+  const under = reportedMeta(o.nodeStatus)?.underReplicated;
   const conds: Record<ConditionType, ConditionInput> = {
     Ready: allReady && rolloutDone
       ? { status: 'True', reason: 'AllMembersReady', message: `${readyReplicas}/${stsReplicas} members ready` }
@@ -314,7 +317,9 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
         ? { status: 'True', reason: 'SecretNotFound', message: `Secret ${spec.security.apiKeySecret!.name} not found` }
         : everReady && rolloutDone && lostMembers.length > 0
           ? { status: 'True', reason: 'MembersNotReady', message: `not ready: ${lostMembers.join(', ')}` }
-          : { status: 'False', reason: 'Healthy', message: 'no problems detected' },
+          : under && under.count > 0
+            ? { status: 'True', reason: 'UnderReplicated', message: `${under.count} shard group${under.count === 1 ? '' : 's'} below the replication factor, re-replication under way: ${under.groups.join(', ')}${under.count > under.groups.length ? ', …' : ''}` }
+            : { status: 'False', reason: 'Healthy', message: 'no problems detected' },
     ScalingBlocked: scaleDown?.blocked
       ? { status: 'True', reason: scaleDown.blocked.reason, message: scaleDown.blocked.message }
       : { status: 'False', reason: 'NotBlocked', message: draining ? 'draining' : 'no scale-down pending' },
