@@ -397,3 +397,17 @@ describe('plan: bootstrap and membership follow the nodes', () => {
     expect((statusOf(silent) ?? done.cluster.status)!.members!.every((m) => m.joined)).toBe(true);
   });
 });
+
+describe('plan: Degraded follows the replication the nodes report', () => {
+  it('under-replicated shard groups make the cluster Degraded until re-replication is done', () => {
+    const done = settle(world(cluster({ replicas: 3 })));
+    const withUnder = (count: number) => Object.fromEntries(Object.entries(done.nodeStatus).map(([k, r]) => [k, r.ok ? { ok: true as const, status: { ...r.status, underReplicated: { count, groups: count ? ['c-docs-s0'] : [] } } } : r]));
+    const actions = plan({ ...done, nodeStatus: withUnder(1) });
+    expect(statusOf(actions)!.conditions!.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'UnderReplicated' });
+    expect(statusOf(actions)!.phase).toBe('Degraded');
+    expect(eventsOf(actions)).toContain('Warning/Degraded');
+    const healed = plan({ ...applyPlan(done, actions), nodeStatus: withUnder(0) });
+    expect(eventsOf(healed)).toContain('Normal/Recovered');
+    expect(statusOf(healed)!.phase).toBe('Running');
+  });
+});
