@@ -87,7 +87,7 @@ const architecture = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'bench/results/**', '**/generated/**', 'data/**', '.tmp/**'] },
+  { ignores: ['node_modules/**', 'bench/results/**', '**/generated/**', 'data/**', '.tmp/**', 'dist/**'] },
   ...tseslint.configs.recommended,
   {
     plugins: { architecture },

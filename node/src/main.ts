@@ -1,5 +1,7 @@
 // `npm start` / `jade serve`: one standalone node. The only place (with the CLI's main) that reads
 // process.env: flags override JADE_* variables, which override the defaults in config.ts.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { ConfigError, ENV_KEYS, authRefusal, isClusterMode, loadConfig, redactedConfig } from './config.js';
 import { API_KEY_LENGTH_MIN } from './security/auth.js';
@@ -96,8 +98,20 @@ export async function runServe(opts: Record<string, string | undefined>, env: Re
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-// Run when executed directly (npm start), not when imported by the CLI.
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('node/src/main.ts')) {
+/** Whether this module is the process's entry script: node/src/main.ts under tsx (npm start) or
+ *  dist/node/src/main.js from the build (the image), not a module imported by the CLI. */
+function isEntryScript(argv1: string | undefined): boolean {
+  if (!argv1) return false;
+  if (argv1.endsWith('node/src/main.ts') || argv1.endsWith('node/src/main.js')) return true;
+  try {
+    return realpathSync(argv1) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+// Run when executed directly (npm start, the image's ENTRYPOINT), not when imported by the CLI.
+if (isEntryScript(process.argv[1])) {
   const program = serveCommand().name('jade-node').version(JADE_VERSION);
   program.action(async (opts) => runServe(opts, process.env));
   await program.parseAsync(process.argv);

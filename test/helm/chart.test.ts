@@ -59,7 +59,7 @@ describe('helm chart jadevectordb-operator', () => {
     const pod = dep.spec.template.spec;
     const c = pod.containers[0];
     expect(c.image).toBe('ghcr.io/jadevectordb/jadevectordb:9.9.9');
-    expect(c.command).toEqual(['node', '--import', 'tsx', 'operator/src/main.ts']);
+    expect(c.command).toEqual(['node', 'dist/operator/src/main.js']);
     expect(c.args).toEqual(['--metrics-port=8081', '--leader-election-namespace=jade-system', '--lease-name=jadevectordb-operator']);
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });

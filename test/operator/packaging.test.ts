@@ -13,7 +13,7 @@ describe('packaging', () => {
     const user = runtime.match(/^USER (\S+)/m)?.[1] ?? '';
     expect(user).toMatch(/^[1-9][0-9]*(:[1-9][0-9]*)?$/);
     expect(runtime).not.toMatch(/apt-get install/);
-    expect(runtime).toMatch(/ENTRYPOINT \["node", "--initial-old-space-size=256", "--import", "tsx", "node\/src\/main.ts"\]/);
+    expect(runtime).toMatch(/ENTRYPOINT \["node", "--initial-old-space-size=256", "dist\/node\/src\/main.js"\]/);
   });
 
   it('.dockerignore excludes node_modules, .git and data', () => {

@@ -21,9 +21,12 @@ export interface LocalClusterOptions {
   log: (line: string) => void;
 }
 
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../main.ts');
+// From the compiled build (dist/, this file is .js) the children run dist/node/src/main.js as is;
+// from the sources they run main.ts under tsx.
+const COMPILED = import.meta.url.endsWith('.js');
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), COMPILED ? '../main.js' : '../main.ts');
 // Resolved here, not by the child from its working directory, so `jade cluster local` works from anywhere.
-const TSX_LOADER = import.meta.resolve('tsx');
+const LOADER_FLAGS = COMPILED ? [] : ['--import', import.meta.resolve('tsx')];
 
 /** The flags of node i: node-0 bootstraps, every other node joins node-0's gRPC port. */
 export function localNodeArgs(o: Pick<LocalClusterOptions, 'host' | 'basePort' | 'grpcBasePort' | 'dataDir'>, i: number): string[] {
@@ -48,7 +51,7 @@ export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
   process.on('SIGINT', stopAll);
   process.on('SIGTERM', stopAll);
   const exits = Array.from({ length: o.nodes }, (_, i) => {
-    const child = spawn(process.execPath, withNodeProcessFlags(['--import', TSX_LOADER, MAIN, ...localNodeArgs(o, i)]), {
+    const child = spawn(process.execPath, withNodeProcessFlags([...LOADER_FLAGS, MAIN, ...localNodeArgs(o, i)]), {
       env: withNodeProcessEnv({ ...o.env, JADE_CLUSTER_SECRET: clusterSecret }),
       stdio: ['ignore', 'inherit', 'inherit'],
     });

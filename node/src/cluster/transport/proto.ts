@@ -1,13 +1,13 @@
 // Loads proto/raft.proto once and exposes the service definition and the frame shapes as decoded
 // by @grpc/proto-loader (camelCase fields, bytes as Buffer, uint64 as number, oneof names set).
 
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { protoPath } from '../../util/package-root.js';
 import { assert } from '../../util/errors.js';
 import { messageLength, type MessageBytes } from './types.js';
 
-export const RAFT_PROTO_PATH = fileURLToPath(new URL('../../../../proto/raft.proto', import.meta.url));
+export const RAFT_PROTO_PATH = protoPath('raft.proto');
 
 export interface EnvelopeFrame {
   groupId: string;

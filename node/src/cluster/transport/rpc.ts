@@ -2,13 +2,13 @@
 // reads, joins. The server side registers handlers by method name on the transport's gRPC server
 // (one port per node); the client side keeps one channel per peer address, separate from the Raft
 // streams, so large reads never delay heartbeats. Errors cross as coded JadeErrors.
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { protoPath } from '../../util/package-root.js';
 import { JadeError, isJadeError, ERROR_TABLE, type ErrorCode } from '../../util/errors.js';
 import type { RpcObserver } from '../../util/observers.js';
 
-export const INTERNAL_PROTO_PATH = fileURLToPath(new URL('../../../../proto/internal.proto', import.meta.url));
+export const INTERNAL_PROTO_PATH = protoPath('internal.proto');
 
 export interface RpcRequestFrame {
   method: string;
