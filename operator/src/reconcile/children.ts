@@ -19,7 +19,8 @@ export const CONFIG_HASH_ANNOTATION = 'jadevectordb.io/config-hash';
 export const CLUSTER_LABEL = 'jadevectordb.io/cluster';
 export const FIELD_MANAGER = 'jadevectordb-operator';
 const NODE_USER_ID = 10001;
-const DATA_VOLUME = 'data';
+/** The StatefulSet's claim template: PVCs are named data-<pod>. */
+export const DATA_VOLUME = 'data';
 
 export const CHILD_KINDS = ['serviceAccount', 'role', 'roleBinding', 'apiKeySecret', 'clusterSecret', 'configMap', 'headlessService', 'clientService', 'podDisruptionBudget', 'statefulSet'] as const;
 export type ChildKind = (typeof CHILD_KINDS)[number];

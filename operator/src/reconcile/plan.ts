@@ -5,13 +5,13 @@ import { storageSizeMi } from '../api/types.js';
 import type { Condition, DefaultedSpec, Member, Phase, VectorCluster, VectorClusterStatus } from '../api/types.js';
 import { defaultSpec, validateClusterSpec } from '../api/validate.js';
 import {
-  CHILD_KINDS, FINALIZER, SPEC_HASH_ANNOTATION, apiKeySecretRef, buildApiKeySecret, buildClientService, buildClusterSecret, buildConfigMap,
+  CHILD_KINDS, DATA_VOLUME, FINALIZER, SPEC_HASH_ANNOTATION, apiKeySecretRef, buildApiKeySecret, buildClientService, buildClusterSecret, buildConfigMap,
   buildHeadlessService, buildPodDisruptionBudget, buildRole, buildRoleBinding, buildServiceAccount, buildStatefulSet,
   selectorString, stableJson,
 } from './children.js';
 import type { ChildKind, KubeObject } from './children.js';
 import { reportedClusterId, reportedMeta } from './meta-view.js';
-import type { MemberDrain } from './meta-view.js';
+import type { MemberDrain, MetaView } from './meta-view.js';
 import { scaleDownStep } from './scale-down.js';
 import type { ScaleDownStep } from './scale-down.js';
 
@@ -161,7 +161,9 @@ export function plan(o: Observed): Action[] {
   // Scale: raise the StatefulSet now; lower it only once the leaving members are drained and out of the cluster.
   const sts = o.children.statefulSet;
   const currentReplicas = sts ? Number((sts.spec as any)?.replicas ?? 0) : spec.replicas;
-  const scaleDown = scaleDownStep(o, name, spec.replicas, currentReplicas);
+  // The membership the nodes report, read once for every decision below.
+  const meta = reportedMeta(o.nodeStatus);
+  const scaleDown = scaleDownStep(meta, o.refusals, name, spec.replicas, currentReplicas);
   actions.push(...scaleDown.actions);
   const stsReplicas = scaleDown.pending && !scaleDown.shrink ? currentReplicas : spec.replicas;
   if (sts && spec.replicas > currentReplicas) event('Normal', 'ScalingUp', `Scaling from ${currentReplicas} to ${spec.replicas} members`);
@@ -209,7 +211,7 @@ export function plan(o: Observed): Action[] {
 
   // Membership as the nodes report it (the meta leader's view when it answers): never assumed.
   const previous = new Map((cluster.status?.members ?? []).map((m) => [m.pod, m]));
-  const metaMembers = reportedMeta(o.nodeStatus)?.members;
+  const metaMembers = meta?.members;
   const joined = metaMembers ?? new Set([...previous.values()].filter((m) => m.joined).map((m) => m.pod));
   for (const pod of [...joined].sort((a, b) => ordinalOf(a) - ordinalOf(b))) {
     if (!previous.get(pod)?.joined && o.pods.some((p) => p.metadata.name === pod)) event('Normal', 'MemberJoined', `Member ${pod} joined the cluster (the meta group lists it)`);
@@ -218,14 +220,14 @@ export function plan(o: Observed): Action[] {
   // A drained member's volume is deleted once its pod is gone (whatever whenScaled says): it holds no
   // replica, and a node started on it again would still believe it is a member.
   for (const pvc of o.pvcs) {
-    const podName = pvc.metadata.name.startsWith('data-') ? pvc.metadata.name.slice('data-'.length) : '';
+    const podName = pvc.metadata.name.startsWith(`${DATA_VOLUME}-`) ? pvc.metadata.name.slice(DATA_VOLUME.length + 1) : '';
     if (!podName.startsWith(`${name}-`) || ordinalOf(podName) < stsReplicas || pvc.metadata.deletionTimestamp) continue;
     if (o.pods.some((p) => p.metadata.name === podName) || metaMembers === undefined || metaMembers.has(podName)) continue;
     actions.push({ type: 'delete', ref: refOf(pvc) });
     event('Normal', 'DeletingVolume', `Deleting ${pvc.metadata.name}: ${podName} was drained and left the cluster, so the volume holds no replica`);
   }
 
-  const status = computeStatus(o, spec, { stsReplicas, joined, bootstrapPod, clusterId: clusterId ?? undefined, scaleDown });
+  const status = computeStatus(o, spec, { stsReplicas, joined, bootstrapPod, clusterId: clusterId ?? undefined, scaleDown, meta });
   if (status.phase === 'Running' && cluster.status?.phase !== 'Running') event('Normal', 'ClusterReady', `All ${status.readyReplicas} members are ready`);
   const degraded = status.conditions!.find((c) => c.type === 'Degraded')!;
   const wasDegraded = conditionIs(cluster.status, 'Degraded', 'True');
@@ -246,6 +248,8 @@ interface StatusInput {
   bootstrapPod?: string;
   clusterId?: string;
   scaleDown?: ScaleDownStep;
+  /** The membership the nodes report (undefined when none answered). */
+  meta?: MetaView;
 }
 
 /** Phase, conditions, members and counters from what was observed. Pure; unchanged conditions keep their times. */
@@ -297,7 +301,7 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
 
   // Members that had joined and are no longer ready (new pods still starting during a scale-up are not lost).
   const lostMembers = members.filter((m) => !m.ready && previousMembers.get(m.pod)?.joined).map((m) => m.pod);
-  const under = reportedMeta(o.nodeStatus)?.underReplicated;
+  const under = input.meta?.underReplicated;
   const conds: Record<ConditionType, ConditionInput> = {
     Ready: allReady && rolloutDone
       ? { status: 'True', reason: 'AllMembersReady', message: `${readyReplicas}/${stsReplicas} members ready` }

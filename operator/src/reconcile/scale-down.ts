@@ -3,8 +3,7 @@
 // time, and only then is the StatefulSet lowered. Every decision reads what the nodes report, so an
 // operator restart or a new operator leader resumes where the cluster is.
 import type { Action, Observed } from './plan.js';
-import { reportedMeta } from './meta-view.js';
-import type { MemberDrain } from './meta-view.js';
+import type { MemberDrain, MetaView } from './meta-view.js';
 
 export interface ScaleDownStep {
   /** A scale-down is asked for and not finished. */
@@ -26,10 +25,10 @@ function describe(d: MemberDrain | undefined): string {
   return `draining, ${d.replicas} replica${d.replicas === 1 ? '' : 's'} left`;
 }
 
-export function scaleDownStep(o: Observed, name: string, desired: number, current: number): ScaleDownStep {
+/** meta: the membership the nodes report (undefined when none answered). */
+export function scaleDownStep(meta: MetaView | undefined, refusals: Observed['refusals'], name: string, desired: number, current: number): ScaleDownStep {
   if (desired >= current) return { pending: false, shrink: false, leaving: [], actions: [], progress: '' };
   const leaving = Array.from({ length: current - desired }, (_, i) => `${name}-${current - 1 - i}`);
-  const meta = reportedMeta(o.nodeStatus);
   if (!meta) {
     return { pending: true, shrink: false, leaving, actions: [], progress: `waiting for a member to report the cluster's membership before draining ${leaving.join(', ')}` };
   }
@@ -48,9 +47,9 @@ export function scaleDownStep(o: Observed, name: string, desired: number, curren
     }
   }
   const progress = `scaling down from ${current} to ${desired}: ${inCluster.map((p) => `${p} ${describe(meta.drains[p])}`).join('; ')}`;
-  const refusedPod = inCluster.find((p) => o.refusals?.[p]);
+  const refusedPod = inCluster.find((p) => refusals?.[p]);
   if (refusedPod) {
-    const r = o.refusals![refusedPod];
+    const r = refusals![refusedPod];
     return {
       pending: true, shrink: false, leaving, actions, progress,
       blocked: {
