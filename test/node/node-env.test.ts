@@ -24,6 +24,6 @@ describe('node process environment', () => {
     expect(pkg.scripts.start).toContain(`GLIBC_TUNABLES=${GLIBC_TUNABLES_FOR_NODES} node ${V8_FLAGS_FOR_NODES.join(' ')} --import tsx node/src/main.ts`);
     const dockerfile = readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
     expect(dockerfile).toContain(`GLIBC_TUNABLES=${GLIBC_TUNABLES_FOR_NODES}`);
-    expect(dockerfile).toContain(`ENTRYPOINT ["node", ${V8_FLAGS_FOR_NODES.map((f) => JSON.stringify(f)).join(', ')}, "--import", "tsx", "node/src/main.ts"]`);
+    expect(dockerfile).toContain(`ENTRYPOINT ["node", ${V8_FLAGS_FOR_NODES.map((f) => JSON.stringify(f)).join(', ')}, "dist/node/src/main.js"]`); // the compiled build (npm run build), no tsx
   });
 });
