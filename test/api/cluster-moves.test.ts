@@ -178,28 +178,32 @@ describe('replica moves and drains over REST and the CLI (4 nodes in this proces
     const name = 'drops';
     expect((await api(nodes[0].url, 'PUT', `/collections/${name}`, { vectors: { size: 4, distance: 'Euclid' }, shard_number: 1, replication_factor: 3 })).status).toBe(200);
     expect((await api(nodes[0].url, 'PUT', `/collections/${name}/points?wait=true`, { points: [{ id: 1, vector: [1, 2, 3, 4] }] })).status).toBe(200);
-    const { replicas } = await until('a leader of the shard', async () => {
-      const p = await placement(name);
-      return p.leader ? p : null;
-    });
-    const dropped = await move({ drop_replica: { shard_id: 0, peer_id: replicas[0] } }, nodes[3].url, name);
-    expect(dropped.status, JSON.stringify(dropped.body)).toBe(200);
-    const m = await until('the drop to finish', async () => ((await placement(name)).body.jade.moves as any[]).find((x) => x.id === dropped.body.jade.move_id && x.finished));
-    expect(m).toMatchObject({ stage: 'done', from: replicas[0], to: null });
-    expect((await placement(name)).replicas).toEqual(replicas.slice(1));
+    // Deleted however this ends: a collection left behind would hold replicas the later drains count.
+    try {
+      const { replicas } = await until('a leader of the shard', async () => {
+        const p = await placement(name);
+        return p.leader ? p : null;
+      });
+      const dropped = await move({ drop_replica: { shard_id: 0, peer_id: replicas[0] } }, nodes[3].url, name);
+      expect(dropped.status, JSON.stringify(dropped.body)).toBe(200);
+      const m = await until('the drop to finish', async () => ((await placement(name)).body.jade.moves as any[]).find((x) => x.id === dropped.body.jade.move_id && x.finished));
+      expect(m).toMatchObject({ stage: 'done', from: replicas[0], to: null });
+      expect((await placement(name)).replicas).toEqual(replicas.slice(1));
 
-    // Cancel a replicate_shard back to that node while it is in flight; an abort naming another transfer is a 404.
-    const rep = await move({ replicate_shard: { shard_id: 0, from_peer_id: replicas[1], to_peer_id: replicas[0] } }, nodes[3].url, name);
-    expect(rep.status, JSON.stringify(rep.body)).toBe(200);
-    expectRefusal(await move({ abort_transfer: { shard_id: 0, from_peer_id: replicas[1], to_peer_id: ids.find((x) => !replicas.includes(x))! } }, nodes[3].url, name), 404, 'JADE_ERR_NOT_FOUND');
-    const abort = await move({ abort_transfer: { shard_id: 0, from_peer_id: replicas[1], to_peer_id: replicas[0] } }, nodes[3].url, name);
-    const ended = await until('the replicate to end', async () => ((await placement(name)).body.jade.moves as any[]).find((x) => x.id === rep.body.jade.move_id && x.finished));
-    // The replicate takes a snapshot transfer and a promotion (about a second): the abort lands first.
-    expect(abort.status, JSON.stringify(abort.body)).toBe(200);
-    expect(abort.body.jade.move_id).toBe(rep.body.jade.move_id);
-    expect(ended).toMatchObject({ stage: 'cancelled', reason: expect.stringMatching(/cancel/) });
-    expect((await placement(name)).replicas).toEqual(replicas.slice(1));
-    expect((await api(nodes[0].url, 'DELETE', `/collections/${name}`)).status).toBe(200);
+      // Cancel a replicate_shard back to that node while it is in flight; an abort naming another transfer is a 404.
+      const rep = await move({ replicate_shard: { shard_id: 0, from_peer_id: replicas[1], to_peer_id: replicas[0] } }, nodes[3].url, name);
+      expect(rep.status, JSON.stringify(rep.body)).toBe(200);
+      expectRefusal(await move({ abort_transfer: { shard_id: 0, from_peer_id: replicas[1], to_peer_id: ids.find((x) => !replicas.includes(x))! } }, nodes[3].url, name), 404, 'JADE_ERR_NOT_FOUND');
+      const abort = await move({ abort_transfer: { shard_id: 0, from_peer_id: replicas[1], to_peer_id: replicas[0] } }, nodes[3].url, name);
+      const ended = await until('the replicate to end', async () => ((await placement(name)).body.jade.moves as any[]).find((x) => x.id === rep.body.jade.move_id && x.finished));
+      // The replicate takes a snapshot transfer and a promotion (about a second): the abort lands first.
+      expect(abort.status, JSON.stringify(abort.body)).toBe(200);
+      expect(abort.body.jade.move_id).toBe(rep.body.jade.move_id);
+      expect(ended).toMatchObject({ stage: 'cancelled', reason: expect.stringMatching(/cancel/) });
+      expect((await placement(name)).replicas).toEqual(replicas.slice(1));
+    } finally {
+      expect((await api(nodes[0].url, 'DELETE', `/collections/${name}`)).status).toBe(200);
+    }
   }, 30_000);
 
   it('a drain no node can take is refused with 409 NO_TARGET_NODE (REST and jade drain)', async () => {

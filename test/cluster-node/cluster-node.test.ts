@@ -6,7 +6,6 @@
 // Payload and vector updates replicate like upserts (every replica reaches the same payloads and
 // payload-index answers, also after a restart), and aliases and PATCHed parameters are meta commands.
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import { parseFilter } from '../../node/src/shard/filter.js';
 import { DEFAULT_SHARD_LIMITS, type ShardState } from '../../node/src/shard/state.js';
 import { RealDisk } from '../../node/src/storage/disk.js';
 import type { WriteBatch } from '../../node/src/storage/types.js';
+import { freePort } from '../helpers/ports.js';
 
 /** A write of the collection's one shard, through its leader (forwarded when elsewhere). */
 function write(node: ClusterNode, name: string, batch: WriteBatch): Promise<number> {
@@ -35,16 +35,6 @@ const SNAPSHOT_EVERY_ENTRIES = 8;
 const RETAIN_ENTRIES = 2;
 const WAIT_MS = 15_000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitFor<T>(what: string, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>): Promise<T> {
   const deadline = Date.now() + WAIT_MS;

@@ -3,27 +3,17 @@
 // (measured from the transports' counters); a write to a quiesced group is applied at once; when a
 // node holding leaderships stops, every group it led elects a new leader among the others.
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLUSTER_DEFAULTS, ClusterNode, type ClusterPeer } from '../../node/src/cluster/cluster-node.js';
 import { DEFAULT_SHARD_LIMITS } from '../../node/src/shard/state.js';
 import { RealDisk } from '../../node/src/storage/disk.js';
+import { freePort } from '../helpers/ports.js';
 
 const COLLECTIONS = 40;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitFor<T>(what: string, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -3,7 +3,6 @@
 // Writes go through ClusterNode.writeShard (forwarded to the leader over the internal calls);
 // reads are this node's replica after a linearizable read barrier.
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { CLUSTER_DEFAULTS, ClusterNode, type ClusterOptions, type ClusterPeer } from '../../node/src/cluster/cluster-node.js';
@@ -11,19 +10,12 @@ import type { GroupStatus } from '../../node/src/cluster/hosted-group.js';
 import { DEFAULT_SHARD_LIMITS, type CollectionParams, type ShardState } from '../../node/src/shard/state.js';
 import { RealDisk } from '../../node/src/storage/disk.js';
 import type { WriteBatch } from '../../node/src/storage/types.js';
+import { freePort } from '../helpers/ports.js';
+
+export { freePort };
 
 export const WAIT_MS = 20_000;
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function waitFor<T>(what: string, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = WAIT_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;

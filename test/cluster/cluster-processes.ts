@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freeLoopbackPorts } from '../helpers/ports.js';
 import path from 'node:path';
 import { withNodeProcessEnv, withNodeProcessFlags } from '../../node/src/cli/node-env.js';
 import { REPO_ROOT } from '../helpers/node-process.js';
@@ -15,22 +15,7 @@ const OUTPUT_TAIL_BYTES_MAX = 64 * 1024;
 const START_TIMEOUT_MS_DEFAULT = 60_000;
 
 /** Asks the kernel for `count` distinct free ports on 127.0.0.1 (all held open until every one is known). */
-export async function freeLoopbackPorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer();
-          server.once('error', reject);
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  return ports;
-}
+export { freeLoopbackPorts };
 
 export interface GroupStatus {
   groupId: string;

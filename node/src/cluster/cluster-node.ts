@@ -774,7 +774,17 @@ export class ClusterNode {
       if (!this.mover) throw new JadeError('JADE_ERR_UNAVAILABLE', 'the meta group is not open yet; retry shortly');
       const shard = this.collectionMeta(req.collection).shards[req.shard];
       if (!shard) throw new JadeError('JADE_ERR_NOT_FOUND', `collection "${req.collection}" has no shard ${req.shard}`);
-      if (req.kind === 'abort') return this.mover.cancel(shard.groupId);
+      if (req.kind === 'abort') {
+        // Qdrant's abort_transfer names the transfer; checked here, on the meta leader, where the
+        // moves are current (a follower may not have applied the move it names yet).
+        const active = activeMoves(this.meta.state).find((m) => m.groupId === shard.groupId);
+        const node = (m: string | null) => (m === null ? null : nodeOfMember(m));
+        // (A replicate_shard records no source: the target copies from the leader, whichever node names it.)
+        if (active && ((req.from !== null && active.from !== null && node(active.from) !== req.from) || (req.to !== null && node(active.to) !== req.to))) {
+          throw new JadeError('JADE_ERR_NOT_FOUND', `no transfer of shard ${req.shard} from ${req.from ?? '-'} to ${req.to ?? '-'}: the move in progress (${active.id}) is from ${node(active.from) ?? '-'} to ${node(active.to) ?? '-'}`);
+        }
+        return this.mover.cancel(shard.groupId);
+      }
       const member = (nodeId: string | null) => (nodeId === null ? null : this.meta.memberOf(nodeId) ?? (() => { throw new JadeError('JADE_ERR_NOT_FOUND', `no peer ${nodeId} in the cluster`); })());
       const from = member(req.from);
       if (req.kind === 'replicate' && from !== null && !shard.replicas.includes(from)) throw new JadeError('JADE_ERR_NOT_FOUND', `peer ${req.from} holds no replica of shard ${req.shard}`);

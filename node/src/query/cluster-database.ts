@@ -248,17 +248,6 @@ export class ClusterDatabase implements Database {
 
   requestMove(req: MoveRequest, deadlineMs: number): Promise<string> {
     const checked = moveRequestOf(req);
-    if (checked.kind === 'abort') {
-      // Qdrant's abort_transfer names the transfer; the meta leader cancels the shard's active move,
-      // so refuse here when the one in flight (as this node knows it) is another.
-      const groupId = this.node.collectionMeta(checked.collection).shards[checked.shard]?.groupId;
-      const active = this.node.moves().find((m) => m.groupId === groupId && isActive(m));
-      const node = (m: string | null) => (m === null ? null : nodeOfMember(m));
-      // (A replicate_shard records no source: the target copies from the leader, whichever node names it.)
-      if (active && ((checked.from !== null && active.from !== null && node(active.from) !== checked.from) || (checked.to !== null && node(active.to) !== checked.to))) {
-        throw new JadeError('JADE_ERR_NOT_FOUND', `no transfer of shard ${checked.shard} from ${checked.from ?? '-'} to ${checked.to ?? '-'}: the move in progress (${active.id}) is from ${node(active.from) ?? '-'} to ${node(active.to) ?? '-'}`);
-      }
-    }
     return this.node.requestMove(checked, deadlineMs);
   }
 
