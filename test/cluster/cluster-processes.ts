@@ -81,6 +81,8 @@ export interface StartClusterOptions {
   formation?: 'peers' | 'join';
   /** The members' JADE_CLUSTER_SECRET; default a random one per cluster (null: none). */
   clusterSecret?: string | null;
+  /** Bytes of each member's output kept (default OUTPUT_TAIL_BYTES_MAX); more when debugging at info level. */
+  outputTailBytesMax?: number;
 }
 
 async function fetchJson(url: string, init: RequestInit & { timeoutMs?: number } = {}): Promise<{ status: number; body: any } | null> {
@@ -126,7 +128,8 @@ class Member implements ClusterMember {
 
   private append(d: Buffer): void {
     this.tail += d.toString();
-    if (this.tail.length > OUTPUT_TAIL_BYTES_MAX) this.tail = this.tail.slice(-OUTPUT_TAIL_BYTES_MAX);
+    const max = this.opts.outputTailBytesMax ?? OUTPUT_TAIL_BYTES_MAX;
+    if (this.tail.length > max) this.tail = this.tail.slice(-max);
   }
 
   async restart(): Promise<void> {

@@ -8,7 +8,7 @@
 // JADE_LINCHECK_LOAD_WRITERS adds bulk writers to the same group (big entries, leader churn);
 // JADE_LINCHECK_SNAPSHOT_EVERY makes the nodes snapshot every N entries (snapshots made off the
 // Raft loop racing installs from leaders and compactions).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,8 @@ const FAULTS_PER_ROUND = Number(process.env.JADE_LINCHECK_FAULTS ?? 3);
 const LOAD_WRITERS = Number(process.env.JADE_LINCHECK_LOAD_WRITERS ?? 0);
 /** Raft snapshot every N applied entries on the nodes (their default when unset). */
 const SNAPSHOT_EVERY = process.env.JADE_LINCHECK_SNAPSHOT_EVERY;
+/** The nodes' log level (default warn); at info a failing round's full logs land in its kept data directory. */
+const NODE_LOG_LEVEL = process.env.JADE_LINCHECK_LOG_LEVEL ?? 'warn';
 const LOAD_BATCH_POINTS = 500;
 const LOAD_PAYLOAD_BYTES = 2_000;
 const CLIENT_COUNT = 5;
@@ -47,7 +49,20 @@ function errorCode(e: unknown): string | undefined {
  * A REST client of one collection: key "k<n>" is point id n, its value the payload's v. Each call
  * goes to a random member of the read or write targets (default: all); reads are strong unless told otherwise.
  */
-function restKvClient(cluster: ProcessCluster, random: () => number, options: { readConsistency?: 'strong' | 'eventual'; readTargets?: string[]; writeTargets?: string[] } = {}): KvClient {
+/** One HTTP request of a client: which node it went to, when, and what came back (kept for a failing round). */
+interface TracedRequest {
+  client: number;
+  node: string;
+  method: string;
+  path: string;
+  body: unknown;
+  callMs: number;
+  returnMs: number | null;
+  status: number | string;
+  result?: unknown;
+}
+
+function restKvClient(cluster: ProcessCluster, random: () => number, options: { readConsistency?: 'strong' | 'eventual'; readTargets?: string[]; writeTargets?: string[]; trace?: TracedRequest[]; client?: number } = {}): KvClient {
   const allIds = cluster.members.map((m) => m.id);
   /** The targets in a random order: a refused connection moves on to the next one. */
   const shuffled = (ids: string[]): string[] => {
@@ -62,15 +77,19 @@ function restKvClient(cluster: ProcessCluster, random: () => number, options: { 
   const call = async (ids: string[], path: string, method: string, body: unknown, signal: AbortSignal): Promise<any> => {
     for (const id of shuffled(ids)) {
       const url = `${cluster.member(id).url}${path}`;
+      const traced: TracedRequest = { client: options.client ?? -1, node: id, method, path, body, callMs: performance.now(), returnMs: null, status: 'pending' };
+      options.trace?.push(traced);
       let res: Response;
       try {
         res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
       } catch (e) {
+        traced.status = errorCode(e) ?? (e as Error).name;
         // Nothing was sent to a process that refused the connection (it is down): try another node.
         if (errorCode(e) === 'ECONNREFUSED') continue;
         throw e;
       }
       const json = (await res.json().catch(() => null)) as any;
+      Object.assign(traced, { returnMs: performance.now(), status: res.status, result: json?.result ?? json?.status });
       if (res.status !== 200) throw new Error(`${method} ${url}: HTTP ${res.status} ${JSON.stringify(json?.status ?? json)}`);
       return json;
     }
@@ -300,7 +319,7 @@ async function runSeed(seed: number, shape: RunShape): Promise<void> {
   {
     {
       const dir = mkdtempSync(path.join(tmpdir(), `jade-lincheck-${seed}-`));
-      const cluster = await startProcessCluster({ nodeCount: shape.nodeCount, baseDir: dir, formation: shape.formation, env: SNAPSHOT_EVERY ? { JADE_RAFT_SNAPSHOT_EVERY_ENTRIES: SNAPSHOT_EVERY } : {} });
+      const cluster = await startProcessCluster({ nodeCount: shape.nodeCount, baseDir: dir, formation: shape.formation, env: SNAPSHOT_EVERY ? { JADE_RAFT_SNAPSHOT_EVERY_ENTRIES: SNAPSHOT_EVERY } : {}, logLevel: NODE_LOG_LEVEL, outputTailBytesMax: NODE_LOG_LEVEL === 'warn' ? undefined : 64 << 20 });
       clusters.push({ cluster, dir });
       await cluster.waitForMembers(shape.nodeCount, 60_000);
       const ROUNDS_PER_SEED = shape.rounds;
@@ -336,9 +355,10 @@ async function runSeed(seed: number, shape: RunShape): Promise<void> {
         for (const g of shardGroups) await waitForLeader(cluster, g, 20_000);
         const keys = Array.from({ length: KEYS_PER_ROUND }, (_, k) => `k${round * 100 + k + 1}`);
         const recorder = new HistoryRecorder();
+        const trace: TracedRequest[] = [];
         const stop = new AbortController();
         const workload = runWorkload(
-          (clientIndex) => restKvClient(cluster, seededRandom(seed * 1_000 + round * 10 + clientIndex + 1)),
+          (clientIndex) => restKvClient(cluster, seededRandom(seed * 1_000 + round * 10 + clientIndex + 1), { trace, client: clientIndex }),
           recorder,
           { clientCount: CLIENT_COUNT, keys, seed: seed * 100 + round, opTimeoutMs: OP_TIMEOUT_MS, mix: { get: 1, put: 1, cas: 0 }, thinkTimeMsMax: 20 },
           stop.signal,
@@ -370,6 +390,9 @@ async function runSeed(seed: number, shape: RunShape): Promise<void> {
         if (!roundPassed(verdict)) {
           const check = saveHistoryForReplay(history, HISTORY_DIR, `seed-${seed}-round-${round}`);
           const logs = cluster.members.map((m) => `--- ${m.id} ---\n${m.output().slice(-4_000)}`).join('\n');
+          // Which node answered each request (times on the history's clock), and every node's log as kept.
+          writeFileSync(path.join(dir, 'requests.jsonl'), trace.map((t) => JSON.stringify(t)).join('\n') + '\n');
+          for (const m of cluster.members) writeFileSync(path.join(dir, `${m.id}.log`), m.output());
           throw new Error(
             `${summary}\nimpossible: ${JSON.stringify(verdict.impossibleObservations.slice(0, 5))}\nlost: ${JSON.stringify(verdict.lostExamples)}\n` +
               `replay the faults: ${replay}\nre-check the history: ${check}\ndata kept in ${dir}\n${logs}`,

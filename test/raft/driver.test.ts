@@ -311,6 +311,23 @@ describe('FileRaftStorage', () => {
     expect(s.initialState().confState.voters).toEqual(['a', 'b', 'c']);
   });
 
+  it('writes a commit that passes a membership change, so a restart rebuilds the membership it had applied', async () => {
+    // Seed 1 of the sharded lincheck run (n0, the meta group's founder, killed and restarted):
+    // with only term/vote written, the node came back with its bootstrap voter set {n0}, a quorum
+    // of one, while the log's committed conf changes had made it five.
+    const disk = new FaultyMemoryDisk();
+    let s = await FileRaftStorage.open({ disk, dir: '/g', bootstrap: { voters: ['a'], learners: [] } });
+    const addB: Entry = { index: 3, term: 2, type: 'confChange', data: enc.encode('{"type":"addNode","nodeId":"b"}') };
+    await s.save({ hardState: { term: 2, vote: 'a', commit: 1 }, entries: [entry(2, 2, 'x'), addB, entry(4, 2, 'y')] }, true);
+    await s.save({ hardState: { term: 2, vote: 'a', commit: 2 }, entries: [] }, true); // passes no conf change: not written
+    await s.save({ hardState: { term: 2, vote: 'a', commit: 4 }, entries: [] }, true);
+    await s.save({ hardState: { term: 2, vote: 'a', commit: 4 }, entries: [entry(5, 2, 'z')] }, true);
+    await s.save({ hardState: { term: 2, vote: 'a', commit: 5 }, entries: [] }, true); // a plain commit advance: not written
+    disk.crash();
+    s = await FileRaftStorage.open({ disk, dir: '/g' });
+    expect(s.initialState().hardState).toEqual({ term: 2, vote: 'a', commit: 4 });
+  });
+
   it('an own snapshot written while a newer leader snapshot is installed does not replace it, and its compaction is a no-op', async () => {
     const disk = new FaultyMemoryDisk();
     const s = await FileRaftStorage.open({ disk, dir: '/g', bootstrap: { voters: ['a', 'b'], learners: [] } });

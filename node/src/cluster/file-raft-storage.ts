@@ -8,7 +8,11 @@
 // Durability (what save() guarantees before it resolves, i.e. before the driver sends the
 // Ready's messages): the snapshot checkpoint, every entry (fdatasync by the WAL) and a changed
 // term or vote (tmp + fsync + rename + fsync dir) are on disk. A commit-index-only change is not
-// written: commit is recomputed from the leader and a stale value is safe.
+// written — commit is recomputed from the leader — unless it commits a membership change: a node
+// rebuilds its membership at start from the snapshot plus the committed entries, so a durable
+// commit below a conf change it had applied would restart it with an older voter set (the
+// bootstrap node of a group founded alone would count itself a quorum, elect itself and answer
+// reads alone). With the commit written, a restarted node uses no older membership than it had.
 import path from 'node:path';
 import { JadeError, assert } from '../util/errors.js';
 import { readCheckpoint, writeCheckpoint } from '../storage/checkpoint.js';
@@ -23,6 +27,8 @@ import { NO_NODE } from '../raft/types.js';
 const SNAPSHOT_NAME = 'raft-snapshot';
 const HARD_STATE_FILE = 'hardstate.json';
 const ENTRY_HEADER_BYTES = 9; // type u8 + term u64
+/** Bytes of entries looked at per step when checking a commit advance for membership changes. */
+const CONF_SCAN_BYTES_MAX = 4 << 20;
 
 export interface FileRaftStorageOptions {
   disk: Disk;
@@ -77,7 +83,12 @@ export class FileRaftStorage implements DurableRaftStorage {
     private readonly dir: string,
     private readonly wal: Wal,
     private readonly mem: MemoryRaftStorage,
-  ) {}
+  ) {
+    this.scannedCommit = mem.hardStateNow().commit;
+  }
+
+  /** The highest commit index whose entries were checked for membership changes. */
+  private scannedCommit: number;
 
   static async open(opts: FileRaftStorageOptions): Promise<FileRaftStorage> {
     const { disk, dir } = opts;
@@ -181,7 +192,10 @@ export class FileRaftStorage implements DurableRaftStorage {
     }
     if (batch.hardState) {
       const prev = this.mem.hardStateNow();
-      if (batch.hardState.term !== prev.term || batch.hardState.vote !== prev.vote) await this.writeHardState(batch.hardState);
+      // Committed entries never change: each is looked at once, when the commit first passes it.
+      const commitsConfChange = batch.hardState.commit > this.scannedCommit && this.hasConfChangeIn(this.scannedCommit + 1, batch.hardState.commit);
+      this.scannedCommit = Math.max(this.scannedCommit, batch.hardState.commit);
+      if (batch.hardState.term !== prev.term || batch.hardState.vote !== prev.vote || commitsConfChange) await this.writeHardState(batch.hardState);
       this.mem.setHardState(batch.hardState);
     }
   }
@@ -230,5 +244,19 @@ export class FileRaftStorage implements DurableRaftStorage {
 
   private async writeHardState(hs: HardState): Promise<void> {
     await this.disk.writeFileAtomic(path.join(this.dir, HARD_STATE_FILE), encoder.encode(JSON.stringify(hs)));
+  }
+
+  /** Whether the log holds a membership change in [lo, hi] (indexes at or below the snapshot are covered by its conf). */
+  private hasConfChangeIn(lo: number, hi: number): boolean {
+    const from = Math.max(lo, this.mem.firstIndex());
+    const to = Math.min(hi, this.mem.lastIndex());
+    // Scanned in slices: entries() stops at a byte budget, and these entries are in memory already.
+    for (let i = from; i <= to; ) {
+      const slice = this.mem.entries(i, to + 1, CONF_SCAN_BYTES_MAX);
+      if (slice.length === 0) break;
+      if (slice.some((e) => e.type === 'confChange')) return true;
+      i = slice[slice.length - 1].index + 1;
+    }
+    return false;
   }
 }
