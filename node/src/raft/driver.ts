@@ -2,6 +2,7 @@
 // messages (RaftTransport), install snapshots and apply committed entries (RaftStateMachine), then
 // advance the core. Also: proposal and read waiters, periodic snapshot + log compaction.
 // Time comes from outside: the host calls tick() from its clock (a fake one in tests).
+import { randomBytes } from 'node:crypto';
 import { JadeError, isJadeError } from '../util/errors.js';
 import type { RaftConfig, RaftStatus } from './core.js';
 import { RaftCore } from './core.js';
@@ -130,6 +131,13 @@ export class RaftDriver {
   private readonly proposals = new Map<number, ProposalWaiter>();
   private readonly reads = new Map<string, ReadWaiter>();
   private readSeq = 0;
+  /**
+   * Makes this driver's read contexts unique across restarts. The leader keys pending reads by
+   * context and answers with the commit index it saw when the read arrived: a restarted member
+   * counting from 1 again could be handed the answer to a read its previous process sent before
+   * later writes were acknowledged, and serve a stale read (seen in a lincheck run).
+   */
+  private readonly readNonce = randomBytes(6).toString('base64url');
   private running: Promise<void> | null = null;
   private again = false;
   private stopped: unknown = null;
@@ -218,7 +226,7 @@ export class RaftDriver {
     this.active();
     if (this.stopped) return Promise.reject(new JadeError('JADE_ERR_UNAVAILABLE', `raft group ${this.core.groupId} is stopped`));
     if (this.reads.size >= this.maxPendingReads) return Promise.reject(new JadeError('JADE_ERR_QUEUE_FULL', `${this.reads.size} reads pending`));
-    const ctx = `${this.core.id}:${++this.readSeq}`;
+    const ctx = `${this.core.id}:${this.readNonce}:${++this.readSeq}`;
     return new Promise<number>((resolve, reject) => {
       this.reads.set(ctx, { index: null, resolve, reject });
       try {
