@@ -97,7 +97,17 @@ export interface RpcOptions {
   observer?: RpcObserver;
 }
 
-/** Why a failed call may be retried elsewhere: it never reached a server. */
+/**
+ * Whether a failed call's request certainly never left this node: the channel had no connection
+ * (grpc-js "No connection established", a refused connect, an unresolvable name). Anything else —
+ * "Connection dropped", a reset, a timeout — may have reached the peer and run there: retrying
+ * elsewhere could apply a write twice (seen in a lincheck run: a forwarded write whose leader was
+ * killed mid-call was re-proposed to the next leader and applied again after a later write).
+ */
+export function grpcFailureNeverSent(code: grpc.status, details: string): boolean {
+  return code === grpc.status.UNAVAILABLE && /^No connection established|ECONNREFUSED|Name resolution failed|DNS resolution failed/.test(details);
+}
+
 export function neverSent(e: unknown): boolean {
   return isJadeError(e) && e.details?.neverSent === true;
 }
@@ -190,7 +200,7 @@ export class NodeRpc {
         this.inFlight--;
         this.opts.observer?.call(method, (performance.now() - started) / 1000, error ? (error.code === grpc.status.DEADLINE_EXCEEDED ? 'JADE_ERR_DEADLINE' : 'JADE_ERR_UNAVAILABLE') : reply!.ok ? 'ok' : reply!.code);
         if (error) {
-          const notConnected = error.code === grpc.status.UNAVAILABLE && /No connection established|ECONNREFUSED|connect/i.test(error.details ?? '');
+          const notConnected = grpcFailureNeverSent(error.code, error.details ?? '');
           const code: ErrorCode = error.code === grpc.status.DEADLINE_EXCEEDED ? 'JADE_ERR_DEADLINE' : 'JADE_ERR_UNAVAILABLE';
           reject(new JadeError(code, `${method} at ${address}: ${error.details || error.message}`, { neverSent: notConnected }));
           return;
