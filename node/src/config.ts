@@ -81,6 +81,8 @@ export interface NodeConfig {
   raftSnapshotEveryEntries: number;
   /** ... or this many bytes of applied entries, whichever comes first. */
   raftSnapshotEveryBytes: number;
+  /** Cluster mode: the meta leader rebalances replicas when a new node joins. */
+  rebalanceOnJoin: boolean;
 }
 
 export interface PeerConfig {
@@ -145,6 +147,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   grpcHost: '127.0.0.1',
   raftSnapshotEveryEntries: 10_000,
   raftSnapshotEveryBytes: RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT,
+  rebalanceOnJoin: true,
 };
 
 /** Environment variables a node reads (documented in README "Configuration"). */
@@ -185,6 +188,7 @@ export const ENV_KEYS = {
   grpcHost: 'JADE_GRPC_HOST',
   raftSnapshotEveryEntries: 'JADE_RAFT_SNAPSHOT_EVERY_ENTRIES',
   raftSnapshotEveryBytes: 'JADE_RAFT_SNAPSHOT_EVERY_BYTES',
+  rebalanceOnJoin: 'JADE_REBALANCE_ON_JOIN',
 } as const;
 
 export class ConfigError extends Error {}
@@ -276,6 +280,7 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     grpcHost: get('grpcHost') || get('host') || d.grpcHost,
     raftSnapshotEveryEntries: int('raftSnapshotEveryEntries', get('raftSnapshotEveryEntries'), d.raftSnapshotEveryEntries, 2, 100_000_000),
     raftSnapshotEveryBytes: int('raftSnapshotEveryBytes', get('raftSnapshotEveryBytes'), d.raftSnapshotEveryBytes, 1 << 20, 64 * 1024 * 1024 * 1024),
+    rebalanceOnJoin: oneOf('rebalanceOnJoin', get('rebalanceOnJoin'), ['true', 'false'] as const, d.rebalanceOnJoin ? 'true' : 'false') === 'true',
   };
   if (config.limits.indexBacklogMax < config.limits.batchPointsMax) {
     throw new ConfigError(`indexBacklogMax (${config.limits.indexBacklogMax}) must be at least batchPointsMax (${config.limits.batchPointsMax}), or a full batch could never be written`);

@@ -119,6 +119,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
         leaderWaitMs: config.limits.requestTimeoutMs,
         defaults: { shardNumber: config.defaultShards, replicationFactor: config.defaultReplicationFactor, writeConsistency: config.writeConsistency },
         faultHooksEnabled: config.testHooksEnabled,
+        rebalanceOnJoin: config.rebalanceOnJoin,
         log,
         groupObserver: metrics,
         rpcObserver: metrics,

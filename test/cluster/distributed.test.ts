@@ -64,7 +64,8 @@ describe('distributed collections on 5 real processes', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'jade-dist-'));
-    cluster = await startProcessCluster({ nodeCount: 5, baseDir: dir, formation: 'join' });
+    // The 6th node joins to serve without replicas (a node with none is what this checks): no rebalance on join.
+    cluster = await startProcessCluster({ nodeCount: 5, baseDir: dir, formation: 'join', env: { JADE_REBALANCE_ON_JOIN: 'false' } });
     await cluster.waitForMembers(5);
   }, 90_000);
 

@@ -11,6 +11,7 @@ import { addBackupCommands } from './backup.js';
 import { CliError, JadeClient } from './client.js';
 import { importVectors } from './import.js';
 import { addMoveCommands } from './moves.js';
+import { addRebalanceCommand } from './rebalance.js';
 import { runLocalCluster } from './cluster-local.js';
 import type { OutputFormat } from './output.js';
 import { printObject, printRows } from './output.js';
@@ -107,6 +108,7 @@ export function buildProgram(): Command {
     });
 
   addMoveCommands(program, clientOf);
+  addRebalanceCommand(program, clientOf);
   addBackupCommands(program, clientOf, env);
 
   const collections = program.command('collections').description('list, create, inspect and delete collections');

@@ -6,7 +6,7 @@ import { CliError, type JadeClient } from './client.js';
 import type { OutputFormat } from './output.js';
 import { printObject, printRows } from './output.js';
 
-type ClientOf = (cmd: Command) => { client: JadeClient; output: OutputFormat };
+export type ClientOf = (cmd: Command) => { client: JadeClient; output: OutputFormat };
 
 export const POLL_MS = 500;
 const WAIT_SECONDS_DEFAULT = 1800;

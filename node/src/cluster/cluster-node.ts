@@ -25,11 +25,12 @@ import { GroupAdmin } from './group-admin.js';
 import { GroupHost } from './group-host.js';
 import { MoveExecutor } from './move-executor.js';
 import { activeMoves, underReplicated, type DrainRecord, type MoveRecord } from './moves.js';
+import { planRebalance, type RebalancePlan } from './rebalance.js';
 import { moveRequestOf, type MoveApiRequest } from './move-requests.js';
 import type { GroupStatus, HostedGroup, ProposeAck, RaftGroupOptions } from './hosted-group.js';
 import { IdentityStore, memberId, newClusterId, nodeOfMember } from './identity.js';
 import { MetaDuties, META_VOTERS_MAX } from './meta-duties.js';
-import { MetaStateMachine, checkJoiningNode, decodeMetaCommand, encodeMetaCommand, replicasOnMember, unwrapMetaResult, type CollectionMeta, type MetaCommand, type NodeRecord, type ShardPlacement, type WriteConsistency } from './meta.js';
+import { MetaStateMachine, checkJoiningNode, decodeMetaCommand, encodeMetaCommand, replicasOnMember, unwrapMetaResult, type CollectionMeta, type MetaCommand, type NodeRecord, type RebalanceRecord, type ShardPlacement, type WriteConsistency } from './meta.js';
 import { placeShards, type MemberLoad } from './placement.js';
 import { PROPOSE_METHOD, Router } from './router.js';
 import { resolveSeed } from './seeds.js';
@@ -108,6 +109,8 @@ export interface ClusterOptions {
   leaderWaitMs: number;
   defaults: ClusterDefaults;
   faultHooksEnabled: boolean;
+  /** Rebalance replicas when a new node joins (default true). */
+  rebalanceOnJoin?: boolean;
   /**
    * Shared by every node: authenticates the Raft streams, snapshots and internal calls (see
    * security/node-auth.ts). Null or absent: unauthenticated, loopback development only.
@@ -150,6 +153,13 @@ export interface MemberStatus {
   replicas: number;
   /** Set once POST /cluster/peer/{id}/drain was asked for this incarnation. */
   drain: DrainRecord['state'] | null;
+}
+
+export interface RebalanceReport {
+  /** The last rebalance (running, done or stopped), or null when none ran. */
+  rebalance: RebalanceRecord | null;
+  /** The moves that would even out the replicas now (the whole plan; the running rebalance starts them a few at a time). */
+  plan: RebalancePlan;
 }
 
 export interface DrainReport {
@@ -708,6 +718,11 @@ export class ClusterNode {
     });
     this.admin.register(this.rpc);
     this.rpc.handle('cluster.move', async ({ json }, ctx) => ({ json: await this.requestMove(moveRequestOf(json), ctx.deadlineMs) }));
+    this.rpc.handle('cluster.rebalance', async ({ json }, ctx) => {
+      const v = (json ?? {}) as { dryRun?: unknown; stop?: unknown };
+      if (typeof v.dryRun !== 'boolean' || typeof v.stop !== 'boolean') throw new JadeError('JADE_ERR_BAD_REQUEST', 'cluster.rebalance: dryRun and stop must be booleans');
+      return { json: await this.rebalance({ dryRun: v.dryRun, stop: v.stop }, ctx.deadlineMs) };
+    });
     this.rpc.handle('cluster.drain', async ({ json }, ctx) => {
       const { nodeId } = wireObject(json, 'cluster.drain');
       if (typeof nodeId !== 'string') throw new JadeError('JADE_ERR_BAD_REQUEST', 'cluster.drain needs nodeId');
@@ -739,6 +754,10 @@ export class ClusterNode {
       if (!known || known.incarnation !== node.incarnation) {
         if (known) this.log(`node ${node.id} returns as a new incarnation ${node.incarnation} (was ${known.incarnation}): its old replicas are lost and the old member leaves the meta group`);
         await this.proposeMeta({ op: 'addNode', node: { ...node, joinedAtMs: Date.now() } }, deadlineMs);
+        // A new node takes replicas from the others (a returning one is refilled by re-replication first).
+        if (!known && this.opts.rebalanceOnJoin !== false && this.mover && Object.keys(this.meta.state.collections).length > 0) {
+          this.mover.startRebalance(`node ${node.id} joined`).catch((e) => this.log(`rebalance after ${node.id} joined not started: ${(e as Error).message}`));
+        }
       }
       // The learner is added by the meta duties (one membership change at a time); wait for it.
       const member = memberId(node.id, node.incarnation);
@@ -790,6 +809,24 @@ export class ClusterNode {
       if (req.kind === 'replicate' && from !== null && !shard.replicas.includes(from)) throw new JadeError('JADE_ERR_NOT_FOUND', `peer ${req.from} holds no replica of shard ${req.shard}`);
       return this.mover.request({ collection: req.collection, groupId: shard.groupId, from: req.kind === 'replicate' ? null : from, to: member(req.to) });
     });
+  }
+
+  /**
+   * Meta leader: the rebalance plan, and unless `dryRun` starts it (or with `stop`, starts no
+   * further moves of the one running). Answers the rebalance record and the plan as they are then.
+   */
+  rebalance(req: { dryRun: boolean; stop: boolean }, deadlineMs: number): Promise<RebalanceReport> {
+    return this.onMetaLeader('cluster.rebalance', req, deadlineMs, async () => {
+      if (!this.mover) throw new JadeError('JADE_ERR_UNAVAILABLE', 'the meta group is not open yet; retry shortly');
+      if (req.stop) await this.mover.stopRebalance('stopped by request');
+      else if (!req.dryRun) await this.mover.startRebalance('requested');
+      return this.rebalanceReport();
+    });
+  }
+
+  /** The last rebalance and the plan from here, as this node's meta state knows them. */
+  rebalanceReport(): RebalanceReport {
+    return { rebalance: this.meta.state.rebalance ?? null, plan: planRebalance(this.meta.state) };
   }
 
   /** Meta leader: starts draining a node (idempotent); the drain's state as every node reports it. */

@@ -64,11 +64,24 @@ export type MetaCommand =
   /** Alias actions, all or none. */
   | { op: 'updateAliases'; actions: AliasAction[] }
   /** A replica move (move_shard, replicate_shard, drop_replica, or one step of a drain) starts in stage planned. */
-  | { op: 'startMove'; move: Pick<MoveRecord, 'id' | 'collection' | 'groupId' | 'from' | 'to' | 'drain' | 'startedAtMs'> }
+  | { op: 'startMove'; move: Pick<MoveRecord, 'id' | 'collection' | 'groupId' | 'from' | 'to' | 'drain' | 'startedAtMs' | 'rebalance'> }
   /** A move reached its next stage; done also updates the shard's replicas. */
   | { op: 'advanceMove'; id: string; stage: MoveStage; reason: string | null; atMs: number; verified?: { index: number; count: number; digest: string } }
   /** POST /cluster/peer/{id}/drain starts a drain; the meta leader marks it drained once the node holds nothing. */
-  | { op: 'setDrain'; nodeId: string; incarnation: string; state: 'draining' | 'drained'; atMs: number };
+  | { op: 'setDrain'; nodeId: string; incarnation: string; state: 'draining' | 'drained'; atMs: number }
+  /** A rebalance starts (a node joined, or POST /cluster/rebalance), ends with nothing left to move, or is stopped. */
+  | { op: 'setRebalance'; state: RebalanceRecord['state']; reason: string; atMs: number };
+
+/** The cluster's rebalance: the meta leader starts the planner's next moves while it is running. */
+export interface RebalanceRecord {
+  state: 'running' | 'done' | 'stopped';
+  /** Why it started ("node n5 joined", "requested"), or why it stopped. */
+  reason: string;
+  startedAtMs: number;
+  updatedAtMs: number;
+  /** Moves it started. */
+  moves: number;
+}
 
 /** What applying a command returned: JSON, so a forwarded proposal can carry it back. */
 export type MetaResult = { ok: true; value?: unknown } | { ok: false; code: ErrorCode; message: string; details?: Record<string, unknown> };
@@ -83,6 +96,8 @@ export interface MetaState {
   moves?: MoveRecord[];
   /** Nodes being (or done being) drained, by node id; absent before drains existed. */
   drains?: Record<string, DrainRecord>;
+  /** The last rebalance; absent until one ran. */
+  rebalance?: RebalanceRecord;
 }
 
 export function emptyMetaState(): MetaState {
@@ -236,6 +251,7 @@ export function decodeMetaCommand(data: Uint8Array): MetaCommand {
           to: optMember(m.to, 'move.to'),
           drain: m.drain === null ? null : str(m.drain, 'move.drain', NODE_ID_RE),
           startedAtMs: int(m.startedAtMs, 'move.startedAtMs', 0, Number.MAX_SAFE_INTEGER),
+          ...(m.rebalance === undefined ? {} : { rebalance: m.rebalance === true ? true : bad('move.rebalance must be true when present') }),
         },
       };
     }
@@ -247,6 +263,9 @@ export function decodeMetaCommand(data: Uint8Array): MetaCommand {
     case 'setDrain':
       if (v.state !== 'draining' && v.state !== 'drained') bad('state must be draining or drained');
       return { op: 'setDrain', nodeId: str(v.nodeId, 'nodeId', NODE_ID_RE), incarnation: str(v.incarnation, 'incarnation', INCARNATION_RE), state: v.state, atMs: int(v.atMs, 'atMs', 0, Number.MAX_SAFE_INTEGER) };
+    case 'setRebalance':
+      if (v.state !== 'running' && v.state !== 'done' && v.state !== 'stopped') bad('state must be running, done or stopped');
+      return { op: 'setRebalance', state: v.state, reason: str(v.reason, 'reason', undefined, 1000), atMs: int(v.atMs, 'atMs', 0, Number.MAX_SAFE_INTEGER) };
     default:
       return bad(`unknown op ${JSON.stringify(v.op)?.slice(0, 40)}`);
   }
@@ -334,6 +353,7 @@ export class MetaStateMachine {
         checkMove(s, c.move); // a coded refusal becomes the error result (apply catches it)
         s.moves = [...(s.moves ?? []), { ...c.move, stage: 'planned', reason: null, updatedAtMs: c.move.startedAtMs }];
         if (c.move.drain && s.drains?.[c.move.drain]) s.drains[c.move.drain] = { ...s.drains[c.move.drain], moves: s.drains[c.move.drain].moves + 1 };
+        if (c.move.rebalance && s.rebalance) s.rebalance = { ...s.rebalance, moves: s.rebalance.moves + 1, updatedAtMs: c.move.startedAtMs };
         return { ok: true, value: c.move.id };
       }
       case 'advanceMove':
@@ -343,6 +363,13 @@ export class MetaStateMachine {
         if (!n || n.incarnation !== c.incarnation) return { ok: false, code: 'JADE_ERR_NOT_FOUND', message: `node ${c.nodeId} (incarnation ${c.incarnation}) is not a member` };
         const old = s.drains?.[c.nodeId];
         s.drains = { ...(s.drains ?? {}), [c.nodeId]: { nodeId: c.nodeId, incarnation: c.incarnation, state: c.state, startedAtMs: old?.startedAtMs ?? c.atMs, moves: old?.moves ?? 0 } };
+        return { ok: true };
+      }
+      case 'setRebalance': {
+        const prev = s.rebalance;
+        // A new run starts counting afresh; done/stopped keep the run's start and moves.
+        const fresh = c.state === 'running' && prev?.state !== 'running';
+        s.rebalance = { state: c.state, reason: c.reason, startedAtMs: fresh || !prev ? c.atMs : prev.startedAtMs, updatedAtMs: c.atMs, moves: fresh || !prev ? 0 : prev.moves };
         return { ok: true };
       }
     }

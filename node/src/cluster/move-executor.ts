@@ -10,7 +10,8 @@ import type { GroupAdmin } from './group-admin.js';
 import type { GroupStatus, HostedGroup } from './hosted-group.js';
 import { memberId, nodeOfMember } from './identity.js';
 import type { MetaCommand, MetaStateMachine } from './meta.js';
-import { MOVE_PROMOTE_LAG_MAX, activeMoves, checkDrain, checkMove, liveReplicas, nextDrainMove, nextHealMove, replicasOf, shardOf, type MoveRecord, type MoveStage } from './moves.js';
+import { MOVE_PROMOTE_LAG_MAX, activeMoves, checkDrain, checkMove, liveReplicas, nextDrainMove, nextHealMove, replicasOf, shardOf, underReplicated, type MoveRecord, type MoveStage } from './moves.js';
+import { REBALANCE_MOVES_ACTIVE_MAX, planRebalance } from './rebalance.js';
 
 const EXECUTOR_INTERVAL_MS = 200;
 /** A stage that makes no progress this long fails the move (a dead target, a partition). */
@@ -137,6 +138,62 @@ export class MoveExecutor {
     }
     await this.driveDrains();
     await this.driveHeals();
+    await this.driveRebalance();
+  }
+
+  /** Meta leader: starts a rebalance (or keeps the one running); the planner's moves follow round by round. */
+  startRebalance(reason: string): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.state.rebalance?.state === 'running') return;
+      await this.opts.proposeMeta({ op: 'setRebalance', state: 'running', reason, atMs: Date.now() });
+      this.opts.log(`rebalance started (${reason})`);
+    });
+  }
+
+  /** Meta leader: starts no further rebalance moves (those in flight finish). */
+  stopRebalance(reason: string): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.state.rebalance?.state !== 'running') return;
+      await this.opts.proposeMeta({ op: 'setRebalance', state: 'stopped', reason, atMs: Date.now() });
+      this.opts.log(`rebalance stopped (${reason})`);
+    });
+  }
+
+  /**
+   * While a rebalance runs: its next moves, at most REBALANCE_MOVES_ACTIVE_MAX at once, after
+   * drains and re-replication (those come first: a rebalance would only move replicas they move
+   * again). Done once the planner has nothing left and no rebalance move is in flight.
+   */
+  private async driveRebalance(): Promise<void> {
+    const r = this.state.rebalance;
+    if (!r || r.state !== 'running' || !this.ready()) return;
+    if (underReplicated(this.state).length > 0 || Object.values(this.state.drains ?? {}).some((d) => d.state === 'draining')) {
+      this.note('rebalance', 'rebalance waits: re-replication or a drain is in progress');
+      return;
+    }
+    const inFlight = activeMoves(this.state).filter((m) => m.rebalance).length;
+    const plan = planRebalance(this.state);
+    if (plan.moves.length === 0) {
+      if (inFlight === 0) {
+        await this.opts.proposeMeta({ op: 'setRebalance', state: 'done', reason: r.reason, atMs: Date.now() });
+        this.opts.log(`rebalance done: ${r.moves} moves (${r.reason})`);
+      }
+      return;
+    }
+    let started = inFlight;
+    for (const next of plan.moves) {
+      if (started >= REBALANCE_MOVES_ACTIVE_MAX || !this.ready()) return;
+      try {
+        checkMove(this.state, next);
+      } catch {
+        continue; // busy node or group: a later move of the plan may start now
+      }
+      const startedAtMs = Date.now();
+      const id = `${next.groupId}@${startedAtMs.toString(36)}.${(this.seq++).toString(36)}`;
+      await this.opts.proposeMeta({ op: 'startMove', move: { id, collection: next.collection, groupId: next.groupId, from: next.from, to: next.to, drain: null, startedAtMs, rebalance: true } });
+      this.opts.log(`rebalance: move ${id} planned (${next.from} -> ${next.to})`);
+      started++;
+    }
   }
 
   /** Re-replication: one move per round replaces a replica whose member left or returned as a new incarnation. */

@@ -39,6 +39,8 @@ export interface MoveRecord {
   stage: MoveStage;
   /** Set by drain: the node being emptied. */
   drain: string | null;
+  /** Started by a rebalance (absent otherwise). */
+  rebalance?: true;
   /** Why the move ended cancelled or failed. */
   reason: string | null;
   /** What verifying found equal on the leader, the target and the source: the marker's index, point count and digest. */

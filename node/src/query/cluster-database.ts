@@ -9,7 +9,7 @@ import { nodeOfMember } from '../cluster/identity.js';
 import type { CollectionMeta, WriteConsistency } from '../cluster/meta.js';
 import { moveRequestOf } from '../cluster/move-requests.js';
 import { isActive, type MoveRecord } from '../cluster/moves.js';
-import type { DrainReport } from '../cluster/cluster-node.js';
+import type { DrainReport, RebalanceReport } from '../cluster/cluster-node.js';
 import type { CollectionParams } from '../shard/state.js';
 import type { PointId } from '../storage/types.js';
 import { JadeError } from '../util/errors.js';
@@ -18,7 +18,7 @@ import { ShardedCollection, type ShardSet } from './collection.js';
 import { LocalShardReader } from './local-reader.js';
 import { ReplicaSelector, type ReadStrategy, type ReplicaCandidate } from './read-strategy.js';
 import { RemoteShardReader, replicaReader, serveShardReads, tryAnotherReplica, type ReplicaReadInfo } from './shard-rpc.js';
-import type { AliasAction, AliasRecord, ClusterInfo, Collection, CollectionClusterInfo, CollectionUpdate, CreateOptions, Database, DrainInfo, MoveInfo, MoveRequest, ReplicaState, Hit, LocalCollectionStats, PayloadSelector, PointOutput, ReadOptions, ScrollPage, ScrollRequest, ShardInfo, ShardReader, ShardSearchRequest } from './types.js';
+import type { AliasAction, AliasRecord, ClusterInfo, Collection, CollectionClusterInfo, CollectionUpdate, CreateOptions, Database, DrainInfo, MoveInfo, RebalanceInfo, MoveRequest, ReplicaState, Hit, LocalCollectionStats, PayloadSelector, PointOutput, ReadOptions, ScrollPage, ScrollRequest, ShardInfo, ShardReader, ShardSearchRequest } from './types.js';
 
 export interface ClusterDatabaseOptions {
   readStrategy: ReadStrategy;
@@ -257,6 +257,22 @@ export class ClusterDatabase implements Database {
 
   drainStatus(nodeId: string): DrainInfo {
     return this.drainInfoOf(this.node.drainReport(nodeId));
+  }
+
+  async rebalance(req: { dryRun: boolean; stop: boolean }, deadlineMs: number): Promise<RebalanceInfo> {
+    return this.rebalanceInfoOf(await this.node.rebalance(req, deadlineMs));
+  }
+
+  rebalanceStatus(): RebalanceInfo {
+    return this.rebalanceInfoOf(this.node.rebalanceReport());
+  }
+
+  private rebalanceInfoOf(r: RebalanceReport): RebalanceInfo {
+    return {
+      last: r.rebalance,
+      plan: { moves: r.plan.moves.map((m) => ({ collection: m.collection, shard: m.shard, from: nodeOfMember(m.from), to: nodeOfMember(m.to) })), before: r.plan.before, after: r.plan.after },
+      inFlight: this.node.moves().filter((m) => m.rebalance && isActive(m)).map((m) => this.moveInfoOf(m)),
+    };
   }
 
   moves(): MoveInfo[] {

@@ -230,6 +230,18 @@ export interface Database {
   drainStatus?(nodeId: string): DrainInfo;
   /** Cluster mode: moves in flight and recently finished, every collection. */
   moves?(): MoveInfo[];
+  /** Cluster mode: on the meta leader, starts (or with stop, stops) the rebalance unless dryRun; reports it and the plan (POST/DELETE /cluster/rebalance). */
+  rebalance?(req: { dryRun: boolean; stop: boolean }, deadlineMs: number): Promise<RebalanceInfo>;
+  /** Cluster mode: the rebalance and plan as this node's meta state knows them (GET /cluster/rebalance). */
+  rebalanceStatus?(): RebalanceInfo;
+}
+
+/** The last rebalance and the moves that would even out replicas per node now (peers by node id). */
+export interface RebalanceInfo {
+  last: { state: 'running' | 'done' | 'stopped'; reason: string; startedAtMs: number; updatedAtMs: number; moves: number } | null;
+  plan: { moves: { collection: string; shard: number; from: string; to: string }[]; before: Record<string, number>; after: Record<string, number> };
+  /** Rebalance moves in flight. */
+  inFlight: MoveInfo[];
 }
 
 /** A replica move as the API asks for it: Qdrant's move_shard, replicate_shard, drop_replica, abort_transfer. */

@@ -9,7 +9,7 @@
 // POST /cluster/peer/{id}/drain moves every replica off a node, GET reports how far it got.
 // A standalone node answers GET /cluster with status "disabled", as Qdrant does.
 import type { FastifyInstance } from 'fastify';
-import type { DrainInfo, MoveInfo, MoveRequest } from '../../../query/types.js';
+import type { DrainInfo, MoveInfo, MoveRequest, RebalanceInfo } from '../../../query/types.js';
 import { JadeError } from '../../../util/errors.js';
 import { deadlineOf, ok, type RouteContext } from '../context.js';
 import * as S from '../schemas.js';
@@ -115,6 +115,35 @@ const drainSchema = {
   },
 } as const;
 
+function rebalanceOut(r: RebalanceInfo) {
+  return {
+    rebalance: r.last && { state: r.last.state, reason: r.last.reason, started_at: new Date(r.last.startedAtMs).toISOString(), updated_at: new Date(r.last.updatedAtMs).toISOString(), moves_started: r.last.moves },
+    plan: { moves: r.plan.moves.map((m) => ({ collection: m.collection, shard_id: m.shard, from: m.from, to: m.to })), replicas_before: r.plan.before, replicas_after: r.plan.after },
+    moves_in_flight: r.inFlight.map(moveOut),
+  };
+}
+
+const rebalanceSchema = {
+  type: 'object',
+  properties: {
+    rebalance: {
+      type: ['object', 'null'],
+      description: 'the last rebalance (running, done or stopped), null when none ran',
+      properties: { state: { type: 'string' }, reason: { type: 'string' }, started_at: { type: 'string' }, updated_at: { type: 'string' }, moves_started: { type: 'integer' } },
+    },
+    plan: {
+      type: 'object',
+      description: 'the moves that would even out replicas per node now, and the replicas per node before and after them',
+      properties: {
+        moves: { type: 'array', items: { type: 'object', properties: { collection: { type: 'string' }, shard_id: { type: 'integer' }, from: { type: 'string' }, to: { type: 'string' } } } },
+        replicas_before: { type: 'object', additionalProperties: { type: 'integer' } },
+        replicas_after: { type: 'object', additionalProperties: { type: 'integer' } },
+      },
+    },
+    moves_in_flight: { type: 'array', items: moveSchema },
+  },
+} as const;
+
 const peerParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
 export function clusterRoutes({ deps }: RouteContext) {
@@ -207,6 +236,29 @@ export function clusterRoutes({ deps }: RouteContext) {
       if (!database.drainStatus) clusterModeOnly('draining a peer');
       return ok(reply, drainOut(database.drainStatus(req.params.id)), req);
     });
+
+    app.post<{ Querystring: { dry_run?: 'true' | 'false'; timeout?: string } }>(
+      '/cluster/rebalance',
+      { schema: { tags: ['cluster'], querystring: { type: 'object', properties: { dry_run: { type: 'string', enum: ['true', 'false'], description: 'true: only show the plan' }, timeout: { type: 'string' } } }, response: { 200: S.envelope(rebalanceSchema), ...errors } } },
+      async (req, reply) => {
+        if (!database.rebalance) clusterModeOnly('rebalancing');
+        return ok(reply, rebalanceOut(await database.rebalance({ dryRun: req.query.dry_run === 'true', stop: false }, deadlineOf(req, limits))), req);
+      },
+    );
+
+    app.get('/cluster/rebalance', { schema: { tags: ['cluster'], response: { 200: S.envelope(rebalanceSchema), ...errors } } }, async (req, reply) => {
+      if (!database.rebalanceStatus) clusterModeOnly('rebalancing');
+      return ok(reply, rebalanceOut(database.rebalanceStatus()), req);
+    });
+
+    app.delete<{ Querystring: { timeout?: string } }>(
+      '/cluster/rebalance',
+      { schema: { tags: ['cluster'], querystring: { type: 'object', properties: { timeout: { type: 'string' } } }, response: { 200: S.envelope(rebalanceSchema), ...errors } } },
+      async (req, reply) => {
+        if (!database.rebalance) clusterModeOnly('rebalancing');
+        return ok(reply, rebalanceOut(await database.rebalance({ dryRun: false, stop: true }, deadlineOf(req, limits))), req);
+      },
+    );
 
     app.post('/cluster/bootstrap', { schema: { tags: ['cluster'], response: { 200: S.envelope({ type: 'object', properties: { cluster_id: { type: 'string' }, node_id: { type: 'string' }, incarnation: { type: 'string' } } }), ...errors } } }, async (req, reply) => {
       if (!database.bootstrapCluster) clusterModeOnly('bootstrapping a cluster');
