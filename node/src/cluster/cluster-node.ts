@@ -45,6 +45,9 @@ export const META_GROUP = 'meta';
 const ENTRY_FRAMING_BYTES_MAX = 64 * 1024;
 /** Under a shard group's directory: the HNSW graph files written beside this replica's own snapshots. */
 const GRAPH_DIR = 'graph';
+/** Read barrier deadline and retry pause while a node waits for its meta state to catch up after start or join. */
+const META_CATCH_UP_BARRIER_MS = 2_000;
+const META_CATCH_UP_RETRY_MS = 200;
 /** How often a node not yet in a cluster retries joining, and logs that it waits. */
 const JOIN_RETRY_MS = 500;
 /** Under-replicated groups named in /v1/status (the count is always whole). */
@@ -188,6 +191,8 @@ export class ClusterNode {
   private mover: MoveExecutor | null = null;
   private readonly admin: GroupAdmin;
   private closed = false;
+  /** Set once a meta read barrier passed after start or join: from then on a missing collection is a 404. */
+  private metaCaughtUp = false;
   private joined = false;
   /** Set while an explicit bootstrap request (POST /cluster/bootstrap) runs: the join loop stands down. */
   private bootstrapRequested = false;
@@ -448,6 +453,28 @@ export class ClusterNode {
     this.mover = new MoveExecutor({ meta: this.meta, metaGroup: () => this.metaGroup, admin: this.admin, proposeMeta: (c, d) => this.proposeMeta(c, d), findLeader: (g, d) => this.findLeader(g, d), log: this.log, isClosed: () => this.closed });
     this.mover.start();
     this.metaChanged();
+    void this.awaitMetaCaughtUp();
+  }
+
+  /**
+   * Until its meta state has caught up with the leader's once (a read barrier of the meta group
+   * passed), a node that just started or joined may not know collections that exist: it answers a
+   * lookup it cannot find with 503, not a 404 a client would take as definite.
+   */
+  private async awaitMetaCaughtUp(): Promise<void> {
+    while (!this.closed && !this.metaCaughtUp) {
+      const g = this.metaGroup;
+      if (g) {
+        try {
+          await g.readBarrier(META_CATCH_UP_BARRIER_MS);
+          this.metaCaughtUp = true;
+          return;
+        } catch {
+          // No meta leader yet, or it is far ahead: try again.
+        }
+      }
+      await sleep(META_CATCH_UP_RETRY_MS);
+    }
   }
 
   /** After a restart: tell the others where this incarnation is now, then record it in the meta state. */
@@ -864,8 +891,16 @@ export class ClusterNode {
 
   collectionMeta(name: string): CollectionMeta {
     const c = this.meta.state.collections[name];
-    if (!c) throw new JadeError('JADE_ERR_COLLECTION_NOT_FOUND', `collection "${name}" does not exist`);
+    if (!c) {
+      this.assertMetaCaughtUp();
+      throw new JadeError('JADE_ERR_COLLECTION_NOT_FOUND', `collection "${name}" does not exist`);
+    }
     return c;
+  }
+
+  /** A 503 while this node's meta state may still lack what the cluster has (see awaitMetaCaughtUp). */
+  assertMetaCaughtUp(): void {
+    if (!this.metaCaughtUp) throw new JadeError('JADE_ERR_UNAVAILABLE', `node ${this.opts.nodeId} is still catching up with the cluster's metadata; retry shortly`);
   }
 
   /** This node's replica of a shard group, when it holds one and it is open. */

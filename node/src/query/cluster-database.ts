@@ -95,6 +95,8 @@ export class ClusterDatabase implements Database {
   }
 
   names(): string[] {
+    // The list a client sees is the cluster's: not a partial one while this node catches up.
+    this.node.assertMetaCaughtUp();
     return this.node.names();
   }
 
