@@ -34,6 +34,8 @@ export interface ClusterBackupOptions {
   shardOptions: LocalShardOptions;
   /** The cluster's database, for restores (created and written through the normal paths). */
   sink: RestoreSink;
+  /** Bytes per pulled chunk (default IMAGE_CHUNK_BYTES, the most a replica sends at once; tests pull in small ones). */
+  imageChunkBytes?: number;
 }
 
 function shardError(collection: string, shard: number, id: string, detail: string, cause?: unknown): JadeError {
@@ -159,7 +161,7 @@ export class ClusterBackups implements BackupService {
       const nodeId = nodeOfMember(member);
       if (nodeId === this.node.nodeId) continue;
       try {
-        return await remoteImageSource(this.node, nodeId, placement.groupId);
+        return await remoteImageSource(this.node, nodeId, placement.groupId, this.options.imageChunkBytes);
       } catch (e) {
         last = e;
         tried.push(`${nodeId}: ${(e as Error).message}`);

@@ -33,8 +33,9 @@ export function localImageSource(nodeId: string, image: ShardImage, position: Ap
   };
 }
 
-/** Asks `nodeId` to capture its replica of `groupId` and hold it; the source pulls from there. */
-export async function remoteImageSource(node: ClusterNode, nodeId: string, groupId: string): Promise<ShardImageSource> {
+/** Asks `nodeId` to capture its replica of `groupId` and hold it; the source pulls from there, chunkBytes at a time. */
+export async function remoteImageSource(node: ClusterNode, nodeId: string, groupId: string, chunkBytes = IMAGE_CHUNK_BYTES): Promise<ShardImageSource> {
+  if (!Number.isInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > IMAGE_CHUNK_BYTES) throw new Error(`chunkBytes must be an integer in [1, ${IMAGE_CHUNK_BYTES}]`);
   const address = node.nodeAddress(nodeId);
   if (!address) throw new JadeError('JADE_ERR_UNAVAILABLE', `no address known for node ${nodeId}`);
   const call = (method: string, json: unknown) => node.rpc.call(address, method, { json }, Date.now() + IMAGE_CALL_TIMEOUT_MS);
@@ -51,7 +52,7 @@ export async function remoteImageSource(node: ClusterNode, nodeId: string, group
       if (!file) throw new JadeError('JADE_ERR_NOT_FOUND', `the image on ${nodeId} has no ${role} file`);
       let offset = 0;
       while (offset < file.sizeBytes) {
-        const r = await call(IMAGE_METHODS.read, { token, role, offset, length: Math.min(IMAGE_CHUNK_BYTES, file.sizeBytes - offset) });
+        const r = await call(IMAGE_METHODS.read, { token, role, offset, length: Math.min(chunkBytes, file.sizeBytes - offset) });
         const chunk = r.binary ?? new Uint8Array(0);
         if (chunk.length === 0) throw new JadeError('JADE_ERR_UNAVAILABLE', `node ${nodeId} sent no bytes of ${role} at offset ${offset} of ${file.sizeBytes}`);
         offset += chunk.length;
