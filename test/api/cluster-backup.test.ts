@@ -8,7 +8,7 @@
 // index; a second backup at once is 409; a restore to an existing name is 409, of a collection the
 // backup lacks 404; a tampered shard file fails verify with JADE_ERR_BACKUP_CORRUPT naming it.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -113,7 +113,16 @@ describe('cluster backups over REST and the CLI (4 nodes in this process)', () =
         extra += batch.length;
       }
     })();
-    const [made, second] = await Promise.all([api(url(), 'POST', '/backups', { name: 'b1' }), new Promise<void>((r) => setTimeout(r, 5)).then(() => api(url(), 'POST', '/backups', { name: 'b1-other' }))]);
+    const first = api(url(), 'POST', '/backups', { name: 'b1' });
+    // A second backup while the first is being written (its partial directory exists) is refused.
+    const root = path.dirname(backupDir('b1'));
+    const inProgress = () => existsSync(root) && readdirSync(root).some((n) => n.startsWith('.partial-b1-'));
+    for (const deadline = Date.now() + 10_000; !inProgress(); ) {
+      if (Date.now() > deadline) throw new Error('the first backup never showed its partial directory');
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const second = await api(url(), 'POST', '/backups', { name: 'b1-other' });
+    const made = await first;
     writing = false;
     await writer;
     expect(made.status, JSON.stringify(made.body)).toBe(200);
@@ -136,6 +145,8 @@ describe('cluster backups over REST and the CLI (4 nodes in this process)', () =
     }
     expect(docs.shards.some((s: any) => s.capturedFrom !== ids[coordinator]), 'some shard was pulled from another node').toBe(true);
     expect(manifest.collections.find((c: any) => c.name === COSINE)).toMatchObject({ shardNumber: 1, replicationFactor: 3, points: 60 });
+    const described = await api(url(), 'GET', '/backups/b1');
+    expect(described.body.result.collections.find((c: any) => c.name === C).shards).toEqual(docs.shards.map((s: any) => ({ index: s.index, points: s.points, position: s.position, captured_from: s.capturedFrom })));
 
     const verified = await api(url(), 'POST', '/backups/b1/verify');
     expect(verified.status, JSON.stringify(verified.body)).toBe(200);

@@ -134,7 +134,10 @@ export class ClusterBackups implements BackupService {
       for (const f of source.files) {
         const file = `${dir}/${f.role}`;
         const chunks = named(source.chunks(f.role), (e) => shardError(collection, shard, id, `pulling its ${f.role} file from ${source.nodeId} failed (${(e as Error).message})`, e));
-        const written = await writer.writeFile(file, chunks, f.sha256);
+        const written = await writer.writeFile(file, chunks, f.sha256).catch((e: unknown) => {
+          // Bytes that hash otherwise than the replica said were damaged on the way: retryable, not a corrupt backup.
+          throw isJadeError(e) && e.code === 'JADE_ERR_BACKUP_CORRUPT' ? shardError(collection, shard, id, e.message, e) : e;
+        });
         if (written.sizeBytes !== f.sizeBytes) throw shardError(collection, shard, id, `${written.sizeBytes} bytes of its ${f.role} file arrived, ${source.nodeId} reported ${f.sizeBytes}`);
         files[f.role] = file;
       }

@@ -13,7 +13,7 @@ export interface BackupSummary {
   formatVersion: number;
   sizeBytes: number;
   manifestSha256: string;
-  collections: { name: string; points: number; contentDigest: string; shards: { index: number; points: number; position: BackupManifest['collections'][number]['shards'][number]['position'] }[] }[];
+  collections: { name: string; points: number; contentDigest: string; shards: { index: number; points: number; position: BackupManifest['collections'][number]['shards'][number]['position']; capturedFrom: string | null }[] }[];
   files: number;
 }
 
@@ -27,7 +27,7 @@ export function summarize(manifest: BackupManifest, manifestSha256: string, mani
     formatVersion: manifest.formatVersion,
     sizeBytes: manifest.files.reduce((n, f) => n + f.sizeBytes, manifestBytes),
     manifestSha256,
-    collections: manifest.collections.map((c) => ({ name: c.name, points: c.points, contentDigest: c.contentDigest, shards: c.shards.map((s) => ({ index: s.index, points: s.points, position: s.position })) })),
+    collections: manifest.collections.map((c) => ({ name: c.name, points: c.points, contentDigest: c.contentDigest, shards: c.shards.map((s) => ({ index: s.index, points: s.points, position: s.position, capturedFrom: s.capturedFrom ?? null })) })),
     files: manifest.files.length,
   };
 }

@@ -21,7 +21,7 @@ export function addBackupCommands(program: Command, clientOf: ClientOf, env: Con
   const backup = program.command('backup').description('back up collections to the node\'s backup directory, list, show, verify and restore backups');
   backup
     .command('create')
-    .description('back up every collection (or one, as a snapshot) at one instant')
+    .description('back up every collection (or one, as a snapshot) to the node\'s backup directory: standalone at one instant, a cluster shard by shard at Raft positions')
     .option('--name <id>', 'the backup id (letters, digits, _ . -); generated when absent')
     .option('--collection <name>', 'only this collection (Qdrant\'s collection snapshot)')
     .action(async (o, cmd: Command) => {
@@ -51,7 +51,7 @@ export function addBackupCommands(program: Command, clientOf: ClientOf, env: Con
       if (output === 'json') return printObject(r, 'json');
       printObject(summaryRow(r), 'table');
       process.stdout.write('\n');
-      printRows((r.collections as any[]).flatMap((c) => (c.shards as any[]).map((s) => ({ collection: c.name, shard: s.index, points: s.points, position: s.position.kind === 'wal' ? `wal ${s.position.lsn}` : `raft ${s.position.index}`, digest: c.content_digest }))), 'table');
+      printRows((r.collections as any[]).flatMap((c) => (c.shards as any[]).map((s) => ({ collection: c.name, shard: s.index, points: s.points, position: s.position.kind === 'wal' ? `wal ${s.position.lsn}` : `raft ${s.position.index} (term ${s.position.term})`, from: s.captured_from ?? '-', digest: c.content_digest }))), 'table');
     });
   backup
     .command('verify <id>')

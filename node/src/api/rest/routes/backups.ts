@@ -35,7 +35,7 @@ const backupSummary = {
           name: { type: 'string' },
           points: { type: 'integer' },
           content_digest: { type: 'string' },
-          shards: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, points: { type: 'integer' }, position } } },
+          shards: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, points: { type: 'integer' }, position, captured_from: { type: ['string', 'null'], description: 'cluster: the node whose replica the image was read from' } } } },
         },
       },
     },
@@ -91,7 +91,7 @@ function asJson(b: BackupSummary) {
     size_bytes: b.sizeBytes,
     manifest_sha256: b.manifestSha256,
     files: b.files,
-    collections: b.collections.map((c) => ({ name: c.name, points: c.points, content_digest: c.contentDigest, shards: c.shards })),
+    collections: b.collections.map((c) => ({ name: c.name, points: c.points, content_digest: c.contentDigest, shards: c.shards.map((s) => ({ index: s.index, points: s.points, position: s.position, captured_from: s.capturedFrom })) })),
   };
 }
 
@@ -138,7 +138,7 @@ export function backupRoutes({ deps }: RouteContext) {
       {
         schema: {
           tags: ['backups'],
-          summary: 'back up every collection at one instant to the backup directory',
+          summary: 'back up every collection to this node\'s backup directory: standalone at one instant, a cluster shard by shard, each at a Raft position',
           querystring: waitQuery,
           body: { type: ['object', 'null'], additionalProperties: false, properties: { name: { ...backupName, description: 'the backup id: 1-128 of letters, digits, _ . - (generated when absent)' } } },
           response: { 200: S.envelope(backupSummary), ...errors },
