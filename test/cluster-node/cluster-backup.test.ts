@@ -82,6 +82,32 @@ describe('cluster backups between nodes', () => {
     expect(verified.collections).toEqual([{ name: NAME, points: 240, contentDigest: c.contentDigest }]);
   }, 30_000);
 
+  it('a capture asked while the driver is applying a batch reads the position after it, never one behind its state', async () => {
+    const meta = cluster.node('n0').collectionMeta(NAME);
+    const holder = cluster.node(nodeOfMember(meta.shards[0].replicas[0]));
+    const replica = holder.localReplica(meta.shards[0].groupId)!;
+    const apply = replica.sm.apply.bind(replica.sm);
+    const seen: Promise<{ entry: number; index: number }>[] = [];
+    // Called inside apply, where the state already holds the entry but the driver has not recorded its index.
+    replica.sm.apply = (entry) => {
+      const r = apply(entry);
+      seen.push(replica.group.atAppliedPosition((p) => ({ entry: entry.index, index: p.index }), 5_000));
+      return r;
+    };
+    try {
+      const db = new ClusterDatabase(cluster.node('n0'), { readStrategy: 'round-robin' });
+      for (let k = 0; k < 5; k++) {
+        const points = Array.from({ length: 30 }, (_, i) => ({ id: 1_000 + k * 30 + i, vector: Float32Array.from({ length: 16 }, () => k), payload: null }));
+        await db.collection(NAME).write({ ops: [{ kind: 'upsert', points }] }, { deadlineMs: Date.now() + 10_000 });
+      }
+    } finally {
+      replica.sm.apply = apply;
+    }
+    const positions = await Promise.all(seen);
+    expect(positions.length).toBeGreaterThan(0);
+    for (const p of positions) expect(p.index).toBeGreaterThanOrEqual(p.entry);
+  }, 30_000);
+
   it('a shard whose only node is gone: a coded 503 naming the shard, and no backup left behind', async () => {
     const placement = cluster.node('n0').collectionMeta(NAME).shards.map((s) => nodeOfMember(s.replicas[0]));
     const gone = placement.findIndex((n) => n !== 'n0');
