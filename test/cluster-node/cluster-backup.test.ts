@@ -3,7 +3,9 @@
 // pulls the others from their nodes, here in chunks of 1 KiB (many per file). Checked: the pulled
 // files equal what the replica reported (size, SHA-256), each shard stands at a Raft position and
 // names the node it came from, verify passes; with a shard's only node stopped, a backup is a
-// coded 503 naming that shard and leaves nothing in the backup directory. The replica's image holds:
+// coded 503 naming that shard and leaves nothing in the backup directory. A capture asked while the
+// driver is between applying a batch and recording its index reads the index after the batch. The
+// replica's image holds:
 // at most IMAGES_HELD_MAX, only their owner reads them, dropped after the TTL.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
