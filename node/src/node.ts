@@ -6,12 +6,13 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { AppDeps } from './api/rest/app.js';
 import { NodeMetrics } from './api/metrics.js';
 import { buildApp } from './api/rest/app.js';
-import { standaloneBackups } from './backup/wiring.js';
+import { clusterBackups, standaloneBackups } from './backup/wiring.js';
 import { CLUSTER_DEFAULTS, ClusterNode } from './cluster/cluster-node.js';
 import { Catalog, StandaloneDatabase } from './query/catalog.js';
 import { ClusterDatabase } from './query/cluster-database.js';
 import type { Database } from './query/types.js';
 import { isClusterMode, type NodeConfig } from './config.js';
+import { databaseSink } from './restore-sink.js';
 import { Authenticator } from './security/auth.js';
 import { RealDisk } from './storage/disk.js';
 import { lockDataDir, type DataDirLock } from './storage/lock.js';
@@ -127,8 +128,13 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       });
       clusterNode = cluster;
       metrics.setGroupSource(() => cluster.groupStatuses());
-      closeBackend = () => cluster.close();
       database = new ClusterDatabase(cluster, { readStrategy: config.readStrategy, observer: metrics });
+      const clusterBackupService = clusterBackups(disk, cluster, databaseSink(database), { dataDir: config.dataDir, backupDir: config.backupDir, nodeVersion: JADE_VERSION, shard: { wal, limits: shardLimits, checkpointWalBytes: config.checkpointWalBytes } });
+      backups = clusterBackupService;
+      closeBackend = async () => {
+        clusterBackupService.close();
+        await cluster.close();
+      };
     } else {
       const catalog = await Catalog.open(
         disk,
@@ -142,7 +148,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       );
       closeBackend = () => catalog.close();
       database = new StandaloneDatabase(catalog);
-      backups = standaloneBackups(disk, catalog, { dataDir: config.dataDir, backupDir: config.backupDir, nodeVersion: JADE_VERSION, shard: { wal, limits: shardLimits, checkpointWalBytes: config.checkpointWalBytes } });
+      backups = standaloneBackups(disk, catalog, { dataDir: config.dataDir, backupDir: config.backupDir, nodeVersion: JADE_VERSION, shard: { wal, limits: shardLimits, checkpointWalBytes: config.checkpointWalBytes }, sink: databaseSink(database) });
     }
     const openDatabase = database;
     metrics.setCollectionSource(() =>

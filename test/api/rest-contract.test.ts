@@ -207,6 +207,7 @@ describe('system routes', () => {
       ['get', '/backups', false],
       ['get', '/backups/{id}', false],
       ['post', '/backups/{id}/verify', false],
+      ['post', '/backups/{id}/restore', true],
     ];
     const res = await call(app, { method: 'GET', url: '/openapi.json' });
     expect(res.status).toBe(200);

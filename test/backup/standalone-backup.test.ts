@@ -2,7 +2,8 @@
 // exactly the batches up to the WAL position it records (its digest equals a model of those
 // batches), restores into a new node's data directory with equal point counts and content digests,
 // and is refused whole when any file is flipped, truncated or missing, or its manifest names a
-// path outside the backup; bad backup names (traversal, absolute, symlinks) are coded 400s.
+// path outside the backup; bad backup names (traversal, absolute, symlinks) are coded 400s. One
+// collection restores under a new name into the running node.
 import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -216,6 +217,19 @@ describe('standalone backup and restore', () => {
       const present = existsSync(dataDir) ? readdirSync(dataDir) : [];
       expect(present.filter((n) => n !== 'LOCK' && !n.startsWith('.lock')), what).toEqual([]);
     }
+  });
+
+  it('restores one collection under a new name into the running node: same points, digest and payload index', async () => {
+    expect((await call(node, 'POST', '/backups', { name: 'for-rename' })).status).toBe(200);
+    const r = await call(node, 'POST', '/backups/for-rename/restore', { collection: 'small', as: 'small_copy' });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const before = digestOfNode(node, 'small');
+    expect(r.body.result).toMatchObject({ collection: 'small', restored_as: 'small_copy', shards: 1, points: before.points, content_digest: before.digest, payload_indexes: 1 });
+    expect(digestOfNode(node, 'small_copy')).toEqual(before);
+    const info = await call(node, 'GET', '/collections/small_copy');
+    expect(info.body.result.payload_schema.a).toMatchObject({ data_type: 'integer' });
+    expect((await call(node, 'POST', '/backups/for-rename/restore', { collection: 'small' })).body.status.code).toBe('JADE_ERR_COLLECTION_EXISTS');
+    expect((await call(node, 'POST', '/backups/for-rename/restore', { collection: 'nope', as: 'x' })).status).toBe(404);
   });
 
   it('verify over REST names the damaged file', async () => {

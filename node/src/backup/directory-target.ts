@@ -53,46 +53,34 @@ export class DirectoryTarget {
   }
 
   /**
+   * Starts a backup: files are written one by one (whole or in chunks) into a .partial- directory,
+   * and only commit() makes it visible under its id. 409 if the id is taken.
+   */
+  async begin(id: string): Promise<BackupWriter> {
+    validateBackupName(id);
+    await this.disk.mkdirp(this.root);
+    const finalDir = await this.backupDir(id);
+    if (await this.disk.exists(finalDir)) throw new JadeError('JADE_ERR_CONFLICT', `a backup named ${id} already exists`);
+    for (const name of await this.disk.list(this.root)) {
+      // Leftovers of writes that crashed; a write in flight in this process has a fresh number.
+      if (name.startsWith(`${PARTIAL_PREFIX}${id}-`)) await this.disk.removeAll(path.join(this.root, name));
+    }
+    const partial = path.join(this.root, `${PARTIAL_PREFIX}${id}-${process.pid}-${this.partialSeq++}`);
+    await this.disk.mkdirp(partial);
+    return new BackupWriter(this.disk, this.root, id, partial, finalDir);
+  }
+
+  /**
    * Writes the files, then the manifest (listing each with size and SHA-256, filled in here), then
    * makes the backup visible under its id. 409 if the id is taken.
    */
   async write(manifest: Omit<BackupManifest, 'files'>, files: BackupFileData[]): Promise<BackupManifest> {
-    validateBackupName(manifest.id);
-    await this.disk.mkdirp(this.root);
-    const finalDir = await this.backupDir(manifest.id);
-    if (await this.disk.exists(finalDir)) throw new JadeError('JADE_ERR_CONFLICT', `a backup named ${manifest.id} already exists`);
-    for (const name of await this.disk.list(this.root)) {
-      // Leftovers of writes that crashed; a write in flight in this process has a fresh number.
-      if (name.startsWith(`${PARTIAL_PREFIX}${manifest.id}-`)) await this.disk.removeAll(path.join(this.root, name));
-    }
-    const partial = path.join(this.root, `${PARTIAL_PREFIX}${manifest.id}-${process.pid}-${this.partialSeq++}`);
-    await this.disk.mkdirp(partial);
+    const writer = await this.begin(manifest.id);
     try {
-      const listed: ManifestFile[] = [];
-      const dirs = new Set<string>([partial]);
-      for (const f of files) {
-        validateBackupFilePath(f.path);
-        const target = path.join(partial, ...f.path.split('/'));
-        await this.disk.mkdirp(path.dirname(target));
-        dirs.add(path.dirname(target));
-        const fh = await this.disk.open(target, 'create');
-        try {
-          await writeAll(fh, f.bytes, 0);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        listed.push({ path: f.path, sizeBytes: f.bytes.length, sha256: sha256Hex(f.bytes) });
-      }
-      for (const d of dirs) await this.disk.syncDir(d);
-      const full: BackupManifest = { ...manifest, files: listed };
-      await this.disk.writeFileAtomic(path.join(partial, MANIFEST_FILE), encodeManifest(full));
-      if (await this.disk.exists(finalDir)) throw new JadeError('JADE_ERR_CONFLICT', `a backup named ${manifest.id} already exists`);
-      await this.disk.rename(partial, finalDir);
-      await this.disk.syncDir(this.root);
-      return full;
+      for (const f of files) await writer.writeFile(f.path, [f.bytes]);
+      return await writer.commit(manifest);
     } catch (e) {
-      await this.disk.removeAll(partial).catch(() => undefined);
+      await writer.abort();
       throw e;
     }
   }
@@ -121,5 +109,76 @@ export class DirectoryTarget {
     if (bytes.length !== entry.sizeBytes) throw corruptFile(entry.path, `${bytes.length} bytes, the manifest says ${entry.sizeBytes}`);
     if (sha256Hex(bytes) !== entry.sha256) throw corruptFile(entry.path, 'SHA-256 does not match the manifest (the file was changed or damaged)');
     return bytes;
+  }
+}
+
+/**
+ * One backup being written: each file goes to <partial>/<path> chunk by chunk (hashed as it goes,
+ * fsynced at its end), so an image of hundreds of MiB never has to be whole in memory here.
+ */
+export class BackupWriter {
+  private readonly listed: ManifestFile[] = [];
+  private readonly dirs = new Set<string>();
+  private done = false;
+
+  constructor(
+    private readonly disk: Disk,
+    private readonly root: string,
+    readonly id: string,
+    readonly partialDir: string,
+    private readonly finalDir: string,
+  ) {
+    this.dirs.add(partialDir);
+  }
+
+  /**
+   * Writes one file from its chunks, in order. With `expectedSha256` (what the sender computed),
+   * a file whose bytes hash otherwise is refused with JADE_ERR_BACKUP_CORRUPT naming it.
+   */
+  async writeFile(file: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, expectedSha256?: string): Promise<ManifestFile> {
+    if (this.done) throw new Error(`backup ${this.id} is already committed or aborted`);
+    validateBackupFilePath(file);
+    if (this.listed.some((f) => f.path === file)) throw new JadeError('JADE_ERR_CONFLICT', `backup ${this.id}: file ${file} is written twice`);
+    const target = path.join(this.partialDir, ...file.split('/'));
+    await this.disk.mkdirp(path.dirname(target));
+    this.dirs.add(path.dirname(target));
+    const hash = createHash('sha256');
+    let size = 0;
+    const fh = await this.disk.open(target, 'create');
+    try {
+      for await (const chunk of chunks) {
+        await writeAll(fh, chunk, size);
+        hash.update(chunk);
+        size += chunk.length;
+      }
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    const sha256 = hash.digest('hex');
+    if (expectedSha256 !== undefined && sha256 !== expectedSha256) throw corruptFile(file, `received bytes hash to ${sha256}, the sender reported ${expectedSha256} (damaged in transit)`);
+    const entry = { path: file, sizeBytes: size, sha256 };
+    this.listed.push(entry);
+    return entry;
+  }
+
+  /** Fsyncs the directories, writes the manifest (listing every file written), renames the backup into place. */
+  async commit(manifest: Omit<BackupManifest, 'files'>): Promise<BackupManifest> {
+    if (manifest.id !== this.id) throw new Error(`manifest of ${manifest.id} committed as backup ${this.id}`);
+    for (const d of this.dirs) await this.disk.syncDir(d);
+    const full: BackupManifest = { ...manifest, files: [...this.listed] };
+    await this.disk.writeFileAtomic(path.join(this.partialDir, MANIFEST_FILE), encodeManifest(full));
+    if (await this.disk.exists(this.finalDir)) throw new JadeError('JADE_ERR_CONFLICT', `a backup named ${this.id} already exists`);
+    await this.disk.rename(this.partialDir, this.finalDir);
+    this.done = true;
+    await this.disk.syncDir(this.root);
+    return full;
+  }
+
+  /** Removes the partial directory: nothing of this backup is left. */
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.disk.removeAll(this.partialDir).catch(() => undefined);
   }
 }

@@ -7,14 +7,19 @@ import type { CollectionParams } from '../shard/state.js';
 import type { LocalShardOptions } from '../shard/local-shard.js';
 import type { Disk } from '../storage/disk.js';
 import { JadeError } from '../util/errors.js';
+import { digestOf } from './digest.js';
 import type { BackupFileData, DirectoryTarget } from './directory-target.js';
 import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, type BackupManifest, type ManifestCollection } from './manifest.js';
 import { validateBackupName } from './names.js';
+import { defaultBackupName, listSummaries, summarize, summaryOf, type BackupRequest, type BackupSummary } from './summary.js';
 import { verifyBackup, type RestoreResult } from './restore.js';
+import { restoreCollection, type CollectionRestoreRequest, type CollectionRestoreResult, type RestoreSink } from './restore-into.js';
 import type { BackupService } from './service.js';
 import { captureShardImage, type ImageRole } from './shard-image.js';
 
 export const BACKUPS_IN_FLIGHT_MAX = 1;
+
+export { defaultBackupName, summarize, type BackupRequest, type BackupSummary } from './summary.js';
 
 /** What a backup needs of the standalone catalog (query/ is above this layer: handed in, not imported). */
 export interface CatalogView {
@@ -24,53 +29,6 @@ export interface CatalogView {
   aliases(): { alias: string; collection: string }[];
 }
 
-export interface BackupSummary {
-  id: string;
-  kind: BackupManifest['kind'];
-  mode: BackupManifest['mode'];
-  createdAt: string;
-  nodeVersion: string;
-  formatVersion: number;
-  sizeBytes: number;
-  manifestSha256: string;
-  collections: { name: string; points: number; contentDigest: string; shards: { index: number; points: number; position: BackupManifest['collections'][number]['shards'][number]['position'] }[] }[];
-  files: number;
-}
-
-export function summarize(manifest: BackupManifest, manifestSha256: string, manifestBytes: number): BackupSummary {
-  return {
-    id: manifest.id,
-    kind: manifest.kind,
-    mode: manifest.mode,
-    createdAt: manifest.createdAt,
-    nodeVersion: manifest.nodeVersion,
-    formatVersion: manifest.formatVersion,
-    sizeBytes: manifest.files.reduce((n, f) => n + f.sizeBytes, manifestBytes),
-    manifestSha256,
-    collections: manifest.collections.map((c) => ({ name: c.name, points: c.points, contentDigest: c.contentDigest, shards: c.shards.map((s) => ({ index: s.index, points: s.points, position: s.position })) })),
-    files: manifest.files.length,
-  };
-}
-
-/** A name for a backup nobody named: the collection (when it makes a valid name) and the time. */
-export function defaultBackupName(prefix: string, now: Date): string {
-  const stamp = now.toISOString().replace(/[:]/g, '-').replace(/\..*$/, '');
-  const rand = Math.floor(Math.random() * 0xffff).toString(16).padStart(4, '0');
-  const name = `${prefix}-${stamp}-${rand}`;
-  try {
-    return validateBackupName(name);
-  } catch {
-    return `snapshot-${stamp}-${rand}`;
-  }
-}
-
-export interface BackupRequest {
-  /** The backup's name (validated); generated when absent. */
-  id?: string;
-  /** One collection (a 'collection' backup) or, when absent, every collection ('full'). */
-  collection?: string;
-}
-
 export interface StandaloneBackupOptions {
   nodeVersion: string;
   disk: Disk;
@@ -78,6 +36,8 @@ export interface StandaloneBackupOptions {
   scratchDir: string;
   /** How verify opens each restored shard (as the node would). */
   shardOptions: LocalShardOptions;
+  /** The node's database, for restoring one collection under a new name while it runs. */
+  sink?: RestoreSink;
 }
 
 export class StandaloneBackups implements BackupService {
@@ -96,8 +56,20 @@ export class StandaloneBackups implements BackupService {
     return this.exclusive(() => verifyBackup(this.options.disk, this.target, id, this.options.scratchDir, this.options.shardOptions));
   }
 
+  /** One collection under a new name (or its own, if free), re-indexed through the write path. */
+  restoreCollection(request: CollectionRestoreRequest): Promise<CollectionRestoreResult> {
+    const sink = this.options.sink;
+    if (!sink) throw new JadeError('JADE_ERR_BAD_REQUEST', 'this node restores backups offline only: use `jade restore`');
+    return this.exclusive(() =>
+      restoreCollection(this.target, request, sink, async (name) => {
+        const { points, digest } = digestOf(this.catalog.get(name).shard.state.exportPoints().points);
+        return { points, digest };
+      }),
+    );
+  }
+
   private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.inFlight >= BACKUPS_IN_FLIGHT_MAX) throw new JadeError('JADE_ERR_CONFLICT', `a backup or verify is in progress on this node (at most ${BACKUPS_IN_FLIGHT_MAX} at a time); retry when it is done`);
+    if (this.inFlight >= BACKUPS_IN_FLIGHT_MAX) throw new JadeError('JADE_ERR_CONFLICT', `a backup, verify or restore is in progress on this node (at most ${BACKUPS_IN_FLIGHT_MAX} at a time); retry when it is done`);
     this.inFlight++;
     try {
       return await fn();
@@ -160,20 +132,11 @@ export class StandaloneBackups implements BackupService {
     });
   }
 
-  async list(): Promise<BackupSummary[]> {
-    const out: BackupSummary[] = [];
-    for (const id of await this.target.list()) {
-      try {
-        out.push(await this.get(id));
-      } catch {
-        // A backup whose manifest cannot be read is left out of the list; GET /backups/{id} names its error.
-      }
-    }
-    return out;
+  list(): Promise<BackupSummary[]> {
+    return listSummaries(this.target);
   }
 
-  async get(id: string): Promise<BackupSummary> {
-    const { manifest, sha256, sizeBytes } = await this.target.readManifest(id);
-    return summarize(manifest, sha256, sizeBytes - manifest.files.reduce((n, f) => n + f.sizeBytes, 0));
+  get(id: string): Promise<BackupSummary> {
+    return summaryOf(this.target, id);
   }
 }

@@ -1,4 +1,4 @@
-// `jade backup create|list|show|verify` (clients of the REST API) and `jade restore` (offline:
+// `jade backup create|list|show|verify|restore` (clients of the REST API) and `jade restore` (offline:
 // restores a backup directory into a new node's data directory, under its lock, then exits).
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -18,10 +18,10 @@ function summaryRow(b: Record<string, any>) {
 }
 
 export function addBackupCommands(program: Command, clientOf: ClientOf, env: ConfigSource): void {
-  const backup = program.command('backup').description('back up collections to the node\'s backup directory, list, show and verify backups');
+  const backup = program.command('backup').description('back up collections to the node\'s backup directory, list, show, verify and restore backups');
   backup
     .command('create')
-    .description('back up every collection (or one, as a snapshot) at one instant')
+    .description('back up every collection (or one, as a snapshot) to the node\'s backup directory: standalone at one instant, a cluster shard by shard at Raft positions')
     .option('--name <id>', 'the backup id (letters, digits, _ . -); generated when absent')
     .option('--collection <name>', 'only this collection (Qdrant\'s collection snapshot)')
     .action(async (o, cmd: Command) => {
@@ -51,7 +51,7 @@ export function addBackupCommands(program: Command, clientOf: ClientOf, env: Con
       if (output === 'json') return printObject(r, 'json');
       printObject(summaryRow(r), 'table');
       process.stdout.write('\n');
-      printRows((r.collections as any[]).flatMap((c) => (c.shards as any[]).map((s) => ({ collection: c.name, shard: s.index, points: s.points, position: s.position.kind === 'wal' ? `wal ${s.position.lsn}` : `raft ${s.position.index}`, digest: c.content_digest }))), 'table');
+      printRows((r.collections as any[]).flatMap((c) => (c.shards as any[]).map((s) => ({ collection: c.name, shard: s.index, points: s.points, position: s.position.kind === 'wal' ? `wal ${s.position.lsn}` : `raft ${s.position.index} (term ${s.position.term})`, from: s.captured_from ?? '-', digest: c.content_digest }))), 'table');
     });
   backup
     .command('verify <id>')
@@ -62,6 +62,17 @@ export function addBackupCommands(program: Command, clientOf: ClientOf, env: Con
       if (output === 'json') return printObject(r, 'json');
       printRows((r.collections as any[]).map((c) => ({ collection: c.name, points: c.points, digest: c.content_digest, verified: 'yes' })), 'table');
       process.stdout.write(`backup ${id} verified: ${r.bytes_read} bytes read in ${r.seconds.toFixed(2)} s\n`);
+    });
+  backup
+    .command('restore <id>')
+    .description('restore one collection of a backup into the running node or cluster (re-indexed from its points), under its name or --as a new one; its point count and content digest are checked against the backup')
+    .requiredOption('--collection <name>', 'the collection\'s name in the backup')
+    .option('--as <name>', 'the name to restore it as (it must not exist)')
+    .action(async (id: string, o, cmd: Command) => {
+      const { client, output } = clientOf(cmd);
+      const r = await client.call<Record<string, any>>('POST', `/backups/${encodeURIComponent(id)}/restore`, o.as ? { collection: o.collection, as: o.as } : { collection: o.collection });
+      if (output === 'json') return printObject(r, 'json');
+      printObject({ backup: r.id, collection: r.collection, restored_as: r.restored_as, shards: r.shards, points: r.points, digest: r.content_digest, payload_indexes: r.payload_indexes, seconds: r.seconds.toFixed(2) }, 'table');
     });
 
   program

@@ -62,8 +62,16 @@ export interface GroupStatus {
   quiesced?: boolean;
 }
 
+/** Where a replica's state stands: every entry up to index (of that term) applied, none after. */
+export interface AppliedPosition {
+  index: number;
+  term: number;
+}
+
 export class HostedGroup {
   private readonly applyWaiters = new Set<{ index: number; resolve: () => void }>();
+  /** Run synchronously right after the driver records an applied index (see atAppliedPosition). */
+  private readonly atNextApplied: (() => void)[] = [];
 
   constructor(
     readonly groupId: string,
@@ -74,6 +82,7 @@ export class HostedGroup {
   ) {
     driver.onLeaderChange(() => observer.leaderChanged(groupId));
     driver.onApplied((index) => {
+      for (const run of this.atNextApplied.splice(0)) run();
       for (const w of this.applyWaiters) {
         if (w.index > index) continue;
         this.applyWaiters.delete(w);
@@ -131,6 +140,38 @@ export class HostedGroup {
   /** Linearizable read barrier: resolves once this replica applied everything committed before the call. */
   async readBarrier(timeoutMs = this.options.readTimeoutMs): Promise<void> {
     await withTimeout(this.driver.readIndex(), timeoutMs, () => new JadeError('JADE_ERR_UNAVAILABLE', `group ${this.groupId}: no quorum confirmed the read within ${timeoutMs} ms`));
+  }
+
+  /**
+   * Runs `read` synchronously at a point where the state machine holds exactly the entries up to
+   * the applied index it is given: at once, or, while the driver is between applying a batch and
+   * recording its index (the state is ahead then), right after it records it. A backup reads a
+   * replica's image and its Raft position this way, so the two always agree.
+   */
+  atAppliedPosition<T>(read: (position: AppliedPosition) => T, timeoutMs: number): Promise<T> {
+    const run = (): T => {
+      const index = this.driver.applied;
+      const term = this.storage.term(index);
+      if (term === undefined) throw new JadeError('JADE_ERR_UNAVAILABLE', `group ${this.groupId}: the term of applied index ${index} is not known here`);
+      return read({ index, term });
+    };
+    if (!this.driver.applying) {
+      try {
+        return Promise.resolve(run());
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    const p = new Promise<T>((resolve, reject) => {
+      this.atNextApplied.push(() => {
+        try {
+          resolve(run());
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    return withTimeout(p, timeoutMs, () => new JadeError('JADE_ERR_UNAVAILABLE', `group ${this.groupId}: no applied position reached within ${timeoutMs} ms`));
   }
 
   /** Resolves once this replica has applied `index`. */

@@ -47,9 +47,21 @@ export function norm(v: Float32Array): number {
   return Math.sqrt(dot(v, 0, v, 0, v.length));
 }
 
-/** Returns a unit-length copy (cosine is inner product of normalized vectors); zero stays zero. */
+/**
+ * A float32 vector normalized once has a squared norm within 2^-23 of 1 (each component rounded by
+ * at most 2^-24 of itself); one that close is unit-length already.
+ */
+const UNIT_SQUARED_NORM_TOLERANCE = 2 ** -22;
+
+/**
+ * Returns a unit-length copy (cosine is inner product of normalized vectors); zero stays zero. A
+ * vector already unit-length within float32 rounding comes back as an equal copy: normalizing it
+ * again could move its last bits, and a restore writes stored (normalized) vectors back.
+ */
 export function normalized(v: Float32Array): Float32Array {
-  const n = norm(v);
+  const squared = dot(v, 0, v, 0, v.length);
+  if (Math.abs(squared - 1) <= UNIT_SQUARED_NORM_TOLERANCE) return Float32Array.from(v);
+  const n = Math.sqrt(squared);
   const out = new Float32Array(v.length);
   if (n === 0) return out;
   for (let i = 0; i < v.length; i++) out[i] = v[i] / n;

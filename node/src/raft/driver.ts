@@ -204,6 +204,15 @@ export class RaftDriver {
     return this.appliedIndex;
   }
 
+  /**
+   * True between handing entries (or a snapshot) to the state machine and recording their index:
+   * the state machine is then ahead of `applied`. onApplied listeners run once it is false again.
+   */
+  get applying(): boolean {
+    return this.applyingNow;
+  }
+  private applyingNow = false;
+
   /** Called when this replica learns of a new leader (or loses it: ''). */
   onLeaderChange(listener: (leader: NodeId) => void): void {
     this.leaderListeners.push(listener);
@@ -359,30 +368,35 @@ export class RaftDriver {
     // 3. Send.
     if (rd.messages.length > 0) this.transport.send(rd.messages);
     // 4. Install and apply.
-    if (rd.snapshot) {
-      await this.sm.restore(rd.snapshot);
-      this.appliedIndex = rd.snapshot.meta.index;
-      this.snapshotIndex = rd.snapshot.meta.index;
-      this.appliedBytesSinceSnapshot = 0;
-      // The outcome of proposals covered by a snapshot from elsewhere is unknown here.
-      for (const [index, w] of this.proposals) {
-        if (index <= this.appliedIndex) {
-          this.proposals.delete(index);
-          w.reject(new JadeError('JADE_ERR_UNAVAILABLE', `outcome of proposal ${index} unknown: replaced by a snapshot`, { index }));
+    this.applyingNow = Boolean(rd.snapshot) || rd.committedEntries.length > 0;
+    try {
+      if (rd.snapshot) {
+        await this.sm.restore(rd.snapshot);
+        this.appliedIndex = rd.snapshot.meta.index;
+        this.snapshotIndex = rd.snapshot.meta.index;
+        this.appliedBytesSinceSnapshot = 0;
+        // The outcome of proposals covered by a snapshot from elsewhere is unknown here.
+        for (const [index, w] of this.proposals) {
+          if (index <= this.appliedIndex) {
+            this.proposals.delete(index);
+            w.reject(new JadeError('JADE_ERR_UNAVAILABLE', `outcome of proposal ${index} unknown: replaced by a snapshot`, { index }));
+          }
         }
       }
-    }
-    if (rd.committedEntries.length > 0) {
-      const results = await this.sm.apply(rd.committedEntries);
-      for (const [i, e] of rd.committedEntries.entries()) {
-        const w = this.proposals.get(e.index);
-        if (!w) continue;
-        this.proposals.delete(e.index);
-        if (e.term === w.term) w.resolve(results ? { index: e.index, result: results[i] } : { index: e.index });
-        else w.reject(new JadeError('JADE_ERR_NOT_LEADER', `proposal at ${e.index} was overwritten by a new leader`, { index: e.index }));
+      if (rd.committedEntries.length > 0) {
+        const results = await this.sm.apply(rd.committedEntries);
+        for (const [i, e] of rd.committedEntries.entries()) {
+          const w = this.proposals.get(e.index);
+          if (!w) continue;
+          this.proposals.delete(e.index);
+          if (e.term === w.term) w.resolve(results ? { index: e.index, result: results[i] } : { index: e.index });
+          else w.reject(new JadeError('JADE_ERR_NOT_LEADER', `proposal at ${e.index} was overwritten by a new leader`, { index: e.index }));
+        }
+        this.appliedIndex = rd.committedEntries[rd.committedEntries.length - 1].index;
+        for (const e of rd.committedEntries) this.appliedBytesSinceSnapshot += e.data.length;
       }
-      this.appliedIndex = rd.committedEntries[rd.committedEntries.length - 1].index;
-      for (const e of rd.committedEntries) this.appliedBytesSinceSnapshot += e.data.length;
+    } finally {
+      this.applyingNow = false;
     }
     for (const rs of rd.readStates) {
       const w = this.reads.get(rs.context);

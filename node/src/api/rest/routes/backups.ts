@@ -1,6 +1,6 @@
 // Backups: Qdrant's collection snapshots (POST/GET /collections/{name}/snapshots: a backup of one
 // collection, described as Qdrant describes a snapshot) and JadeVectorDB's own /backups (every
-// collection at one instant; list, describe, verify). Names are validated by the backup layer
+// collection; list, describe, verify, restore one collection into this running node or cluster). Names are validated by the backup layer
 // (JADE_ERR_BAD_BACKUP_NAME). Not built yet and refused rather than ignored: asynchronous creation
 // (wait=false), snapshot download, upload and recovery over HTTP, deleting a snapshot.
 import type { FastifyInstance } from 'fastify';
@@ -35,7 +35,7 @@ const backupSummary = {
           name: { type: 'string' },
           points: { type: 'integer' },
           content_digest: { type: 'string' },
-          shards: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, points: { type: 'integer' }, position } } },
+          shards: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, points: { type: 'integer' }, position, captured_from: { type: ['string', 'null'], description: 'cluster: the node whose replica the image was read from' } } } },
         },
       },
     },
@@ -45,6 +45,29 @@ const backupSummary = {
 const snapshotDescription = {
   type: 'object',
   properties: { name: { type: 'string' }, creation_time: { type: ['string', 'null'] }, size: { type: 'integer' }, checksum: { type: ['string', 'null'] } },
+} as const;
+const restoreBody = {
+  type: 'object',
+  required: ['collection'],
+  additionalProperties: false,
+  properties: {
+    collection: { type: 'string', minLength: 1, maxLength: 300, description: 'the collection\'s name in the backup' },
+    as: { type: 'string', minLength: 1, maxLength: 300, description: 'the name to restore it as (default: its name in the backup); a name that exists is a 409' },
+  },
+} as const;
+const restoreResult = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    collection: { type: 'string' },
+    restored_as: { type: 'string' },
+    shards: { type: 'integer' },
+    points: { type: 'integer' },
+    content_digest: { type: 'string' },
+    payload_indexes: { type: 'integer' },
+    bytes_read: { type: 'integer' },
+    seconds: { type: 'number' },
+  },
 } as const;
 const verifyResult = {
   type: 'object',
@@ -68,7 +91,7 @@ function asJson(b: BackupSummary) {
     size_bytes: b.sizeBytes,
     manifest_sha256: b.manifestSha256,
     files: b.files,
-    collections: b.collections.map((c) => ({ name: c.name, points: c.points, content_digest: c.contentDigest, shards: c.shards })),
+    collections: b.collections.map((c) => ({ name: c.name, points: c.points, content_digest: c.contentDigest, shards: c.shards.map((s) => ({ index: s.index, points: s.points, position: s.position, captured_from: s.capturedFrom })) })),
   };
 }
 
@@ -78,7 +101,7 @@ function asSnapshot(b: BackupSummary) {
 }
 
 function service(backups: BackupService | undefined): BackupService {
-  if (!backups) throw new JadeError('JADE_ERR_BAD_REQUEST', 'backups of a cluster are not built yet: this node makes backups in standalone mode only');
+  if (!backups) throw new JadeError('JADE_ERR_BAD_REQUEST', 'this node was started without a backup service');
   return backups;
 }
 
@@ -115,7 +138,7 @@ export function backupRoutes({ deps }: RouteContext) {
       {
         schema: {
           tags: ['backups'],
-          summary: 'back up every collection at one instant to the backup directory',
+          summary: 'back up every collection to this node\'s backup directory: standalone at one instant, a cluster shard by shard, each at a Raft position',
           querystring: waitQuery,
           body: { type: ['object', 'null'], additionalProperties: false, properties: { name: { ...backupName, description: 'the backup id: 1-128 of letters, digits, _ . - (generated when absent)' } } },
           response: { 200: S.envelope(backupSummary), ...errors },
@@ -141,6 +164,23 @@ export function backupRoutes({ deps }: RouteContext) {
       async (req, reply) => {
         const r = await service(deps.backups).verify(req.params.id);
         return ok(reply, { id: r.id, ok: true, bytes_read: r.bytesRead, seconds: r.seconds, collections: r.collections.map((c) => ({ name: c.name, points: c.points, content_digest: c.contentDigest })) }, req);
+      },
+    );
+
+    app.post<{ Params: { id: string }; Body: { collection: string; as?: string } }>(
+      '/backups/:id/restore',
+      {
+        schema: {
+          tags: ['backups'],
+          summary: 'restore one collection of a backup into this running node or cluster, under its name or a new one: created with the backup\'s parameters, shards and replication factor, every point written back (the index is rebuilt), then its count and content digest checked against the backup',
+          params: backupIdParams,
+          body: restoreBody,
+          response: { 200: S.envelope(restoreResult), ...errors },
+        },
+      },
+      async (req, reply) => {
+        const r = await service(deps.backups).restoreCollection({ id: req.params.id, collection: req.body.collection, as: req.body.as });
+        return ok(reply, { id: r.id, collection: r.collection, restored_as: r.restoredAs, shards: r.shards, points: r.points, content_digest: r.contentDigest, payload_indexes: r.payloadIndexes, bytes_read: r.bytesRead, seconds: r.seconds }, req);
       },
     );
   };
