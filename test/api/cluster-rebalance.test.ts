@@ -88,6 +88,8 @@ describe('rebalance over REST and the CLI (nodes in this process)', () => {
     });
     expect(done.rebalance).toMatchObject({ state: 'done', reason: 'node n3 joined' });
     expect(done.rebalance.moves_started).toBeGreaterThanOrEqual(1);
+    const status = await api(nodes[3].url, 'GET', '/v1/status');
+    expect(status.body.rebalance).toMatchObject({ state: 'done', reason: 'node n3 joined', movesInFlight: 0 });
     const counts = await replicasPerNode();
     expect(counts.n3).toBeGreaterThanOrEqual(1);
     expect(Math.max(...Object.values(counts)) - Math.min(...Object.values(counts))).toBeLessThanOrEqual(1);

@@ -1072,6 +1072,8 @@ export class ClusterNode {
       lostGroups: [...this.lostGroups.keys()],
       // Shard groups with a replica on a member that left or returned empty (re-replication refills them).
       underReplicated: ((u) => ({ count: u.length, groups: u.slice(0, UNDER_REPLICATED_LISTED_MAX).map((x) => x.groupId) }))(underReplicated(this.meta.state)),
+      // The last rebalance as this node knows it (the operator's Progressing reason Rebalancing).
+      rebalance: ((r) => (r ? { state: r.state, reason: r.reason, movesStarted: r.moves, movesInFlight: activeMoves(this.meta.state).filter((m) => m.rebalance).length } : null))(this.meta.state.rebalance),
       transport: { authenticated: this.transport.authenticated, droppedForOtherMember: this.host.droppedForOtherMember, ...this.transport.stats() },
     };
   }
