@@ -83,6 +83,10 @@ export interface NodeConfig {
   raftSnapshotEveryBytes: number;
   /** Cluster mode: the meta leader rebalances replicas when a new node joins. */
   rebalanceOnJoin: boolean;
+  /** Cluster mode: the meta leader calls a node silent this long suspect (reported only)... */
+  nodeSuspectAfterMs: number;
+  /** ... and dead after this long: its replicas are re-created on other nodes. */
+  nodeDeadAfterMs: number;
 }
 
 export interface PeerConfig {
@@ -148,6 +152,8 @@ export const DEFAULT_CONFIG: NodeConfig = {
   raftSnapshotEveryEntries: 10_000,
   raftSnapshotEveryBytes: RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT,
   rebalanceOnJoin: true,
+  nodeSuspectAfterMs: 10_000,
+  nodeDeadAfterMs: 300_000,
 };
 
 /** Environment variables a node reads (documented in README "Configuration"). */
@@ -189,6 +195,8 @@ export const ENV_KEYS = {
   raftSnapshotEveryEntries: 'JADE_RAFT_SNAPSHOT_EVERY_ENTRIES',
   raftSnapshotEveryBytes: 'JADE_RAFT_SNAPSHOT_EVERY_BYTES',
   rebalanceOnJoin: 'JADE_REBALANCE_ON_JOIN',
+  nodeSuspectAfterMs: 'JADE_NODE_SUSPECT_AFTER_MS',
+  nodeDeadAfterMs: 'JADE_NODE_DEAD_AFTER_MS',
 } as const;
 
 export class ConfigError extends Error {}
@@ -281,10 +289,13 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     raftSnapshotEveryEntries: int('raftSnapshotEveryEntries', get('raftSnapshotEveryEntries'), d.raftSnapshotEveryEntries, 2, 100_000_000),
     raftSnapshotEveryBytes: int('raftSnapshotEveryBytes', get('raftSnapshotEveryBytes'), d.raftSnapshotEveryBytes, 1 << 20, 64 * 1024 * 1024 * 1024),
     rebalanceOnJoin: oneOf('rebalanceOnJoin', get('rebalanceOnJoin'), ['true', 'false'] as const, d.rebalanceOnJoin ? 'true' : 'false') === 'true',
+    nodeSuspectAfterMs: int('nodeSuspectAfterMs', get('nodeSuspectAfterMs'), d.nodeSuspectAfterMs, 1_000, 24 * 3600_000),
+    nodeDeadAfterMs: int('nodeDeadAfterMs', get('nodeDeadAfterMs'), d.nodeDeadAfterMs, 1_000, 7 * 24 * 3600_000),
   };
   if (config.limits.indexBacklogMax < config.limits.batchPointsMax) {
     throw new ConfigError(`indexBacklogMax (${config.limits.indexBacklogMax}) must be at least batchPointsMax (${config.limits.batchPointsMax}), or a full batch could never be written`);
   }
+  if (config.nodeDeadAfterMs <= config.nodeSuspectAfterMs) throw new ConfigError(`nodeDeadAfterMs (${config.nodeDeadAfterMs}) must be longer than nodeSuspectAfterMs (${config.nodeSuspectAfterMs})`);
   if (config.bootstrap && config.join.length > 0) throw new ConfigError('--bootstrap forms a new cluster and --join enters an existing one: give one of them');
   if (config.peers.length > 0 && (config.bootstrap || config.join.length > 0)) throw new ConfigError('--peers (a fixed member set) derives bootstrap and join itself: do not combine it with --bootstrap or --join');
   if (!/^[A-Za-z0-9_.-]{1,128}$/.test(config.nodeId)) throw new ConfigError(`node id "${config.nodeId}" must be 1-128 characters of letters, digits, _ . -`);

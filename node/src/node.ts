@@ -121,6 +121,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
         defaults: { shardNumber: config.defaultShards, replicationFactor: config.defaultReplicationFactor, writeConsistency: config.writeConsistency },
         faultHooksEnabled: config.testHooksEnabled,
         rebalanceOnJoin: config.rebalanceOnJoin,
+        failureDetector: { suspectAfterMs: config.nodeSuspectAfterMs, deadAfterMs: config.nodeDeadAfterMs },
         log,
         groupObserver: metrics,
         rpcObserver: metrics,

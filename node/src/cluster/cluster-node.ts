@@ -26,6 +26,7 @@ import { GroupHost } from './group-host.js';
 import { MoveExecutor } from './move-executor.js';
 import { activeMoves, underReplicated, type DrainRecord, type MoveRecord } from './moves.js';
 import { planRebalance, type RebalancePlan } from './rebalance.js';
+import { FAILURE_DETECTOR_DEFAULTS, livenessOf, type FailureDetectorSettings, type Liveness } from './failure-detector.js';
 import { moveRequestOf, type MoveApiRequest } from './move-requests.js';
 import type { GroupStatus, HostedGroup, ProposeAck, RaftGroupOptions } from './hosted-group.js';
 import { IdentityStore, memberId, newClusterId, nodeOfMember } from './identity.js';
@@ -114,6 +115,8 @@ export interface ClusterOptions {
   faultHooksEnabled: boolean;
   /** Rebalance replicas when a new node joins (default true). */
   rebalanceOnJoin?: boolean;
+  /** When the meta leader calls a silent node suspect, then dead (default FAILURE_DETECTOR_DEFAULTS). */
+  failureDetector?: FailureDetectorSettings;
   /**
    * Shared by every node: authenticates the Raft streams, snapshots and internal calls (see
    * security/node-auth.ts). Null or absent: unauthenticated, loopback development only.
@@ -156,6 +159,8 @@ export interface MemberStatus {
   replicas: number;
   /** Set once POST /cluster/peer/{id}/drain was asked for this incarnation. */
   drain: DrainRecord['state'] | null;
+  /** dead: declared dead in the meta state; suspect: silent past suspectAfterMs as this node hears it; else alive. */
+  liveness: Liveness;
 }
 
 export interface RebalanceReport {
@@ -450,7 +455,18 @@ export class ClusterNode {
       isClosed: () => this.closed,
     });
     this.duties.start();
-    this.mover = new MoveExecutor({ meta: this.meta, metaGroup: () => this.metaGroup, admin: this.admin, proposeMeta: (c, d) => this.proposeMeta(c, d), findLeader: (g, d) => this.findLeader(g, d), log: this.log, isClosed: () => this.closed });
+    this.mover = new MoveExecutor({
+      meta: this.meta,
+      metaGroup: () => this.metaGroup,
+      admin: this.admin,
+      proposeMeta: (c, d) => this.proposeMeta(c, d),
+      findLeader: (g, d) => this.findLeader(g, d),
+      log: this.log,
+      isClosed: () => this.closed,
+      selfNodeId: this.opts.nodeId,
+      silentMs: (id) => this.host.silentMs(id),
+      failureDetector: this.opts.failureDetector ?? FAILURE_DETECTOR_DEFAULTS,
+    });
     this.mover.start();
     this.metaChanged();
     void this.awaitMetaCaughtUp();
@@ -1048,6 +1064,7 @@ export class ClusterNode {
           metaRole: conf.voters.includes(m) ? 'voter' : conf.learners.includes(m) ? 'learner' : 'none',
           replicas: replicasOnMember(this.meta.state, m).length,
           drain: this.meta.state.drains?.[n.id]?.incarnation === n.incarnation ? this.meta.state.drains[n.id].state : null,
+          liveness: n.id === this.opts.nodeId ? 'alive' : livenessOf(this.meta.state, n.id, this.host.silentMs(n.id), this.opts.failureDetector ?? FAILURE_DETECTOR_DEFAULTS),
         };
       });
   }
@@ -1067,7 +1084,7 @@ export class ClusterNode {
       term: m?.term ?? 0,
       metaLeader: m?.leader || null,
       metaVotersMax: META_VOTERS_MAX,
-      members: this.members().map((x) => ({ id: x.id, restUrl: x.restUrl, grpcAddress: x.grpcAddress, voter: x.metaRole === 'voter', metaRole: x.metaRole, incarnation: x.incarnation, replicas: x.replicas, drain: x.drain })),
+      members: this.members().map((x) => ({ id: x.id, restUrl: x.restUrl, grpcAddress: x.grpcAddress, voter: x.metaRole === 'voter', metaRole: x.metaRole, incarnation: x.incarnation, replicas: x.replicas, drain: x.drain, liveness: x.liveness })),
       groups: this.groupStatuses(),
       lostGroups: [...this.lostGroups.keys()],
       // Shard groups with a replica on a member that left or returned empty (re-replication refills them).

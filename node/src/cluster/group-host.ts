@@ -239,6 +239,11 @@ export class GroupHost {
     for (const nodeId of peers) this.transport.send(nodeId, LIVENESS_CHANNEL, EMPTY);
   }
 
+  /** How long since any message came from a node (the failure detector's input). */
+  silentMs(nodeId: string): number {
+    return this.liveness.silentMs(nodeId);
+  }
+
   /** Whether a group's clock is stopped (it is idle and quiesced). */
   isQuiesced(groupId: string): boolean {
     return this.clocks.get(groupId)?.quiesced ?? false;

@@ -70,7 +70,16 @@ export type MetaCommand =
   /** POST /cluster/peer/{id}/drain starts a drain; the meta leader marks it drained once the node holds nothing. */
   | { op: 'setDrain'; nodeId: string; incarnation: string; state: 'draining' | 'drained'; atMs: number }
   /** A rebalance starts (a node joined, or POST /cluster/rebalance), ends with nothing left to move, or is stopped. */
-  | { op: 'setRebalance'; state: RebalanceRecord['state']; reason: string; atMs: number };
+  | { op: 'setRebalance'; state: RebalanceRecord['state']; reason: string; atMs: number }
+  /** The meta leader's failure detector (or a person) declares a node dead, or alive again. */
+  | { op: 'setNodeDead'; nodeId: string; incarnation: string; dead: boolean; reason: string; atMs: number };
+
+/** A node declared dead: its replicas count as lost and re-replication replaces them elsewhere. */
+export interface DeadNodeRecord {
+  incarnation: string;
+  sinceMs: number;
+  reason: string;
+}
 
 /** The cluster's rebalance: the meta leader starts the planner's next moves while it is running. */
 export interface RebalanceRecord {
@@ -98,6 +107,8 @@ export interface MetaState {
   drains?: Record<string, DrainRecord>;
   /** The last rebalance; absent until one ran. */
   rebalance?: RebalanceRecord;
+  /** Nodes declared dead (by node id); absent until one was. */
+  deadNodes?: Record<string, DeadNodeRecord>;
 }
 
 export function emptyMetaState(): MetaState {
@@ -263,6 +274,9 @@ export function decodeMetaCommand(data: Uint8Array): MetaCommand {
     case 'setDrain':
       if (v.state !== 'draining' && v.state !== 'drained') bad('state must be draining or drained');
       return { op: 'setDrain', nodeId: str(v.nodeId, 'nodeId', NODE_ID_RE), incarnation: str(v.incarnation, 'incarnation', INCARNATION_RE), state: v.state, atMs: int(v.atMs, 'atMs', 0, Number.MAX_SAFE_INTEGER) };
+    case 'setNodeDead':
+      if (typeof v.dead !== 'boolean') bad('dead must be a boolean');
+      return { op: 'setNodeDead', nodeId: str(v.nodeId, 'nodeId', NODE_ID_RE), incarnation: str(v.incarnation, 'incarnation', INCARNATION_RE), dead: v.dead, reason: str(v.reason, 'reason', undefined, 1000), atMs: int(v.atMs, 'atMs', 0, Number.MAX_SAFE_INTEGER) };
     case 'setRebalance':
       if (v.state !== 'running' && v.state !== 'done' && v.state !== 'stopped') bad('state must be running, done or stopped');
       return { op: 'setRebalance', state: v.state, reason: str(v.reason, 'reason', undefined, 1000), atMs: int(v.atMs, 'atMs', 0, Number.MAX_SAFE_INTEGER) };
@@ -311,6 +325,7 @@ export class MetaStateMachine {
       case 'addNode': {
         const old = s.nodes[c.node.id];
         s.nodes[c.node.id] = c.node;
+        if (s.deadNodes) delete s.deadNodes[c.node.id]; // a new incarnation starts alive
         return { ok: true, value: { replaced: old && old.incarnation !== c.node.incarnation ? old.incarnation : null } };
       }
       case 'setNodeAddress': {
@@ -324,6 +339,7 @@ export class MetaStateMachine {
         if (!n || n.incarnation !== c.incarnation) return { ok: false, code: 'JADE_ERR_NOT_FOUND', message: `node ${c.nodeId} (incarnation ${c.incarnation}) is not a member` };
         delete s.nodes[c.nodeId];
         if (s.drains) delete s.drains[c.nodeId];
+        if (s.deadNodes) delete s.deadNodes[c.nodeId];
         return { ok: true };
       }
       case 'createCollection':
@@ -363,6 +379,15 @@ export class MetaStateMachine {
         if (!n || n.incarnation !== c.incarnation) return { ok: false, code: 'JADE_ERR_NOT_FOUND', message: `node ${c.nodeId} (incarnation ${c.incarnation}) is not a member` };
         const old = s.drains?.[c.nodeId];
         s.drains = { ...(s.drains ?? {}), [c.nodeId]: { nodeId: c.nodeId, incarnation: c.incarnation, state: c.state, startedAtMs: old?.startedAtMs ?? c.atMs, moves: old?.moves ?? 0 } };
+        return { ok: true };
+      }
+      case 'setNodeDead': {
+        const n = s.nodes[c.nodeId];
+        if (!n || n.incarnation !== c.incarnation) return { ok: false, code: 'JADE_ERR_NOT_FOUND', message: `node ${c.nodeId} (incarnation ${c.incarnation}) is not a member` };
+        const dead = { ...(s.deadNodes ?? {}) };
+        if (c.dead) dead[c.nodeId] = dead[c.nodeId] ?? { incarnation: c.incarnation, sinceMs: c.atMs, reason: c.reason };
+        else delete dead[c.nodeId];
+        s.deadNodes = dead;
         return { ok: true };
       }
       case 'setRebalance': {

@@ -11,6 +11,7 @@ import type { GroupStatus, HostedGroup } from './hosted-group.js';
 import { memberId, nodeOfMember } from './identity.js';
 import type { MetaCommand, MetaStateMachine } from './meta.js';
 import { MOVE_PROMOTE_LAG_MAX, activeMoves, checkDrain, checkMove, liveReplicas, nextDrainMove, nextHealMove, replicasOf, shardOf, underReplicated, type MoveRecord, type MoveStage } from './moves.js';
+import { livenessChanges, type FailureDetectorSettings } from './failure-detector.js';
 import { REBALANCE_MOVES_ACTIVE_MAX, planRebalance } from './rebalance.js';
 
 const EXECUTOR_INTERVAL_MS = 200;
@@ -30,6 +31,10 @@ export interface MoveExecutorOptions {
   findLeader(groupId: string, deadlineMs: number): Promise<string | null>;
   log(line: string): void;
   isClosed(): boolean;
+  /** This node's id and how long each node has been silent (the failure detector's input). */
+  selfNodeId: string;
+  silentMs(nodeId: string): number;
+  failureDetector: FailureDetectorSettings;
 }
 
 export interface MoveRequest {
@@ -50,6 +55,8 @@ export class MoveExecutor {
   private readonly mismatches = new Map<string, number>();
   private readonly lastNote = new Map<string, number>();
   private seq = 0;
+  /** When this node's current meta leadership began (as the executor saw it), or null while not leading. */
+  private leaderSinceMs: number | null = null;
 
   constructor(private readonly opts: MoveExecutorOptions) {}
 
@@ -127,7 +134,12 @@ export class MoveExecutor {
   }
 
   private async round(): Promise<void> {
-    if (!this.ready()) return;
+    if (!this.ready()) {
+      this.leaderSinceMs = null;
+      return;
+    }
+    this.leaderSinceMs ??= Date.now();
+    await this.driveLiveness();
     for (const m of activeMoves(this.state)) {
       if (this.opts.isClosed() || !this.ready()) return;
       try {
@@ -139,6 +151,16 @@ export class MoveExecutor {
     await this.driveDrains();
     await this.driveHeals();
     await this.driveRebalance();
+  }
+
+  /** Declares silent nodes dead (their replicas are then replaced) and returning ones alive. */
+  private async driveLiveness(): Promise<void> {
+    const ledForMs = Date.now() - (this.leaderSinceMs ?? Date.now());
+    for (const c of livenessChanges(this.state, this.opts.selfNodeId, (id) => this.opts.silentMs(id), ledForMs, this.opts.failureDetector)) {
+      if (!this.ready()) return;
+      await this.opts.proposeMeta({ op: 'setNodeDead', nodeId: c.nodeId, incarnation: c.incarnation, dead: c.dead, reason: c.reason, atMs: Date.now() });
+      this.opts.log(`node ${c.nodeId} declared ${c.dead ? 'dead' : 'alive again'}: ${c.reason}${c.dead ? '; its replicas are re-created on other nodes' : ''}`);
+    }
   }
 
   /** Meta leader: starts a rebalance (or keeps the one running); the planner's moves follow round by round. */

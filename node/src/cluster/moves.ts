@@ -110,9 +110,15 @@ export function currentMember(state: MetaState, nodeId: string): string {
   return memberId(n.id, n.incarnation);
 }
 
-/** Members of the shard whose node is still in the cluster as that incarnation. */
+/** Whether a node was declared dead (as its current incarnation): it takes no replicas, and its replicas count as lost. */
+export function isDeclaredDead(state: MetaState, nodeId: string): boolean {
+  const d = state.deadNodes?.[nodeId];
+  return d !== undefined && d.incarnation === state.nodes[nodeId]?.incarnation;
+}
+
+/** Members of the shard whose node is still in the cluster as that incarnation and not declared dead. */
 export function liveReplicas(state: MetaState, shard: ShardPlacement): string[] {
-  return shard.replicas.filter((m) => state.nodes[nodeOfMember(m)] && memberId(nodeOfMember(m), state.nodes[nodeOfMember(m)].incarnation) === m);
+  return shard.replicas.filter((m) => state.nodes[nodeOfMember(m)] && memberId(nodeOfMember(m), state.nodes[nodeOfMember(m)].incarnation) === m && !isDeclaredDead(state, nodeOfMember(m)));
 }
 
 /**
@@ -129,6 +135,7 @@ export function checkMove(state: MetaState, m: Pick<MoveRecord, 'groupId' | 'fro
     if (!state.nodes[nodeOfMember(m.to)] || currentMember(state, nodeOfMember(m.to)) !== m.to) throw new JadeError('JADE_ERR_NOT_FOUND', `no peer ${nodeOfMember(m.to)} (as ${m.to}) in the cluster`);
     // The source itself may be on the target's node: an old incarnation refilled on the new one.
     if (shard.replicas.some((r) => r !== m.from && nodeOfMember(r) === nodeOfMember(m.to!))) conflict('TARGET_HOLDS_REPLICA', `peer ${nodeOfMember(m.to)} already holds a replica of ${m.groupId}: a node holds at most one replica of a shard`);
+    if (isDeclaredDead(state, nodeOfMember(m.to))) conflict('TARGET_DEAD', `peer ${nodeOfMember(m.to)} is declared dead: it takes no new replicas until it is heard from again`);
     const drain = state.drains?.[nodeOfMember(m.to)];
     if (drain) conflict('TARGET_DRAINING', `peer ${nodeOfMember(m.to)} is being drained (${drain.state}): it takes no new replicas`);
   }
@@ -137,7 +144,9 @@ export function checkMove(state: MetaState, m: Pick<MoveRecord, 'groupId' | 'fro
   if (busy) conflict('MOVE_IN_PROGRESS', `shard group ${m.groupId} has a move in progress (${busy.id}, ${busy.stage}): one membership change of a group at a time`, { move: busy.id });
   if (active.length >= MOVES_ACTIVE_MAX) conflict('MOVE_IN_PROGRESS', `${active.length} moves are in progress (at most ${MOVES_ACTIVE_MAX})`);
   if (m.to && active.filter((x) => x.to && nodeOfMember(x.to) === nodeOfMember(m.to!)).length >= MOVES_PER_NODE_MAX) conflict('MOVE_IN_PROGRESS', `peer ${nodeOfMember(m.to)} already receives ${MOVES_PER_NODE_MAX} move(s)`);
-  if (m.from && active.filter((x) => x.from && nodeOfMember(x.from) === nodeOfMember(m.from!)).length >= MOVES_PER_NODE_MAX) conflict('MOVE_IN_PROGRESS', `peer ${nodeOfMember(m.from)} already gives up ${MOVES_PER_NODE_MAX} replica(s) in a move`);
+  // A dead source does no work (the group's leader copies to the target): only a live one is limited.
+  const sourceLive = m.from !== null && liveReplicas(state, shard).includes(m.from);
+  if (m.from && sourceLive && active.filter((x) => x.from && nodeOfMember(x.from) === nodeOfMember(m.from!)).length >= MOVES_PER_NODE_MAX) conflict('MOVE_IN_PROGRESS', `peer ${nodeOfMember(m.from)} already gives up ${MOVES_PER_NODE_MAX} replica(s) in a move`);
   // The group must keep a majority of live voters through the change: while the target is added
   // (live replicas + target) and once the source has left (live replicas − source + target).
   const live = liveReplicas(state, shard);
@@ -169,7 +178,7 @@ export function targetCandidates(state: MetaState, shard: ShardPlacement, exclud
   const load = loadOf(state);
   const holders = new Set(shard.replicas.map(nodeOfMember));
   return Object.keys(state.nodes)
-    .filter((id) => id !== exclude && !holders.has(id) && !state.drains?.[id])
+    .filter((id) => id !== exclude && !holders.has(id) && !state.drains?.[id] && !isDeclaredDead(state, id))
     .sort((a, b) => load.get(a)! - load.get(b)! || (a < b ? -1 : 1));
 }
 
@@ -213,7 +222,7 @@ export function nextDrainMove(state: MetaState, nodeId: string): Pick<MoveRecord
   return null;
 }
 
-/** Shards with a replica on a member that is no longer in the cluster as that incarnation (removed, or returned empty). */
+/** Shards with a replica on a member that is no longer in the cluster as that incarnation (removed, or returned empty), or whose node was declared dead. */
 export function underReplicated(state: MetaState): { collection: string; groupId: string; dead: string[] }[] {
   const out: { collection: string; groupId: string; dead: string[] }[] = [];
   for (const c of Object.values(state.collections)) {
@@ -240,7 +249,7 @@ export function nextHealMove(state: MetaState): Pick<MoveRecord, 'collection' | 
     const liveHolders = new Set(liveReplicas(state, shard).map(nodeOfMember));
     const from = dead[0];
     const candidates = Object.keys(state.nodes)
-      .filter((id) => !liveHolders.has(id) && !state.drains?.[id] && !active.some((m) => m.to && nodeOfMember(m.to) === id))
+      .filter((id) => !liveHolders.has(id) && !state.drains?.[id] && !isDeclaredDead(state, id) && !active.some((m) => m.to && nodeOfMember(m.to) === id))
       .sort((a, b) => Number(b === nodeOfMember(from)) - Number(a === nodeOfMember(from)) || load.get(a)! - load.get(b)! || (a < b ? -1 : 1));
     if (candidates.length > 0) return { collection, groupId, from, to: currentMember(state, candidates[0]) };
   }

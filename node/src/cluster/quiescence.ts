@@ -70,6 +70,11 @@ export class Liveness {
     this.lastHeardMs.set(nodeId, Date.now());
   }
 
+  /** How long since the node was last heard from (since this node started, when never). */
+  silentMs(nodeId: string, now = Date.now()): number {
+    return now - (this.lastHeardMs.get(nodeId) ?? this.startedMs);
+  }
+
   /** Alive: heard within the timeout (a node not heard from since this one started gets the timeout as grace). */
   alive(nodeId: string, now = Date.now()): boolean {
     return now - (this.lastHeardMs.get(nodeId) ?? this.startedMs) <= this.timeoutMs;

@@ -2,10 +2,10 @@
 // or on POST /cluster/rebalance) with the fewest moves. Pure: the meta leader's executor asks it
 // for the next move each round, against the meta state as it is then; the dry run shows the whole
 // plan. Only live replicas on current members move, only to current members that are not being
-// drained (dead replicas are re-replication's to replace, drained nodes take nothing).
+// drained or declared dead (dead replicas are re-replication's to replace, drained nodes take nothing).
 import { memberId, nodeOfMember } from './identity.js';
 import type { MetaState } from './meta.js';
-import { activeMoves, liveReplicas } from './moves.js';
+import { activeMoves, isDeclaredDead, liveReplicas } from './moves.js';
 
 /** Moves a plan may list (a cluster of 1,000 shards × 3 replicas over new nodes stays well under). */
 export const REBALANCE_PLAN_MOVES_MAX = 10_000;
@@ -31,7 +31,7 @@ export interface RebalancePlan {
 /** Nodes a rebalance may move replicas to: current members not being drained. */
 function eligibleNodes(state: MetaState): string[] {
   return Object.keys(state.nodes)
-    .filter((id) => !state.drains?.[id])
+    .filter((id) => !state.drains?.[id] && !isDeclaredDead(state, id))
     .sort();
 }
 

@@ -8,7 +8,7 @@ import type { ClusterNode } from '../cluster/cluster-node.js';
 import { nodeOfMember } from '../cluster/identity.js';
 import type { CollectionMeta, WriteConsistency } from '../cluster/meta.js';
 import { moveRequestOf } from '../cluster/move-requests.js';
-import { isActive, type MoveRecord } from '../cluster/moves.js';
+import { isActive, isDeclaredDead, type MoveRecord } from '../cluster/moves.js';
 import type { DrainReport, RebalanceReport } from '../cluster/cluster-node.js';
 import type { CollectionParams } from '../shard/state.js';
 import type { PointId } from '../storage/types.js';
@@ -233,7 +233,7 @@ export class ClusterDatabase implements Database {
           const current = nodes[nodeId];
           const isCurrent = current !== undefined && `${current.id}#${current.incarnation}` === member;
           const local = nodeId === this.node.nodeId ? this.node.localReplica(s.groupId) : undefined;
-          const state: ReplicaState = !isCurrent ? 'dead' : nodeId === this.node.nodeId && this.node.lostGroups.has(s.groupId) ? 'lost' : 'active';
+          const state: ReplicaState = !isCurrent || isDeclaredDead(this.node.meta.state, nodeId) ? 'dead' : nodeId === this.node.nodeId && this.node.lostGroups.has(s.groupId) ? 'lost' : 'active';
           return { nodeId, member, state, local: local !== undefined, points: local ? local.sm.state.count : null, role: local ? local.group.driver.core.basicStatus().role : null };
         }),
       })),

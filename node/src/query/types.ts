@@ -294,7 +294,7 @@ export interface ClusterInfo {
   term: number;
   commit: number;
   role: string;
-  members: { id: string; incarnation: string; restUrl: string; grpcAddress: string; metaRole: string; replicas: number; labels: Record<string, string> }[];
+  members: { id: string; incarnation: string; restUrl: string; grpcAddress: string; metaRole: string; replicas: number; labels: Record<string, string>; /** alive, suspect (silent past the suspect time, as this node hears it) or dead (declared so by the meta leader). */ liveness: 'alive' | 'suspect' | 'dead' }[];
 }
 
 export type ReplicaState = 'active' | 'dead' | 'lost';

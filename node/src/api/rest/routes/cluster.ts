@@ -166,7 +166,7 @@ export function clusterRoutes({ deps }: RouteContext) {
           message_send_failures: {},
           jade: {
             cluster_id: c.clusterId,
-            members: c.members.map((m) => ({ id: m.id, incarnation: m.incarnation, rest_url: m.restUrl, grpc_address: m.grpcAddress, meta_role: m.metaRole, replicas: m.replicas, labels: m.labels })),
+            members: c.members.map((m) => ({ id: m.id, incarnation: m.incarnation, rest_url: m.restUrl, grpc_address: m.grpcAddress, meta_role: m.metaRole, replicas: m.replicas, labels: m.labels, liveness: m.liveness })),
           },
         },
         req,
