@@ -81,6 +81,8 @@ export interface NodeConfig {
   raftSnapshotEveryEntries: number;
   /** ... or this many bytes of applied entries, whichever comes first. */
   raftSnapshotEveryBytes: number;
+  /** Cluster mode: on SIGTERM, how long the node waits for the groups it leads to take a new leader before it stops (0: no handoff). */
+  leaderHandoffMs: number;
 }
 
 export interface PeerConfig {
@@ -145,6 +147,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   grpcHost: '127.0.0.1',
   raftSnapshotEveryEntries: 10_000,
   raftSnapshotEveryBytes: RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT,
+  leaderHandoffMs: 2_000,
 };
 
 /** Environment variables a node reads (documented in README "Configuration"). */
@@ -185,6 +188,7 @@ export const ENV_KEYS = {
   grpcHost: 'JADE_GRPC_HOST',
   raftSnapshotEveryEntries: 'JADE_RAFT_SNAPSHOT_EVERY_ENTRIES',
   raftSnapshotEveryBytes: 'JADE_RAFT_SNAPSHOT_EVERY_BYTES',
+  leaderHandoffMs: 'JADE_LEADER_HANDOFF_MS',
 } as const;
 
 export class ConfigError extends Error {}
@@ -276,6 +280,7 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     grpcHost: get('grpcHost') || get('host') || d.grpcHost,
     raftSnapshotEveryEntries: int('raftSnapshotEveryEntries', get('raftSnapshotEveryEntries'), d.raftSnapshotEveryEntries, 2, 100_000_000),
     raftSnapshotEveryBytes: int('raftSnapshotEveryBytes', get('raftSnapshotEveryBytes'), d.raftSnapshotEveryBytes, 1 << 20, 64 * 1024 * 1024 * 1024),
+    leaderHandoffMs: int('leaderHandoffMs', get('leaderHandoffMs'), d.leaderHandoffMs, 0, 60_000),
   };
   if (config.limits.indexBacklogMax < config.limits.batchPointsMax) {
     throw new ConfigError(`indexBacklogMax (${config.limits.indexBacklogMax}) must be at least batchPointsMax (${config.limits.batchPointsMax}), or a full batch could never be written`);

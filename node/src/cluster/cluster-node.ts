@@ -23,6 +23,7 @@ import { wireBool, wireInt, wireObject } from '../util/wire-args.js';
 import { remainingMs, sleep } from '../util/deadline.js';
 import { GroupAdmin } from './group-admin.js';
 import { GroupHost } from './group-host.js';
+import { handOffLeaderships } from './leader-handoff.js';
 import { MoveExecutor } from './move-executor.js';
 import { activeMoves, underReplicated, type DrainRecord, type MoveRecord } from './moves.js';
 import { moveRequestOf, type MoveApiRequest } from './move-requests.js';
@@ -106,6 +107,8 @@ export interface ClusterOptions {
   group: RaftGroupOptions;
   /** How long a write may wait for a leader (elections, forwarding) before 503, when the request names no deadline. */
   leaderWaitMs: number;
+  /** How long close() waits for the groups this node leads to take another leader (0: no handoff). */
+  leaderHandoffMs: number;
   defaults: ClusterDefaults;
   faultHooksEnabled: boolean;
   /**
@@ -128,6 +131,7 @@ export const CLUSTER_DEFAULTS = {
   electionTicks: 10,
   heartbeatTicks: 1,
   leaderWaitMs: 5_000,
+  leaderHandoffMs: 2_000,
   group: RAFT_GROUP_DEFAULTS,
   defaults: { shardNumber: 1, replicationFactor: null, writeConsistency: 'majority' } as ClusterDefaults,
 };
@@ -1010,6 +1014,11 @@ export class ClusterNode {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Still serving Raft while the leaderships go, so each group elects its successor at once.
+    if (this.opts.leaderHandoffMs > 0) {
+      const r = await handOffLeaderships(this.host.all(), this.opts.leaderHandoffMs);
+      if (r.led > 0) this.log(`shutting down: handed ${r.handedOff} of ${r.led} leaderships to other members${r.noTarget.length ? ` (no caught-up follower for ${r.noTarget.join(', ')})` : ''}`);
+    }
     this.closed = true;
     this.duties?.stop();
     this.mover?.stop();
