@@ -4,7 +4,7 @@
 // once every member has rejoined and settled. status.rollout reaches 3/3, every acknowledged write is
 // still there, the nodes report one cluster id, and Progressing goes back to False. The pause
 // annotation holds the rollout until it is removed.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +85,7 @@ describe('rolling restart on the emulator', { timeout: 300_000 }, () => {
     expect((await podCall('roll-0', 'PUT', '/collections/docs', { vectors: { size: 2, distance: 'Euclid' } })).status).toBe(200);
     const uidsBefore = new Map(podObjects().map((p) => [p.metadata.name, p.metadata.uid]));
     const oldRevision = (await client.get('StatefulSet', NS, NAME)).status as any;
+    let resumedAtMs = Infinity;
 
     // Light write load through whichever pod answers; only acknowledged ids count.
     const acked: number[] = [];
@@ -125,6 +126,7 @@ describe('rolling restart on the emulator', { timeout: 300_000 }, () => {
       expect(await events('MemberRestarted')).toEqual([]);
 
       // Resumed: the operator restarts the three pods, one at a time.
+      resumedAtMs = Date.now();
       await client.patch('VectorCluster', NS, NAME, { metadata: { annotations: { [ROLLOUT_PAUSED_ANNOTATION]: null } } });
       const finished = await waitFor(async () => {
         const c = await getCluster();
@@ -151,6 +153,16 @@ describe('rolling restart on the emulator', { timeout: 300_000 }, () => {
     expect(restarted).toHaveLength(3);
     expect(await events('RolloutStarted')).toHaveLength(1);
     expect(await events('RolloutFinished')).toHaveLength(1);
+
+    // The nodes' own account: each leader stepping down handed its groups over, and no node refused a
+    // peer's Raft connection after the restarts (a restarted node keeps its identity and its peers).
+    const lines = PODS.flatMap((p) => readFileSync(emu.podLogPath(NS, p, 'jadevectordb'), 'utf8').split('\n').filter(Boolean).map((l) => {
+      try { return { pod: p, ...(JSON.parse(l) as { time: number; msg: string }) }; } catch { return { pod: p, time: 0, msg: l }; }
+    }));
+    const handoffs = lines.filter((l) => /handed \d+ of \d+ leaderships/.test(l.msg));
+    for (const h of handoffs) expect(h.msg, h.pod).toMatch(/handed (\d+) of \1 leaderships/);
+    expect(handoffs.length).toBeGreaterThan(0);
+    expect(lines.filter((l) => l.time >= resumedAtMs && /refused/.test(l.msg)).map((l) => `${l.pod}: ${l.msg}`)).toEqual([]);
 
     // One cluster; every acknowledged write is readable.
     for (const pod of PODS) {

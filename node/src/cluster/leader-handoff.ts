@@ -3,6 +3,7 @@
 // waiting an election timeout for a leader that is gone. Bounded: a group whose transfer does not
 // finish in time loses its leader the ordinary way.
 import type { RaftStatus } from '../raft/core.js';
+import { NO_NODE } from '../raft/types.js';
 import { sleep } from '../util/deadline.js';
 import type { HostedGroup } from './hosted-group.js';
 
@@ -29,17 +30,32 @@ export interface HandoffReport {
   noTarget: string[];
 }
 
-/** Asks every group this node leads to transfer its leadership, then waits until they did or `timeoutMs` passed. */
+/**
+ * Asks every group this node leads to transfer its leadership, then waits until another member leads
+ * each of them (as this replica hears from its successor) or `timeoutMs` passed.
+ */
 export async function handOffLeaderships(groups: HostedGroup[], timeoutMs: number): Promise<HandoffReport> {
   const led = groups.filter((g) => g.isLeader);
-  const noTarget: string[] = [];
-  for (const g of led) {
-    const to = handoffTarget(g.driver.core.status());
-    if (to === null) noTarget.push(g.groupId);
-    else g.driver.transferLeader(to);
-  }
+  const noTarget = new Set<string>();
+  // A transfer the core abandoned (its target did not catch up within an election timeout) is asked again.
+  const ask = (g: HostedGroup): void => {
+    const s = g.driver.core.status();
+    if (s.role !== 'leader' || s.leadTransferee !== NO_NODE) return;
+    const to = handoffTarget(s);
+    if (to === null) noTarget.add(g.groupId);
+    else {
+      noTarget.delete(g.groupId);
+      g.driver.transferLeader(to);
+    }
+  };
+  led.forEach(ask);
+  const successorKnown = (g: HostedGroup) => !g.isLeader && g.leaderMember !== NO_NODE;
   const deadline = Date.now() + timeoutMs;
-  const waiting = () => led.filter((g) => !noTarget.includes(g.groupId) && g.isLeader);
-  while (waiting().length > 0 && Date.now() < deadline) await sleep(HANDOFF_POLL_MS);
-  return { led: led.length, handedOff: led.filter((g) => !g.isLeader && g.leaderMember !== '').length, noTarget };
+  for (;;) {
+    const waiting = led.filter((g) => !noTarget.has(g.groupId) && !successorKnown(g));
+    if (waiting.length === 0 || Date.now() >= deadline) break;
+    await sleep(HANDOFF_POLL_MS);
+    waiting.forEach(ask);
+  }
+  return { led: led.length, handedOff: led.filter(successorKnown).length, noTarget: [...noTarget] };
 }
