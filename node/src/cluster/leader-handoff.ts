@@ -32,30 +32,24 @@ export interface HandoffReport {
 
 /**
  * Asks every group this node leads to transfer its leadership, then waits until another member leads
- * each of them (as this replica hears from its successor) or `timeoutMs` passed.
+ * each of them (as this replica hears from its successor), the core abandoned the transfer (its
+ * target did not take over within an election timeout: it may be down too), or `timeoutMs` passed.
  */
 export async function handOffLeaderships(groups: HostedGroup[], timeoutMs: number): Promise<HandoffReport> {
   const led = groups.filter((g) => g.isLeader);
-  const noTarget = new Set<string>();
-  // A transfer the core abandoned (its target did not catch up within an election timeout) is asked again.
-  const ask = (g: HostedGroup): void => {
-    const s = g.driver.core.status();
-    if (s.role !== 'leader' || s.leadTransferee !== NO_NODE) return;
-    const to = handoffTarget(s);
-    if (to === null) noTarget.add(g.groupId);
+  const noTarget: string[] = [];
+  const asked: HostedGroup[] = [];
+  for (const g of led) {
+    const to = handoffTarget(g.driver.core.status());
+    if (to === null) noTarget.push(g.groupId);
     else {
-      noTarget.delete(g.groupId);
       g.driver.transferLeader(to);
+      asked.push(g);
     }
-  };
-  led.forEach(ask);
-  const successorKnown = (g: HostedGroup) => !g.isLeader && g.leaderMember !== NO_NODE;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const waiting = led.filter((g) => !noTarget.has(g.groupId) && !successorKnown(g));
-    if (waiting.length === 0 || Date.now() >= deadline) break;
-    await sleep(HANDOFF_POLL_MS);
-    waiting.forEach(ask);
   }
-  return { led: led.length, handedOff: led.filter(successorKnown).length, noTarget: [...noTarget] };
+  const successorKnown = (g: HostedGroup) => !g.isLeader && g.leaderMember !== NO_NODE;
+  const abandoned = (g: HostedGroup) => g.isLeader && g.driver.core.status().leadTransferee === NO_NODE;
+  const deadline = Date.now() + timeoutMs;
+  while (asked.some((g) => !successorKnown(g) && !abandoned(g)) && Date.now() < deadline) await sleep(HANDOFF_POLL_MS);
+  return { led: led.length, handedOff: led.filter(successorKnown).length, noTarget };
 }
