@@ -86,6 +86,7 @@ describe('rolling restart on the emulator', { timeout: 300_000 }, () => {
     const uidsBefore = new Map(podObjects().map((p) => [p.metadata.name, p.metadata.uid]));
     const oldRevision = (await client.get('StatefulSet', NS, NAME)).status as any;
     let resumedAtMs = Infinity;
+    let metaLeader = '';
 
     // Light write load through whichever pod answers; only acknowledged ids count.
     const acked: number[] = [];
@@ -125,7 +126,9 @@ describe('rolling restart on the emulator', { timeout: 300_000 }, () => {
       expect(maxDown).toBe(0);
       expect(await events('MemberRestarted')).toEqual([]);
 
-      // Resumed: the operator restarts the three pods, one at a time.
+      // Resumed: the operator restarts the three pods, one at a time, the meta leader last.
+      metaLeader = (await podCall('roll-0', 'GET', '/v1/status')).json.metaLeader;
+      expect(PODS).toContain(metaLeader);
       resumedAtMs = Date.now();
       await client.patch('VectorCluster', NS, NAME, { metadata: { annotations: { [ROLLOUT_PAUSED_ANNOTATION]: null } } });
       const finished = await waitFor(async () => {
@@ -151,6 +154,7 @@ describe('rolling restart on the emulator', { timeout: 300_000 }, () => {
     expect(maxDown).toBe(1);
     const restarted = await events('MemberRestarted');
     expect(restarted).toHaveLength(3);
+    expect(restarted.map((m) => /Deleted pod (\S+)/.exec(m)?.[1])).toEqual([...PODS.filter((p) => p !== metaLeader).reverse(), metaLeader]);
     expect(await events('RolloutStarted')).toHaveLength(1);
     expect(await events('RolloutFinished')).toHaveLength(1);
 
