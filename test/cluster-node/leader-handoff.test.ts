@@ -15,9 +15,10 @@ function leaderStatus(progress: Record<string, { match: number; state: string }>
 }
 
 describe('handoffTarget', () => {
-  it('picks the most caught-up voter in replicate state, never itself, a learner or a probing follower', () => {
+  it('picks the most caught-up voter, one in replicate state before a probed one, never itself or a learner', () => {
     expect(handoffTarget(leaderStatus({ a: { match: 10, state: 'replicate' }, b: { match: 8, state: 'replicate' }, c: { match: 10, state: 'replicate' } }))).toBe('c');
     expect(handoffTarget(leaderStatus({ a: { match: 10, state: 'replicate' }, b: { match: 10, state: 'probe' }, c: { match: 4, state: 'replicate' } }))).toBe('c');
+    expect(handoffTarget(leaderStatus({ a: { match: 10, state: 'replicate' }, b: { match: 7, state: 'probe' }, c: { match: 9, state: 'probe' } }))).toBe('c');
     expect(handoffTarget(leaderStatus({ a: { match: 10, state: 'replicate' }, b: { match: 10, state: 'replicate' } }, ['a']))).toBeNull();
     expect(handoffTarget(leaderStatus({ a: { match: 10, state: 'replicate' } }))).toBeNull();
   });
@@ -29,7 +30,8 @@ describe('leader handoff on close', { timeout: 60_000 }, () => {
 
   it('the meta and shard leader closes: both groups have another leader the moment close() returns', async () => {
     // Long election timeouts (3 s): without a handoff, the others would wait that long for a leader.
-    nodes = new ThreeNodes(() => ({ electionTicks: 60 }));
+    const lines: string[] = [];
+    nodes = new ThreeNodes((id) => ({ electionTicks: 60, log: (l) => lines.push(`${id} ${l}`) }));
     await nodes.startAll();
     const groupId = await nodes.create('docs', { dimension: 2, metric: 'l2', hnsw: { m: 8, efConstruction: 32, efSearch: 16 } });
     const leader = await waitFor('one node leading meta and the shard', async () => {
@@ -46,8 +48,9 @@ describe('leader handoff on close', { timeout: 60_000 }, () => {
     await nodes.stop(leader.nodeId);
     const after = rest.map((n) => n.groupStatuses().filter((g) => g.groupId === 'meta' || g.groupId === groupId).map((g) => [g.groupId, g.leader]));
     for (const groups of after) {
-      for (const [, l] of groups) expect(l, JSON.stringify(after)).not.toBe('');
-      for (const [, l] of groups) expect(l).not.toBe(leader.nodeId);
+      const why = `${JSON.stringify(after)}\n${lines.filter((l) => /transfer|handed|became|TimeoutNow/.test(l)).slice(-30).join('\n')}`;
+      for (const [, l] of groups) expect(l, why).not.toBe('');
+      for (const [, l] of groups) expect(l, why).not.toBe(leader.nodeId);
     }
   });
 });

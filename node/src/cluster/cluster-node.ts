@@ -24,6 +24,7 @@ import { remainingMs, sleep } from '../util/deadline.js';
 import { GroupAdmin } from './group-admin.js';
 import { GroupHost } from './group-host.js';
 import { handOffLeaderships } from './leader-handoff.js';
+import { NO_REMEMBERED_PEERS, parseRememberedPeers, peerAddresses, serializeRememberedPeers, type RememberedPeers } from './peer-addresses.js';
 import { MoveExecutor } from './move-executor.js';
 import { activeMoves, underReplicated, type DrainRecord, type MoveRecord } from './moves.js';
 import { moveRequestOf, type MoveApiRequest } from './move-requests.js';
@@ -270,7 +271,8 @@ export class ClusterNode {
   }
 
   private addressOf(nodeId: string): string | undefined {
-    return this.announced.get(nodeId) ?? this.meta.state.nodes[nodeId]?.grpcAddress ?? this.opts.peers.find((p) => p.id === nodeId)?.grpcAddress ?? this.rememberedPeers.get(nodeId);
+    if (nodeId === this.opts.nodeId) return this.opts.advertise.grpcAddress;
+    return this.currentPeers().get(nodeId);
   }
 
   private selfRecord(): NodeRecord {
@@ -471,8 +473,8 @@ export class ClusterNode {
     this.reconciling = this.reconciling.then(() => this.reconcileShards()).catch((e: unknown) => this.log(`reconciling shard replicas failed: ${String(e)}`));
   }
 
-  /** Addresses remembered from before a restart (lowest priority: the meta state and announcements win). */
-  private readonly rememberedPeers = new Map<string, string>();
+  /** Addresses saved at the last run (peers.json), with the meta applied index they were saved at. */
+  private rememberedPeers: RememberedPeers = NO_REMEMBERED_PEERS;
   private peersWriteTimer: NodeJS.Timeout | null = null;
   private lastPeersWritten = '';
 
@@ -480,9 +482,8 @@ export class ClusterNode {
     const file = path.join(this.opts.dataDir, PEER_ADDRESSES_FILE);
     if (!(await this.disk.exists(file))) return;
     try {
-      const saved = JSON.parse(new TextDecoder().decode(await this.disk.readFile(file))) as Record<string, string>;
-      for (const [id, address] of Object.entries(saved)) if (typeof address === 'string' && id !== this.opts.nodeId) this.rememberedPeers.set(id, address);
-      this.lastPeersWritten = JSON.stringify(saved);
+      this.rememberedPeers = parseRememberedPeers(new TextDecoder().decode(await this.disk.readFile(file)), this.opts.nodeId);
+      this.lastPeersWritten = JSON.stringify([...this.rememberedPeers.addresses].sort());
     } catch {
       this.log(`${file} is unreadable; peers are learned again from the cluster`);
     }
@@ -490,24 +491,24 @@ export class ClusterNode {
 
   /** Saves the peer addresses soon after they change (a lost write only costs a slower restart). */
   private rememberPeers(peers: Map<string, string>): void {
-    const json = JSON.stringify(Object.fromEntries([...peers].sort()));
+    const json = JSON.stringify([...peers].sort());
     if (json === this.lastPeersWritten || this.peersWriteTimer || this.closed) return;
     this.peersWriteTimer = setTimeout(() => {
       this.peersWriteTimer = null;
-      const now = JSON.stringify(Object.fromEntries([...this.currentPeers()].sort()));
+      const current = this.currentPeers();
+      const now = JSON.stringify([...current].sort());
       if (now === this.lastPeersWritten || this.closed) return;
       this.lastPeersWritten = now;
-      void this.disk.writeFileAtomic(path.join(this.opts.dataDir, PEER_ADDRESSES_FILE), new TextEncoder().encode(now)).catch((e: unknown) => this.log(`saving peer addresses failed: ${String(e)}`));
+      const text = serializeRememberedPeers(current, this.metaGroup?.driver.applied ?? 0);
+      void this.disk.writeFileAtomic(path.join(this.opts.dataDir, PEER_ADDRESSES_FILE), new TextEncoder().encode(text)).catch((e: unknown) => this.log(`saving peer addresses failed: ${String(e)}`));
     }, PEER_ADDRESSES_WRITE_DELAY_MS);
   }
 
   private currentPeers(): Map<string, string> {
-    // Remembered addresses bridge a restart only until the meta state (the truth) is back.
-    const peers = new Map<string, string>(Object.keys(this.meta.state.nodes).length === 0 ? this.rememberedPeers : []);
-    for (const p of this.opts.peers) if (p.id !== this.opts.nodeId) peers.set(p.id, p.grpcAddress);
-    for (const n of Object.values(this.meta.state.nodes)) if (n.id !== this.opts.nodeId) peers.set(n.id, n.grpcAddress);
-    for (const [id, address] of this.announced) peers.set(id, address);
-    return peers;
+    return peerAddresses({
+      selfId: this.opts.nodeId, fixed: this.opts.peers, metaNodes: Object.values(this.meta.state.nodes), metaApplied: this.metaGroup?.driver.applied ?? 0,
+      announced: this.announced, remembered: this.rememberedPeers,
+    });
   }
 
   private updatePeers(): void {

@@ -10,13 +10,18 @@ import type { HostedGroup } from './hosted-group.js';
 /** Poll interval while waiting for the transfers to finish. */
 const HANDOFF_POLL_MS = 20;
 
-/** The voter to hand a leader's group to: the most caught-up one in replicate state (null when none). */
+/**
+ * The voter to hand a leader's group to: the most caught-up one, preferring those the leader streams
+ * to (replicate state) over those it probes (null when the group has no other voter). The leader
+ * catches the target up before it hands over, so a probed one still works, only slower.
+ */
 export function handoffTarget(s: RaftStatus): string | null {
-  let best: { id: string; match: number } | null = null;
+  let best: { id: string; streaming: boolean; match: number } | null = null;
   for (const id of [...s.conf.voters].sort()) {
     const pr = s.progress[id];
-    if (id === s.id || !pr || pr.state !== 'replicate') continue;
-    if (!best || pr.match > best.match) best = { id, match: pr.match };
+    if (id === s.id || !pr) continue;
+    const c = { id, streaming: pr.state === 'replicate', match: pr.match };
+    if (!best || (c.streaming && !best.streaming) || (c.streaming === best.streaming && c.match > best.match)) best = c;
   }
   return best?.id ?? null;
 }
@@ -26,7 +31,7 @@ export interface HandoffReport {
   led: number;
   /** Of those, led by another member when the handoff ended. */
   handedOff: number;
-  /** Led groups that had no follower to take over (a group of one, or none caught up). */
+  /** Led groups that have no other voter to take over. */
   noTarget: string[];
 }
 
