@@ -177,5 +177,19 @@ describe('rolling restart on the emulator', { timeout: 300_000 }, () => {
     expect(acked.length).toBeGreaterThan(10);
     const got = await podCall('roll-1', 'POST', '/collections/docs/points', { ids: acked });
     expect(got.json.result.map((p: any) => p.id).sort((a: number, b: number) => a - b)).toEqual(acked);
+
+    // The pod restarted first now loses its machine: no clean shutdown, a new IP, and its peers have
+    // all moved since its last clean stop. It comes back, finds them, and serves every write.
+    const crashed = restarted.length > 0 ? /Deleted pod (\S+)/.exec(restarted[0])![1] : 'roll-2';
+    const oldUid = podObjects().find((p) => p.metadata.name === crashed).metadata.uid;
+    await client.request('DELETE', `/api/v1/namespaces/${NS}/pods/${crashed}`, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 });
+    await waitFor(async () => {
+      const p = podObjects().find((x) => x.metadata.name === crashed);
+      if (!p || p.metadata.uid === oldUid || !isUp(p)) return false;
+      const s = await podCall(crashed, 'GET', '/v1/status').catch(() => undefined);
+      return s?.json?.clusterId === clusterId && s.json.joined && s.json.groups?.every((g: any) => g.leader) && s.json.members?.length === 3;
+    }, 90_000, 250, `${crashed} back after a force delete`).catch(async (e) => { throw new Error(`${String(e)}: ${await debug()}`); });
+    const again = await podCall(crashed, 'POST', '/collections/docs/points', { ids: acked });
+    expect(again.json.result.map((p: any) => p.id).sort((a: number, b: number) => a - b)).toEqual(acked);
   });
 });
