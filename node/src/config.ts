@@ -87,6 +87,8 @@ export interface NodeConfig {
   nodeSuspectAfterMs: number;
   /** ... and dead after this long: its replicas are re-created on other nodes. */
   nodeDeadAfterMs: number;
+  /** Cluster mode: on SIGTERM, how long the node waits for the groups it leads to take a new leader before it stops (0: no handoff). */
+  leaderHandoffMs: number;
 }
 
 export interface PeerConfig {
@@ -154,6 +156,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   rebalanceOnJoin: true,
   nodeSuspectAfterMs: 10_000,
   nodeDeadAfterMs: 300_000,
+  leaderHandoffMs: 2_000,
 };
 
 /** Environment variables a node reads (documented in README "Configuration"). */
@@ -197,6 +200,7 @@ export const ENV_KEYS = {
   rebalanceOnJoin: 'JADE_REBALANCE_ON_JOIN',
   nodeSuspectAfterMs: 'JADE_NODE_SUSPECT_AFTER_MS',
   nodeDeadAfterMs: 'JADE_NODE_DEAD_AFTER_MS',
+  leaderHandoffMs: 'JADE_LEADER_HANDOFF_MS',
 } as const;
 
 export class ConfigError extends Error {}
@@ -291,6 +295,7 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     rebalanceOnJoin: oneOf('rebalanceOnJoin', get('rebalanceOnJoin'), ['true', 'false'] as const, d.rebalanceOnJoin ? 'true' : 'false') === 'true',
     nodeSuspectAfterMs: int('nodeSuspectAfterMs', get('nodeSuspectAfterMs'), d.nodeSuspectAfterMs, 1_000, 24 * 3600_000),
     nodeDeadAfterMs: int('nodeDeadAfterMs', get('nodeDeadAfterMs'), d.nodeDeadAfterMs, 1_000, 7 * 24 * 3600_000),
+    leaderHandoffMs: int('leaderHandoffMs', get('leaderHandoffMs'), d.leaderHandoffMs, 0, 60_000),
   };
   if (config.limits.indexBacklogMax < config.limits.batchPointsMax) {
     throw new ConfigError(`indexBacklogMax (${config.limits.indexBacklogMax}) must be at least batchPointsMax (${config.limits.batchPointsMax}), or a full batch could never be written`);

@@ -3,10 +3,17 @@
 import os from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { startOperator } from './operator.js';
+import { ROLLOUT_SETTLE_MS } from './reconcile/rollout.js';
 
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  return n;
+}
+
+function milliseconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 3_600_000) throw new InvalidArgumentError('must be a number of milliseconds (0-3600000)');
   return n;
 }
 
@@ -20,10 +27,11 @@ const program = new Command()
   .option('--leader-election-namespace <ns>', 'namespace of the leader election Lease')
   .option('--lease-name <name>', 'name of the leader election Lease', 'jadevectordb-operator')
   .option('--identity <id>', 'this replica\'s name in the Lease (default: $POD_NAME or hostname-pid)')
+  .option('--rollout-settle-ms <ms>', 'rolling restart: how long every member must have rejoined before the next pod restarts', milliseconds, ROLLOUT_SETTLE_MS)
   .parse();
 
 const opts = program.opts<{
-  kubeconfig?: string; namespace?: string; metricsPort: number; metricsHost: string; leaderElectionNamespace?: string; leaseName: string; identity?: string;
+  kubeconfig?: string; namespace?: string; metricsPort: number; metricsHost: string; leaderElectionNamespace?: string; leaseName: string; identity?: string; rolloutSettleMs: number;
 }>();
 const identity = opts.identity ?? process.env.POD_NAME ?? `${os.hostname()}-${process.pid}`;
 const leaseNamespace = opts.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? opts.namespace ?? 'default';
@@ -36,6 +44,7 @@ const operator = await startOperator({
   leaseName: opts.leaseName,
   metricsPort: opts.metricsPort,
   metricsHost: opts.metricsHost,
+  controller: { rolloutSettleMs: opts.rolloutSettleMs },
 });
 
 let stopping = false;

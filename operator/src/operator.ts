@@ -25,7 +25,7 @@ export interface OperatorOptions {
   metricsPort?: number;
   metricsHost?: string;
   informer?: Partial<Omit<InformerOptions, 'kind' | 'namespace' | 'labelSelector'>>;
-  controller?: Partial<Pick<ControllerOptions, 'requeueSettlingMs' | 'requeueRunningMs' | 'workers' | 'nodeStatus'>>;
+  controller?: Partial<Pick<ControllerOptions, 'requeueSettlingMs' | 'requeueRunningMs' | 'workers' | 'nodeStatus' | 'rolloutSettleMs'>>;
   log?: (m: string) => void;
 }
 

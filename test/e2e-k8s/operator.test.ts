@@ -1,7 +1,8 @@
 // End-to-end on the Kubernetes API emulator: the real operator (client-node, informers, Lease election)
 // reconciles VectorClusters whose pods are real JadeVectorDB node processes on 127.0.0.x. It checks
 // create → owned children → the operator bootstraps one cluster that every pod joins (a point written through
-// one pod is read through every other) → Ready, scale 3 → 5 (new pods join), blocked scale-down, CEL rejections, healing of
+// one pod is read through every other) → Ready, scale 3 → 5 (new pods join), blocked scale-down, a rolling
+// restart after the membership changed, CEL rejections, healing of
 // watch faults without a missed change, leader failover between two operators, and delete → cleanup.
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -20,7 +21,7 @@ const NS = 'default';
 const FAST = {
   leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300,
   informer: { resyncMs: 20_000, watchdogMs: 1500, backoffBaseMs: 50, backoffMaxMs: 1000, watchTimeoutSeconds: 60 },
-  controller: { requeueSettlingMs: 300, requeueRunningMs: 2000 },
+  controller: { requeueSettlingMs: 300, requeueRunningMs: 2000, rolloutSettleMs: 1000 },
 };
 
 let emu: Emulator;
@@ -243,6 +244,26 @@ describe('operator on the emulator', { timeout: 150_000 }, () => {
     expect(reasons.join('\n')).toMatch(/below the replication factor|not ready: alpha-2/);
     await waitPhase('alpha', 'Running', 3, 60_000);
     expect(condition(await getCluster('alpha'), 'Degraded')).toMatchObject({ status: 'False' });
+  });
+
+  it('rolls a changed pod template one pod at a time after the scale-down and the volume loss (every member replays its membership changes)', async () => {
+    // The meta and shard groups' logs hold membership changes past their snapshots (5 → 3, a new
+    // incarnation): each restarted node must come back with the current voters, not its snapshot's.
+    const before = await getCluster('alpha');
+    const uids = new Map(emu.list(`/api/v1/namespaces/${NS}/pods`).filter((p: any) => p.metadata.name.startsWith('alpha-')).map((p: any) => [p.metadata.name, p.metadata.uid]));
+    await client.patch('VectorCluster', NS, 'alpha', { spec: { resources: { requests: { memory: '256Mi' } } } });
+    const done = await waitFor(async () => {
+      const c = await getCluster('alpha');
+      const r = c?.status?.rollout;
+      return r && r.done === 3 && r.total === 3 && r.waiting === '' && condition(c, 'Progressing')?.status === 'False' && c!.status!.phase === 'Running' ? c : undefined;
+    }, 120_000, 200, 'rollout 3/3, Running').catch(async (e) => { throw new Error(`${String(e)}: ${JSON.stringify((await getCluster('alpha'))?.status?.rollout)}\n${logs.slice(-20).join('\n')}`); });
+    for (const p of emu.list(`/api/v1/namespaces/${NS}/pods`).filter((x: any) => x.metadata.name.startsWith('alpha-'))) expect(p.metadata.uid).not.toBe(uids.get(p.metadata.name));
+    for (const pod of ['alpha-0', 'alpha-1', 'alpha-2']) {
+      const s = await podCall(pod, 'GET', '/v1/status');
+      expect(s.json, pod).toMatchObject({ clusterId: before!.status!.clusterId, joined: true });
+      expect((await podCall(pod, 'GET', '/collections/docs/points/7')).json?.result?.payload, pod).toEqual({ via: 'alpha-0' });
+    }
+    expect(done.status!.clusterId).toBe(before!.status!.clusterId);
   });
 
   it('the API server rejects invalid specs with the CEL message', async () => {

@@ -81,6 +81,8 @@ describe('helm chart jadevectordb-operator', () => {
     expect(verbsOf('vectorclusters')).toEqual(['get', 'list', 'patch', 'watch']);
     expect(verbsOf('vectorclusters/status')).toEqual(['get', 'patch']);
     expect(verbsOf('statefulsets')).toEqual(['create', 'get', 'list', 'patch', 'watch']);
+    // The rolling restart deletes pods; nothing else of a pod is written.
+    expect(verbsOf('pods')).toEqual(['delete', 'get', 'list', 'watch']);
     expect(verbsOf('leases')).toEqual([]);
     const leader = find(docs, 'Role', 'rel-jadevectordb-operator-leader-election');
     expect(leader.metadata.namespace).toBe('jade-system');

@@ -221,6 +221,28 @@ describe('StatefulSet with real pod processes', { timeout: 60_000 }, () => {
     for (const p of emu.list(`/api/v1/namespaces/${ns}/pods`)) expect(p.metadata.annotations).toEqual({ rev: '2' });
   });
 
+  it('OnDelete: a new template replaces no pod; a deleted pod comes back from it; currentRevision stays behind', async () => {
+    await apps.patchNamespacedStatefulSet({ namespace: ns, name: 'web', body: { spec: { updateStrategy: { type: 'OnDelete', rollingUpdate: null } } } }, mergePatch);
+    const uids = new Map(emu.list(`/api/v1/namespaces/${ns}/pods`).map((p) => [p.metadata.name, p.metadata.uid]));
+    const before = emu.get(`/apis/apps/v1/namespaces/${ns}/statefulsets/web`).status;
+    await apps.patchNamespacedStatefulSet({ namespace: ns, name: 'web', body: { spec: { template: { metadata: { annotations: { rev: '3' } } } } } }, mergePatch);
+    await waitFor(() => emu.get(`/apis/apps/v1/namespaces/${ns}/statefulsets/web`).status.updateRevision !== before.updateRevision, 5000, 20, 'new update revision');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(new Map(emu.list(`/api/v1/namespaces/${ns}/pods`).map((p) => [p.metadata.name, p.metadata.uid]))).toEqual(uids);
+    expect(emu.get(`/apis/apps/v1/namespaces/${ns}/statefulsets/web`).status).toMatchObject({ updatedReplicas: 0, currentRevision: before.currentRevision });
+    for (const name of ['web-2', 'web-1', 'web-0']) {
+      await core.deleteNamespacedPod({ namespace: ns, name });
+      await waitFor(() => {
+        const p = emu.get(`/api/v1/namespaces/${ns}/pods/${name}`);
+        return p && p.metadata.uid !== uids.get(name) && isReady(p);
+      }, 45_000, 20, `${name} recreated`);
+    }
+    const after = emu.get(`/apis/apps/v1/namespaces/${ns}/statefulsets/web`).status;
+    expect(after).toMatchObject({ updatedReplicas: 3, readyReplicas: 3, currentRevision: before.currentRevision });
+    for (const p of emu.list(`/api/v1/namespaces/${ns}/pods`)) expect(p.metadata.labels['controller-revision-hash']).toBe(after.updateRevision);
+    await apps.patchNamespacedStatefulSet({ namespace: ns, name: 'web', body: { spec: { updateStrategy: { type: 'RollingUpdate' } } } }, mergePatch);
+  });
+
   it('scales down from the highest ordinal and deletes scaled-down PVCs (whenScaled: Delete)', async () => {
     const order: string[] = [];
     const record = (): void => {

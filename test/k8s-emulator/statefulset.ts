@@ -1,6 +1,6 @@
 // StatefulSet controller: ordinal pods <sts>-0..N-1 (OrderedReady or Parallel), one PVC per
 // volumeClaimTemplate per ordinal, scale-down from the highest ordinal, PVC retention policy,
-// rolling update by template revision hash (highest ordinal first, one at a time) and status.
+// rolling update by template revision hash (highest ordinal first, one at a time), OnDelete, and status.
 import { createHash } from 'node:crypto';
 import { ApiError } from './errors.js';
 import { canonicalJson } from './patch.js';
@@ -271,7 +271,10 @@ export class StatefulSetController {
     const ready = all.filter(isPodReady).length;
     const updated = all.filter((p) => p.metadata.labels?.['controller-revision-hash'] === updateRevision).length;
     let currentRevision: string = sts.status?.currentRevision ?? updateRevision;
-    const rolloutDone = updated === replicas && all.length === replicas && ready === replicas;
+    // As the real controller (completeRollingUpdate): only RollingUpdate moves currentRevision; with
+    // OnDelete it stays at the revision the set started from.
+    const rollingUpdate = (sts.spec.updateStrategy?.type ?? 'RollingUpdate') === 'RollingUpdate';
+    const rolloutDone = rollingUpdate && updated === replicas && all.length === replicas && ready === replicas;
     if (rolloutDone) currentRevision = updateRevision;
     const current = all.filter((p) => p.metadata.labels?.['controller-revision-hash'] === currentRevision).length;
     const status = {

@@ -23,6 +23,8 @@ import { wireBool, wireInt, wireObject } from '../util/wire-args.js';
 import { remainingMs, sleep } from '../util/deadline.js';
 import { GroupAdmin } from './group-admin.js';
 import { GroupHost } from './group-host.js';
+import { handOffLeaderships } from './leader-handoff.js';
+import { NO_REMEMBERED_PEERS, parseRememberedPeers, peerAddresses, serializeRememberedPeers, type RememberedPeers } from './peer-addresses.js';
 import { MoveExecutor } from './move-executor.js';
 import { activeMoves, underReplicated, type DrainRecord, type MoveRecord } from './moves.js';
 import { planRebalance, type RebalancePlan } from './rebalance.js';
@@ -111,6 +113,8 @@ export interface ClusterOptions {
   group: RaftGroupOptions;
   /** How long a write may wait for a leader (elections, forwarding) before 503, when the request names no deadline. */
   leaderWaitMs: number;
+  /** How long close() waits for the groups this node leads to take another leader (0: no handoff). */
+  leaderHandoffMs: number;
   defaults: ClusterDefaults;
   faultHooksEnabled: boolean;
   /** Rebalance replicas when a new node joins (default true). */
@@ -137,6 +141,7 @@ export const CLUSTER_DEFAULTS = {
   electionTicks: 10,
   heartbeatTicks: 1,
   leaderWaitMs: 5_000,
+  leaderHandoffMs: 2_000,
   group: RAFT_GROUP_DEFAULTS,
   defaults: { shardNumber: 1, replicationFactor: null, writeConsistency: 'majority' } as ClusterDefaults,
 };
@@ -286,7 +291,8 @@ export class ClusterNode {
   }
 
   private addressOf(nodeId: string): string | undefined {
-    return this.announced.get(nodeId) ?? this.meta.state.nodes[nodeId]?.grpcAddress ?? this.opts.peers.find((p) => p.id === nodeId)?.grpcAddress ?? this.rememberedPeers.get(nodeId);
+    if (nodeId === this.opts.nodeId) return this.opts.advertise.grpcAddress;
+    return this.currentPeers().get(nodeId);
   }
 
   private selfRecord(): NodeRecord {
@@ -520,8 +526,8 @@ export class ClusterNode {
     this.reconciling = this.reconciling.then(() => this.reconcileShards()).catch((e: unknown) => this.log(`reconciling shard replicas failed: ${String(e)}`));
   }
 
-  /** Addresses remembered from before a restart (lowest priority: the meta state and announcements win). */
-  private readonly rememberedPeers = new Map<string, string>();
+  /** Addresses saved at the last run (peers.json), with the meta applied index they were saved at. */
+  private rememberedPeers: RememberedPeers = NO_REMEMBERED_PEERS;
   private peersWriteTimer: NodeJS.Timeout | null = null;
   private lastPeersWritten = '';
 
@@ -529,9 +535,8 @@ export class ClusterNode {
     const file = path.join(this.opts.dataDir, PEER_ADDRESSES_FILE);
     if (!(await this.disk.exists(file))) return;
     try {
-      const saved = JSON.parse(new TextDecoder().decode(await this.disk.readFile(file))) as Record<string, string>;
-      for (const [id, address] of Object.entries(saved)) if (typeof address === 'string' && id !== this.opts.nodeId) this.rememberedPeers.set(id, address);
-      this.lastPeersWritten = JSON.stringify(saved);
+      this.rememberedPeers = parseRememberedPeers(new TextDecoder().decode(await this.disk.readFile(file)), this.opts.nodeId);
+      this.lastPeersWritten = JSON.stringify([...this.rememberedPeers.addresses].sort());
     } catch {
       this.log(`${file} is unreadable; peers are learned again from the cluster`);
     }
@@ -539,24 +544,24 @@ export class ClusterNode {
 
   /** Saves the peer addresses soon after they change (a lost write only costs a slower restart). */
   private rememberPeers(peers: Map<string, string>): void {
-    const json = JSON.stringify(Object.fromEntries([...peers].sort()));
+    const json = JSON.stringify([...peers].sort());
     if (json === this.lastPeersWritten || this.peersWriteTimer || this.closed) return;
     this.peersWriteTimer = setTimeout(() => {
       this.peersWriteTimer = null;
-      const now = JSON.stringify(Object.fromEntries([...this.currentPeers()].sort()));
+      const current = this.currentPeers();
+      const now = JSON.stringify([...current].sort());
       if (now === this.lastPeersWritten || this.closed) return;
       this.lastPeersWritten = now;
-      void this.disk.writeFileAtomic(path.join(this.opts.dataDir, PEER_ADDRESSES_FILE), new TextEncoder().encode(now)).catch((e: unknown) => this.log(`saving peer addresses failed: ${String(e)}`));
+      const text = serializeRememberedPeers(current, this.metaGroup?.driver.applied ?? 0);
+      void this.disk.writeFileAtomic(path.join(this.opts.dataDir, PEER_ADDRESSES_FILE), new TextEncoder().encode(text)).catch((e: unknown) => this.log(`saving peer addresses failed: ${String(e)}`));
     }, PEER_ADDRESSES_WRITE_DELAY_MS);
   }
 
   private currentPeers(): Map<string, string> {
-    // Remembered addresses bridge a restart only until the meta state (the truth) is back.
-    const peers = new Map<string, string>(Object.keys(this.meta.state.nodes).length === 0 ? this.rememberedPeers : []);
-    for (const p of this.opts.peers) if (p.id !== this.opts.nodeId) peers.set(p.id, p.grpcAddress);
-    for (const n of Object.values(this.meta.state.nodes)) if (n.id !== this.opts.nodeId) peers.set(n.id, n.grpcAddress);
-    for (const [id, address] of this.announced) peers.set(id, address);
-    return peers;
+    return peerAddresses({
+      selfId: this.opts.nodeId, fixed: this.opts.peers, metaNodes: Object.values(this.meta.state.nodes), metaApplied: this.metaGroup?.driver.applied ?? 0,
+      announced: this.announced, remembered: this.rememberedPeers,
+    });
   }
 
   private updatePeers(): void {
@@ -1101,6 +1106,11 @@ export class ClusterNode {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Still serving Raft while the leaderships go, so each group elects its successor at once.
+    if (this.opts.leaderHandoffMs > 0) {
+      const r = await handOffLeaderships(this.host.all(), this.opts.leaderHandoffMs);
+      if (r.led > 0) this.log(`shutting down: handed ${r.handedOff} of ${r.led} leaderships to other members${r.noTarget.length ? ` (no caught-up follower for ${r.noTarget.join(', ')})` : ''}`);
+    }
     this.closed = true;
     this.duties?.stop();
     this.mover?.stop();

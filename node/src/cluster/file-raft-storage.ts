@@ -7,12 +7,13 @@
 //
 // Durability (what save() guarantees before it resolves, i.e. before the driver sends the
 // Ready's messages): the snapshot checkpoint, every entry (fdatasync by the WAL) and a changed
-// term or vote (tmp + fsync + rename + fsync dir) are on disk. A commit-index-only change is not
-// written — commit is recomputed from the leader — unless it commits a membership change: a node
-// rebuilds its membership at start from the snapshot plus the committed entries, so a durable
-// commit below a conf change it had applied would restart it with an older voter set (the
-// bootstrap node of a group founded alone would count itself a quorum, elect itself and answer
-// reads alone). With the commit written, a restarted node uses no older membership than it had.
+// term or vote (tmp + fsync + rename + fsync dir) are on disk. A commit-index-only change is
+// written only when the new commit covers a membership change: the core takes its voters from the
+// snapshot and re-applies the log up to the durable commit at start, so a membership change this
+// node applied before a restart must lie at or below that commit, or the node would campaign with
+// an older voter set (e.g. alone, as the founder of a group that has grown since). Otherwise commit
+// is recomputed from the leader and a stale value is safe. close() writes the final commit, so a
+// clean restart replays everything it had applied (its peers' latest addresses included).
 import path from 'node:path';
 import { JadeError, assert } from '../util/errors.js';
 import { readCheckpoint, writeCheckpoint } from '../storage/checkpoint.js';
@@ -27,8 +28,6 @@ import { NO_NODE } from '../raft/types.js';
 const SNAPSHOT_NAME = 'raft-snapshot';
 const HARD_STATE_FILE = 'hardstate.json';
 const ENTRY_HEADER_BYTES = 9; // type u8 + term u64
-/** Bytes of entries looked at per step when checking a commit advance for membership changes. */
-const CONF_SCAN_BYTES_MAX = 4 << 20;
 
 export interface FileRaftStorageOptions {
   disk: Disk;
@@ -77,18 +76,21 @@ export class FileRaftStorage implements DurableRaftStorage {
 
   /** Snapshot writes (our own and a leader's), WAL resets and truncations run one at a time. */
   private snapshotLock: Promise<unknown> = Promise.resolve();
+  /** The hard state as last written to disk. */
+  private durable: HardState;
+  /** Entries up to here were checked for membership changes (see save). */
+  private confScannedTo: number;
 
   private constructor(
     private readonly disk: Disk,
     private readonly dir: string,
     private readonly wal: Wal,
     private readonly mem: MemoryRaftStorage,
+    durable: HardState,
   ) {
-    this.scannedCommit = mem.hardStateNow().commit;
+    this.durable = { ...durable };
+    this.confScannedTo = Math.max(durable.commit, mem.firstIndex() - 1);
   }
-
-  /** The highest commit index whose entries were checked for membership changes. */
-  private scannedCommit: number;
 
   static async open(opts: FileRaftStorageOptions): Promise<FileRaftStorage> {
     const { disk, dir } = opts;
@@ -106,7 +108,7 @@ export class FileRaftStorage implements DurableRaftStorage {
       // A new directory: found the group (bootstrap snapshot at index 1) or wait to join.
       const mem = new MemoryRaftStorage(opts.bootstrap ?? { voters: [], learners: [] });
       const { wal } = await Wal.open(disk, path.join(dir, 'wal'), walOpts);
-      const s = new FileRaftStorage(disk, dir, wal, mem);
+      const s = new FileRaftStorage(disk, dir, wal, mem, mem.hardStateNow());
       const snap = mem.snapshot()!;
       if (snap.meta.index > 0) await s.writeSnapshot(snap);
       await wal.reset(snap.meta.index + 1);
@@ -131,12 +133,13 @@ export class FileRaftStorage implements DurableRaftStorage {
     } else {
       mem.append(kept);
     }
-    const hs: HardState = hasHardState ? parseJson<HardState>(await disk.readFile(hsPath), `raft hard state in ${dir}`) : { term: snapTerm, vote: NO_NODE, commit: snapIndex };
-    // The durable commit may lag (only term/vote changes are written) or, after a dropped tail,
-    // exceed the log; it is a hint that the leader corrects, so clamp it into the log.
+    const stored: HardState | null = hasHardState ? parseJson<HardState>(await disk.readFile(hsPath), `raft hard state in ${dir}`) : null;
+    const hs: HardState = stored ? { ...stored } : { term: snapTerm, vote: NO_NODE, commit: snapIndex };
+    // The durable commit may lag (see the top of this file) or, after a dropped tail, exceed the
+    // log; it is a hint that the leader corrects, so clamp it into the log.
     hs.commit = Math.min(Math.max(hs.commit, snapIndex), mem.lastIndex());
     mem.setHardState(hs);
-    return new FileRaftStorage(disk, dir, wal, mem);
+    return new FileRaftStorage(disk, dir, wal, mem, stored ?? { term: 0, vote: NO_NODE, commit: 0 });
   }
 
   /** Entries after the snapshot, or null when the WAL tail does not continue it. */
@@ -191,13 +194,19 @@ export class FileRaftStorage implements DurableRaftStorage {
       this.mem.append(batch.entries);
     }
     if (batch.hardState) {
-      const prev = this.mem.hardStateNow();
-      // Committed entries never change: each is looked at once, when the commit first passes it.
-      const commitsConfChange = batch.hardState.commit > this.scannedCommit && this.hasConfChangeIn(this.scannedCommit + 1, batch.hardState.commit);
-      this.scannedCommit = Math.max(this.scannedCommit, batch.hardState.commit);
-      if (batch.hardState.term !== prev.term || batch.hardState.vote !== prev.vote || commitsConfChange) await this.writeHardState(batch.hardState);
-      this.mem.setHardState(batch.hardState);
+      const hs = batch.hardState;
+      if (hs.term !== this.durable.term || hs.vote !== this.durable.vote || this.commitsMembershipChange(hs.commit)) await this.writeHardState(hs);
+      this.mem.setHardState(hs);
     }
+  }
+
+  /** Whether a membership change lies between the durable commit and `commit` (each entry is looked at once). */
+  private commitsMembershipChange(commit: number): boolean {
+    const from = Math.max(this.confScannedTo, this.durable.commit, this.mem.firstIndex() - 1) + 1;
+    const to = Math.min(commit, this.mem.lastIndex());
+    if (to < from) return false;
+    this.confScannedTo = to;
+    return this.mem.entries(from, to + 1, Number.MAX_SAFE_INTEGER).some((e) => e.type === 'confChange');
   }
 
   /**
@@ -234,8 +243,14 @@ export class FileRaftStorage implements DurableRaftStorage {
     return this.wal.sizeBytes();
   }
 
+  /** Writes the commit index if it moved since the last write (a clean stop), then closes the log. */
   async close(): Promise<void> {
-    await this.wal.close();
+    const hs = this.mem.hardStateNow();
+    try {
+      if (hs.commit !== this.durable.commit || hs.term !== this.durable.term || hs.vote !== this.durable.vote) await this.writeHardState(hs);
+    } finally {
+      await this.wal.close();
+    }
   }
 
   private async writeSnapshot(snap: Snapshot): Promise<void> {
@@ -244,19 +259,6 @@ export class FileRaftStorage implements DurableRaftStorage {
 
   private async writeHardState(hs: HardState): Promise<void> {
     await this.disk.writeFileAtomic(path.join(this.dir, HARD_STATE_FILE), encoder.encode(JSON.stringify(hs)));
-  }
-
-  /** Whether the log holds a membership change in [lo, hi] (indexes at or below the snapshot are covered by its conf). */
-  private hasConfChangeIn(lo: number, hi: number): boolean {
-    const from = Math.max(lo, this.mem.firstIndex());
-    const to = Math.min(hi, this.mem.lastIndex());
-    // Scanned in slices: entries() stops at a byte budget, and these entries are in memory already.
-    for (let i = from; i <= to; ) {
-      const slice = this.mem.entries(i, to + 1, CONF_SCAN_BYTES_MAX);
-      if (slice.length === 0) break;
-      if (slice.some((e) => e.type === 'confChange')) return true;
-      i = slice[slice.length - 1].index + 1;
-    }
-    return false;
+    this.durable = { ...hs };
   }
 }

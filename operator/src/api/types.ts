@@ -185,6 +185,17 @@ export const memberSchema = obj({
 }, 'State of one member pod.', { required: ['pod', 'ready'] });
 export type Member = Static<typeof memberSchema>;
 
+export const rolloutSchema = obj({
+  revision: str('The StatefulSet revision (pod template) the pods are being moved to.', { maxLength: 253 }),
+  done: int('Pods on that revision that have rejoined the cluster.', { minimum: 0 }),
+  total: int('Pods the StatefulSet has.', { minimum: 0 }),
+  current: str('The pod restarted last (empty before the first restart).', { maxLength: 253 }),
+  waiting: str('Why the rollout is not restarting a pod right now (empty once it is finished).', { maxLength: 1024 }),
+  paused: bool('The jadevectordb.io/rollout-paused annotation is "true": no pod is restarted.'),
+  rejoinedSince: str('Since when every member has been seen rejoined (the settle clock); empty while one has not.', { maxLength: 64 }),
+}, 'The rolling restart onto a changed pod template: one pod at a time, followers before the meta leader.', { required: ['revision', 'done', 'total', 'current', 'waiting', 'paused', 'rejoinedSince'] });
+export type RolloutStatus = Static<typeof rolloutSchema>;
+
 export const PHASES = ['Pending', 'Provisioning', 'Running', 'Scaling', 'Degraded', 'Failed', 'Terminating'] as const;
 export type Phase = (typeof PHASES)[number];
 
@@ -201,6 +212,7 @@ export const vectorClusterStatusSchema = obj({
   currentImage: str('Image the StatefulSet runs.', { maxLength: 512 }),
   bootstrapPod: str('The pod the operator asked to found the cluster (decided once, never by a race between pods).', { maxLength: 253 }),
   clusterId: str('The cluster id the nodes report once the cluster is founded.', { maxLength: 128 }),
+  rollout: rolloutSchema,
 }, 'Observed state of a JadeVectorDB cluster.');
 
 const objectMeta: Schema<Record<string, unknown>> = { type: 'object' };

@@ -255,7 +255,8 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
       selector: { matchLabels: selectorLabels(name) },
       // Parallel: a Raft group needs a quorum up before any member reports ready.
       podManagementPolicy: 'Parallel',
-      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } },
+      // The operator restarts the pods itself, one at a time once the cluster has settled (rollout.ts).
+      updateStrategy: { type: 'OnDelete' },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: spec.storage.pvcRetention.whenDeleted, whenScaled: spec.storage.pvcRetention.whenScaled },
       template: {
         metadata: { labels: podLabels, annotations: { ...spec.template.annotations, [CONFIG_HASH_ANNOTATION]: configHash } },

@@ -46,6 +46,8 @@ export interface ControllerOptions {
   /** Drains and removes a member through a node's admin API (tests replace them). */
   drainMember?: (baseUrl: string, apiKey: string | undefined, nodeId: string) => Promise<AdminResult>;
   removeMember?: (baseUrl: string, apiKey: string | undefined, nodeId: string) => Promise<AdminResult>;
+  /** Rolling restart: how long every member must have been rejoined before the next pod restarts (default ROLLOUT_SETTLE_MS). */
+  rolloutSettleMs?: number;
 }
 
 const CHILD_KIND_NAMES: Record<ChildKind, string> = {
@@ -205,6 +207,7 @@ export class ClusterController {
       generatedApiKey: randomBytes(24).toString('base64url'),
       generatedClusterSecret: randomBytes(32).toString('base64url'),
       now: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      ...(this.opts.rolloutSettleMs !== undefined ? { rolloutSettleMs: this.opts.rolloutSettleMs } : {}),
     };
     return { observed, apiKey };
   }
@@ -272,6 +275,10 @@ export class ClusterController {
           this.refusals.set(key(cluster), refusals);
           break;
         }
+        case 'restartMember':
+          await client.delete('Pod', ns, action.pod);
+          await events.record(involved, 'Normal', 'MemberRestarted', `Deleted pod ${action.pod} (every member had rejoined and settled); the StatefulSet recreates it from revision ${action.revision}`);
+          break;
         case 'event':
           await events.record(involved, action.eventType, action.reason, action.message);
           break;

@@ -1,6 +1,6 @@
 // Reads a member's self-reported state from its GET /v1/status (api-key header). Any failure becomes a
 // report the planner shows in the member's message; it never fails the reconcile.
-import type { NodeStatus, NodeStatusReport } from './plan.js';
+import type { GroupReport, NodeStatus, NodeStatusReport } from './plan.js';
 
 export const NODE_STATUS_TIMEOUT_MS = 2000;
 
@@ -37,8 +37,20 @@ export async function fetchNodeStatus(baseUrl: string, apiKey: string | undefine
       status.underReplicated = { count: under.count, groups: Array.isArray(under.groups) ? under.groups.filter((g): g is string => typeof g === 'string') : [] };
     }
     if (typeof s.metaLeader === 'string' || s.metaLeader === null) status.metaLeader = s.metaLeader;
+    if (typeof s.memberId === 'string') status.memberId = s.memberId;
+    if (Array.isArray(s.groups)) status.groups = s.groups.flatMap((g) => groupReport(g));
     return { ok: true, status };
   } catch (e) {
     return { ok: false, error: String((e as Error).message ?? e) };
   }
+}
+
+function groupReport(raw: unknown): GroupReport[] {
+  const g = raw as Record<string, unknown> | null;
+  if (typeof g !== 'object' || g === null || typeof g.groupId !== 'string' || typeof g.commit !== 'number' || typeof g.applied !== 'number') return [];
+  const out: GroupReport = { groupId: g.groupId, role: typeof g.role === 'string' ? g.role : 'unknown', leader: typeof g.leader === 'string' ? g.leader : '', commit: g.commit, applied: g.applied };
+  if (typeof g.lag === 'object' && g.lag !== null) {
+    out.lag = Object.fromEntries(Object.entries(g.lag as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number'));
+  }
+  return [out];
 }

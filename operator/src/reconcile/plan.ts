@@ -14,6 +14,8 @@ import { reportedClusterId, reportedMeta } from './meta-view.js';
 import type { MemberDrain, MetaView } from './meta-view.js';
 import { scaleDownStep } from './scale-down.js';
 import type { ScaleDownStep } from './scale-down.js';
+import { ROLLOUT_PAUSED_ANNOTATION, ROLLOUT_SETTLE_MS, rolloutStep } from './rollout.js';
+import type { RolloutStep } from './rollout.js';
 
 export interface NodeStatus {
   version?: string;
@@ -37,6 +39,20 @@ export interface NodeStatus {
   metaDrains?: Record<string, MemberDrain>;
   /** Shard groups with a replica on a member that left or came back empty (the meta state's view). */
   underReplicated?: { count: number; groups: string[] };
+  /** This node's Raft member id (node#incarnation). */
+  memberId?: string;
+  /** The Raft groups this node hosts, as it reports them. */
+  groups?: GroupReport[];
+}
+export interface GroupReport {
+  groupId: string;
+  role: string;
+  /** Node id of the leader; '' when none is known. */
+  leader: string;
+  commit: number;
+  applied: number;
+  /** Leader only: entries each member's log is behind, by member id. */
+  lag?: Record<string, number>;
 }
 export type NodeStatusReport = { ok: true; status: NodeStatus } | { ok: false; error: string };
 
@@ -57,6 +73,8 @@ export interface Observed {
   now: string;
   /** The last refusal of a drain or remove the operator asked for, by pod (kept by the controller between reconciles). */
   refusals?: Record<string, { reason: string; message: string }>;
+  /** How long every member must have been rejoined before the rolling restart restarts the next pod (default ROLLOUT_SETTLE_MS). */
+  rolloutSettleMs?: number;
 }
 
 export interface ObjectRef { apiVersion: string; kind: string; namespace: string; name: string }
@@ -73,6 +91,8 @@ export type Action =
   | { type: 'drainMember'; pod: string }
   /** Take a drained node out of the cluster (DELETE /cluster/peer/{id}). */
   | { type: 'removeMember'; pod: string }
+  /** Delete a pod on an old revision: the StatefulSet (OnDelete) recreates it from the new template. */
+  | { type: 'restartMember'; pod: string; revision: string }
   | { type: 'event'; eventType: EventType; reason: string; message: string }
   | { type: 'updateStatus'; status: VectorClusterStatus };
 
@@ -121,7 +141,8 @@ function desiredChildren(cluster: VectorCluster, spec: DefaultedSpec, stsReplica
 function updatePatch(desired: KubeObject): Record<string, unknown> {
   const { apiVersion: _a, kind: _k, metadata, ...body } = desired;
   const patch: Record<string, unknown> = { metadata: { labels: metadata.labels, annotations: metadata.annotations, ownerReferences: metadata.ownerReferences }, ...body };
-  if (desired.kind === 'StatefulSet') patch.spec = { ...(body.spec as Record<string, unknown>), volumeClaimTemplates: undefined };
+  // rollingUpdate goes with the RollingUpdate strategy a set made by an older operator still has (null deletes it).
+  if (desired.kind === 'StatefulSet') patch.spec = { ...(body.spec as Record<string, unknown>), volumeClaimTemplates: undefined, updateStrategy: { type: 'OnDelete', rollingUpdate: null } };
   return JSON.parse(JSON.stringify(patch)) as Record<string, unknown>;
 }
 
@@ -227,7 +248,19 @@ export function plan(o: Observed): Action[] {
     event('Normal', 'DeletingVolume', `Deleting ${pvc.metadata.name}: ${podName} was drained and left the cluster, so the volume holds no replica`);
   }
 
-  const status = computeStatus(o, spec, { stsReplicas, joined, bootstrapPod, clusterId: clusterId ?? undefined, scaleDown, meta });
+  // Rolling restart onto a changed pod template, one pod at a time (the StatefulSet updates OnDelete).
+  const rollout = rolloutStep({
+    statefulSet: sts, podNames: Array.from({ length: stsReplicas }, (_, i) => `${name}-${i}`), pods: o.pods, nodeStatus: o.nodeStatus, meta,
+    clusterId: clusterId ?? undefined, previous: cluster.status?.rollout, paused: cluster.metadata.annotations?.[ROLLOUT_PAUSED_ANNOTATION] === 'true',
+    busy: scaleDown.pending ? 'the scale-down' : sts && spec.replicas > currentReplicas ? 'the scale-up' : undefined,
+    now: o.now, settleMs: o.rolloutSettleMs ?? ROLLOUT_SETTLE_MS,
+  });
+  const revision = rollout.status?.revision ?? '';
+  if (rollout.started) event('Normal', 'RolloutStarted', `Pods run an old pod template: restarting ${rollout.status!.total} members one at a time onto revision ${revision}`);
+  if (rollout.restart) actions.push({ type: 'restartMember', pod: rollout.restart, revision });
+  if (rollout.finished) event('Normal', 'RolloutFinished', `All ${rollout.status!.total} members run revision ${revision} and rejoined the cluster`);
+
+  const status = computeStatus(o, spec, { stsReplicas, joined, bootstrapPod, clusterId: clusterId ?? undefined, scaleDown, meta, rollout });
   if (status.phase === 'Running' && cluster.status?.phase !== 'Running') event('Normal', 'ClusterReady', `All ${status.readyReplicas} members are ready`);
   const degraded = status.conditions!.find((c) => c.type === 'Degraded')!;
   const wasDegraded = conditionIs(cluster.status, 'Degraded', 'True');
@@ -250,6 +283,7 @@ interface StatusInput {
   scaleDown?: ScaleDownStep;
   /** The membership the nodes report (undefined when none answered). */
   meta?: MetaView;
+  rollout?: RolloutStep;
 }
 
 /** Phase, conditions, members and counters from what was observed. Pure; unchanged conditions keep their times. */
@@ -312,6 +346,8 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
         ? { status: 'True', reason: 'ScalingUp', message: `scaling to ${spec.replicas} members (${existing} exist, ${readyReplicas} ready)` }
         : draining
           ? { status: 'True', reason: 'Draining', message: scaleDown!.progress }
+        : input.rollout?.active && input.rollout.status
+          ? { status: 'True', reason: 'RollingRestart', message: rolloutMessage(input.rollout.status) }
         : !rolloutDone
           ? { status: 'True', reason: 'RollingUpdate', message: 'rolling the StatefulSet one pod at a time' }
           : { status: 'False', reason: 'Stable', message: 'no changes in flight' },
@@ -350,6 +386,12 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
   if (bootstrapPod) status.bootstrapPod = bootstrapPod;
   const clusterId = input.clusterId ?? prev?.clusterId;
   if (clusterId) status.clusterId = clusterId;
+  const rollout = input.rollout ? input.rollout.status : prev?.rollout;
+  if (rollout) status.rollout = rollout;
   return status;
+}
+
+function rolloutMessage(r: NonNullable<VectorClusterStatus['rollout']>): string {
+  return `restarting members one at a time onto revision ${r.revision}: ${r.done}/${r.total} done${r.waiting ? `; ${r.waiting}` : ''}`;
 }
 
