@@ -411,3 +411,14 @@ describe('plan: Degraded follows the replication the nodes report', () => {
     expect(statusOf(healed)!.phase).toBe('Running');
   });
 });
+
+describe('plan: Progressing follows the rebalance the nodes report', () => {
+  it('a running rebalance (after a scale-up) is Progressing with reason Rebalancing until it is done', () => {
+    const done = settle(world(cluster({ replicas: 3 })));
+    const withRebalance = (state: string, movesInFlight: number) => Object.fromEntries(Object.entries(done.nodeStatus).map(([k, r]) => [k, r.ok ? { ok: true as const, status: { ...r.status, rebalance: { state, reason: 'node vc-3 joined', movesStarted: 2, movesInFlight } } } : r]));
+    const running = statusOf(plan({ ...done, nodeStatus: withRebalance('running', 1) }))!;
+    expect(running.conditions!.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'True', reason: 'Rebalancing', message: expect.stringMatching(/node vc-3 joined.*2 moves started, 1 in flight/) });
+    const finished = statusOf(plan({ ...done, nodeStatus: withRebalance('done', 0) })) ?? done.cluster.status!;
+    expect(finished.conditions!.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'False' });
+  });
+});

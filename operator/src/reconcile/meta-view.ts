@@ -16,6 +16,7 @@ export interface MetaView {
   /** The pod the report names as meta leader, if any. */
   leader: string | null;
   underReplicated?: { count: number; groups: string[] };
+  rebalance?: { state: string; reason: string; movesStarted: number; movesInFlight: number };
 }
 
 export function reportedClusterId(nodeStatus: Record<string, NodeStatusReport>): string | undefined {
@@ -29,5 +30,5 @@ export function reportedMeta(nodeStatus: Record<string, NodeStatusReport>): Meta
   if (reports.length === 0) return undefined;
   const fromLeader = reports.find((r) => r.metaLeader && r.nodeId === r.metaLeader);
   const best: NodeStatus = fromLeader ?? reports.reduce((a, b) => ((b.metaTerm ?? 0) > (a.metaTerm ?? 0) ? b : a));
-  return { members: new Set(best.metaMembers), drains: { ...best.metaDrains }, leader: best.metaLeader ?? null, ...(best.underReplicated ? { underReplicated: best.underReplicated } : {}) };
+  return { members: new Set(best.metaMembers), drains: { ...best.metaDrains }, leader: best.metaLeader ?? null, ...(best.underReplicated ? { underReplicated: best.underReplicated } : {}), ...(best.rebalance ? { rebalance: best.rebalance } : {}) };
 }

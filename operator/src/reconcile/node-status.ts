@@ -36,6 +36,8 @@ export async function fetchNodeStatus(baseUrl: string, apiKey: string | undefine
     if (under && typeof under.count === 'number') {
       status.underReplicated = { count: under.count, groups: Array.isArray(under.groups) ? under.groups.filter((g): g is string => typeof g === 'string') : [] };
     }
+    const r = s.rebalance as { state?: unknown; reason?: unknown; movesStarted?: unknown; movesInFlight?: unknown } | null | undefined;
+    if (r && typeof r.state === 'string') status.rebalance = { state: r.state, reason: typeof r.reason === 'string' ? r.reason : '', movesStarted: typeof r.movesStarted === 'number' ? r.movesStarted : 0, movesInFlight: typeof r.movesInFlight === 'number' ? r.movesInFlight : 0 };
     if (typeof s.metaLeader === 'string' || s.metaLeader === null) status.metaLeader = s.metaLeader;
     if (typeof s.memberId === 'string') status.memberId = s.memberId;
     if (Array.isArray(s.groups)) status.groups = s.groups.flatMap((g) => groupReport(g));

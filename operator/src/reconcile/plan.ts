@@ -39,6 +39,8 @@ export interface NodeStatus {
   metaDrains?: Record<string, MemberDrain>;
   /** Shard groups with a replica on a member that left or came back empty (the meta state's view). */
   underReplicated?: { count: number; groups: string[] };
+  /** The cluster's last rebalance (the meta state's view). */
+  rebalance?: { state: string; reason: string; movesStarted: number; movesInFlight: number };
   /** This node's Raft member id (node#incarnation). */
   memberId?: string;
   /** The Raft groups this node hosts, as it reports them. */
@@ -336,6 +338,7 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
   // Members that had joined and are no longer ready (new pods still starting during a scale-up are not lost).
   const lostMembers = members.filter((m) => !m.ready && previousMembers.get(m.pod)?.joined).map((m) => m.pod);
   const under = input.meta?.underReplicated;
+  const rebalancing = input.meta?.rebalance?.state === 'running' || (input.meta?.rebalance?.movesInFlight ?? 0) > 0 ? input.meta!.rebalance! : null;
   const conds: Record<ConditionType, ConditionInput> = {
     Ready: allReady && rolloutDone
       ? { status: 'True', reason: 'AllMembersReady', message: `${readyReplicas}/${stsReplicas} members ready` }
@@ -346,6 +349,8 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
         ? { status: 'True', reason: 'ScalingUp', message: `scaling to ${spec.replicas} members (${existing} exist, ${readyReplicas} ready)` }
         : draining
           ? { status: 'True', reason: 'Draining', message: scaleDown!.progress }
+        : rebalancing
+          ? { status: 'True', reason: 'Rebalancing', message: `moving replicas to even them out (${rebalancing.reason}): ${rebalancing.movesStarted} moves started, ${rebalancing.movesInFlight} in flight` }
         : input.rollout?.active && input.rollout.status
           ? { status: 'True', reason: 'RollingRestart', message: rolloutMessage(input.rollout.status) }
         : !rolloutDone
