@@ -149,6 +149,9 @@ describe('standalone backup and restore', () => {
     expect((await call(node, 'GET', '/collections/docs/snapshots')).body.result).toEqual([]);
     expect((await call(node, 'POST', '/collections/nope/snapshots')).status).toBe(404);
     expect((await call(node, 'POST', '/collections/small/snapshots?wait=false')).body.status.code).toBe('JADE_ERR_BAD_REQUEST');
+    // What Qdrant's clients send: a query string, not a JSON boolean (it was refused as "must be boolean").
+    const waited = await call(node, 'POST', '/collections/small/snapshots?wait=true');
+    expect(waited.status, JSON.stringify(waited.body)).toBe(200);
   });
 
   it('refuses a damaged backup whole, naming the file: flipped byte, truncated, missing, manifest naming ../../x', async () => {

@@ -12,7 +12,8 @@ import * as S from '../schemas.js';
 
 const backupName = { type: 'string', minLength: 1, maxLength: 300 } as const;
 const backupIdParams = { type: 'object', required: ['id'], properties: { id: backupName } } as const;
-const waitQuery = { type: 'object', properties: { wait: { type: 'boolean', description: 'only true (the default) is supported: the answer comes when the snapshot is written' } } } as const;
+// A string, as query values are (the validator does not coerce): ?wait=true is what clients send.
+const waitQuery = { type: 'object', properties: { wait: { type: 'string', enum: ['true', 'false'], description: 'only true (the default) is supported: the answer comes when the snapshot is written' } } } as const;
 
 const position = { type: 'object', properties: { kind: { type: 'string', enum: ['wal', 'raft'] }, lsn: { type: 'integer' }, index: { type: 'integer' }, term: { type: 'integer' } } } as const;
 const backupSummary = {
@@ -105,15 +106,15 @@ function service(backups: BackupService | undefined): BackupService {
   return backups;
 }
 
-function refuseAsync(wait: boolean | undefined): void {
-  if (wait === false) throw new JadeError('JADE_ERR_BAD_REQUEST', 'wait=false (asynchronous snapshots) is not supported: the snapshot is written before the answer');
+function refuseAsync(wait: string | undefined): void {
+  if (wait === 'false') throw new JadeError('JADE_ERR_BAD_REQUEST', 'wait=false (asynchronous snapshots) is not supported: the snapshot is written before the answer');
 }
 
 export function backupRoutes({ deps }: RouteContext) {
   const { database } = deps;
   const errors = S.errorResponses;
   return async (app: FastifyInstance) => {
-    app.post<{ Params: { name: string }; Querystring: { wait?: boolean } }>(
+    app.post<{ Params: { name: string }; Querystring: { wait?: 'true' | 'false' } }>(
       '/collections/:name/snapshots',
       { schema: { tags: ['snapshots'], summary: 'snapshot one collection (a backup of it) at its current position', params: S.collectionNameParams, querystring: waitQuery, response: { 200: S.envelope(snapshotDescription), ...errors } } },
       async (req, reply) => {
@@ -133,7 +134,7 @@ export function backupRoutes({ deps }: RouteContext) {
       },
     );
 
-    app.post<{ Body: { name?: string } | null; Querystring: { wait?: boolean } }>(
+    app.post<{ Body: { name?: string } | null; Querystring: { wait?: 'true' | 'false' } }>(
       '/backups',
       {
         schema: {
