@@ -198,6 +198,7 @@ describe('system routes', () => {
       ['post', '/collections/{name}/cluster', true],
       ['post', '/cluster/peer/{id}/drain', false],
       ['get', '/cluster/peer/{id}/drain', false],
+      ['post', '/cluster/peer/{id}/dead', false],
       ['post', '/cluster/rebalance', false],
       ['get', '/cluster/rebalance', false],
       ['delete', '/cluster/rebalance', false],

@@ -78,3 +78,27 @@ describe('failure detection between nodes', () => {
     expect(any().collectionMeta('f').shards[0].replicas.map(nodeOfMember).sort()).toEqual(healed.sort());
   }, 60_000);
 });
+
+describe('declaring a node dead by request (the operator\'s NotReady timeout)', () => {
+  // A dead time no test waits for: only the request declares the node dead.
+  const cluster = new ThreeNodes(() => ({ failureDetector: { suspectAfterMs: 500, deadAfterMs: 600_000 } }));
+  afterEach(() => cluster.cleanUp());
+
+  it('refuses a node it still hears (409 NODE_ALIVE); a silent one is declared dead at once and its replica re-created', async () => {
+    await cluster.startAll(['n0', 'n1', 'n2', 'n3']);
+    await cluster.create('d', { dimension: 4, metric: 'l2', hnsw: { m: 8, efConstruction: 32, efSearch: 16 } });
+    await cluster.write('d', upsert(0, 50));
+    const any = () => [...cluster.running.values()][0];
+    const placed = any().collectionMeta('d').shards[0].replicas.map(nodeOfMember);
+    const metaLeader = cluster.leaderOf('meta')!.nodeId;
+    const victim = placed.find((id) => id !== metaLeader)!;
+    const asker = cluster.node(placed.find((id) => id !== victim)!);
+    await expect(asker.declareDead(victim, Date.now() + 5_000)).rejects.toMatchObject({ code: 'JADE_ERR_CONFLICT', details: { reason: 'NODE_ALIVE' } });
+    await expect(asker.declareDead('nobody', Date.now() + 5_000)).rejects.toMatchObject({ code: 'JADE_ERR_NOT_FOUND' });
+    await cluster.stop(victim);
+    await waitFor('the victim suspect', () => cluster.leaderOf('meta')!.members().find((m) => m.id === victim)?.liveness === 'suspect');
+    expect(await asker.declareDead(victim, Date.now() + 5_000)).toEqual({ node: victim, dead: true });
+    await waitFor('its replica re-created elsewhere', () => !any().collectionMeta('d').shards[0].replicas.map(nodeOfMember).includes(victim), 20_000);
+    expect(any().collectionMeta('d').shards[0].replicas).toHaveLength(3);
+  }, 60_000);
+});

@@ -766,6 +766,11 @@ export class ClusterNode {
     });
     this.admin.register(this.rpc);
     this.rpc.handle('cluster.move', async ({ json }, ctx) => ({ json: await this.requestMove(moveRequestOf(json), ctx.deadlineMs) }));
+    this.rpc.handle('cluster.declareDead', async ({ json }, ctx) => {
+      const nodeId = (json as { nodeId?: unknown } | null)?.nodeId;
+      if (typeof nodeId !== 'string') throw new JadeError('JADE_ERR_BAD_REQUEST', 'cluster.declareDead: nodeId must be a string');
+      return { json: await this.declareDead(nodeId, ctx.deadlineMs) };
+    });
     this.rpc.handle('cluster.rebalance', async ({ json }, ctx) => {
       const v = (json ?? {}) as { dryRun?: unknown; stop?: unknown };
       if (typeof v.dryRun !== 'boolean' || typeof v.stop !== 'boolean') throw new JadeError('JADE_ERR_BAD_REQUEST', 'cluster.rebalance: dryRun and stop must be booleans');
@@ -875,6 +880,27 @@ export class ClusterNode {
   /** The last rebalance and the plan from here, as this node's meta state knows them. */
   rebalanceReport(): RebalanceReport {
     return { rebalance: this.meta.state.rebalance ?? null, plan: planRebalance(this.meta.state) };
+  }
+
+  /**
+   * Meta leader: declares a silent node dead now, without waiting for the dead time (the operator,
+   * for a pod NotReady past its timeout). Refused with 409 NODE_ALIVE while the meta leader still
+   * hears it: the failure detector would declare it alive again at once.
+   */
+  declareDead(nodeId: string, deadlineMs: number): Promise<{ node: string; dead: boolean }> {
+    return this.onMetaLeader('cluster.declareDead', { nodeId }, deadlineMs, async () => {
+      const n = this.meta.state.nodes[nodeId];
+      if (!n) throw new JadeError('JADE_ERR_NOT_FOUND', `no peer ${nodeId} in the cluster`);
+      if (nodeId === this.opts.nodeId) throw new JadeError('JADE_ERR_CONFLICT', `${nodeId} leads the meta group: it cannot be declared dead`, { reason: 'NODE_ALIVE' });
+      const settings = this.opts.failureDetector ?? FAILURE_DETECTOR_DEFAULTS;
+      const silentMs = this.host.silentMs(nodeId);
+      if (silentMs < settings.suspectAfterMs) throw new JadeError('JADE_ERR_CONFLICT', `${nodeId} was heard from ${silentMs} ms ago: only a node silent for ${settings.suspectAfterMs} ms (suspect) can be declared dead`, { reason: 'NODE_ALIVE' });
+      if (!this.meta.state.deadNodes?.[nodeId]) {
+        await this.proposeMeta({ op: 'setNodeDead', nodeId, incarnation: n.incarnation, dead: true, reason: `declared dead by request after ${Math.round(silentMs / 1000)} s of silence`, atMs: Date.now() }, deadlineMs);
+        this.log(`node ${nodeId} declared dead by request; its replicas are re-created on other nodes`);
+      }
+      return { node: nodeId, dead: true };
+    });
   }
 
   /** Meta leader: starts draining a node (idempotent); the drain's state as every node reports it. */

@@ -261,6 +261,10 @@ export class ClusterDatabase implements Database {
     return this.drainInfoOf(this.node.drainReport(nodeId));
   }
 
+  declarePeerDead(nodeId: string, deadlineMs: number): Promise<{ node: string; dead: boolean }> {
+    return this.node.declareDead(nodeId, deadlineMs);
+  }
+
   async rebalance(req: { dryRun: boolean; stop: boolean }, deadlineMs: number): Promise<RebalanceInfo> {
     return this.rebalanceInfoOf(await this.node.rebalance(req, deadlineMs));
   }

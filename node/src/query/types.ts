@@ -232,6 +232,8 @@ export interface Database {
   moves?(): MoveInfo[];
   /** Cluster mode: on the meta leader, starts (or with stop, stops) the rebalance unless dryRun; reports it and the plan (POST/DELETE /cluster/rebalance). */
   rebalance?(req: { dryRun: boolean; stop: boolean }, deadlineMs: number): Promise<RebalanceInfo>;
+  /** Cluster mode: declares a silent node dead now (POST /cluster/peer/{id}/dead). */
+  declarePeerDead?(nodeId: string, deadlineMs: number): Promise<{ node: string; dead: boolean }>;
   /** Cluster mode: the rebalance and plan as this node's meta state knows them (GET /cluster/rebalance). */
   rebalanceStatus?(): RebalanceInfo;
 }

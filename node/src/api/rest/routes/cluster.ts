@@ -232,6 +232,15 @@ export function clusterRoutes({ deps }: RouteContext) {
       },
     );
 
+    app.post<{ Params: { id: string } }>(
+      '/cluster/peer/:id/dead',
+      { schema: { tags: ['cluster'], summary: 'declare a silent (suspect) node dead now: its replicas are re-created elsewhere', params: peerParams, querystring: { type: 'object', properties: { timeout: { type: 'string' } } }, response: { 200: S.envelope({ type: 'object', properties: { node: { type: 'string' }, dead: { type: 'boolean' } } }), ...errors } } },
+      async (req, reply) => {
+        if (!database.declarePeerDead) clusterModeOnly('declaring a peer dead');
+        return ok(reply, await database.declarePeerDead(req.params.id, deadlineOf(req, limits)), req);
+      },
+    );
+
     app.get<{ Params: { id: string } }>('/cluster/peer/:id/drain', { schema: { tags: ['cluster'], params: peerParams, response: { 200: S.envelope(drainSchema), ...errors } } }, async (req, reply) => {
       if (!database.drainStatus) clusterModeOnly('draining a peer');
       return ok(reply, drainOut(database.drainStatus(req.params.id)), req);
