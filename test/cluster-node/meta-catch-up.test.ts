@@ -3,6 +3,7 @@
 // is a 503. Found in a lincheck run: a wiped node that rejoined told clients for ~1.4 s that the
 // collection they were writing did not exist. Here: a node restarted while the others are down
 // cannot pass the barrier (no meta leader), so a collection it cannot find is a 503 until a quorum is back.
+// And read-your-writes on one node: a collection created through a follower is known there at once.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ThreeNodes, waitFor } from './three-nodes.js';
 
@@ -36,5 +37,15 @@ describe('meta catch-up after a restart', () => {
     await cluster.start('n1');
     await waitFor('n0 caught up with the meta leader', () => codeOf(() => alone.collectionMeta('nope')) === 'JADE_ERR_COLLECTION_NOT_FOUND');
     expect(alone.collectionMeta('known').name).toBe('known');
+  });
+
+  it('a collection created through a follower is known to that follower when the create returns', async () => {
+    await cluster.startAll();
+    const leader = await waitFor('a meta leader', () => cluster.leaderOf('meta'));
+    const follower = [...cluster.running.values()].find((n) => n !== leader)!;
+    for (let i = 0; i < 10; i++) {
+      await follower.create(`c${i}`, { dimension: 4, metric: 'l2', hnsw: { m: 8, efConstruction: 32, efSearch: 16 } }, { replicationFactor: 3, shardNumber: 1 });
+      expect(follower.collectionMeta(`c${i}`).name).toBe(`c${i}`);
+    }
   });
 });

@@ -641,7 +641,13 @@ export class ClusterNode {
   async proposeMeta(c: MetaCommand, deadlineMs = Date.now() + this.opts.leaderWaitMs): Promise<unknown> {
     const data = encodeMetaCommand(c);
     decodeMetaCommand(data); // refuse a malformed command before it is logged
-    return unwrapMetaResult(await this.router.propose(META_GROUP, data, 'majority', deadlineMs, { validatedHere: true }));
+    const result = unwrapMetaResult(await this.router.propose(META_GROUP, data, 'majority', deadlineMs, { validatedHere: true }));
+    // Forwarded to the meta leader, the command is applied there; wait until it is applied here
+    // too, so the caller's next request to this node sees it (a collection created through a
+    // follower answered 404 to the very next request, seen in CI). Best effort: it is done either way.
+    const g = this.metaGroup;
+    if (g && !g.isLeader) await g.readBarrier(Math.max(1, Math.min(deadlineMs - Date.now(), META_CATCH_UP_BARRIER_MS))).catch(() => undefined);
+    return result;
   }
 
   /**
