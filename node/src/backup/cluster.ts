@@ -22,7 +22,7 @@ import { IMAGE_METHODS, ImageHolds, captureReplica, replicaDigest, serveReplicaI
 import { restoreCollection, type CollectionRestoreRequest, type CollectionRestoreResult, type RestoreSink } from './restore-into.js';
 import { verifyBackup, type RestoreResult } from './restore.js';
 import type { BackupService } from './service.js';
-import { BACKUPS_IN_FLIGHT_MAX } from './standalone.js';
+import { BackupSlot } from './slot.js';
 import { defaultBackupName, listSummaries, summarize, summaryOf, type BackupRequest, type BackupSummary } from './summary.js';
 
 export interface ClusterBackupOptions {
@@ -56,7 +56,7 @@ async function* named(chunks: AsyncIterable<Uint8Array>, fail: (e: unknown) => J
 }
 
 export class ClusterBackups implements BackupService {
-  private inFlight = 0;
+  private readonly slot = new BackupSlot();
   /** Images this node holds for other coordinators. */
   readonly holds = new ImageHolds();
 
@@ -68,22 +68,12 @@ export class ClusterBackups implements BackupService {
     serveReplicaImages(node, this.holds, options.scratchDir);
   }
 
-  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.inFlight >= BACKUPS_IN_FLIGHT_MAX) throw new JadeError('JADE_ERR_CONFLICT', `a backup, verify or restore is in progress on this node (at most ${BACKUPS_IN_FLIGHT_MAX} at a time); retry when it is done`);
-    this.inFlight++;
-    try {
-      return await fn();
-    } finally {
-      this.inFlight--;
-    }
-  }
-
   async create(request: BackupRequest): Promise<BackupSummary> {
     if (request.id !== undefined) validateBackupName(request.id);
     const names = request.collection === undefined ? this.node.names() : [this.node.collectionMeta(this.node.resolve(request.collection)).name];
     const now = new Date();
     const id = request.id ?? defaultBackupName(request.collection === undefined ? 'backup' : names[0], now);
-    return this.exclusive(async () => {
+    return this.slot.run(async () => {
       const writer = await this.target.begin(id);
       try {
         const collections: ManifestCollection[] = [];
@@ -174,11 +164,11 @@ export class ClusterBackups implements BackupService {
   }
 
   verify(id: string): Promise<RestoreResult> {
-    return this.exclusive(() => verifyBackup(this.options.disk, this.target, id, this.options.scratchDir, this.options.shardOptions));
+    return this.slot.run(() => verifyBackup(this.options.disk, this.target, id, this.options.scratchDir, this.options.shardOptions));
   }
 
   restoreCollection(request: CollectionRestoreRequest): Promise<CollectionRestoreResult> {
-    return this.exclusive(() => restoreCollection(this.target, request, this.options.sink, (name) => this.collectionDigest(name)));
+    return this.slot.run(() => restoreCollection(this.target, request, this.options.sink, (name) => this.collectionDigest(name)));
   }
 
   /** A collection's count and content digest, each shard read on one replica (this node's when it holds one). */

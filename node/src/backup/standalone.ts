@@ -7,6 +7,7 @@ import type { CollectionParams } from '../shard/state.js';
 import type { LocalShardOptions } from '../shard/local-shard.js';
 import type { Disk } from '../storage/disk.js';
 import { JadeError } from '../util/errors.js';
+import { BackupSlot } from './slot.js';
 import { digestOf } from './digest.js';
 import type { BackupFileData, DirectoryTarget } from './directory-target.js';
 import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, type BackupManifest, type ManifestCollection } from './manifest.js';
@@ -17,7 +18,6 @@ import { restoreCollection, type CollectionRestoreRequest, type CollectionRestor
 import type { BackupService } from './service.js';
 import { captureShardImage, type ImageRole } from './shard-image.js';
 
-export const BACKUPS_IN_FLIGHT_MAX = 1;
 
 export { defaultBackupName, summarize, type BackupRequest, type BackupSummary } from './summary.js';
 
@@ -41,7 +41,7 @@ export interface StandaloneBackupOptions {
 }
 
 export class StandaloneBackups implements BackupService {
-  private inFlight = 0;
+  private readonly slot = new BackupSlot();
   constructor(
     private readonly catalog: CatalogView,
     readonly target: DirectoryTarget,
@@ -53,14 +53,14 @@ export class StandaloneBackups implements BackupService {
   }
 
   verify(id: string): Promise<RestoreResult> {
-    return this.exclusive(() => verifyBackup(this.options.disk, this.target, id, this.options.scratchDir, this.options.shardOptions));
+    return this.slot.run(() => verifyBackup(this.options.disk, this.target, id, this.options.scratchDir, this.options.shardOptions));
   }
 
   /** One collection under a new name (or its own, if free), re-indexed through the write path. */
   restoreCollection(request: CollectionRestoreRequest): Promise<CollectionRestoreResult> {
     const sink = this.options.sink;
     if (!sink) throw new JadeError('JADE_ERR_BAD_REQUEST', 'this node restores backups offline only: use `jade restore`');
-    return this.exclusive(() =>
+    return this.slot.run(() =>
       restoreCollection(this.target, request, sink, async (name) => {
         const { points, digest } = digestOf(this.catalog.get(name).shard.state.exportPoints().points);
         return { points, digest };
@@ -68,22 +68,12 @@ export class StandaloneBackups implements BackupService {
     );
   }
 
-  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.inFlight >= BACKUPS_IN_FLIGHT_MAX) throw new JadeError('JADE_ERR_CONFLICT', `a backup, verify or restore is in progress on this node (at most ${BACKUPS_IN_FLIGHT_MAX} at a time); retry when it is done`);
-    this.inFlight++;
-    try {
-      return await fn();
-    } finally {
-      this.inFlight--;
-    }
-  }
-
   async createWithManifest(request: BackupRequest): Promise<{ manifest: BackupManifest; summary: BackupSummary }> {
     if (request.id !== undefined) validateBackupName(request.id);
     const names = request.collection === undefined ? this.catalog.names() : [this.catalog.get(this.catalog.resolve(request.collection)).record.name];
     const now = new Date();
     const id = request.id ?? defaultBackupName(request.collection === undefined ? 'backup' : names[0], now);
-    return this.exclusive(async () => {
+    return this.slot.run(async () => {
       if (await this.target.exists(id)) throw new JadeError('JADE_ERR_CONFLICT', `a backup named ${id} already exists`);
       // One synchronous pass over every collection: all images stand at the same instant.
       const files: BackupFileData[] = [];
