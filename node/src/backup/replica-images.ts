@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ClusterNode, LocalShardReplica } from '../cluster/cluster-node.js';
 import type { AppliedPosition } from '../cluster/hosted-group.js';
-import { remainingMs, retryUntil } from '../util/deadline.js';
-import { JadeError, isJadeError } from '../util/errors.js';
+import { remainingMs } from '../util/deadline.js';
+import { JadeError } from '../util/errors.js';
 import { bad, wireInt, wireObject } from '../util/wire-args.js';
 import { digestOf } from './digest.js';
 import { sha256Hex } from './directory-target.js';
@@ -42,31 +42,18 @@ export function describeImage(image: ShardImage): CapturedFile[] {
   return (Object.entries(image.files) as [ImageRole, Uint8Array][]).map(([role, bytes]) => ({ role, sizeBytes: bytes.length, sha256: sha256Hex(bytes) }));
 }
 
-/** Waits until the replica has applied everything committed when asked (retried while the group has no leader). */
-async function barrier(replica: LocalShardReplica, deadlineMs: number): Promise<void> {
-  await retryUntil(deadlineMs, `read barrier of ${replica.group.groupId}`, async (remaining) => {
-    try {
-      await replica.group.readBarrier(remaining);
-      return { done: true, value: undefined };
-    } catch (e) {
-      if (isJadeError(e) && e.code === 'JADE_ERR_NOT_LEADER') return { done: false, error: e };
-      throw e;
-    }
-  });
-}
-
 /**
  * Captures a replica after a read barrier (retried while the group has no leader, until the
  * deadline): the image and the applied position are read in one synchronous step.
  */
 export async function captureReplica(replica: LocalShardReplica, scratchDir: string, deadlineMs: number): Promise<{ image: ShardImage; position: AppliedPosition }> {
-  await barrier(replica, deadlineMs);
+  await replica.group.readBarrierBy(deadlineMs);
   return replica.group.atAppliedPosition((position) => ({ image: captureShardImage(replica.sm.state, position.index, scratchDir), position }), Math.max(1, remainingMs(deadlineMs)));
 }
 
 /** A replica's point count and content digest after a read barrier (a restore's read-back). */
 export async function replicaDigest(replica: LocalShardReplica, deadlineMs: number): Promise<{ points: number; digest: string }> {
-  await barrier(replica, deadlineMs);
+  await replica.group.readBarrierBy(deadlineMs);
   return digestOf(replica.sm.state.exportPoints().points);
 }
 

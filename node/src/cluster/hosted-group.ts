@@ -3,8 +3,8 @@
 // durable in the leader's log; all: applied on every replica, checked by the caller).
 import type { RaftDriver } from '../raft/driver.js';
 import type { Entry, NodeId } from '../raft/types.js';
-import { JadeError } from '../util/errors.js';
-import { withTimeout } from '../util/deadline.js';
+import { JadeError, isJadeError } from '../util/errors.js';
+import { retryUntil, withTimeout } from '../util/deadline.js';
 import type { FileRaftStorage } from './file-raft-storage.js';
 import { nodeOfMember } from './identity.js';
 import { NO_GROUP_OBSERVER, type GroupObserver } from '../util/observers.js';
@@ -172,6 +172,19 @@ export class HostedGroup {
       });
     });
     return withTimeout(p, timeoutMs, () => new JadeError('JADE_ERR_UNAVAILABLE', `group ${this.groupId}: no applied position reached within ${timeoutMs} ms`));
+  }
+
+  /** The read barrier, retried while the group has no leader (elections take a moment), until the deadline. */
+  async readBarrierBy(deadlineMs: number, what = `read barrier of ${this.groupId}`): Promise<void> {
+    await retryUntil(deadlineMs, what, async (remaining) => {
+      try {
+        await this.readBarrier(remaining);
+        return { done: true, value: undefined };
+      } catch (e) {
+        if (isJadeError(e) && e.code === 'JADE_ERR_NOT_LEADER') return { done: false, error: e };
+        throw e;
+      }
+    });
   }
 
   /** Resolves once this replica has applied `index`. */

@@ -3,7 +3,6 @@
 // when asked for) as one binary part of concatenated float32, in order.
 import type { ClusterNode, LocalShardReplica } from '../cluster/cluster-node.js';
 import { JadeError, isJadeError } from '../util/errors.js';
-import { retryUntil } from '../util/deadline.js';
 import { LocalShardReader } from './local-reader.js';
 import type { Hit, PayloadSelector, PointOutput, ReadOptions, ScrollPage, ScrollRequest, ShardInfo, ShardReader, ShardSearchRequest } from './types.js';
 import type { PointId } from '../storage/types.js';
@@ -52,17 +51,7 @@ export function replicaReader(replica: LocalShardReplica): LocalShardReader {
   return new LocalShardReader({
     state: () => replica.sm.state,
     walBytes: () => replica.group.storage.walSizeBytes(),
-    readBarrier: (opts) =>
-      retryUntil(opts.deadlineMs, `strong read of ${replica.group.groupId}`, async (remaining) => {
-        try {
-          await replica.group.readBarrier(remaining);
-          return { done: true, value: undefined };
-        } catch (e) {
-          // No leader known yet: elections take a moment; give up only at the deadline.
-          if (isJadeError(e) && e.code === 'JADE_ERR_NOT_LEADER') return { done: false, error: e };
-          throw e;
-        }
-      }),
+    readBarrier: (opts) => replica.group.readBarrierBy(opts.deadlineMs, `strong read of ${replica.group.groupId}`),
   });
 }
 
