@@ -13,27 +13,15 @@ import { startNode, type RunningNode } from '../../node/src/node.js';
 import { REPO_ROOT } from '../helpers/node-process.js';
 import { freeLoopbackPorts } from '../helpers/ports.js';
 import { standaloneConfig } from './qdrant-client.suite.js';
+import { api as callApi, until as pollUntil, type Answer } from '../helpers/http-api.js';
 
 const C = 'rb';
 const POINTS = 300;
 const WAIT_MS = 30_000;
 
-async function api(url: string, method: string, route: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(url + route, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown = null;
-  for (;;) {
-    const v = await probe().catch((e) => ((last = e), null));
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+/** The shared helpers with this file's request timeout and polling interval. */
+const api = (url: string, method: string, route: string, body?: unknown): Promise<Answer> => callApi(url, method, route, body, 15_000);
+const until = <T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = WAIT_MS): Promise<T> => pollUntil(what, probe, timeoutMs, 150);
 
 describe('rebalance over REST and the CLI (nodes in this process)', () => {
   let dir = '';
