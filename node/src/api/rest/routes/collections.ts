@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { PAYLOAD_SCHEMAS, type PayloadSchema } from '../../../query/vocabulary.js';
 import type { CollectionInfo } from '../../../query/types.js';
-import { badRequest, deadlineOf, ok, parseWriteConsistency, refuseUnsupported, writeOptionsOf, type AppDeps, type RouteContext } from '../context.js';
+import { badRequest, consistencyOf, deadlineOf, ok, parseWriteConsistency, refuseUnsupported, writeOptionsOf, type AppDeps, type RouteContext } from '../context.js';
 import { parseVectorsConfig, vectorsConfigJson } from '../convert.js';
 import * as S from '../schemas.js';
 
@@ -77,7 +77,7 @@ export function collectionRoutes({ deps, writes }: RouteContext) {
     );
 
     app.get<{ Params: { name: string } }>('/collections/:name', { schema: { tags: ['collections'], params: nameParams, response: { 200: S.envelope({ type: 'object', additionalProperties: true }), ...errors } } }, async (req, reply) => {
-      const info = await database.collection(req.params.name).info({ consistency: 'eventual', deadlineMs: deadlineOf(req, limits) });
+      const info = await database.collection(req.params.name).info({ consistency: consistencyOf(req), deadlineMs: deadlineOf(req, limits) });
       return ok(reply, qdrantInfo(info, deps), req);
     });
 
@@ -124,7 +124,7 @@ export function collectionRoutes({ deps, writes }: RouteContext) {
     // JadeVectorDB's own details of a collection (not Qdrant's schema, so nothing is added to that).
     app.get<{ Params: { name: string } }>('/v1/collections/:name', { schema: { tags: ['collections'], summary: "JadeVectorDB's view of a collection: metric, index backlog, memory, WAL", params: nameParams, response: { 200: { type: 'object', additionalProperties: true }, ...errors } } }, async (req) => {
       const collection = database.collection(req.params.name);
-      const info = await collection.info({ consistency: 'eventual', deadlineMs: deadlineOf(req, limits) });
+      const info = await collection.info({ consistency: consistencyOf(req), deadlineMs: deadlineOf(req, limits) });
       const p = info.params;
       return {
         name: info.name,
