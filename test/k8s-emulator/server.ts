@@ -14,6 +14,8 @@ import type { DeleteOptions, Store, StoreEvent } from './store.js';
 export const requestBodyBytesMax = 8 * 1024 * 1024;
 /** A watch whose unsent output grows past this is closed (a slow client), as the apiserver does. */
 export const watchBufferBytesMax = 16 * 1024 * 1024;
+/** /api/v1/namespaces/{ns}/pods/{name[:port]}/proxy[/path] */
+const POD_PROXY_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/proxy(\/.*)?$/;
 /** Bound on queued request faults. */
 const failRulesMax = 1000;
 
@@ -272,6 +274,11 @@ export class ApiServer {
       this.send(res, 200, list);
       return;
     }
+    const proxied = POD_PROXY_PATH.exec(path);
+    if (proxied) {
+      this.proxyToPod(req, res, decodeURIComponent(proxied[1]), decodeURIComponent(proxied[2]), `${proxied[3] ?? '/'}${url.search}`);
+      return;
+    }
     const p = parseResourcePath(this.store, path);
     const q = url.searchParams;
     const dryRun = q.getAll('dryRun').includes('All');
@@ -342,6 +349,34 @@ export class ApiServer {
       default:
         throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     }
+  }
+
+  /**
+   * pods/{name[:port]}/proxy/{path}: the request streamed to the pod's IP, as the apiserver's pod
+   * proxy does (kubectl-jade reaches the nodes' REST API this way). An unreachable pod is a 503.
+   */
+  private proxyToPod(req: http.IncomingMessage, res: http.ServerResponse, namespace: string, target: string, pathAndQuery: string): void {
+    const parts = target.split(':');
+    // name, name:port, or scheme:name:port (only http here: pods serve plain HTTP in the emulator).
+    const [name, portText] = parts.length === 3 ? [parts[1], parts[2]] : [parts[0], parts[1]];
+    const pods = this.store.findType('', 'v1', 'pods')!;
+    const pod = this.store.get(pods, namespace, name);
+    const ip = pod?.status?.podIP as string | undefined;
+    const port = portText === undefined ? 80 : Number(portText);
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) throw badRequest(`invalid port in "${target}"`);
+    if (!ip) throw new ApiError(503, 'ServiceUnavailable', `error trying to reach service: pod ${name} has no IP`);
+    const headers = { ...req.headers };
+    delete headers.authorization;
+    delete headers.host;
+    const upstream = http.request({ host: ip, port, method: req.method, path: pathAndQuery, headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', (e) => {
+      if (res.headersSent) { res.destroy(); return; }
+      this.send(res, 503, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `error trying to reach service: ${e.message}`, reason: 'ServiceUnavailable', code: 503 });
+    });
+    req.pipe(upstream);
   }
 
   private subresourceAllowed(t: ResourceType, sub: string): boolean {
