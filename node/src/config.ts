@@ -89,6 +89,8 @@ export interface NodeConfig {
   nodeDeadAfterMs: number;
   /** Cluster mode: on SIGTERM, how long the node waits for the groups it leads to take a new leader before it stops (0: no handoff). */
   leaderHandoffMs: number;
+  /** Cluster mode: how often the meta leader evens out shard group leaderships over the nodes (0: never). */
+  leaderBalanceIntervalMs: number;
 }
 
 export interface PeerConfig {
@@ -157,6 +159,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   nodeSuspectAfterMs: 10_000,
   nodeDeadAfterMs: 300_000,
   leaderHandoffMs: 2_000,
+  leaderBalanceIntervalMs: 30_000,
 };
 
 /** Environment variables a node reads (documented in README "Configuration"). */
@@ -201,6 +204,7 @@ export const ENV_KEYS = {
   nodeSuspectAfterMs: 'JADE_NODE_SUSPECT_AFTER_MS',
   nodeDeadAfterMs: 'JADE_NODE_DEAD_AFTER_MS',
   leaderHandoffMs: 'JADE_LEADER_HANDOFF_MS',
+  leaderBalanceIntervalMs: 'JADE_LEADER_BALANCE_INTERVAL_MS',
 } as const;
 
 export class ConfigError extends Error {}
@@ -296,6 +300,7 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     nodeSuspectAfterMs: int('nodeSuspectAfterMs', get('nodeSuspectAfterMs'), d.nodeSuspectAfterMs, 1_000, 24 * 3600_000),
     nodeDeadAfterMs: int('nodeDeadAfterMs', get('nodeDeadAfterMs'), d.nodeDeadAfterMs, 1_000, 7 * 24 * 3600_000),
     leaderHandoffMs: int('leaderHandoffMs', get('leaderHandoffMs'), d.leaderHandoffMs, 0, 60_000),
+    leaderBalanceIntervalMs: int('leaderBalanceIntervalMs', get('leaderBalanceIntervalMs'), d.leaderBalanceIntervalMs, 0, 24 * 3600_000),
   };
   if (config.limits.indexBacklogMax < config.limits.batchPointsMax) {
     throw new ConfigError(`indexBacklogMax (${config.limits.indexBacklogMax}) must be at least batchPointsMax (${config.limits.batchPointsMax}), or a full batch could never be written`);

@@ -33,7 +33,7 @@ Authentication (secrets come from the environment only, never flags, so they sta
                        (loopback development only).
 A node that would listen beyond loopback without them refuses to start.
 Limits and HNSW defaults: ${Object.values(ENV_KEYS).filter((k) => k.endsWith('_MAX') || k.includes('HNSW')).join(', ')}.
-Cluster mode (--bootstrap on the first node, --join on the others, or --peers): ${[ENV_KEYS.grpcHost, ENV_KEYS.nodeLabels, ENV_KEYS.defaultShards, ENV_KEYS.defaultReplicationFactor, ENV_KEYS.writeConsistency, ENV_KEYS.readStrategy, ENV_KEYS.raftSnapshotEveryEntries, ENV_KEYS.raftSnapshotEveryBytes, ENV_KEYS.rebalanceOnJoin, ENV_KEYS.nodeSuspectAfterMs, ENV_KEYS.nodeDeadAfterMs, ENV_KEYS.leaderHandoffMs].join(', ')}.`,
+Cluster mode (--bootstrap on the first node, --join on the others, or --peers): ${[ENV_KEYS.grpcHost, ENV_KEYS.nodeLabels, ENV_KEYS.defaultShards, ENV_KEYS.defaultReplicationFactor, ENV_KEYS.writeConsistency, ENV_KEYS.readStrategy, ENV_KEYS.raftSnapshotEveryEntries, ENV_KEYS.raftSnapshotEveryBytes, ENV_KEYS.rebalanceOnJoin, ENV_KEYS.nodeSuspectAfterMs, ENV_KEYS.nodeDeadAfterMs, ENV_KEYS.leaderHandoffMs, ENV_KEYS.leaderBalanceIntervalMs].join(', ')}.`,
     );
 }
 

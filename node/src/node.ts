@@ -119,6 +119,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
         group: { ...CLUSTER_DEFAULTS.group, snapshotEveryEntries: config.raftSnapshotEveryEntries, snapshotEveryBytes: config.raftSnapshotEveryBytes },
         leaderWaitMs: config.limits.requestTimeoutMs,
         leaderHandoffMs: config.leaderHandoffMs,
+        leaderBalanceIntervalMs: config.leaderBalanceIntervalMs,
         defaults: { shardNumber: config.defaultShards, replicationFactor: config.defaultReplicationFactor, writeConsistency: config.writeConsistency },
         faultHooksEnabled: config.testHooksEnabled,
         rebalanceOnJoin: config.rebalanceOnJoin,

@@ -28,6 +28,7 @@ import { NO_REMEMBERED_PEERS, parseRememberedPeers, peerAddresses, serializeReme
 import { MoveExecutor } from './move-executor.js';
 import { activeMoves, underReplicated, type DrainRecord, type MoveRecord } from './moves.js';
 import { planRebalance, type RebalancePlan } from './rebalance.js';
+import { LEADER_BALANCE_INTERVAL_MS, LeaderBalancer } from './leader-balance.js';
 import { FAILURE_DETECTOR_DEFAULTS, livenessOf, type FailureDetectorSettings, type Liveness } from './failure-detector.js';
 import { moveRequestOf, type MoveApiRequest } from './move-requests.js';
 import type { GroupStatus, HostedGroup, ProposeAck, RaftGroupOptions } from './hosted-group.js';
@@ -119,6 +120,8 @@ export interface ClusterOptions {
   faultHooksEnabled: boolean;
   /** Rebalance replicas when a new node joins (default true). */
   rebalanceOnJoin?: boolean;
+  /** How often the meta leader evens out shard group leaderships (default LEADER_BALANCE_INTERVAL_MS; 0: never). */
+  leaderBalanceIntervalMs?: number;
   /** When the meta leader calls a silent node suspect, then dead (default FAILURE_DETECTOR_DEFAULTS). */
   failureDetector?: FailureDetectorSettings;
   /**
@@ -199,6 +202,7 @@ export class ClusterNode {
   private metaGroup: HostedGroup | null = null;
   private duties: MetaDuties | null = null;
   private mover: MoveExecutor | null = null;
+  private leaderBalancer: LeaderBalancer | null = null;
   private readonly admin: GroupAdmin;
   private closed = false;
   /** Set once a meta read barrier passed after start or join: from then on a missing collection is a 404. */
@@ -255,7 +259,7 @@ export class ClusterNode {
       isClosed: () => this.closed,
       prepare: (groupId, data) => this.prepareProposal(groupId, data),
     });
-    this.admin = new GroupAdmin({ nodeId: opts.nodeId, group: (id) => this.host.get(id), shard: (id) => this.shards.get(id), rpc: this.rpc, addressOf: (id) => this.addressOf(id) });
+    this.admin = new GroupAdmin({ nodeId: opts.nodeId, group: (id) => this.host.get(id), groups: () => this.host.all(), shard: (id) => this.shards.get(id), rpc: this.rpc, addressOf: (id) => this.addressOf(id) });
   }
 
   static async start(disk: Disk, opts: ClusterOptions): Promise<ClusterNode> {
@@ -474,6 +478,18 @@ export class ClusterNode {
       failureDetector: this.opts.failureDetector ?? FAILURE_DETECTOR_DEFAULTS,
     });
     this.mover.start();
+    this.leaderBalancer?.stop();
+    this.leaderBalancer = new LeaderBalancer({
+      intervalMs: this.opts.leaderBalanceIntervalMs ?? LEADER_BALANCE_INTERVAL_MS,
+      meta: this.meta,
+      isMetaLeader: () => this.metaGroup?.isLeader === true,
+      isAlive: (id) => id === this.opts.nodeId || livenessOf(this.meta.state, id, this.host.silentMs(id), this.opts.failureDetector ?? FAILURE_DETECTOR_DEFAULTS) === 'alive',
+      leaderships: (id, d) => this.admin.leaderships(id, d),
+      transferLeader: (leader, groupId, to, d) => this.admin.transferLeader(leader, groupId, memberId(to, this.meta.state.nodes[to].incarnation), d),
+      log: this.log,
+      isClosed: () => this.closed,
+    });
+    this.leaderBalancer.start();
     this.metaChanged();
     void this.awaitMetaCaughtUp();
   }
@@ -1128,6 +1144,8 @@ export class ClusterNode {
       underReplicated: ((u) => ({ count: u.length, groups: u.slice(0, UNDER_REPLICATED_LISTED_MAX).map((x) => x.groupId) }))(underReplicated(this.meta.state)),
       // The last rebalance as this node knows it (the operator's Progressing reason Rebalancing).
       rebalance: ((r) => (r ? { state: r.state, reason: r.reason, movesStarted: r.moves, movesInFlight: activeMoves(this.meta.state).filter((m) => m.rebalance).length } : null))(this.meta.state.rebalance),
+      // The meta leader's last leader-balancing round (null elsewhere, or before the first).
+      leaderBalance: this.leaderBalancer?.lastRound ?? null,
       transport: { authenticated: this.transport.authenticated, droppedForOtherMember: this.host.droppedForOtherMember, ...this.transport.stats() },
     };
   }
@@ -1146,6 +1164,7 @@ export class ClusterNode {
     this.closed = true;
     this.duties?.stop();
     this.mover?.stop();
+    this.leaderBalancer?.stop();
     if (this.peersWriteTimer) clearTimeout(this.peersWriteTimer);
     for (const sm of this.shards.values()) sm.indexer.stop();
     await this.reconciling.catch(() => undefined);

@@ -19,6 +19,8 @@ const CHANGE_TYPES: readonly ConfChange['type'][] = ['addLearner', 'addVoter', '
 export interface GroupAdminHost {
   nodeId: string;
   group(groupId: string): HostedGroup | undefined;
+  /** Every group this node hosts (meta included). */
+  groups(): HostedGroup[];
   shard(groupId: string): ShardStateMachine | undefined;
   rpc: NodeRpc;
   addressOf(nodeId: string): string | undefined;
@@ -72,6 +74,8 @@ export class GroupAdmin {
       await g.whenApplied(index, Math.max(1, ctx.deadlineMs - Date.now()));
       return sm.digestAt(token) ?? null;
     });
+    // The shard groups this node leads (the leader balancer's census: one call per node, not per group).
+    this.handlers.set('group.leaderships', async () => this.host.groups().filter((g) => g.isLeader && this.host.shard(g.groupId) !== undefined).map((g) => g.groupId));
     this.handlers.set('group.statusOf', async (json) => {
       const g = this.host.group(groupIdOf(json, 'group.statusOf'));
       return g ? g.status() : null;
@@ -109,6 +113,12 @@ export class GroupAdmin {
 
   async transferLeader(leader: string, groupId: string, to: string, deadlineMs: number): Promise<void> {
     await this.call(leader, 'group.transferLeader', { groupId, to }, deadlineMs);
+  }
+
+  async leaderships(nodeId: string, deadlineMs: number): Promise<string[]> {
+    const r = await this.call(nodeId, 'group.leaderships', {}, deadlineMs);
+    if (!Array.isArray(r) || r.some((g) => typeof g !== 'string')) throw new JadeError('JADE_ERR_INTERNAL', `group.leaderships from ${nodeId}: not a list of group ids`);
+    return r as string[];
   }
 
   digestMarker(leader: string, groupId: string, token: string, deadlineMs: number): Promise<ShardDigest | null> {
