@@ -27,7 +27,7 @@ function write(node: ClusterNode, name: string, batch: WriteBatch): Promise<numb
 async function read(node: ClusterNode, name: string): Promise<ShardState> {
   const replica = node.localReplica(node.collectionMeta(name).shards[0].groupId);
   if (!replica) throw new Error('no replica here yet');
-  await replica.group.readBarrier(2_000);
+  await replica.group.readBarrierBy(Date.now() + 5_000); // retried across a leader change, as strong reads are
   return replica.sm.state;
 }
 
