@@ -210,6 +210,8 @@ export interface EncodeOptions {
   compression: 'zstd' | 'none';
   /** The key ring whose primary key encrypts; null: stored unencrypted. */
   keys: BackupKeyRing | null;
+  /** Plaintext bytes per encrypted chunk (default ENCRYPTION_CHUNK_BYTES; tests use small ones). */
+  chunkBytes?: number;
 }
 
 /** Content → stored bytes of one backup file; `encryption` is what its manifest entry records. */
@@ -223,8 +225,9 @@ export class FileEncoder {
     if (options.keys) {
       const keyId = options.keys.primaryKeyId;
       const nonce = randomBytes(GCM_NONCE_BYTES);
-      stages.push(new GcmSeal(options.keys.key(keyId)!, nonce, file, ENCRYPTION_CHUNK_BYTES));
-      this.encryption = { algorithm: 'aes-256-gcm', keyId, keyFingerprint: options.keys.fingerprint(keyId)!, nonce: nonce.toString('hex'), chunkBytes: ENCRYPTION_CHUNK_BYTES };
+      const chunkBytes = options.chunkBytes ?? ENCRYPTION_CHUNK_BYTES;
+      stages.push(new GcmSeal(options.keys.key(keyId)!, nonce, file, chunkBytes));
+      this.encryption = { algorithm: 'aes-256-gcm', keyId, keyFingerprint: options.keys.fingerprint(keyId)!, nonce: nonce.toString('hex'), chunkBytes };
     } else {
       this.encryption = null;
     }
