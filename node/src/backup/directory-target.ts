@@ -3,7 +3,7 @@
 // <root>/<id> and the directory fsynced: a crash or kill -9 leaves either no backup or a whole one,
 // and leftovers of .partial- are removed on the next write. Reads refuse symlinks on the way.
 // Every file is stored zstd-compressed and, with a key ring, encrypted (file-codec.ts); the
-// manifest's size and SHA-256 are of the stored bytes, checked before anything is decoded.
+// manifest's size and SHA-256 are of the stored bytes, checked before any decoded byte is used.
 import { createHash } from 'node:crypto';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
