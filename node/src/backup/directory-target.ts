@@ -130,7 +130,12 @@ export class DirectoryTarget {
     if (!st.isFile()) throw corruptFile(entry.path, 'not a regular file');
     if (st.size !== entry.sizeBytes) throw corruptFile(entry.path, `${st.size} bytes, the manifest says ${entry.sizeBytes} (truncated or changed)`);
     const decoder = new FileDecoder(entry, this.codec.keys, this.codec.keySetting); // a missing or wrong key fails here, before any read
-    const content = Buffer.allocUnsafeSlow(entry.contentSizeBytes);
+    let content: Buffer;
+    try {
+      content = Buffer.allocUnsafeSlow(entry.contentSizeBytes);
+    } catch {
+      throw corruptFile(entry.path, `its content size of ${entry.contentSizeBytes} bytes (from the manifest) cannot be held in memory`);
+    }
     let produced = 0;
     const sink = (bytes: Uint8Array) => {
       if (produced + bytes.length > content.length) throw new DecodeError(`decodes to more than the ${entry.contentSizeBytes} bytes the manifest says`);

@@ -141,6 +141,7 @@ function normalizeFile(f: Record<string, unknown>, compression: 'none' | 'zstd',
   f.encryption = f.encryption ?? null;
   if (f.contentSizeBytes === undefined && f.compression === 'none' && f.encryption === null) f.contentSizeBytes = f.sizeBytes;
   if (!isCount(f.contentSizeBytes) || (f.contentSizeBytes as number) > buffer.constants.MAX_LENGTH) throw corrupt(`${where}: contentSizeBytes must be a count of at most ${buffer.constants.MAX_LENGTH}`);
+  if (f.compression === 'none' && f.encryption === null && f.contentSizeBytes !== f.sizeBytes) throw corrupt(`${where}: stored raw, but contentSizeBytes differs from sizeBytes`);
 }
 
 export function encodeManifest(m: BackupManifest): Uint8Array {
