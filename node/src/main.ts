@@ -75,7 +75,7 @@ export async function runServe(opts: Record<string, string | undefined>, env: Re
   }
   const clustered = isClusterMode(config);
   const nodeAuth = clustered ? `, node-to-node auth ${config.clusterSecret ? 'on' : 'off'}` : '';
-  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url} (data in ${config.dataDir}, auth ${config.apiKey ? 'on' : 'off'}${nodeAuth})`);
+  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url} (data in ${config.dataDir}, auth ${config.apiKey ? 'on' : 'off'}${nodeAuth}, backup encryption ${config.backupKeyFile ? 'on' : 'off'})`);
   if (clustered && !config.clusterSecret) {
     node.app.log.warn(`node-to-node traffic is unauthenticated (${ENV_KEYS.clusterSecret} is not set): loopback development only`);
   }

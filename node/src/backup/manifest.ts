@@ -5,9 +5,10 @@
 //
 // A file's sizeBytes and sha256 are of the bytes stored (compressed, then encrypted when a key was
 // configured), so verify checks what is on disk (a changed file is reported as changed, whatever
-// its decoding says), and needs no key for that; contentSizeBytes is the decoded size. The manifest itself is neither compressed nor
-// encrypted: names, counts and digests stay readable, the files' contents do not. Manifests
-// written before compression (no per-file compression or encryption) read as stored raw.
+// its decoding says) and needs no key for that; contentSizeBytes is the decoded size. The manifest
+// itself is neither compressed nor encrypted: names, counts and digests stay readable, the files'
+// contents do not. Manifests written before compression (no per-file compression or encryption)
+// read as stored raw.
 import buffer from 'node:buffer';
 import type { CollectionParams } from '../shard/state.js';
 import { JadeError } from '../util/errors.js';
