@@ -41,6 +41,8 @@ export interface NodeConfig {
   dataDir: string;
   /** Backup target directory (standalone backups and snapshots); null = <dataDir>/backups. */
   backupDir: string | null;
+  /** Backup key file (keyId:base64key lines, the first encrypts: backup/keys.ts); null = backups unencrypted. A path, not a secret: the keys are read from it at start. */
+  backupKeyFile: string | null;
   host: string;
   port: number;
   grpcPort: number;
@@ -130,6 +132,7 @@ export const DEFAULT_LIMITS: NodeLimits = {
 export const DEFAULT_CONFIG: NodeConfig = {
   dataDir: './data',
   backupDir: null,
+  backupKeyFile: null,
   host: '127.0.0.1',
   port: 8080,
   grpcPort: 9090,
@@ -166,6 +169,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
 export const ENV_KEYS = {
   dataDir: 'JADE_DATA_DIR',
   backupDir: 'JADE_BACKUP_DIR',
+  backupKeyFile: 'JADE_BACKUP_KEY_FILE',
   host: 'JADE_HOST',
   port: 'JADE_PORT',
   grpcPort: 'JADE_GRPC_PORT',
@@ -255,6 +259,7 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
   const config: NodeConfig = {
     dataDir: get('dataDir') || d.dataDir,
     backupDir: get('backupDir') || d.backupDir,
+    backupKeyFile: get('backupKeyFile') || d.backupKeyFile,
     host: get('host') || d.host,
     port: int('port', get('port'), d.port, 0, 65535),
     grpcPort: int('grpcPort', get('grpcPort'), d.grpcPort, 0, 65535),

@@ -32,6 +32,8 @@ Authentication (secrets come from the environment only, never flags, so they sta
                        ${ENV_KEYS.grpcHost} is not loopback; without it node-to-node traffic is unauthenticated
                        (loopback development only).
 A node that would listen beyond loopback without them refuses to start.
+Backups: ${ENV_KEYS.backupDir} (default <data dir>/backups); ${ENV_KEYS.backupKeyFile}, a file of keyId:base64key lines
+  (32-byte AES-256 keys; the first encrypts, all decrypt): backups are zstd-compressed, and encrypted only with it.
 Limits and HNSW defaults: ${Object.values(ENV_KEYS).filter((k) => k.endsWith('_MAX') || k.includes('HNSW')).join(', ')}.
 Cluster mode (--bootstrap on the first node, --join on the others, or --peers): ${[ENV_KEYS.grpcHost, ENV_KEYS.nodeLabels, ENV_KEYS.defaultShards, ENV_KEYS.defaultReplicationFactor, ENV_KEYS.writeConsistency, ENV_KEYS.readStrategy, ENV_KEYS.raftSnapshotEveryEntries, ENV_KEYS.raftSnapshotEveryBytes, ENV_KEYS.rebalanceOnJoin, ENV_KEYS.nodeSuspectAfterMs, ENV_KEYS.nodeDeadAfterMs, ENV_KEYS.leaderHandoffMs, ENV_KEYS.leaderBalanceIntervalMs].join(', ')}.`,
     );
@@ -73,7 +75,7 @@ export async function runServe(opts: Record<string, string | undefined>, env: Re
   }
   const clustered = isClusterMode(config);
   const nodeAuth = clustered ? `, node-to-node auth ${config.clusterSecret ? 'on' : 'off'}` : '';
-  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url} (data in ${config.dataDir}, auth ${config.apiKey ? 'on' : 'off'}${nodeAuth})`);
+  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url} (data in ${config.dataDir}, auth ${config.apiKey ? 'on' : 'off'}${nodeAuth}, backup encryption ${config.backupKeyFile ? 'on' : 'off'})`);
   if (clustered && !config.clusterSecret) {
     node.app.log.warn(`node-to-node traffic is unauthenticated (${ENV_KEYS.clusterSecret} is not set): loopback development only`);
   }

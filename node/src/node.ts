@@ -6,12 +6,12 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { AppDeps } from './api/rest/app.js';
 import { NodeMetrics } from './api/metrics.js';
 import { buildApp } from './api/rest/app.js';
-import { clusterBackups, standaloneBackups } from './backup/wiring.js';
+import { backupKeysOf, clusterBackups, standaloneBackups } from './backup/wiring.js';
 import { CLUSTER_DEFAULTS, ClusterNode } from './cluster/cluster-node.js';
 import { Catalog, StandaloneDatabase } from './query/catalog.js';
 import { ClusterDatabase } from './query/cluster-database.js';
 import type { Database } from './query/types.js';
-import { isClusterMode, type NodeConfig } from './config.js';
+import { ENV_KEYS, isClusterMode, type NodeConfig } from './config.js';
 import { databaseSink } from './restore-sink.js';
 import { Authenticator } from './security/auth.js';
 import { RealDisk } from './storage/disk.js';
@@ -95,6 +95,8 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       indexBacklogMax: config.limits.indexBacklogMax,
     };
     const wal = { ...config.wal, pendingBytesMax: config.limits.walPendingBytesMax };
+    // Read once at start: a key file that cannot be used stops the node rather than its first backup.
+    const backupKeys = { keys: await backupKeysOf(config.backupKeyFile), keySetting: ENV_KEYS.backupKeyFile };
     let database: Database;
     let backups: AppDeps['backups'];
     if (isClusterMode(config)) {
@@ -132,7 +134,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       clusterNode = cluster;
       metrics.setGroupSource(() => cluster.groupStatuses());
       database = new ClusterDatabase(cluster, { readStrategy: config.readStrategy, observer: metrics });
-      const clusterBackupService = clusterBackups(disk, cluster, databaseSink(database), { dataDir: config.dataDir, backupDir: config.backupDir, nodeVersion: JADE_VERSION, shard: { wal, limits: shardLimits, checkpointWalBytes: config.checkpointWalBytes } });
+      const clusterBackupService = clusterBackups(disk, cluster, databaseSink(database), { dataDir: config.dataDir, backupDir: config.backupDir, ...backupKeys, nodeVersion: JADE_VERSION, shard: { wal, limits: shardLimits, checkpointWalBytes: config.checkpointWalBytes } });
       backups = clusterBackupService;
       closeBackend = async () => {
         clusterBackupService.close();
@@ -151,7 +153,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       );
       closeBackend = () => catalog.close();
       database = new StandaloneDatabase(catalog);
-      backups = standaloneBackups(disk, catalog, { dataDir: config.dataDir, backupDir: config.backupDir, nodeVersion: JADE_VERSION, shard: { wal, limits: shardLimits, checkpointWalBytes: config.checkpointWalBytes }, sink: databaseSink(database) });
+      backups = standaloneBackups(disk, catalog, { dataDir: config.dataDir, backupDir: config.backupDir, ...backupKeys, nodeVersion: JADE_VERSION, shard: { wal, limits: shardLimits, checkpointWalBytes: config.checkpointWalBytes }, sink: databaseSink(database) });
     }
     const openDatabase = database;
     metrics.setCollectionSource(() =>

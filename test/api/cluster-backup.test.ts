@@ -7,7 +7,9 @@
 // new name has the manifest's point count and content digest, the same payloads and the payload
 // index; a second backup at once is 409; a restore to an existing name is 409, of a collection the
 // backup lacks 404; a tampered shard file fails verify with JADE_ERR_BACKUP_CORRUPT naming it.
+// Every node has the same backup key file: the backup's files are compressed and encrypted.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -49,10 +51,12 @@ describe('cluster backups over REST and the CLI (4 nodes in this process)', () =
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'jade-cluster-backup-'));
+    const backupKeyFile = path.join(dir, 'backup-keys');
+    writeFileSync(backupKeyFile, `k1:${randomBytes(32).toString('base64')}\n`);
     const ports = await freeLoopbackPorts(8);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
-      nodes.push(await startNode(standaloneConfig({ nodeId: id, dataDir: path.join(dir, id), port: ports[2 * i], grpcPort: ports[2 * i + 1], bootstrap: i === 0, join: i === 0 ? [] : [`127.0.0.1:${ports[1]}`] }), { clusterLog: (line) => log.push(`${new Date().toISOString()} ${id}: ${line}`) }));
+      nodes.push(await startNode(standaloneConfig({ nodeId: id, dataDir: path.join(dir, id), backupKeyFile, port: ports[2 * i], grpcPort: ports[2 * i + 1], bootstrap: i === 0, join: i === 0 ? [] : [`127.0.0.1:${ports[1]}`] }), { clusterLog: (line) => log.push(`${new Date().toISOString()} ${id}: ${line}`) }));
     }
     await until('four members known to every node', async () => {
       const views = await Promise.all(nodes.map((n) => api(n.url, 'GET', '/cluster')));
@@ -116,6 +120,8 @@ describe('cluster backups over REST and the CLI (4 nodes in this process)', () =
 
     const manifest = JSON.parse(readFileSync(path.join(backupDir('b1'), 'manifest.json'), 'utf8'));
     expect(manifest.mode).toBe('cluster');
+    expect(manifest).toMatchObject({ compression: 'zstd', encryption: { algorithm: 'aes-256-gcm', keyId: 'k1' } });
+    expect(manifest.files.every((f: any) => f.encryption?.keyId === 'k1' && f.compression === 'zstd')).toBe(true);
     const docs = manifest.collections.find((c: any) => c.name === C);
     expect(docs).toMatchObject({ shardNumber: 3, replicationFactor: 2, params: { dimension: 8, metric: 'l2' } });
     expect(docs.points).toBeGreaterThanOrEqual(POINTS);

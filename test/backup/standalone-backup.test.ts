@@ -99,8 +99,9 @@ describe('standalone backup and restore', () => {
     expect(b.body.result.collections.find((c: any) => c.name === 'small').points).toBe(2);
 
     const manifest = JSON.parse(readFileSync(path.join(backupDir, 'full-1', 'manifest.json'), 'utf8'));
-    expect(manifest).toMatchObject({ format: 'jadevectordb-backup', formatVersion: 1, nodeVersion: expect.any(String), aliases: [{ alias: 'docs-live', collection: 'docs' }] });
-    for (const f of manifest.files) expect(f).toMatchObject({ path: expect.any(String), sizeBytes: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    // No key file: compressed, not encrypted.
+    expect(manifest).toMatchObject({ format: 'jadevectordb-backup', formatVersion: 1, nodeVersion: expect.any(String), compression: 'zstd', encryption: null, aliases: [{ alias: 'docs-live', collection: 'docs' }] });
+    for (const f of manifest.files) expect(f).toMatchObject({ path: expect.any(String), sizeBytes: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/), contentSizeBytes: expect.any(Number), compression: 'zstd', encryption: null });
     expect(manifest.files.some((f: any) => f.path.endsWith('/graph'))).toBe(true);
 
     const got = await call(node, 'GET', '/backups/full-1');

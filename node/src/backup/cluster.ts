@@ -102,8 +102,6 @@ export class ClusterBackups implements BackupService {
           nodeVersion: this.options.nodeVersion,
           createdAt: now.toISOString(),
           parent: null,
-          compression: 'none',
-          encryption: null,
           collections,
           aliases: request.collection === undefined ? this.node.aliases().filter((a) => included.has(a.collection)) : [],
         });
@@ -128,7 +126,7 @@ export class ClusterBackups implements BackupService {
           // Bytes that hash otherwise than the replica said were damaged on the way: retryable, not a corrupt backup.
           throw isJadeError(e) && e.code === 'JADE_ERR_BACKUP_CORRUPT' ? shardError(collection, shard, id, e.message, e) : e;
         });
-        if (written.sizeBytes !== f.sizeBytes) throw shardError(collection, shard, id, `${written.sizeBytes} bytes of its ${f.role} file arrived, ${source.nodeId} reported ${f.sizeBytes}`);
+        if (written.contentSizeBytes !== f.sizeBytes) throw shardError(collection, shard, id, `${written.contentSizeBytes} bytes of its ${f.role} file arrived, ${source.nodeId} reported ${f.sizeBytes}`);
         files[f.role] = file;
       }
       return { index: shard, points: source.points, contentDigest: source.contentDigest, position: { kind: 'raft', index: source.position.index, term: source.position.term }, capturedFrom: source.nodeId, files };

@@ -110,8 +110,6 @@ export class StandaloneBackups implements BackupService {
           nodeVersion: this.options.nodeVersion,
           createdAt: now.toISOString(),
           parent: null,
-          compression: 'none',
-          encryption: null,
           collections,
           aliases: request.collection === undefined ? this.catalog.aliases().filter((a) => included.has(a.collection)) : [],
         },

@@ -11,7 +11,13 @@ export interface BackupSummary {
   createdAt: string;
   nodeVersion: string;
   formatVersion: number;
+  /** Bytes stored: every file as written (compressed, encrypted) and the manifest. */
   sizeBytes: number;
+  /** Bytes of the files' contents once decoded, and the manifest. */
+  contentSizeBytes: number;
+  compression: BackupManifest['compression'];
+  /** The key the files are encrypted with (its id, never the key), or null. */
+  encryption: { algorithm: string; keyId: string } | null;
   manifestSha256: string;
   collections: { name: string; points: number; contentDigest: string; shards: { index: number; points: number; position: BackupManifest['collections'][number]['shards'][number]['position']; capturedFrom: string | null }[] }[];
   files: number;
@@ -26,6 +32,9 @@ export function summarize(manifest: BackupManifest, manifestSha256: string, mani
     nodeVersion: manifest.nodeVersion,
     formatVersion: manifest.formatVersion,
     sizeBytes: manifest.files.reduce((n, f) => n + f.sizeBytes, manifestBytes),
+    contentSizeBytes: manifest.files.reduce((n, f) => n + f.contentSizeBytes, manifestBytes),
+    compression: manifest.compression,
+    encryption: manifest.encryption === null ? null : { algorithm: manifest.encryption.algorithm, keyId: manifest.encryption.keyId },
     manifestSha256,
     collections: manifest.collections.map((c) => ({ name: c.name, points: c.points, contentDigest: c.contentDigest, shards: c.shards.map((s) => ({ index: s.index, points: s.points, position: s.position, capturedFrom: s.capturedFrom ?? null })) })),
     files: manifest.files.length,

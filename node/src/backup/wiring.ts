@@ -5,6 +5,7 @@ import type { Disk } from '../storage/disk.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { ClusterBackups } from './cluster.js';
 import { DirectoryTarget } from './directory-target.js';
+import { loadBackupKeys, type BackupKeyRing } from './keys.js';
 import type { RestoreSink } from './restore-into.js';
 import { StandaloneBackups, type CatalogView } from './standalone.js';
 
@@ -12,13 +13,31 @@ export function defaultBackupDir(dataDir: string): string {
   return path.join(dataDir, 'backups');
 }
 
-export function standaloneBackups(disk: Disk, catalog: CatalogView, options: { dataDir: string; backupDir: string | null; nodeVersion: string; shard: LocalShardOptions; sink?: RestoreSink }): StandaloneBackups {
-  const target = new DirectoryTarget(disk, options.backupDir ?? defaultBackupDir(options.dataDir));
+/** The key ring of the configured key file, or null when none is (backups stay unencrypted); a bad file is JADE_ERR_BACKUP_KEY. */
+export async function backupKeysOf(keyFile: string | null): Promise<BackupKeyRing | null> {
+  return keyFile === null ? null : loadBackupKeys(keyFile);
+}
+
+export interface BackupTargetOptions {
+  dataDir: string;
+  backupDir: string | null;
+  keys: BackupKeyRing | null;
+  /** The setting naming the key file, for errors. */
+  keySetting: string;
+}
+
+/** The node's backup directory, encoding with its keys. */
+export function backupTarget(disk: Disk, options: BackupTargetOptions): DirectoryTarget {
+  return new DirectoryTarget(disk, options.backupDir ?? defaultBackupDir(options.dataDir), { keys: options.keys, keySetting: options.keySetting });
+}
+
+export function standaloneBackups(disk: Disk, catalog: CatalogView, options: BackupTargetOptions & { nodeVersion: string; shard: LocalShardOptions; sink?: RestoreSink }): StandaloneBackups {
+  const target = backupTarget(disk, options);
   return new StandaloneBackups(catalog, target, { nodeVersion: options.nodeVersion, disk, scratchDir: options.dataDir, shardOptions: options.shard, sink: options.sink });
 }
 
 /** A cluster node's backup service: it coordinates backups into its own backup directory and serves captures of its replicas. */
-export function clusterBackups(disk: Disk, node: ClusterNode, sink: RestoreSink, options: { dataDir: string; backupDir: string | null; nodeVersion: string; shard: LocalShardOptions }): ClusterBackups {
-  const target = new DirectoryTarget(disk, options.backupDir ?? defaultBackupDir(options.dataDir));
+export function clusterBackups(disk: Disk, node: ClusterNode, sink: RestoreSink, options: BackupTargetOptions & { nodeVersion: string; shard: LocalShardOptions }): ClusterBackups {
+  const target = backupTarget(disk, options);
   return new ClusterBackups(node, target, { nodeVersion: options.nodeVersion, disk, scratchDir: options.dataDir, shardOptions: options.shard, sink });
 }

@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { DirectoryTarget } from '../backup/directory-target.js';
 import { restoreBackup } from '../backup/restore.js';
-import { loadConfig, type ConfigSource } from '../config.js';
+import { backupKeysOf } from '../backup/wiring.js';
+import { ENV_KEYS, loadConfig, type ConfigSource } from '../config.js';
 import { RealDisk } from '../storage/disk.js';
 import { lockDataDir } from '../storage/lock.js';
 import { CliError, type JadeClient } from './client.js';
@@ -14,7 +15,7 @@ import { printObject, printRows } from './output.js';
 type ClientOf = (cmd: Command) => { client: JadeClient; output: OutputFormat };
 
 function summaryRow(b: Record<string, any>) {
-  return { id: b.id, kind: b.kind, mode: b.mode, created: b.created_at, collections: (b.collections as any[]).map((c) => c.name).join(' '), points: (b.collections as any[]).reduce((n, c) => n + c.points, 0), bytes: b.size_bytes };
+  return { id: b.id, kind: b.kind, mode: b.mode, created: b.created_at, collections: (b.collections as any[]).map((c) => c.name).join(' '), points: (b.collections as any[]).reduce((n, c) => n + c.points, 0), bytes: b.size_bytes, compression: b.compression ?? 'none', key: b.encryption?.key_id ?? '-' };
 }
 
 export function addBackupCommands(program: Command, clientOf: ClientOf, env: ConfigSource): void {
@@ -79,13 +80,16 @@ export function addBackupCommands(program: Command, clientOf: ClientOf, env: Con
     .command('restore <backup-dir>')
     .description('offline: restore a backup (the directory holding its manifest.json) into a new node\'s data directory, verifying every file and digest first')
     .option('--data-dir <dir>', 'data directory to restore into: it must hold no collections', env.JADE_DATA_DIR ?? './data')
+    .option('--key-file <file>', `the backup key file (keyId:base64key lines) holding the key an encrypted backup was made with (env ${ENV_KEYS.backupKeyFile})`)
     .action(async (backupDir: string, o) => {
       const resolved = path.resolve(backupDir);
-      const config = loadConfig(env, { dataDir: o.dataDir });
+      const config = loadConfig(env, { dataDir: o.dataDir, backupKeyFile: o.keyFile });
+      const keys = await backupKeysOf(config.backupKeyFile);
       const disk = new RealDisk();
       const lock = await lockDataDir(config.dataDir);
       try {
-        const r = await restoreBackup(disk, new DirectoryTarget(disk, path.dirname(resolved)), path.basename(resolved), config.dataDir, {
+        const target = new DirectoryTarget(disk, path.dirname(resolved), { keys, keySetting: o.keyFile ? '--key-file' : ENV_KEYS.backupKeyFile });
+        const r = await restoreBackup(disk, target, path.basename(resolved), config.dataDir, {
           wal: { ...config.wal, pendingBytesMax: config.limits.walPendingBytesMax },
           limits: { batchPointsMax: config.limits.batchPointsMax, payloadBytesMax: config.limits.payloadBytesMax, exactScanCandidatesMax: config.limits.exactScanCandidatesMax, exactScanElementsMax: config.limits.exactScanElementsMax, indexBacklogMax: config.limits.indexBacklogMax },
           checkpointWalBytes: config.checkpointWalBytes,

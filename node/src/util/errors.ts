@@ -17,6 +17,8 @@ export const ERROR_TABLE = {
   JADE_ERR_CONFLICT: { http: 409, grpc: 10 },
   /** A backup's file or manifest does not match what it records (tampered, truncated, missing). */
   JADE_ERR_BACKUP_CORRUPT: { http: 409, grpc: 9 /* FAILED_PRECONDITION */ },
+  /** A backup file is encrypted with a key this node lacks (or holds under that id but different), or the key file is unusable. */
+  JADE_ERR_BACKUP_KEY: { http: 409, grpc: 9 },
   JADE_ERR_REQUEST_TIMEOUT: { http: 408, grpc: 4 },
   JADE_ERR_PAYLOAD_TOO_LARGE: { http: 413, grpc: 8 },
   JADE_ERR_BATCH_TOO_LARGE: { http: 413, grpc: 8 },
