@@ -8,6 +8,11 @@
 // JADE_LINCHECK_LOAD_WRITERS adds bulk writers to the same group (big entries, leader churn);
 // JADE_LINCHECK_SNAPSHOT_EVERY makes the nodes snapshot every N entries (snapshots made off the
 // Raft loop racing installs from leaders and compactions).
+// The sharded run (5 processes, 6 shards) is also the chaos run: it interleaves JADE_LINCHECK_MOVE_FAULTS
+// moving-and-healing faults per round (move-chaos.ts: moves with kill -9 of source, target or meta
+// leader, partitions between them, cancels, a drain, a rebalance) and after the faults waits until
+// every shard is back at its replication factor with every completed move verified.
+// `npm run chaos -- --seeds N` runs it long.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,6 +20,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { pointHash } from '../../node/src/query/hash.js';
 import { startProcessCluster, type ProcessCluster } from './cluster-processes.js';
 import { forgeAtFollower } from './forge.js';
+import { MOVE_FAULTS, MOVE_FAULTS_ONCE_PER_RUN, injectMoveFault, moveOutcomes, waitSettled, type MoveFault } from './move-chaos.js';
 import { HistoryRecorder } from './history.js';
 import { DefiniteFailure, analyzeRound, readFinalValues, roundPassed, runWorkload, saveHistoryForReplay, seededRandom, type KvClient } from './workload.js';
 
@@ -25,6 +31,10 @@ const SEEDS = (process.env.JADE_LINCHECK_SEEDS ?? '1')
 const ROUNDS_PER_SEED = Number(process.env.JADE_LINCHECK_ROUNDS ?? 3);
 /** Faults per round, each held for a while then healed. */
 const FAULTS_PER_ROUND = Number(process.env.JADE_LINCHECK_FAULTS ?? 3);
+/** Sharded runs: moving-and-healing faults per round (move-chaos.ts), interleaved with the others. */
+const MOVE_FAULTS_PER_ROUND = Number(process.env.JADE_LINCHECK_MOVE_FAULTS ?? 2);
+/** How long a round may take to settle after its faults: moves ended, every shard at its replication factor. */
+const SETTLE_TIMEOUT_MS = 90_000;
 /** Background bulk writers to the same shard group (large entries, busy event loops, leader churn); 0 by default. */
 const LOAD_WRITERS = Number(process.env.JADE_LINCHECK_LOAD_WRITERS ?? 0);
 /** Raft snapshot every N applied entries on the nodes (their default when unset). */
@@ -327,7 +337,7 @@ async function runSeed(seed: number, shape: RunShape): Promise<void> {
       const random = seededRandom(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0);
       for (let i = 0; i < 8; i++) random();
       const sharded = shape.shardNumber > 1;
-      const replay = `JADE_LINCHECK_${sharded ? 'SHARDED_' : ''}SEEDS=${seed} JADE_LINCHECK_ROUNDS=${ROUNDS_PER_SEED} JADE_LINCHECK_FAULTS=${FAULTS_PER_ROUND} JADE_LINCHECK_LOAD_WRITERS=${LOAD_WRITERS}${SNAPSHOT_EVERY ? ` JADE_LINCHECK_SNAPSHOT_EVERY=${SNAPSHOT_EVERY}` : ''} npx vitest run test/cluster/lincheck-cluster.test.ts -t ${sharded ? 'sharded' : `'seed ${seed}'`}`;
+      const replay = `JADE_LINCHECK_${sharded ? 'SHARDED_' : ''}SEEDS=${seed} JADE_LINCHECK_ROUNDS=${ROUNDS_PER_SEED} JADE_LINCHECK_FAULTS=${FAULTS_PER_ROUND}${sharded ? ` JADE_LINCHECK_MOVE_FAULTS=${MOVE_FAULTS_PER_ROUND}` : ''} JADE_LINCHECK_LOAD_WRITERS=${LOAD_WRITERS}${SNAPSHOT_EVERY ? ` JADE_LINCHECK_SNAPSHOT_EVERY=${SNAPSHOT_EVERY}` : ''} npx vitest run test/cluster/lincheck-cluster.test.ts -t ${sharded ? 'sharded' : `'seed ${seed}'`}`;
       const shardGroups: string[] = [];
       await createCollection(cluster, shape.shardNumber, shardGroups);
       // Each fault aims at the leader of one of the shards (the same one for 1 shard).
@@ -335,6 +345,25 @@ async function runSeed(seed: number, shape: RunShape): Promise<void> {
       // Faults come from seeded permutations of every kind (those that destroy a replica once per run).
       let faultDeck: Fault[] = [];
       let wiped = false;
+      let moveDeck: MoveFault[] = [];
+      let drainedOnce = false;
+      const drained = new Set<string>();
+      const nextMoveFault = (): MoveFault => {
+        for (;;) {
+          if (moveDeck.length === 0) {
+            moveDeck = [...MOVE_FAULTS];
+            for (let i = moveDeck.length - 1; i > 0; i--) {
+              const j = Math.floor(random() * (i + 1));
+              [moveDeck[i], moveDeck[j]] = [moveDeck[j], moveDeck[i]];
+            }
+          }
+          const f = moveDeck.pop()!;
+          if (!MOVE_FAULTS_ONCE_PER_RUN.includes(f)) return f;
+          if (drainedOnce) continue;
+          drainedOnce = true;
+          return f;
+        }
+      };
       const nextFault = (): Fault => {
         for (;;) {
           if (faultDeck.length === 0) {
@@ -368,8 +397,14 @@ async function runSeed(seed: number, shape: RunShape): Promise<void> {
         const faultLog: string[] = [];
         try {
           await sleep(500);
-          for (let f = 0; f < FAULTS_PER_ROUND; f++) {
-            faultLog.push(await injectFault(cluster, pickGroup(), nextFault(), random, keys));
+          // Sharded runs interleave the moving-and-healing faults with the others.
+          const turns: ('fault' | 'move')[] = [];
+          for (let r = FAULTS_PER_ROUND, m = sharded ? MOVE_FAULTS_PER_ROUND : 0; r > 0 || m > 0; r--, m--) {
+            if (r > 0) turns.push('fault');
+            if (m > 0) turns.push('move');
+          }
+          for (const turn of turns) {
+            faultLog.push(turn === 'move' ? await injectMoveFault(cluster, COLLECTION, nextMoveFault(), random, drained) : await injectFault(cluster, pickGroup(), nextFault(), random, keys));
             await sleep(300 + Math.floor(random() * 700));
           }
         } finally {
@@ -381,20 +416,23 @@ async function runSeed(seed: number, shape: RunShape): Promise<void> {
         const loadBatches = (await load).reduce((a, b) => a + b, 0);
         if (LOAD_WRITERS > 0) faultLog.push(`bulk load: ${loadBatches} batches of ${LOAD_BATCH_POINTS} acknowledged`);
         for (const g of shardGroups) await waitForLeader(cluster, g, 20_000);
+        // Moves ended, every shard back at its replication factor, every completed move verified.
+        const settleProblems = sharded ? await waitSettled(cluster, COLLECTION, 3, SETTLE_TIMEOUT_MS, drained) : '';
+        if (sharded) faultLog.push(await moveOutcomes(cluster, COLLECTION));
         const finalClient = restKvClient(cluster, seededRandom(seed + round + 12_345));
         const finalValues = await readFinalValues(finalClient, recorder, keys, { opTimeoutMs: OP_TIMEOUT_MS, attemptsMax: 20, retryDelayMs: 200 });
         const history = recorder.operations();
         const verdict = analyzeRound(history, finalValues, { timeBudgetMs: 20_000 });
         const summary = `seed ${seed} round ${round}: ${faultLog.join('; ')}; ops ${stats.invoked} (ok ${stats.ok}, unknown ${stats.unknown}, failed ${stats.failed}); verdict ${verdict.check.verdict}; lost ${verdict.lostAcknowledgedWrites}`;
         console.log(summary);
-        if (!roundPassed(verdict)) {
+        if (!roundPassed(verdict) || settleProblems) {
           const check = saveHistoryForReplay(history, HISTORY_DIR, `seed-${seed}-round-${round}`);
           const logs = cluster.members.map((m) => `--- ${m.id} ---\n${m.output().slice(-4_000)}`).join('\n');
           // Which node answered each request (times on the history's clock), and every node's log as kept.
           writeFileSync(path.join(dir, 'requests.jsonl'), trace.map((t) => JSON.stringify(t)).join('\n') + '\n');
           for (const m of cluster.members) writeFileSync(path.join(dir, `${m.id}.log`), m.output());
           throw new Error(
-            `${summary}\nimpossible: ${JSON.stringify(verdict.impossibleObservations.slice(0, 5))}\nlost: ${JSON.stringify(verdict.lostExamples)}\n` +
+            `${summary}\n${settleProblems ? `after the faults: ${settleProblems}\n` : ''}impossible: ${JSON.stringify(verdict.impossibleObservations.slice(0, 5))}\nlost: ${JSON.stringify(verdict.lostExamples)}\n` +
               `replay the faults: ${replay}\nre-check the history: ${check}\ndata kept in ${dir}\n${logs}`,
           );
         }
@@ -416,7 +454,7 @@ const SHARDED_ROUNDS = Number(process.env.JADE_LINCHECK_SHARDED_ROUNDS ?? 1);
 
 describe('5 real processes, 6 shards × 3 replicas, under kill -9 and partitions', () => {
   for (const seed of SHARDED_SEEDS) {
-    it(`sharded seed ${seed}: ${SHARDED_ROUNDS} rounds are linearizable and lose no acknowledged write`, { timeout: 120_000 + SHARDED_ROUNDS * 60_000 }, () =>
+    it(`sharded seed ${seed}: ${SHARDED_ROUNDS} rounds are linearizable and lose no acknowledged write`, { timeout: 150_000 + SHARDED_ROUNDS * 120_000 }, () =>
       runSeed(seed, { nodeCount: 5, shardNumber: 6, formation: 'join', rounds: SHARDED_ROUNDS }),
     );
   }
