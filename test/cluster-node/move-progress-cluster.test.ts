@@ -4,8 +4,15 @@
 // takes seconds. Asked through a node that does not lead the meta group (the progress lives on
 // the meta leader), the move's progress shows the snapshot's bytes growing with a rate and an
 // ETA, the points in the snapshot, and at the end bytes sent equal to the size of the snapshot
-// the leader holds; then the target's log lag.
+// the leader holds; then the target's log lag. GET /collections/{name}/cluster on that node shows
+// the same numbers, and jade's progress line draws a bar from them.
 import { afterEach, describe, expect, it } from 'vitest';
+import { NodeMetrics } from '../../node/src/api/metrics.js';
+import { buildApp } from '../../node/src/api/rest/app.js';
+import { progressLine } from '../../node/src/cli/moves.js';
+import { DEFAULT_CONFIG } from '../../node/src/config.js';
+import { ClusterDatabase } from '../../node/src/query/cluster-database.js';
+import { Authenticator } from '../../node/src/security/auth.js';
 import { RAFT_GROUP_DEFAULTS } from '../../node/src/cluster/cluster-node.js';
 import { nodeOfMember } from '../../node/src/cluster/identity.js';
 import type { MoveProgress } from '../../node/src/cluster/move-progress.js';
@@ -52,11 +59,26 @@ describe('move progress', () => {
     const meta = await waitFor('a meta leader', () => cluster.leaderOf('meta'));
     const asker = [...cluster.running.values()].find((n) => n !== meta)!;
 
+    const app = await buildApp({
+      database: new ClusterDatabase(asker, { readStrategy: 'round-robin' }),
+      limits: DEFAULT_CONFIG.limits,
+      hnswDefaults: DEFAULT_CONFIG.hnswDefaults,
+      walSegmentSizeBytes: DEFAULT_CONFIG.wal.segmentSizeBytesMax,
+      auth: new Authenticator({ apiKey: null, publicPaths: [] }),
+      metrics: new NodeMetrics(),
+      info: { version: 'test', nodeId: asker.nodeId, clusterName: 'test', startedAtMs: Date.now(), dataDir: '' },
+      isReady: () => true,
+    });
+    const rest: Record<string, any>[] = [];
+
     const moveId = await asker.requestMove({ kind: 'move', collection: 'p', shard: 0, from: source, to: spare }, Date.now() + 5_000);
     const seen: MoveProgress[] = [];
     const done = await waitFor('the move to finish', async () => {
       const p = (await asker.moveProgress(Date.now() + 2_000))[moveId];
       if (p && (seen.length === 0 || seen[seen.length - 1].observedAtMs !== p.observedAtMs)) seen.push(p);
+      const body = (await app.inject({ method: 'GET', url: '/collections/p/cluster' })).json();
+      const transfer = body.result.shard_transfers.find((t: Record<string, any>) => t.jade.id === moveId);
+      if (transfer?.jade.progress) rest.push({ transfer: transfer.jade.progress, listed: body.result.jade.moves.find((m: Record<string, any>) => m.id === moveId)?.progress });
       const m = any.moves().find((x) => x.id === moveId);
       return m && ['done', 'failed', 'cancelled'].includes(m.stage) ? m : null;
     }, 90_000);
@@ -84,5 +106,17 @@ describe('move progress', () => {
     expect(last.phase).toBe('log');
     expect(last.lagEntries).not.toBeNull();
     expect(last.lagEntries!).toBeLessThanOrEqual(64);
+
+    // The REST answer: the same numbers in snake_case, in shard_transfers and in jade.moves alike.
+    await app.close();
+    const restSending = rest.filter((r) => r.transfer.phase === 'snapshot');
+    expect(restSending.length).toBeGreaterThan(0);
+    for (const r of rest) expect(r.listed).toEqual(r.transfer);
+    const sample = restSending[restSending.length - 1].transfer;
+    expect(sample).toMatchObject({ snapshot_bytes_total: snap.data.length, snapshot_points: pointsIn(snap.data), snapshot_index: snap.meta.index, observed_at: expect.any(String) });
+    expect(sample.snapshot_bytes_sent).toBeLessThan(sample.snapshot_bytes_total);
+    const line = progressLine(sample);
+    console.log(`jade: ${line}`);
+    expect(line).toMatch(/^\[#*-*\] \d+% snapshot /);
   }, 150_000);
 });

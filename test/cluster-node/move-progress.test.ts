@@ -1,10 +1,12 @@
 // The arithmetic of move progress (node/src/cluster/move-progress.ts), with no cluster: rates over
 // a window of samples, ETAs from them (null whenever a number is not known, never a guess), the
-// leader's per-member snapshot sends, and the progress of a move from a group status.
+// leader's per-member snapshot sends, the progress of a move from a group status, and how jade
+// prints it.
 import { describe, expect, it } from 'vitest';
 import type { GroupStatus } from '../../node/src/cluster/hosted-group.js';
 import { MoveProgressBook, RATE_SPAN_MIN_MS, SnapshotSends, etaSecondsOf, progressOf, pruneSamples, ratePerSecond, type Sample } from '../../node/src/cluster/move-progress.js';
 import { MOVE_PROMOTE_LAG_MAX } from '../../node/src/cluster/moves.js';
+import { formatBytes, progressBar, progressCell, progressLine } from '../../node/src/cli/moves.js';
 
 const T = 'n3#00ff';
 
@@ -113,5 +115,32 @@ describe('move progress from the group leader\'s status', () => {
 
   it('a move without a target (drop_replica) has no progress', () => {
     expect(new MoveProgressBook().observe({ id: 'x', to: null }, status({}), 0)).toBeNull();
+  });
+});
+
+describe('jade: the progress line and cell', () => {
+  const none = { phase: null, snapshot_bytes_sent: null, snapshot_bytes_total: null, snapshot_points: null, bytes_per_second: null, lag_entries: null, catch_up_entries_per_second: null, eta_seconds: null };
+
+  it('bytes in binary units; a bar of the share done, empty when unknown', () => {
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(300 * 1024 * 1024)).toBe('300 MiB');
+    expect(progressBar(0.5, 10)).toBe('[#####-----]');
+    expect(progressBar(1.7, 4)).toBe('[####]');
+    expect(progressBar(null, 4)).toBe('[    ]');
+  });
+
+  it('shows what is known and nothing made up', () => {
+    expect(progressLine(null)).toBe('');
+    expect(progressLine(none)).toBe('');
+    const sending = { ...none, phase: 'snapshot' as const, snapshot_bytes_sent: 1024 * 1024, snapshot_bytes_total: 4 * 1024 * 1024, snapshot_points: 5000, bytes_per_second: 512 * 1024, lag_entries: 7, eta_seconds: 6 };
+    expect(progressLine(sending, 8)).toBe('[##------] 25% snapshot 1.0 MiB/4.0 MiB, 5000 points, 512 KiB/s, lag 7 entries, ETA 6s');
+    expect(progressCell(sending)).toBe('25% of 4.0 MiB 512 KiB/s ETA 6s');
+    const log = { ...none, phase: 'log' as const, snapshot_bytes_sent: 4096, snapshot_bytes_total: 4096, snapshot_points: 10, lag_entries: 300, catch_up_entries_per_second: 100.4, eta_seconds: 2.4 };
+    expect(progressLine(log)).toBe('snapshot 4.0 KiB sent (10 points), lag 300 entries, catching up 100 entries/s, ETA 2s');
+    expect(progressCell(log)).toBe('lag 300 ETA 2s');
+    // Not catching up: no rate, no ETA.
+    expect(progressLine({ ...none, phase: 'log', lag_entries: 90 })).toBe('lag 90 entries');
+    expect(progressCell({ ...log, eta_seconds: 0.3 })).toBe('lag 300 ETA <1s');
   });
 });
