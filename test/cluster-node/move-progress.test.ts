@@ -109,6 +109,9 @@ describe('move progress from the group leader\'s status', () => {
     expect(third.etaSeconds).toBeNull();
     expect(third.catchUpEntriesPerSecond).toBeLessThan(0);
     expect(book.all()).toEqual({ m1: third });
+    // Once done: the last numbers stay, with nothing left to wait for.
+    book.settle('m1', true);
+    expect(book.get('m1')).toEqual({ ...third, catchUpEntriesPerSecond: null, bytesPerSecond: null, etaSeconds: 0 });
     book.retain(new Set());
     expect(book.get('m1')).toBeNull();
   });

@@ -203,11 +203,21 @@ export function addMoveCommands(program: Command, clientOf: ClientOf): void {
       if (r.state === null) throw new CliError(`no drain of ${peer} is running (start one without --status)`);
       const deadline = Date.now() + parseWaitSeconds(o.waitTimeout) * 1000;
       let last = '';
+      let progressAtMs = 0;
       const failed = new Set<string>();
       for (;;) {
         const line = `drain of ${peer}: ${r.state}, ${r.replicas_left} replica${r.replicas_left === 1 ? '' : 's'} left, ${r.moves_started} move${r.moves_started === 1 ? '' : 's'} started`;
         if (line !== last && output !== 'json') process.stdout.write(`${line}\n`);
         last = line;
+        // The move in flight now and then (each poll would flood the output).
+        if (output !== 'json' && Date.now() - progressAtMs >= PROGRESS_LINE_EVERY_MS) {
+          for (const m of r.moves as Record<string, any>[]) {
+            const text = m.finished ? '' : progressLine(m.progress);
+            if (!text) continue;
+            process.stdout.write(`  move ${m.id} (shard ${m.shard_id ?? '?'} of ${m.collection}, ${m.stage}): ${text}\n`);
+            progressAtMs = Date.now();
+          }
+        }
         for (const m of r.moves as Record<string, any>[]) {
           if ((m.stage === 'failed' || m.stage === 'cancelled') && !failed.has(m.id)) {
             failed.add(m.id);

@@ -10,7 +10,7 @@ import type { GroupAdmin } from './group-admin.js';
 import type { GroupStatus, HostedGroup } from './hosted-group.js';
 import { memberId, nodeOfMember } from './identity.js';
 import type { MetaCommand, MetaStateMachine } from './meta.js';
-import { MOVE_PROMOTE_LAG_MAX, activeMoves, checkDrain, checkMove, liveReplicas, nextDrainMove, nextHealMove, replicasOf, shardOf, underReplicated, type MoveRecord, type MoveStage } from './moves.js';
+import { MOVE_PROMOTE_LAG_MAX, activeMoves, checkDrain, isActive, checkMove, liveReplicas, nextDrainMove, nextHealMove, replicasOf, shardOf, underReplicated, type MoveRecord, type MoveStage } from './moves.js';
 import { livenessChanges, type FailureDetectorSettings } from './failure-detector.js';
 import { MoveProgressBook, type MoveProgress } from './move-progress.js';
 import { REBALANCE_MOVES_ACTIVE_MAX, planRebalance } from './rebalance.js';
@@ -149,6 +149,7 @@ export class MoveExecutor {
     }
     this.leaderSinceMs ??= Date.now();
     this.progress.retain(new Set((this.state.moves ?? []).map((m) => m.id)));
+    for (const m of this.state.moves ?? []) if (!isActive(m)) this.progress.settle(m.id, m.stage === 'done');
     await this.driveLiveness();
     for (const m of activeMoves(this.state)) {
       if (this.opts.isClosed() || !this.ready()) return;

@@ -169,7 +169,7 @@ export function progressOf(status: GroupStatus, target: string, nowMs: number, c
 
 /** The meta leader's latest progress per move, with a window of lag observations for the catch-up rate. */
 export class MoveProgressBook {
-  private readonly byMove = new Map<string, { progress: MoveProgress; lagSamples: Sample[] }>();
+  private readonly byMove = new Map<string, { progress: MoveProgress; lagSamples: Sample[]; settled?: true }>();
 
   /** Records an observation of the group leader's status for an active move with a target. */
   observe(move: Pick<MoveRecord, 'id' | 'to'>, status: GroupStatus, nowMs: number): MoveProgress | null {
@@ -193,6 +193,15 @@ export class MoveProgressBook {
 
   all(): Record<string, MoveProgress> {
     return Object.fromEntries([...this.byMove].map(([id, e]) => [id, e.progress]));
+  }
+
+  /** A move ended: its rates and ETA no longer mean anything (0 s left when done, unknown when rolled back). */
+  settle(moveId: string, done: boolean): void {
+    const e = this.byMove.get(moveId);
+    if (!e || e.settled) return;
+    e.settled = true;
+    e.lagSamples = [];
+    e.progress = { ...e.progress, bytesPerSecond: null, catchUpEntriesPerSecond: null, etaSeconds: done ? 0 : null };
   }
 
   /** Forgets moves the meta state no longer lists. */
