@@ -24,7 +24,7 @@ const PARAMS = { dimension: DIM, metric: 'l2' as const, hnsw: { m: 8, efConstruc
 const POINTS = 6000;
 const BATCH = 200;
 const CHUNK_BYTES = 16 << 10;
-const CHUNK_DELAY_MS = 40;
+const CHUNK_DELAY_MS = 60;
 
 function upsert(from: number, n: number): WriteBatch {
   return { ops: [{ kind: 'upsert', points: Array.from({ length: n }, (_, i) => ({ id: from + i, vector: Float32Array.from({ length: DIM }, (_, d) => from + i + d), payload: { i: from + i } })) }] };
@@ -86,11 +86,12 @@ describe('move progress', () => {
 
     const sending = seen.filter((p) => p.phase === 'snapshot');
     console.log(`${seen.length} observations, ${sending.length} while the snapshot was sent: ${sending.map((p) => `${p.snapshotBytesSent}/${p.snapshotBytesTotal} ${Math.round(p.bytesPerSecond ?? -1)} B/s eta ${p.etaSeconds?.toFixed(1)} s`).join('; ')}`);
-    // Seen in flight, growing: several distinct byte counts, never going back, below the total.
+    // Seen in flight, growing: several distinct byte counts below the total, never going back
+    // (the last chunk may be written and not yet acknowledged: sent = total, still sending).
     const sent = sending.map((p) => p.snapshotBytesSent!);
-    expect(new Set(sent).size).toBeGreaterThanOrEqual(3);
+    expect(new Set(sent.filter((n, i) => n < sending[i].snapshotBytesTotal!)).size).toBeGreaterThanOrEqual(3);
     for (let i = 1; i < sent.length; i++) expect(sent[i]).toBeGreaterThanOrEqual(sent[i - 1]);
-    expect(sending.every((p) => p.snapshotBytesTotal !== null && p.snapshotBytesSent! < p.snapshotBytesTotal)).toBe(true);
+    expect(sending.every((p) => p.snapshotBytesTotal !== null && p.snapshotBytesSent! <= p.snapshotBytesTotal)).toBe(true);
     expect(sending.some((p) => p.bytesPerSecond !== null && p.bytesPerSecond > 0)).toBe(true);
     expect(sending.some((p) => p.etaSeconds !== null && p.etaSeconds > 0)).toBe(true);
 
@@ -114,7 +115,7 @@ describe('move progress', () => {
     for (const r of rest) expect(r.listed).toEqual(r.transfer);
     const sample = restSending[restSending.length - 1].transfer;
     expect(sample).toMatchObject({ snapshot_bytes_total: snap.data.length, snapshot_points: pointsIn(snap.data), snapshot_index: snap.meta.index, observed_at: expect.any(String) });
-    expect(sample.snapshot_bytes_sent).toBeLessThan(sample.snapshot_bytes_total);
+    expect(sample.snapshot_bytes_sent).toBeLessThanOrEqual(sample.snapshot_bytes_total);
     const line = progressLine(sample);
     console.log(`jade: ${line}`);
     expect(line).toMatch(/^\[#*-*\] \d+% snapshot /);
