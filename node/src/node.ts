@@ -8,6 +8,7 @@ import { NodeMetrics } from './api/metrics.js';
 import { buildApp } from './api/rest/app.js';
 import { backupKeysOf, clusterBackups, standaloneBackups } from './backup/wiring.js';
 import { CLUSTER_DEFAULTS, ClusterNode } from './cluster/cluster-node.js';
+import { isActive } from './cluster/moves.js';
 import { Catalog, StandaloneDatabase } from './query/catalog.js';
 import { ClusterDatabase } from './query/cluster-database.js';
 import type { Database } from './query/types.js';
@@ -133,6 +134,10 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       });
       clusterNode = cluster;
       metrics.setGroupSource(() => cluster.groupStatuses());
+      metrics.setMoveSource(() => {
+        const progress = cluster.moveProgressHere();
+        return cluster.moves().filter((m) => isActive(m) && progress[m.id]).map((m) => ({ id: m.id, collection: m.collection, groupId: m.groupId, progress: progress[m.id] }));
+      });
       database = new ClusterDatabase(cluster, { readStrategy: config.readStrategy, observer: metrics });
       const clusterBackupService = clusterBackups(disk, cluster, databaseSink(database), { dataDir: config.dataDir, backupDir: config.backupDir, ...backupKeys, nodeVersion: JADE_VERSION, shard: { wal, limits: shardLimits, checkpointWalBytes: config.checkpointWalBytes } });
       backups = clusterBackupService;

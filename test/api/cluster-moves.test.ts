@@ -137,7 +137,10 @@ describe('replica moves and drains over REST and the CLI (4 nodes in this proces
 
     // In flight: a transfer in Qdrant's shape, and a second move of the shard is refused.
     const inFlight = (await placement()).body;
-    expect(inFlight.shard_transfers).toEqual([{ shard_id: 0, from: source, to: spare, sync: false, method: 'snapshot', comment: expect.any(String), jade: { id, stage: expect.any(String), started_at: expect.any(String) } }]);
+    expect(inFlight.shard_transfers).toEqual([{ shard_id: 0, from: source, to: spare, sync: false, method: 'snapshot', comment: expect.any(String), jade: { id, stage: expect.any(String), started_at: expect.any(String), progress: inFlight.shard_transfers[0]?.jade?.progress ?? null } }]);
+    // Progress: null until the meta leader observed the move, then every field present (null where unknown).
+    const progress = inFlight.shard_transfers[0].jade.progress;
+    if (progress !== null) expect(Object.keys(progress).sort()).toEqual(['bytes_per_second', 'catch_up_entries_per_second', 'eta_seconds', 'lag_entries', 'observed_at', 'phase', 'snapshot_bytes_sent', 'snapshot_bytes_total', 'snapshot_index', 'snapshot_points'].sort());
     expect(Date.parse(inFlight.shard_transfers[0].jade.started_at)).toBeGreaterThan(Date.now() - 60_000);
     expectRefusal(await move({ move_shard: { shard_id: 0, from_peer_id: other, to_peer_id: ids.find((x) => x !== spare && !before.replicas.includes(x)) ?? source } }), 409, 'JADE_ERR_CONFLICT', 'MOVE_IN_PROGRESS');
 

@@ -1,6 +1,7 @@
 // Prometheus metrics of a node, in a registry of its own (not prom-client's global one), so
 // several nodes or apps in one process (tests) never share counters.
 import client from 'prom-client';
+import type { MoveProgressInfo } from '../query/types.js';
 import type { GroupObserver, RpcObserver, ShardCallObserver } from '../util/observers.js';
 
 export interface CollectionGauges {
@@ -19,6 +20,14 @@ export interface GroupGauges {
   lag?: Record<string, number>;
 }
 
+/** A move in flight and its progress, as the meta leader reads them at scrape time. */
+export interface MoveGauges {
+  id: string;
+  collection: string;
+  groupId: string;
+  progress: MoveProgressInfo;
+}
+
 export class NodeMetrics implements GroupObserver, RpcObserver, ShardCallObserver {
   readonly registry = new client.Registry();
   readonly httpDuration: client.Histogram<'method' | 'route' | 'status'>;
@@ -26,6 +35,7 @@ export class NodeMetrics implements GroupObserver, RpcObserver, ShardCallObserve
   readonly checkpointSeconds: client.Histogram<'collection'>;
   private collections: () => CollectionGauges[] = () => [];
   private groups: () => GroupGauges[] = () => [];
+  private moves: () => MoveGauges[] = () => [];
   readonly proposalSeconds: client.Histogram<'group' | 'outcome'>;
   readonly leaderChanges: client.Counter<'group'>;
   readonly rpcSeconds: client.Histogram<'method' | 'code'>;
@@ -99,6 +109,21 @@ export class NodeMetrics implements GroupObserver, RpcObserver, ShardCallObserve
     groupGauge('jade_raft_term', 'Current Raft term of this replica', ['group'], (g) => {
       for (const s of this.groups()) g.set({ group: s.groupId }, s.term);
     });
+    // Only the meta leader observes moves: elsewhere these have no series. Unknown values have none either.
+    const moveGauge = (name: string, help: string, value: (p: MoveProgressInfo) => number | null) =>
+      groupGauge(name, `On the meta leader, per move in flight: ${help}`, ['move', 'collection', 'group'], (g) => {
+        for (const m of this.moves()) {
+          const v = value(m.progress);
+          if (v !== null) g.set({ move: m.id, collection: m.collection, group: m.groupId }, v);
+        }
+      });
+    moveGauge('jade_move_snapshot_bytes_sent', 'snapshot bytes the group leader sent to the target', (p) => p.snapshotBytesSent);
+    moveGauge('jade_move_snapshot_bytes_total', 'size of the snapshot sent to the target', (p) => p.snapshotBytesTotal);
+    moveGauge('jade_move_snapshot_points', 'points in the snapshot sent to the target', (p) => p.snapshotPoints);
+    moveGauge('jade_move_snapshot_bytes_per_second', 'snapshot send rate over the last 5 s', (p) => p.bytesPerSecond);
+    moveGauge('jade_move_lag_entries', 'entries the target\'s log is behind the group leader\'s', (p) => p.lagEntries);
+    moveGauge('jade_move_catch_up_entries_per_second', 'how fast the target\'s lag shrinks over the last 5 s (negative: it grows)', (p) => p.catchUpEntriesPerSecond);
+    moveGauge('jade_move_eta_seconds', 'estimated seconds until the snapshot is sent, or until the target is caught up enough to be promoted', (p) => p.etaSeconds);
   }
 
   proposal(groupId: string, seconds: number, ok: boolean): void {
@@ -123,6 +148,10 @@ export class NodeMetrics implements GroupObserver, RpcObserver, ShardCallObserve
 
   setGroupSource(source: () => GroupGauges[]): void {
     this.groups = source;
+  }
+
+  setMoveSource(source: () => MoveGauges[]): void {
+    this.moves = source;
   }
 
   setCollectionSource(source: () => CollectionGauges[]): void {

@@ -10,7 +10,7 @@ import { repairWal } from '../storage/wal.js';
 import { addBackupCommands } from './backup.js';
 import { CliError, JadeClient } from './client.js';
 import { importVectors } from './import.js';
-import { addMoveCommands } from './moves.js';
+import { addMoveCommands, moveRows } from './moves.js';
 import { addRebalanceCommand } from './rebalance.js';
 import { runLocalCluster } from './cluster-local.js';
 import type { OutputFormat } from './output.js';
@@ -95,6 +95,11 @@ export function buildProgram(): Command {
         })),
         'table',
       );
+      const moving = ((c.jade.moves ?? []) as any[]).filter((m) => !m.finished);
+      if (moving.length) {
+        process.stdout.write('\nmoves in flight:\n');
+        printRows(moveRows(moving), 'table');
+      }
     });
 
   program

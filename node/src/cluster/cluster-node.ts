@@ -26,6 +26,7 @@ import { GroupHost } from './group-host.js';
 import { handOffLeaderships } from './leader-handoff.js';
 import { NO_REMEMBERED_PEERS, parseRememberedPeers, peerAddresses, serializeRememberedPeers, type RememberedPeers } from './peer-addresses.js';
 import { MoveExecutor } from './move-executor.js';
+import type { MoveProgress } from './move-progress.js';
 import { activeMoves, underReplicated, type DrainRecord, type MoveRecord } from './moves.js';
 import { planRebalance, type RebalancePlan } from './rebalance.js';
 import { LEADER_BALANCE_INTERVAL_MS, LeaderBalancer } from './leader-balance.js';
@@ -118,6 +119,8 @@ export interface ClusterOptions {
   leaderHandoffMs: number;
   defaults: ClusterDefaults;
   faultHooksEnabled: boolean;
+  /** Bytes per snapshot chunk on the wire (default: the transport's, 1 MiB). */
+  snapshotChunkBytes?: number;
   /** Rebalance replicas when a new node joins (default true). */
   rebalanceOnJoin?: boolean;
   /** How often the meta leader evens out shard group leaderships (default LEADER_BALANCE_INTERVAL_MS; 0: never). */
@@ -235,6 +238,7 @@ export class ClusterNode {
       clusterId: opts.clusterName,
       clusterSecret: opts.clusterSecret ?? null,
       faultHooksEnabled: opts.faultHooksEnabled,
+      ...(opts.snapshotChunkBytes ? { snapshotChunkBytes: opts.snapshotChunkBytes } : {}),
       log: (line) => warn(`node-to-node: ${line}`),
     });
     this.rpc = new NodeRpc({ nodeId: opts.nodeId, clusterId: opts.clusterName, auth: opts.rpcAuth ?? this.transport.rpcAuth(), observer: opts.rpcObserver });
@@ -788,6 +792,8 @@ export class ClusterNode {
     });
     this.admin.register(this.rpc);
     this.rpc.handle('cluster.move', async ({ json }, ctx) => ({ json: await this.requestMove(moveRequestOf(json), ctx.deadlineMs) }));
+    // Answered here, never forwarded again: a node that lost the meta leadership meanwhile has nothing to show.
+    this.rpc.handle('cluster.moveProgress', async () => ({ json: this.moveProgressHere() }));
     this.rpc.handle('cluster.declareDead', async ({ json }, ctx) => {
       const nodeId = (json as { nodeId?: unknown } | null)?.nodeId;
       if (typeof nodeId !== 'string') throw new JadeError('JADE_ERR_BAD_REQUEST', 'cluster.declareDead: nodeId must be a string');
@@ -941,6 +947,19 @@ export class ClusterNode {
     const d = this.meta.state.drains?.[nodeId];
     const moves = (this.meta.state.moves ?? []).filter((m) => m.drain === nodeId);
     return { node: nodeId, state: d && d.incarnation === n.incarnation ? d.state : null, replicasLeft: replicasOnMember(this.meta.state, memberId(n.id, n.incarnation)).length, movesStarted: d?.moves ?? 0, moves };
+  }
+
+  /**
+   * The progress of each move as the meta leader last observed it (asked there: only it polls the
+   * groups' leaders). Moves it has not observed are absent.
+   */
+  moveProgress(deadlineMs: number): Promise<Record<string, MoveProgress>> {
+    return this.onMetaLeader('cluster.moveProgress', {}, deadlineMs, async () => this.moveProgressHere());
+  }
+
+  /** This node's executor's move progress: empty unless it leads the meta group. */
+  moveProgressHere(): Record<string, MoveProgress> {
+    return this.mover?.progressAll() ?? {};
   }
 
   /** Moves in flight and recently finished (every node's meta state has them). */

@@ -83,6 +83,8 @@ function driverStateMachine(sm: GroupStateMachine, onRefused: (entry: Entry, err
 export class GroupHost {
   private readonly groups = new Map<string, HostedGroup>();
   private readonly clocks = new Map<string, Clock>();
+  /** Per group: the points in one of its snapshot images (move progress). */
+  private readonly snapshotPointsOf = new Map<string, (image: Uint8Array) => number | null>();
   private readonly quiescence: QuiescenceOptions;
   private readonly liveness: Liveness;
   private tickTimer: NodeJS.Timeout | null = null;
@@ -307,6 +309,7 @@ export class GroupHost {
     });
     const group = new HostedGroup(groupId, driver, storage, this.opts.group, this.opts.observer);
     this.clocks.set(groupId, { quiesced: false, idleTicks: 0 });
+    this.snapshotPointsOf.set(groupId, (image) => sm.snapshotPoints?.(image) ?? null);
     driver.onActivity(() => this.wake(groupId));
     if (this.closed) {
       await group.close();
@@ -321,6 +324,7 @@ export class GroupHost {
     const g = this.groups.get(groupId);
     this.groups.delete(groupId);
     this.clocks.delete(groupId);
+    this.snapshotPointsOf.delete(groupId);
     if (g) await g.close();
     if (removeData) await this.disk.removeAll(this.groupDir(groupId));
   }
@@ -333,9 +337,19 @@ export class GroupHost {
         this.transport.send(toNode, groupId, encodeMessageParts(m));
         continue;
       }
-      this.transport.sendSnapshot(toNode, groupId, joinSnapshotHeader(m), m.snapshot!.data).then(
-        () => driverOf()?.reportSnapshot(m.to, true),
-        () => driverOf()?.reportSnapshot(m.to, false),
+      const data = m.snapshot!.data;
+      // Counted where the bytes go out, for the move progress the group's status reports.
+      const sends = this.groups.get(groupId)?.snapshotSends;
+      sends?.start(m.to, { index: m.snapshot!.meta.index, bytesTotal: data.length, points: this.snapshotPointsOf.get(groupId)?.(data) ?? null }, Date.now());
+      this.transport.sendSnapshot(toNode, groupId, joinSnapshotHeader(m), data, { onBytesSent: (bytes) => sends?.sent(m.to, bytes, Date.now()) }).then(
+        () => {
+          sends?.finish(m.to, true, Date.now());
+          driverOf()?.reportSnapshot(m.to, true);
+        },
+        () => {
+          sends?.finish(m.to, false, Date.now());
+          driverOf()?.reportSnapshot(m.to, false);
+        },
       );
     }
   }

@@ -7,6 +7,7 @@ import { JadeError, isJadeError } from '../util/errors.js';
 import { retryUntil, withTimeout } from '../util/deadline.js';
 import type { FileRaftStorage } from './file-raft-storage.js';
 import { nodeOfMember } from './identity.js';
+import { SnapshotSends, type SnapshotSendStatus } from './move-progress.js';
 import { NO_GROUP_OBSERVER, type GroupObserver } from '../util/observers.js';
 
 /** A group's state machine as the cluster writes them: synchronous, one entry at a time. */
@@ -21,6 +22,8 @@ export interface GroupStateMachine {
   restore(data: Uint8Array): void;
   /** Restores this replica's own stored snapshot at start-up (may use local files it names); default restore(). */
   restoreOwn?(data: Uint8Array): Promise<void>;
+  /** Points in a snapshot image (shown as a move's progress); absent or null when it holds no points. */
+  snapshotPoints?(image: Uint8Array): number | null;
 }
 
 /** What applying one entry here gave: the local proposer of that entry gets the value or the error. */
@@ -59,6 +62,8 @@ export interface GroupStatus {
   conf: { voters: string[]; learners: string[] };
   /** Leader only: how far each member's log is behind the leader's (entries). */
   lag?: Record<string, number>;
+  /** Snapshots this replica sends or sent (as leader) to members still in the group, the latest per member. */
+  snapshots?: Record<string, SnapshotSendStatus>;
   quiesced?: boolean;
 }
 
@@ -72,6 +77,8 @@ export class HostedGroup {
   private readonly applyWaiters = new Set<{ index: number; resolve: () => void }>();
   /** Run synchronously right after the driver records an applied index (see atAppliedPosition). */
   private readonly atNextApplied: (() => void)[] = [];
+  /** Counted by the host as it streams snapshots to members (move progress). */
+  readonly snapshotSends = new SnapshotSends();
 
   constructor(
     readonly groupId: string,
@@ -105,6 +112,10 @@ export class HostedGroup {
     const conf = this.driver.core.confState();
     const out: GroupStatus = { groupId: this.groupId, role: s.role, term: s.term, leader: s.lead ? nodeOfMember(s.lead) : '', commit: s.commit, applied: s.applied, lastIndex: s.lastIndex, conf: { voters: [...conf.voters], learners: [...conf.learners] } };
     if (s.role === 'leader') out.lag = Object.fromEntries(Object.entries(s.progress).map(([m, p]) => [m, Math.max(0, s.lastIndex - p.match)]));
+    if (this.snapshotSends.size > 0) {
+      const snapshots = this.snapshotSends.status([...conf.voters, ...conf.learners], Date.now());
+      if (Object.keys(snapshots).length > 0) out.snapshots = snapshots;
+    }
     return out;
   }
 

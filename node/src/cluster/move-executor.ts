@@ -10,8 +10,9 @@ import type { GroupAdmin } from './group-admin.js';
 import type { GroupStatus, HostedGroup } from './hosted-group.js';
 import { memberId, nodeOfMember } from './identity.js';
 import type { MetaCommand, MetaStateMachine } from './meta.js';
-import { MOVE_PROMOTE_LAG_MAX, activeMoves, checkDrain, checkMove, liveReplicas, nextDrainMove, nextHealMove, replicasOf, shardOf, underReplicated, type MoveRecord, type MoveStage } from './moves.js';
+import { MOVE_PROMOTE_LAG_MAX, activeMoves, checkDrain, isActive, checkMove, liveReplicas, nextDrainMove, nextHealMove, replicasOf, shardOf, underReplicated, type MoveRecord, type MoveStage } from './moves.js';
 import { livenessChanges, type FailureDetectorSettings } from './failure-detector.js';
+import { MoveProgressBook, type MoveProgress } from './move-progress.js';
 import { REBALANCE_MOVES_ACTIVE_MAX, planRebalance } from './rebalance.js';
 
 const EXECUTOR_INTERVAL_MS = 200;
@@ -57,6 +58,8 @@ export class MoveExecutor {
   private seq = 0;
   /** When this node's current meta leadership began (as the executor saw it), or null while not leading. */
   private leaderSinceMs: number | null = null;
+  /** What each move's target has received, as last observed in its group leader's status (in memory only: it changes too fast for the meta log). */
+  private readonly progress = new MoveProgressBook();
 
   constructor(private readonly opts: MoveExecutorOptions) {}
 
@@ -133,12 +136,20 @@ export class MoveExecutor {
     });
   }
 
+  /** Meta leader: the latest progress of every move the meta state lists that this leader observed (finished ones: as last observed). */
+  progressAll(): Record<string, MoveProgress> {
+    return this.ready() ? this.progress.all() : {};
+  }
+
   private async round(): Promise<void> {
     if (!this.ready()) {
       this.leaderSinceMs = null;
+      this.progress.retain(new Set()); // a later term starts afresh rather than show stale numbers
       return;
     }
     this.leaderSinceMs ??= Date.now();
+    this.progress.retain(new Set((this.state.moves ?? []).map((m) => m.id)));
+    for (const m of this.state.moves ?? []) if (!isActive(m)) this.progress.settle(m.id, m.stage === 'done');
     await this.driveLiveness();
     for (const m of activeMoves(this.state)) {
       if (this.opts.isClosed() || !this.ready()) return;
@@ -314,6 +325,7 @@ export class MoveExecutor {
       return;
     }
     const { leader, status } = await this.leaderStatus(m.groupId);
+    this.progress.observe(m, status, Date.now());
     switch (m.stage) {
       case 'planned':
         if (!m.to) return this.advance(m, 'removing_source');

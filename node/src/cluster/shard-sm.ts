@@ -190,6 +190,13 @@ export class ShardStateMachine {
     })();
   }
 
+  /** Points in an image: it starts with the byte length of its labels, one u32 per point (frameImage). */
+  snapshotPoints(image: Uint8Array): number | null {
+    if (image.length < 8) return null;
+    const labelBytes = new DataView(image.buffer, image.byteOffset, image.byteLength).getUint32(0, true);
+    return labelBytes % 4 === 0 && labelBytes + 8 <= image.length ? labelBytes / 4 : null;
+  }
+
   /** Restores a received image: the graph is rebuilt in the background. */
   restore(image: Uint8Array): void {
     this.restoreWithoutGraph(decodeImage(image));

@@ -18,7 +18,7 @@ import { ShardedCollection, type ShardSet } from './collection.js';
 import { LocalShardReader } from './local-reader.js';
 import { ReplicaSelector, type ReadStrategy, type ReplicaCandidate } from './read-strategy.js';
 import { RemoteShardReader, replicaReader, serveShardReads, tryAnotherReplica, type ReplicaReadInfo } from './shard-rpc.js';
-import type { AliasAction, AliasRecord, ClusterInfo, Collection, CollectionClusterInfo, CollectionUpdate, CreateOptions, Database, DrainInfo, MoveInfo, RebalanceInfo, MoveRequest, ReplicaState, Hit, LocalCollectionStats, PayloadSelector, PointOutput, ReadOptions, ScrollPage, ScrollRequest, ShardInfo, ShardReader, ShardSearchRequest } from './types.js';
+import type { AliasAction, AliasRecord, ClusterInfo, Collection, CollectionClusterInfo, CollectionUpdate, CreateOptions, Database, DrainInfo, MoveInfo, MoveProgressInfo, RebalanceInfo, MoveRequest, ReplicaState, Hit, LocalCollectionStats, PayloadSelector, PointOutput, ReadOptions, ScrollPage, ScrollRequest, ShardInfo, ShardReader, ShardSearchRequest } from './types.js';
 
 export interface ClusterDatabaseOptions {
   readStrategy: ReadStrategy;
@@ -283,6 +283,10 @@ export class ClusterDatabase implements Database {
 
   moves(): MoveInfo[] {
     return this.node.moves().map((m) => this.moveInfoOf(m));
+  }
+
+  moveProgress(deadlineMs: number): Promise<Record<string, MoveProgressInfo>> {
+    return this.node.moveProgress(deadlineMs);
   }
 
   private drainInfoOf(r: DrainReport): DrainInfo {

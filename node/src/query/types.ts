@@ -230,6 +230,8 @@ export interface Database {
   drainStatus?(nodeId: string): DrainInfo;
   /** Cluster mode: moves in flight and recently finished, every collection. */
   moves?(): MoveInfo[];
+  /** Cluster mode: each move's progress as the meta leader last observed it, by move id (moves it has not observed are absent). */
+  moveProgress?(deadlineMs: number): Promise<Record<string, MoveProgressInfo>>;
   /** Cluster mode: on the meta leader, starts (or with stop, stops) the rebalance unless dryRun; reports it and the plan (POST/DELETE /cluster/rebalance). */
   rebalance?(req: { dryRun: boolean; stop: boolean }, deadlineMs: number): Promise<RebalanceInfo>;
   /** Cluster mode: declares a silent node dead now (POST /cluster/peer/{id}/dead). */
@@ -277,6 +279,28 @@ export interface MoveInfo {
   verified: { index: number; count: number; digest: string } | null;
   startedAtMs: number;
   updatedAtMs: number;
+}
+
+/**
+ * How far a move's target has filled, measured by the group leader (snapshot bytes sent) and the
+ * meta leader (log lag, catch-up rate); null where it is not known.
+ */
+export interface MoveProgressInfo {
+  /** snapshot: the leader streams its snapshot to the target; log: the target catches up from the log; null: neither seen yet. */
+  phase: 'snapshot' | 'log' | null;
+  snapshotIndex: number | null;
+  snapshotBytesSent: number | null;
+  snapshotBytesTotal: number | null;
+  snapshotPoints: number | null;
+  /** Snapshot phase only: over the last few seconds. */
+  bytesPerSecond: number | null;
+  /** The group leader's last index minus the target's match index. */
+  lagEntries: number | null;
+  /** Log phase only: how fast the lag shrinks (negative: it grows). */
+  catchUpEntriesPerSecond: number | null;
+  /** Snapshot phase: until it is sent; log phase: until the lag is small enough to promote the target. */
+  etaSeconds: number | null;
+  observedAtMs: number;
 }
 
 export interface DrainInfo {

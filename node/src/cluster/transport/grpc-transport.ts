@@ -30,6 +30,7 @@ import type {
   NodeId,
   RaftTransport,
   SnapshotHandler,
+  SnapshotSendOptions,
   TransportStats,
   UnreachableHandler,
 } from './types.js';
@@ -267,6 +268,7 @@ export class GrpcRaftTransport implements RaftTransport {
     groupId: GroupId,
     meta: Uint8Array,
     data: AsyncIterable<Uint8Array> | Uint8Array,
+    options: SnapshotSendOptions = {},
   ): Promise<void> {
     const peer = this.peers.get(toNodeId);
     if (!peer) throw new JadeError('JADE_ERR_UNAVAILABLE', `no address for peer ${toNodeId}`);
@@ -279,7 +281,9 @@ export class GrpcRaftTransport implements RaftTransport {
     }
     this.snapshotsSending++;
     try {
-      await peer.sendSnapshot(groupId, meta, data);
+      // Delay faults slow snapshots too (per chunk), so tests can watch a transfer's progress.
+      const faults = this.faults;
+      await peer.sendSnapshot(groupId, meta, data, { onBytesSent: options.onBytesSent, chunkDelayMs: faults ? () => faults.delayMs(toNodeId) : undefined });
       this.counters.snapshotsSent++;
     } finally {
       this.snapshotsSending--;

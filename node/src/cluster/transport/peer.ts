@@ -266,7 +266,12 @@ export class PeerConnection {
   }
 
   /** Stream one snapshot: a header frame, then chunks, waiting for 'drain' whenever write() says so. */
-  async sendSnapshot(groupId: GroupId, meta: Uint8Array, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<number> {
+  async sendSnapshot(
+    groupId: GroupId,
+    meta: Uint8Array,
+    data: AsyncIterable<Uint8Array> | Uint8Array,
+    options: { onBytesSent?: (bytesSent: number) => void; chunkDelayMs?: () => number } = {},
+  ): Promise<number> {
     if (this.state === 'closed') throw new JadeError('JADE_ERR_UNAVAILABLE', `peer ${this.nodeId} is closed`);
     let call!: grpc.ClientWritableStream<SnapshotFrame>;
     const answered = new Promise<SnapshotAckFrame>((resolve, reject) => {
@@ -298,10 +303,13 @@ export class PeerConnection {
         for (let offset = 0; offset < piece.length; offset += this.limits.snapshotChunkBytes) {
           // A cancelled or failed call may keep accepting writes: stop pulling from the source.
           if (settled) await answeredEarly;
+          const delayMs = options.chunkDelayMs?.() ?? 0;
+          if (delayMs > 0) await Promise.race([new Promise((r) => setTimeout(r, delayMs)), answeredEarly]);
           const chunk = piece.subarray(offset, offset + this.limits.snapshotChunkBytes);
           await this.writeFrame(call, answeredEarly, { chunk });
           sentBytes += chunk.length;
           this.stats.snapshotBytesSent += chunk.length;
+          options.onBytesSent?.(sentBytes);
         }
       }
       call.end();

@@ -23,11 +23,17 @@ export type MessageHandler = (fromNodeId: NodeId, groupId: GroupId, message: Uin
 export type UnreachableHandler = (nodeId: NodeId) => void;
 export type SnapshotHandler = (fromNodeId: NodeId, groupId: GroupId, meta: Uint8Array, data: Uint8Array) => Promise<void>;
 
+/** What a snapshot sender may ask of the transport besides the bytes. */
+export interface SnapshotSendOptions {
+  /** Called after each chunk is written, with the bytes written so far (move progress). */
+  onBytesSent?: (bytesSent: number) => void;
+}
+
 export interface RaftTransport {
   /** Never blocks and never throws for a reachable or unreachable peer: past the per-peer queue bound the message is dropped (Raft retries). */
   send(toNodeId: NodeId, groupId: GroupId, message: MessageBytes): void;
   /** Streams a snapshot in chunks; resolves once the receiver's snapshot handler has resolved. */
-  sendSnapshot(toNodeId: NodeId, groupId: GroupId, meta: Uint8Array, data: AsyncIterable<Uint8Array> | Uint8Array): Promise<void>;
+  sendSnapshot(toNodeId: NodeId, groupId: GroupId, meta: Uint8Array, data: AsyncIterable<Uint8Array> | Uint8Array, options?: SnapshotSendOptions): Promise<void>;
   onMessage(handler: MessageHandler): void;
   onSnapshot(handler: SnapshotHandler): void;
   onPeerUnreachable?(handler: UnreachableHandler): void;
@@ -47,7 +53,7 @@ export type PartitionDirection = 'both' | 'outbound' | 'inbound';
 export interface FaultSpec {
   /** Peers cut off, with the direction cut. */
   partitionedPeers: Record<NodeId, PartitionDirection>;
-  /** Extra delay before outbound messages to a peer leave the queue. */
+  /** Extra delay before outbound messages to a peer leave the queue, and before each snapshot chunk to it. */
   delayMsByPeer: Record<NodeId, number>;
   /** Probability (0..1) that an outbound message is dropped. */
   dropProbability: number;

@@ -9,7 +9,7 @@
 // POST /cluster/peer/{id}/drain moves every replica off a node, GET reports how far it got.
 // A standalone node answers GET /cluster with status "disabled", as Qdrant does.
 import type { FastifyInstance } from 'fastify';
-import type { DrainInfo, MoveInfo, MoveRequest, RebalanceInfo } from '../../../query/types.js';
+import type { Database, DrainInfo, MoveInfo, MoveProgressInfo, MoveRequest, RebalanceInfo } from '../../../query/types.js';
 import { JadeError } from '../../../util/errors.js';
 import { deadlineOf, ok, type RouteContext } from '../context.js';
 import * as S from '../schemas.js';
@@ -63,7 +63,60 @@ function moveRequestOfBody(collection: string, body: ClusterOperation): MoveRequ
   throw new JadeError('JADE_ERR_BAD_REQUEST', `unsupported cluster operation ${ops[0]}`);
 }
 
-function moveOut(m: MoveInfo) {
+/** How long a read of move progress may wait for the meta leader: progress is garnish, the rest of the answer must not wait on it. */
+const PROGRESS_WAIT_MS = 1_000;
+
+type ProgressById = Record<string, MoveProgressInfo>;
+
+/** The meta leader's move progress, or none (every move's progress then shows null: unknown) when it does not answer in time. */
+async function progressOfMoves(database: Database, moves: readonly MoveInfo[], deadlineMs: number): Promise<ProgressById> {
+  if (!database.moveProgress || moves.length === 0) return {};
+  try {
+    return await database.moveProgress(Math.min(deadlineMs, Date.now() + PROGRESS_WAIT_MS));
+  } catch {
+    return {};
+  }
+}
+
+const round = (x: number | null, digits: number) => (x === null ? null : Math.round(x * 10 ** digits) / 10 ** digits);
+
+export function progressOut(p: MoveProgressInfo | undefined) {
+  if (!p) return null;
+  return {
+    phase: p.phase,
+    snapshot_index: p.snapshotIndex,
+    snapshot_bytes_sent: p.snapshotBytesSent,
+    snapshot_bytes_total: p.snapshotBytesTotal,
+    snapshot_points: p.snapshotPoints,
+    bytes_per_second: round(p.bytesPerSecond, 0),
+    lag_entries: p.lagEntries,
+    catch_up_entries_per_second: round(p.catchUpEntriesPerSecond, 1),
+    eta_seconds: round(p.etaSeconds, 1),
+    observed_at: new Date(p.observedAtMs).toISOString(),
+  };
+}
+
+const nullable = (type: string, description: string) => ({ type: [type, 'null'], description });
+
+/** A move's progress in GET /collections/{name}/cluster and the drain and rebalance reports. */
+export const progressSchema = {
+  type: ['object', 'null'],
+  description: 'how far the target has filled, as the meta leader last observed it (every few hundred ms); null when it has not observed the move (another meta leader, or none reachable); a field is null when not known',
+  properties: {
+    phase: { type: ['string', 'null'], enum: ['snapshot', 'log', null], description: 'snapshot: the group leader streams its snapshot to the target; log: the target catches up from the log' },
+    snapshot_index: nullable('integer', 'Raft index of the snapshot sent to the target'),
+    snapshot_bytes_sent: nullable('integer', 'bytes of it written to the target so far (equal to snapshot_bytes_total once the target acknowledged all)'),
+    snapshot_bytes_total: nullable('integer', 'size of the snapshot'),
+    snapshot_points: nullable('integer', 'points in the snapshot'),
+    bytes_per_second: nullable('number', 'snapshot phase: send rate over the last 5 s'),
+    lag_entries: nullable('integer', 'the group leader\'s last log index minus the target\'s match index'),
+    catch_up_entries_per_second: nullable('number', 'log phase: how fast the lag shrinks over the last 5 s (negative: it grows)'),
+    eta_seconds: nullable('number', 'snapshot phase: until the snapshot is sent; log phase: until the lag is small enough to promote the target; null when not moving forward'),
+    observed_at: { type: 'string', description: 'when the meta leader observed these numbers' },
+  },
+} as const;
+
+function moveOut(m: MoveInfo, progress: ProgressById = {}) {
   return {
     id: m.id,
     collection: m.collection,
@@ -78,11 +131,12 @@ function moveOut(m: MoveInfo) {
     verified: m.verified,
     started_at: new Date(m.startedAtMs).toISOString(),
     updated_at: new Date(m.updatedAtMs).toISOString(),
+    progress: progressOut(progress[m.id]),
   };
 }
 
-function drainOut(d: DrainInfo) {
-  return { node: d.node, state: d.state, replicas_left: d.replicasLeft, moves_started: d.movesStarted, moves: d.moves.map(moveOut) };
+function drainOut(d: DrainInfo, progress: ProgressById = {}) {
+  return { node: d.node, state: d.state, replicas_left: d.replicasLeft, moves_started: d.movesStarted, moves: d.moves.map((m) => moveOut(m, progress)) };
 }
 
 const moveSchema = {
@@ -101,6 +155,7 @@ const moveSchema = {
     verified: { type: ['object', 'null'], properties: { index: { type: 'integer' }, count: { type: 'integer' }, digest: { type: 'string' } } },
     started_at: { type: 'string' },
     updated_at: { type: 'string' },
+    progress: progressSchema,
   },
 } as const;
 
@@ -115,11 +170,11 @@ const drainSchema = {
   },
 } as const;
 
-function rebalanceOut(r: RebalanceInfo) {
+function rebalanceOut(r: RebalanceInfo, progress: ProgressById = {}) {
   return {
     rebalance: r.last && { state: r.last.state, reason: r.last.reason, started_at: new Date(r.last.startedAtMs).toISOString(), updated_at: new Date(r.last.updatedAtMs).toISOString(), moves_started: r.last.moves },
     plan: { moves: r.plan.moves.map((m) => ({ collection: m.collection, shard_id: m.shard, from: m.from, to: m.to })), replicas_before: r.plan.before, replicas_after: r.plan.after },
-    moves_in_flight: r.inFlight.map(moveOut),
+    moves_in_flight: r.inFlight.map((m) => moveOut(m, progress)),
   };
 }
 
@@ -141,6 +196,40 @@ const rebalanceSchema = {
       },
     },
     moves_in_flight: { type: 'array', items: moveSchema },
+  },
+} as const;
+
+/** GET /collections/{name}/cluster: Qdrant's CollectionClusterInfo plus JadeVectorDB's detail; what is not described here passes as is. */
+const collectionClusterSchema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    local_shards: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    remote_shards: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    shard_transfers: {
+      type: 'array',
+      description: 'moves in flight, as Qdrant\'s shard transfers',
+      items: {
+        type: 'object',
+        properties: {
+          shard_id: { type: 'integer' },
+          from: { type: ['string', 'null'], description: 'null for replicate_shard: the target copies from the group leader' },
+          to: { type: ['string', 'null'], description: 'null for drop_replica' },
+          sync: { type: 'boolean' },
+          method: { type: 'string' },
+          comment: { type: 'string', description: 'the move\'s stage' },
+          jade: { type: 'object', properties: { id: { type: 'string' }, stage: { type: 'string' }, started_at: { type: 'string' }, progress: progressSchema } },
+        },
+      },
+    },
+    jade: {
+      type: 'object',
+      additionalProperties: true,
+      properties: {
+        moves: { type: 'array', description: 'moves the meta state lists: in flight and the last finished (progress: as last observed)', items: moveSchema },
+        shards: { type: 'array', items: { type: 'object', additionalProperties: true } },
+      },
+    },
   },
 } as const;
 
@@ -173,7 +262,7 @@ export function clusterRoutes({ deps }: RouteContext) {
       );
     });
 
-    app.get<{ Params: { name: string } }>('/collections/:name/cluster', { schema: { tags: ['cluster'], params: S.collectionNameParams, response: { 200: anyResult, ...errors } } }, async (req, reply) => {
+    app.get<{ Params: { name: string } }>('/collections/:name/cluster', { schema: { tags: ['cluster'], params: S.collectionNameParams, response: { 200: S.envelope(collectionClusterSchema), ...errors } } }, async (req, reply) => {
       const collection = database.collection(req.params.name); // a 404 before anything else
       if (!database.collectionClusterInfo) {
         const info = await collection.info({ consistency: 'eventual', deadlineMs: deadlineOf(req, limits) });
@@ -184,6 +273,7 @@ export function clusterRoutes({ deps }: RouteContext) {
       const name = database.resolve(req.params.name);
       const moves = (database.moves?.() ?? []).filter((m) => m.collection === name && m.shard !== null);
       const active = moves.filter((m) => !m.finished);
+      const progress = await progressOfMoves(database, moves, deadlineOf(req, limits));
       const qdrantState = (s: string) => (s === 'active' ? 'Active' : 'Dead');
       return ok(
         reply,
@@ -194,10 +284,10 @@ export function clusterRoutes({ deps }: RouteContext) {
           remote_shards: c.shards.flatMap((s) => s.replicas.filter((r) => r.nodeId !== me).map((r) => ({ shard_id: s.shard, peer_id: r.nodeId, state: qdrantState(r.state) }))),
           // Moves in flight as Qdrant's transfers (from is null for replicate_shard: the target
           // copies from the group's leader; to is null for drop_replica).
-          shard_transfers: active.map((m) => ({ shard_id: m.shard, from: m.from, to: m.to, sync: m.from === null, method: 'snapshot', comment: m.stage, jade: { id: m.id, stage: m.stage, started_at: new Date(m.startedAtMs).toISOString() } })),
+          shard_transfers: active.map((m) => ({ shard_id: m.shard, from: m.from, to: m.to, sync: m.from === null, method: 'snapshot', comment: m.stage, jade: { id: m.id, stage: m.stage, started_at: new Date(m.startedAtMs).toISOString(), progress: progressOut(progress[m.id]) } })),
           jade: {
             // Every move of the collection the meta state still lists: in flight and recently finished.
-            moves: moves.map(moveOut),
+            moves: moves.map((m) => moveOut(m, progress)),
             shards: c.shards.map((s) => ({
               shard_id: s.shard,
               group_id: s.groupId,
@@ -228,7 +318,8 @@ export function clusterRoutes({ deps }: RouteContext) {
       { schema: { tags: ['cluster'], params: peerParams, querystring: { type: 'object', properties: { timeout: { type: 'string' } } }, response: { 200: S.envelope(drainSchema), ...errors } } },
       async (req, reply) => {
         if (!database.drainPeer) clusterModeOnly('draining a peer');
-        return ok(reply, drainOut(await database.drainPeer(req.params.id, deadlineOf(req, limits))), req);
+        const d = await database.drainPeer(req.params.id, deadlineOf(req, limits));
+        return ok(reply, drainOut(d, await progressOfMoves(database, d.moves, deadlineOf(req, limits))), req);
       },
     );
 
@@ -243,7 +334,8 @@ export function clusterRoutes({ deps }: RouteContext) {
 
     app.get<{ Params: { id: string } }>('/cluster/peer/:id/drain', { schema: { tags: ['cluster'], params: peerParams, response: { 200: S.envelope(drainSchema), ...errors } } }, async (req, reply) => {
       if (!database.drainStatus) clusterModeOnly('draining a peer');
-      return ok(reply, drainOut(database.drainStatus(req.params.id)), req);
+      const d = database.drainStatus(req.params.id);
+      return ok(reply, drainOut(d, await progressOfMoves(database, d.moves, deadlineOf(req, limits))), req);
     });
 
     app.post<{ Querystring: { dry_run?: 'true' | 'false'; timeout?: string } }>(
@@ -257,7 +349,8 @@ export function clusterRoutes({ deps }: RouteContext) {
 
     app.get('/cluster/rebalance', { schema: { tags: ['cluster'], response: { 200: S.envelope(rebalanceSchema), ...errors } } }, async (req, reply) => {
       if (!database.rebalanceStatus) clusterModeOnly('rebalancing');
-      return ok(reply, rebalanceOut(database.rebalanceStatus()), req);
+      const r = database.rebalanceStatus();
+      return ok(reply, rebalanceOut(r, await progressOfMoves(database, r.inFlight, deadlineOf(req, limits))), req);
     });
 
     app.delete<{ Querystring: { timeout?: string } }>(
