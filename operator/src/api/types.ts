@@ -235,11 +235,14 @@ export const vectorBackupSpecSchema = obj({
 });
 export const vectorBackupStatusSchema = obj({
   phase: enumOf(['Pending', 'Running', 'Succeeded', 'Failed'] as const, 'Backup phase.'),
-  reason: str('Why.', { maxLength: 1024 }),
-  startTime: str('Start.', { format: 'date-time', maxLength: 64 }),
-  completionTime: str('End.', { format: 'date-time', maxLength: 64 }),
+  reason: str('CamelCase reason for the phase (e.g. ClusterNotReady, BackupFailed).', { maxLength: 1024 }),
+  message: str('What happened, in words (the node\'s error when the backup failed).', { maxLength: 4096 }),
+  startTime: str('When the operator asked the node to take the backup.', { format: 'date-time', maxLength: 64 }),
+  completionTime: str('When the backup succeeded or failed.', { format: 'date-time', maxLength: 64 }),
+  backupId: str('The backup id on the node (GET /backups/{id}).', { maxLength: 128 }),
+  pod: str('The pod that took the backup (the coordinator); the backup is in its backup directory.', { maxLength: 253 }),
   sizeBytes: int('Bytes written.', { minimum: 0, format: 'int64' }),
-  location: str('Where the backup manifest lives.', { maxLength: 4096 }),
+  location: str('Where the backup manifest lives: pod, PVC and path inside the pod.', { maxLength: 4096 }),
   conditions,
   observedGeneration: int('Generation observed.', { minimum: 0, format: 'int64' }),
 }, 'Backup progress.');
@@ -255,9 +258,10 @@ export const vectorBackupScheduleSpecSchema = obj({
   }),
   retention: obj({
     count: int('Keep at most this many successful backups.', { default: 7, minimum: 1, maximum: 1000 }),
-    maxAgeHours: int('Delete backups older than this; 0 keeps them regardless of age.', { default: 0, minimum: 0, maximum: 87600 }),
-  }, 'Which old backups to delete.', { default: {} }),
+    maxAgeHours: int('Delete successful backups that finished longer ago than this (the newest successful one is always kept); 0 keeps them regardless of age.', { default: 0, minimum: 0, maximum: 87600 }),
+  }, 'Which old backups to delete (the VectorBackup and its data on the node).', { default: {} }),
   suspend: bool('Stop creating new backups.', { default: false }),
+  startingDeadlineSeconds: int('A run missed by more than this (operator down, suspended, a backup still running) is skipped; unset: a missed run is always caught up. At most one missed run is caught up, as a CronJob does.', { minimum: 1, maximum: 31536000, format: 'int64' }),
   target: backupTargetSchema,
 }, 'Periodic backups of a cluster.', {
   required: ['clusterRef', 'schedule'],
@@ -266,6 +270,7 @@ export const vectorBackupScheduleSpecSchema = obj({
 export const vectorBackupScheduleStatusSchema = obj({
   lastScheduleTime: str('Last time a backup was started.', { format: 'date-time', maxLength: 64 }),
   lastSuccessfulTime: str('Last time a backup succeeded.', { format: 'date-time', maxLength: 64 }),
+  nextScheduleTime: str('When the next backup is due (unset while suspended).', { format: 'date-time', maxLength: 64 }),
   active: arr(str('VectorBackup name.'), 'Backups in progress.', { maxItems: 16 }),
   conditions,
   observedGeneration: int('Generation observed.', { minimum: 0, format: 'int64' }),
