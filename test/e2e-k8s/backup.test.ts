@@ -4,7 +4,7 @@
 // taken again) and one the node never wrote is reported lost; a VectorBackupSchedule creates backups
 // on schedule and its retention (count 2) leaves two, their data deleted on the node; the cluster's
 // LastBackupSucceeded follows the newest finished backup; the operator's /metrics has the backup
-// metrics. The schedule runs on a clock 30 times faster than the wall (every minute = every 2 s).
+// metrics; deleting the schedule garbage-collects its VectorBackups. The schedule runs on a clock 30 times faster than the wall (every minute = every 2 s).
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -180,5 +180,9 @@ describe('backups on the emulator', { timeout: 120_000 }, () => {
     expect(schedule.status).toMatchObject({ lastScheduleTime: expect.any(String), lastSuccessfulTime: expect.any(String), active: [] });
     expect(schedule.status!.nextScheduleTime).toBeUndefined();
     await waitFor(async () => (await lastBackupCondition())?.status === 'True', 10_000, 100, 'LastBackupSucceeded True after the scheduled backups');
+    // Deleting the schedule garbage-collects its VectorBackups (owner references); the data stays on the pod.
+    await client.delete('VectorBackupSchedule', NS, 'every-minute');
+    await waitFor(async () => (await owned()).length === 0, 10_000, 100, 'scheduled VectorBackups collected');
+    expect((await podCall('GET', `/backups/${kept[0].status!.backupId}`)).status).toBe(200);
   });
 });
