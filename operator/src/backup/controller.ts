@@ -92,6 +92,8 @@ export class BackupController {
   readonly backups: Informer<KubeObject>;
   readonly schedules: Informer<KubeObject>;
   private readonly tasks = new Map<string, Task>();
+  /** Clusters ("ns/name") a backup is being started on or taken from by this operator: one at a time per cluster. */
+  private readonly busyClusters = new Set<string>();
   /** Per schedule uid, the missed run last reported in a MissedSchedule Event (one Event per missed time). */
   private readonly reportedMisses = new Map<string, number>();
   /** Uids of VectorBackups retention deleted: the cache may list one for a moment after, and it must not be expired twice. */
@@ -180,7 +182,9 @@ export class BackupController {
   // ---- VectorBackup ----
 
   async reconcileBackup(ns: string, name: string): Promise<number | undefined> {
-    const backup = await this.opts.client.getOrUndefined<Backup>('VectorBackup', ns, name);
+    // A finished backup never changes again: the cache is enough (no GET per backup at every resync).
+    const cached = this.backups.get(ns, name) as Backup | undefined;
+    const backup = cached && isFinished(cached) ? cached : await this.opts.client.getOrUndefined<Backup>('VectorBackup', ns, name);
     if (!backup || backup.metadata.deletionTimestamp) return undefined;
     const status = backup.status ?? {};
     if (status.phase === 'Succeeded') {
@@ -246,23 +250,39 @@ export class BackupController {
   private async startBackup(backup: Backup): Promise<number | undefined> {
     const ns = backup.metadata.namespace ?? 'default';
     const clusterName = backup.spec.clusterRef.name;
+    const clusterKey = `${ns}/${clusterName}`;
+    // Claimed before the first await: two workers starting two backups of one cluster would have the node refuse one (409).
+    if (this.busyClusters.has(clusterKey)) return this.pending(backup, 'WaitingForBackup', `another backup of VectorCluster ${clusterName} is being started or taken; one backup at a time`);
+    this.busyClusters.add(clusterKey);
+    let launched = false;
+    try {
+      const r = await this.startClaimed(backup, ns, clusterName, clusterKey);
+      launched = r.launched;
+      return r.requeueMs;
+    } finally {
+      if (!launched) this.busyClusters.delete(clusterKey);
+    }
+  }
+
+  private async startClaimed(backup: Backup, ns: string, clusterName: string, clusterKey: string): Promise<{ launched: boolean; requeueMs: number | undefined }> {
+    const waitWith = async (p: Promise<number | undefined>) => ({ launched: false, requeueMs: await p });
     if (backup.spec.target) {
-      return this.fail(backup, 'TargetNotSupported', 'spec.target is not supported yet: a backup is written to the backup directory of the pod that takes it (on that pod\'s PVC); remove spec.target');
+      return waitWith(this.fail(backup, 'TargetNotSupported', 'spec.target is not supported yet: a backup is written to the backup directory of the pod that takes it (on that pod\'s PVC); remove spec.target'));
     }
     if ((backup.spec.collections ?? []).length > 0) {
-      return this.fail(backup, 'CollectionsNotSupported', 'spec.collections is not supported yet: a backup holds every collection of the cluster; remove spec.collections');
+      return waitWith(this.fail(backup, 'CollectionsNotSupported', 'spec.collections is not supported yet: a backup holds every collection of the cluster; remove spec.collections'));
     }
     const ctx = await this.clusterContext(ns, clusterName);
-    if (!ctx) return this.pending(backup, 'ClusterNotFound', `VectorCluster ${clusterName} not found`);
-    if (ctx.cluster.metadata.deletionTimestamp) return this.pending(backup, 'ClusterTerminating', `VectorCluster ${clusterName} is being deleted`);
+    if (!ctx) return waitWith(this.pending(backup, 'ClusterNotFound', `VectorCluster ${clusterName} not found`));
+    if (ctx.cluster.metadata.deletionTimestamp) return waitWith(this.pending(backup, 'ClusterTerminating', `VectorCluster ${clusterName} is being deleted`));
     const running = this.backups.list().find((o) => {
       const b = o as unknown as VectorBackup;
       return o.metadata.namespace === ns && o.metadata.name !== backup.metadata.name && b.spec?.clusterRef?.name === clusterName && b.status?.phase === 'Running';
     });
-    if (running) return this.pending(backup, 'WaitingForBackup', `VectorBackup ${running.metadata.name} of this cluster is running; one backup at a time`);
+    if (running) return waitWith(this.pending(backup, 'WaitingForBackup', `VectorBackup ${running.metadata.name} of this cluster is running; one backup at a time`));
     // The lowest-numbered ready pod: backups of a cluster land on one pod's volume while it is up.
     const pod = ctx.pods.find((p) => podUrl(p, ctx.port) !== undefined);
-    if (!pod) return this.pending(backup, 'ClusterNotReady', `no pod of VectorCluster ${clusterName} is ready`);
+    if (!pod) return waitWith(this.pending(backup, 'ClusterNotReady', `no pod of VectorCluster ${clusterName} is ready`));
     const url = podUrl(pod, ctx.port)!;
     const id = backupIdFor(backup);
     const podName = pod.metadata.name;
@@ -274,7 +294,7 @@ export class BackupController {
       }, true);
     } catch (e) {
       // Someone else changed it first (another operator, a user): look again from a fresh read.
-      if (isConflict(e)) return 0;
+      if (isConflict(e)) return { launched: false, requeueMs: 0 };
       throw e;
     }
     await this.opts.events.record(backup, 'Normal', 'BackupStarted', `asked pod ${podName} to back up every collection of ${clusterName} as ${id}`);
@@ -284,9 +304,10 @@ export class BackupController {
     const key = `backup|${ns}/${backup.metadata.name}`;
     this.node.create(url, ctx.apiKey, id, task.abort.signal).then((r) => { task.result = r; }, (e: unknown) => { task.error = e; }).finally(() => {
       task.done = true;
+      this.busyClusters.delete(clusterKey);
       if (!this.stopped) this.enqueue(key);
     });
-    return this.pollMs();
+    return { launched: true, requeueMs: this.pollMs() };
   }
 
   private async pollRunning(backup: Backup): Promise<number | undefined> {

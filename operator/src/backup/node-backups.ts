@@ -1,6 +1,8 @@
 // The node's /backups API as the operator calls it: on a member pod's REST address with the cluster's
 // API key, like the admin calls in reconcile/node-admin.ts. POST /backups answers only once the backup
-// is written, so it gets a long timeout; GET and DELETE tell "being written" (409) from "none" (404).
+// is written, so it gets a long timeout; a call that ends without an answer anyway (fetch's own header
+// timeout, a dropped connection) is not an outcome: the controller then asks GET /backups/{id}, which
+// tells "being written" (409) from "none" (404).
 export const BACKUP_CREATE_TIMEOUT_MS = 6 * 3_600_000;
 export const BACKUP_READ_TIMEOUT_MS = 10_000;
 
