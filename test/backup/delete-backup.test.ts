@@ -1,9 +1,12 @@
 // DELETE /backups/{id} on a standalone node: a whole backup goes (listed no more, 404 after), an
 // unknown one is a coded 404, and while POST /backups is still writing a named backup both GET and
 // DELETE of that name answer 409 (what lets the operator tell "still being written" from "gone").
+// `jade backup delete` calls it.
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { StandaloneBackups } from '../../node/src/backup/standalone.js';
 import { DEFAULT_CONFIG } from '../../node/src/config.js';
@@ -67,5 +70,12 @@ describe('DELETE /backups/{id}', () => {
     spy.mockRestore();
     expect((await call('GET', '/backups/slow')).status).toBe(200);
     expect((await call('DELETE', '/backups/slow')).status).toBe(200);
+  });
+
+  it('jade backup delete removes a backup through the REST API', async () => {
+    expect((await call('POST', '/backups', { name: 'by-cli' })).status).toBe(200);
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'node/src/cli/main.ts', '--url', node.url, 'backup', 'delete', 'by-cli'], { cwd: path.resolve('.') });
+    expect(stdout).toBe('backup by-cli deleted\n');
+    expect((await call('GET', '/backups/by-cli')).status).toBe(404);
   });
 });
