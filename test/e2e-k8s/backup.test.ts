@@ -1,7 +1,8 @@
 // End-to-end backups on the Kubernetes API emulator with a real node process as the pod: a
 // VectorBackup reaches Succeeded with a backup id the node confirms (GET /backups/{id}); an
 // unsupported target fails; a Running backup found by a restarted operator is resumed by its id (not
-// taken again) and one the node never wrote is reported lost; a VectorBackupSchedule creates backups
+// taken again, polled while the node says it is still being written) and one the node never wrote is
+// reported lost; a VectorBackupSchedule creates backups
 // on schedule and its retention (count 2) leaves two, their data deleted on the node; the cluster's
 // LastBackupSucceeded follows the newest finished backup; the operator's /metrics has the backup
 // metrics; deleting the schedule garbage-collects its VectorBackups. The schedule runs on a clock 30 times faster than the wall (every minute = every 2 s).
@@ -17,6 +18,8 @@ import { startOperator } from '../../operator/src/operator.js';
 import type { RunningOperator } from '../../operator/src/operator.js';
 import type { VectorBackup, VectorBackupSchedule, VectorCluster } from '../../operator/src/api/types.js';
 import { backupIdFor } from '../../operator/src/backup/controller.js';
+import type { NodeBackupApi } from '../../operator/src/backup/controller.js';
+import { createBackup, getBackup as getNodeBackup } from '../../operator/src/backup/node-backups.js';
 import { lockAddressRange } from './address-lock.js';
 
 const NS = 'default';
@@ -34,13 +37,13 @@ const operators: RunningOperator[] = [];
 const logs: string[] = [];
 let apiKey = '';
 
-async function operator(identity: string): Promise<RunningOperator> {
+async function operator(identity: string, nodeApi: Partial<NodeBackupApi> = {}): Promise<RunningOperator> {
   const op = await startOperator({
     client, identity, leaseNamespace: NS, namespace: NS, metricsPort: 0, metricsHost: '127.0.0.1', log: (m) => logs.push(`${identity} ${m}`),
     leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300,
     informer: { resyncMs: 20_000, watchdogMs: 1500, backoffBaseMs: 50, backoffMaxMs: 1000, watchTimeoutSeconds: 60 },
     controller: { requeueSettlingMs: 300, requeueRunningMs: 1000 },
-    backup: { scheduleNowMs: fastClock, pollMs: 200, pendingRetryMs: 300, scheduleRequeueMaxMs: 200 },
+    backup: { scheduleNowMs: fastClock, pollMs: 200, pendingRetryMs: 300, scheduleRequeueMaxMs: 200, nodeApi },
   });
   operators.push(op);
   await waitFor(() => op.isLeader(), 15_000, 50, `${identity} leading`);
@@ -138,14 +141,25 @@ describe('backups on the emulator', { timeout: 120_000 }, () => {
     }
     // What the old leader had asked for before it went away: the node wrote it.
     expect((await podCall('POST', '/backups', { name: 'resumed-by-old-leader' })).status).toBe(200);
-    await operator('op-b');
+    // The node says "still being written" (409) to the first two GETs: the operator keeps polling, and never POSTs.
+    const gets: string[] = [];
+    const creates: string[] = [];
+    await operator('op-b', {
+      get: async (url, key, id, timeoutMs) => {
+        gets.push(id);
+        return id === 'resumed-by-old-leader' && gets.filter((g) => g === id).length <= 2 ? 'writing' : getNodeBackup(url, key, id, timeoutMs);
+      },
+      create: async (url, key, id, signal, timeoutMs) => { creates.push(id); return createBackup(url, key, id, signal, timeoutMs); },
+    });
     const resumed = await waitPhase('resumed', 'Succeeded');
+    expect(gets.filter((g) => g === 'resumed-by-old-leader').length).toBeGreaterThanOrEqual(3);
     expect(resumed.status).toMatchObject({ backupId: 'resumed-by-old-leader', pod: POD, sizeBytes: (await podCall('GET', '/backups/resumed-by-old-leader')).json.result.size_bytes });
     const lost = await waitPhase('lost', 'Failed');
     expect(lost.status).toMatchObject({ reason: 'BackupLost', message: expect.stringContaining(`pod ${POD} has no backup lost-by-old-leader and is not writing it`) });
     // Nothing was taken again: the node holds what it held plus the one the old leader asked for.
     expect(await nodeBackupIds()).toEqual([...before, 'resumed-by-old-leader'].sort());
     expect(await eventsOf('resumed', 'BackupStarted')).toEqual([]);
+    expect(creates).toEqual([]);
   });
 
   it('a schedule creates backups on its cron and retention count 2 leaves two, their expired data deleted on the node', async () => {
