@@ -193,6 +193,9 @@ describe('backups on the emulator', { timeout: 120_000 }, () => {
     }, 10_000, 100, 'schedule Suspended');
     expect(schedule.status).toMatchObject({ lastScheduleTime: expect.any(String), lastSuccessfulTime: expect.any(String), active: [] });
     expect(schedule.status!.nextScheduleTime).toBeUndefined();
+    // Settled: the schedule is looked at every 200 ms here, and nothing is written again.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await client.get('VectorBackupSchedule', NS, 'every-minute')).metadata.resourceVersion).toBe(schedule.metadata.resourceVersion);
     await waitFor(async () => (await lastBackupCondition())?.status === 'True', 10_000, 100, 'LastBackupSucceeded True after the scheduled backups');
     // Deleting the schedule garbage-collects its VectorBackups (owner references); the data stays on the pod.
     await client.delete('VectorBackupSchedule', NS, 'every-minute');

@@ -83,6 +83,16 @@ function podUrl(pod: KubeObject | undefined, port: number): string | undefined {
   if (!pod || !ip || pod.metadata.deletionTimestamp || !isPodReady(pod)) return undefined;
   return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
 }
+/** JSON with sorted keys and without nulls (a merge patch's "delete"): the API server returns keys in its own order. */
+function canonical(value: unknown): string {
+  const norm = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(norm);
+    if (typeof v !== 'object' || v === null) return v;
+    return Object.fromEntries(Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== null && (v as Record<string, unknown>)[k] !== undefined).map((k) => [k, norm((v as Record<string, unknown>)[k])]));
+  };
+  return JSON.stringify(norm(value));
+}
+
 function ownerSchedule(o: KubeObject): string | undefined {
   return o.metadata.ownerReferences?.find((r) => r.kind === 'VectorBackupSchedule' && r.controller)?.name;
 }
@@ -407,7 +417,8 @@ export class BackupController {
 
   private async writeScheduleStatus(schedule: Schedule, status: Record<string, unknown>): Promise<void> {
     const next = { ...status, observedGeneration: schedule.metadata.generation ?? 0 };
-    if (JSON.stringify(next) === JSON.stringify({ ...schedule.status, observedGeneration: schedule.status?.observedGeneration })) return;
+    // Only a change is written: every write is a watch event that brings the schedule back here.
+    if (canonical(next) === canonical(schedule.status ?? {})) return;
     try {
       await this.opts.client.patchStatus('VectorBackupSchedule', schedule.metadata.namespace, schedule.metadata.name, next);
     } catch (e) {
