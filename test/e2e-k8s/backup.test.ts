@@ -139,6 +139,9 @@ describe('backups on the emulator', { timeout: 120_000 }, () => {
       await client.create(backup(name));
       await client.patchStatus('VectorBackup', NS, name, { phase: 'Running', startTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), backupId: `${name}-by-old-leader`, pod: POD });
     }
+    // One whose pod was scaled away (the cluster has 1 replica): it cannot be checked.
+    await client.create(backup('scaled-away'));
+    await client.patchStatus('VectorBackup', NS, 'scaled-away', { phase: 'Running', startTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), backupId: 'scaled-away-x', pod: `${NAME}-5` });
     // What the old leader had asked for before it went away: the node wrote it.
     expect((await podCall('POST', '/backups', { name: 'resumed-by-old-leader' })).status).toBe(200);
     // The node says "still being written" (409) to the first two GETs: the operator keeps polling, and never POSTs.
@@ -156,6 +159,7 @@ describe('backups on the emulator', { timeout: 120_000 }, () => {
     expect(resumed.status).toMatchObject({ backupId: 'resumed-by-old-leader', pod: POD, sizeBytes: (await podCall('GET', '/backups/resumed-by-old-leader')).json.result.size_bytes });
     const lost = await waitPhase('lost', 'Failed');
     expect(lost.status).toMatchObject({ reason: 'BackupLost', message: expect.stringContaining(`pod ${POD} has no backup lost-by-old-leader and is not writing it`) });
+    expect((await waitPhase('scaled-away', 'Failed')).status).toMatchObject({ reason: 'BackupLost', message: expect.stringContaining(`pod ${NAME}-5 is gone (VectorCluster ${NAME} has 1 replica)`) });
     // Nothing was taken again: the node holds what it held plus the one the old leader asked for.
     expect(await nodeBackupIds()).toEqual([...before, 'resumed-by-old-leader'].sort());
     expect(await eventsOf('resumed', 'BackupStarted')).toEqual([]);

@@ -339,7 +339,12 @@ export class BackupController {
     const ns = backup.metadata.namespace ?? 'default';
     const ctx = await this.clusterContext(ns, backup.spec.clusterRef.name);
     if (!ctx) return this.fail(backup, 'ClusterNotFound', `VectorCluster ${backup.spec.clusterRef.name} is gone; backup ${id} on pod ${podName} cannot be checked`);
-    const url = podUrl(ctx.pods.find((p) => p.metadata.name === podName), ctx.port);
+    const podObject = ctx.pods.find((p) => p.metadata.name === podName);
+    const replicas = defaultSpec(ctx.cluster.spec).replicas;
+    if (!podObject && ordinalOf(podName) >= replicas) {
+      return this.fail(backup, 'BackupLost', `pod ${podName} is gone (VectorCluster ${backup.spec.clusterRef.name} has ${replicas} replica${replicas === 1 ? '' : 's'}) and backup ${id} cannot be checked${callError ? ` (POST /backups got no answer: ${callError})` : ''}`);
+    }
+    const url = podUrl(podObject, ctx.port);
     if (!url) return this.pollMs(); // the pod is restarting: its PVC still holds whatever was written
     let answer: NodeBackup | 'writing' | undefined;
     try {
