@@ -126,6 +126,7 @@ export class BackupController {
     this.schedules = new Informer(opts.client, { ...inf, kind: 'VectorBackupSchedule' });
     this.backups.on((event, o) => {
       const ns = o.metadata.namespace ?? '';
+      if (event === 'DELETED' && o.metadata.uid) this.expiredUids.delete(o.metadata.uid);
       this.enqueue(`backup|${ns}/${o.metadata.name}`);
       const schedule = ownerSchedule(o);
       if (schedule) this.enqueue(`schedule|${ns}/${schedule}`);
