@@ -23,6 +23,7 @@ import { restoreCollection, type CollectionRestoreRequest, type CollectionRestor
 import { verifyBackup, type RestoreResult } from './restore.js';
 import type { BackupService } from './service.js';
 import { BackupSlot } from './slot.js';
+import { deleteBackup } from './delete.js';
 import { defaultBackupName, listSummaries, summarize, summaryOf, type BackupRequest, type BackupSummary } from './summary.js';
 
 export interface ClusterBackupOptions {
@@ -159,6 +160,10 @@ export class ClusterBackups implements BackupService {
       }
     }
     throw shardError(collection, shard, id, `no replica could be captured (${tried.join('; ') || 'it has no replicas'})`, last);
+  }
+
+  delete(id: string): Promise<void> {
+    return this.slot.run(() => deleteBackup(this.options.disk, this.target.root, id));
   }
 
   verify(id: string): Promise<RestoreResult> {

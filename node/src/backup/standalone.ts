@@ -8,6 +8,7 @@ import type { LocalShardOptions } from '../shard/local-shard.js';
 import type { Disk } from '../storage/disk.js';
 import { JadeError } from '../util/errors.js';
 import { BackupSlot } from './slot.js';
+import { deleteBackup } from './delete.js';
 import { digestOf } from './digest.js';
 import type { BackupFileData, DirectoryTarget } from './directory-target.js';
 import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, type BackupManifest, type ManifestCollection } from './manifest.js';
@@ -50,6 +51,10 @@ export class StandaloneBackups implements BackupService {
 
   async create(request: BackupRequest): Promise<BackupSummary> {
     return (await this.createWithManifest(request)).summary;
+  }
+
+  delete(id: string): Promise<void> {
+    return this.slot.run(() => deleteBackup(this.options.disk, this.target.root, id));
   }
 
   verify(id: string): Promise<RestoreResult> {

@@ -1,4 +1,4 @@
-// `jade backup create|list|show|verify|restore` (clients of the REST API) and `jade restore` (offline:
+// `jade backup create|list|show|verify|restore|delete` (clients of the REST API) and `jade restore` (offline:
 // restores a backup directory into a new node's data directory, under its lock, then exits).
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -19,7 +19,7 @@ function summaryRow(b: Record<string, any>) {
 }
 
 export function addBackupCommands(program: Command, clientOf: ClientOf, env: ConfigSource): void {
-  const backup = program.command('backup').description('back up collections to the node\'s backup directory, list, show, verify and restore backups');
+  const backup = program.command('backup').description('back up collections to the node\'s backup directory, list, show, verify, restore and delete backups');
   backup
     .command('create')
     .description('back up every collection (or one, as a snapshot) to the node\'s backup directory: standalone at one instant, a cluster shard by shard at Raft positions')
@@ -74,6 +74,15 @@ export function addBackupCommands(program: Command, clientOf: ClientOf, env: Con
       const r = await client.call<Record<string, any>>('POST', `/backups/${encodeURIComponent(id)}/restore`, o.as ? { collection: o.collection, as: o.as } : { collection: o.collection });
       if (output === 'json') return printObject(r, 'json');
       printObject({ backup: r.id, collection: r.collection, restored_as: r.restored_as, shards: r.shards, points: r.points, digest: r.content_digest, payload_indexes: r.payload_indexes, seconds: r.seconds.toFixed(2) }, 'table');
+    });
+  backup
+    .command('delete <id>')
+    .description('delete one backup from the node\'s backup directory (refused while a backup, verify or restore runs on the node)')
+    .action(async (id: string, _o, cmd: Command) => {
+      const { client, output } = clientOf(cmd);
+      const r = await client.call<Record<string, any>>('DELETE', `/backups/${encodeURIComponent(id)}`);
+      if (output === 'json') return printObject(r, 'json');
+      process.stdout.write(`backup ${id} deleted\n`);
     });
 
   program

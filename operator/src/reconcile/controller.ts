@@ -15,7 +15,7 @@ import { requestBootstrap, requestDrain, requestRemove } from './node-admin.js';
 import type { AdminResult, BootstrapResult } from './node-admin.js';
 import { reportedMeta } from './meta-view.js';
 import { plan } from './plan.js';
-import type { Action, NodeStatusReport, Observed } from './plan.js';
+import type { Action, ConditionInput, NodeStatusReport, Observed } from './plan.js';
 import { WorkQueue } from './queue.js';
 import { defaultSpec } from '../api/validate.js';
 
@@ -48,6 +48,8 @@ export interface ControllerOptions {
   removeMember?: (baseUrl: string, apiKey: string | undefined, nodeId: string) => Promise<AdminResult>;
   /** Rolling restart: how long every member must have been rejoined before the next pod restarts (default ROLLOUT_SETTLE_MS). */
   rolloutSettleMs?: number;
+  /** LastBackupSucceeded of a cluster (the backup controller's view); undefined keeps the condition as it is. */
+  lastBackup?: (namespace: string, cluster: string) => ConditionInput | undefined;
 }
 
 const CHILD_KIND_NAMES: Record<ChildKind, string> = {
@@ -209,6 +211,8 @@ export class ClusterController {
       now: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
       ...(this.opts.rolloutSettleMs !== undefined ? { rolloutSettleMs: this.opts.rolloutSettleMs } : {}),
     };
+    const lastBackup = this.opts.lastBackup?.(ns, name);
+    if (lastBackup) observed.lastBackup = lastBackup;
     return { observed, apiKey };
   }
 

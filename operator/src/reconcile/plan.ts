@@ -77,6 +77,8 @@ export interface Observed {
   refusals?: Record<string, { reason: string; message: string }>;
   /** How long every member must have been rejoined before the rolling restart restarts the next pod (default ROLLOUT_SETTLE_MS). */
   rolloutSettleMs?: number;
+  /** LastBackupSucceeded from the backup controller; absent: the condition as it is (or Unknown) is kept. */
+  lastBackup?: ConditionInput;
 }
 
 export interface ObjectRef { apiVersion: string; kind: string; namespace: string; name: string }
@@ -100,7 +102,7 @@ export type Action =
 
 export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'ScalingBlocked', 'LastBackupSucceeded'] as const;
 type ConditionType = (typeof CONDITION_TYPES)[number];
-type ConditionInput = { status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
+export type ConditionInput = { status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
 
 function refOf(object: KubeObject): ObjectRef {
   return { apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace ?? '', name: object.metadata.name };
@@ -368,9 +370,9 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
     ScalingBlocked: scaleDown?.blocked
       ? { status: 'True', reason: scaleDown.blocked.reason, message: scaleDown.blocked.message }
       : { status: 'False', reason: 'NotBlocked', message: draining ? 'draining' : 'no scale-down pending' },
-    LastBackupSucceeded: { status: 'Unknown', reason: 'NoBackupYet', message: 'no backup has run for this cluster' },
+    LastBackupSucceeded: o.lastBackup ?? { status: 'Unknown', reason: 'NoBackupYet', message: 'no backup has run for this cluster' },
   };
-  const prevBackup = prev?.conditions?.find((c) => c.type === 'LastBackupSucceeded');
+  const prevBackup = o.lastBackup ? undefined : prev?.conditions?.find((c) => c.type === 'LastBackupSucceeded');
   const conditions = CONDITION_TYPES.map((type) =>
     type === 'LastBackupSucceeded' && prevBackup ? prevBackup : setCondition(prev?.conditions, type, conds[type], generation, o.now));
 
