@@ -25,7 +25,7 @@ export interface OperatorOptions {
   metricsPort?: number;
   metricsHost?: string;
   informer?: Partial<Omit<InformerOptions, 'kind' | 'namespace' | 'labelSelector'>>;
-  controller?: Partial<Pick<ControllerOptions, 'requeueSettlingMs' | 'requeueRunningMs' | 'workers' | 'nodeStatus' | 'rolloutSettleMs'>>;
+  controller?: Partial<Pick<ControllerOptions, 'requeueSettlingMs' | 'requeueRunningMs' | 'workers' | 'nodeStatus' | 'rolloutSettleMs' | 'debug'>>;
   log?: (m: string) => void;
 }
 

@@ -40,6 +40,7 @@ const fullSpec: DeepRequired<VectorClusterSpec> = {
     tolerations: [{ key: 'dedicated', operator: 'Exists' }], topologySpreadConstraints: [{ maxSkew: 1 }],
     priorityClassName: 'high', terminationGracePeriodSeconds: 30,
   },
+  failover: { notReadyDeadAfterSeconds: 60 },
 };
 
 function schemaPaths(schema: JSONSchemaProps, prefix = ''): string[] {

@@ -151,6 +151,9 @@ export const vectorClusterSpecSchema = obj({
     target: backupTargetSchema,
     scheduleRef: obj({ name: str('VectorBackupSchedule name.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }) }, 'The schedule that backs up this cluster.', { required: ['name'] }),
   }, 'Backup defaults.'),
+  failover: obj({
+    notReadyDeadAfterSeconds: int('A member whose pod has been NotReady (or gone) this long is declared dead to the meta leader, which re-creates its replicas on the other members; 0 leaves it to the nodes\' own failure detector.', { default: 120, minimum: 0, maximum: 86400 }),
+  }, 'What the operator does about members that stop answering.', { default: {} }),
   template: obj({
     labels: map(str('Label value.', { maxLength: 63 }), 'Extra pod labels.', { maxProperties: 32 }),
     annotations: map(str('Annotation value.', { maxLength: 4096 }), 'Extra pod annotations.', { maxProperties: 32 }),
@@ -182,6 +185,7 @@ export const memberSchema = obj({
   collections: int('Collections known to the node.', { minimum: 0 }),
   points: int('Points stored on the node.', { minimum: 0, format: 'int64' }),
   message: str('Why the member is not ready.', { maxLength: 1024 }),
+  declaredDead: bool('The meta group lists this member as declared dead (as the nodes report it): its replicas are re-created on the other members.'),
 }, 'State of one member pod.', { required: ['pod', 'ready'] });
 export type Member = Static<typeof memberSchema>;
 
@@ -327,5 +331,6 @@ export type DefaultedSpec = VectorClusterSpec & {
   sharding: Required<Omit<NonNullable<VectorClusterSpec['sharding']>, 'replicationFactor'>> & { replicationFactor?: number };
   security: NonNullable<VectorClusterSpec['security']>;
   template: NonNullable<VectorClusterSpec['template']> & { terminationGracePeriodSeconds: number };
+  failover: Required<NonNullable<VectorClusterSpec['failover']>>;
 };
 

@@ -11,13 +11,15 @@ import type { EventRecorder } from '../kube/events.js';
 import { CHILD_KINDS, CLUSTER_LABEL, FINALIZER, childNames } from './children.js';
 import type { ChildKind, KubeObject as ChildObject } from './children.js';
 import { fetchNodeStatus } from './node-status.js';
-import { requestBootstrap, requestDrain, requestRemove } from './node-admin.js';
+import { requestBootstrap, requestDeclareDead, requestDrain, requestRemove } from './node-admin.js';
 import type { AdminResult, BootstrapResult } from './node-admin.js';
 import { reportedMeta } from './meta-view.js';
 import { plan } from './plan.js';
 import type { Action, NodeStatusReport, Observed } from './plan.js';
 import { WorkQueue } from './queue.js';
 import { defaultSpec } from '../api/validate.js';
+import { nextMissingSince } from './failover.js';
+import type { DeadRequest } from './failover.js';
 
 export interface ControllerMetrics {
   reconciled(seconds: number, outcome: 'success' | 'error'): void;
@@ -40,12 +42,16 @@ export interface ControllerOptions {
   queueKeysMax?: number;
   metrics?: ControllerMetrics;
   log?: (m: string) => void;
+  /** Debug-level messages (default: dropped). */
+  debug?: (m: string) => void;
   nodeStatus?: (baseUrl: string, apiKey: string | undefined) => Promise<NodeStatusReport>;
   /** Asks a member to found the cluster (tests replace it); default POST /cluster/bootstrap on the pod. */
   bootstrapMember?: (baseUrl: string, apiKey: string | undefined) => Promise<BootstrapResult>;
   /** Drains and removes a member through a node's admin API (tests replace them). */
   drainMember?: (baseUrl: string, apiKey: string | undefined, nodeId: string) => Promise<AdminResult>;
   removeMember?: (baseUrl: string, apiKey: string | undefined, nodeId: string) => Promise<AdminResult>;
+  /** Declares a member dead through a node's admin API (tests replace it). */
+  declareDead?: (baseUrl: string, apiKey: string | undefined, nodeId: string) => Promise<AdminResult>;
   /** Rolling restart: how long every member must have been rejoined before the next pod restarts (default ROLLOUT_SETTLE_MS). */
   rolloutSettleMs?: number;
 }
@@ -76,6 +82,10 @@ export class ClusterController {
   private stopped = false;
   /** Per cluster key, the last refusal of a drain or remove, by pod (shown in ScalingBlocked until it succeeds). */
   private readonly refusals = new Map<string, Record<string, { reason: string; message: string }>>();
+  /** Per cluster key, since when each expected pod has been seen missing (the failover clock of a pod that is gone). */
+  private readonly missingSince = new Map<string, Record<string, string>>();
+  /** Per cluster key, the dead declarations asked for, by pod (one per NotReady episode, retried slowly). */
+  private readonly deadRequests = new Map<string, Record<string, DeadRequest>>();
   private workers: Promise<void>[] = [];
   reconciles = 0;
 
@@ -158,6 +168,10 @@ export class ClusterController {
     if (defaultSpec(cluster.spec).replicas >= stsReplicas) this.refusals.delete(key);
     const refusals = this.refusals.get(key);
     if (refusals) observed.refusals = { ...refusals };
+    const missing = nextMissingSince(Array.from({ length: stsReplicas }, (_, i) => `${name}-${i}`), observed.pods, this.missingSince.get(key) ?? {}, observed.now);
+    this.missingSince.set(key, missing);
+    observed.missingSince = missing;
+    observed.deadRequests = { ...this.deadRequests.get(key) };
     const actions = plan(observed);
     await this.apply(cluster, actions, observed, apiKey);
     if (cluster.metadata.deletionTimestamp) return undefined;
@@ -273,6 +287,32 @@ export class ClusterController {
             this.log(`${key(cluster)}: ${action.type} ${action.pod} refused (${result.reason}): ${result.message}`);
           }
           this.refusals.set(key(cluster), refusals);
+          break;
+        }
+        case 'declareMemberDead': {
+          const url = this.adminUrl(observed, defaultSpec(cluster.spec).node.ports.rest, action.pod);
+          if (!url) break;
+          const requests = this.deadRequests.get(key(cluster)) ?? {};
+          this.deadRequests.set(key(cluster), requests);
+          requests[action.pod] = { since: action.since, at: observed.now, confirmed: false };
+          let result: AdminResult;
+          try {
+            result = await (this.opts.declareDead ?? requestDeclareDead)(url, apiKey, action.pod);
+          } catch (e) {
+            this.log(`${key(cluster)}: declaring ${action.pod} dead: ${String((e as Error).message ?? e)}`);
+            break;
+          }
+          if (result.done) {
+            requests[action.pod].confirmed = true;
+            const afterSeconds = defaultSpec(cluster.spec).failover.notReadyDeadAfterSeconds;
+            await events.record(involved, 'Warning', 'MemberDeclaredDead',
+              `${action.pod} was not ready for ${action.notReadySeconds} s (spec.failover.notReadyDeadAfterSeconds: ${afterSeconds}); the meta leader declared it dead and re-creates its replicas on the other members`);
+          } else if (result.reason === 'NODE_ALIVE') {
+            // The meta leader still hears it (a failing probe, not a lost node): nothing to do.
+            (this.opts.debug ?? (() => {}))(`${key(cluster)}: ${action.pod} not declared dead: ${result.message}`);
+          } else {
+            this.log(`${key(cluster)}: declaring ${action.pod} dead refused (${result.reason}): ${result.message}`);
+          }
           break;
         }
         case 'restartMember':

@@ -16,6 +16,8 @@ import { scaleDownStep } from './scale-down.js';
 import type { ScaleDownStep } from './scale-down.js';
 import { ROLLOUT_PAUSED_ANNOTATION, ROLLOUT_SETTLE_MS, rolloutStep } from './rollout.js';
 import type { RolloutStep } from './rollout.js';
+import { membersToDeclareDead } from './failover.js';
+import type { DeadRequest } from './failover.js';
 
 export interface NodeStatus {
   version?: string;
@@ -37,6 +39,8 @@ export interface NodeStatus {
   metaLeader?: string | null;
   /** Per member (node id) of the meta group: its drain state and how many replicas it still holds. */
   metaDrains?: Record<string, MemberDrain>;
+  /** Per member (node id): alive, suspect or dead, as this node's meta state and failure detector see it. */
+  metaLiveness?: Record<string, string>;
   /** Shard groups with a replica on a member that left or came back empty (the meta state's view). */
   underReplicated?: { count: number; groups: string[] };
   /** The cluster's last rebalance (the meta state's view). */
@@ -77,6 +81,10 @@ export interface Observed {
   refusals?: Record<string, { reason: string; message: string }>;
   /** How long every member must have been rejoined before the rolling restart restarts the next pod (default ROLLOUT_SETTLE_MS). */
   rolloutSettleMs?: number;
+  /** Since when each expected pod has been seen missing (kept by the controller between reconciles). */
+  missingSince?: Record<string, string>;
+  /** Dead declarations already asked for, by pod (kept by the controller between reconciles). */
+  deadRequests?: Record<string, DeadRequest>;
 }
 
 export interface ObjectRef { apiVersion: string; kind: string; namespace: string; name: string }
@@ -95,6 +103,8 @@ export type Action =
   | { type: 'removeMember'; pod: string }
   /** Delete a pod on an old revision: the StatefulSet (OnDelete) recreates it from the new template. */
   | { type: 'restartMember'; pod: string; revision: string }
+  /** Declare a member dead to the meta leader (POST /cluster/peer/{id}/dead): its pod has been NotReady since `since`. */
+  | { type: 'declareMemberDead'; pod: string; since: string; notReadySeconds: number }
   | { type: 'event'; eventType: EventType; reason: string; message: string }
   | { type: 'updateStatus'; status: VectorClusterStatus };
 
@@ -262,6 +272,12 @@ export function plan(o: Observed): Action[] {
   if (rollout.restart) actions.push({ type: 'restartMember', pod: rollout.restart, revision });
   if (rollout.finished) event('Normal', 'RolloutFinished', `All ${rollout.status!.total} members run revision ${revision} and rejoined the cluster`);
 
+  // Failover: members NotReady past spec.failover.notReadyDeadAfterSeconds are declared dead to the meta leader.
+  for (const dead of membersToDeclareDead({
+    podNames: Array.from({ length: stsReplicas }, (_, i) => `${name}-${i}`), pods: o.pods, meta, now: o.now,
+    notReadyDeadAfterSeconds: spec.failover.notReadyDeadAfterSeconds, missingSince: o.missingSince ?? {}, requests: o.deadRequests ?? {},
+  })) actions.push({ type: 'declareMemberDead', ...dead });
+
   const status = computeStatus(o, spec, { stsReplicas, joined, bootstrapPod, clusterId: clusterId ?? undefined, scaleDown, meta, rollout });
   if (status.phase === 'Running' && cluster.status?.phase !== 'Running') event('Normal', 'ClusterReady', `All ${status.readyReplicas} members are ready`);
   const degraded = status.conditions!.find((c) => c.type === 'Degraded')!;
@@ -306,7 +322,9 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
     const member: Member = { pod, ready: false, role: 'unknown' };
     const joined = input.joined ? input.joined.has(pod) : previousMembers.get(pod)?.joined;
     if (joined) member.joined = true;
-    if (!podObject) { member.message = 'pod does not exist yet'; return member; }
+    const declaredDead = input.meta ? input.meta.dead.has(pod) : previousMembers.get(pod)?.declaredDead;
+    if (declaredDead) member.declaredDead = true;
+    if (!podObject) { member.message = declaredDead ? 'pod does not exist; the meta group declared the member dead and re-creates its replicas on the other members' : 'pod does not exist yet'; return member; }
     if (report?.ok) {
       const s = report.status;
       if (s.nodeId !== undefined) member.nodeId = s.nodeId;
@@ -317,7 +335,7 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
     }
     const podReady = isPodReady(podObject);
     member.ready = podReady && (report === undefined || !report.ok || report.status.ready !== false);
-    if (!podReady) member.message = 'pod is not ready';
+    if (!podReady) member.message = declaredDead ? 'pod is not ready; the meta group declared the member dead and re-creates its replicas on the other members' : 'pod is not ready';
     else if (report && !report.ok) member.message = `/v1/status: ${report.error}`;
     else if (report?.ok && report.status.ready === false) member.message = 'node reports not ready';
     return member;
