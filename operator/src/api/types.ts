@@ -66,7 +66,7 @@ const conditions = arr(conditionSchema, 'Standard conditions.', {
 });
 
 export const vectorClusterSpecSchema = obj({
-  replicas: int('Number of JadeVectorDB nodes (pods).', { default: 3, maximum: 99 }),
+  replicas: int('Number of JadeVectorDB nodes (pods); 0 hibernates the cluster (the pods stop, their volumes and the membership are kept).', { default: 3, maximum: 99 }),
   image: str('Container image of the JadeVectorDB node.', { default: DEFAULT_IMAGE, minLength: 1, maxLength: 512 }),
   imagePullPolicy: enumOf(['Always', 'IfNotPresent', 'Never'] as const, 'Image pull policy.', { default: 'IfNotPresent' }),
   imagePullSecrets: arr(str('Secret name.', { pattern: DNS_LABEL_PATTERN }), 'Secrets for pulling the image.', { maxItems: 8 }),
@@ -166,11 +166,12 @@ export const vectorClusterSpecSchema = obj({
   }, 'Pod template overrides.', { default: {} }),
 }, 'Desired state of a JadeVectorDB cluster.', {
   'x-kubernetes-validations': [
-    { rule: 'self.replicas >= 1', message: 'spec.replicas must be at least 1', check: (s) => s.replicas >= 1 },
+    { rule: 'self.replicas >= 0', message: 'spec.replicas must be at least 0 (0 hibernates the cluster)', check: (s) => s.replicas >= 0 },
     {
-      rule: '!has(self.sharding.replicationFactor) || self.sharding.replicationFactor <= self.replicas',
+      // Hibernated (0), the replication factor applies again when the cluster wakes.
+      rule: 'self.replicas == 0 || !has(self.sharding.replicationFactor) || self.sharding.replicationFactor <= self.replicas',
       message: 'spec.sharding.replicationFactor must not exceed spec.replicas',
-      check: (s) => s.sharding.replicationFactor === undefined || s.sharding.replicationFactor <= s.replicas,
+      check: (s) => s.replicas === 0 || s.sharding.replicationFactor === undefined || s.sharding.replicationFactor <= s.replicas,
     },
   ],
 });
@@ -200,7 +201,7 @@ export const rolloutSchema = obj({
 }, 'The rolling restart onto a changed pod template: one pod at a time, followers before the meta leader.', { required: ['revision', 'done', 'total', 'current', 'waiting', 'paused', 'rejoinedSince'] });
 export type RolloutStatus = Static<typeof rolloutSchema>;
 
-export const PHASES = ['Pending', 'Provisioning', 'Running', 'Scaling', 'Degraded', 'Failed', 'Terminating'] as const;
+export const PHASES = ['Pending', 'Provisioning', 'Running', 'Scaling', 'Degraded', 'Failed', 'Terminating', 'Hibernated'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const vectorClusterStatusSchema = obj({
@@ -217,6 +218,10 @@ export const vectorClusterStatusSchema = obj({
   bootstrapPod: str('The pod the operator asked to found the cluster (decided once, never by a race between pods).', { maxLength: 253 }),
   clusterId: str('The cluster id the nodes report once the cluster is founded.', { maxLength: 128 }),
   rollout: rolloutSchema,
+  hibernation: obj({
+    replicas: int('Members the cluster had when spec.replicas went to 0: it wakes with the same members on their volumes.', { minimum: 0 }),
+    since: str('When the operator began to hibernate the cluster.', { maxLength: 64 }),
+  }, 'Set while the cluster is hibernated (spec.replicas 0) or waiting to wake.', { required: ['replicas', 'since'] }),
 }, 'Observed state of a JadeVectorDB cluster.');
 
 const objectMeta: Schema<Record<string, unknown>> = { type: 'object' };

@@ -176,7 +176,8 @@ export class ClusterController {
     await this.apply(cluster, actions, observed, apiKey);
     if (cluster.metadata.deletionTimestamp) return undefined;
     const status = (actions.find((a) => a.type === 'updateStatus') as Extract<Action, { type: 'updateStatus' }> | undefined)?.status ?? cluster.status;
-    return status?.phase === 'Running' ? (this.opts.requeueRunningMs ?? 30_000) : (this.opts.requeueSettlingMs ?? 3_000);
+    // Hibernated, nothing runs that could change: the slow interval, like Running.
+    return status?.phase === 'Running' || status?.phase === 'Hibernated' ? (this.opts.requeueRunningMs ?? 30_000) : (this.opts.requeueSettlingMs ?? 3_000);
   }
 
   /** A member to send admin calls to: the meta leader's pod when it answered, else any other answering member. */
@@ -324,7 +325,9 @@ export class ClusterController {
           break;
         case 'updateStatus':
           try {
-            await client.patchStatus('VectorCluster', ns, name, action.status);
+            // A merge patch keeps what it does not name: a field the new status drops (status.hibernation) is sent as null.
+            const dropped = Object.fromEntries(Object.keys(cluster.status ?? {}).filter((k) => !(k in action.status)).map((k) => [k, null]));
+            await client.patchStatus('VectorCluster', ns, name, { ...dropped, ...action.status });
           } catch (e) {
             if (!isNotFound(e)) throw e;
           }
