@@ -526,7 +526,8 @@ export class Kubelet {
     c.proc = proc;
     const pid = proc.pid;
     if (pid) liveProcessGroups.add(pid);
-    c.started = true;
+    // As a kubelet reports it: started once the startup probe passed (at once without one).
+    c.started = !c.spec.startupProbe;
     c.startedAtMs = Date.now();
     c.state = { running: { startedAt: nowIso() } };
     c.ready = false;
@@ -629,6 +630,7 @@ export class Kubelet {
         if (c.startupDone) return;
         if (ok) {
           c.startupDone = true;
+          c.started = true;
           if (!spec.readinessProbe) c.ready = true;
           this.scheduleStatus(pod);
         } else if (failing.fail(startedMs)) {

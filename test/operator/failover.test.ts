@@ -51,6 +51,16 @@ describe('failover: which members to declare dead', () => {
     expect(membersToDeclareDead(input(w))).toHaveLength(1);
   });
 
+  it('a pod whose container runs but has not passed its startup probe is starting, not lost: not declared dead', () => {
+    const starting = pod('vc-2', false, at(0));
+    starting.status = { ...(starting.status as object), containerStatuses: [{ name: 'jadevectordb', started: false, state: { running: { startedAt: at(0) } } }] };
+    expect(membersToDeclareDead(input({ pods: pods(starting), now: at(600) }))).toEqual([]);
+    // Started once (the kubelet's last report of a machine that is gone): counted.
+    const lost = pod('vc-2', false, at(0));
+    lost.status = { ...(lost.status as object), containerStatuses: [{ name: 'jadevectordb', started: true, state: { running: { startedAt: at(0) } } }] };
+    expect(membersToDeclareDead(input({ pods: pods(lost), now: at(600) })).map((c) => c.pod)).toEqual(['vc-2']);
+  });
+
   it('a terminating pod that stays NotReady counts (a pod stuck Terminating on a lost machine)', () => {
     const w = { pods: pods(pod('vc-3', false, at(0), { deletionTimestamp: at(0) })), now: at(61) };
     expect(membersToDeclareDead(input(w)).map((c) => c.pod)).toEqual(['vc-3']);

@@ -48,13 +48,22 @@ export function notReadySince(pod: KubeObject): string | undefined {
   return ready?.lastTransitionTime ?? (pod.metadata as { creationTimestamp?: string }).creationTimestamp;
 }
 
+/**
+ * A container runs but has not passed its startup probe: the node is starting (replaying its data,
+ * which may take minutes), not lost. A lost machine's pod keeps the state its kubelet last reported.
+ */
+export function isStarting(pod: KubeObject): boolean {
+  const statuses = ((pod.status as { containerStatuses?: { started?: boolean; state?: { running?: unknown } }[] } | undefined)?.containerStatuses ?? []);
+  return statuses.some((c) => c.state?.running !== undefined && c.started === false);
+}
+
 /** The missing-pod clock for the next reconcile: a pod keeps its first-seen-missing time until it exists again. */
 export function nextMissingSince(podNames: string[], pods: KubeObject[], previous: Record<string, string>, now: string): Record<string, string> {
   const present = new Set(pods.map((p) => p.metadata.name));
   return Object.fromEntries(podNames.filter((p) => !present.has(p)).map((p) => [p, previous[p] ?? now]));
 }
 
-/** The members to declare dead now: members of the meta group, not already declared dead, NotReady past the setting. */
+/** The members to declare dead now: members of the meta group, not already declared dead, not starting, NotReady past the setting. */
 export function membersToDeclareDead(input: FailoverInput): DeadCandidate[] {
   const { meta } = input;
   if (input.notReadyDeadAfterSeconds <= 0 || !meta) return [];
@@ -65,6 +74,7 @@ export function membersToDeclareDead(input: FailoverInput): DeadCandidate[] {
     // The meta leader refuses to declare itself dead: wait until the others elect another.
     if (!meta.members.has(pod) || meta.dead.has(pod) || meta.leader === pod) continue;
     const object = byName.get(pod);
+    if (object && isStarting(object)) continue;
     const since = object ? notReadySince(object) : input.missingSince[pod];
     if (since === undefined) continue;
     const notReadySeconds = Math.floor((nowMs - Date.parse(since)) / 1000);
