@@ -159,10 +159,10 @@ export class ClusterController {
     this.reconciles += 1;
     const [namespace, name] = key.split('/');
     const cached = this.clusters.get(namespace, name);
-    if (!cached) return undefined;
+    if (!cached) return this.forget(key);
     // Read the cluster fresh: the cache may lag our own last write by one event.
     const cluster = await this.opts.client.getOrUndefined<KubeObject>('VectorCluster', namespace, name) as unknown as VectorCluster | undefined;
-    if (!cluster) return undefined;
+    if (!cluster) return this.forget(key);
     const { observed, apiKey } = await this.observe(cluster);
     const stsReplicas = Number((observed.children.statefulSet?.spec as { replicas?: number } | undefined)?.replicas ?? 0);
     if (defaultSpec(cluster.spec).replicas >= stsReplicas) this.refusals.delete(key);
@@ -171,13 +171,24 @@ export class ClusterController {
     const missing = nextMissingSince(Array.from({ length: stsReplicas }, (_, i) => `${name}-${i}`), observed.pods, this.missingSince.get(key) ?? {}, observed.now);
     this.missingSince.set(key, missing);
     observed.missingSince = missing;
-    observed.deadRequests = { ...this.deadRequests.get(key) };
+    // Requests about pods the StatefulSet no longer has are done with.
+    const requests = Object.fromEntries(Object.entries(this.deadRequests.get(key) ?? {}).filter(([pod]) => Number(pod.slice(name.length + 1)) < stsReplicas));
+    this.deadRequests.set(key, requests);
+    observed.deadRequests = { ...requests };
     const actions = plan(observed);
     await this.apply(cluster, actions, observed, apiKey);
     if (cluster.metadata.deletionTimestamp) return undefined;
     const status = (actions.find((a) => a.type === 'updateStatus') as Extract<Action, { type: 'updateStatus' }> | undefined)?.status ?? cluster.status;
     // Hibernated, nothing runs that could change: the slow interval, like Running.
     return status?.phase === 'Running' || status?.phase === 'Hibernated' ? (this.opts.requeueRunningMs ?? 30_000) : (this.opts.requeueSettlingMs ?? 3_000);
+  }
+
+  /** A cluster that is gone: drop what was kept about it between reconciles. */
+  private forget(key: string): undefined {
+    this.refusals.delete(key);
+    this.missingSince.delete(key);
+    this.deadRequests.delete(key);
+    return undefined;
   }
 
   /** A member to send admin calls to: the meta leader's pod when it answered, else any other answering member. */
