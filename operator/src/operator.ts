@@ -27,7 +27,7 @@ export interface OperatorOptions {
   metricsPort?: number;
   metricsHost?: string;
   informer?: Partial<Omit<InformerOptions, 'kind' | 'namespace' | 'labelSelector'>>;
-  controller?: Partial<Pick<ControllerOptions, 'requeueSettlingMs' | 'requeueRunningMs' | 'workers' | 'nodeStatus' | 'rolloutSettleMs'>>;
+  controller?: Partial<Pick<ControllerOptions, 'requeueSettlingMs' | 'requeueRunningMs' | 'workers' | 'nodeStatus' | 'rolloutSettleMs' | 'debug'>>;
   backup?: Partial<Pick<BackupControllerOptions, 'scheduleNowMs' | 'pollMs' | 'pendingRetryMs' | 'scheduleRequeueMaxMs' | 'nodeApi'>>;
   log?: (m: string) => void;
 }

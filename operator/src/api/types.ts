@@ -69,7 +69,7 @@ const conditions = arr(conditionSchema, 'Standard conditions.', {
 });
 
 export const vectorClusterSpecSchema = obj({
-  replicas: int('Number of JadeVectorDB nodes (pods).', { default: 3, maximum: 99 }),
+  replicas: int('Number of JadeVectorDB nodes (pods); 0 hibernates the cluster (the pods stop, their volumes and the membership are kept).', { default: 3, maximum: 99 }),
   image: str('Container image of the JadeVectorDB node.', { default: DEFAULT_IMAGE, minLength: 1, maxLength: 512 }),
   imagePullPolicy: enumOf(['Always', 'IfNotPresent', 'Never'] as const, 'Image pull policy.', { default: 'IfNotPresent' }),
   imagePullSecrets: arr(str('Secret name.', { pattern: DNS_LABEL_PATTERN }), 'Secrets for pulling the image.', { maxItems: 8 }),
@@ -154,6 +154,9 @@ export const vectorClusterSpecSchema = obj({
     target: backupTargetSchema,
     scheduleRef: obj({ name: str('VectorBackupSchedule name.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }) }, 'The schedule that backs up this cluster.', { required: ['name'] }),
   }, 'Backup defaults. Not acted on yet: a VectorBackup or VectorBackupSchedule names its cluster in clusterRef.'),
+  failover: obj({
+    notReadyDeadAfterSeconds: int('A member whose pod has been NotReady (or gone) this long is declared dead to the meta leader, which re-creates its replicas on the other members; 0 leaves it to the nodes\' own failure detector.', { default: 120, minimum: 0, maximum: 86400 }),
+  }, 'What the operator does about members that stop answering.', { default: {} }),
   template: obj({
     labels: map(str('Label value.', { maxLength: 63 }), 'Extra pod labels.', { maxProperties: 32 }),
     annotations: map(str('Annotation value.', { maxLength: 4096 }), 'Extra pod annotations.', { maxProperties: 32 }),
@@ -166,11 +169,12 @@ export const vectorClusterSpecSchema = obj({
   }, 'Pod template overrides.', { default: {} }),
 }, 'Desired state of a JadeVectorDB cluster.', {
   'x-kubernetes-validations': [
-    { rule: 'self.replicas >= 1', message: 'spec.replicas must be at least 1', check: (s) => s.replicas >= 1 },
+    { rule: 'self.replicas >= 0', message: 'spec.replicas must be at least 0 (0 hibernates the cluster)', check: (s) => s.replicas >= 0 },
     {
-      rule: '!has(self.sharding.replicationFactor) || self.sharding.replicationFactor <= self.replicas',
+      // Hibernated (0), the replication factor applies again when the cluster wakes.
+      rule: 'self.replicas == 0 || !has(self.sharding.replicationFactor) || self.sharding.replicationFactor <= self.replicas',
       message: 'spec.sharding.replicationFactor must not exceed spec.replicas',
-      check: (s) => s.sharding.replicationFactor === undefined || s.sharding.replicationFactor <= s.replicas,
+      check: (s) => s.replicas === 0 || s.sharding.replicationFactor === undefined || s.sharding.replicationFactor <= s.replicas,
     },
   ],
 });
@@ -185,6 +189,7 @@ export const memberSchema = obj({
   collections: int('Collections known to the node.', { minimum: 0 }),
   points: int('Points stored on the node.', { minimum: 0, format: 'int64' }),
   message: str('Why the member is not ready.', { maxLength: 1024 }),
+  declaredDead: bool('The meta group lists this member as declared dead (as the nodes report it): its replicas are re-created on the other members.'),
 }, 'State of one member pod.', { required: ['pod', 'ready'] });
 export type Member = Static<typeof memberSchema>;
 
@@ -199,7 +204,7 @@ export const rolloutSchema = obj({
 }, 'The rolling restart onto a changed pod template: one pod at a time, followers before the meta leader.', { required: ['revision', 'done', 'total', 'current', 'waiting', 'paused', 'rejoinedSince'] });
 export type RolloutStatus = Static<typeof rolloutSchema>;
 
-export const PHASES = ['Pending', 'Provisioning', 'Running', 'Scaling', 'Degraded', 'Failed', 'Terminating'] as const;
+export const PHASES = ['Pending', 'Provisioning', 'Running', 'Scaling', 'Degraded', 'Failed', 'Terminating', 'Hibernated'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const vectorClusterStatusSchema = obj({
@@ -216,6 +221,10 @@ export const vectorClusterStatusSchema = obj({
   bootstrapPod: str('The pod the operator asked to found the cluster (decided once, never by a race between pods).', { maxLength: 253 }),
   clusterId: str('The cluster id the nodes report once the cluster is founded.', { maxLength: 128 }),
   rollout: rolloutSchema,
+  hibernation: obj({
+    replicas: int('Members the cluster had when spec.replicas went to 0: it wakes with the same members on their volumes.', { minimum: 0 }),
+    since: str('When the operator began to hibernate the cluster.', { maxLength: 64 }),
+  }, 'Set while the cluster is hibernated (spec.replicas 0) or waiting to wake.', { required: ['replicas', 'since'] }),
 }, 'Observed state of a JadeVectorDB cluster.');
 
 const objectMeta: Schema<Record<string, unknown>> = { type: 'object' };
@@ -335,5 +344,6 @@ export type DefaultedSpec = VectorClusterSpec & {
   sharding: Required<Omit<NonNullable<VectorClusterSpec['sharding']>, 'replicationFactor'>> & { replicationFactor?: number };
   security: NonNullable<VectorClusterSpec['security']>;
   template: NonNullable<VectorClusterSpec['template']> & { terminationGracePeriodSeconds: number };
+  failover: Required<NonNullable<VectorClusterSpec['failover']>>;
 };
 
