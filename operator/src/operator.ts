@@ -85,7 +85,10 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         controller = c;
         backups = b;
         try { await c.start(); } catch (e) { log(`controller start failed: ${String(e)}`); }
-        try { await b.start(); } catch (e) { log(`backup controller start failed: ${String(e)}`); }
+        // Not awaited: its first list never completes while the VectorBackup CRDs are missing (only
+        // the VectorCluster CRD applied), and a hanging start must hold up neither leadership
+        // hand-over nor shutdown (stop() ends its informers).
+        void b.start().catch((e) => log(`backup controller start failed: ${String(e)}`));
       });
     },
     onStoppedLeading: () => {
