@@ -14,7 +14,7 @@ import type { LocalShardOptions } from '../shard/local-shard.js';
 import type { Disk } from '../storage/disk.js';
 import { JadeError, isJadeError } from '../util/errors.js';
 import { combineDigests } from './digest.js';
-import type { BackupWriter, DirectoryTarget } from './directory-target.js';
+import type { BackupTarget, TargetWriter } from './target.js';
 import { IMAGE_CALL_TIMEOUT_MS, localImageSource, remoteImageSource, type ShardImageSource } from './image-source.js';
 import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, type ManifestCollection, type ManifestShard } from './manifest.js';
 import { validateBackupName } from './names.js';
@@ -62,7 +62,7 @@ export class ClusterBackups implements BackupService {
 
   constructor(
     private readonly node: ClusterNode,
-    readonly target: DirectoryTarget,
+    readonly target: BackupTarget,
     private readonly options: ClusterBackupOptions,
   ) {
     serveReplicaImages(node, this.holds, options.scratchDir);
@@ -115,7 +115,7 @@ export class ClusterBackups implements BackupService {
   }
 
   /** Captures one shard on one replica and copies its files into the backup, each checked. */
-  private async copyShard(writer: BackupWriter, id: string, collection: string, shard: number, placement: ShardPlacement, dir: string): Promise<ManifestShard> {
+  private async copyShard(writer: TargetWriter, id: string, collection: string, shard: number, placement: ShardPlacement, dir: string): Promise<ManifestShard> {
     const source = await this.capture(id, collection, shard, placement);
     try {
       const files: Record<string, string> = {};
