@@ -211,5 +211,6 @@ export class ClusterBackups implements BackupService {
 
   close(): void {
     this.holds.clear();
+    this.target.close?.();
   }
 }

@@ -127,4 +127,8 @@ export class StandaloneBackups implements BackupService {
   get(id: string): Promise<BackupSummary> {
     return summaryOf(this.target, id);
   }
+
+  close(): void {
+    this.target.close?.();
+  }
 }

@@ -48,6 +48,8 @@ export interface BackupTarget {
   readManifest(id: string): Promise<ManifestRead>;
   /** One file's content, decoded, handed back only once its stored size and SHA-256 matched the manifest. */
   readFile(id: string, entry: ManifestFile): Promise<Uint8Array>;
+  /** Releases what the target holds open (an S3 client's connections). */
+  close?(): void;
 }
 
 export interface TargetWriter {
