@@ -3,7 +3,7 @@
 // (a network failure from some request on). A standalone node with the S3 settings and a key file
 // backs up over REST: the files are encrypted objects under <prefix>/<id>/, the manifest last; the
 // backup is listed, verifies, restores offline from the bucket and into the running node with equal
-// digests; a file larger than the part size goes up multipart. A backup cut off before its manifest
+// digests (also through `jade restore s3://…`); a file larger than the part size goes up multipart. A backup cut off before its manifest
 // is not listed (its leftovers are), and a rerun under the same name removes them and succeeds. A
 // changed or truncated object is JADE_ERR_BACKUP_CORRUPT naming the file; an unreachable endpoint,
 // a missing bucket and refused credentials are coded 503 / 404 / 403 naming the bucket, never the
@@ -15,6 +15,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Command } from 'commander';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +24,7 @@ import { BackupKeyRing } from '../../node/src/backup/keys.js';
 import { restoreBackup } from '../../node/src/backup/restore.js';
 import type { S3TargetSettings } from '../../node/src/backup/s3-settings.js';
 import { S3Target } from '../../node/src/backup/s3-target.js';
+import { addBackupCommands } from '../../node/src/cli/backup.js';
 import { ConfigError, DEFAULT_CONFIG, loadConfig, redactedConfig, type NodeConfig } from '../../node/src/config.js';
 import { startNode, type RunningNode } from '../../node/src/node.js';
 import type { StandaloneDatabase } from '../../node/src/query/catalog.js';
@@ -226,6 +228,19 @@ describe('S3 backup target', () => {
       expect(digestOfNode(restored, 'docs')).toEqual(source);
     } finally {
       await restored.close();
+    }
+    // The same with `jade restore s3://bucket/prefix/<id>`, the S3 settings and credentials from the environment.
+    const cliDataDir = path.join(root, 'restored-cli');
+    const program = new Command().exitOverride();
+    addBackupCommands(program, () => {
+      throw new Error('offline: no client');
+    }, { JADE_BACKUP_S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`, AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET, JADE_BACKUP_KEY_FILE: keyFile });
+    await program.parseAsync(['node', 'jade', 'restore', `s3://${BUCKET}/${PREFIX}/b1`, '--data-dir', cliDataDir]);
+    const fromCli = await startNode({ ...config(cliDataDir), backupS3: null, backupKeyFile: null });
+    try {
+      expect(digestOfNode(fromCli, 'docs')).toEqual(source);
+    } finally {
+      await fromCli.close();
     }
     // And one collection into the running node under a new name.
     const into = await call(node, 'POST', '/backups/b1/restore', { collection: 'docs', as: 'docs-copy' });
