@@ -79,10 +79,15 @@ export class S3Target implements BackupTarget {
   private readonly keyPrefix: string;
   private readonly endpointLabel: string;
 
+  /** The settings without the credentials (which only the client holds). */
+  readonly settings: Omit<S3TargetSettings, 'credentials'>;
+
   constructor(
-    readonly settings: S3TargetSettings,
+    settingsWithCredentials: S3TargetSettings,
     private readonly codec: TargetCodecOptions = { keys: null, keySetting: 'JADE_BACKUP_KEY_FILE' },
   ) {
+    const { credentials, ...settings } = settingsWithCredentials;
+    this.settings = settings;
     this.keyPrefix = settings.prefix === '' ? '' : `${settings.prefix}/`;
     this.location = `s3://${settings.bucket}/${settings.prefix}`;
     this.endpointLabel = settings.endpoint ?? `AWS S3 (${settings.region})`;
@@ -91,7 +96,7 @@ export class S3Target implements BackupTarget {
       endpoint: settings.endpoint ?? undefined,
       // S3-compatible servers are addressed by path (bucket in the path, not the host name).
       forcePathStyle: settings.endpoint !== null,
-      credentials: settings.credentials ?? undefined,
+      credentials: credentials ?? undefined,
       maxAttempts: settings.maxAttempts ?? S3_ATTEMPTS_MAX_DEFAULT,
       // Checksums only where an operation requires one: many S3-compatible servers do not take the
       // SDK's default trailing checksums (aws-chunked bodies). Every body carries Content-MD5
