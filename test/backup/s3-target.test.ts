@@ -4,7 +4,8 @@
 // backs up over REST: the files are encrypted objects under <prefix>/<id>/, the manifest last; the
 // backup is listed, verifies, restores offline from the bucket and into the running node with equal
 // digests (also through `jade restore s3://…`); a file larger than the part size goes up multipart. A backup cut off before its manifest
-// is not listed (its leftovers are), and a rerun under the same name removes them and succeeds. A
+// (or in the middle of a multipart upload) is not listed (its leftovers are), and a rerun under
+// the same name removes them and succeeds. A
 // changed or truncated object is JADE_ERR_BACKUP_CORRUPT naming the file; an unreachable endpoint,
 // a missing bucket and refused credentials are coded 503 / 404 / 403 naming the bucket, never the
 // secret. The configuration takes the settings, refuses a directory and a bucket together, and
@@ -272,6 +273,16 @@ describe('S3 backup target', () => {
     expect((await call(node, 'POST', '/backups/b2/verify')).status).toBe(200);
     // A name taken by a whole backup stays taken.
     expect((await call(node, 'POST', '/backups', { name: 'b2' })).status).toBe(409);
+
+    // Cut in the middle of a multipart upload (the snapshot's second part): not listed either, and a rerun succeeds.
+    proxy.cutWhen = (method, url) => method === 'PUT' && url.includes('/b3/') && url.includes('partNumber=2');
+    const midway = await call(node, 'POST', '/backups', { name: 'b3' }).finally(() => proxy.heal());
+    expect(midway.status, JSON.stringify(midway.body)).toBe(503);
+    expect(midway.body.status.error).toContain('upload part 2 of');
+    expect(await keysUnder(`${PREFIX}/b3/manifest.json`)).toEqual([]);
+    expect((await call(node, 'GET', '/backups')).body.result.map((b: any) => b.id)).toEqual(['b1', 'b2']);
+    expect((await call(node, 'POST', '/backups', { name: 'b3' })).status).toBe(200);
+    expect((await call(node, 'GET', '/backups')).body.result.map((b: any) => b.id)).toEqual(['b1', 'b2', 'b3']);
   }, 60_000);
 
   it('a changed or truncated object is JADE_ERR_BACKUP_CORRUPT naming its file', async () => {
