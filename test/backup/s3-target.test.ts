@@ -339,6 +339,17 @@ describe('S3 backup target', () => {
     }
   }, 60_000);
 
+  it('refuses to clear "leftovers" that hold another backup (a prefix nested inside this one), deleting nothing', async () => {
+    const before = await keysUnder(`${PREFIX}/`);
+    const outer = new S3Target(settings({ prefix: PREFIX.split('/')[0] }));
+    try {
+      await expect(outer.begin(PREFIX.split('/')[1])).rejects.toMatchObject({ code: 'JADE_ERR_CONFLICT', message: expect.stringContaining('holds another backup') });
+    } finally {
+      outer.close();
+    }
+    expect(await keysUnder(`${PREFIX}/`)).toEqual(before);
+  });
+
   it('configuration: the S3 settings, credentials from the environment only and redacted, a directory and a bucket refused together', () => {
     const env = { JADE_BACKUP_S3_URL: 's3://jade-backups/a/b/', JADE_BACKUP_S3_ENDPOINT: 'http://127.0.0.1:9000', JADE_BACKUP_S3_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: SECRET };
     const c = loadConfig(env);

@@ -180,7 +180,13 @@ export class S3Target implements BackupTarget {
   async removeLeftovers(id: string): Promise<number> {
     const dir = this.keyOf(id, '');
     const keys: string[] = [];
-    for await (const key of this.keysUnder(dir)) keys.push(key);
+    for await (const key of this.keysUnder(dir)) {
+      // A manifest deeper down is another prefix's backup (s3://b/x/<id>/ holding s3://b/x/<id>/<other>/): never ours to delete.
+      if (key.endsWith(`/${MANIFEST_FILE}`)) {
+        throw new JadeError('JADE_ERR_CONFLICT', `backup ${id}: ${this.where(dir)} holds another backup's manifest (${this.where(key)}): is another target's prefix inside this one? Nothing was deleted; choose another name or prefix`, { bucket: this.settings.bucket, key });
+      }
+      keys.push(key);
+    }
     await this.deleteKeys(keys);
     // Best effort: not every S3-compatible server lists uploads; S3 itself can also expire them (a lifecycle rule).
     try {
@@ -228,7 +234,10 @@ export class S3Target implements BackupTarget {
       if (isJadeError(e) && e.details?.s3Code === 'NoSuchKey') throw new JadeError('JADE_ERR_NOT_FOUND', `no backup named ${id}`);
       throw e;
     }
-    if ((res.ContentLength ?? 0) > MANIFEST_BYTES_MAX) throw new JadeError('JADE_ERR_BACKUP_CORRUPT', `${MANIFEST_FILE}: ${res.ContentLength} bytes, over the limit of ${MANIFEST_BYTES_MAX}`, { file: MANIFEST_FILE });
+    if ((res.ContentLength ?? 0) > MANIFEST_BYTES_MAX) {
+      (res.Body as Readable).destroy();
+      throw new JadeError('JADE_ERR_BACKUP_CORRUPT', `${MANIFEST_FILE}: ${res.ContentLength} bytes, over the limit of ${MANIFEST_BYTES_MAX}`, { file: MANIFEST_FILE });
+    }
     const parts: Buffer[] = [];
     await this.send(key, 'read', async () => {
       for await (const chunk of res.Body as Readable) parts.push(chunk as Buffer);
@@ -246,9 +255,15 @@ export class S3Target implements BackupTarget {
       if (isJadeError(e) && e.details?.s3Code === 'NoSuchKey') throw corruptFile(entry.path, `missing (no object ${this.where(key)})`);
       throw e;
     }
-    const size = res.ContentLength ?? -1;
-    if (size !== entry.sizeBytes) throw corruptFile(entry.path, `${size} bytes, the manifest says ${entry.sizeBytes} (truncated or changed)`);
-    const reader = new StoredFileReader(entry, this.codec); // a missing or wrong key fails here, before the body is read
+    let reader: StoredFileReader;
+    try {
+      const size = res.ContentLength ?? -1;
+      if (size !== entry.sizeBytes) throw corruptFile(entry.path, `${size} bytes, the manifest says ${entry.sizeBytes} (truncated or changed)`);
+      reader = new StoredFileReader(entry, this.codec); // a missing or wrong key fails here, before the body is read
+    } catch (e) {
+      (res.Body as Readable).destroy(); // its connection is not left waiting on a body nobody reads
+      throw e;
+    }
     const etag = res.ETag ?? '';
     const attemptsMax = this.settings.maxAttempts ?? S3_ATTEMPTS_MAX_DEFAULT;
     let body = res.Body as Readable;
