@@ -7,7 +7,6 @@ import type { ClusterNode } from '../cluster/cluster-node.js';
 import { ClusterBackups } from './cluster.js';
 import { DirectoryTarget } from './directory-target.js';
 import type { S3TargetSettings } from './s3-settings.js';
-import { S3Target } from './s3-target.js';
 import type { BackupTarget } from './target.js';
 import { loadBackupKeys, type BackupKeyRing } from './keys.js';
 import type { RestoreSink } from './restore-into.js';
@@ -33,18 +32,22 @@ export interface BackupTargetOptions {
 }
 
 /** The node's backup target (its S3 bucket, else its backup directory), encoding with its keys. */
-export function backupTarget(disk: Disk, options: BackupTargetOptions): BackupTarget {
-  if (options.s3) return new S3Target(options.s3, { keys: options.keys, keySetting: options.keySetting });
+export async function backupTarget(disk: Disk, options: BackupTargetOptions): Promise<BackupTarget> {
+  if (options.s3) {
+    // Loaded only when configured: the AWS SDK costs ~170 ms and some MiB at every start otherwise.
+    const { S3Target } = await import('./s3-target.js');
+    return new S3Target(options.s3, { keys: options.keys, keySetting: options.keySetting });
+  }
   return new DirectoryTarget(disk, options.backupDir ?? defaultBackupDir(options.dataDir), { keys: options.keys, keySetting: options.keySetting });
 }
 
-export function standaloneBackups(disk: Disk, catalog: CatalogView, options: BackupTargetOptions & { nodeVersion: string; shard: LocalShardOptions; sink?: RestoreSink }): StandaloneBackups {
-  const target = backupTarget(disk, options);
+export async function standaloneBackups(disk: Disk, catalog: CatalogView, options: BackupTargetOptions & { nodeVersion: string; shard: LocalShardOptions; sink?: RestoreSink }): Promise<StandaloneBackups> {
+  const target = await backupTarget(disk, options);
   return new StandaloneBackups(catalog, target, { nodeVersion: options.nodeVersion, disk, scratchDir: options.dataDir, shardOptions: options.shard, sink: options.sink });
 }
 
 /** A cluster node's backup service: it coordinates backups into its own backup directory (or the S3 bucket) and serves captures of its replicas. */
-export function clusterBackups(disk: Disk, node: ClusterNode, sink: RestoreSink, options: BackupTargetOptions & { nodeVersion: string; shard: LocalShardOptions }): ClusterBackups {
-  const target = backupTarget(disk, options);
+export async function clusterBackups(disk: Disk, node: ClusterNode, sink: RestoreSink, options: BackupTargetOptions & { nodeVersion: string; shard: LocalShardOptions }): Promise<ClusterBackups> {
+  const target = await backupTarget(disk, options);
   return new ClusterBackups(node, target, { nodeVersion: options.nodeVersion, disk, scratchDir: options.dataDir, shardOptions: options.shard, sink });
 }

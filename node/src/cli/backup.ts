@@ -5,7 +5,6 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { DirectoryTarget } from '../backup/directory-target.js';
 import { restoreBackup } from '../backup/restore.js';
-import { S3Target } from '../backup/s3-target.js';
 import type { BackupTarget, TargetCodecOptions } from '../backup/target.js';
 import { backupKeysOf } from '../backup/wiring.js';
 import { ENV_KEYS, loadConfig, type ConfigSource } from '../config.js';
@@ -25,7 +24,7 @@ function summaryRow(b: Record<string, any>) {
  * The target and id of `jade restore`'s argument: <dir>/<id>, or s3://bucket/prefix/<id> read with
  * the node's S3 settings (endpoint, region, credentials) from the environment.
  */
-function offlineSource(disk: RealDisk, source: string, env: ConfigSource, codec: TargetCodecOptions): { target: BackupTarget; id: string } {
+async function offlineSource(disk: RealDisk, source: string, env: ConfigSource, codec: TargetCodecOptions): Promise<{ target: BackupTarget; id: string }> {
   if (!source.startsWith('s3://')) {
     const resolved = path.resolve(source);
     return { target: new DirectoryTarget(disk, path.dirname(resolved), codec), id: path.basename(resolved) };
@@ -34,6 +33,8 @@ function offlineSource(disk: RealDisk, source: string, env: ConfigSource, codec:
   const cut = trimmed.lastIndexOf('/');
   if (cut < 's3://'.length) throw new CliError(`${source}: name the backup, s3://bucket/prefix/<id>`);
   const s3 = loadConfig({ ...env, [ENV_KEYS.backupDir]: undefined, [ENV_KEYS.backupS3Url]: trimmed.slice(0, cut) }).backupS3!;
+  // Loaded only for S3: every other command starts without the AWS SDK (~170 ms).
+  const { S3Target } = await import('../backup/s3-target.js');
   return { target: new S3Target(s3, codec), id: trimmed.slice(cut + 1) };
 }
 
@@ -104,7 +105,7 @@ export function addBackupCommands(program: Command, clientOf: ClientOf, env: Con
       const config = loadConfig({ ...env, [ENV_KEYS.backupS3Url]: undefined, [ENV_KEYS.backupS3Endpoint]: undefined }, { dataDir: o.dataDir, backupKeyFile: o.keyFile });
       const keys = await backupKeysOf(config.backupKeyFile);
       const disk = new RealDisk();
-      const { target, id } = offlineSource(disk, source, env, { keys, keySetting: o.keyFile ? '--key-file' : ENV_KEYS.backupKeyFile });
+      const { target, id } = await offlineSource(disk, source, env, { keys, keySetting: o.keyFile ? '--key-file' : ENV_KEYS.backupKeyFile });
       const lock = await lockDataDir(config.dataDir);
       try {
         const r = await restoreBackup(disk, target, id, config.dataDir, {
