@@ -1,5 +1,5 @@
-// Wires the operator: Lease leader election; while leading, the VectorCluster controller runs; Prometheus
-// metrics and /healthz on their own port. main.ts only parses flags and calls startOperator().
+// Wires the operator: Lease leader election; while leading, the VectorCluster controller and the backup
+// controllers (VectorBackup, VectorBackupSchedule) run; Prometheus metrics and /healthz on their own port. main.ts only parses flags and calls startOperator().
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -10,6 +10,8 @@ import type { InformerOptions } from './kube/informer.js';
 import { PHASES } from './api/types.js';
 import { ClusterController } from './reconcile/controller.js';
 import type { ControllerMetrics, ControllerOptions } from './reconcile/controller.js';
+import { BackupController } from './backup/controller.js';
+import type { BackupControllerOptions } from './backup/controller.js';
 
 export interface OperatorOptions {
   kubeconfigPath?: string;
@@ -25,7 +27,8 @@ export interface OperatorOptions {
   metricsPort?: number;
   metricsHost?: string;
   informer?: Partial<Omit<InformerOptions, 'kind' | 'namespace' | 'labelSelector'>>;
-  controller?: Partial<Pick<ControllerOptions, 'requeueSettlingMs' | 'requeueRunningMs' | 'workers' | 'nodeStatus' | 'rolloutSettleMs'>>;
+  controller?: Partial<Pick<ControllerOptions, 'requeueSettlingMs' | 'requeueRunningMs' | 'workers' | 'nodeStatus' | 'rolloutSettleMs' | 'debug'>>;
+  backup?: Partial<Pick<BackupControllerOptions, 'scheduleNowMs' | 'pollMs' | 'pendingRetryMs' | 'scheduleRequeueMaxMs' | 'nodeApi'>>;
   log?: (m: string) => void;
 }
 
@@ -33,6 +36,7 @@ export interface RunningOperator {
   readonly identity: string;
   isLeader(): boolean;
   controller(): ClusterController | undefined;
+  backups(): BackupController | undefined;
   metricsUrl?: string;
   registry: Registry;
   /** Clean stop: releases the lease so another replica takes over at once. */
@@ -61,8 +65,10 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'jadevectordb_operator_' });
   const metrics = makeMetrics(registry);
+  const backupMetrics = BackupController.metrics(registry);
   const events = new EventRecorder(client, opts.identity, log);
   let controller: ClusterController | undefined;
+  let backups: BackupController | undefined;
   let transition = Promise.resolve();
 
   const elector = new LeaderElector(client, {
@@ -71,17 +77,25 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     onStartedLeading: () => {
       metrics.leader.set(1);
       transition = transition.then(async () => {
-        const c = new ClusterController({ client, events, namespace: opts.namespace, informer: opts.informer, metrics, log, ...opts.controller });
+        const b = new BackupController({
+          client, events, namespace: opts.namespace, informer: opts.informer, metrics: backupMetrics, log, ...opts.backup,
+          onClusterBackupChanged: (ns, name) => { try { c.queue.add(`${ns}/${name}`); } catch { /* queue full: the periodic requeue catches up */ } },
+        });
+        const c = new ClusterController({ client, events, namespace: opts.namespace, informer: opts.informer, metrics, log, ...opts.controller, lastBackup: (ns, name) => b.lastBackupCondition(ns, name) });
         controller = c;
+        backups = b;
         try { await c.start(); } catch (e) { log(`controller start failed: ${String(e)}`); }
+        try { await b.start(); } catch (e) { log(`backup controller start failed: ${String(e)}`); }
       });
     },
     onStoppedLeading: () => {
       metrics.leader.set(0);
       transition = transition.then(async () => {
         const c = controller;
+        const b = backups;
         controller = undefined;
-        await c?.stop();
+        backups = undefined;
+        await Promise.all([c?.stop(), b?.stop()]);
       });
     },
   });
@@ -111,13 +125,14 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const shutdown = async (release: boolean) => {
     await elector.stop(release);
     await transition;
-    await controller?.stop();
+    await Promise.all([controller?.stop(), backups?.stop()]);
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   };
   return {
     identity: opts.identity,
     isLeader: () => elector.isLeader,
     controller: () => controller,
+    backups: () => backups,
     metricsUrl,
     registry,
     stop: () => shutdown(true),

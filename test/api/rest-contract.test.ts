@@ -207,6 +207,7 @@ describe('system routes', () => {
       ['post', '/backups', true],
       ['get', '/backups', false],
       ['get', '/backups/{id}', false],
+      ['delete', '/backups/{id}', false],
       ['post', '/backups/{id}/verify', false],
       ['post', '/backups/{id}/restore', true],
     ];

@@ -5,7 +5,7 @@
 // backup is listed, verifies, restores offline from the bucket and into the running node with equal
 // digests (also through `jade restore s3://…`); a file larger than the part size goes up multipart. A backup cut off before its manifest
 // (or in the middle of a multipart upload) is not listed (its leftovers are), and a rerun under
-// the same name removes them and succeeds. A
+// the same name removes them and succeeds; a deleted backup leaves no object. A
 // changed or truncated object is JADE_ERR_BACKUP_CORRUPT naming the file; an unreachable endpoint,
 // a missing bucket and refused credentials are coded 503 / 404 / 403 naming the bucket, never the
 // secret. The configuration takes the settings, refuses a directory and a bucket together, and
@@ -119,7 +119,7 @@ function config(dataDir: string): NodeConfig {
   return { ...DEFAULT_CONFIG, host: '127.0.0.1', port: 0, logLevel: 'silent', dataDir, backupS3: settings(), backupKeyFile: keyFile };
 }
 
-async function call(n: RunningNode, method: 'GET' | 'POST' | 'PUT', url: string, payload?: unknown) {
+async function call(n: RunningNode, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown) {
   const r = await n.app.inject({ method, url, payload: payload as any });
   return { status: r.statusCode, body: r.json() as any };
 }
@@ -283,6 +283,13 @@ describe('S3 backup target', () => {
     expect((await call(node, 'GET', '/backups')).body.result.map((b: any) => b.id)).toEqual(['b1', 'b2']);
     expect((await call(node, 'POST', '/backups', { name: 'b3' })).status).toBe(200);
     expect((await call(node, 'GET', '/backups')).body.result.map((b: any) => b.id)).toEqual(['b1', 'b2', 'b3']);
+
+    // DELETE /backups/{id}: the manifest goes first (unlisted at once), then every object of the backup.
+    expect((await call(node, 'DELETE', '/backups/b3')).status).toBe(200);
+    expect(await keysUnder(`${PREFIX}/b3/`)).toEqual([]);
+    expect((await call(node, 'GET', '/backups/b3')).status).toBe(404);
+    expect((await call(node, 'DELETE', '/backups/b3')).status).toBe(404);
+    expect((await call(node, 'GET', '/backups')).body.result.map((b: any) => b.id)).toEqual(['b1', 'b2']);
   }, 60_000);
 
   it('a changed or truncated object is JADE_ERR_BACKUP_CORRUPT naming its file', async () => {

@@ -105,9 +105,15 @@ class Member implements ClusterMember {
     readonly grpcPort: number,
     readonly dataDir: string,
     /** How this node finds the cluster: env (JADE_PEERS) and flags (--bootstrap / --join). */
-    private readonly formation: { env: Record<string, string>; args: string[] },
+    private formation: { env: Record<string, string>; args: string[] },
     private readonly opts: StartClusterOptions,
     private readonly clusterSecret: string | null,
+    /**
+     * How it comes back after its disk was wiped: the bootstrapping node of a join formation must
+     * rejoin (--join), as an operator would restart it; --bootstrap on an empty directory would
+     * found a second, separate cluster.
+     */
+    private readonly afterWipe: { env: Record<string, string>; args: string[] } | null = null,
   ) {}
 
   get url(): string {
@@ -174,6 +180,7 @@ class Member implements ClusterMember {
   async wipe(): Promise<void> {
     await this.kill9();
     rmSync(this.dataDir, { recursive: true, force: true });
+    if (this.afterWipe) this.formation = this.afterWipe;
   }
 
   pause(): void {
@@ -210,7 +217,8 @@ export async function startProcessCluster(opts: StartClusterOptions): Promise<Pr
   };
   // The nodes authenticate each other as in production, though on loopback.
   const clusterSecret = opts.clusterSecret === undefined ? randomBytes(24).toString('base64url') : opts.clusterSecret;
-  const members: Member[] = ids.map((id, i) => new Member(id, ports[2 * i + 1], ports[2 * i], path.join(opts.baseDir, id), formationOf(i), opts, clusterSecret));
+  const rejoinOf = (i: number) => (opts.formation === 'join' && i === 0 ? { env: {}, args: ['--join', ids.map((_, j) => grpcOf(j)).filter((_, j) => j !== i).join(',')] } : null);
+  const members: Member[] = ids.map((id, i) => new Member(id, ports[2 * i + 1], ports[2 * i], path.join(opts.baseDir, id), formationOf(i), opts, clusterSecret, rejoinOf(i)));
   const cluster: ProcessCluster = {
     members,
     clusterSecret,

@@ -337,7 +337,7 @@ async function runSeed(seed: number, shape: RunShape): Promise<void> {
       const random = seededRandom(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0);
       for (let i = 0; i < 8; i++) random();
       const sharded = shape.shardNumber > 1;
-      const replay = `JADE_LINCHECK_${sharded ? 'SHARDED_' : ''}SEEDS=${seed} JADE_LINCHECK_ROUNDS=${ROUNDS_PER_SEED} JADE_LINCHECK_FAULTS=${FAULTS_PER_ROUND}${sharded ? ` JADE_LINCHECK_MOVE_FAULTS=${MOVE_FAULTS_PER_ROUND}` : ''} JADE_LINCHECK_LOAD_WRITERS=${LOAD_WRITERS}${SNAPSHOT_EVERY ? ` JADE_LINCHECK_SNAPSHOT_EVERY=${SNAPSHOT_EVERY}` : ''} npx vitest run test/cluster/lincheck-cluster.test.ts -t ${sharded ? 'sharded' : `'seed ${seed}'`}`;
+      const replay = `JADE_LINCHECK_${sharded ? 'SHARDED_' : ''}SEEDS=${seed} JADE_LINCHECK_${sharded ? 'SHARDED_' : ''}ROUNDS=${ROUNDS_PER_SEED} JADE_LINCHECK_FAULTS=${FAULTS_PER_ROUND}${sharded ? ` JADE_LINCHECK_MOVE_FAULTS=${MOVE_FAULTS_PER_ROUND}` : ''} JADE_LINCHECK_LOAD_WRITERS=${LOAD_WRITERS}${SNAPSHOT_EVERY ? ` JADE_LINCHECK_SNAPSHOT_EVERY=${SNAPSHOT_EVERY}` : ''} npx vitest run test/cluster/lincheck-cluster.test.ts -t ${sharded ? 'sharded' : `'seed ${seed}'`}`;
       const shardGroups: string[] = [];
       await createCollection(cluster, shape.shardNumber, shardGroups);
       // Each fault aims at the leader of one of the shards (the same one for 1 shard).

@@ -125,8 +125,8 @@ describe.skipIf(!hasDocker)('operator on k3s (testcontainers)', () => {
 
   it('the real apiserver rejects invalid specs with the CEL messages', async () => {
     const rejected = async (p: Promise<unknown>) => p.then(() => 'accepted', (e) => String((e as Error).message));
-    expect(await rejected(client.create({ apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorCluster', metadata: { name: 'bad', namespace: NS }, spec: { replicas: 0 } })))
-      .toContain('spec.replicas must be at least 1');
+    expect(await rejected(client.create({ apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorCluster', metadata: { name: 'bad', namespace: NS }, spec: { replicas: -1 } })))
+      .toContain('spec.replicas must be at least 0');
     expect(await rejected(client.patch('VectorCluster', NS, 'alpha', { spec: { storage: { size: '512Mi' } } }))).toContain('storage.size cannot be decreased');
   }, 60_000);
 

@@ -80,6 +80,10 @@ describe('helm chart jadevectordb-operator', () => {
     expect(verbsOf('secrets')).toEqual(['create', 'get']);
     expect(verbsOf('vectorclusters')).toEqual(['get', 'list', 'patch', 'watch']);
     expect(verbsOf('vectorclusters/status')).toEqual(['get', 'patch']);
+    expect(verbsOf('vectorbackups')).toEqual(['create', 'delete', 'get', 'list', 'watch']);
+    expect(verbsOf('vectorbackupschedules')).toEqual(['get', 'list', 'watch']);
+    expect(verbsOf('vectorbackups/status')).toEqual(['get', 'patch']);
+    expect(verbsOf('vectorbackupschedules/status')).toEqual(['get', 'patch']);
     expect(verbsOf('statefulsets')).toEqual(['create', 'get', 'list', 'patch', 'watch']);
     // The rolling restart deletes pods; nothing else of a pod is written.
     expect(verbsOf('pods')).toEqual(['delete', 'get', 'list', 'watch']);

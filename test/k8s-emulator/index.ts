@@ -74,8 +74,11 @@ export interface Emulator {
    * started with `--import dnsShimPath` (the default jadevectordb mapping does) resolve the same names.
    */
   resolve(hostname: string, namespace?: string): string[] | undefined;
-  /** Signal a pod's container processes (a crash, not a deletion): the kubelet restarts them per restartPolicy. */
-  killPod(namespace: string, name: string, signal?: 'SIGKILL' | 'SIGTERM'): void;
+  /**
+   * Signal a pod's container processes (a crash, not a deletion): the kubelet restarts them per restartPolicy.
+   * SIGSTOP freezes them (a hung node: probes time out, the pod goes NotReady, liveness restarts it); SIGCONT thaws them.
+   */
+  killPod(namespace: string, name: string, signal?: 'SIGKILL' | 'SIGTERM' | 'SIGSTOP' | 'SIGCONT'): void;
   /** The local directory backing a PVC. */
   pvcDir(namespace: string, claimName: string): string;
   /** The log file of a pod's container. */

@@ -156,7 +156,7 @@ export class Kubelet {
     return path.join(this.podDir(namespace, pod), `${container ?? 'main'}.log`);
   }
 
-  killPod(namespace: string, name: string, signal: 'SIGKILL' | 'SIGTERM'): void {
+  killPod(namespace: string, name: string, signal: 'SIGKILL' | 'SIGTERM' | 'SIGSTOP' | 'SIGCONT'): void {
     const pod = [...this.pods.values()].find((p) => p.namespace === namespace && p.name === name && !p.gone);
     if (!pod) throw new Error(`no running pod ${namespace}/${name}`);
     for (const c of pod.containers.values()) if (c.proc?.pid) signalGroup(c.proc.pid, signal);
@@ -526,7 +526,8 @@ export class Kubelet {
     c.proc = proc;
     const pid = proc.pid;
     if (pid) liveProcessGroups.add(pid);
-    c.started = true;
+    // As a kubelet reports it: started once the startup probe passed (at once without one).
+    c.started = !c.spec.startupProbe;
     c.startedAtMs = Date.now();
     c.state = { running: { startedAt: nowIso() } };
     c.ready = false;
@@ -603,7 +604,7 @@ export class Kubelet {
     // Each probe loop belongs to one process (a restarted container starts fresh loops) and
     // reuses one timer slot, so c.timers does not grow while the container runs.
     const proc = c.proc;
-    const schedule = (probe: any, onResult: (ok: boolean) => void, active: () => boolean): void => {
+    const schedule = (probe: any, onResult: (ok: boolean, startedMs: number) => void, active: () => boolean): void => {
       const { periodMs, initialMs } = this.probeTiming(probe);
       const slot = c.timers.length;
       const alive = (): boolean => c.proc === proc && proc !== undefined && !pod.terminating && !this.stopped;
@@ -613,9 +614,10 @@ export class Kubelet {
           c.timers[slot] = setTimeout(run, periodMs);
           return;
         }
+        const startedMs = Date.now();
         void this.probe(pod, c, probe).then((ok) => {
           if (!alive()) return;
-          onResult(ok);
+          onResult(ok, startedMs);
           c.timers[slot] = setTimeout(run, periodMs);
         });
       };
@@ -623,22 +625,25 @@ export class Kubelet {
     };
     const spec = c.spec;
     if (spec.startupProbe) {
-      let failures = 0;
-      schedule(spec.startupProbe, (ok) => {
+      const failing = new FailureWindow(spec.startupProbe, this.probeTiming(spec.startupProbe).periodMs, true);
+      schedule(spec.startupProbe, (ok, startedMs) => {
         if (c.startupDone) return;
         if (ok) {
           c.startupDone = true;
+          c.started = true;
           if (!spec.readinessProbe) c.ready = true;
           this.scheduleStatus(pod);
-        } else if (++failures >= this.killThreshold(spec.startupProbe)) {
+        } else if (failing.fail(startedMs)) {
           this.restartUnhealthy(c);
         }
       }, () => !c.startupDone);
     }
     if (spec.readinessProbe) {
       const probe = spec.readinessProbe;
-      schedule(probe, (ok) => {
+      const failing = new FailureWindow(probe, this.probeTiming(probe).periodMs, false);
+      schedule(probe, (ok, startedMs) => {
         if (ok) {
+          failing.reset();
           c.readinessFailures = 0;
           if (++c.readinessSuccesses >= (probe.successThreshold ?? 1) && !c.ready) {
             c.ready = true;
@@ -648,8 +653,8 @@ export class Kubelet {
           c.readinessSuccesses = 0;
           // Unready after the declared failure window (failureThreshold × periodSeconds), as the
           // period is capped: a briefly slow process under CPU contention stays Ready.
-          const threshold = c.ready ? this.failureWindowCount(probe) : 1;
-          if (++c.readinessFailures >= threshold && c.ready) {
+          c.readinessFailures += 1;
+          if (failing.fail(startedMs) && c.ready) {
             c.ready = false;
             this.scheduleStatus(pod);
           }
@@ -660,9 +665,15 @@ export class Kubelet {
     }
     if (spec.livenessProbe) {
       const probe = spec.livenessProbe;
-      schedule(probe, (ok) => {
-        if (ok) c.livenessFailures = 0;
-        else if (++c.livenessFailures >= this.killThreshold(probe)) this.restartUnhealthy(c);
+      const failing = new FailureWindow(probe, this.probeTiming(probe).periodMs, true);
+      schedule(probe, (ok, startedMs) => {
+        if (ok) {
+          c.livenessFailures = 0;
+          failing.reset();
+        } else {
+          c.livenessFailures += 1;
+          if (failing.fail(startedMs)) this.restartUnhealthy(c);
+        }
       }, () => c.startupDone);
     }
   }
@@ -675,20 +686,6 @@ export class Kubelet {
     };
   }
 
-  /** Consecutive failures spanning the declared failureThreshold × period at the capped period. */
-  private failureWindowCount(probe: any): number {
-    const declaredWindowMs = (probe.failureThreshold ?? 3) * (probe.periodSeconds ?? 10) * 1000;
-    return Math.max(probe.failureThreshold ?? 3, Math.ceil(declaredWindowMs / this.probeTiming(probe).periodMs));
-  }
-
-  /**
-   * Failures before a liveness/startup probe kills the container: scaled up so that the declared
-   * window (initialDelay + failureThreshold × period) is kept although the period is capped.
-   */
-  private killThreshold(probe: any): number {
-    const declaredWindowMs = ((probe.initialDelaySeconds ?? 0) + (probe.failureThreshold ?? 3) * (probe.periodSeconds ?? 10)) * 1000;
-    return Math.max(probe.failureThreshold ?? 3, Math.ceil(declaredWindowMs / this.probeTiming(probe).periodMs));
-  }
 
   /** A failed liveness/startup probe: the container is killed and restarted by its exit handler. */
   private restartUnhealthy(c: ContainerRuntime): void {
@@ -882,6 +879,36 @@ export class Kubelet {
     } catch (e) {
       if (!(e instanceof ApiError && e.code === 404)) throw e;
     }
+  }
+}
+
+/**
+ * Consecutive probe failures against the declared failure window, in time: failureThreshold × period
+ * (plus initialDelay for the probes that kill), with at least failureThreshold failures. Counted in
+ * time rather than in probes because the period is capped for speed and a hung process's probes each
+ * take their timeout: a kubelet marks a hung pod NotReady after about the declared window, not after
+ * failureThreshold × (window / capped period) timeouts.
+ */
+class FailureWindow {
+  private failures = 0;
+  private sinceMs: number | undefined;
+  private readonly windowMs: number;
+
+  constructor(private readonly probe: any, private readonly periodMs: number, withInitialDelay: boolean) {
+    this.windowMs = ((withInitialDelay ? probe.initialDelaySeconds ?? 0 : 0) + (probe.failureThreshold ?? 3) * (probe.periodSeconds ?? 10)) * 1000;
+  }
+
+  /** One more failure of a probe started at startedMs; true once the window is full. */
+  fail(startedMs: number): boolean {
+    this.failures += 1;
+    this.sinceMs ??= startedMs;
+    // The last probe of the window starts one (capped) period before the window ends.
+    return this.failures >= (this.probe.failureThreshold ?? 3) && startedMs - this.sinceMs + this.periodMs >= this.windowMs;
+  }
+
+  reset(): void {
+    this.failures = 0;
+    this.sinceMs = undefined;
   }
 }
 

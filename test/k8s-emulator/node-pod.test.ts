@@ -53,6 +53,7 @@ describe('a pod running the real JadeVectorDB node', () => {
                 ],
                 ports: [{ name: 'http', containerPort: 8080 }],
                 readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 1 },
+                startupProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 1, failureThreshold: 60 },
                 // Generous window: under CPU contention the node (tsx) may need many seconds to start.
                 livenessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 2, initialDelaySeconds: 20, failureThreshold: 6 },
                 volumeMounts: [{ name: 'data', mountPath: '/var/lib/jade' }],
@@ -63,10 +64,16 @@ describe('a pod running the real JadeVectorDB node', () => {
         },
       },
     });
+    // containerStatuses[].started: false while the process runs and its startup probe has not passed, as a kubelet reports it.
+    let seenStarting = false;
     const pod = await waitFor(() => {
       const p = emu.get(`/api/v1/namespaces/${ns}/pods/jade-0`);
-      return p?.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') ? p : undefined;
-    }, 60_000, 50, 'jade-0 ready');
+      const c = p?.status?.containerStatuses?.[0];
+      if (c?.state?.running && c.started === false) seenStarting = true;
+      return p?.status?.conditions?.some((x: any) => x.type === 'Ready' && x.status === 'True') ? p : undefined;
+    }, 60_000, 20, 'jade-0 ready');
+    expect(seenStarting).toBe(true);
+    expect(pod.status.containerStatuses[0].started).toBe(true);
     expect(pod.status.podIP).toBe('127.0.0.200');
     const unauthenticated = await fetch(`http://${pod.status.podIP}:8080/collections`);
     expect(unauthenticated.status).toBe(401);

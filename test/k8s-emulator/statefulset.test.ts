@@ -172,6 +172,32 @@ describe('StatefulSet with real pod processes', { timeout: 60_000 }, () => {
     expect(boots).toHaveLength(2);
   });
 
+  it('a hung container (SIGSTOP) goes NotReady after about the declared readiness window, with the Ready transition time, and Ready again on SIGCONT', async () => {
+    const before = emu.get(`/api/v1/namespaces/${ns}/pods/web-1`);
+    const restarts = before.status.containerStatuses[0].restartCount;
+    const stoppedAtMs = Date.now();
+    emu.killPod(ns, 'web-1', 'SIGSTOP');
+    try {
+      // periodSeconds 1 × failureThreshold 3: a kubelet says NotReady about 3 s on, although each probe now waits its 1 s timeout.
+      const notReady = await waitFor(() => {
+        const pod = emu.get(`/api/v1/namespaces/${ns}/pods/web-1`);
+        return isReady(pod) ? undefined : pod;
+      }, 15_000, 20, 'web-1 NotReady');
+      const elapsedMs = Date.now() - stoppedAtMs;
+      expect(elapsedMs).toBeGreaterThanOrEqual(2500);
+      expect(elapsedMs).toBeLessThan(10_000);
+      const ready = notReady.status.conditions.find((c: any) => c.type === 'Ready');
+      expect(Date.parse(ready.lastTransitionTime)).toBeGreaterThanOrEqual(Math.floor(stoppedAtMs / 1000) * 1000);
+    } finally {
+      emu.killPod(ns, 'web-1', 'SIGCONT');
+    }
+    const back = await waitFor(() => {
+      const pod = emu.get(`/api/v1/namespaces/${ns}/pods/web-1`);
+      return isReady(pod) ? pod : undefined;
+    }, 15_000, 20, 'web-1 Ready again');
+    expect(back.status.containerStatuses[0].restartCount).toBe(restarts);
+  });
+
   it('keeps PodDisruptionBudget status and refuses an eviction that would break the budget', async () => {
     await policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: 'web' }, spec: { maxUnavailable: 1, selector: { matchLabels: { app: 'web' } } } } });
     await waitFor(() => emu.get(`/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/web`)?.status?.disruptionsAllowed === 1, 5000, 20, 'PDB status');

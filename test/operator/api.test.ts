@@ -40,6 +40,7 @@ const fullSpec: DeepRequired<VectorClusterSpec> = {
     tolerations: [{ key: 'dedicated', operator: 'Exists' }], topologySpreadConstraints: [{ maxSkew: 1 }],
     priorityClassName: 'high', terminationGracePeriodSeconds: 30,
   },
+  failover: { notReadyDeadAfterSeconds: 60 },
 };
 
 function schemaPaths(schema: JSONSchemaProps, prefix = ''): string[] {
@@ -189,7 +190,8 @@ describe('CEL rules read only fields that are present when they run', () => {
 
 describe('validation messages', () => {
   const cases: { name: string; spec: VectorClusterSpec; old?: VectorClusterSpec; message: string | null }[] = [
-    { name: 'replicas 0', spec: { replicas: 0 }, message: 'spec.replicas must be at least 1' },
+    { name: 'replicas -1', spec: { replicas: -1 }, message: 'spec.replicas must be at least 0 (0 hibernates the cluster)' },
+    { name: 'replicas 0 (hibernated), even with a replication factor', spec: { replicas: 0, sharding: { replicationFactor: 3 } }, message: null },
     { name: 'replicas 1 with default RF', spec: { replicas: 1 }, message: null },
     { name: 'RF above replicas', spec: { replicas: 2, sharding: { replicationFactor: 3 } }, message: 'spec.sharding.replicationFactor must not exceed spec.replicas' },
     { name: 'storage shrinks 2Gi → 1024Mi', spec: { storage: { size: '1024Mi' } }, old: { storage: { size: '2Gi' } }, message: 'storage.size cannot be decreased' },
@@ -218,7 +220,7 @@ describe('every CEL rule agrees with its TypeScript twin (evaluated by @bufbuild
   const samples: { schema: JSONSchemaProps; values: [unknown, unknown][] }[] = [
     {
       schema: vectorClusterSpecSchema,
-      values: [[defaulted({}), undefined], [defaulted({ replicas: 0 }), undefined], [defaulted({ replicas: 1, sharding: { replicationFactor: 2 } }), undefined], [defaulted({ replicas: 3, sharding: { replicationFactor: 3 } }), undefined]],
+      values: [[defaulted({}), undefined], [defaulted({ replicas: 0 }), undefined], [defaulted({ replicas: -1 }), undefined], [defaulted({ replicas: 0, sharding: { replicationFactor: 2 } }), undefined], [defaulted({ replicas: 1, sharding: { replicationFactor: 2 } }), undefined], [defaulted({ replicas: 3, sharding: { replicationFactor: 3 } }), undefined]],
     },
     {
       schema: vectorClusterSpecSchema.properties!.storage,

@@ -317,11 +317,11 @@ describe('plan: health and invalid specs', () => {
 
   it('an invalid spec changes no child and reports Failed with the reason', () => {
     const w = settle(world(cluster({ replicas: 3 })));
-    const actions = plan({ ...w, cluster: { ...w.cluster, spec: { replicas: 0 } } });
+    const actions = plan({ ...w, cluster: { ...w.cluster, spec: { replicas: -1 } } });
     expect(types(actions).filter((t) => t !== 'event' && t !== 'updateStatus')).toEqual([]);
     expect(eventsOf(actions)).toEqual(['Warning/InvalidSpec']);
     expect(statusOf(actions)!.phase).toBe('Failed');
-    expect(statusOf(actions)!.reason).toContain('spec: spec.replicas must be at least 1');
+    expect(statusOf(actions)!.reason).toContain('spec: spec.replicas must be at least 0');
   });
 });
 
@@ -420,5 +420,87 @@ describe('plan: Progressing follows the rebalance the nodes report', () => {
     expect(running.conditions!.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'True', reason: 'Rebalancing', message: expect.stringMatching(/node vc-3 joined.*2 moves started, 1 in flight/) });
     const finished = statusOf(plan({ ...done, nodeStatus: withRebalance('done', 0) })) ?? done.cluster.status!;
     expect(finished.conditions!.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'False' });
+  });
+});
+
+describe('plan: hibernation (spec.replicas 0)', () => {
+  const pvcs = ['data-vc-0', 'data-vc-1', 'data-vc-2'].map((n) => pvc(n, '10Gi'));
+  const withSpec = (o: Observed, replicas: number, generation: number): Observed => ({
+    ...o, cluster: { ...o.cluster, metadata: { ...o.cluster.metadata, generation }, spec: { ...o.cluster.spec, replicas } },
+  });
+  const stsPatch = (actions: Action[]) => (actions.find((a) => a.type === 'patch' && a.ref.kind === 'StatefulSet') as Extract<Action, { type: 'patch' }> | undefined)?.patch as any;
+  /** A running 3-member cluster with whenScaled: Delete, then spec.replicas 0 until every pod is gone. */
+  function hibernated() {
+    const running = { ...settle(world(cluster({ replicas: 3, storage: { pvcRetention: { whenScaled: 'Delete' } } }))), pvcs };
+    const asked = withSpec(running, 0, 2);
+    const first = plan(asked);
+    // The pods stopped (the StatefulSet at 0): no node answers.
+    const stopped = { ...applyPlan(asked, first), pods: [], nodeStatus: {} };
+    return { running, first, stopped };
+  }
+
+  it('lowers the StatefulSet to 0 at once, keeping every PVC, without draining or removing a member', () => {
+    const { running, first } = hibernated();
+    expect(types(first).filter((t) => t === 'drainMember' || t === 'removeMember' || t === 'delete')).toEqual([]);
+    expect(stsPatch(first).spec).toMatchObject({ replicas: 0, persistentVolumeClaimRetentionPolicy: { whenScaled: 'Retain', whenDeleted: 'Retain' } });
+    expect(eventsOf(first)).toEqual(['Normal/Hibernating']);
+    const status = statusOf(first)!;
+    // The pods still run while the StatefulSet controller stops them.
+    expect(status).toMatchObject({ phase: 'Scaling', hibernation: { replicas: 3, since: NOW }, clusterId: running.cluster.status!.clusterId });
+    expect(status.conditions!.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'True', reason: 'Hibernating' });
+  });
+
+  it('once every pod is gone: phase Hibernated, members still listed, PVCs kept, then nothing to do', () => {
+    const { stopped } = hibernated();
+    const actions = plan(stopped);
+    expect(types(actions).filter((t) => t !== 'event' && t !== 'updateStatus')).toEqual([]);
+    expect(eventsOf(actions)).toEqual(['Normal/Hibernated']);
+    const status = statusOf(actions)!;
+    expect(status).toMatchObject({ phase: 'Hibernated', replicas: 0, readyReplicas: 0, hibernation: { replicas: 3 } });
+    expect(status.members!.map((m) => [m.pod, m.joined, m.message])).toEqual(['vc-0', 'vc-1', 'vc-2'].map((p) => [p, true, 'hibernated: the pod is stopped, its volume is kept']));
+    expect(status.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Hibernated' });
+    expect(status.conditions!.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'False', reason: 'Hibernated' });
+    const settled = applyPlan(stopped, actions);
+    expect(plan({ ...settled, pods: [], nodeStatus: {} })).toEqual([]);
+  });
+
+  it('waking at fewer members than it had is refused: the StatefulSet stays at 0, ScalingBlocked says why, once', () => {
+    const { stopped } = hibernated();
+    const asleep = { ...applyPlan(stopped, plan(stopped)), pods: [], nodeStatus: {} };
+    const fewer = withSpec(asleep, 2, 3);
+    const actions = plan(fewer);
+    expect(stsPatch(actions)).toBeUndefined();
+    expect(eventsOf(actions)).toEqual(['Warning/WakeRefused']);
+    const status = statusOf(actions)!;
+    expect(status).toMatchObject({ phase: 'Hibernated', hibernation: { replicas: 3 } });
+    expect(status.conditions!.find((c) => c.type === 'ScalingBlocked')).toMatchObject({
+      status: 'True', reason: 'HibernatedSizeMismatch', message: expect.stringContaining('spec.replicas is 2, fewer than the 3 members the cluster had when it was hibernated'),
+    });
+    const again = plan({ ...applyPlan(fewer, actions), pods: [], nodeStatus: {} });
+    expect(eventsOf(again)).toEqual([]);
+  });
+
+  it('waking at the size it had raises the StatefulSet, founds nothing, and the same members are Running without MemberJoined', () => {
+    const { running, stopped } = hibernated();
+    const asleep = { ...applyPlan(stopped, plan(stopped)), pods: [], nodeStatus: {} };
+    const wake = withSpec(asleep, 3, 3);
+    const actions = plan(wake);
+    expect(stsPatch(actions).spec).toMatchObject({ replicas: 3, persistentVolumeClaimRetentionPolicy: { whenScaled: 'Delete' } });
+    expect(eventsOf(actions)).toEqual(['Normal/Waking']);
+    expect(types(actions)).not.toContain('bootstrapCluster');
+    expect(statusOf(actions)!.hibernation).toBeUndefined();
+    // The same nodes come back on their volumes and report the same cluster.
+    const woken = { ...applyPlan(wake, actions), pods: running.pods, nodeStatus: running.nodeStatus };
+    const back = plan(woken);
+    expect(eventsOf(back)).toEqual(['Normal/ClusterReady']);
+    expect(statusOf(back)).toMatchObject({ phase: 'Running', readyReplicas: 3, clusterId: running.cluster.status!.clusterId });
+  });
+
+  it('waking larger than it had is a wake plus a scale-up', () => {
+    const { stopped } = hibernated();
+    const asleep = { ...applyPlan(stopped, plan(stopped)), pods: [], nodeStatus: {} };
+    const actions = plan(withSpec(asleep, 4, 3));
+    expect(stsPatch(actions).spec.replicas).toBe(4);
+    expect(actions.flatMap((a) => (a.type === 'event' && a.reason === 'Waking' ? [a.message] : []))).toEqual(['Waking from hibernation: scaling the StatefulSet from 0 to 4; 3 members restart on their volumes, 1 new members join']);
   });
 });

@@ -161,6 +161,10 @@ export class ClusterBackups implements BackupService {
     throw shardError(collection, shard, id, `no replica could be captured (${tried.join('; ') || 'it has no replicas'})`, last);
   }
 
+  delete(id: string): Promise<void> {
+    return this.slot.run(() => this.target.delete(id));
+  }
+
   verify(id: string): Promise<RestoreResult> {
     return this.slot.run(() => verifyBackup(this.options.disk, this.target, id, this.options.scratchDir, this.options.shardOptions));
   }

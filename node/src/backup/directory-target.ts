@@ -8,6 +8,7 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeAll, type Disk } from '../storage/disk.js';
 import { JadeError } from '../util/errors.js';
+import { deleteBackup } from './delete.js';
 import type { BackupKeyRing } from './keys.js';
 import { MANIFEST_FILE, encodeManifest, type BackupManifest, type ManifestFile } from './manifest.js';
 import { resolveInside, validateBackupFilePath, validateBackupName } from './names.js';
@@ -91,6 +92,11 @@ export class DirectoryTarget implements BackupTarget {
    */
   async write(manifest: ManifestDraft, files: BackupFileData[]): Promise<BackupManifest> {
     return writeWhole(this, manifest, files);
+  }
+
+  /** Renamed to a hidden .partial- name, then removed (delete.ts). */
+  delete(id: string): Promise<void> {
+    return deleteBackup(this.disk, this.root, id);
   }
 
   /** The manifest of backup id, checked; 404 when there is no such backup. */

@@ -214,6 +214,13 @@ export class S3Target implements BackupTarget {
     return new S3Writer(this, id, this.codec.keys);
   }
 
+  /** The manifest first (the backup is unlisted in that one step), then its files; what a failure leaves the next write of the id removes. */
+  async delete(id: string): Promise<void> {
+    if (!(await this.exists(id))) throw new JadeError('JADE_ERR_NOT_FOUND', `no backup named ${id}`);
+    await this.deleteKeys([this.keyOf(id, MANIFEST_FILE)]);
+    await this.removeLeftovers(id);
+  }
+
   write(manifest: ManifestDraft, files: BackupFileData[]): Promise<BackupManifest> {
     return writeWhole(this, manifest, files);
   }

@@ -12,4 +12,6 @@ export interface BackupService {
   verify(id: string): Promise<RestoreResult>;
   /** Restores one collection of a backup into this running node or cluster (re-indexed: see restore-into.ts). */
   restoreCollection(request: CollectionRestoreRequest): Promise<CollectionRestoreResult>;
+  /** Removes a whole backup: 404 when there is none, 409 while a backup, verify or restore runs on this node. */
+  delete(id: string): Promise<void>;
 }

@@ -52,6 +52,10 @@ export class StandaloneBackups implements BackupService {
     return (await this.createWithManifest(request)).summary;
   }
 
+  delete(id: string): Promise<void> {
+    return this.slot.run(() => this.target.delete(id));
+  }
+
   verify(id: string): Promise<RestoreResult> {
     return this.slot.run(() => verifyBackup(this.options.disk, this.target, id, this.options.scratchDir, this.options.shardOptions));
   }

@@ -48,6 +48,8 @@ export interface BackupTarget {
   readManifest(id: string): Promise<ManifestRead>;
   /** One file's content, decoded, handed back only once its stored size and SHA-256 matched the manifest. */
   readFile(id: string, entry: ManifestFile): Promise<Uint8Array>;
+  /** Removes a whole backup, unlisted in one step before its files go; 404 when there is none. */
+  delete(id: string): Promise<void>;
   /** Releases what the target holds open (an S3 client's connections). */
   close?(): void;
 }

@@ -1,6 +1,6 @@
-// `jade backup create|list|show|verify|restore` (clients of the REST API) and `jade restore` (offline:
-// restores a backup directory, or a backup in S3, into a new node's data directory, under its lock,
-// then exits).
+// `jade backup create|list|show|verify|restore|delete` (clients of the REST API) and `jade restore`
+// (offline: restores a backup directory, or a backup in S3, into a new node's data directory, under
+// its lock, then exits).
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DirectoryTarget } from '../backup/directory-target.js';
@@ -39,7 +39,7 @@ async function offlineSource(disk: RealDisk, source: string, env: ConfigSource, 
 }
 
 export function addBackupCommands(program: Command, clientOf: ClientOf, env: ConfigSource): void {
-  const backup = program.command('backup').description('back up collections to the node\'s backup target (its directory or S3 bucket), list, show, verify and restore backups');
+  const backup = program.command('backup').description('back up collections to the node\'s backup target (its directory or S3 bucket), list, show, verify, restore and delete backups');
   backup
     .command('create')
     .description('back up every collection (or one, as a snapshot) to the node\'s backup target (directory or S3): standalone at one instant, a cluster shard by shard at Raft positions')
@@ -94,6 +94,15 @@ export function addBackupCommands(program: Command, clientOf: ClientOf, env: Con
       const r = await client.call<Record<string, any>>('POST', `/backups/${encodeURIComponent(id)}/restore`, o.as ? { collection: o.collection, as: o.as } : { collection: o.collection });
       if (output === 'json') return printObject(r, 'json');
       printObject({ backup: r.id, collection: r.collection, restored_as: r.restored_as, shards: r.shards, points: r.points, digest: r.content_digest, payload_indexes: r.payload_indexes, seconds: r.seconds.toFixed(2) }, 'table');
+    });
+  backup
+    .command('delete <id>')
+    .description('delete one backup from the node\'s backup target (refused while a backup, verify or restore runs on the node)')
+    .action(async (id: string, _o, cmd: Command) => {
+      const { client, output } = clientOf(cmd);
+      const r = await client.call<Record<string, any>>('DELETE', `/backups/${encodeURIComponent(id)}`);
+      if (output === 'json') return printObject(r, 'json');
+      process.stdout.write(`backup ${id} deleted\n`);
     });
 
   program

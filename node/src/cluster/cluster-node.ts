@@ -525,8 +525,12 @@ export class ClusterNode {
     while (!this.closed) {
       const known = this.meta.state.nodes[self.id];
       if (known && known.incarnation === self.incarnation && known.restUrl === self.restUrl && known.grpcAddress === self.grpcAddress) return;
-      for (const [id, address] of this.currentPeers()) {
-        if (id !== self.id) void this.rpc.call(address, 'cluster.announce', { json: { nodeId: self.id, incarnation: self.incarnation, grpcAddress: self.grpcAddress } }, Date.now() + 1_000).catch(() => undefined);
+      const targets = new Set([...this.currentPeers()].filter(([id]) => id !== self.id).map(([, address]) => address));
+      // After a restart of every node (a hibernated cluster woken, all pods at new IPs) no known address
+      // is current: the seeds (a headless Service names every pod) reach the peers where they are now.
+      for (const address of await this.seedAddresses()) targets.add(address);
+      for (const address of targets) {
+        void this.rpc.call(address, 'cluster.announce', { json: { nodeId: self.id, incarnation: self.incarnation, grpcAddress: self.grpcAddress } }, Date.now() + 1_000).catch(() => undefined);
       }
       if (known && known.incarnation === self.incarnation) {
         await this.proposeMeta({ op: 'setNodeAddress', nodeId: self.id, incarnation: self.incarnation, restUrl: self.restUrl, grpcAddress: self.grpcAddress }, Date.now() + 5_000).catch(() => undefined);

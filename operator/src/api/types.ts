@@ -51,6 +51,9 @@ export const backupTargetSchema = obj({
   }],
 });
 
+/** The target field of a VectorBackup or schedule: the operator does not write to targets yet, and says so. */
+const unsupportedTarget = { ...backupTargetSchema, description: 'Where backups are written: exactly one of s3 or filesystem. Not supported yet: a VectorBackup with a target fails (TargetNotSupported); without one the backup is written to the backup directory of the pod that takes it.' };
+
 export const conditionSchema = obj({
   type: str('Condition type, e.g. Ready.', { maxLength: 316, pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$' }),
   status: enumOf(['True', 'False', 'Unknown'] as const, 'Status of the condition.'),
@@ -66,7 +69,7 @@ const conditions = arr(conditionSchema, 'Standard conditions.', {
 });
 
 export const vectorClusterSpecSchema = obj({
-  replicas: int('Number of JadeVectorDB nodes (pods).', { default: 3, maximum: 99 }),
+  replicas: int('Number of JadeVectorDB nodes (pods); 0 hibernates the cluster (the pods stop, their volumes and the membership are kept).', { default: 3, maximum: 99 }),
   image: str('Container image of the JadeVectorDB node.', { default: DEFAULT_IMAGE, minLength: 1, maxLength: 512 }),
   imagePullPolicy: enumOf(['Always', 'IfNotPresent', 'Never'] as const, 'Image pull policy.', { default: 'IfNotPresent' }),
   imagePullSecrets: arr(str('Secret name.', { pattern: DNS_LABEL_PATTERN }), 'Secrets for pulling the image.', { maxItems: 8 }),
@@ -150,7 +153,10 @@ export const vectorClusterSpecSchema = obj({
   backup: obj({
     target: backupTargetSchema,
     scheduleRef: obj({ name: str('VectorBackupSchedule name.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }) }, 'The schedule that backs up this cluster.', { required: ['name'] }),
-  }, 'Backup defaults.'),
+  }, 'Backup defaults. Not acted on yet: a VectorBackup or VectorBackupSchedule names its cluster in clusterRef.'),
+  failover: obj({
+    notReadyDeadAfterSeconds: int('A member whose pod has been NotReady (or gone) this long is declared dead to the meta leader, which re-creates its replicas on the other members; 0 leaves it to the nodes\' own failure detector.', { default: 120, minimum: 0, maximum: 86400 }),
+  }, 'What the operator does about members that stop answering.', { default: {} }),
   template: obj({
     labels: map(str('Label value.', { maxLength: 63 }), 'Extra pod labels.', { maxProperties: 32 }),
     annotations: map(str('Annotation value.', { maxLength: 4096 }), 'Extra pod annotations.', { maxProperties: 32 }),
@@ -163,11 +169,12 @@ export const vectorClusterSpecSchema = obj({
   }, 'Pod template overrides.', { default: {} }),
 }, 'Desired state of a JadeVectorDB cluster.', {
   'x-kubernetes-validations': [
-    { rule: 'self.replicas >= 1', message: 'spec.replicas must be at least 1', check: (s) => s.replicas >= 1 },
+    { rule: 'self.replicas >= 0', message: 'spec.replicas must be at least 0 (0 hibernates the cluster)', check: (s) => s.replicas >= 0 },
     {
-      rule: '!has(self.sharding.replicationFactor) || self.sharding.replicationFactor <= self.replicas',
+      // Hibernated (0), the replication factor applies again when the cluster wakes.
+      rule: 'self.replicas == 0 || !has(self.sharding.replicationFactor) || self.sharding.replicationFactor <= self.replicas',
       message: 'spec.sharding.replicationFactor must not exceed spec.replicas',
-      check: (s) => s.sharding.replicationFactor === undefined || s.sharding.replicationFactor <= s.replicas,
+      check: (s) => s.replicas === 0 || s.sharding.replicationFactor === undefined || s.sharding.replicationFactor <= s.replicas,
     },
   ],
 });
@@ -182,6 +189,7 @@ export const memberSchema = obj({
   collections: int('Collections known to the node.', { minimum: 0 }),
   points: int('Points stored on the node.', { minimum: 0, format: 'int64' }),
   message: str('Why the member is not ready.', { maxLength: 1024 }),
+  declaredDead: bool('The meta group lists this member as declared dead (as the nodes report it): its replicas are re-created on the other members.'),
 }, 'State of one member pod.', { required: ['pod', 'ready'] });
 export type Member = Static<typeof memberSchema>;
 
@@ -196,7 +204,7 @@ export const rolloutSchema = obj({
 }, 'The rolling restart onto a changed pod template: one pod at a time, followers before the meta leader.', { required: ['revision', 'done', 'total', 'current', 'waiting', 'paused', 'rejoinedSince'] });
 export type RolloutStatus = Static<typeof rolloutSchema>;
 
-export const PHASES = ['Pending', 'Provisioning', 'Running', 'Scaling', 'Degraded', 'Failed', 'Terminating'] as const;
+export const PHASES = ['Pending', 'Provisioning', 'Running', 'Scaling', 'Degraded', 'Failed', 'Terminating', 'Hibernated'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const vectorClusterStatusSchema = obj({
@@ -213,6 +221,10 @@ export const vectorClusterStatusSchema = obj({
   bootstrapPod: str('The pod the operator asked to found the cluster (decided once, never by a race between pods).', { maxLength: 253 }),
   clusterId: str('The cluster id the nodes report once the cluster is founded.', { maxLength: 128 }),
   rollout: rolloutSchema,
+  hibernation: obj({
+    replicas: int('Members the cluster had when spec.replicas went to 0: it wakes with the same members on their volumes.', { minimum: 0 }),
+    since: str('When the operator began to hibernate the cluster.', { maxLength: 64 }),
+  }, 'Set while the cluster is hibernated (spec.replicas 0) or waiting to wake.', { required: ['replicas', 'since'] }),
 }, 'Observed state of a JadeVectorDB cluster.');
 
 const objectMeta: Schema<Record<string, unknown>> = { type: 'object' };
@@ -227,19 +239,22 @@ export const clusterRefSchema = obj({ name: str('VectorCluster in the same names
 
 export const vectorBackupSpecSchema = obj({
   clusterRef: clusterRefSchema,
-  target: backupTargetSchema,
-  collections: arr(str('Collection name.', { maxLength: 255 }), 'Collections to include; empty means all.', { maxItems: 1000 }),
+  target: unsupportedTarget,
+  collections: arr(str('Collection name.', { maxLength: 255 }), 'Collections to include; empty means all. Only empty is supported yet: a list fails the backup (CollectionsNotSupported).', { maxItems: 1000 }),
 }, 'One backup of a cluster: a set of shard snapshots at known Raft indexes. Immutable.', {
   required: ['clusterRef'],
   'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'VectorBackup spec is immutable', check: (s, o) => JSON.stringify(s) === JSON.stringify(o), transition: true }],
 });
 export const vectorBackupStatusSchema = obj({
   phase: enumOf(['Pending', 'Running', 'Succeeded', 'Failed'] as const, 'Backup phase.'),
-  reason: str('Why.', { maxLength: 1024 }),
-  startTime: str('Start.', { format: 'date-time', maxLength: 64 }),
-  completionTime: str('End.', { format: 'date-time', maxLength: 64 }),
+  reason: str('CamelCase reason for the phase (e.g. ClusterNotReady, BackupFailed).', { maxLength: 1024 }),
+  message: str('What happened, in words (the node\'s error when the backup failed).', { maxLength: 4096 }),
+  startTime: str('When the operator asked the node to take the backup.', { format: 'date-time', maxLength: 64 }),
+  completionTime: str('When the backup succeeded or failed.', { format: 'date-time', maxLength: 64 }),
+  backupId: str('The backup id on the node (GET /backups/{id}).', { maxLength: 128 }),
+  pod: str('The pod that took the backup (the coordinator); the backup is in its backup directory.', { maxLength: 253 }),
   sizeBytes: int('Bytes written.', { minimum: 0, format: 'int64' }),
-  location: str('Where the backup manifest lives.', { maxLength: 4096 }),
+  location: str('Where the backup manifest lives: pod, PVC and path inside the pod.', { maxLength: 4096 }),
   conditions,
   observedGeneration: int('Generation observed.', { minimum: 0, format: 'int64' }),
 }, 'Backup progress.');
@@ -255,10 +270,11 @@ export const vectorBackupScheduleSpecSchema = obj({
   }),
   retention: obj({
     count: int('Keep at most this many successful backups.', { default: 7, minimum: 1, maximum: 1000 }),
-    maxAgeHours: int('Delete backups older than this; 0 keeps them regardless of age.', { default: 0, minimum: 0, maximum: 87600 }),
-  }, 'Which old backups to delete.', { default: {} }),
+    maxAgeHours: int('Delete successful backups that finished longer ago than this (the newest successful one is always kept); 0 keeps them regardless of age.', { default: 0, minimum: 0, maximum: 87600 }),
+  }, 'Which old backups to delete (the VectorBackup and its data on the node).', { default: {} }),
   suspend: bool('Stop creating new backups.', { default: false }),
-  target: backupTargetSchema,
+  startingDeadlineSeconds: int('A run missed by more than this (operator down, suspended, a backup still running) is skipped; unset: a missed run is always caught up. At most one missed run is caught up, as a CronJob does.', { minimum: 1, maximum: 31536000, format: 'int64' }),
+  target: unsupportedTarget,
 }, 'Periodic backups of a cluster.', {
   required: ['clusterRef', 'schedule'],
   'x-kubernetes-validations': [{ rule: 'self.clusterRef.name == oldSelf.clusterRef.name', message: 'spec.clusterRef.name is immutable', check: (s, o) => s.clusterRef.name === o.clusterRef.name, transition: true }],
@@ -266,6 +282,7 @@ export const vectorBackupScheduleSpecSchema = obj({
 export const vectorBackupScheduleStatusSchema = obj({
   lastScheduleTime: str('Last time a backup was started.', { format: 'date-time', maxLength: 64 }),
   lastSuccessfulTime: str('Last time a backup succeeded.', { format: 'date-time', maxLength: 64 }),
+  nextScheduleTime: str('When the next backup is due (unset while suspended).', { format: 'date-time', maxLength: 64 }),
   active: arr(str('VectorBackup name.'), 'Backups in progress.', { maxItems: 16 }),
   conditions,
   observedGeneration: int('Generation observed.', { minimum: 0, format: 'int64' }),
@@ -327,5 +344,6 @@ export type DefaultedSpec = VectorClusterSpec & {
   sharding: Required<Omit<NonNullable<VectorClusterSpec['sharding']>, 'replicationFactor'>> & { replicationFactor?: number };
   security: NonNullable<VectorClusterSpec['security']>;
   template: NonNullable<VectorClusterSpec['template']> & { terminationGracePeriodSeconds: number };
+  failover: Required<NonNullable<VectorClusterSpec['failover']>>;
 };
 

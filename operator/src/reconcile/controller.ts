@@ -11,13 +11,15 @@ import type { EventRecorder } from '../kube/events.js';
 import { CHILD_KINDS, CLUSTER_LABEL, FINALIZER, childNames } from './children.js';
 import type { ChildKind, KubeObject as ChildObject } from './children.js';
 import { fetchNodeStatus } from './node-status.js';
-import { requestBootstrap, requestDrain, requestRemove } from './node-admin.js';
+import { requestBootstrap, requestDeclareDead, requestDrain, requestRemove } from './node-admin.js';
 import type { AdminResult, BootstrapResult } from './node-admin.js';
 import { reportedMeta } from './meta-view.js';
 import { plan } from './plan.js';
-import type { Action, NodeStatusReport, Observed } from './plan.js';
+import type { Action, ConditionInput, NodeStatusReport, Observed } from './plan.js';
 import { WorkQueue } from './queue.js';
 import { defaultSpec } from '../api/validate.js';
+import { nextMissingSince } from './failover.js';
+import type { DeadRequest } from './failover.js';
 
 export interface ControllerMetrics {
   reconciled(seconds: number, outcome: 'success' | 'error'): void;
@@ -40,14 +42,20 @@ export interface ControllerOptions {
   queueKeysMax?: number;
   metrics?: ControllerMetrics;
   log?: (m: string) => void;
+  /** Debug-level messages (default: dropped). */
+  debug?: (m: string) => void;
   nodeStatus?: (baseUrl: string, apiKey: string | undefined) => Promise<NodeStatusReport>;
   /** Asks a member to found the cluster (tests replace it); default POST /cluster/bootstrap on the pod. */
   bootstrapMember?: (baseUrl: string, apiKey: string | undefined) => Promise<BootstrapResult>;
   /** Drains and removes a member through a node's admin API (tests replace them). */
   drainMember?: (baseUrl: string, apiKey: string | undefined, nodeId: string) => Promise<AdminResult>;
   removeMember?: (baseUrl: string, apiKey: string | undefined, nodeId: string) => Promise<AdminResult>;
+  /** Declares a member dead through a node's admin API (tests replace it). */
+  declareDead?: (baseUrl: string, apiKey: string | undefined, nodeId: string) => Promise<AdminResult>;
   /** Rolling restart: how long every member must have been rejoined before the next pod restarts (default ROLLOUT_SETTLE_MS). */
   rolloutSettleMs?: number;
+  /** LastBackupSucceeded of a cluster (the backup controller's view); undefined keeps the condition as it is. */
+  lastBackup?: (namespace: string, cluster: string) => ConditionInput | undefined;
 }
 
 const CHILD_KIND_NAMES: Record<ChildKind, string> = {
@@ -76,6 +84,10 @@ export class ClusterController {
   private stopped = false;
   /** Per cluster key, the last refusal of a drain or remove, by pod (shown in ScalingBlocked until it succeeds). */
   private readonly refusals = new Map<string, Record<string, { reason: string; message: string }>>();
+  /** Per cluster key, since when each expected pod has been seen missing (the failover clock of a pod that is gone). */
+  private readonly missingSince = new Map<string, Record<string, string>>();
+  /** Per cluster key, the dead declarations asked for, by pod (one per NotReady episode, retried slowly). */
+  private readonly deadRequests = new Map<string, Record<string, DeadRequest>>();
   private workers: Promise<void>[] = [];
   reconciles = 0;
 
@@ -149,20 +161,36 @@ export class ClusterController {
     this.reconciles += 1;
     const [namespace, name] = key.split('/');
     const cached = this.clusters.get(namespace, name);
-    if (!cached) return undefined;
+    if (!cached) return this.forget(key);
     // Read the cluster fresh: the cache may lag our own last write by one event.
     const cluster = await this.opts.client.getOrUndefined<KubeObject>('VectorCluster', namespace, name) as unknown as VectorCluster | undefined;
-    if (!cluster) return undefined;
+    if (!cluster) return this.forget(key);
     const { observed, apiKey } = await this.observe(cluster);
     const stsReplicas = Number((observed.children.statefulSet?.spec as { replicas?: number } | undefined)?.replicas ?? 0);
     if (defaultSpec(cluster.spec).replicas >= stsReplicas) this.refusals.delete(key);
     const refusals = this.refusals.get(key);
     if (refusals) observed.refusals = { ...refusals };
+    const missing = nextMissingSince(Array.from({ length: stsReplicas }, (_, i) => `${name}-${i}`), observed.pods, this.missingSince.get(key) ?? {}, observed.now);
+    this.missingSince.set(key, missing);
+    observed.missingSince = missing;
+    // Requests about pods the StatefulSet no longer has are done with.
+    const requests = Object.fromEntries(Object.entries(this.deadRequests.get(key) ?? {}).filter(([pod]) => Number(pod.slice(name.length + 1)) < stsReplicas));
+    this.deadRequests.set(key, requests);
+    observed.deadRequests = { ...requests };
     const actions = plan(observed);
     await this.apply(cluster, actions, observed, apiKey);
     if (cluster.metadata.deletionTimestamp) return undefined;
     const status = (actions.find((a) => a.type === 'updateStatus') as Extract<Action, { type: 'updateStatus' }> | undefined)?.status ?? cluster.status;
-    return status?.phase === 'Running' ? (this.opts.requeueRunningMs ?? 30_000) : (this.opts.requeueSettlingMs ?? 3_000);
+    // Hibernated, nothing runs that could change: the slow interval, like Running.
+    return status?.phase === 'Running' || status?.phase === 'Hibernated' ? (this.opts.requeueRunningMs ?? 30_000) : (this.opts.requeueSettlingMs ?? 3_000);
+  }
+
+  /** A cluster that is gone: drop what was kept about it between reconciles. */
+  private forget(key: string): undefined {
+    this.refusals.delete(key);
+    this.missingSince.delete(key);
+    this.deadRequests.delete(key);
+    return undefined;
   }
 
   /** A member to send admin calls to: the meta leader's pod when it answered, else any other answering member. */
@@ -209,6 +237,8 @@ export class ClusterController {
       now: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
       ...(this.opts.rolloutSettleMs !== undefined ? { rolloutSettleMs: this.opts.rolloutSettleMs } : {}),
     };
+    const lastBackup = this.opts.lastBackup?.(ns, name);
+    if (lastBackup) observed.lastBackup = lastBackup;
     return { observed, apiKey };
   }
 
@@ -275,6 +305,32 @@ export class ClusterController {
           this.refusals.set(key(cluster), refusals);
           break;
         }
+        case 'declareMemberDead': {
+          const url = this.adminUrl(observed, defaultSpec(cluster.spec).node.ports.rest, action.pod);
+          if (!url) break;
+          const requests = this.deadRequests.get(key(cluster)) ?? {};
+          this.deadRequests.set(key(cluster), requests);
+          requests[action.pod] = { since: action.since, at: observed.now, confirmed: false };
+          let result: AdminResult;
+          try {
+            result = await (this.opts.declareDead ?? requestDeclareDead)(url, apiKey, action.pod);
+          } catch (e) {
+            this.log(`${key(cluster)}: declaring ${action.pod} dead: ${String((e as Error).message ?? e)}`);
+            break;
+          }
+          if (result.done) {
+            requests[action.pod].confirmed = true;
+            const afterSeconds = defaultSpec(cluster.spec).failover.notReadyDeadAfterSeconds;
+            await events.record(involved, 'Warning', 'MemberDeclaredDead',
+              `${action.pod} was not ready for ${action.notReadySeconds} s (spec.failover.notReadyDeadAfterSeconds: ${afterSeconds}); the meta leader declared it dead and re-creates its replicas on the other members`);
+          } else if (result.reason === 'NODE_ALIVE') {
+            // The meta leader still hears it (a failing probe, not a lost node): nothing to do.
+            (this.opts.debug ?? (() => {}))(`${key(cluster)}: ${action.pod} not declared dead: ${result.message}`);
+          } else {
+            this.log(`${key(cluster)}: declaring ${action.pod} dead refused (${result.reason}): ${result.message}`);
+          }
+          break;
+        }
         case 'restartMember':
           await client.delete('Pod', ns, action.pod);
           await events.record(involved, 'Normal', 'MemberRestarted', `Deleted pod ${action.pod} (every member had rejoined and settled); the StatefulSet recreates it from revision ${action.revision}`);
@@ -284,7 +340,9 @@ export class ClusterController {
           break;
         case 'updateStatus':
           try {
-            await client.patchStatus('VectorCluster', ns, name, action.status);
+            // A merge patch keeps what it does not name: a field the new status drops (status.hibernation) is sent as null.
+            const dropped = Object.fromEntries(Object.keys(cluster.status ?? {}).filter((k) => !(k in action.status)).map((k) => [k, null]));
+            await client.patchStatus('VectorCluster', ns, name, { ...dropped, ...action.status });
           } catch (e) {
             if (!isNotFound(e)) throw e;
           }

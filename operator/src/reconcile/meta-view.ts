@@ -13,6 +13,8 @@ export interface MetaView {
   /** Node ids (pod names) the meta group lists. */
   members: Set<string>;
   drains: Record<string, MemberDrain>;
+  /** Members the meta state lists as declared dead (their replicas are being re-created elsewhere). */
+  dead: Set<string>;
   /** The pod the report names as meta leader, if any. */
   leader: string | null;
   underReplicated?: { count: number; groups: string[] };
@@ -30,5 +32,6 @@ export function reportedMeta(nodeStatus: Record<string, NodeStatusReport>): Meta
   if (reports.length === 0) return undefined;
   const fromLeader = reports.find((r) => r.metaLeader && r.nodeId === r.metaLeader);
   const best: NodeStatus = fromLeader ?? reports.reduce((a, b) => ((b.metaTerm ?? 0) > (a.metaTerm ?? 0) ? b : a));
-  return { members: new Set(best.metaMembers), drains: { ...best.metaDrains }, leader: best.metaLeader ?? null, ...(best.underReplicated ? { underReplicated: best.underReplicated } : {}), ...(best.rebalance ? { rebalance: best.rebalance } : {}) };
+  const dead = new Set(Object.entries(best.metaLiveness ?? {}).filter(([, l]) => l === 'dead').map(([id]) => id));
+  return { members: new Set(best.metaMembers), drains: { ...best.metaDrains }, dead, leader: best.metaLeader ?? null, ...(best.underReplicated ? { underReplicated: best.underReplicated } : {}), ...(best.rebalance ? { rebalance: best.rebalance } : {}) };
 }

@@ -8,7 +8,7 @@ export type AdminResult = { done: true } | { done: false; reason: string; messag
 
 type Answer = { ok: true; body: { result?: Record<string, unknown> } } | { ok: false; reason: string; message: string };
 
-async function adminCall(method: 'POST' | 'DELETE', url: string, apiKey: string | undefined, timeoutMs: number): Promise<Answer> {
+async function adminCall(method: 'POST' | 'DELETE', url: string, apiKey: string | undefined, timeoutMs: number, notFoundIsAnswer = false): Promise<Answer> {
   const res = await fetch(url, {
     method,
     headers: { ...(apiKey ? { 'api-key': apiKey } : {}), ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
@@ -18,6 +18,7 @@ async function adminCall(method: 'POST' | 'DELETE', url: string, apiKey: string 
   const body = (await res.json().catch(() => ({}))) as { result?: Record<string, unknown>; status?: { error?: string; reason?: string } };
   if (res.ok) return { ok: true, body };
   if (res.status === 409) return { ok: false, reason: body.status?.reason ?? 'CONFLICT', message: body.status?.error ?? 'refused' };
+  if (res.status === 404 && notFoundIsAnswer) return { ok: false, reason: body.status?.reason ?? 'NOT_FOUND', message: body.status?.error ?? 'not found' };
   throw new Error(`${method} ${new URL(url).pathname}: HTTP ${res.status}${body.status?.error ? `: ${body.status.error}` : ''}`);
 }
 
@@ -43,4 +44,12 @@ export function requestDrain(baseUrl: string, apiKey: string | undefined, nodeId
 /** DELETE /cluster/peer/{id}: refused (409) while the node still holds replicas. */
 export function requestRemove(baseUrl: string, apiKey: string | undefined, nodeId: string, timeoutMs = NODE_ADMIN_TIMEOUT_MS): Promise<AdminResult> {
   return done(adminCall('DELETE', `${baseUrl}/cluster/peer/${encodeURIComponent(nodeId)}`, apiKey, timeoutMs));
+}
+
+/**
+ * POST /cluster/peer/{id}/dead through any member (it acts on the meta leader); idempotent. Refused with
+ * 409 NODE_ALIVE while the meta leader still hears the node, 404 when the cluster has no such member.
+ */
+export function requestDeclareDead(baseUrl: string, apiKey: string | undefined, nodeId: string, timeoutMs = NODE_ADMIN_TIMEOUT_MS): Promise<AdminResult> {
+  return done(adminCall('POST', `${baseUrl}/cluster/peer/${encodeURIComponent(nodeId)}/dead`, apiKey, timeoutMs, true));
 }

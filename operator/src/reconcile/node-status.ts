@@ -27,8 +27,9 @@ export async function fetchNodeStatus(baseUrl: string, apiKey: string | undefine
     if (typeof s.clusterId === 'string' || s.clusterId === null) status.clusterId = s.clusterId;
     if (typeof s.joined === 'boolean') status.joined = s.joined;
     if (Array.isArray(s.members)) {
-      const members = s.members.filter((m): m is { id: string; replicas?: unknown; drain?: unknown } => typeof m === 'object' && m !== null && typeof (m as { id?: unknown }).id === 'string');
+      const members = s.members.filter((m): m is { id: string; replicas?: unknown; drain?: unknown; liveness?: unknown } => typeof m === 'object' && m !== null && typeof (m as { id?: unknown }).id === 'string');
       status.metaMembers = members.map((m) => m.id);
+      status.metaLiveness = Object.fromEntries(members.flatMap((m) => (typeof m.liveness === 'string' ? [[m.id, m.liveness]] : [])));
       status.metaDrains = Object.fromEntries(members.map((m) => [m.id, { state: typeof m.drain === 'string' ? m.drain : null, replicas: typeof m.replicas === 'number' ? m.replicas : 0 }]));
     }
     if (typeof s.term === 'number') status.metaTerm = s.term;

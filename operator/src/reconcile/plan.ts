@@ -16,6 +16,10 @@ import { scaleDownStep } from './scale-down.js';
 import type { ScaleDownStep } from './scale-down.js';
 import { ROLLOUT_PAUSED_ANNOTATION, ROLLOUT_SETTLE_MS, rolloutStep } from './rollout.js';
 import type { RolloutStep } from './rollout.js';
+import { membersToDeclareDead } from './failover.js';
+import { hibernationStep } from './hibernation.js';
+import type { HibernationStep } from './hibernation.js';
+import type { DeadRequest } from './failover.js';
 
 export interface NodeStatus {
   version?: string;
@@ -37,6 +41,8 @@ export interface NodeStatus {
   metaLeader?: string | null;
   /** Per member (node id) of the meta group: its drain state and how many replicas it still holds. */
   metaDrains?: Record<string, MemberDrain>;
+  /** Per member (node id): alive, suspect or dead, as this node's meta state and failure detector see it. */
+  metaLiveness?: Record<string, string>;
   /** Shard groups with a replica on a member that left or came back empty (the meta state's view). */
   underReplicated?: { count: number; groups: string[] };
   /** The cluster's last rebalance (the meta state's view). */
@@ -77,6 +83,12 @@ export interface Observed {
   refusals?: Record<string, { reason: string; message: string }>;
   /** How long every member must have been rejoined before the rolling restart restarts the next pod (default ROLLOUT_SETTLE_MS). */
   rolloutSettleMs?: number;
+  /** LastBackupSucceeded from the backup controller; absent: the condition as it is (or Unknown) is kept. */
+  lastBackup?: ConditionInput;
+  /** Since when each expected pod has been seen missing (kept by the controller between reconciles). */
+  missingSince?: Record<string, string>;
+  /** Dead declarations already asked for, by pod (kept by the controller between reconciles). */
+  deadRequests?: Record<string, DeadRequest>;
 }
 
 export interface ObjectRef { apiVersion: string; kind: string; namespace: string; name: string }
@@ -95,12 +107,14 @@ export type Action =
   | { type: 'removeMember'; pod: string }
   /** Delete a pod on an old revision: the StatefulSet (OnDelete) recreates it from the new template. */
   | { type: 'restartMember'; pod: string; revision: string }
+  /** Declare a member dead to the meta leader (POST /cluster/peer/{id}/dead): its pod has been NotReady since `since`. */
+  | { type: 'declareMemberDead'; pod: string; since: string; notReadySeconds: number }
   | { type: 'event'; eventType: EventType; reason: string; message: string }
   | { type: 'updateStatus'; status: VectorClusterStatus };
 
 export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'ScalingBlocked', 'LastBackupSucceeded'] as const;
 type ConditionType = (typeof CONDITION_TYPES)[number];
-type ConditionInput = { status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
+export type ConditionInput = { status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
 
 function refOf(object: KubeObject): ObjectRef {
   return { apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace ?? '', name: object.metadata.name };
@@ -186,14 +200,33 @@ export function plan(o: Observed): Action[] {
   const currentReplicas = sts ? Number((sts.spec as any)?.replicas ?? 0) : spec.replicas;
   // The membership the nodes report, read once for every decision below.
   const meta = reportedMeta(o.nodeStatus);
-  const scaleDown = scaleDownStep(meta, o.refusals, name, spec.replicas, currentReplicas);
+  // Hibernation (spec.replicas 0): the StatefulSet goes to 0 with no drain; it wakes at the size it had, or larger.
+  const hibernation = hibernationStep({
+    desired: spec.replicas, stsReplicas: sts ? currentReplicas : undefined, pods: o.pods.length, previous: cluster.status?.hibernation,
+    previousMembers: cluster.status?.members?.length ?? 0, now: o.now,
+  });
+  const asleep = hibernation.state === 'hibernating' || hibernation.state === 'hibernated' || hibernation.state === 'refused';
+  const scaleDown: ScaleDownStep = asleep
+    ? { pending: false, shrink: false, leaving: [], actions: [], progress: '' }
+    : scaleDownStep(meta, o.refusals, name, spec.replicas, currentReplicas);
   actions.push(...scaleDown.actions);
-  const stsReplicas = scaleDown.pending && !scaleDown.shrink ? currentReplicas : spec.replicas;
-  if (sts && spec.replicas > currentReplicas) event('Normal', 'ScalingUp', `Scaling from ${currentReplicas} to ${spec.replicas} members`);
+  const stsReplicas = asleep ? 0 : scaleDown.pending && !scaleDown.shrink ? currentReplicas : spec.replicas;
+  if (hibernation.state === 'hibernating' && hibernation.started) {
+    event('Normal', 'Hibernating', `Scaling the StatefulSet from ${currentReplicas} to 0 without draining: the ${hibernation.record.replicas} members stop; their volumes, the cluster id and the membership are kept`);
+  }
+  if (hibernation.state === 'refused' && !(conditionIs(cluster.status, 'ScalingBlocked', 'True') && cluster.status?.conditions?.find((c) => c.type === 'ScalingBlocked')?.message === hibernation.message)) {
+    event('Warning', 'WakeRefused', hibernation.message);
+  }
+  if (hibernation.state === 'waking') {
+    const added = spec.replicas - hibernation.record.replicas;
+    event('Normal', 'Waking', `Waking from hibernation: scaling the StatefulSet from ${currentReplicas} to ${spec.replicas}; ${hibernation.record.replicas} members restart on their volumes${added > 0 ? `, ${added} new members join` : ''}`);
+  } else if (sts && spec.replicas > currentReplicas && !asleep) event('Normal', 'ScalingUp', `Scaling from ${currentReplicas} to ${spec.replicas} members`);
   if (scaleDown.shrink) event('Normal', 'ScalingDown', `Scaling from ${currentReplicas} to ${spec.replicas} members: ${scaleDown.leaving.join(', ')} drained and out of the cluster`);
   if (scaleDown.blocked && !conditionIs(cluster.status, 'ScalingBlocked', 'True')) event('Warning', 'ScalingBlocked', scaleDown.blocked.message);
 
-  const desired = desiredChildren(cluster, spec, stsReplicas, o.generatedApiKey, o.generatedClusterSecret);
+  // Asleep, the StatefulSet keeps every PVC whatever whenScaled says: they hold the members.
+  const childSpec: DefaultedSpec = asleep ? { ...spec, storage: { ...spec.storage, pvcRetention: { ...spec.storage.pvcRetention, whenScaled: 'Retain' } } } : spec;
+  const desired = desiredChildren(cluster, childSpec, stsReplicas, o.generatedApiKey, o.generatedClusterSecret);
   for (const kind of CHILD_KINDS) {
     const want = desired[kind];
     if (!want) continue;
@@ -208,7 +241,7 @@ export function plan(o: Observed): Action[] {
     const replicasDrifted = kind === 'statefulSet' && Number((have.spec as any)?.replicas) !== stsReplicas;
     if (hashChanged || replicasDrifted) {
       actions.push({ type: 'patch', ref: refOf(want), patch: updatePatch(want) });
-      if (kind !== 'statefulSet' || !(spec.replicas > currentReplicas)) event('Normal', 'Updated', `Updated ${want.kind} ${want.metadata.name}`);
+      if (kind !== 'statefulSet' || !(spec.replicas > currentReplicas || hibernation.state !== 'awake')) event('Normal', 'Updated', `Updated ${want.kind} ${want.metadata.name}`);
     }
   }
 
@@ -242,7 +275,7 @@ export function plan(o: Observed): Action[] {
 
   // A drained member's volume is deleted once its pod is gone (whatever whenScaled says): it holds no
   // replica, and a node started on it again would still believe it is a member.
-  for (const pvc of o.pvcs) {
+  for (const pvc of asleep ? [] : o.pvcs) {
     const podName = pvc.metadata.name.startsWith(`${DATA_VOLUME}-`) ? pvc.metadata.name.slice(DATA_VOLUME.length + 1) : '';
     if (!podName.startsWith(`${name}-`) || ordinalOf(podName) < stsReplicas || pvc.metadata.deletionTimestamp) continue;
     if (o.pods.some((p) => p.metadata.name === podName) || metaMembers === undefined || metaMembers.has(podName)) continue;
@@ -251,7 +284,7 @@ export function plan(o: Observed): Action[] {
   }
 
   // Rolling restart onto a changed pod template, one pod at a time (the StatefulSet updates OnDelete).
-  const rollout = rolloutStep({
+  const rollout: RolloutStep = asleep ? { active: false, ...(cluster.status?.rollout ? { status: cluster.status.rollout } : {}), started: false, finished: false } : rolloutStep({
     statefulSet: sts, podNames: Array.from({ length: stsReplicas }, (_, i) => `${name}-${i}`), pods: o.pods, nodeStatus: o.nodeStatus, meta,
     clusterId: clusterId ?? undefined, previous: cluster.status?.rollout, paused: cluster.metadata.annotations?.[ROLLOUT_PAUSED_ANNOTATION] === 'true',
     busy: scaleDown.pending ? 'the scale-down' : sts && spec.replicas > currentReplicas ? 'the scale-up' : undefined,
@@ -262,8 +295,17 @@ export function plan(o: Observed): Action[] {
   if (rollout.restart) actions.push({ type: 'restartMember', pod: rollout.restart, revision });
   if (rollout.finished) event('Normal', 'RolloutFinished', `All ${rollout.status!.total} members run revision ${revision} and rejoined the cluster`);
 
-  const status = computeStatus(o, spec, { stsReplicas, joined, bootstrapPod, clusterId: clusterId ?? undefined, scaleDown, meta, rollout });
+  // Failover: members NotReady past spec.failover.notReadyDeadAfterSeconds are declared dead to the meta leader.
+  for (const dead of membersToDeclareDead({
+    podNames: Array.from({ length: stsReplicas }, (_, i) => `${name}-${i}`), pods: o.pods, meta, now: o.now,
+    notReadyDeadAfterSeconds: spec.failover.notReadyDeadAfterSeconds, missingSince: o.missingSince ?? {}, requests: o.deadRequests ?? {},
+  })) actions.push({ type: 'declareMemberDead', ...dead });
+
+  const status = computeStatus(o, spec, { stsReplicas, joined, bootstrapPod, clusterId: clusterId ?? undefined, scaleDown, meta, rollout, hibernation });
   if (status.phase === 'Running' && cluster.status?.phase !== 'Running') event('Normal', 'ClusterReady', `All ${status.readyReplicas} members are ready`);
+  if (status.phase === 'Hibernated' && cluster.status?.phase !== 'Hibernated') {
+    event('Normal', 'Hibernated', `No member runs; ${o.pvcs.length} volume${o.pvcs.length === 1 ? '' : 's'} kept${o.pvcs.length ? `: ${o.pvcs.map((p) => p.metadata.name).sort().join(', ')}` : ''}`);
+  }
   const degraded = status.conditions!.find((c) => c.type === 'Degraded')!;
   const wasDegraded = conditionIs(cluster.status, 'Degraded', 'True');
   if (degraded.status === 'True' && !wasDegraded) event('Warning', 'Degraded', degraded.message);
@@ -286,6 +328,7 @@ interface StatusInput {
   /** The membership the nodes report (undefined when none answered). */
   meta?: MetaView;
   rollout?: RolloutStep;
+  hibernation?: HibernationStep;
 }
 
 /** Phase, conditions, members and counters from what was observed. Pure; unchanged conditions keep their times. */
@@ -298,7 +341,10 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
   const stsReplicas = input.stsReplicas ?? Number((sts?.spec as any)?.replicas ?? 0);
   const podsByName = new Map(o.pods.map((p) => [p.metadata.name, p]));
   const previousMembers = new Map((prev?.members ?? []).map((m) => [m.pod, m]));
-  const podNames = new Set<string>([...Array.from({ length: stsReplicas }, (_, i) => `${name}-${i}`), ...o.pods.map((p) => p.metadata.name)]);
+  const hib = input.hibernation && input.hibernation.state !== 'awake' && input.hibernation.state !== 'waking' ? input.hibernation : undefined;
+  // Hibernated members are still listed: they keep their volumes and their place in the cluster.
+  const listed = Math.max(stsReplicas, hib?.record.replicas ?? 0);
+  const podNames = new Set<string>([...Array.from({ length: listed }, (_, i) => `${name}-${i}`), ...o.pods.map((p) => p.metadata.name)]);
 
   const members: Member[] = [...podNames].sort((a, b) => ordinalOf(a) - ordinalOf(b)).map((pod) => {
     const podObject = podsByName.get(pod);
@@ -306,7 +352,10 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
     const member: Member = { pod, ready: false, role: 'unknown' };
     const joined = input.joined ? input.joined.has(pod) : previousMembers.get(pod)?.joined;
     if (joined) member.joined = true;
-    if (!podObject) { member.message = 'pod does not exist yet'; return member; }
+    const declaredDead = input.meta ? input.meta.dead.has(pod) : previousMembers.get(pod)?.declaredDead;
+    if (declaredDead) member.declaredDead = true;
+    if (!podObject && hib) { member.message = 'hibernated: the pod is stopped, its volume is kept'; return member; }
+    if (!podObject) { member.message = declaredDead ? 'pod does not exist; the meta group declared the member dead and re-creates its replicas on the other members' : 'pod does not exist yet'; return member; }
     if (report?.ok) {
       const s = report.status;
       if (s.nodeId !== undefined) member.nodeId = s.nodeId;
@@ -317,7 +366,7 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
     }
     const podReady = isPodReady(podObject);
     member.ready = podReady && (report === undefined || !report.ok || report.status.ready !== false);
-    if (!podReady) member.message = 'pod is not ready';
+    if (!podReady) member.message = declaredDead ? 'pod is not ready; the meta group declared the member dead and re-creates its replicas on the other members' : 'pod is not ready';
     else if (report && !report.ok) member.message = `/v1/status: ${report.error}`;
     else if (report?.ok && report.status.ready === false) member.message = 'node reports not ready';
     return member;
@@ -368,15 +417,28 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
     ScalingBlocked: scaleDown?.blocked
       ? { status: 'True', reason: scaleDown.blocked.reason, message: scaleDown.blocked.message }
       : { status: 'False', reason: 'NotBlocked', message: draining ? 'draining' : 'no scale-down pending' },
-    LastBackupSucceeded: { status: 'Unknown', reason: 'NoBackupYet', message: 'no backup has run for this cluster' },
+    LastBackupSucceeded: o.lastBackup ?? { status: 'Unknown', reason: 'NoBackupYet', message: 'no backup has run for this cluster' },
   };
-  const prevBackup = prev?.conditions?.find((c) => c.type === 'LastBackupSucceeded');
+  if (hib) {
+    const n = hib.record.replicas;
+    conds.Ready = { status: 'False', reason: 'Hibernated', message: `hibernated: ${existing} of ${n} members running (spec.replicas is ${spec.replicas})` };
+    conds.Progressing = hib.state === 'hibernating'
+      ? { status: 'True', reason: 'Hibernating', message: `stopping the ${n} members without draining: ${existing} pod${existing === 1 ? '' : 's'} left` }
+      : { status: 'False', reason: 'Hibernated', message: `hibernated; set spec.replicas to ${n} to wake it` };
+    conds.Degraded = { status: 'False', reason: 'Hibernated', message: 'hibernated: no member is expected to run' };
+    conds.ScalingBlocked = hib.state === 'refused'
+      ? { status: 'True', reason: 'HibernatedSizeMismatch', message: hib.message }
+      : { status: 'False', reason: 'NotBlocked', message: 'hibernated' };
+  }
+  const prevBackup = o.lastBackup ? undefined : prev?.conditions?.find((c) => c.type === 'LastBackupSucceeded');
   const conditions = CONDITION_TYPES.map((type) =>
     type === 'LastBackupSucceeded' && prevBackup ? prevBackup : setCondition(prev?.conditions, type, conds[type], generation, o.now));
 
   let phase: Phase;
   let reason: string;
   if (input.invalid) { phase = 'Failed'; reason = `invalid spec: ${input.invalid}`; }
+  else if (hib?.state === 'hibernating') { phase = 'Scaling'; reason = `hibernating: ${conds.Progressing.message}`; }
+  else if (hib) { phase = 'Hibernated'; reason = hib.state === 'refused' ? `wake refused: ${hib.message}` : `hibernated: ${hib.record.replicas} members stopped, their volumes kept`; }
   else if (conds.Degraded.status === 'True') { phase = 'Degraded'; reason = conds.Degraded.message; }
   else if (!everReady && !allReady) { phase = 'Provisioning'; reason = conds.Ready.message; }
   else if (scalingUp || draining) { phase = 'Scaling'; reason = conds.Progressing.message; }
@@ -393,6 +455,9 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
   if (clusterId) status.clusterId = clusterId;
   const rollout = input.rollout ? input.rollout.status : prev?.rollout;
   if (rollout) status.rollout = rollout;
+  // The recorded size survives a reconcile that plans nothing else (an invalid spec).
+  const hibernation = input.hibernation ? hib?.record : prev?.hibernation;
+  if (hibernation) status.hibernation = hibernation;
   return status;
 }
 

@@ -1,7 +1,9 @@
 // Backups: Qdrant's collection snapshots (POST/GET /collections/{name}/snapshots: a backup of one
 // collection, described as Qdrant describes a snapshot) and JadeVectorDB's own /backups (every
-// collection; list, describe, verify, restore one collection into this running node or cluster). Names are validated by the backup layer
-// (JADE_ERR_BAD_BACKUP_NAME). Not built yet and refused rather than ignored: asynchronous creation
+// collection; list, describe, verify, restore one collection into this running node or cluster, delete). Names are validated by the backup layer
+// (JADE_ERR_BAD_BACKUP_NAME). A named backup that POST /backups is still writing answers GET and DELETE
+// with 409, not 404, so a caller that lost the POST's answer (the operator restarted) can tell "still
+// being written" from "gone". Not built yet and refused rather than ignored: asynchronous creation
 // (wait=false), snapshot download, upload and recovery over HTTP, deleting a snapshot.
 import type { FastifyInstance } from 'fastify';
 import type { BackupService } from '../../../backup/service.js';
@@ -120,9 +122,16 @@ function refuseAsync(wait: string | undefined): void {
   if (wait === 'false') throw new JadeError('JADE_ERR_BAD_REQUEST', 'wait=false (asynchronous snapshots) is not supported: the snapshot is written before the answer');
 }
 
+/** 409 for a backup this node is writing right now (by its name in POST /backups). */
+function refuseWhileWriting(writing: Set<string>, id: string): void {
+  if (writing.has(id)) throw new JadeError('JADE_ERR_CONFLICT', `backup ${id} is being written on this node; ask again when it is done`);
+}
+
 export function backupRoutes({ deps }: RouteContext) {
   const { database } = deps;
   const errors = S.errorResponses;
+  /** Names given to POST /backups whose answer has not been sent yet. */
+  const writing = new Set<string>();
   return async (app: FastifyInstance) => {
     app.post<{ Params: { name: string }; Querystring: { wait?: 'true' | 'false' } }>(
       '/collections/:name/snapshots',
@@ -157,7 +166,15 @@ export function backupRoutes({ deps }: RouteContext) {
       },
       async (req, reply) => {
         refuseAsync(req.query.wait);
-        return ok(reply, asJson(await service(deps.backups).create({ id: req.body?.name })), req);
+        const name = req.body?.name;
+        // Only the first of two same-named requests is tracked: the second is refused (409) by the backup layer.
+        const track = name !== undefined && !writing.has(name);
+        if (track) writing.add(name);
+        try {
+          return ok(reply, asJson(await service(deps.backups).create({ id: name })), req);
+        } finally {
+          if (track) writing.delete(name);
+        }
       },
     );
 
@@ -165,9 +182,20 @@ export function backupRoutes({ deps }: RouteContext) {
       return ok(reply, (await service(deps.backups).list()).map(asJson), req);
     });
 
-    app.get<{ Params: { id: string } }>('/backups/:id', { schema: { tags: ['backups'], params: backupIdParams, response: { 200: S.envelope(backupSummary), ...errors } } }, async (req, reply) => {
+    app.get<{ Params: { id: string } }>('/backups/:id', { schema: { tags: ['backups'], summary: 'describe one backup; 409 while POST /backups is still writing it, 404 when there is none', params: backupIdParams, response: { 200: S.envelope(backupSummary), ...errors } } }, async (req, reply) => {
+      refuseWhileWriting(writing, req.params.id);
       return ok(reply, asJson(await service(deps.backups).get(req.params.id)), req);
     });
+
+    app.delete<{ Params: { id: string } }>(
+      '/backups/:id',
+      { schema: { tags: ['backups'], summary: 'delete one backup from this node\'s backup directory; 404 when there is none, 409 while a backup, verify or restore runs on this node', params: backupIdParams, response: { 200: S.envelope({ type: 'object', properties: { id: { type: 'string' }, deleted: { type: 'boolean' } } }), ...errors } } },
+      async (req, reply) => {
+        refuseWhileWriting(writing, req.params.id);
+        await service(deps.backups).delete(req.params.id);
+        return ok(reply, { id: req.params.id, deleted: true }, req);
+      },
+    );
 
     app.post<{ Params: { id: string } }>(
       '/backups/:id/verify',
