@@ -1,5 +1,6 @@
 // The one configuration schema of a node. main.ts builds it once from flags and environment
 // (the only place that reads process.env) and hands each component its slice.
+import { S3_PART_SIZE_BYTES_DEFAULT, S3_PART_SIZE_BYTES_MAX, S3_PART_SIZE_BYTES_MIN, type S3TargetSettings } from './backup/s3-settings.js';
 import type { HnswParams } from './index/types.js';
 import { DEFAULT_HNSW_PARAMS } from './index/types.js';
 import { RAFT_SNAPSHOT_EVERY_BYTES_DEFAULT } from './raft/driver.js';
@@ -41,6 +42,8 @@ export interface NodeConfig {
   dataDir: string;
   /** Backup target directory (standalone backups and snapshots); null = <dataDir>/backups. */
   backupDir: string | null;
+  /** Backups in S3-compatible object storage instead of backupDir (both set is refused); null = the directory. Its credentials are secret: never logged or printed. */
+  backupS3: S3TargetSettings | null;
   /** Backup key file (keyId:base64key lines, the first encrypts: backup/keys.ts); null = backups unencrypted. A path, not a secret: the keys are read from it at start. */
   backupKeyFile: string | null;
   host: string;
@@ -132,6 +135,7 @@ export const DEFAULT_LIMITS: NodeLimits = {
 export const DEFAULT_CONFIG: NodeConfig = {
   dataDir: './data',
   backupDir: null,
+  backupS3: null,
   backupKeyFile: null,
   host: '127.0.0.1',
   port: 8080,
@@ -170,6 +174,13 @@ export const ENV_KEYS = {
   dataDir: 'JADE_DATA_DIR',
   backupDir: 'JADE_BACKUP_DIR',
   backupKeyFile: 'JADE_BACKUP_KEY_FILE',
+  backupS3Url: 'JADE_BACKUP_S3_URL',
+  backupS3Endpoint: 'JADE_BACKUP_S3_ENDPOINT',
+  backupS3Region: 'JADE_BACKUP_S3_REGION',
+  backupS3PartSizeBytes: 'JADE_BACKUP_S3_PART_SIZE_BYTES',
+  awsAccessKeyId: 'AWS_ACCESS_KEY_ID',
+  awsSecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+  awsSessionToken: 'AWS_SESSION_TOKEN',
   host: 'JADE_HOST',
   port: 'JADE_PORT',
   grpcPort: 'JADE_GRPC_PORT',
@@ -244,6 +255,55 @@ function int(name: string, raw: string | undefined, fallback: number, min: numbe
 
 export type ConfigSource = Record<string, string | undefined>;
 
+/** Bucket names as S3 allows them (3-63 of lowercase letters, digits, . -). */
+const S3_BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** `s3://bucket/prefix` → bucket and prefix (no leading or trailing "/"; "" for none). */
+export function parseS3Url(raw: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(raw);
+  if (!m) throw new ConfigError(`${ENV_KEYS.backupS3Url} must look like s3://bucket/prefix, got "${raw}"`);
+  if (!S3_BUCKET_RE.test(m[1])) throw new ConfigError(`${ENV_KEYS.backupS3Url}: "${m[1]}" is not a bucket name (3-63 of lowercase letters, digits, . -)`);
+  const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
+  if ((prefix !== '' && prefix.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')) || /[\x00-\x1f\x7f\\]/.test(prefix)) {
+    throw new ConfigError(`${ENV_KEYS.backupS3Url}: prefix "${prefix}" must be segments joined by "/" (no empty, "." or ".." segments, no control characters or backslashes)`);
+  }
+  return { bucket: m[1], prefix };
+}
+
+/** The S3 settings, or null when no bucket is named. Credentials come from the environment only (never flags). */
+function s3Settings(env: ConfigSource, get: (k: keyof typeof ENV_KEYS) => string | undefined): S3TargetSettings | null {
+  const url = get('backupS3Url');
+  const endpoint = get('backupS3Endpoint') || null;
+  if (!url) {
+    if (endpoint) throw new ConfigError(`${ENV_KEYS.backupS3Endpoint} is set without ${ENV_KEYS.backupS3Url}: name the bucket (s3://bucket/prefix)`);
+    return null;
+  }
+  const { bucket, prefix } = parseS3Url(url);
+  if (endpoint !== null) {
+    let u: URL;
+    try {
+      u = new URL(endpoint);
+    } catch {
+      throw new ConfigError(`${ENV_KEYS.backupS3Endpoint} must be an http(s) URL, got "${endpoint}"`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`${ENV_KEYS.backupS3Endpoint} must be an http(s) URL, got "${u.protocol}"`);
+    // Credentials in the URL would end up in messages: they belong in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+    if (u.username || u.password) throw new ConfigError(`${ENV_KEYS.backupS3Endpoint} must not hold credentials: set ${ENV_KEYS.awsAccessKeyId} and ${ENV_KEYS.awsSecretAccessKey}`);
+  }
+  const accessKeyId = env[ENV_KEYS.awsAccessKeyId] || null;
+  const secretAccessKey = env[ENV_KEYS.awsSecretAccessKey] || null;
+  if ((accessKeyId === null) !== (secretAccessKey === null)) throw new ConfigError(`${ENV_KEYS.awsAccessKeyId} and ${ENV_KEYS.awsSecretAccessKey} go together: set both, or neither (the SDK's default chain: instance or pod roles)`);
+  const sessionToken = env[ENV_KEYS.awsSessionToken] || undefined;
+  return {
+    bucket,
+    prefix,
+    endpoint,
+    region: get('backupS3Region') || 'us-east-1',
+    partSizeBytes: int('backupS3PartSizeBytes', get('backupS3PartSizeBytes'), S3_PART_SIZE_BYTES_DEFAULT, S3_PART_SIZE_BYTES_MIN, S3_PART_SIZE_BYTES_MAX),
+    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : null,
+  };
+}
+
 /**
  * Merges flags over environment over defaults. `flags` uses the ENV_KEYS names as keys so the
  * CLI and the environment share one vocabulary.
@@ -259,6 +319,7 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
   const config: NodeConfig = {
     dataDir: get('dataDir') || d.dataDir,
     backupDir: get('backupDir') || d.backupDir,
+    backupS3: s3Settings(env, get),
     backupKeyFile: get('backupKeyFile') || d.backupKeyFile,
     host: get('host') || d.host,
     port: int('port', get('port'), d.port, 0, 65535),
@@ -307,6 +368,7 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     leaderHandoffMs: int('leaderHandoffMs', get('leaderHandoffMs'), d.leaderHandoffMs, 0, 60_000),
     leaderBalanceIntervalMs: int('leaderBalanceIntervalMs', get('leaderBalanceIntervalMs'), d.leaderBalanceIntervalMs, 0, 24 * 3600_000),
   };
+  if (config.backupDir !== null && config.backupS3 !== null) throw new ConfigError(`${ENV_KEYS.backupDir} and ${ENV_KEYS.backupS3Url} are both set: backups go to one target, unset one of them`);
   if (config.limits.indexBacklogMax < config.limits.batchPointsMax) {
     throw new ConfigError(`indexBacklogMax (${config.limits.indexBacklogMax}) must be at least batchPointsMax (${config.limits.batchPointsMax}), or a full batch could never be written`);
   }
@@ -322,7 +384,8 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
 
 /** The config with secrets masked, for logs and `jade status`. */
 export function redactedConfig(c: NodeConfig): Record<string, unknown> {
-  return { ...c, apiKey: c.apiKey === null ? null : '<redacted>', clusterSecret: c.clusterSecret === null ? null : '<redacted>' };
+  const s3 = c.backupS3 === null ? null : { ...c.backupS3, credentials: c.backupS3.credentials === null ? null : '<redacted>' };
+  return { ...c, apiKey: c.apiKey === null ? null : '<redacted>', clusterSecret: c.clusterSecret === null ? null : '<redacted>', backupS3: s3 };
 }
 
 /** Every address the node listens on, with the setting that chose it: REST, and the Raft transport in cluster mode. */

@@ -4,6 +4,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { ConfigError, ENV_KEYS, authRefusal, isClusterMode, loadConfig, redactedConfig } from './config.js';
+import { S3_PART_SIZE_BYTES_DEFAULT, S3_PART_SIZE_BYTES_MIN } from './backup/s3-settings.js';
 import { API_KEY_LENGTH_MIN } from './security/auth.js';
 import { CLUSTER_SECRET_LENGTH_MIN } from './security/node-auth.js';
 import { isJadeError } from './util/errors.js';
@@ -32,8 +33,13 @@ Authentication (secrets come from the environment only, never flags, so they sta
                        ${ENV_KEYS.grpcHost} is not loopback; without it node-to-node traffic is unauthenticated
                        (loopback development only).
 A node that would listen beyond loopback without them refuses to start.
-Backups: ${ENV_KEYS.backupDir} (default <data dir>/backups); ${ENV_KEYS.backupKeyFile}, a file of keyId:base64key lines
-  (32-byte AES-256 keys; the first encrypts, all decrypt): backups are zstd-compressed, and encrypted only with it.
+Backups: ${ENV_KEYS.backupDir} (default <data dir>/backups), or S3-compatible object storage instead (not both):
+  ${ENV_KEYS.backupS3Url}=s3://bucket/prefix, ${ENV_KEYS.backupS3Endpoint} (an S3-compatible server's URL, path-style;
+  default AWS S3), ${ENV_KEYS.backupS3Region} (default us-east-1), ${ENV_KEYS.backupS3PartSizeBytes} (multipart
+  part size, default ${S3_PART_SIZE_BYTES_DEFAULT / 1024 / 1024} MiB, at least ${S3_PART_SIZE_BYTES_MIN / 1024 / 1024} MiB); credentials (secret) from ${ENV_KEYS.awsAccessKeyId} and
+  ${ENV_KEYS.awsSecretAccessKey} (and ${ENV_KEYS.awsSessionToken}), else the AWS SDK's default chain (instance or pod roles).
+  ${ENV_KEYS.backupKeyFile}, a file of keyId:base64key lines (32-byte AES-256 keys; the first encrypts, all decrypt):
+  backups are zstd-compressed, and encrypted only with it.
 Limits and HNSW defaults: ${Object.values(ENV_KEYS).filter((k) => k.endsWith('_MAX') || k.includes('HNSW')).join(', ')}.
 Cluster mode (--bootstrap on the first node, --join on the others, or --peers): ${[ENV_KEYS.grpcHost, ENV_KEYS.nodeLabels, ENV_KEYS.defaultShards, ENV_KEYS.defaultReplicationFactor, ENV_KEYS.writeConsistency, ENV_KEYS.readStrategy, ENV_KEYS.raftSnapshotEveryEntries, ENV_KEYS.raftSnapshotEveryBytes, ENV_KEYS.rebalanceOnJoin, ENV_KEYS.nodeSuspectAfterMs, ENV_KEYS.nodeDeadAfterMs, ENV_KEYS.leaderHandoffMs, ENV_KEYS.leaderBalanceIntervalMs].join(', ')}.`,
     );
@@ -75,7 +81,7 @@ export async function runServe(opts: Record<string, string | undefined>, env: Re
   }
   const clustered = isClusterMode(config);
   const nodeAuth = clustered ? `, node-to-node auth ${config.clusterSecret ? 'on' : 'off'}` : '';
-  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url} (data in ${config.dataDir}, auth ${config.apiKey ? 'on' : 'off'}${nodeAuth}, backup encryption ${config.backupKeyFile ? 'on' : 'off'})`);
+  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url} (data in ${config.dataDir}, auth ${config.apiKey ? 'on' : 'off'}${nodeAuth}, backups in ${config.backupS3 ? `s3://${config.backupS3.bucket}/${config.backupS3.prefix}` : (config.backupDir ?? `${config.dataDir}/backups`)}, backup encryption ${config.backupKeyFile ? 'on' : 'off'})`);
   if (clustered && !config.clusterSecret) {
     node.app.log.warn(`node-to-node traffic is unauthenticated (${ENV_KEYS.clusterSecret} is not set): loopback development only`);
   }

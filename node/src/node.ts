@@ -139,7 +139,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
         return cluster.moves().filter((m) => isActive(m) && progress[m.id]).map((m) => ({ id: m.id, collection: m.collection, groupId: m.groupId, progress: progress[m.id] }));
       });
       database = new ClusterDatabase(cluster, { readStrategy: config.readStrategy, observer: metrics });
-      const clusterBackupService = clusterBackups(disk, cluster, databaseSink(database), { dataDir: config.dataDir, backupDir: config.backupDir, ...backupKeys, nodeVersion: JADE_VERSION, shard: { wal, limits: shardLimits, checkpointWalBytes: config.checkpointWalBytes } });
+      const clusterBackupService = await clusterBackups(disk, cluster, databaseSink(database), { dataDir: config.dataDir, backupDir: config.backupDir, s3: config.backupS3, ...backupKeys, nodeVersion: JADE_VERSION, shard: { wal, limits: shardLimits, checkpointWalBytes: config.checkpointWalBytes } });
       backups = clusterBackupService;
       closeBackend = async () => {
         clusterBackupService.close();
@@ -158,7 +158,12 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       );
       closeBackend = () => catalog.close();
       database = new StandaloneDatabase(catalog);
-      backups = standaloneBackups(disk, catalog, { dataDir: config.dataDir, backupDir: config.backupDir, ...backupKeys, nodeVersion: JADE_VERSION, shard: { wal, limits: shardLimits, checkpointWalBytes: config.checkpointWalBytes }, sink: databaseSink(database) });
+      const standaloneBackupService = await standaloneBackups(disk, catalog, { dataDir: config.dataDir, backupDir: config.backupDir, s3: config.backupS3, ...backupKeys, nodeVersion: JADE_VERSION, shard: { wal, limits: shardLimits, checkpointWalBytes: config.checkpointWalBytes }, sink: databaseSink(database) });
+      backups = standaloneBackupService;
+      closeBackend = async () => {
+        standaloneBackupService.close();
+        await catalog.close();
+      };
     }
     const openDatabase = database;
     metrics.setCollectionSource(() =>

@@ -14,7 +14,7 @@ import type { LocalShardOptions } from '../shard/local-shard.js';
 import type { Disk } from '../storage/disk.js';
 import { JadeError, isJadeError } from '../util/errors.js';
 import { combineDigests } from './digest.js';
-import type { BackupWriter, DirectoryTarget } from './directory-target.js';
+import type { BackupTarget, TargetWriter } from './target.js';
 import { IMAGE_CALL_TIMEOUT_MS, localImageSource, remoteImageSource, type ShardImageSource } from './image-source.js';
 import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, type ManifestCollection, type ManifestShard } from './manifest.js';
 import { validateBackupName } from './names.js';
@@ -23,7 +23,6 @@ import { restoreCollection, type CollectionRestoreRequest, type CollectionRestor
 import { verifyBackup, type RestoreResult } from './restore.js';
 import type { BackupService } from './service.js';
 import { BackupSlot } from './slot.js';
-import { deleteBackup } from './delete.js';
 import { defaultBackupName, listSummaries, summarize, summaryOf, type BackupRequest, type BackupSummary } from './summary.js';
 
 export interface ClusterBackupOptions {
@@ -63,7 +62,7 @@ export class ClusterBackups implements BackupService {
 
   constructor(
     private readonly node: ClusterNode,
-    readonly target: DirectoryTarget,
+    readonly target: BackupTarget,
     private readonly options: ClusterBackupOptions,
   ) {
     serveReplicaImages(node, this.holds, options.scratchDir);
@@ -116,7 +115,7 @@ export class ClusterBackups implements BackupService {
   }
 
   /** Captures one shard on one replica and copies its files into the backup, each checked. */
-  private async copyShard(writer: BackupWriter, id: string, collection: string, shard: number, placement: ShardPlacement, dir: string): Promise<ManifestShard> {
+  private async copyShard(writer: TargetWriter, id: string, collection: string, shard: number, placement: ShardPlacement, dir: string): Promise<ManifestShard> {
     const source = await this.capture(id, collection, shard, placement);
     try {
       const files: Record<string, string> = {};
@@ -163,7 +162,7 @@ export class ClusterBackups implements BackupService {
   }
 
   delete(id: string): Promise<void> {
-    return this.slot.run(() => deleteBackup(this.options.disk, this.target.root, id));
+    return this.slot.run(() => this.target.delete(id));
   }
 
   verify(id: string): Promise<RestoreResult> {
@@ -216,5 +215,6 @@ export class ClusterBackups implements BackupService {
 
   close(): void {
     this.holds.clear();
+    this.target.close?.();
   }
 }

@@ -4,50 +4,46 @@
 // and leftovers of .partial- are removed on the next write. Reads refuse symlinks on the way.
 // Every file is stored zstd-compressed and, with a key ring, encrypted (file-codec.ts); the
 // manifest's size and SHA-256 are of the stored bytes, checked before any decoded byte is used.
-import { createHash } from 'node:crypto';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeAll, type Disk } from '../storage/disk.js';
 import { JadeError } from '../util/errors.js';
-import { DecodeError, FileDecoder, FileEncoder } from './file-codec.js';
+import { deleteBackup } from './delete.js';
 import type { BackupKeyRing } from './keys.js';
-import { MANIFEST_FILE, encodeManifest, parseManifest, type BackupManifest, type ManifestFile } from './manifest.js';
+import { MANIFEST_FILE, encodeManifest, type BackupManifest, type ManifestFile } from './manifest.js';
 import { resolveInside, validateBackupFilePath, validateBackupName } from './names.js';
+import {
+  BACKUP_IO_CHUNK_BYTES,
+  StoredFileReader,
+  checkedManifest,
+  completeManifest,
+  corruptFile,
+  encodeFile,
+  writeWhole,
+  type BackupFileData,
+  type BackupTarget,
+  type ManifestDraft,
+  type ManifestRead,
+  type TargetCodecOptions,
+  type TargetWriter,
+} from './target.js';
+
+// Moved to target.ts (shared by every target); re-exported for the modules that import them from here.
+export { BACKUP_IO_CHUNK_BYTES, sha256Hex, type BackupFileData, type ManifestDraft, type TargetCodecOptions } from './target.js';
 
 const PARTIAL_PREFIX = '.partial-';
-/** Bytes read, or handed to the encoder, at a time: what a file costs in memory on its way besides its content. */
-export const BACKUP_IO_CHUNK_BYTES = 1024 * 1024;
 
-/** What a manifest is committed without: the writer fills in the files and how they were encoded. */
-export type ManifestDraft = Omit<BackupManifest, 'files' | 'compression' | 'encryption'>;
-
-export interface TargetCodecOptions {
-  /** Keys to encrypt (the primary) and decrypt with; null: new backups unencrypted, encrypted ones unreadable. */
-  keys: BackupKeyRing | null;
-  /** The setting that names the key file, for errors ("JADE_BACKUP_KEY_FILE"). */
-  keySetting: string;
-}
-
-export interface BackupFileData {
-  path: string;
-  bytes: Uint8Array;
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-function corruptFile(file: string, detail: string): JadeError {
-  return new JadeError('JADE_ERR_BACKUP_CORRUPT', `backup file ${file}: ${detail}`, { file });
-}
-
-export class DirectoryTarget {
+export class DirectoryTarget implements BackupTarget {
   private partialSeq = 0;
   constructor(
     private readonly disk: Disk,
     readonly root: string,
     private readonly codec: TargetCodecOptions = { keys: null, keySetting: 'JADE_BACKUP_KEY_FILE' },
   ) {}
+
+  get location(): string {
+    return this.root;
+  }
 
   private async backupDir(id: string): Promise<string> {
     validateBackupName(id);
@@ -95,26 +91,20 @@ export class DirectoryTarget {
    * makes the backup visible under its id. 409 if the id is taken.
    */
   async write(manifest: ManifestDraft, files: BackupFileData[]): Promise<BackupManifest> {
-    const writer = await this.begin(manifest.id);
-    try {
-      for (const f of files) await writer.writeFile(f.path, [f.bytes]);
-      return await writer.commit(manifest);
-    } catch (e) {
-      await writer.abort();
-      throw e;
-    }
+    return writeWhole(this, manifest, files);
+  }
+
+  /** Renamed to a hidden .partial- name, then removed (delete.ts). */
+  delete(id: string): Promise<void> {
+    return deleteBackup(this.disk, this.root, id);
   }
 
   /** The manifest of backup id, checked; 404 when there is no such backup. */
-  async readManifest(id: string): Promise<{ manifest: BackupManifest; sha256: string; sizeBytes: number }> {
+  async readManifest(id: string): Promise<ManifestRead> {
     const dir = await this.backupDir(id);
     const file = await resolveInside(this.root, `${id}/${MANIFEST_FILE}`);
     if (!(await this.disk.exists(dir)) || !(await this.disk.exists(file))) throw new JadeError('JADE_ERR_NOT_FOUND', `no backup named ${id}`);
-    const bytes = await this.disk.readFile(file);
-    const manifest = parseManifest(bytes);
-    if (manifest.id !== id) throw new JadeError('JADE_ERR_BACKUP_CORRUPT', `${MANIFEST_FILE}: names backup ${manifest.id}, found under ${id}`, { file: MANIFEST_FILE });
-    const sizeBytes = manifest.files.reduce((n, f) => n + f.sizeBytes, bytes.length);
-    return { manifest, sha256: sha256Hex(bytes), sizeBytes };
+    return checkedManifest(id, await this.disk.readFile(file));
   }
 
   /**
@@ -129,56 +119,19 @@ export class DirectoryTarget {
     if (!st) throw corruptFile(entry.path, 'missing');
     if (!st.isFile()) throw corruptFile(entry.path, 'not a regular file');
     if (st.size !== entry.sizeBytes) throw corruptFile(entry.path, `${st.size} bytes, the manifest says ${entry.sizeBytes} (truncated or changed)`);
-    const decoder = new FileDecoder(entry, this.codec.keys, this.codec.keySetting); // a missing or wrong key fails here, before any read
-    let content: Buffer;
-    try {
-      content = Buffer.allocUnsafeSlow(entry.contentSizeBytes);
-    } catch {
-      throw corruptFile(entry.path, `its content size of ${entry.contentSizeBytes} bytes (from the manifest) cannot be held in memory`);
-    }
-    let produced = 0;
-    const sink = (bytes: Uint8Array) => {
-      if (produced + bytes.length > content.length) throw new DecodeError(`decodes to more than the ${entry.contentSizeBytes} bytes the manifest says`);
-      content.set(bytes, produced);
-      produced += bytes.length;
-    };
-    // Hashing goes on past a decode failure, so a changed file is reported as changed, not as undecodable.
-    let failure: unknown = null;
-    const hash = createHash('sha256');
+    const reader = new StoredFileReader(entry, this.codec); // a missing or wrong key fails here, before any read
     const buf = Buffer.allocUnsafe(Math.min(BACKUP_IO_CHUNK_BYTES, Math.max(1, entry.sizeBytes)));
-    let read = 0;
     const fh = await this.disk.open(file, 'r');
     try {
       for (;;) {
-        const n = await fh.read(buf, read);
+        const n = await fh.read(buf, reader.bytesRead);
         if (n <= 0) break;
-        const chunk = buf.subarray(0, n);
-        hash.update(chunk);
-        read += n;
-        if (failure === null) {
-          try {
-            decoder.push(chunk, sink);
-          } catch (e) {
-            failure = e;
-          }
-        }
+        reader.push(buf.subarray(0, n));
       }
     } finally {
       await fh.close();
     }
-    if (read !== entry.sizeBytes) throw corruptFile(entry.path, `${read} bytes, the manifest says ${entry.sizeBytes}`);
-    if (hash.digest('hex') !== entry.sha256) throw corruptFile(entry.path, 'SHA-256 does not match the manifest (the file was changed or damaged)');
-    if (failure === null) {
-      try {
-        decoder.end(sink);
-      } catch (e) {
-        failure = e;
-      }
-    }
-    if (failure instanceof DecodeError) throw corruptFile(entry.path, failure.message);
-    if (failure !== null) throw failure;
-    if (produced !== entry.contentSizeBytes) throw corruptFile(entry.path, `decodes to ${produced} bytes, the manifest says ${entry.contentSizeBytes}`);
-    return content;
+    return reader.finish();
   }
 }
 
@@ -187,7 +140,7 @@ export class DirectoryTarget {
  * as it goes, fsynced at its end), so an image of hundreds of MiB never has to be whole in memory
  * here, nor its compressed or encrypted copy.
  */
-export class BackupWriter {
+export class BackupWriter implements TargetWriter {
   private readonly listed: ManifestFile[] = [];
   private readonly dirs = new Set<string>();
   private done = false;
@@ -215,41 +168,18 @@ export class BackupWriter {
     const target = path.join(this.partialDir, ...file.split('/'));
     await this.disk.mkdirp(path.dirname(target));
     this.dirs.add(path.dirname(target));
-    const encoder = new FileEncoder(file, { compression: 'zstd', keys: this.keys });
-    const contentHash = createHash('sha256');
-    const storedHash = createHash('sha256');
-    let contentSize = 0;
     let size = 0;
     const fh = await this.disk.open(target, 'create');
+    let entry: ManifestFile;
     try {
-      let out: Uint8Array[] = [];
-      const collect = (b: Uint8Array) => out.push(b);
-      const flush = async () => {
-        for (const b of out) {
-          await writeAll(fh, b, size);
-          storedHash.update(b);
-          size += b.length;
-        }
-        out = [];
-      };
-      for await (const chunk of chunks) {
-        contentHash.update(chunk);
-        contentSize += chunk.length;
-        // In pieces, so one large chunk is not compressed whole before anything is written.
-        for (let at = 0; at < chunk.length; at += BACKUP_IO_CHUNK_BYTES) {
-          encoder.push(chunk.subarray(at, at + BACKUP_IO_CHUNK_BYTES), collect);
-          await flush();
-        }
-      }
-      encoder.end(collect);
-      await flush();
+      entry = await encodeFile(file, chunks, this.keys, async (b) => {
+        await writeAll(fh, b, size);
+        size += b.length;
+      }, expectedSha256);
       await fh.sync();
     } finally {
       await fh.close();
     }
-    const sha256 = contentHash.digest('hex');
-    if (expectedSha256 !== undefined && sha256 !== expectedSha256) throw corruptFile(file, `received bytes hash to ${sha256}, the sender reported ${expectedSha256} (damaged in transit)`);
-    const entry: ManifestFile = { path: file, sizeBytes: size, sha256: storedHash.digest('hex'), contentSizeBytes: contentSize, compression: 'zstd', encryption: encoder.encryption };
     this.listed.push(entry);
     return entry;
   }
@@ -258,9 +188,7 @@ export class BackupWriter {
   async commit(manifest: ManifestDraft): Promise<BackupManifest> {
     if (manifest.id !== this.id) throw new Error(`manifest of ${manifest.id} committed as backup ${this.id}`);
     for (const d of this.dirs) await this.disk.syncDir(d);
-    const keyId = this.keys?.primaryKeyId;
-    const encryption = this.keys && keyId ? { algorithm: 'aes-256-gcm' as const, keyId, keyFingerprint: this.keys.fingerprint(keyId)! } : null;
-    const full: BackupManifest = { ...manifest, compression: 'zstd', encryption, files: [...this.listed] };
+    const full = completeManifest(manifest, this.listed, this.keys);
     await this.disk.writeFileAtomic(path.join(this.partialDir, MANIFEST_FILE), encodeManifest(full));
     if (await this.disk.exists(this.finalDir)) throw new JadeError('JADE_ERR_CONFLICT', `a backup named ${this.id} already exists`);
     await this.disk.rename(this.partialDir, this.finalDir);

@@ -11,7 +11,7 @@ import { remainingMs } from '../util/deadline.js';
 import { JadeError } from '../util/errors.js';
 import { bad, wireInt, wireObject } from '../util/wire-args.js';
 import { digestOf } from './digest.js';
-import { sha256Hex } from './directory-target.js';
+import { sha256Hex } from './target.js';
 import { IMAGE_FILES, captureShardImage, type ImageRole, type ShardImage } from './shard-image.js';
 
 export const IMAGE_METHODS = { capture: 'backup.captureImage', read: 'backup.readImage', release: 'backup.releaseImage', digest: 'backup.replicaDigest' } as const;

@@ -17,7 +17,7 @@ import { decodeShardSnapshot } from '../storage/codec.js';
 import type { PointRecord, WriteBatch } from '../storage/types.js';
 import { JadeError, isJadeError } from '../util/errors.js';
 import { digestOf } from './digest.js';
-import type { DirectoryTarget } from './directory-target.js';
+import type { BackupTarget } from './target.js';
 import type { ManifestCollection, ManifestFile } from './manifest.js';
 
 /** Points of one restoring upsert (each one replicated write)... */
@@ -88,7 +88,7 @@ function* batchesOf(points: PointRecord[]): Generator<PointRecord[]> {
   if (batch.length > 0) yield batch;
 }
 
-export async function restoreCollection(target: DirectoryTarget, request: CollectionRestoreRequest, sink: RestoreSink, readBack: CollectionDigest): Promise<CollectionRestoreResult> {
+export async function restoreCollection(target: BackupTarget, request: CollectionRestoreRequest, sink: RestoreSink, readBack: CollectionDigest): Promise<CollectionRestoreResult> {
   const started = performance.now();
   const { manifest } = await target.readManifest(request.id);
   const c: ManifestCollection | undefined = manifest.collections.find((x) => x.name === request.collection);

@@ -9,7 +9,7 @@ import { LocalShard, type LocalShardOptions } from '../shard/local-shard.js';
 import type { Disk } from '../storage/disk.js';
 import { JadeError } from '../util/errors.js';
 import { combineDigests, digestOf } from './digest.js';
-import type { DirectoryTarget } from './directory-target.js';
+import type { BackupTarget } from './target.js';
 import { MANIFEST_FILE, type BackupManifest, type ManifestFile } from './manifest.js';
 import { writeImageAsCheckpoint, type ImageRole } from './shard-image.js';
 
@@ -43,7 +43,7 @@ function mismatch(what: string, detail: string, file?: string): JadeError {
  * its shards. A standalone node's data directory holds one shard per collection: `singleShard`
  * refuses the others (restore them into a cluster); verify stages any.
  */
-async function stage(disk: Disk, target: DirectoryTarget, manifest: BackupManifest, stagingRoot: string, shardOptions: LocalShardOptions, singleShard: boolean): Promise<{ collections: RestoredCollection[]; bytesRead: number }> {
+async function stage(disk: Disk, target: BackupTarget, manifest: BackupManifest, stagingRoot: string, shardOptions: LocalShardOptions, singleShard: boolean): Promise<{ collections: RestoredCollection[]; bytesRead: number }> {
   const byPath = new Map<string, ManifestFile>(manifest.files.map((f) => [f.path, f]));
   const root = path.join(stagingRoot, COLLECTIONS_DIR);
   await disk.mkdirp(root);
@@ -106,7 +106,7 @@ async function removeStale(disk: Disk, dir: string): Promise<void> {
  * Restores backup `id` of `target` into dataDir, which must hold no collections (a new node's, or
  * one whose collections/ is empty). The caller holds the data directory's lock.
  */
-export async function restoreBackup(disk: Disk, target: DirectoryTarget, id: string, dataDir: string, shardOptions: LocalShardOptions): Promise<RestoreResult> {
+export async function restoreBackup(disk: Disk, target: BackupTarget, id: string, dataDir: string, shardOptions: LocalShardOptions): Promise<RestoreResult> {
   const started = performance.now();
   const { manifest } = await target.readManifest(id);
   if (manifest.mode !== 'standalone') throw new JadeError('JADE_ERR_BAD_REQUEST', `backup ${id} is of a cluster; restore it into a cluster (a standalone node restores standalone backups)`);
@@ -128,7 +128,7 @@ export async function restoreBackup(disk: Disk, target: DirectoryTarget, id: str
 }
 
 /** Verifies backup `id`: every file re-read and checked, then restored into scratchDir and compared; scratchDir is removed after. */
-export async function verifyBackup(disk: Disk, target: DirectoryTarget, id: string, scratchDir: string, shardOptions: LocalShardOptions): Promise<RestoreResult> {
+export async function verifyBackup(disk: Disk, target: BackupTarget, id: string, scratchDir: string, shardOptions: LocalShardOptions): Promise<RestoreResult> {
   const started = performance.now();
   const { manifest } = await target.readManifest(id);
   const staging = path.join(scratchDir, `${STAGING_PREFIX}verify-${process.pid}-${Date.now().toString(36)}`);

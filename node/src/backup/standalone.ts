@@ -8,9 +8,8 @@ import type { LocalShardOptions } from '../shard/local-shard.js';
 import type { Disk } from '../storage/disk.js';
 import { JadeError } from '../util/errors.js';
 import { BackupSlot } from './slot.js';
-import { deleteBackup } from './delete.js';
 import { digestOf } from './digest.js';
-import type { BackupFileData, DirectoryTarget } from './directory-target.js';
+import type { BackupTarget } from './target.js';
 import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, type BackupManifest, type ManifestCollection } from './manifest.js';
 import { validateBackupName } from './names.js';
 import { defaultBackupName, listSummaries, summarize, summaryOf, type BackupRequest, type BackupSummary } from './summary.js';
@@ -45,7 +44,7 @@ export class StandaloneBackups implements BackupService {
   private readonly slot = new BackupSlot();
   constructor(
     private readonly catalog: CatalogView,
-    readonly target: DirectoryTarget,
+    readonly target: BackupTarget,
     private readonly options: StandaloneBackupOptions,
   ) {}
 
@@ -54,7 +53,7 @@ export class StandaloneBackups implements BackupService {
   }
 
   delete(id: string): Promise<void> {
-    return this.slot.run(() => deleteBackup(this.options.disk, this.target.root, id));
+    return this.slot.run(() => this.target.delete(id));
   }
 
   verify(id: string): Promise<RestoreResult> {
@@ -81,7 +80,7 @@ export class StandaloneBackups implements BackupService {
     return this.slot.run(async () => {
       if (await this.target.exists(id)) throw new JadeError('JADE_ERR_CONFLICT', `a backup named ${id} already exists`);
       // One synchronous pass over every collection: all images stand at the same instant.
-      const files: BackupFileData[] = [];
+      const files: { path: string; bytes: Uint8Array }[] = [];
       const collections: ManifestCollection[] = [];
       names.forEach((name, i) => {
         const { record, shard } = this.catalog.get(name);
@@ -131,5 +130,9 @@ export class StandaloneBackups implements BackupService {
 
   get(id: string): Promise<BackupSummary> {
     return summaryOf(this.target, id);
+  }
+
+  close(): void {
+    this.target.close?.();
   }
 }

@@ -1,6 +1,6 @@
 // What a backup is described as (REST, CLI), read from its manifest in the target; the defaults a
 // backup nobody named gets. Shared by standalone and cluster backups.
-import type { DirectoryTarget } from './directory-target.js';
+import type { BackupTarget } from './target.js';
 import type { BackupManifest } from './manifest.js';
 import { validateBackupName } from './names.js';
 
@@ -60,13 +60,13 @@ export interface BackupRequest {
   collection?: string;
 }
 
-export async function summaryOf(target: DirectoryTarget, id: string): Promise<BackupSummary> {
+export async function summaryOf(target: BackupTarget, id: string): Promise<BackupSummary> {
   const { manifest, sha256, sizeBytes } = await target.readManifest(id);
   return summarize(manifest, sha256, sizeBytes - manifest.files.reduce((n, f) => n + f.sizeBytes, 0));
 }
 
 /** Every whole backup of the target; one whose manifest cannot be read is left out (GET /backups/{id} names its error). */
-export async function listSummaries(target: DirectoryTarget): Promise<BackupSummary[]> {
+export async function listSummaries(target: BackupTarget): Promise<BackupSummary[]> {
   const out: BackupSummary[] = [];
   for (const id of await target.list()) {
     try {

@@ -1,9 +1,11 @@
-// `jade backup create|list|show|verify|restore|delete` (clients of the REST API) and `jade restore` (offline:
-// restores a backup directory into a new node's data directory, under its lock, then exits).
+// `jade backup create|list|show|verify|restore|delete` (clients of the REST API) and `jade restore`
+// (offline: restores a backup directory, or a backup in S3, into a new node's data directory, under
+// its lock, then exits).
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DirectoryTarget } from '../backup/directory-target.js';
 import { restoreBackup } from '../backup/restore.js';
+import type { BackupTarget, TargetCodecOptions } from '../backup/target.js';
 import { backupKeysOf } from '../backup/wiring.js';
 import { ENV_KEYS, loadConfig, type ConfigSource } from '../config.js';
 import { RealDisk } from '../storage/disk.js';
@@ -18,11 +20,29 @@ function summaryRow(b: Record<string, any>) {
   return { id: b.id, kind: b.kind, mode: b.mode, created: b.created_at, collections: (b.collections as any[]).map((c) => c.name).join(' '), points: (b.collections as any[]).reduce((n, c) => n + c.points, 0), bytes: b.size_bytes, compression: b.compression ?? 'none', key: b.encryption?.key_id ?? '-' };
 }
 
+/**
+ * The target and id of `jade restore`'s argument: <dir>/<id>, or s3://bucket/prefix/<id> read with
+ * the node's S3 settings (endpoint, region, credentials) from the environment.
+ */
+async function offlineSource(disk: RealDisk, source: string, env: ConfigSource, codec: TargetCodecOptions): Promise<{ target: BackupTarget; id: string }> {
+  if (!source.startsWith('s3://')) {
+    const resolved = path.resolve(source);
+    return { target: new DirectoryTarget(disk, path.dirname(resolved), codec), id: path.basename(resolved) };
+  }
+  const trimmed = source.replace(/\/+$/, '');
+  const cut = trimmed.lastIndexOf('/');
+  if (cut < 's3://'.length) throw new CliError(`${source}: name the backup, s3://bucket/prefix/<id>`);
+  const s3 = loadConfig({ ...env, [ENV_KEYS.backupDir]: undefined, [ENV_KEYS.backupS3Url]: trimmed.slice(0, cut) }).backupS3!;
+  // Loaded only for S3: every other command starts without the AWS SDK (~170 ms).
+  const { S3Target } = await import('../backup/s3-target.js');
+  return { target: new S3Target(s3, codec), id: trimmed.slice(cut + 1) };
+}
+
 export function addBackupCommands(program: Command, clientOf: ClientOf, env: ConfigSource): void {
-  const backup = program.command('backup').description('back up collections to the node\'s backup directory, list, show, verify, restore and delete backups');
+  const backup = program.command('backup').description('back up collections to the node\'s backup target (its directory or S3 bucket), list, show, verify, restore and delete backups');
   backup
     .command('create')
-    .description('back up every collection (or one, as a snapshot) to the node\'s backup directory: standalone at one instant, a cluster shard by shard at Raft positions')
+    .description('back up every collection (or one, as a snapshot) to the node\'s backup target (directory or S3): standalone at one instant, a cluster shard by shard at Raft positions')
     .option('--name <id>', 'the backup id (letters, digits, _ . -); generated when absent')
     .option('--collection <name>', 'only this collection (Qdrant\'s collection snapshot)')
     .action(async (o, cmd: Command) => {
@@ -36,7 +56,7 @@ export function addBackupCommands(program: Command, clientOf: ClientOf, env: Con
     });
   backup
     .command('list')
-    .description('list the backups in the node\'s backup directory')
+    .description('list the backups in the node\'s backup target (directory or S3 bucket)')
     .action(async (_o, cmd: Command) => {
       const { client, output } = clientOf(cmd);
       const r = await client.call<Record<string, any>[]>('GET', '/backups');
@@ -77,7 +97,7 @@ export function addBackupCommands(program: Command, clientOf: ClientOf, env: Con
     });
   backup
     .command('delete <id>')
-    .description('delete one backup from the node\'s backup directory (refused while a backup, verify or restore runs on the node)')
+    .description('delete one backup from the node\'s backup target (refused while a backup, verify or restore runs on the node)')
     .action(async (id: string, _o, cmd: Command) => {
       const { client, output } = clientOf(cmd);
       const r = await client.call<Record<string, any>>('DELETE', `/backups/${encodeURIComponent(id)}`);
@@ -86,19 +106,18 @@ export function addBackupCommands(program: Command, clientOf: ClientOf, env: Con
     });
 
   program
-    .command('restore <backup-dir>')
-    .description('offline: restore a backup (the directory holding its manifest.json) into a new node\'s data directory, verifying every file and digest first')
+    .command('restore <backup>')
+    .description(`offline: restore a backup (the directory holding its manifest.json, or s3://bucket/prefix/<id> with the ${ENV_KEYS.backupS3Endpoint}, ${ENV_KEYS.backupS3Region} and AWS_* credential settings of a node) into a new node's data directory, verifying every file and digest first`)
     .option('--data-dir <dir>', 'data directory to restore into: it must hold no collections', env.JADE_DATA_DIR ?? './data')
     .option('--key-file <file>', `the backup key file (keyId:base64key lines) holding the key an encrypted backup was made with (env ${ENV_KEYS.backupKeyFile})`)
-    .action(async (backupDir: string, o) => {
-      const resolved = path.resolve(backupDir);
-      const config = loadConfig(env, { dataDir: o.dataDir, backupKeyFile: o.keyFile });
+    .action(async (source: string, o) => {
+      const config = loadConfig({ ...env, [ENV_KEYS.backupS3Url]: undefined, [ENV_KEYS.backupS3Endpoint]: undefined }, { dataDir: o.dataDir, backupKeyFile: o.keyFile });
       const keys = await backupKeysOf(config.backupKeyFile);
       const disk = new RealDisk();
+      const { target, id } = await offlineSource(disk, source, env, { keys, keySetting: o.keyFile ? '--key-file' : ENV_KEYS.backupKeyFile });
       const lock = await lockDataDir(config.dataDir);
       try {
-        const target = new DirectoryTarget(disk, path.dirname(resolved), { keys, keySetting: o.keyFile ? '--key-file' : ENV_KEYS.backupKeyFile });
-        const r = await restoreBackup(disk, target, path.basename(resolved), config.dataDir, {
+        const r = await restoreBackup(disk, target, id, config.dataDir, {
           wal: { ...config.wal, pendingBytesMax: config.limits.walPendingBytesMax },
           limits: { batchPointsMax: config.limits.batchPointsMax, payloadBytesMax: config.limits.payloadBytesMax, exactScanCandidatesMax: config.limits.exactScanCandidatesMax, exactScanElementsMax: config.limits.exactScanElementsMax, indexBacklogMax: config.limits.indexBacklogMax },
           checkpointWalBytes: config.checkpointWalBytes,
@@ -106,6 +125,7 @@ export function addBackupCommands(program: Command, clientOf: ClientOf, env: Con
         for (const c of r.collections) process.stdout.write(`restored ${c.name}: ${c.points} points, content digest ${c.contentDigest}\n`);
         process.stdout.write(`restored backup ${r.id} into ${config.dataDir}: ${r.bytesRead} bytes in ${r.seconds.toFixed(2)} s\n`);
       } finally {
+        target.close?.();
         await lock.release();
       }
     });
