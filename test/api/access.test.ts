@@ -193,6 +193,11 @@ describe('roles × route classes', () => {
     expect(registered.filter((r) => !(r in ROUTE_RULES))).toEqual([]);
     // Test hooks are off here, so their route is not registered.
     expect(Object.keys(ROUTE_RULES).filter((r) => !registered.includes(r) && r !== 'POST /internal/v1/faults')).toEqual([]);
+    // The OpenAPI document says what each route needs; probes need nothing.
+    expect(doc.paths['/healthz'].get).toMatchObject({ security: [], 'x-jade-access': 'no key' });
+    expect(doc.paths['/collections/{name}/points'].put).toMatchObject({ 'x-jade-access': 'write on the collection (aliases resolved)' });
+    expect(Object.keys((doc.paths['/collections/{name}/points'].put as any).responses)).toEqual(expect.arrayContaining(['401', '403', '429']));
+    expect(doc.paths['/cluster/rebalance'].post).toMatchObject({ 'x-jade-access': 'admin (the whole node)' });
     expect(ruleOf('POST', '/a/route/nobody/classified')).toEqual({ class: 'manage', collection: false });
     expect(ruleOf('HEAD', '/collections')).toEqual(ROUTE_RULES['GET /collections']);
   });
