@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, InjectOptions } from 'fastify';
+import { QdrantClient } from '@qdrant/js-client-rest';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTE_RULES, ruleOf } from '../../node/src/api/rest/access.js';
@@ -444,6 +445,7 @@ describe('a node listening on 127.0.0.1 with a keys file and a JWT secret file',
     const req = (method: string, p: string, headers: Record<string, string>, body?: unknown) =>
       fetch(`${node.url}${p}`, { method, headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
     expect((await req('PUT', '/collections/docs', { 'api-key': ADMIN }, { vectors: VEC })).status).toBe(200);
+    expect((await req('PUT', '/collections/private', { 'api-key': ADMIN }, { vectors: VEC })).status).toBe(200);
     expect((await req('PUT', '/collections/docs/points', { 'api-key': WRITER }, { points: [{ id: 1, vector: [1, 0] }] })).status).toBe(200);
     const denied = await req('PUT', '/collections/docs/points', { 'api-key': READER }, { points: [{ id: 2, vector: [1, 0] }] });
     expect(denied.status).toBe(403);
@@ -459,6 +461,15 @@ describe('a node listening on 127.0.0.1 with a keys file and a JWT secret file',
     const all = lines.join('');
     expect(all).toContain('"audit":true');
     for (const s of [ADMIN, READER, WRITER, t, Buffer.from(JWT_SECRET).toString()]) expect(all).not.toContain(s);
+  });
+
+  it('@qdrant/js-client-rest with a JWT as its apiKey: filtered list, 403 surfaced as its error', async () => {
+    const token = await jwt({ access: [{ collection: 'docs', access: 'r' }] }, { sub: 'client' });
+    const client = new QdrantClient({ url: node.url, apiKey: token, https: false, checkCompatibility: false });
+    expect((await client.getCollections()).collections.map((c) => c.name)).toEqual(['docs']);
+    expect((await client.count('docs')).count).toBeGreaterThanOrEqual(0);
+    const denied = await client.upsert('docs', { points: [{ id: 3, vector: [1, 1] }] }).then(() => null, (e: { status?: number }) => e);
+    expect(denied?.status).toBe(403);
   });
 
   it('a keys file that cannot be used stops the node, naming the entry, never its key', async () => {
