@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { QdrantClient } from '@qdrant/js-client-rest';
@@ -216,6 +216,21 @@ describe('collection-limited keys: aliases and lists', () => {
     expect(h.catalog.get('other').shard.state.count).toBe(0);
   });
 
+  it('an alias repointed while the body arrives is checked again before the handler', async () => {
+    const body = new PassThrough();
+    const pending = call(h.app, { method: 'PUT', url: '/collections/docs-live/points', headers: { 'api-key': DOCS_WRITER, 'content-type': 'application/json' }, payload: body });
+    await new Promise((r) => setTimeout(r, 20));
+    const repoint = (to: string) => call(h.app, { method: 'POST', url: '/collections/aliases', headers: { 'api-key': ADMIN }, payload: { actions: [{ create_alias: { alias_name: 'docs-live', collection_name: to } }] } });
+    expect((await repoint('other')).status).toBe(200);
+    body.end(JSON.stringify({ points: [{ id: 99, vector: [1, 1] }] }));
+    try {
+      expectError(await pending, 'JADE_ERR_FORBIDDEN', 'COLLECTION_NOT_GRANTED');
+      expect(h.catalog.get('other').shard.state.count).toBe(0);
+    } finally {
+      expect((await repoint('docs')).status).toBe(200);
+    }
+  });
+
   it('GET /collections and GET /aliases list only the key\'s collections', async () => {
     const names = async (key: string) => (await call(h.app, { method: 'GET', url: '/collections', headers: { 'api-key': key } })).body.result.collections.map((c: { name: string }) => c.name).sort();
     expect(await names(DOCS_READER)).toEqual(['docs']);
@@ -262,6 +277,13 @@ describe('JWT (Qdrant\'s RBAC claims)', () => {
     const good = await jwt({ access: 'r' });
     const [, body, sig] = good.split('.');
     await expect401(`${Buffer.from(JSON.stringify({ alg: 'HS512' })).toString('base64url')}.${body}.${sig}`, 'INVALID_TOKEN');
+  });
+
+  it('a token is named by its sub, or by a digest prefix (never by the token)', async () => {
+    const auth = new Authenticator({ apiKey: null, publicPaths: [], jwtSecret: JWT_SECRET });
+    expect((await auth.authenticate({ 'api-key': await jwt({ access: 'r' }, { sub: 'alice@example.com' }) })).id).toBe('jwt:alice@example.com');
+    const anonymous = await jwt({ access: 'r' });
+    expect((await auth.authenticate({ authorization: `Bearer ${anonymous}` })).id).toBe(`jwt:sha256:${sha256hex(anonymous).slice(0, 16)}`);
   });
 
   it('without a JWT secret a token is just a wrong key', async () => {

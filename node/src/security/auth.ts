@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { JadeError } from '../util/errors.js';
 import { ANONYMOUS, type Principal, type Role } from './access.js';
-import { API_KEY_LENGTH_MIN, KEY_ID_RE, AccessFileError, readJwtSecretFile, readKeysFile, sha256Of, type ApiKeyRecord } from './keys-file.js';
+import { API_KEY_LENGTH_MIN, AccessFileError, readJwtSecretFile, readKeysFile, sha256Of, type ApiKeyRecord } from './keys-file.js';
 
 export { API_KEY_LENGTH_MIN };
 
@@ -31,6 +31,8 @@ export const JWT_CLOCK_TOLERANCE_SECONDS = 5;
 const BEARER_RE = /^bearer +(.*)$/i;
 /** A JWS in compact form: three base64url parts. */
 const JWS_COMPACT_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+/** A `sub` that names the token in logs and limits: printable ASCII without spaces (e-mail addresses, UUIDs, paths). */
+const JWT_SUB_RE = /^[\x21-\x7e]{1,128}$/;
 /** Qdrant's access modes: global "r" / "m", per collection "r" / "rw"; global "rw" is our extension (write on every collection). */
 const ACCESS_MODE: Record<string, Role> = { r: 'read', rw: 'write', m: 'admin' };
 
@@ -142,7 +144,7 @@ export class Authenticator {
     // Qdrant's value_exists makes a token valid only while some point exists: not supported, so refused.
     if (payload.value_exists !== undefined) unauthenticated('UNSUPPORTED_CLAIM', 'JWT claim "value_exists" is not supported');
     const access = accessOfClaim(payload.access);
-    const sub = typeof payload.sub === 'string' && KEY_ID_RE.test(payload.sub) ? payload.sub : null;
+    const sub = typeof payload.sub === 'string' && JWT_SUB_RE.test(payload.sub) ? payload.sub : null;
     // Without a usable `sub`, a digest prefix names the token: stable per token, and not the token.
     const id = `jwt:${sub ?? `sha256:${createHash('sha256').update(token).digest('hex').slice(0, 16)}`}`;
     return { id, kind: 'jwt', ...access };

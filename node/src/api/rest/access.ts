@@ -184,6 +184,18 @@ export function installAccess(app: FastifyInstance, deps: AppDeps): void {
     authorize(principal, { level: LEVEL[rule.class], collection });
   });
 
+  // The body arrives between onRequest and the handler: an alias repointed meanwhile must not
+  // carry the request to a collection it was not checked against.
+  app.addHook('preHandler', async (req: FastifyRequest) => {
+    const state = accessOf.get(req);
+    if (!state || state.collection === null) return;
+    const name = (req.params as Record<string, unknown> | undefined)?.name;
+    const now = typeof name === 'string' ? database.resolve(name) : null;
+    if (now === null || now === state.collection) return;
+    state.collection = now;
+    if (state.rule.class === 'read' || state.rule.class === 'write' || state.rule.class === 'manage') authorize(state.principal, { level: LEVEL[state.rule.class], collection: now });
+  });
+
   app.addHook('onResponse', async (req: FastifyRequest, reply: FastifyReply) => {
     const state = accessOf.get(req);
     state?.release();
