@@ -298,7 +298,8 @@ describe('JWT (Qdrant\'s RBAC claims)', () => {
 
 describe('per-key limits: 429 JADE_ERR_RATE_LIMITED with Retry-After', () => {
   it('a token bucket per key: the burst passes, the next waits; other keys are not affected', async () => {
-    const own = await makeHarness({ auth: new Authenticator({ apiKey: ADMIN, publicPaths: ['/healthz'], keys }), limits: { keyRequestsPerSecondMax: 1, keyRequestsBurstMax: 3 } });
+    const sink = logSink();
+    const own = await makeHarness({ auth: new Authenticator({ apiKey: ADMIN, publicPaths: ['/healthz'], keys }), limits: { keyRequestsPerSecondMax: 1, keyRequestsBurstMax: 3 }, logger: sink.logger });
     try {
       const get = (key: string) => call(own.app, { method: 'GET', url: '/collections', headers: { 'api-key': key } });
       for (let i = 0; i < 3; i++) expect((await get(READER)).status).toBe(200);
@@ -306,6 +307,9 @@ describe('per-key limits: 429 JADE_ERR_RATE_LIMITED with Retry-After', () => {
       expectError(limited, 'JADE_ERR_RATE_LIMITED', 'REQUEST_RATE');
       expect(Number(limited.res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect((await get(WRITER)).status).toBe(200);
+      // A manage request refused for the rate is audited under its key.
+      expectError(await call(own.app, { method: 'POST', url: '/cluster/rebalance', headers: { 'api-key': READER } }), 'JADE_ERR_RATE_LIMITED', 'REQUEST_RATE');
+      expect(sink.lines.filter((l) => l.audit)).toMatchObject([{ keyId: 'reader', route: '/cluster/rebalance', status: 429 }]);
       // Probes are never limited.
       for (let i = 0; i < 5; i++) expect((await call(own.app, { method: 'GET', url: '/healthz' })).status).toBe(200);
     } finally {
@@ -360,7 +364,8 @@ describe('audit log and secrets', () => {
     expect((await call(h.app, { method: 'PUT', url: '/collections/audited', headers: { 'api-key': ADMIN }, payload: { vectors: VEC } })).status).toBe(200);
     expect((await call(h.app, { method: 'DELETE', url: '/collections/audited', headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     expectError(await call(h.app, { method: 'DELETE', url: '/collections/docs-live', headers: { 'api-key': WRITER } }), 'JADE_ERR_FORBIDDEN', 'ROLE_TOO_LOW');
-    expectError(await call(h.app, { method: 'POST', url: '/cluster/rebalance' }), 'JADE_ERR_UNAUTHENTICATED', 'MISSING_CREDENTIALS');
+    // Without a valid key: one line per route and second at most (they cost the sender nothing).
+    for (let i = 0; i < 5; i++) expectError(await call(h.app, { method: 'POST', url: '/cluster/bootstrap' }), 'JADE_ERR_UNAUTHENTICATED', 'MISSING_CREDENTIALS');
     // Reads and data writes are not audited.
     await call(h.app, { method: 'POST', url: '/collections/docs/points/count', headers: { 'api-key': ADMIN }, payload: {} });
     await call(h.app, { method: 'GET', url: '/cluster', headers: { 'api-key': ADMIN } });
@@ -370,7 +375,7 @@ describe('audit log and secrets', () => {
       { keyId: 'jwt:deployer', method: 'DELETE', route: '/collections/:name', path: '/collections/audited', collection: 'audited', status: 200 },
       // The alias is resolved: the line names the collection it would have deleted.
       { keyId: 'writer', method: 'DELETE', route: '/collections/:name', path: '/collections/docs-live', collection: 'docs', status: 403 },
-      { keyId: null, method: 'POST', route: '/cluster/rebalance', path: '/cluster/rebalance', collection: null, status: 401 },
+      { keyId: null, method: 'POST', route: '/cluster/bootstrap', path: '/cluster/bootstrap', collection: null, status: 401 },
     ]);
     for (const line of audit) {
       expect(line.level).toBe(30);

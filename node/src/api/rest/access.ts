@@ -90,6 +90,8 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
 };
 
 const FAIL_CLOSED: RouteRule = node('manage');
+/** At most one audit line per this interval for manage requests without a valid key (401s); the next says how many it skipped. */
+export const UNAUTHENTICATED_AUDIT_INTERVAL_MS = 1_000;
 const LEVEL: Record<'read' | 'write' | 'manage', Role> = { read: 'read', write: 'write', manage: 'admin' };
 
 /** The rule of a matched route (undefined url: no route matched, a 404 for any valid key). */
@@ -158,6 +160,9 @@ export function installAccess(app: FastifyInstance, deps: AppDeps): void {
   // Audit lines are info-level whatever the node's log level (its routes log at warn): an
   // operator who turns request logs down still gets them. Only a node without a logger drops them.
   const audit: FastifyBaseLogger = app.log.child({ audit: true }, { level: 'info' });
+  // Requests without a valid key cost nothing to send: their lines are throttled per route (the
+  // routes are a fixed set), and the next line says how many were skipped.
+  const unauthenticated = new Map<string, { loggedAtMs: number; suppressed: number }>();
 
   // The OpenAPI document says what each route needs, and that probes need nothing.
   app.addHook('onRoute', (route) => {
@@ -175,11 +180,12 @@ export function installAccess(app: FastifyInstance, deps: AppDeps): void {
     const rule = ruleOf(req.method, req.routeOptions.url);
     const name = rule.collection ? (req.params as Record<string, unknown> | undefined)?.name : undefined;
     const collection = typeof name === 'string' ? database.resolve(name) : null;
+    const state: RequestAccess = { principal, rule, collection, release: () => undefined };
+    accessOf.set(req, state);
     // Counted before the role check: a key that only collects 403s still spends its rate.
-    const release = limiter.acquire(principal);
-    accessOf.set(req, { principal, rule, collection, release });
+    state.release = limiter.acquire(principal);
     // A client that disconnects early may never get an onResponse: release on close as well.
-    reply.raw.once('close', release);
+    reply.raw.once('close', state.release);
     if (rule.class === 'open' || rule.class === 'list' || rule.class === 'public') return;
     authorize(principal, { level: LEVEL[rule.class], collection });
   });
@@ -201,6 +207,19 @@ export function installAccess(app: FastifyInstance, deps: AppDeps): void {
     state?.release();
     const rule = state?.rule ?? ruleOf(req.method, req.routeOptions.url);
     if (rule.class !== 'manage' || req.method === 'GET' || req.method === 'HEAD') return;
+    let suppressed = {};
+    if (!state) {
+      const key = `${req.method} ${req.routeOptions.url}`;
+      const seen = unauthenticated.get(key) ?? { loggedAtMs: -Infinity, suppressed: 0 };
+      unauthenticated.set(key, seen);
+      if (Date.now() - seen.loggedAtMs < UNAUTHENTICATED_AUDIT_INTERVAL_MS) {
+        seen.suppressed++;
+        return;
+      }
+      suppressed = { suppressedBefore: seen.suppressed };
+      seen.loggedAtMs = Date.now();
+      seen.suppressed = 0;
+    }
     const params = req.params as Record<string, unknown> | undefined;
     audit.info(
       {
@@ -212,6 +231,7 @@ export function installAccess(app: FastifyInstance, deps: AppDeps): void {
         ...bodyTargets(req),
         status: reply.statusCode,
         durationMs: Math.round(Number(process.hrtime.bigint() - startOf(req)) / 1e4) / 100,
+        ...suppressed,
       },
       'audit',
     );
