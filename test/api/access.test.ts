@@ -12,7 +12,7 @@ import { QdrantClient } from '@qdrant/js-client-rest';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTE_RULES, ruleOf } from '../../node/src/api/rest/access.js';
-import { authRefusal, loadConfig } from '../../node/src/config.js';
+import { authRefusal, loadConfig, redactedConfig } from '../../node/src/config.js';
 import { startNode, type RunningNode } from '../../node/src/node.js';
 import { KeyLimiter } from '../../node/src/security/rate-limit.js';
 import { Authenticator, ENV_ADMIN_KEY_ID } from '../../node/src/security/auth.js';
@@ -433,6 +433,10 @@ describe('settings', () => {
     expect(authRefusal(loadConfig({ JADE_HOST: '0.0.0.0', JADE_JWT_SECRET_FILE: '/j' }))).toBeNull();
     expect(authRefusal(loadConfig({ JADE_HOST: '0.0.0.0' }))).toMatch(/JADE_API_KEYS_FILE or JADE_JWT_SECRET_FILE/);
     expect(() => loadConfig({ JADE_HEADERS_TIMEOUT_MS: '30000', JADE_REQUEST_RECEIVE_TIMEOUT_MS: '10000' })).toThrow(/headersTimeoutMs/);
+    // What the start-up line logs: the files' paths, never a key.
+    const shown = JSON.stringify(redactedConfig(loadConfig({ JADE_API_KEY: ADMIN, JADE_API_KEYS_FILE: '/run/keys.json', JADE_JWT_SECRET_FILE: '/run/jwt' })));
+    expect(shown).not.toContain(ADMIN);
+    expect(shown).toContain('/run/keys.json');
   });
 
   it('the HTTP server gets the slow-client timeouts (fastify would leave the request unbounded)', async () => {

@@ -107,11 +107,6 @@ export class Authenticator {
     return this.byDigest.size > 0 || this.jwtSecret !== null;
   }
 
-  /** How many keys and whether JWTs are accepted (for the start-up line; never the keys). */
-  describe(): { keys: number; jwt: boolean } {
-    return { keys: this.byDigest.size, jwt: this.jwtSecret !== null };
-  }
-
   isPublic(path: string): boolean {
     return this.config.publicPaths.includes(path.split('?')[0]);
   }
