@@ -18,7 +18,10 @@ import { KeyLimiter } from '../../node/src/security/rate-limit.js';
 import { Authenticator, ENV_ADMIN_KEY_ID } from '../../node/src/security/auth.js';
 import { parseKeysFile, type ApiKeyRecord } from '../../node/src/security/keys-file.js';
 import { ERROR_TABLE, type ErrorCode } from '../../node/src/util/errors.js';
+import { until } from '../helpers/http-api.js';
+import { freeLoopbackPorts } from '../helpers/ports.js';
 import { call as rawCall, GatedDisk, makeHarness, type Harness } from './harness.js';
+import { standaloneConfig } from './qdrant-client.suite.js';
 import { operationOf, qdrantContract } from './qdrant-schemas.js';
 
 const ADMIN = 'admin-key-0123456789-abcdef';
@@ -513,5 +516,41 @@ describe('a node listening on 127.0.0.1 with a keys file and a JWT secret file',
     writeFileSync(path.join(dir, 'short.secret'), 'too-short');
     const short = await startNode(loadConfig({ JADE_DATA_DIR: path.join(dir, 'data3'), JADE_PORT: '0', JADE_JWT_SECRET_FILE: path.join(dir, 'short.secret') }), { logger: false }).then(() => null, (e: Error) => e);
     expect(short?.message).toMatch(/JADE_JWT_SECRET_FILE: the secret must be at least 32 bytes/);
+  });
+});
+
+describe('a one-node cluster (bootstrapped, 127.0.0.1) with a keys file', () => {
+  let dir: string;
+  let node: RunningNode;
+  const req = async (method: string, p: string, key: string | null, body?: unknown) => {
+    const res = await fetch(`${node.url}${p}`, { method, headers: { ...(key ? { 'api-key': key } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'jade-access-cluster-'));
+    writeFileSync(path.join(dir, 'keys.json'), KEYS_FILE);
+    const [port, grpcPort] = await freeLoopbackPorts(2);
+    node = await startNode(standaloneConfig({ nodeId: 'n0', dataDir: path.join(dir, 'n0'), port, grpcPort, bootstrap: true, apiKey: ADMIN, apiKeysFile: path.join(dir, 'keys.json') }), { clusterLog: () => undefined });
+    await until('a member', async () => (await req('GET', '/readyz', null)).status === 200, 30_000);
+  }, 60_000);
+  afterAll(async () => {
+    await node?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('cluster routes are admin only; aliases resolve through the meta state; data keys keep to their collections', async () => {
+    expect((await req('GET', '/cluster', ADMIN)).body.result.status).toBe('enabled');
+    expect((await req('GET', '/cluster', WRITER)).body.status.reason).toBe('ROLE_TOO_LOW');
+    expect((await req('POST', '/cluster/rebalance?dry_run=true', DOCS_WRITER)).body.status.reason).toBe('NODE_ACCESS_REQUIRED');
+    expect((await req('POST', '/cluster/rebalance?dry_run=true', ADMIN)).status).toBe(200);
+    for (const c of ['docs', 'other']) expect((await req('PUT', `/collections/${c}`, ADMIN, { vectors: VEC, replication_factor: 1 })).status).toBe(200);
+    expect((await req('POST', '/collections/aliases', ADMIN, { actions: [{ create_alias: { alias_name: 'live', collection_name: 'docs' } }] })).status).toBe(200);
+    expect((await req('PUT', '/collections/live/points', DOCS_WRITER, { points: [{ id: 1, vector: [1, 0] }] })).status).toBe(200);
+    expect((await req('PUT', '/collections/other/points', DOCS_WRITER, { points: [{ id: 1, vector: [1, 0] }] })).body.status.reason).toBe('COLLECTION_NOT_GRANTED');
+    expect((await req('POST', '/collections/live/points/count', DOCS_READER, {})).body.result.count).toBe(1);
+    expect((await req('GET', '/collections', DOCS_READER)).body.result.collections).toEqual([{ name: 'docs' }]);
+    expect((await req('GET', '/collections/docs/cluster', DOCS_WRITER)).body.status.reason).toBe('NODE_ACCESS_REQUIRED');
   });
 });
