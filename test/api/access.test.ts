@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { createHash } from 'node:crypto';
+import { connect } from 'node:net';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { SignJWT, UnsecuredJWT } from 'jose';
@@ -440,6 +441,33 @@ describe('settings', () => {
     const shown = JSON.stringify(redactedConfig(loadConfig({ JADE_API_KEY: ADMIN, JADE_API_KEYS_FILE: '/run/keys.json', JADE_JWT_SECRET_FILE: '/run/jwt' })));
     expect(shown).not.toContain(ADMIN);
     expect(shown).toContain('/run/keys.json');
+  });
+
+  it('a client that sends its headers or its body too slowly gets a 408 and the connection closed', async () => {
+    const own = await makeHarness({ limits: { headersTimeoutMs: 1_000, requestReceiveTimeoutMs: 1_500 } });
+    try {
+      await own.app.listen({ host: '127.0.0.1', port: 0 });
+      const port = (own.app.server.address() as { port: number }).port;
+      const stall = (bytes: string) =>
+        new Promise<{ answer: string; ms: number }>((resolve, reject) => {
+          const started = Date.now();
+          const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+          let answer = '';
+          socket.on('data', (d) => (answer += String(d)));
+          socket.on('close', () => resolve({ answer, ms: Date.now() - started }));
+          socket.on('error', reject);
+          setTimeout(() => reject(new Error('the server kept a stalled connection open')), 10_000).unref();
+        });
+      const headers = await stall('GET /collections HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+      expect(headers.answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(headers.answer).toContain('JADE_ERR_REQUEST_TIMEOUT');
+      const body = await stall('PUT /collections/slow HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"vectors":');
+      expect(body.answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(body.ms).toBeGreaterThanOrEqual(1_400);
+      expect(own.catalog.names()).not.toContain('slow');
+    } finally {
+      await own.close();
+    }
   });
 
   it('the HTTP server gets the slow-client timeouts (fastify would leave the request unbounded)', async () => {

@@ -61,6 +61,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: limits.bodyBytesMax,
     // Slow clients (slowloris): fastify's default 0 would let a request body trickle in forever.
     requestTimeout: limits.requestReceiveTimeoutMs,
+    // Node checks both timeouts on this period (30 s by default): a quarter of the shorter keeps them close to their settings.
+    http: { connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(limits.headersTimeoutMs / 4))) },
     // removeAdditional: false, so a schema's additionalProperties: false refuses an unknown field
     // (a coded 400) instead of fastify's default of silently dropping it.
     ajv: { customOptions: { coerceTypes: false, allErrors: false, removeAdditional: false } },
