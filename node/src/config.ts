@@ -36,6 +36,16 @@ export interface NodeLimits {
   indexBacklogMax: number;
   /** Deadline of a request that names none (Qdrant's `timeout`), for every hop of it. */
   requestTimeoutMs: number;
+  /** Per key (its id): sustained requests per second; 0 = no rate limit (429 past it). */
+  keyRequestsPerSecondMax: number;
+  /** Per key: requests at once after idling (the token bucket's size); 0 = one second's worth. */
+  keyRequestsBurstMax: number;
+  /** Per key: requests in flight; 0 = no cap (429 past it). */
+  keyRequestsInFlightMax: number;
+  /** A client must send its request headers within this (slowloris; 408). */
+  headersTimeoutMs: number;
+  /** ... and its whole request, body included, within this (408). */
+  requestReceiveTimeoutMs: number;
 }
 
 export interface NodeConfig {
@@ -51,8 +61,12 @@ export interface NodeConfig {
   grpcPort: number;
   nodeId: string;
   clusterName: string;
-  /** Secret: never logged or printed. */
+  /** Secret: never logged or printed. The admin key. */
   apiKey: string | null;
+  /** API keys with roles (JSON, security/keys-file.ts); a path, not a secret: the keys are read from it at start. */
+  apiKeysFile: string | null;
+  /** HS256 secret of Qdrant-style JWTs; a path, read at start. null = JWTs are not accepted. */
+  jwtSecretFile: string | null;
   /** Secret shared by the nodes of a cluster, authenticating their Raft traffic: never logged or printed. */
   clusterSecret: string | null;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -130,6 +144,12 @@ export const DEFAULT_LIMITS: NodeLimits = {
   exactScanElementsMax: DEFAULT_SHARD_LIMITS.exactScanElementsMax,
   indexBacklogMax: 200_000,
   requestTimeoutMs: 30_000,
+  keyRequestsPerSecondMax: 0,
+  keyRequestsBurstMax: 0,
+  keyRequestsInFlightMax: 1_024,
+  // Node's own defaults, which fastify turns off for the whole request (requestTimeout 0).
+  headersTimeoutMs: 60_000,
+  requestReceiveTimeoutMs: 300_000,
 };
 
 export const DEFAULT_CONFIG: NodeConfig = {
@@ -143,6 +163,8 @@ export const DEFAULT_CONFIG: NodeConfig = {
   nodeId: 'node-0',
   clusterName: 'jade',
   apiKey: null,
+  apiKeysFile: null,
+  jwtSecretFile: null,
   clusterSecret: null,
   logLevel: 'info',
   limits: DEFAULT_LIMITS,
@@ -187,6 +209,13 @@ export const ENV_KEYS = {
   nodeId: 'JADE_NODE_ID',
   clusterName: 'JADE_CLUSTER_NAME',
   apiKey: 'JADE_API_KEY',
+  apiKeysFile: 'JADE_API_KEYS_FILE',
+  jwtSecretFile: 'JADE_JWT_SECRET_FILE',
+  keyRequestsPerSecondMax: 'JADE_KEY_REQUESTS_PER_SECOND_MAX',
+  keyRequestsBurstMax: 'JADE_KEY_REQUESTS_BURST_MAX',
+  keyRequestsInFlightMax: 'JADE_KEY_REQUESTS_IN_FLIGHT_MAX',
+  headersTimeoutMs: 'JADE_HEADERS_TIMEOUT_MS',
+  requestReceiveTimeoutMs: 'JADE_REQUEST_RECEIVE_TIMEOUT_MS',
   clusterSecret: 'JADE_CLUSTER_SECRET',
   logLevel: 'JADE_LOG_LEVEL',
   bodyBytesMax: 'JADE_BODY_BYTES_MAX',
@@ -327,6 +356,8 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     nodeId: get('nodeId') || d.nodeId,
     clusterName: get('clusterName') || d.clusterName,
     apiKey,
+    apiKeysFile: get('apiKeysFile') || null,
+    jwtSecretFile: get('jwtSecretFile') || null,
     clusterSecret,
     logLevel,
     limits: {
@@ -340,6 +371,11 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
       walPendingBytesMax: int('walPendingBytesMax', get('walPendingBytesMax'), d.limits.walPendingBytesMax, 1024, 2 ** 40),
       indexBacklogMax: int('indexBacklogMax', get('indexBacklogMax'), d.limits.indexBacklogMax, 1, 100_000_000),
       requestTimeoutMs: int('requestTimeoutMs', get('requestTimeoutMs'), d.limits.requestTimeoutMs, 100, 600_000),
+      keyRequestsPerSecondMax: int('keyRequestsPerSecondMax', get('keyRequestsPerSecondMax'), d.limits.keyRequestsPerSecondMax, 0, 1_000_000),
+      keyRequestsBurstMax: int('keyRequestsBurstMax', get('keyRequestsBurstMax'), d.limits.keyRequestsBurstMax, 0, 1_000_000),
+      keyRequestsInFlightMax: int('keyRequestsInFlightMax', get('keyRequestsInFlightMax'), d.limits.keyRequestsInFlightMax, 0, 1_000_000),
+      headersTimeoutMs: int('headersTimeoutMs', get('headersTimeoutMs'), d.limits.headersTimeoutMs, 1_000, 3_600_000),
+      requestReceiveTimeoutMs: int('requestReceiveTimeoutMs', get('requestReceiveTimeoutMs'), d.limits.requestReceiveTimeoutMs, 1_000, 3_600_000),
     },
     hnswDefaults: {
       m: int('hnswM', get('hnswM'), d.hnswDefaults.m, 2, 128),
@@ -372,6 +408,8 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
   if (config.limits.indexBacklogMax < config.limits.batchPointsMax) {
     throw new ConfigError(`indexBacklogMax (${config.limits.indexBacklogMax}) must be at least batchPointsMax (${config.limits.batchPointsMax}), or a full batch could never be written`);
   }
+  // Node's HTTP server requires it: the headers are part of the request.
+  if (config.limits.headersTimeoutMs > config.limits.requestReceiveTimeoutMs) throw new ConfigError(`headersTimeoutMs (${config.limits.headersTimeoutMs}) must not be longer than requestReceiveTimeoutMs (${config.limits.requestReceiveTimeoutMs})`);
   if (config.nodeDeadAfterMs <= config.nodeSuspectAfterMs) throw new ConfigError(`nodeDeadAfterMs (${config.nodeDeadAfterMs}) must be longer than nodeSuspectAfterMs (${config.nodeSuspectAfterMs})`);
   if (config.bootstrap && config.join.length > 0) throw new ConfigError('--bootstrap forms a new cluster and --join enters an existing one: give one of them');
   if (config.peers.length > 0 && (config.bootstrap || config.join.length > 0)) throw new ConfigError('--peers (a fixed member set) derives bootstrap and join itself: do not combine it with --bootstrap or --join');
@@ -402,8 +440,8 @@ export function listeningAddresses(c: NodeConfig): { host: string; setting: stri
  */
 export function authRefusal(c: NodeConfig): string | null {
   const exposed = listeningAddresses(c).filter((a) => !isLoopbackHost(a.host));
-  if (!isLoopbackHost(c.host) && c.apiKey === null) {
-    return `refusing to bind ${c.host} without authentication: set ${ENV_KEYS.apiKey} (at least ${API_KEY_LENGTH_MIN} characters), or bind to 127.0.0.1`;
+  if (!isLoopbackHost(c.host) && c.apiKey === null && c.apiKeysFile === null && c.jwtSecretFile === null) {
+    return `refusing to bind ${c.host} without authentication: set ${ENV_KEYS.apiKey} (at least ${API_KEY_LENGTH_MIN} characters), ${ENV_KEYS.apiKeysFile} or ${ENV_KEYS.jwtSecretFile}, or bind to 127.0.0.1`;
   }
   if (c.apiKey !== null && c.apiKey.length < API_KEY_LENGTH_MIN) return `${ENV_KEYS.apiKey} must be at least ${API_KEY_LENGTH_MIN} characters`;
   if (isClusterMode(c) && exposed.length > 0 && c.clusterSecret === null) {

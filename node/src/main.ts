@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { ConfigError, ENV_KEYS, authRefusal, isClusterMode, loadConfig, redactedConfig } from './config.js';
 import { S3_PART_SIZE_BYTES_DEFAULT, S3_PART_SIZE_BYTES_MIN } from './backup/s3-settings.js';
-import { API_KEY_LENGTH_MIN } from './security/auth.js';
+import { API_KEY_LENGTH_MIN, ENV_ADMIN_KEY_ID } from './security/auth.js';
 import { CLUSTER_SECRET_LENGTH_MIN } from './security/node-auth.js';
 import { isJadeError } from './util/errors.js';
 import { JADE_VERSION, startNode } from './node.js';
@@ -27,7 +27,13 @@ export function serveCommand(): Command {
       'after',
       `
 Authentication (secrets come from the environment only, never flags, so they stay out of process lists):
-  ${ENV_KEYS.apiKey}         clients' key, at least ${API_KEY_LENGTH_MIN} characters; required when --host is not loopback.
+  ${ENV_KEYS.apiKey}         the admin key (id ${ENV_ADMIN_KEY_ID}), at least ${API_KEY_LENGTH_MIN} characters.
+  ${ENV_KEYS.apiKeysFile}   a JSON list of keys with roles: [{"id", "key" or "sha256", "role": admin|write|read,
+                       "collections"?: [...]}] (README "Access control").
+  ${ENV_KEYS.jwtSecretFile} HS256 secret (at least 32 bytes) of Qdrant-style JWTs with "exp" and "access".
+  One of these three is required when --host is not loopback. Per key: ${ENV_KEYS.keyRequestsPerSecondMax},
+  ${ENV_KEYS.keyRequestsBurstMax}, ${ENV_KEYS.keyRequestsInFlightMax} (429 past them). Slow clients:
+  ${ENV_KEYS.headersTimeoutMs}, ${ENV_KEYS.requestReceiveTimeoutMs}.
   ${ENV_KEYS.clusterSecret}  cluster mode: the same secret on every node, at least ${CLUSTER_SECRET_LENGTH_MIN} characters; every
                        Raft stream, snapshot and internal call proves it (HMAC). Required when --host or
                        ${ENV_KEYS.grpcHost} is not loopback; without it node-to-node traffic is unauthenticated
@@ -43,6 +49,12 @@ Backups: ${ENV_KEYS.backupDir} (default <data dir>/backups), or S3-compatible ob
 Limits and HNSW defaults: ${Object.values(ENV_KEYS).filter((k) => k.endsWith('_MAX') || k.includes('HNSW')).join(', ')}.
 Cluster mode (--bootstrap on the first node, --join on the others, or --peers): ${[ENV_KEYS.grpcHost, ENV_KEYS.nodeLabels, ENV_KEYS.defaultShards, ENV_KEYS.defaultReplicationFactor, ENV_KEYS.writeConsistency, ENV_KEYS.readStrategy, ENV_KEYS.raftSnapshotEveryEntries, ENV_KEYS.raftSnapshotEveryBytes, ENV_KEYS.rebalanceOnJoin, ENV_KEYS.nodeSuspectAfterMs, ENV_KEYS.nodeDeadAfterMs, ENV_KEYS.leaderHandoffMs, ENV_KEYS.leaderBalanceIntervalMs].join(', ')}.`,
     );
+}
+
+/** Which authentication the node uses, for its start-up line: names of settings, never secrets. */
+function authSources(c: { apiKey: string | null; apiKeysFile: string | null; jwtSecretFile: string | null }): string {
+  const on = [c.apiKey ? ENV_KEYS.apiKey : null, c.apiKeysFile ? ENV_KEYS.apiKeysFile : null, c.jwtSecretFile ? 'JWT' : null].filter(Boolean);
+  return on.length > 0 ? `on (${on.join(', ')})` : 'off';
 }
 
 export async function runServe(opts: Record<string, string | undefined>, env: Record<string, string | undefined>): Promise<void> {
@@ -81,7 +93,7 @@ export async function runServe(opts: Record<string, string | undefined>, env: Re
   }
   const clustered = isClusterMode(config);
   const nodeAuth = clustered ? `, node-to-node auth ${config.clusterSecret ? 'on' : 'off'}` : '';
-  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url} (data in ${config.dataDir}, auth ${config.apiKey ? 'on' : 'off'}${nodeAuth}, backups in ${config.backupS3 ? `s3://${config.backupS3.bucket}/${config.backupS3.prefix}` : (config.backupDir ?? `${config.dataDir}/backups`)}, backup encryption ${config.backupKeyFile ? 'on' : 'off'})`);
+  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url} (data in ${config.dataDir}, auth ${authSources(config)}${nodeAuth}, backups in ${config.backupS3 ? `s3://${config.backupS3.bucket}/${config.backupS3.prefix}` : (config.backupDir ?? `${config.dataDir}/backups`)}, backup encryption ${config.backupKeyFile ? 'on' : 'off'})`);
   if (clustered && !config.clusterSecret) {
     node.app.log.warn(`node-to-node traffic is unauthenticated (${ENV_KEYS.clusterSecret} is not set): loopback development only`);
   }

@@ -14,7 +14,7 @@ import { ClusterDatabase } from './query/cluster-database.js';
 import type { Database } from './query/types.js';
 import { ENV_KEYS, isClusterMode, type NodeConfig } from './config.js';
 import { databaseSink } from './restore-sink.js';
-import { Authenticator } from './security/auth.js';
+import { authenticatorOf } from './security/auth.js';
 import { RealDisk } from './storage/disk.js';
 import { lockDataDir, type DataDirLock } from './storage/lock.js';
 import { JadeError } from './util/errors.js';
@@ -98,6 +98,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
     const wal = { ...config.wal, pendingBytesMax: config.limits.walPendingBytesMax };
     // Read once at start: a key file that cannot be used stops the node rather than its first backup.
     const backupKeys = { keys: await backupKeysOf(config.backupKeyFile), keySetting: ENV_KEYS.backupKeyFile };
+    const auth = await authenticatorOf({ ...config, publicPaths: ['/healthz', '/readyz'], settings: { apiKeysFile: ENV_KEYS.apiKeysFile, jwtSecretFile: ENV_KEYS.jwtSecretFile } });
     let database: Database;
     let backups: AppDeps['backups'];
     if (isClusterMode(config)) {
@@ -176,7 +177,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       limits: config.limits,
       hnswDefaults: config.hnswDefaults,
       walSegmentSizeBytes: config.wal.segmentSizeBytesMax,
-      auth: new Authenticator({ apiKey: config.apiKey, publicPaths: ['/healthz', '/readyz'] }),
+      auth,
       metrics,
       info: { version: JADE_VERSION, nodeId: config.nodeId, clusterName: config.clusterName, startedAtMs: Date.now(), dataDir: config.dataDir },
       // A cluster node is ready once it is a member (bootstrapped, joined, or restarted as one).

@@ -60,6 +60,10 @@ export class GatedDisk extends RealDisk {
 export interface HarnessOptions {
   limits?: Partial<NodeLimits>;
   apiKey?: string | null;
+  /** An authenticator of its own (keys with roles, JWTs); overrides apiKey. */
+  auth?: Authenticator;
+  /** fastify's logger option (e.g. { level: 'info', stream } to read the log lines). */
+  logger?: boolean | Record<string, unknown>;
   /** Initial readiness; flip it later with setReady. */
   ready?: boolean;
   disk?: Disk;
@@ -110,7 +114,8 @@ export async function makeHarness(options: HarnessOptions = {}): Promise<Harness
     limits,
     hnswDefaults: DEFAULT_CONFIG.hnswDefaults,
     walSegmentSizeBytes: DEFAULT_CONFIG.wal.segmentSizeBytesMax,
-    auth: new Authenticator({ apiKey: options.apiKey ?? null, publicPaths: ['/healthz', '/readyz'] }),
+    auth: options.auth ?? new Authenticator({ apiKey: options.apiKey ?? null, publicPaths: ['/healthz', '/readyz'] }),
+    logger: options.logger,
     metrics,
     info: { version: '0.1.0-test', nodeId: 'node-test', clusterName: 'test', startedAtMs: Date.now(), dataDir },
     isReady: () => ready,

@@ -24,6 +24,8 @@ export const ERROR_TABLE = {
   JADE_ERR_BATCH_TOO_LARGE: { http: 413, grpc: 8 },
   JADE_ERR_HEADERS_TOO_LARGE: { http: 431, grpc: 8 },
   JADE_ERR_QUEUE_FULL: { http: 429, grpc: 8 },
+  /** One key is over its request rate or its requests in flight (security/rate-limit.ts). */
+  JADE_ERR_RATE_LIMITED: { http: 429, grpc: 8 },
   JADE_ERR_STORAGE: { http: 500, grpc: 13 },
   JADE_ERR_INTERNAL: { http: 500, grpc: 13 },
   JADE_ERR_NOT_LEADER: { http: 503, grpc: 14 },

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { ERROR_TABLE, JadeError, type ErrorCode } from '../../util/errors.js';
+import { installAccess } from './access.js';
 import { RETRY_AFTER_SECONDS, WriteGate, startOf, type AppDeps, type RouteContext } from './context.js';
 import { backupRoutes } from './routes/backups.js';
 import { clusterRoutes } from './routes/cluster.js';
@@ -54,10 +55,14 @@ function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void 
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const { limits, auth, metrics } = deps;
+  const { limits, metrics } = deps;
   const app = Fastify({
     logger: deps.logger ?? false,
     bodyLimit: limits.bodyBytesMax,
+    // Slow clients (slowloris): fastify's default 0 would let a request body trickle in forever.
+    requestTimeout: limits.requestReceiveTimeoutMs,
+    // Node checks both timeouts on this period (30 s by default): a quarter of the shorter keeps them close to their settings.
+    http: { connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(limits.headersTimeoutMs / 4))) },
     // removeAdditional: false, so a schema's additionalProperties: false refuses an unknown field
     // (a coded 400) instead of fastify's default of silently dropping it.
     ajv: { customOptions: { coerceTypes: false, allErrors: false, removeAdditional: false } },
@@ -74,8 +79,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     openapi: {
       openapi: '3.0.3',
       info: { title: 'JadeVectorDB REST API', version: deps.info.version, description: 'Qdrant-compatible collections and points, plus JadeVectorDB system endpoints.' },
-      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'api-key' } } },
-      security: [{ apiKey: [] }],
+      // Either scheme carries an API key or a JWT (README "Access control").
+      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'api-key' }, bearer: { type: 'http', scheme: 'bearer', description: 'an API key or a JWT (HS256)' } } },
+      security: [{ apiKey: [] }, { bearer: [] }],
     },
   });
 
@@ -85,10 +91,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     route.logLevel = 'warn';
   });
 
+  app.server.headersTimeout = limits.headersTimeoutMs;
+
   app.addHook('onRequest', async (req) => {
     (req as unknown as { jadeStartNs: bigint }).jadeStartNs = process.hrtime.bigint();
-    auth.check(req.url, req.headers);
   });
+  // Authentication, per-key limits, roles, audit (access.ts): after the start stamp, before any handler.
+  installAccess(app, deps);
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
@@ -138,6 +147,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     // Qdrant sends Retry-After on 429; its JS client then raises its dedicated rate-limit error.
     if (code === 'JADE_ERR_QUEUE_FULL') reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+    if (code === 'JADE_ERR_RATE_LIMITED') reply.header('retry-after', String(error.details?.retryAfterSeconds ?? RETRY_AFTER_SECONDS));
     reply.status(ERROR_TABLE[code].http).send({ status: reason === undefined ? { error: message, code } : { error: message, code, reason }, time: Number(process.hrtime.bigint() - startOf(req)) / 1e9 });
   });
 

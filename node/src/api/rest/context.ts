@@ -22,6 +22,13 @@ export interface RestLimits {
   exactScanElementsMax: number;
   /** A request without its own `timeout` gets this deadline, for every hop. */
   requestTimeoutMs: number;
+  /** Per key (principal id): sustained requests per second (0 = none), burst (0 = one second's worth), requests in flight (0 = no cap). */
+  keyRequestsPerSecondMax: number;
+  keyRequestsBurstMax: number;
+  keyRequestsInFlightMax: number;
+  /** The HTTP server's slow-client guards: the headers, then the whole request, must arrive within these. */
+  headersTimeoutMs: number;
+  requestReceiveTimeoutMs: number;
 }
 
 export interface SystemInfo {

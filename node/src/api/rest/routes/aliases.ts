@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ALIAS_ACTIONS_MAX, type AliasAction } from '../../../query/vocabulary.js';
 import { JadeError } from '../../../util/errors.js';
+import { visibleTo } from '../access.js';
 import { badRequest, ok, type RouteContext } from '../context.js';
 import * as S from '../schemas.js';
 
@@ -44,6 +45,11 @@ export function aliasRoutes({ deps }: RouteContext) {
       return ok(reply, asJson(database.aliases().filter((a) => a.collection === name)), req);
     });
 
-    app.get('/aliases', { schema: { tags: ['aliases'], response: { 200: S.aliasesResponse, ...errors } } }, async (req, reply) => ok(reply, asJson(database.aliases()), req));
+    // A key limited to some collections sees only their aliases.
+    app.get('/aliases', { schema: { tags: ['aliases'], response: { 200: S.aliasesResponse, ...errors } } }, async (req, reply) => {
+      const all = database.aliases();
+      const shown = new Set(visibleTo(req, all.map((a) => a.collection)));
+      return ok(reply, asJson(all.filter((a) => shown.has(a.collection))), req);
+    });
   };
 }

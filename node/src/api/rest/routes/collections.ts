@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { PAYLOAD_SCHEMAS, type PayloadSchema } from '../../../query/vocabulary.js';
 import type { CollectionInfo } from '../../../query/types.js';
 import { badRequest, consistencyOf, deadlineOf, ok, parseWriteConsistency, refuseUnsupported, writeOptionsOf, type AppDeps, type RouteContext } from '../context.js';
+import { visibleTo } from '../access.js';
 import { parseVectorsConfig, vectorsConfigJson } from '../convert.js';
 import * as S from '../schemas.js';
 
@@ -47,7 +48,8 @@ export function collectionRoutes({ deps, writes }: RouteContext) {
   const errors = S.errorResponses;
   return async (app: FastifyInstance) => {
     app.get('/collections', { schema: { tags: ['collections'], response: { 200: S.envelope({ type: 'object', properties: { collections: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' } } } } } }) } } }, async (req, reply) =>
-      ok(reply, { collections: database.names().map((name) => ({ name })) }, req),
+      // A key limited to some collections sees only those.
+      ok(reply, { collections: visibleTo(req, database.names()).map((name) => ({ name })) }, req),
     );
 
     app.put<{ Params: { name: string }; Body: Record<string, any> }>(
