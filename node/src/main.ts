@@ -3,7 +3,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { ConfigError, ENV_KEYS, authRefusal, isClusterMode, loadConfig, redactedConfig } from './config.js';
+import { ConfigError, DEFAULT_CONFIG, ENV_KEYS, authRefusal, isClusterMode, loadConfig, redactedConfig } from './config.js';
 import { API_KEY_LENGTH_MIN } from './security/auth.js';
 import { CLUSTER_SECRET_LENGTH_MIN } from './security/node-auth.js';
 import { isJadeError } from './util/errors.js';
@@ -32,6 +32,10 @@ Authentication (secrets come from the environment only, never flags, so they sta
                        ${ENV_KEYS.grpcHost} is not loopback; without it node-to-node traffic is unauthenticated
                        (loopback development only).
 A node that would listen beyond loopback without them refuses to start.
+TLS: ${ENV_KEYS.tlsCertFile} and ${ENV_KEYS.tlsKeyFile} (PEM files, both or neither) serve REST over HTTPS only (TLS 1.2+, the
+  same port, /healthz and /metrics included); the files are reloaded when they change, without a restart.
+  ${ENV_KEYS.tlsExpiryWarningSeconds} (default ${DEFAULT_CONFIG.tlsExpiryWarningSeconds}, 14 days): log a warning this long before the certificate expires;
+  the gauge jade_tls_certificate_expiry_seconds{kind="rest"} has the seconds left. Node-to-node gRPC is not TLS yet.
 Backups: ${ENV_KEYS.backupDir} (default <data dir>/backups); ${ENV_KEYS.backupKeyFile}, a file of keyId:base64key lines
   (32-byte AES-256 keys; the first encrypts, all decrypt): backups are zstd-compressed, and encrypted only with it.
 Limits and HNSW defaults: ${Object.values(ENV_KEYS).filter((k) => k.endsWith('_MAX') || k.includes('HNSW')).join(', ')}.
@@ -75,7 +79,7 @@ export async function runServe(opts: Record<string, string | undefined>, env: Re
   }
   const clustered = isClusterMode(config);
   const nodeAuth = clustered ? `, node-to-node auth ${config.clusterSecret ? 'on' : 'off'}` : '';
-  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url} (data in ${config.dataDir}, auth ${config.apiKey ? 'on' : 'off'}${nodeAuth}, backup encryption ${config.backupKeyFile ? 'on' : 'off'})`);
+  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url} (data in ${config.dataDir}, auth ${config.apiKey ? 'on' : 'off'}${nodeAuth}, backup encryption ${config.backupKeyFile ? 'on' : 'off'}, TLS ${node.tls ? `on, certificate serial ${node.tls.current.serialNumber} valid until ${new Date(node.tls.current.notAfterMs).toISOString()}` : 'off'})`);
   if (clustered && !config.clusterSecret) {
     node.app.log.warn(`node-to-node traffic is unauthenticated (${ENV_KEYS.clusterSecret} is not set): loopback development only`);
   }
