@@ -5,7 +5,6 @@
 // one; a broken pair keeps the one in use; the expiry gauge and warning; the jade CLI with and
 // without --ca-file; start errors name the setting and never the key.
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
@@ -13,65 +12,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ENV_KEYS, loadConfig } from '../../node/src/config.js';
 import { startNode, type RunningNode } from '../../node/src/node.js';
 import { REPO_ROOT } from '../helpers/node-process.js';
+import { DAY_MS, makeCa } from '../helpers/tls-certs.js';
 import { standaloneConfig } from './qdrant-client.suite.js';
-
-const DAY_MS = 86_400_000;
-
-interface Issued {
-  certPem: string;
-  keyPem: string;
-  serialHex: string;
-  notAfterMs: number;
-}
-
-function rsaKeyPair(): { privatePem: string; publicPem: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
-  return { privatePem: privateKey, publicPem: publicKey };
-}
-
-/** Whole seconds: X.509 times have no fractions, and the gauge is compared with this. */
-function secondsFromNow(ms: number): Date {
-  return new Date(Math.floor((Date.now() + ms) / 1000) * 1000);
-}
-
-function makeCa(): Issued & { sign: (serialHex: string, validForMs: number) => Issued } {
-  const keys = rsaKeyPair();
-  const caKey = forge.pki.privateKeyFromPem(keys.privatePem);
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(keys.publicPem);
-  cert.serialNumber = '01';
-  cert.validity.notBefore = secondsFromNow(-DAY_MS);
-  cert.validity.notAfter = secondsFromNow(365 * DAY_MS);
-  const caName = [{ name: 'commonName', value: 'jade test CA' }];
-  cert.setSubject(caName);
-  cert.setIssuer(caName);
-  cert.setExtensions([{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }]);
-  cert.sign(caKey, forge.md.sha256.create());
-  const sign = (serialHex: string, validForMs: number): Issued => {
-    const pair = rsaKeyPair();
-    const leaf = forge.pki.createCertificate();
-    leaf.publicKey = forge.pki.publicKeyFromPem(pair.publicPem);
-    leaf.serialNumber = serialHex;
-    leaf.validity.notBefore = secondsFromNow(-DAY_MS);
-    leaf.validity.notAfter = secondsFromNow(validForMs);
-    leaf.setSubject([{ name: 'commonName', value: 'localhost' }]);
-    leaf.setIssuer(caName);
-    leaf.setExtensions([
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
-    ]);
-    leaf.sign(caKey, forge.md.sha256.create());
-    return { certPem: forge.pki.certificateToPem(leaf), keyPem: pair.privatePem, serialHex, notAfterMs: leaf.validity.notAfter.getTime() };
-  };
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privatePem, serialHex: '01', notAfterMs: cert.validity.notAfter.getTime(), sign };
-}
 
 interface Answer {
   status: number;
