@@ -93,6 +93,8 @@ export interface TlsReloaderOptions {
   log: { info(message: string): void; warn(message: string): void };
   statIntervalMs?: number;
   debounceMs?: number;
+  /** false: the periodic stat alone notices changes (tests of that fallback). */
+  watch?: boolean;
   now?: () => number;
 }
 
@@ -128,7 +130,7 @@ export class TlsReloader {
   async start(): Promise<void> {
     this.statSignature = await this.signature();
     const dirs = new Set([path.dirname(path.resolve(this.opts.files.certFile)), path.dirname(path.resolve(this.opts.files.keyFile))]);
-    for (const dir of dirs) {
+    for (const dir of this.opts.watch === false ? [] : dirs) {
       try {
         const w = watch(dir, { persistent: false }, () => this.schedule());
         // A watch that breaks (directory removed) leaves the periodic stat to notice changes.
