@@ -107,6 +107,11 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
     const wal = { ...config.wal, pendingBytesMax: config.limits.walPendingBytesMax };
     // Read once at start: a key file that cannot be used stops the node rather than its first backup.
     const backupKeys = { keys: await backupKeysOf(config.backupKeyFile), keySetting: ENV_KEYS.backupKeyFile };
+    // Likewise the REST TLS pair, before any collection is opened: a pair that cannot be used stops the node with a message naming the setting.
+    const tlsFiles = config.tlsCertFile && config.tlsKeyFile
+      ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, certSetting: ENV_KEYS.tlsCertFile, keySetting: ENV_KEYS.tlsKeyFile }
+      : null;
+    const tlsInitial = tlsFiles ? await loadTlsPair(tlsFiles) : null;
     let database: Database;
     let backups: AppDeps['backups'];
     if (isClusterMode(config)) {
@@ -169,11 +174,6 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       database = new StandaloneDatabase(catalog);
       backups = standaloneBackups(disk, catalog, { dataDir: config.dataDir, backupDir: config.backupDir, ...backupKeys, nodeVersion: JADE_VERSION, shard: { wal, limits: shardLimits, checkpointWalBytes: config.checkpointWalBytes }, sink: databaseSink(database) });
     }
-    // Read before the app: a pair that cannot be used stops the node with a message naming the setting.
-    const tlsFiles = config.tlsCertFile && config.tlsKeyFile
-      ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, certSetting: ENV_KEYS.tlsCertFile, keySetting: ENV_KEYS.tlsKeyFile }
-      : null;
-    const tlsInitial = tlsFiles ? await loadTlsPair(tlsFiles) : null;
     const openDatabase = database;
     metrics.setCollectionSource(() =>
       // A replica still opening (or none here) has nothing to report yet.
