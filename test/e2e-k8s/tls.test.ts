@@ -1,13 +1,15 @@
 // spec.security.tlsSecret end to end on the Kubernetes API emulator: the real operator, real node
 // pods. Before the Secret exists the cluster is Degraded (SecretNotFound); once it does, the pods
 // serve HTTPS with it (probes over HTTPS), the operator bootstraps them and reads their status
-// over https verified against the Secret's ca.crt, and a client trusting the CA gets in, while
-// plain HTTP does not.
+// over https verified against the Secret's ca.crt, a client trusting the CA gets in while plain
+// HTTP does not, and kubectl jade reaches a pod through the API server's https pod proxy.
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, waitFor } from '../k8s-emulator/index.js';
 import type { Emulator } from '../k8s-emulator/index.js';
@@ -90,5 +92,10 @@ describe('VectorCluster with spec.security.tlsSecret', { timeout: 150_000 }, () 
     expect(answer.serial.toLowerCase()).toBe('3001');
     expect(JSON.parse(answer.body)).toMatchObject({ mode: 'cluster', clusterId: running.status!.clusterId, joined: true });
     await expect(fetch(`http://${pod.status.podIP}:8080/healthz`, { signal: AbortSignal.timeout(5000) })).rejects.toThrow();
+
+    // kubectl jade: through the API server's pod proxy, which talks https to the pod (pods/https:name:port/proxy).
+    const { stdout } = await promisify(execFile)(process.execPath, ['operator/bin/kubectl-jade.js', '--kubeconfig', emu.kubeconfigPath, '-n', NS, '--pod', 'sec-1', 'nodes'], { timeout: 60_000, env: { ...process.env, JADE_API_KEY: '', JADE_URL: '', JADE_CA_FILE: '' } });
+    expect(stdout).toMatch(/sec-0/);
+    expect(stdout).toMatch(/https:\/\/127\.0\.0\.16\d:8080/);
   });
 });
