@@ -58,6 +58,11 @@ export interface NodeConfig {
   backupKeyFile: string | null;
   host: string;
   port: number;
+  /** REST over HTTPS: PEM certificate (chain) and key files, reloaded when they change; both or neither (null = plain HTTP). Paths, not secrets. */
+  tlsCertFile: string | null;
+  tlsKeyFile: string | null;
+  /** Warn (log) when the REST certificate expires within this many seconds. */
+  tlsExpiryWarningSeconds: number;
   grpcPort: number;
   nodeId: string;
   clusterName: string;
@@ -159,6 +164,9 @@ export const DEFAULT_CONFIG: NodeConfig = {
   backupKeyFile: null,
   host: '127.0.0.1',
   port: 8080,
+  tlsCertFile: null,
+  tlsKeyFile: null,
+  tlsExpiryWarningSeconds: 14 * 86400,
   grpcPort: 9090,
   nodeId: 'node-0',
   clusterName: 'jade',
@@ -205,6 +213,9 @@ export const ENV_KEYS = {
   awsSessionToken: 'AWS_SESSION_TOKEN',
   host: 'JADE_HOST',
   port: 'JADE_PORT',
+  tlsCertFile: 'JADE_TLS_CERT_FILE',
+  tlsKeyFile: 'JADE_TLS_KEY_FILE',
+  tlsExpiryWarningSeconds: 'JADE_TLS_EXPIRY_WARNING_SECONDS',
   grpcPort: 'JADE_GRPC_PORT',
   nodeId: 'JADE_NODE_ID',
   clusterName: 'JADE_CLUSTER_NAME',
@@ -352,6 +363,9 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     backupKeyFile: get('backupKeyFile') || d.backupKeyFile,
     host: get('host') || d.host,
     port: int('port', get('port'), d.port, 0, 65535),
+    tlsCertFile: get('tlsCertFile') || d.tlsCertFile,
+    tlsKeyFile: get('tlsKeyFile') || d.tlsKeyFile,
+    tlsExpiryWarningSeconds: int('tlsExpiryWarningSeconds', get('tlsExpiryWarningSeconds'), d.tlsExpiryWarningSeconds, 0, 365 * 86400),
     grpcPort: int('grpcPort', get('grpcPort'), d.grpcPort, 0, 65535),
     nodeId: get('nodeId') || d.nodeId,
     clusterName: get('clusterName') || d.clusterName,
@@ -411,6 +425,10 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
   // Node's HTTP server requires it: the headers are part of the request.
   if (config.limits.headersTimeoutMs > config.limits.requestReceiveTimeoutMs) throw new ConfigError(`headersTimeoutMs (${config.limits.headersTimeoutMs}) must not be longer than requestReceiveTimeoutMs (${config.limits.requestReceiveTimeoutMs})`);
   if (config.nodeDeadAfterMs <= config.nodeSuspectAfterMs) throw new ConfigError(`nodeDeadAfterMs (${config.nodeDeadAfterMs}) must be longer than nodeSuspectAfterMs (${config.nodeSuspectAfterMs})`);
+  if ((config.tlsCertFile === null) !== (config.tlsKeyFile === null)) {
+    const [given, missing] = config.tlsCertFile === null ? [ENV_KEYS.tlsKeyFile, ENV_KEYS.tlsCertFile] : [ENV_KEYS.tlsCertFile, ENV_KEYS.tlsKeyFile];
+    throw new ConfigError(`${given} is set but ${missing} is not: REST TLS needs both the certificate and the key file (or neither, for plain HTTP)`);
+  }
   if (config.bootstrap && config.join.length > 0) throw new ConfigError('--bootstrap forms a new cluster and --join enters an existing one: give one of them');
   if (config.peers.length > 0 && (config.bootstrap || config.join.length > 0)) throw new ConfigError('--peers (a fixed member set) derives bootstrap and join itself: do not combine it with --bootstrap or --join');
   if (!/^[A-Za-z0-9_.-]{1,128}$/.test(config.nodeId)) throw new ConfigError(`node id "${config.nodeId}" must be 1-128 characters of letters, digits, _ . -`);

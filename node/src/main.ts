@@ -3,7 +3,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { ConfigError, ENV_KEYS, authRefusal, isClusterMode, loadConfig, redactedConfig } from './config.js';
+import { ConfigError, DEFAULT_CONFIG, ENV_KEYS, authRefusal, isClusterMode, loadConfig, redactedConfig } from './config.js';
 import { S3_PART_SIZE_BYTES_DEFAULT, S3_PART_SIZE_BYTES_MIN } from './backup/s3-settings.js';
 import { API_KEY_LENGTH_MIN, ENV_ADMIN_KEY_ID } from './security/auth.js';
 import { CLUSTER_SECRET_LENGTH_MIN } from './security/node-auth.js';
@@ -39,6 +39,10 @@ Authentication (secrets come from the environment only, never flags, so they sta
                        ${ENV_KEYS.grpcHost} is not loopback; without it node-to-node traffic is unauthenticated
                        (loopback development only).
 A node that would listen beyond loopback without them refuses to start.
+TLS: ${ENV_KEYS.tlsCertFile} and ${ENV_KEYS.tlsKeyFile} (PEM files, both or neither) serve REST over HTTPS only (TLS 1.2+, the
+  same port, /healthz and /metrics included); the files are reloaded when they change, without a restart.
+  ${ENV_KEYS.tlsExpiryWarningSeconds} (default ${DEFAULT_CONFIG.tlsExpiryWarningSeconds}, 14 days): log a warning this long before the certificate expires;
+  the gauge jade_tls_certificate_expiry_seconds{kind="rest"} has the seconds left. Node-to-node gRPC is not TLS yet.
 Backups: ${ENV_KEYS.backupDir} (default <data dir>/backups), or S3-compatible object storage instead (not both):
   ${ENV_KEYS.backupS3Url}=s3://bucket/prefix, ${ENV_KEYS.backupS3Endpoint} (an S3-compatible server's URL, path-style;
   default AWS S3), ${ENV_KEYS.backupS3Region} (default us-east-1), ${ENV_KEYS.backupS3PartSizeBytes} (multipart
@@ -93,7 +97,7 @@ export async function runServe(opts: Record<string, string | undefined>, env: Re
   }
   const clustered = isClusterMode(config);
   const nodeAuth = clustered ? `, node-to-node auth ${config.clusterSecret ? 'on' : 'off'}` : '';
-  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url} (data in ${config.dataDir}, auth ${authSources(config)}${nodeAuth}, backups in ${config.backupS3 ? `s3://${config.backupS3.bucket}/${config.backupS3.prefix}` : (config.backupDir ?? `${config.dataDir}/backups`)}, backup encryption ${config.backupKeyFile ? 'on' : 'off'})`);
+  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url} (data in ${config.dataDir}, auth ${authSources(config)}${nodeAuth}, backups in ${config.backupS3 ? `s3://${config.backupS3.bucket}/${config.backupS3.prefix}` : (config.backupDir ?? `${config.dataDir}/backups`)}, backup encryption ${config.backupKeyFile ? 'on' : 'off'}, TLS ${node.tls ? `on, certificate serial ${node.tls.current.serialNumber} valid until ${new Date(node.tls.current.notAfterMs).toISOString()}` : 'off'})`);
   if (clustered && !config.clusterSecret) {
     node.app.log.warn(`node-to-node traffic is unauthenticated (${ENV_KEYS.clusterSecret} is not set): loopback development only`);
   }

@@ -1,6 +1,7 @@
 // Wiring of one standalone node: data-dir lock → catalog (collections, WAL replay) → REST app →
 // listen. Takes the whole NodeConfig and hands each part only its slice.
 import { readdir, stat } from 'node:fs/promises';
+import type { Server as HttpsServer } from 'node:https';
 import path from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { AppDeps } from './api/rest/app.js';
@@ -15,6 +16,7 @@ import type { Database } from './query/types.js';
 import { ENV_KEYS, isClusterMode, type NodeConfig } from './config.js';
 import { databaseSink } from './restore-sink.js';
 import { authenticatorOf } from './security/auth.js';
+import { loadTlsPair, TlsReloader } from './security/tls.js';
 import { RealDisk } from './storage/disk.js';
 import { lockDataDir, type DataDirLock } from './storage/lock.js';
 import { JadeError } from './util/errors.js';
@@ -25,6 +27,8 @@ export interface RunningNode {
   url: string;
   app: FastifyInstance;
   database: Database;
+  /** REST TLS (JADE_TLS_CERT_FILE/KEY_FILE): the pair in use and its reloading; null = plain HTTP. */
+  tls: TlsReloader | null;
   /**
    * Graceful stop: refuse new requests, checkpoint collections, release the lock. Rejects (after
    * closing everything) when a checkpoint failed: JADE_ERR_STORAGE with the errno in details.
@@ -51,7 +55,7 @@ export function clusterAddresses(config: NodeConfig): { grpcListenAddress: strin
   if (!host) throw new JadeError('JADE_ERR_BAD_REQUEST', `bound to ${config.host}: set --advertise-host (JADE_ADVERTISE_HOST) to the address other nodes reach this one at`);
   if (config.port === 0 || config.grpcPort === 0) throw new JadeError('JADE_ERR_BAD_REQUEST', 'cluster mode needs fixed ports (--port and JADE_GRPC_PORT other than 0): other nodes are told them');
   const h = host.includes(':') ? `[${host}]` : host;
-  return { grpcListenAddress: `${config.grpcHost}:${config.grpcPort}`, advertise: { restUrl: `http://${h}:${config.port}`, grpcAddress: `${h}:${config.grpcPort}` } };
+  return { grpcListenAddress: `${config.grpcHost}:${config.grpcPort}`, advertise: { restUrl: `${config.tlsCertFile ? 'https' : 'http'}://${h}:${config.port}`, grpcAddress: `${h}:${config.grpcPort}` } };
 }
 
 /**
@@ -62,6 +66,10 @@ export class NodeLog {
   private target: FastifyBaseLogger | null = null;
   bind(logger: FastifyBaseLogger): void {
     this.target = logger;
+  }
+  info(message: string, fields: Record<string, unknown> = {}): void {
+    if (this.target) this.target.info(fields, message);
+    else process.stderr.write(`jade: ${message}\n`);
   }
   warn(message: string, fields: Record<string, unknown> = {}): void {
     if (this.target) this.target.warn(fields, message);
@@ -86,6 +94,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
   let ready = false;
   let closeBackend: (() => Promise<void>) | undefined;
   let clusterNode: ClusterNode | null = null;
+  let tls: TlsReloader | null = null;
   try {
     const metrics = new NodeMetrics();
     const shardLimits = {
@@ -98,6 +107,11 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
     const wal = { ...config.wal, pendingBytesMax: config.limits.walPendingBytesMax };
     // Read once at start: a key file that cannot be used stops the node rather than its first backup.
     const backupKeys = { keys: await backupKeysOf(config.backupKeyFile), keySetting: ENV_KEYS.backupKeyFile };
+    // Likewise the REST TLS pair, before any collection is opened: a pair that cannot be used stops the node with a message naming the setting.
+    const tlsFiles = config.tlsCertFile && config.tlsKeyFile
+      ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, certSetting: ENV_KEYS.tlsCertFile, keySetting: ENV_KEYS.tlsKeyFile }
+      : null;
+    const tlsInitial = tlsFiles ? await loadTlsPair(tlsFiles) : null;
     const auth = await authenticatorOf({ ...config, publicPaths: ['/healthz', '/readyz'], settings: { apiKeysFile: ENV_KEYS.apiKeysFile, jwtSecretFile: ENV_KEYS.jwtSecretFile } });
     let database: Database;
     let backups: AppDeps['backups'];
@@ -185,21 +199,38 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       diskUsageBytes: () => directoryBytes(config.dataDir),
       backups,
       logger: options.logger,
+      https: tlsInitial?.options,
     });
     nodeLog.bind(app.log);
     await app.listen({ host: config.host, port: config.port });
+    if (tlsFiles && tlsInitial) {
+      const server = app.server as unknown as HttpsServer;
+      tls = new TlsReloader({
+        files: tlsFiles,
+        initial: tlsInitial,
+        // New handshakes get the new pair; open connections keep theirs.
+        install: (pair) => server.setSecureContext(pair.options),
+        expiryWarningSeconds: config.tlsExpiryWarningSeconds,
+        log: nodeLog,
+      });
+      await tls.start();
+      const reloader = tls;
+      metrics.setCertificateSource(() => [{ kind: 'rest', expirySeconds: reloader.expirySeconds() }]);
+    }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
     ready = true;
     let closing: Promise<void> | null = null;
     return {
-      url: `http://${hostForUrl}:${port}`,
+      url: `${tls ? 'https' : 'http'}://${hostForUrl}:${port}`,
       app,
       database: openDatabase,
+      tls,
       close() {
         closing ??= (async () => {
           ready = false;
+          tls?.close();
           try {
             await app.close();
             await closeBackend?.();
@@ -211,6 +242,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       },
     };
   } catch (e) {
+    tls?.close();
     await closeBackend?.().catch(() => undefined);
     await lock.release();
     throw e;

@@ -268,7 +268,6 @@ describe('operator on the emulator', { timeout: 150_000 }, () => {
 
   it('the API server rejects invalid specs with the CEL message', async () => {
     expect(await rejection(client.create(vc('bad', { replicas: -1 })))).toContain('spec.replicas must be at least 0');
-    expect(await rejection(client.create(vc('bad', { security: { tlsSecret: { name: 'tls' } } })))).toContain('TLS is not supported by this JadeVectorDB version yet');
     expect(await rejection(client.create(vc('bad', { node: { ports: { metrics: 9100 } } })))).toContain('serves /metrics on the REST port only');
     expect(await rejection(client.patch('VectorCluster', NS, 'alpha', { spec: { storage: { size: '512Mi' } } }))).toContain('storage.size cannot be decreased');
     expect(await rejection(client.patch('VectorCluster', NS, 'alpha', { spec: { storage: { storageClass: 'other' } } }))).toContain('storage.storageClass is immutable');

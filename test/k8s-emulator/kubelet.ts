@@ -1,10 +1,11 @@
 // The emulator's kubelet: runs each pod's containers as real local processes on their own
-// 127.0.0.x pod IP, resolves env and volumes (a PVC is a directory under dataRoot), runs HTTP/TCP
+// 127.0.0.x pod IP, resolves env and volumes (a PVC is a directory under dataRoot), runs HTTP(S)/TCP
 // probes, restarts exited containers with backoff, terminates with SIGTERM → SIGKILL on deletion,
 // reports pod status, and provisions PVC directories (Bound at once).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { clusterDnsRecords } from './dns.js';
@@ -708,10 +709,13 @@ export class Kubelet {
       return new Promise((resolve) => {
         const headers: Record<string, string> = {};
         for (const h of g.httpHeaders ?? []) headers[h.name] = h.value;
-        const req = http.get({ host: g.host ?? pod.ip, port: this.resolvePort(c, g.port), path: g.path ?? '/', headers, timeout: timeoutMs, agent: false }, (res) => {
+        const options = { host: g.host ?? pod.ip, port: this.resolvePort(c, g.port), path: g.path ?? '/', headers, timeout: timeoutMs, agent: false };
+        const onResponse = (res: http.IncomingMessage) => {
           res.resume();
           resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400);
-        });
+        };
+        // scheme HTTPS: like the kubelet, the certificate is not verified.
+        const req = g.scheme === 'HTTPS' ? https.get({ ...options, rejectUnauthorized: false }, onResponse) : http.get(options, onResponse);
         req.on('timeout', () => req.destroy(new Error('probe timeout')));
         req.on('error', () => resolve(false));
       });

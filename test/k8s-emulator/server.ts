@@ -1,6 +1,7 @@
 // HTTP front of the emulator: the REST paths @kubernetes/client-node uses (CRUD, patch,
 // status/scale subresources, list, watch with bookmarks and 410), discovery, and fault switches.
 import http from 'node:http';
+import https from 'node:https';
 import { readFileSync, existsSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { evictPod } from './disruption.js';
@@ -357,8 +358,9 @@ export class ApiServer {
    */
   private proxyToPod(req: http.IncomingMessage, res: http.ServerResponse, namespace: string, target: string, pathAndQuery: string): void {
     const parts = target.split(':');
-    // name, name:port, or scheme:name:port (only http here: pods serve plain HTTP in the emulator).
-    const [name, portText] = parts.length === 3 ? [parts[1], parts[2]] : [parts[0], parts[1]];
+    // name, name:port, or scheme:name:port; https as the apiserver does it: TLS without verifying the pod's certificate.
+    const [scheme, name, portText] = parts.length === 3 ? [parts[0], parts[1], parts[2]] : ['http', parts[0], parts[1]];
+    if (scheme !== 'http' && scheme !== 'https') throw badRequest(`invalid scheme in "${target}"`);
     const pods = this.store.findType('', 'v1', 'pods')!;
     const pod = this.store.get(pods, namespace, name);
     const ip = pod?.status?.podIP as string | undefined;
@@ -368,10 +370,12 @@ export class ApiServer {
     const headers = { ...req.headers };
     delete headers.authorization;
     delete headers.host;
-    const upstream = http.request({ host: ip, port, method: req.method, path: pathAndQuery, headers }, (up) => {
+    const onResponse = (up: http.IncomingMessage) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
-    });
+    };
+    const options = { host: ip, port, method: req.method, path: pathAndQuery, headers };
+    const upstream = scheme === 'https' ? https.request({ ...options, rejectUnauthorized: false }, onResponse) : http.request(options, onResponse);
     upstream.on('error', (e) => {
       if (res.headersSent) { res.destroy(); return; }
       this.send(res, 503, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `error trying to reach service: ${e.message}`, reason: 'ServiceUnavailable', code: 503 });

@@ -86,10 +86,8 @@ describe('CRD YAML generation', () => {
 
 describe('TS types and schema agree', () => {
   it('a spec with every typed field set covers every schema field and validates', () => {
-    // tlsSecret is in the schema (for the day TLS lands) but refused: the one error it must give.
     const fullWithOneTarget = { ...fullSpec, backup: { ...fullSpec.backup, target: { s3: fullSpec.backup.target.s3 } } };
-    expect(validateClusterSpec(fullWithOneTarget).map((e) => e.path)).toEqual(['spec.security']);
-    expect(validateClusterSpec({ ...fullWithOneTarget, security: { apiKeySecret: fullSpec.security.apiKeySecret } })).toEqual([]);
+    expect(validateClusterSpec(fullWithOneTarget)).toEqual([]);
     expect(valuePaths(fullSpec, vectorClusterSpecSchema).sort()).toEqual(schemaPaths(vectorClusterSpecSchema).sort());
   });
 
@@ -203,7 +201,7 @@ describe('validation messages', () => {
     { name: 'two backup targets', spec: { backup: { target: { s3: { bucket: 'abc' }, filesystem: { path: '/x' } } } }, message: 'exactly one of s3 or filesystem must be set' },
     { name: 'same ports', spec: { node: { ports: { rest: 9000, grpc: 9000 } } }, message: 'node.ports.rest and node.ports.grpc must differ' },
     { name: 'a separate metrics port (not served)', spec: { node: { ports: { metrics: 9100 } } }, message: 'node.ports.metrics: this JadeVectorDB version serves /metrics on the REST port only; set 0 (a separate metrics port is not supported yet)' },
-    { name: 'tlsSecret (TLS not served yet)', spec: { security: { tlsSecret: { name: 'tls' } } }, message: 'security.tlsSecret: TLS is not supported by this JadeVectorDB version yet; remove the field (node-to-node traffic is authenticated with the generated cluster secret)' },
+    { name: 'tlsSecret (REST over HTTPS)', spec: { security: { tlsSecret: { name: 'tls' } } }, message: null },
     { name: 'replicationFactor unset is valid for any replicas', spec: { replicas: 1 }, message: null },
   ];
   for (const c of cases) {
@@ -231,7 +229,6 @@ describe('every CEL rule agrees with its TypeScript twin (evaluated by @bufbuild
       ],
     },
     { schema: vectorClusterSpecSchema.properties!.node.properties!.ports, values: [[{ rest: 1, grpc: 2, metrics: 0 }, undefined], [{ rest: 3, grpc: 3, metrics: 0 }, undefined], [{ rest: 1, grpc: 2, metrics: 9100 }, undefined]] },
-    { schema: vectorClusterSpecSchema.properties!.security, values: [[{}, undefined], [{ tlsSecret: { name: 't' } }, undefined]] },
     { schema: backupTargetSchema, values: [[{ s3: { bucket: 'b' } }, undefined], [{}, undefined], [{ s3: { bucket: 'b' }, filesystem: { path: '/' } }, undefined]] },
     {
       schema: vectorBackupSpecSchema,

@@ -6,7 +6,7 @@ import type { VectorCluster } from '../../operator/src/api/types.js';
 import { defaultSpec } from '../../operator/src/api/validate.js';
 import { ENV_KEYS } from '../../node/src/config.js';
 import {
-  DATA_DIR, buildClientService, buildConfigMap, buildHeadlessService, buildPodDisruptionBudget, buildRole, buildStatefulSet,
+  DATA_DIR, TLS_DIR, buildClientService, buildConfigMap, buildHeadlessService, buildPodDisruptionBudget, buildRole, buildStatefulSet,
   SPEC_HASH_ANNOTATION,
 } from '../../operator/src/reconcile/children.js';
 
@@ -60,6 +60,24 @@ describe('StatefulSet', () => {
     expect(p.priorityClassName).toBe('hi');
     expect(p.containers[0].readinessProbe.httpGet.scheme).toBe('HTTP');
     expect(s.spec.volumeClaimTemplates[0].spec.storageClassName).toBe('fast');
+  });
+
+  it('with spec.security.tlsSecret: mounts the Secret (whole, read-only, 0440), points the node at tls.crt/tls.key, probes over HTTPS', () => {
+    const spec = defaultSpec({ security: { tlsSecret: { name: 'alpha-tls' } } });
+    const s = buildStatefulSet(vc(spec), spec, 3) as any;
+    const p = s.spec.template.spec;
+    const c = p.containers[0];
+    const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+    expect(env[ENV_KEYS.tlsCertFile]).toBe(`${TLS_DIR}/tls.crt`);
+    expect(env[ENV_KEYS.tlsKeyFile]).toBe(`${TLS_DIR}/tls.key`);
+    // No subPath: the kubelet's Secret updates reach the pod, and the node reloads them.
+    expect(c.volumeMounts).toContainEqual({ name: 'tls', mountPath: TLS_DIR, readOnly: true });
+    expect(p.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'alpha-tls', defaultMode: 0o440 } });
+    for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) expect(probe.httpGet.scheme).toBe('HTTPS');
+    // Without it: none of that.
+    expect(container.env.map((e: any) => e.name)).not.toContain(ENV_KEYS.tlsCertFile);
+    expect(pod.volumes.map((v: any) => v.name)).toEqual(['tmp']);
+    expect(container.startupProbe.httpGet.scheme).toBe('HTTP');
   });
 
   it('changes its spec hash when the node config changes, so pods roll', () => {

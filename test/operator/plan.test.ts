@@ -155,6 +155,14 @@ describe('plan: creation', () => {
     expect(env.find((e: any) => e.name === 'JADE_API_KEY').valueFrom).toEqual({ secretKeyRef: { name: 'mine', key: 'token' } });
     expect(statusOf(actions)).toMatchObject({ phase: 'Degraded', apiKeySecret: 'mine' });
   });
+
+  it('reports a missing TLS Secret (the pods cannot mount it), and is healthy once it exists', () => {
+    const tls = cluster({ security: { tlsSecret: { name: 'vc-tls' } } });
+    const missing = statusOf(plan(world(tls, { tlsSecretExists: false })))!;
+    expect(missing.conditions!.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: 'SecretNotFound', message: 'TLS Secret vc-tls not found: the pods cannot start until it exists' });
+    const there = statusOf(plan(world(tls, { tlsSecretExists: true })))!;
+    expect(there.conditions!.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'False' });
+  });
 });
 
 describe('plan: updates', () => {

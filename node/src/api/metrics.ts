@@ -36,6 +36,7 @@ export class NodeMetrics implements GroupObserver, RpcObserver, ShardCallObserve
   private collections: () => CollectionGauges[] = () => [];
   private groups: () => GroupGauges[] = () => [];
   private moves: () => MoveGauges[] = () => [];
+  private certificates: () => { kind: string; expirySeconds: number }[] = () => [];
   readonly proposalSeconds: client.Histogram<'group' | 'outcome'>;
   readonly leaderChanges: client.Counter<'group'>;
   readonly rpcSeconds: client.Histogram<'method' | 'code'>;
@@ -123,7 +124,15 @@ export class NodeMetrics implements GroupObserver, RpcObserver, ShardCallObserve
     moveGauge('jade_move_snapshot_bytes_per_second', 'snapshot send rate over the last 5 s', (p) => p.bytesPerSecond);
     moveGauge('jade_move_lag_entries', 'entries the target\'s log is behind the group leader\'s', (p) => p.lagEntries);
     moveGauge('jade_move_catch_up_entries_per_second', 'how fast the target\'s lag shrinks over the last 5 s (negative: it grows)', (p) => p.catchUpEntriesPerSecond);
+    // Read at scrape time from the certificate in use (reloads included); no series without TLS.
+    groupGauge('jade_tls_certificate_expiry_seconds', 'Seconds until the TLS certificate in use expires (negative once expired), by what it secures (rest)', ['kind'], (g) => {
+      for (const c of this.certificates()) g.set({ kind: c.kind }, c.expirySeconds);
+    });
     moveGauge('jade_move_eta_seconds', 'estimated seconds until the snapshot is sent, or until the target is caught up enough to be promoted', (p) => p.etaSeconds);
+  }
+
+  setCertificateSource(source: () => { kind: string; expirySeconds: number }[]): void {
+    this.certificates = source;
   }
 
   proposal(groupId: string, seconds: number, ok: boolean): void {

@@ -1,6 +1,7 @@
 // The `jade` command line. Every command except serve and repair is a client of the public REST
 // API. Errors print one line and exit non-zero.
 import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { runServe, serveCommand } from '../main.js';
 import { JADE_VERSION } from '../node.js';
@@ -18,9 +19,19 @@ import { printObject, printRows } from './output.js';
 
 const env = process.env;
 
+/** The private CA to trust for an https:// node (--ca-file, else JADE_CA_FILE), read once per command. */
+function caOf(file: string | undefined): Buffer | undefined {
+  if (!file) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new CliError(`--ca-file ${file}: cannot read it: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
 function clientOf(cmd: Command): { client: JadeClient; output: OutputFormat } {
-  const o = cmd.optsWithGlobals() as { url: string; output: OutputFormat };
-  return { client: new JadeClient(o.url, env.JADE_API_KEY ?? null), output: o.output };
+  const o = cmd.optsWithGlobals() as { url: string; output: OutputFormat; caFile?: string };
+  return { client: new JadeClient(o.url, env.JADE_API_KEY ?? null, { ca: caOf(o.caFile) }), output: o.output };
 }
 
 function parseJson(raw: string, what: string): unknown {
@@ -41,7 +52,8 @@ export function buildProgram(): Command {
   const program = new Command('jade')
     .description('JadeVectorDB command line')
     .version(JADE_VERSION)
-    .option('--url <url>', 'node REST address (env JADE_URL)', env.JADE_URL ?? 'http://127.0.0.1:8080')
+    .option('--url <url>', 'node REST address, http:// or https:// (env JADE_URL)', env.JADE_URL ?? 'http://127.0.0.1:8080')
+    .option('--ca-file <file>', 'https:// only: PEM file of the CA that signed the node\'s certificate, trusted besides the system\'s (env JADE_CA_FILE)', env.JADE_CA_FILE || undefined)
     .addOption(new Option('--output <format>', 'output format').choices(['table', 'json']).default('table'))
     .addHelpText('after', '\nThe API key is read from JADE_API_KEY (never a flag, so it stays out of shell history and process lists).')
     .showHelpAfterError();

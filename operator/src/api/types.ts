@@ -139,17 +139,9 @@ export const vectorClusterSpecSchema = obj({
   security: obj({
     apiKeySecret: secretKeyRef('Secret with the API key; when absent the operator generates <cluster>-api-key.', 'api-key'),
     tlsSecret: obj({
-      name: str('A kubernetes.io/tls Secret (tls.crt, tls.key, optional ca.crt).', { pattern: DNS_LABEL_PATTERN, minLength: 1 }),
-    }, 'TLS for REST and gRPC: not supported by this version yet (refused).', { required: ['name'] }),
-  }, 'Authentication and TLS.', {
-    default: {},
-    // The node serves plain HTTP only; accepting the field would switch probes to HTTPS and never become Ready.
-    'x-kubernetes-validations': [{
-      rule: '!has(self.tlsSecret)',
-      message: 'security.tlsSecret: TLS is not supported by this JadeVectorDB version yet; remove the field (node-to-node traffic is authenticated with the generated cluster secret)',
-      check: (s) => s.tlsSecret === undefined,
-    }],
-  }),
+      name: str('A kubernetes.io/tls Secret in the cluster\'s namespace: tls.crt (naming the pods, e.g. *.<cluster>-peers.<namespace>.svc.cluster.local, or the client Service), tls.key, and optionally ca.crt.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }),
+    }, 'TLS for the REST port: the pods serve HTTPS with this Secret (reloaded when it changes), probes use HTTPS, and the operator verifies the pods against ca.crt (without ca.crt it does not verify). Node-to-node gRPC is not TLS yet.', { required: ['name'] }),
+  }, 'Authentication and TLS.', { default: {} }),
   backup: obj({
     target: backupTargetSchema,
     scheduleRef: obj({ name: str('VectorBackupSchedule name.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }) }, 'The schedule that backs up this cluster.', { required: ['name'] }),

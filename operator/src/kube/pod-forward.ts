@@ -1,5 +1,5 @@
 // A local HTTP listener on 127.0.0.1 that streams every request to one pod's port through the API
-// server's pod proxy (pods/{name}:{port}/proxy), with the kubeconfig's credentials. kubectl-jade
+// server's pod proxy (pods/[https:]{name}:{port}/proxy), with the kubeconfig's credentials. kubectl-jade
 // points the `jade` CLI at it, so every `jade` command works against a pod the laptop cannot reach
 // directly, without `kubectl port-forward` (SPDY) and with the same RBAC a user already has.
 import http from 'node:http';
@@ -13,12 +13,13 @@ export interface PodForward {
   close(): Promise<void>;
 }
 
-export function podProxyPath(namespace: string, pod: string, port: number): string {
-  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}:${port}/proxy`;
+/** `scheme` https: the API server talks TLS to the pod (a node with spec.security.tlsSecret); it does not verify the pod's certificate. */
+export function podProxyPath(namespace: string, pod: string, port: number, scheme: 'http' | 'https' = 'http'): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${scheme === 'https' ? 'https:' : ''}${encodeURIComponent(pod)}:${port}/proxy`;
 }
 
-export async function forwardToPod(client: KubeClient, namespace: string, pod: string, port: number): Promise<PodForward> {
-  const base = client.server.pathname.replace(/\/$/, '') + podProxyPath(namespace, pod, port);
+export async function forwardToPod(client: KubeClient, namespace: string, pod: string, port: number, scheme: 'http' | 'https' = 'http'): Promise<PodForward> {
+  const base = client.server.pathname.replace(/\/$/, '') + podProxyPath(namespace, pod, port, scheme);
   const lib = client.server.protocol === 'https:' ? https : http;
   const server = http.createServer((req, res) => {
     void (async () => {

@@ -56,3 +56,8 @@ export async function apiKeyOf(client: KubeClient, cluster: VectorCluster): Prom
 export function restPortOf(cluster: VectorCluster): number {
   return defaultSpec(cluster.spec).node.ports.rest;
 }
+
+/** The pods' REST scheme: https with spec.security.tlsSecret. */
+export function restSchemeOf(cluster: VectorCluster): 'http' | 'https' {
+  return defaultSpec(cluster.spec).security.tlsSecret ? 'https' : 'http';
+}

@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import { KubeClient } from '../kube/client.js';
 import { forwardToPod } from '../kube/pod-forward.js';
 import type { VectorCluster } from '../api/types.js';
-import { apiKeyOf, findCluster, pickPod, PluginError, restPortOf } from './cluster-target.js';
+import { apiKeyOf, findCluster, pickPod, PluginError, restPortOf, restSchemeOf } from './cluster-target.js';
 
 const JADE_ENTRY = fileURLToPath(new URL('../../../node/bin/jade.js', import.meta.url));
 
@@ -63,7 +63,8 @@ async function main(): Promise<number> {
   const pod = await pickPod(client, cluster, opts.pod);
   if (args[0] === 'status') process.stdout.write(`\nNODE (as pod ${pod} reports it)\n`);
   const apiKey = await apiKeyOf(client, cluster);
-  const forward = await forwardToPod(client, namespace, pod, restPortOf(cluster));
+  // The local listener is plain HTTP on loopback; the API server's leg to a TLS pod is https.
+  const forward = await forwardToPod(client, namespace, pod, restPortOf(cluster), restSchemeOf(cluster));
   try {
     return await new Promise<number>((resolve, reject) => {
       const child = spawn(process.execPath, [JADE_ENTRY, ...jadeArgs], {

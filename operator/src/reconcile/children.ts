@@ -13,6 +13,9 @@ export interface KubeObject {
 }
 
 export const DATA_DIR = '/var/lib/jadevectordb';
+/** Where spec.security.tlsSecret is mounted (tls.crt, tls.key, ca.crt); the node reloads the files when the Secret changes. */
+export const TLS_DIR = '/etc/jadevectordb/tls';
+const TLS_VOLUME = 'tls';
 export const FINALIZER = 'jadevectordb.io/cleanup';
 export const SPEC_HASH_ANNOTATION = 'jadevectordb.io/spec-hash';
 export const CONFIG_HASH_ANNOTATION = 'jadevectordb.io/config-hash';
@@ -183,7 +186,9 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
   const name = cluster.metadata.name;
   const names = childNames(name);
   const keyRef = apiKeySecretRef(cluster, spec);
-  const scheme = 'HTTP'; // TLS is refused by the CRD until the node serves it
+  const tlsSecret = spec.security.tlsSecret;
+  // With TLS the REST port speaks HTTPS only, probes included (the kubelet does not verify the certificate).
+  const scheme = tlsSecret ? 'HTTPS' : 'HTTP';
   const podLabels = { ...spec.template.labels, ...labels(name) };
   const configHash = hashOf(nodeConfig(cluster, spec));
   const affinity = spec.template.affinity ?? {
@@ -208,6 +213,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
       { name: 'JADE_CLUSTER_SECRET', valueFrom: { secretKeyRef: { name: names.clusterSecret, key: CLUSTER_SECRET_KEY } } },
       { name: 'JADE_CLUSTER_NAME', value: name },
       { name: 'JADE_LOG_LEVEL', value: spec.node.logLevel },
+      ...(tlsSecret ? [{ name: 'JADE_TLS_CERT_FILE', value: `${TLS_DIR}/tls.crt` }, { name: 'JADE_TLS_KEY_FILE', value: `${TLS_DIR}/tls.key` }] : []),
     ],
     envFrom: [{ configMapRef: { name: names.configMap } }],
     ports: [
@@ -225,6 +231,8 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
     volumeMounts: [
       { name: DATA_VOLUME, mountPath: DATA_DIR },
       { name: 'tmp', mountPath: '/tmp' },
+      // A whole-Secret mount (no subPath), so the kubelet's updates reach the pod and the node reloads them.
+      ...(tlsSecret ? [{ name: TLS_VOLUME, mountPath: TLS_DIR, readOnly: true }] : []),
     ],
   };
   const podSpec: Record<string, unknown> = {
@@ -239,6 +247,8 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
     containers: [container],
     volumes: [
       { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
+      // 0440: the key is readable by the node's group (fsGroup) only.
+      ...(tlsSecret ? [{ name: TLS_VOLUME, secret: { secretName: tlsSecret.name, defaultMode: 0o440 } }] : []),
     ],
   };
   if (spec.template.tolerations) podSpec.tolerations = spec.template.tolerations;

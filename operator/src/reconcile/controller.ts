@@ -10,6 +10,7 @@ import type { KubeClient, KubeObject } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { CHILD_KINDS, CLUSTER_LABEL, FINALIZER, childNames } from './children.js';
 import type { ChildKind, KubeObject as ChildObject } from './children.js';
+import { memberCertificateNames, type NodeTls } from './node-http.js';
 import { fetchNodeStatus } from './node-status.js';
 import { requestBootstrap, requestDeclareDead, requestDrain, requestRemove } from './node-admin.js';
 import type { AdminResult, BootstrapResult } from './node-admin.js';
@@ -44,14 +45,15 @@ export interface ControllerOptions {
   log?: (m: string) => void;
   /** Debug-level messages (default: dropped). */
   debug?: (m: string) => void;
-  nodeStatus?: (baseUrl: string, apiKey: string | undefined) => Promise<NodeStatusReport>;
+  /** `tls`: how to trust the member's certificate when spec.security.tlsSecret is set (https URLs). */
+  nodeStatus?: (baseUrl: string, apiKey: string | undefined, tls?: NodeTls) => Promise<NodeStatusReport>;
   /** Asks a member to found the cluster (tests replace it); default POST /cluster/bootstrap on the pod. */
-  bootstrapMember?: (baseUrl: string, apiKey: string | undefined) => Promise<BootstrapResult>;
+  bootstrapMember?: (baseUrl: string, apiKey: string | undefined, tls?: NodeTls) => Promise<BootstrapResult>;
   /** Drains and removes a member through a node's admin API (tests replace them). */
-  drainMember?: (baseUrl: string, apiKey: string | undefined, nodeId: string) => Promise<AdminResult>;
-  removeMember?: (baseUrl: string, apiKey: string | undefined, nodeId: string) => Promise<AdminResult>;
+  drainMember?: (baseUrl: string, apiKey: string | undefined, nodeId: string, tls?: NodeTls) => Promise<AdminResult>;
+  removeMember?: (baseUrl: string, apiKey: string | undefined, nodeId: string, tls?: NodeTls) => Promise<AdminResult>;
   /** Declares a member dead through a node's admin API (tests replace it). */
-  declareDead?: (baseUrl: string, apiKey: string | undefined, nodeId: string) => Promise<AdminResult>;
+  declareDead?: (baseUrl: string, apiKey: string | undefined, nodeId: string, tls?: NodeTls) => Promise<AdminResult>;
   /** Rolling restart: how long every member must have been rejoined before the next pod restarts (default ROLLOUT_SETTLE_MS). */
   rolloutSettleMs?: number;
   /** LastBackupSucceeded of a cluster (the backup controller's view); undefined keeps the condition as it is. */
@@ -65,10 +67,16 @@ const CHILD_KIND_NAMES: Record<ChildKind, string> = {
 const MANAGED_SELECTOR = 'app.kubernetes.io/name=jadevectordb';
 
 /** A pod's REST base URL from its IP; undefined while it has none or is going away. */
-function podUrl(pod: KubeObject | undefined, port: number): string | undefined {
+/** How the operator reaches members: plain HTTP, or HTTPS trusting the tlsSecret's ca.crt (none: unverified). */
+type MemberAccess = { port: number; tls: { ca: string | undefined } | undefined };
+
+/** A pod's REST base URL from its IP, and how to trust its certificate; undefined while it has no IP or is going away. */
+function podAccess(pod: KubeObject | undefined, access: MemberAccess, cluster: VectorCluster): { url: string; tls?: NodeTls } | undefined {
   const ip = (pod?.status as { podIP?: string } | undefined)?.podIP;
   if (!pod || !ip || pod.metadata.deletionTimestamp) return undefined;
-  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+  const host = ip.includes(':') ? `[${ip}]` : ip;
+  if (!access.tls) return { url: `http://${host}:${access.port}` };
+  return { url: `https://${host}:${access.port}`, tls: { ca: access.tls.ca, names: memberCertificateNames(cluster, pod.metadata.name, ip) } };
 }
 
 function keyOf(namespace: string | undefined, name: string): string {
@@ -165,7 +173,7 @@ export class ClusterController {
     // Read the cluster fresh: the cache may lag our own last write by one event.
     const cluster = await this.opts.client.getOrUndefined<KubeObject>('VectorCluster', namespace, name) as unknown as VectorCluster | undefined;
     if (!cluster) return this.forget(key);
-    const { observed, apiKey } = await this.observe(cluster);
+    const { observed, apiKey, access } = await this.observe(cluster);
     const stsReplicas = Number((observed.children.statefulSet?.spec as { replicas?: number } | undefined)?.replicas ?? 0);
     if (defaultSpec(cluster.spec).replicas >= stsReplicas) this.refusals.delete(key);
     const refusals = this.refusals.get(key);
@@ -178,7 +186,7 @@ export class ClusterController {
     this.deadRequests.set(key, requests);
     observed.deadRequests = { ...requests };
     const actions = plan(observed);
-    await this.apply(cluster, actions, observed, apiKey);
+    await this.apply(cluster, actions, observed, apiKey, access);
     if (cluster.metadata.deletionTimestamp) return undefined;
     const status = (actions.find((a) => a.type === 'updateStatus') as Extract<Action, { type: 'updateStatus' }> | undefined)?.status ?? cluster.status;
     // Hibernated, nothing runs that could change: the slow interval, like Running.
@@ -194,14 +202,14 @@ export class ClusterController {
   }
 
   /** A member to send admin calls to: the meta leader's pod when it answered, else any other answering member. */
-  private adminUrl(observed: Observed, port: number, avoid: string): string | undefined {
+  private adminUrl(observed: Observed, access: MemberAccess, avoid: string): { url: string; tls?: NodeTls } | undefined {
     const leader = reportedMeta(observed.nodeStatus)?.leader;
     const answering = observed.pods.filter((p) => observed.nodeStatus[p.metadata.name]?.ok);
     const pick = answering.find((p) => p.metadata.name === leader) ?? answering.find((p) => p.metadata.name !== avoid) ?? answering[0];
-    return podUrl(pick as KubeObject | undefined, port);
+    return podAccess(pick as KubeObject | undefined, access, observed.cluster);
   }
 
-  private async observe(cluster: VectorCluster): Promise<{ observed: Observed; apiKey: string | undefined }> {
+  private async observe(cluster: VectorCluster): Promise<{ observed: Observed; apiKey: string | undefined; access: MemberAccess }> {
     const { client } = this.opts;
     const ns = cluster.metadata.namespace ?? 'default';
     const name = cluster.metadata.name;
@@ -221,17 +229,22 @@ export class ClusterController {
       ? await client.getOrUndefined<KubeObject>('Secret', ns, keyRef.name)
       : children.apiKeySecret as KubeObject | undefined;
     const apiKey = secretValue(keySecret, keyRef?.key ?? 'api-key');
+    // TLS: the pods serve HTTPS with the Secret's tls.crt; its ca.crt, when there, is what the operator trusts.
+    const tlsRef = spec.security.tlsSecret;
+    const tlsSecret = tlsRef ? await client.getOrUndefined<KubeObject>('Secret', ns, tlsRef.name) : undefined;
+    const access: MemberAccess = { port: spec.node.ports.rest, tls: tlsRef ? { ca: secretValue(tlsSecret, 'ca.crt') } : undefined };
     const nodeStatus: Record<string, NodeStatusReport> = {};
     if (!cluster.metadata.deletionTimestamp) {
-      const fetcher = this.opts.nodeStatus ?? ((url: string, k: string | undefined) => fetchNodeStatus(url, k));
+      const fetcher = this.opts.nodeStatus ?? ((url: string, k: string | undefined, tls?: NodeTls) => fetchNodeStatus(url, k, undefined, tls));
       await Promise.all(pods.map(async (p) => {
-        const url = podUrl(p, spec.node.ports.rest);
-        if (url) nodeStatus[p.metadata.name] = await fetcher(url, apiKey);
+        const member = podAccess(p, access, cluster);
+        if (member) nodeStatus[p.metadata.name] = await fetcher(member.url, apiKey, member.tls);
       }));
     }
     const observed: Observed = {
       cluster, children, pods: pods as ChildObject[], pvcs: pvcs as ChildObject[], nodeStatus,
       ...(keyRef ? { userApiKeySecretExists: keySecret !== undefined } : {}),
+      ...(tlsRef ? { tlsSecretExists: tlsSecret !== undefined } : {}),
       generatedApiKey: randomBytes(24).toString('base64url'),
       generatedClusterSecret: randomBytes(32).toString('base64url'),
       now: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
@@ -239,10 +252,10 @@ export class ClusterController {
     };
     const lastBackup = this.opts.lastBackup?.(ns, name);
     if (lastBackup) observed.lastBackup = lastBackup;
-    return { observed, apiKey };
+    return { observed, apiKey, access };
   }
 
-  private async apply(cluster: VectorCluster, actions: Action[], observed: Observed, apiKey: string | undefined): Promise<void> {
+  private async apply(cluster: VectorCluster, actions: Action[], observed: Observed, apiKey: string | undefined, access: MemberAccess): Promise<void> {
     const { client, events } = this.opts;
     const ns = cluster.metadata.namespace;
     const name = cluster.metadata.name;
@@ -270,9 +283,9 @@ export class ClusterController {
           await client.delete(action.ref.kind, action.ref.namespace, action.ref.name);
           break;
         case 'bootstrapCluster': {
-          const url = podUrl(observed.pods.find((p) => p.metadata.name === action.pod) as KubeObject | undefined, defaultSpec(cluster.spec).node.ports.rest);
-          if (!url) break;
-          const result = await (this.opts.bootstrapMember ?? requestBootstrap)(url, apiKey);
+          const member = podAccess(observed.pods.find((p) => p.metadata.name === action.pod) as KubeObject | undefined, access, cluster);
+          if (!member) break;
+          const result = await (this.opts.bootstrapMember ?? requestBootstrap)(member.url, apiKey, member.tls);
           if (result.founded) {
             await events.record(involved, 'Normal', 'ClusterBootstrapped', `${action.pod} founded cluster ${result.clusterId}; the other members join through it`);
           } else {
@@ -282,12 +295,12 @@ export class ClusterController {
         }
         case 'drainMember':
         case 'removeMember': {
-          const url = this.adminUrl(observed, defaultSpec(cluster.spec).node.ports.rest, action.pod);
-          if (!url) break;
+          const member = this.adminUrl(observed, access, action.pod);
+          if (!member) break;
           const call = action.type === 'drainMember' ? (this.opts.drainMember ?? requestDrain) : (this.opts.removeMember ?? requestRemove);
           let result: AdminResult;
           try {
-            result = await call(url, apiKey, action.pod);
+            result = await call(member.url, apiKey, action.pod, member.tls);
           } catch (e) {
             // No meta leader right now, a timeout: try again at the next reconcile.
             this.log(`${key(cluster)}: ${action.type} ${action.pod}: ${String((e as Error).message ?? e)}`);
@@ -306,14 +319,14 @@ export class ClusterController {
           break;
         }
         case 'declareMemberDead': {
-          const url = this.adminUrl(observed, defaultSpec(cluster.spec).node.ports.rest, action.pod);
-          if (!url) break;
+          const member = this.adminUrl(observed, access, action.pod);
+          if (!member) break;
           const requests = this.deadRequests.get(key(cluster)) ?? {};
           this.deadRequests.set(key(cluster), requests);
           requests[action.pod] = { since: action.since, at: observed.now, confirmed: false };
           let result: AdminResult;
           try {
-            result = await (this.opts.declareDead ?? requestDeclareDead)(url, apiKey, action.pod);
+            result = await (this.opts.declareDead ?? requestDeclareDead)(member.url, apiKey, action.pod, member.tls);
           } catch (e) {
             this.log(`${key(cluster)}: declaring ${action.pod} dead: ${String((e as Error).message ?? e)}`);
             break;

@@ -1,6 +1,8 @@
 // Admin calls the operator makes on a member's REST API (api-key header), beside its status polling.
 // A 409 (the cluster refused: ALREADY_MEMBER, NO_TARGET_NODE, WOULD_LOSE_QUORUM, ...) is an answer to
 // show, not an error; anything else that is not 2xx throws.
+import { nodeRequest, type NodeTls } from './node-http.js';
+
 export const NODE_ADMIN_TIMEOUT_MS = 10_000;
 
 export type BootstrapResult = { founded: true; clusterId: string } | { founded: false; reason: string; message: string };
@@ -8,14 +10,21 @@ export type AdminResult = { done: true } | { done: false; reason: string; messag
 
 type Answer = { ok: true; body: { result?: Record<string, unknown> } } | { ok: false; reason: string; message: string };
 
-async function adminCall(method: 'POST' | 'DELETE', url: string, apiKey: string | undefined, timeoutMs: number, notFoundIsAnswer = false): Promise<Answer> {
-  const res = await fetch(url, {
+async function adminCall(method: 'POST' | 'DELETE', url: string, apiKey: string | undefined, timeoutMs: number, tls: NodeTls | undefined, notFoundIsAnswer = false): Promise<Answer> {
+  const res = await nodeRequest(url, {
     method,
     headers: { ...(apiKey ? { 'api-key': apiKey } : {}), ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
     ...(method === 'POST' ? { body: '{}' } : {}),
-    signal: AbortSignal.timeout(timeoutMs),
+    timeoutMs,
+    tls,
   });
-  const body = (await res.json().catch(() => ({}))) as { result?: Record<string, unknown>; status?: { error?: string; reason?: string } };
+  const body = (() => {
+    try {
+      return JSON.parse(res.text) as unknown;
+    } catch {
+      return {};
+    }
+  })() as { result?: Record<string, unknown>; status?: { error?: string; reason?: string } };
   if (res.ok) return { ok: true, body };
   if (res.status === 409) return { ok: false, reason: body.status?.reason ?? 'CONFLICT', message: body.status?.error ?? 'refused' };
   if (res.status === 404 && notFoundIsAnswer) return { ok: false, reason: body.status?.reason ?? 'NOT_FOUND', message: body.status?.error ?? 'not found' };
@@ -23,8 +32,8 @@ async function adminCall(method: 'POST' | 'DELETE', url: string, apiKey: string 
 }
 
 /** POST /cluster/bootstrap: founds the cluster with this node. */
-export async function requestBootstrap(baseUrl: string, apiKey: string | undefined, timeoutMs = NODE_ADMIN_TIMEOUT_MS): Promise<BootstrapResult> {
-  const a = await adminCall('POST', `${baseUrl}/cluster/bootstrap`, apiKey, timeoutMs);
+export async function requestBootstrap(baseUrl: string, apiKey: string | undefined, tls?: NodeTls, timeoutMs = NODE_ADMIN_TIMEOUT_MS): Promise<BootstrapResult> {
+  const a = await adminCall('POST', `${baseUrl}/cluster/bootstrap`, apiKey, timeoutMs, tls);
   if (!a.ok) return { founded: false, reason: a.reason, message: a.message };
   const clusterId = a.body.result?.cluster_id;
   if (typeof clusterId !== 'string') throw new Error('POST /cluster/bootstrap: the answer names no cluster_id');
@@ -37,19 +46,19 @@ async function done(a: Promise<Answer>): Promise<AdminResult> {
 }
 
 /** POST /cluster/peer/{id}/drain through any member (it forwards to the meta leader); idempotent. */
-export function requestDrain(baseUrl: string, apiKey: string | undefined, nodeId: string, timeoutMs = NODE_ADMIN_TIMEOUT_MS): Promise<AdminResult> {
-  return done(adminCall('POST', `${baseUrl}/cluster/peer/${encodeURIComponent(nodeId)}/drain`, apiKey, timeoutMs));
+export function requestDrain(baseUrl: string, apiKey: string | undefined, nodeId: string, tls?: NodeTls, timeoutMs = NODE_ADMIN_TIMEOUT_MS): Promise<AdminResult> {
+  return done(adminCall('POST', `${baseUrl}/cluster/peer/${encodeURIComponent(nodeId)}/drain`, apiKey, timeoutMs, tls));
 }
 
 /** DELETE /cluster/peer/{id}: refused (409) while the node still holds replicas. */
-export function requestRemove(baseUrl: string, apiKey: string | undefined, nodeId: string, timeoutMs = NODE_ADMIN_TIMEOUT_MS): Promise<AdminResult> {
-  return done(adminCall('DELETE', `${baseUrl}/cluster/peer/${encodeURIComponent(nodeId)}`, apiKey, timeoutMs));
+export function requestRemove(baseUrl: string, apiKey: string | undefined, nodeId: string, tls?: NodeTls, timeoutMs = NODE_ADMIN_TIMEOUT_MS): Promise<AdminResult> {
+  return done(adminCall('DELETE', `${baseUrl}/cluster/peer/${encodeURIComponent(nodeId)}`, apiKey, timeoutMs, tls));
 }
 
 /**
  * POST /cluster/peer/{id}/dead through any member (it acts on the meta leader); idempotent. Refused with
  * 409 NODE_ALIVE while the meta leader still hears the node, 404 when the cluster has no such member.
  */
-export function requestDeclareDead(baseUrl: string, apiKey: string | undefined, nodeId: string, timeoutMs = NODE_ADMIN_TIMEOUT_MS): Promise<AdminResult> {
-  return done(adminCall('POST', `${baseUrl}/cluster/peer/${encodeURIComponent(nodeId)}/dead`, apiKey, timeoutMs, true));
+export function requestDeclareDead(baseUrl: string, apiKey: string | undefined, nodeId: string, tls?: NodeTls, timeoutMs = NODE_ADMIN_TIMEOUT_MS): Promise<AdminResult> {
+  return done(adminCall('POST', `${baseUrl}/cluster/peer/${encodeURIComponent(nodeId)}/dead`, apiKey, timeoutMs, tls, true));
 }

@@ -1,17 +1,15 @@
 // Reads a member's self-reported state from its GET /v1/status (api-key header). Any failure becomes a
 // report the planner shows in the member's message; it never fails the reconcile.
+import { nodeRequest, type NodeTls } from './node-http.js';
 import type { GroupReport, NodeStatus, NodeStatusReport } from './plan.js';
 
 export const NODE_STATUS_TIMEOUT_MS = 2000;
 
-export async function fetchNodeStatus(baseUrl: string, apiKey: string | undefined, timeoutMs = NODE_STATUS_TIMEOUT_MS): Promise<NodeStatusReport> {
+export async function fetchNodeStatus(baseUrl: string, apiKey: string | undefined, timeoutMs = NODE_STATUS_TIMEOUT_MS, tls?: NodeTls): Promise<NodeStatusReport> {
   try {
-    const res = await fetch(`${baseUrl}/v1/status`, {
-      headers: apiKey ? { 'api-key': apiKey } : {},
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    const res = await nodeRequest(`${baseUrl}/v1/status`, { headers: apiKey ? { 'api-key': apiKey } : {}, timeoutMs, tls });
     if (!res.ok) return { ok: false, error: `HTTP ${res.status}` };
-    const body = (await res.json()) as Record<string, unknown>;
+    const body = JSON.parse(res.text) as Record<string, unknown>;
     // Qdrant-style envelopes put the payload under `result`; accept both shapes.
     const s = (typeof body.result === 'object' && body.result !== null ? body.result : body) as Record<string, unknown>;
     const status: NodeStatus = {};

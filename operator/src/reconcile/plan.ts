@@ -69,6 +69,8 @@ export interface Observed {
   children: Partial<Record<ChildKind, KubeObject>>;
   /** Whether the user's API key Secret exists (only read when spec.security.apiKeySecret is set). */
   userApiKeySecretExists?: boolean;
+  /** Whether the TLS Secret exists (only read when spec.security.tlsSecret is set): without it the pods cannot start. */
+  tlsSecretExists?: boolean;
   pods: KubeObject[];
   pvcs: KubeObject[];
   /** /v1/status per pod name, for pods that have an IP. */
@@ -382,6 +384,7 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
   const scaleDown = input.scaleDown;
   const draining = scaleDown?.pending === true && !scaleDown.blocked;
   const missingKeySecret = spec.security.apiKeySecret !== undefined && o.userApiKeySecretExists === false;
+  const missingTlsSecret = spec.security.tlsSecret !== undefined && o.tlsSecretExists === false;
   const everReady = prev?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || prev?.phase === 'Running' || prev?.phase === 'Degraded';
 
   // Members that had joined and are no longer ready (new pods still starting during a scale-up are not lost).
@@ -409,6 +412,8 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
       ? { status: 'True', reason: 'InvalidSpec', message: input.invalid }
       : missingKeySecret
         ? { status: 'True', reason: 'SecretNotFound', message: `Secret ${spec.security.apiKeySecret!.name} not found` }
+      : missingTlsSecret
+        ? { status: 'True', reason: 'SecretNotFound', message: `TLS Secret ${spec.security.tlsSecret!.name} not found: the pods cannot start until it exists` }
         : everReady && rolloutDone && lostMembers.length > 0
           ? { status: 'True', reason: 'MembersNotReady', message: `not ready: ${lostMembers.join(', ')}` }
           : under && under.count > 0

@@ -70,6 +70,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // (malformed %-encoding, over-long parameters) answer in our envelope, not fastify's.
     routerOptions: { maxParamLength: 512 },
     clientErrorHandler,
+    // TLS (security/tls.ts): the same port, routes and hooks, over HTTPS.
+    ...(deps.https ? { https: deps.https } : {}),
     frameworkErrors: (error, _req, reply: FastifyReply) => {
       void reply.status(400).send({ status: { error: `bad URL: ${error.message.slice(0, 200)}`, code: 'JADE_ERR_BAD_REQUEST' }, time: 0 });
     },

@@ -1,5 +1,6 @@
 // What every route plugin gets: the database, the limits, and the helpers that shape answers and
 // read the options every route shares (consistency, deadline, partial results).
+import type { SecureContextOptions } from 'node:tls';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { BackupService } from '../../backup/service.js';
 import type { HnswParams } from '../../index/types.js';
@@ -56,6 +57,8 @@ export interface AppDeps {
   testHooksEnabled?: boolean;
   /** Backups and snapshots (standalone mode); absent = the backup routes refuse with a coded 400. */
   backups?: BackupService;
+  /** Serve HTTPS with these (cert, key, minVersion); absent = plain HTTP. */
+  https?: SecureContextOptions;
 }
 
 /** The Qdrant REST API level we speak; @qdrant/js-client-rest checks it on connect. */

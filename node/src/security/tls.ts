@@ -1,0 +1,249 @@
+// TLS for the REST port: the certificate and key files (JADE_TLS_CERT_FILE / JADE_TLS_KEY_FILE),
+// read at start and reloaded when they change on disk, without a restart and without dropping
+// connections: a new pair is handed to server.setSecureContext(), which only new handshakes use.
+// Watching is fs.watch on the files' directories (a Kubernetes Secret volume swaps a ..data
+// symlink, which a watch on the file itself would miss) plus a periodic stat for filesystems
+// where fs.watch is silent (network mounts, some containers). A pair that does not load keeps the
+// one in use. Messages name files and settings, never key material.
+import { createHash, X509Certificate } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
+
+/**
+ * TLS 1.2 and 1.3 (Node's default ciphers for each): 1.0 and 1.1 are deprecated (RFC 8996);
+ * 1.2 stays for clients without 1.3 (older JVMs, distributions' curl/OpenSSL).
+ */
+export const TLS_MIN_VERSION = 'TLSv1.2';
+/** Changes closer together than this are one reload: a cert and its key are written one after the other. */
+export const TLS_RELOAD_DEBOUNCE_MS = 250;
+/** How often the files are stat'ed in case fs.watch missed a change. */
+export const TLS_STAT_INTERVAL_MS = 10_000;
+/** How often, at most, the expiry warning is repeated while the certificate is within the warning time. */
+export const TLS_EXPIRY_WARNING_REPEAT_MS = 6 * 3600_000;
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  /** The settings that named them, for messages. */
+  certSetting: string;
+  keySetting: string;
+}
+
+export interface TlsPair {
+  cert: Buffer;
+  key: Buffer;
+  /** What the server is given: the pair and the minimum protocol version. */
+  options: SecureContextOptions;
+  serialNumber: string;
+  notAfterMs: number;
+  subject: string;
+  /** sha256 of cert and key, to tell a real change from a touched file. */
+  digest: string;
+}
+
+export class TlsConfigError extends Error {}
+
+async function readSetting(file: string, setting: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (e) {
+    throw new TlsConfigError(`${setting}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** Reads and checks a pair: a PEM certificate (chain), a PEM key that matches it. Throws TlsConfigError. */
+export async function loadTlsPair(files: TlsFiles): Promise<TlsPair> {
+  const [cert, key] = await Promise.all([readSetting(files.certFile, files.certSetting), readSetting(files.keyFile, files.keySetting)]);
+  let x509: X509Certificate;
+  try {
+    // The first certificate of the file is the server's; the rest, if any, its chain.
+    x509 = new X509Certificate(cert);
+  } catch (e) {
+    throw new TlsConfigError(`${files.certSetting}: ${files.certFile} is not a PEM certificate (${(e as Error).message})`);
+  }
+  const options: SecureContextOptions = { cert, key, minVersion: TLS_MIN_VERSION };
+  try {
+    // Loads the key and checks that it matches the certificate, as the server would.
+    createSecureContext(options);
+  } catch (e) {
+    // OpenSSL's messages (bad decrypt, key values mismatch, no start line) hold no key material.
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new TlsConfigError(`${files.keySetting}: ${files.keyFile} is not a usable key for the certificate in ${files.certFile} (${code ?? (e as Error).message})`);
+  }
+  return {
+    cert,
+    key,
+    options,
+    serialNumber: x509.serialNumber,
+    notAfterMs: Date.parse(x509.validTo),
+    subject: x509.subject.replace(/\n/g, ', '),
+    digest: createHash('sha256').update(cert).update('\0').update(key).digest('hex'),
+  };
+}
+
+export interface TlsReloaderOptions {
+  files: TlsFiles;
+  initial: TlsPair;
+  /** Installs a new pair (https.Server.setSecureContext). */
+  install: (pair: TlsPair) => void;
+  /** Warn this long before notAfter. */
+  expiryWarningSeconds: number;
+  log: { info(message: string): void; warn(message: string): void };
+  statIntervalMs?: number;
+  debounceMs?: number;
+  /** false: the periodic stat alone notices changes (tests of that fallback). */
+  watch?: boolean;
+  now?: () => number;
+}
+
+/** Keeps the REST certificate current: watches its files, reloads, and warns before it expires. */
+export class TlsReloader {
+  private pair: TlsPair;
+  private watchers: FSWatcher[] = [];
+  private statTimer: NodeJS.Timeout | null = null;
+  private debounceTimer: NodeJS.Timeout | null = null;
+  private statSignature = '';
+  /** Digest of the last pair that failed to load, so a broken pair is warned about once, not each tick. */
+  private failedDigest: string | null = null;
+  private lastExpiryWarningMs = -Infinity;
+  private reloading: Promise<void> | null = null;
+  private again = false;
+  private closed = false;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: TlsReloaderOptions) {
+    this.pair = opts.initial;
+    this.now = opts.now ?? Date.now;
+  }
+
+  get current(): TlsPair {
+    return this.pair;
+  }
+
+  /** Seconds until the certificate in use expires (negative once it has). */
+  expirySeconds(): number {
+    return (this.pair.notAfterMs - this.now()) / 1000;
+  }
+
+  async start(): Promise<void> {
+    this.statSignature = await this.signature();
+    const dirs = new Set([path.dirname(path.resolve(this.opts.files.certFile)), path.dirname(path.resolve(this.opts.files.keyFile))]);
+    for (const dir of this.opts.watch === false ? [] : dirs) {
+      try {
+        const w = watch(dir, { persistent: false }, () => this.schedule());
+        // A watch that breaks (directory removed) leaves the periodic stat to notice changes.
+        w.on('error', () => w.close());
+        this.watchers.push(w);
+      } catch {
+        // fs.watch is unavailable here: the periodic stat alone notices changes.
+      }
+    }
+    this.statTimer = setInterval(() => void this.statTick(), this.opts.statIntervalMs ?? TLS_STAT_INTERVAL_MS);
+    this.statTimer.unref();
+    this.checkExpiry();
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+    if (this.statTimer) clearInterval(this.statTimer);
+    if (this.debounceTimer) clearTimeout(this.debounceTimer);
+  }
+
+  /** Reloads now if the files hold a different pair; resolves when done (tests, and the timers). */
+  async reload(): Promise<void> {
+    if (this.reloading) {
+      this.again = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      do {
+        this.again = false;
+        await this.reloadOnce();
+      } while (this.again && !this.closed);
+    })().finally(() => {
+      this.reloading = null;
+    });
+    return this.reloading;
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    if (this.debounceTimer) clearTimeout(this.debounceTimer);
+    this.debounceTimer = setTimeout(() => {
+      this.debounceTimer = null;
+      void this.reload();
+    }, this.opts.debounceMs ?? TLS_RELOAD_DEBOUNCE_MS);
+    this.debounceTimer.unref();
+  }
+
+  private async signature(): Promise<string> {
+    const one = (f: string) => stat(f).then((s) => `${s.ino}:${s.size}:${s.mtimeMs}`, () => 'missing');
+    return `${await one(this.opts.files.certFile)}|${await one(this.opts.files.keyFile)}`;
+  }
+
+  private async statTick(): Promise<void> {
+    if (this.closed) return;
+    const signature = await this.signature();
+    if (signature !== this.statSignature) {
+      this.statSignature = signature;
+      this.schedule();
+    }
+    this.checkExpiry();
+  }
+
+  private async reloadOnce(): Promise<void> {
+    let next: TlsPair;
+    try {
+      next = await loadTlsPair(this.opts.files);
+    } catch (e) {
+      // Half-written (cert replaced, key not yet) or broken: keep serving the pair in use.
+      const digest = await this.rawDigest();
+      if (digest !== this.failedDigest) {
+        this.failedDigest = digest;
+        this.opts.log.warn(`REST TLS: the new certificate/key pair was not loaded, still serving serial ${this.pair.serialNumber}: ${(e as Error).message}`);
+      }
+      return;
+    }
+    this.failedDigest = null;
+    if (this.closed || next.digest === this.pair.digest) return;
+    try {
+      this.opts.install(next);
+    } catch (e) {
+      this.opts.log.warn(`REST TLS: the server refused the new certificate/key pair, still serving serial ${this.pair.serialNumber}: ${(e as Error).message}`);
+      return;
+    }
+    const previous = this.pair;
+    this.pair = next;
+    this.lastExpiryWarningMs = -Infinity;
+    this.opts.log.info(`REST TLS: reloaded ${this.opts.files.certFile}: serial ${previous.serialNumber} → ${next.serialNumber}, valid until ${new Date(next.notAfterMs).toISOString()}`);
+    this.checkExpiry();
+  }
+
+  private async rawDigest(): Promise<string> {
+    const h = createHash('sha256');
+    for (const f of [this.opts.files.certFile, this.opts.files.keyFile]) h.update(await readFile(f).catch(() => Buffer.from('missing'))).update('\0');
+    return h.digest('hex');
+  }
+
+  private checkExpiry(): void {
+    const left = this.expirySeconds();
+    if (left > this.opts.expiryWarningSeconds) return;
+    const nowMs = this.now();
+    if (nowMs - this.lastExpiryWarningMs < TLS_EXPIRY_WARNING_REPEAT_MS) return;
+    this.lastExpiryWarningMs = nowMs;
+    const when = new Date(this.pair.notAfterMs).toISOString();
+    this.opts.log.warn(left <= 0
+      ? `REST TLS: the certificate in ${this.opts.files.certFile} (serial ${this.pair.serialNumber}) EXPIRED at ${when}: clients refuse it; replace the files (they are reloaded without a restart)`
+      : `REST TLS: the certificate in ${this.opts.files.certFile} (serial ${this.pair.serialNumber}) expires in ${formatDuration(left)}, at ${when}: replace the files (they are reloaded without a restart)`);
+  }
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds >= 2 * 86400) return `${Math.floor(seconds / 86400)} days`;
+  if (seconds >= 2 * 3600) return `${Math.floor(seconds / 3600)} hours`;
+  return `${Math.max(1, Math.floor(seconds / 60))} minutes`;
+}
