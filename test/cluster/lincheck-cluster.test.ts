@@ -477,6 +477,13 @@ describe('3 real processes under kill -9 and partitions', () => {
     const leader = await waitForLeader(cluster, shardGroup, 20_000);
     const follower = cluster.members.find((m) => m.id !== leader)!.id;
     const others = cluster.members.filter((m) => m.id !== follower).map((m) => m.id);
+    // Every replica hosts the group and hears its leader before the cut: with the third replica
+    // still being created (a loaded machine), writes to the other two cannot commit and no read is stale.
+    const deadline = Date.now() + 20_000;
+    while (!(await Promise.all(cluster.members.map(async (m) => (await cluster.groups(m.id))?.find((g) => g.groupId === shardGroup)?.leader === leader))).every(Boolean)) {
+      if (Date.now() > deadline) throw new Error(`not every replica of ${shardGroup} hears its leader ${leader}`);
+      await sleep(100);
+    }
     expect(await cluster.setFaults(follower, { partitionedPeers: Object.fromEntries(others.map((id) => [id, 'both'])) })).toBe(true);
     const keys = ['k1', 'k2'];
     const recorder = new HistoryRecorder();
