@@ -195,7 +195,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       metrics,
       info: { version: JADE_VERSION, nodeId: config.nodeId, clusterName: config.clusterName, startedAtMs: Date.now(), dataDir: config.dataDir },
       // A cluster node is ready once it is a member (bootstrapped, joined, or restarted as one).
-      isReady: () => ready && (clusterNode === null || clusterNode.isMember),
+      isReady: () => ready && (clusterNode === null || clusterNode.isServing),
       diskUsageBytes: () => directoryBytes(config.dataDir),
       backups,
       logger: options.logger,

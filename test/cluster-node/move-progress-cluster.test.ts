@@ -71,9 +71,18 @@ describe('move progress', () => {
     });
     const rest: Record<string, any>[] = [];
 
+    // The leader's snapshots by index: the membership changes of the move itself can make it take a
+    // newer one after it sent the target the one in the progress.
+    const leaderSnapshots = new Map<number, { bytes: number; points: number | null }>();
+    const noteSnapshot = () => {
+      const snap = leaderGroup.storage.snapshot();
+      if (snap && !leaderSnapshots.has(snap.meta.index)) leaderSnapshots.set(snap.meta.index, { bytes: snap.data.length, points: pointsIn(snap.data) });
+    };
+    noteSnapshot();
     const moveId = await asker.requestMove({ kind: 'move', collection: 'p', shard: 0, from: source, to: spare }, Date.now() + 5_000);
     const seen: MoveProgress[] = [];
     const done = await waitFor('the move to finish', async () => {
+      noteSnapshot();
       const p = (await asker.moveProgress(Date.now() + 2_000))[moveId];
       if (p && (seen.length === 0 || seen[seen.length - 1].observedAtMs !== p.observedAtMs)) seen.push(p);
       const body = (await app.inject({ method: 'GET', url: '/collections/p/cluster' })).json();
@@ -97,13 +106,13 @@ describe('move progress', () => {
 
     // At the end: every byte of the snapshot the leader holds was sent; the target's lag was seen.
     const last = seen[seen.length - 1];
-    const snap = leaderGroup.storage.snapshot()!;
-    expect(last.snapshotIndex).toBe(snap.meta.index);
-    expect(last.snapshotBytesTotal).toBe(snap.data.length);
-    expect(last.snapshotBytesSent).toBe(snap.data.length);
-    expect(Math.ceil(snap.data.length / CHUNK_BYTES)).toBeGreaterThan(3);
-    expect(seen.every((p) => p.snapshotPoints === null || p.snapshotPoints === pointsIn(snap.data))).toBe(true);
-    expect(last.snapshotPoints).toBe(pointsIn(snap.data));
+    const snap = leaderSnapshots.get(last.snapshotIndex!);
+    expect(snap, `the leader held snapshot ${last.snapshotIndex} (it held ${[...leaderSnapshots.keys()].join(', ')})`).toBeDefined();
+    expect(last.snapshotBytesTotal).toBe(snap!.bytes);
+    expect(last.snapshotBytesSent).toBe(snap!.bytes);
+    expect(Math.ceil(snap!.bytes / CHUNK_BYTES)).toBeGreaterThan(3);
+    expect(seen.every((p) => p.snapshotPoints === null || p.snapshotPoints === snap!.points)).toBe(true);
+    expect(last.snapshotPoints).toBe(snap!.points);
     expect(last.phase).toBe('log');
     expect(last.lagEntries).not.toBeNull();
     expect(last.lagEntries!).toBeLessThanOrEqual(64);
@@ -114,7 +123,7 @@ describe('move progress', () => {
     expect(restSending.length).toBeGreaterThan(0);
     for (const r of rest) expect(r.listed).toEqual(r.transfer);
     const sample = restSending[restSending.length - 1].transfer;
-    expect(sample).toMatchObject({ snapshot_bytes_total: snap.data.length, snapshot_points: pointsIn(snap.data), snapshot_index: snap.meta.index, observed_at: expect.any(String) });
+    expect(sample).toMatchObject({ snapshot_bytes_total: snap!.bytes, snapshot_points: snap!.points, snapshot_index: last.snapshotIndex, observed_at: expect.any(String) });
     expect(sample.snapshot_bytes_sent).toBeLessThanOrEqual(sample.snapshot_bytes_total);
     const line = progressLine(sample);
     console.log(`jade: ${line}`);

@@ -263,7 +263,11 @@ describe('StatefulSet with real pod processes', { timeout: 60_000 }, () => {
         return p && p.metadata.uid !== uids.get(name) && isReady(p);
       }, 45_000, 20, `${name} recreated`);
     }
-    const after = emu.get(`/apis/apps/v1/namespaces/${ns}/statefulsets/web`).status;
+    // The StatefulSet controller counts the last pod ready on its next sync, a moment after the pod is.
+    const after = await waitFor(() => {
+      const st = emu.get(`/apis/apps/v1/namespaces/${ns}/statefulsets/web`).status;
+      return st.readyReplicas === 3 ? st : undefined;
+    }, 10_000, 20, 'readyReplicas 3');
     expect(after).toMatchObject({ updatedReplicas: 3, readyReplicas: 3, currentRevision: before.currentRevision });
     for (const p of emu.list(`/api/v1/namespaces/${ns}/pods`)) expect(p.metadata.labels['controller-revision-hash']).toBe(after.updateRevision);
     await apps.patchNamespacedStatefulSet({ namespace: ns, name: 'web', body: { spec: { updateStrategy: { type: 'RollingUpdate' } } } }, mergePatch);

@@ -298,6 +298,11 @@ export class ClusterNode {
     return this.joined && !this.closed;
   }
 
+  /** A member whose meta state has caught up with the cluster's (until then collection lookups may be 503s). */
+  get isServing(): boolean {
+    return this.isMember && this.metaCaughtUp;
+  }
+
   private addressOf(nodeId: string): string | undefined {
     if (nodeId === this.opts.nodeId) return this.opts.advertise.grpcAddress;
     return this.currentPeers().get(nodeId);

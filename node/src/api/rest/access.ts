@@ -85,6 +85,7 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   'POST /backups': node('manage'),
   'GET /backups': node('manage'),
   'GET /backups/:id': node('manage'),
+  'DELETE /backups/:id': node('manage'),
   'POST /backups/:id/verify': node('manage'),
   'POST /backups/:id/restore': node('manage'),
 };
