@@ -4,8 +4,9 @@
 // a fixed ef with 1 and 8 clients (clients spread over the nodes): QPS, p50/p95/p99, recall@10
 // against the shared ground truth. Then the same for synthetic 128-dim vectors (1M by default,
 // exact ground truth for the queries computed here). Then idle groups: N single-shard collections
-// on 3 nodes, CPU of the nodes once they are quiesced, and the time from a restart of all three
-// until every group has a leader again. Prints tables, saves JSON under bench/results/.
+// on 3 nodes, CPU of the nodes once they are quiesced, the time from a restart of one node until
+// it is ready with every group led (the target), and from a restart of all three until every group
+// has a leader again. Prints tables, saves JSON under bench/results/.
 import { Command } from 'commander';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -224,6 +225,9 @@ interface IdleResult {
   nodeCpuShareOfCore: number[];
   totalCpuShareOfCore: number;
   quiescedShare: number;
+  /** One node (not the meta leader) stopped and started while the others run: until it is ready with every group open and led. */
+  nodeRestartReadySeconds: number;
+  /** All three stopped and started at once: until every node has every group open with a leader. */
   restartReadySeconds: number;
 }
 
@@ -254,13 +258,27 @@ async function runIdle(groups: number): Promise<IdleResult> {
     const seconds = 10;
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const nodeCpuShareOfCore = pids.map((p, i) => ((processCpuSeconds(p) ?? 0) - cpu0[i]) / seconds);
+    // Restart one node (what the issue's target is about): ready when its /readyz answers and it has
+    // every group open with a leader known.
+    const metaLeader = await cluster.leaderOf('meta');
+    const one = cluster.members.find((m) => m.id !== metaLeader)!;
+    await one.stop();
+    const t1 = performance.now();
+    await one.restart();
+    await waitUntil(async () => {
+      const ready = await fetch(`${one.url}/readyz`).then((r) => r.status === 200).catch(() => false);
+      if (!ready) return false;
+      const g = ((await (await fetch(`${one.url}/v1/status`)).json()) as { groups: { leader: string }[] }).groups;
+      return g.length === groups + 1 && g.every((x) => x.leader);
+    }, 5 * 60_000, 100, `${one.id} ready with every group led after its restart`);
+    const nodeRestartReadySeconds = (performance.now() - t1) / 1000;
     // Restart all three; ready when every node has every group open with a leader.
     for (const m of cluster.members) await m.stop();
     const t0 = performance.now();
     await Promise.all(cluster.members.map((m) => m.restart()));
     await waitUntil(async () => (await statuses()).every((g) => g.length === groups + 1 && g.every((x) => x.leader)), 5 * 60_000, 200, 'every group to have a leader after the restart');
     const restartReadySeconds = (performance.now() - t0) / 1000;
-    return { groups, nodeCpuShareOfCore, totalCpuShareOfCore: nodeCpuShareOfCore.reduce((a, b) => a + b, 0), quiescedShare, restartReadySeconds };
+    return { groups, nodeCpuShareOfCore, totalCpuShareOfCore: nodeCpuShareOfCore.reduce((a, b) => a + b, 0), quiescedShare, nodeRestartReadySeconds, restartReadySeconds };
   } finally {
     await cluster.stopAll();
     rmSync(dir, { recursive: true, force: true });
@@ -336,15 +354,16 @@ async function main(): Promise<void> {
   if (o.idleGroups > 0) {
     idle = await runIdle(o.idleGroups);
     console.log(
-      renderTable(`${idle.groups} idle shard groups on 3 nodes`, ['groups', 'quiesced', 'CPU per node (share of a core)', 'all nodes', `target < ${IDLE_CPU_SHARE_TARGET}`, 'restart to all leaders (s)', `target < ${IDLE_RESTART_SECONDS_TARGET}`], [
+      renderTable(`${idle.groups} idle shard groups on 3 nodes`, ['groups', 'quiesced', 'CPU per node (share of a core)', 'all nodes', `target < ${IDLE_CPU_SHARE_TARGET}`, 'one node restart to ready (s)', `target < ${IDLE_RESTART_SECONDS_TARGET}`, 'all three restarted, to all leaders (s)'], [
         [
           idle.groups,
           `${(idle.quiescedShare * 100).toFixed(1)}%`,
           idle.nodeCpuShareOfCore.map((x) => x.toFixed(3)).join(' / '),
           idle.totalCpuShareOfCore.toFixed(3),
           idle.totalCpuShareOfCore < IDLE_CPU_SHARE_TARGET ? 'PASS' : 'MISS',
+          idle.nodeRestartReadySeconds.toFixed(1),
+          idle.nodeRestartReadySeconds < IDLE_RESTART_SECONDS_TARGET ? 'PASS' : 'MISS',
           idle.restartReadySeconds.toFixed(1),
-          idle.restartReadySeconds < IDLE_RESTART_SECONDS_TARGET ? 'PASS' : 'MISS',
         ],
       ]),
     );
