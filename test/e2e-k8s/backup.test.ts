@@ -6,64 +6,40 @@
 // on schedule and its retention (count 2) leaves two, their data deleted on the node; the cluster's
 // LastBackupSucceeded follows the newest finished backup; the operator's /metrics has the backup
 // metrics; deleting the schedule garbage-collects its VectorBackups. The schedule runs on a clock 30 times faster than the wall (every minute = every 2 s).
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, waitFor } from '../k8s-emulator/index.js';
-import type { Emulator } from '../k8s-emulator/index.js';
-import { KubeClient } from '../../operator/src/kube/client.js';
-import type { KubeObject } from '../../operator/src/kube/client.js';
-import { startOperator } from '../../operator/src/operator.js';
+import { waitFor } from '../k8s-emulator/index.js';
+import type { KubeClient, KubeObject } from '../../operator/src/kube/client.js';
 import type { RunningOperator } from '../../operator/src/operator.js';
-import type { VectorBackup, VectorBackupSchedule, VectorCluster } from '../../operator/src/api/types.js';
+import type { VectorBackup, VectorBackupSchedule } from '../../operator/src/api/types.js';
 import { backupIdFor } from '../../operator/src/backup/controller.js';
 import type { NodeBackupApi } from '../../operator/src/backup/controller.js';
 import { createBackup, getBackup as getNodeBackup } from '../../operator/src/backup/node-backups.js';
-import { lockAddressRange } from './address-lock.js';
+import { NS, startE2e, type E2e } from './harness.js';
 
-const NS = 'default';
 const NAME = 'bk';
 const POD = `${NAME}-0`;
 const CLOCK_RATE = 30;
 const T0_MS = Date.now();
 const fastClock = () => T0_MS + (Date.now() - T0_MS) * CLOCK_RATE;
 
-let emu: Emulator;
-let dataRoot: string;
+let e2e: E2e;
 let client: KubeClient;
-let unlock: (() => void) | undefined;
+let logs: string[] = [];
 const operators: RunningOperator[] = [];
-const logs: string[] = [];
-let apiKey = '';
 
 async function operator(identity: string, nodeApi: Partial<NodeBackupApi> = {}): Promise<RunningOperator> {
-  const op = await startOperator({
-    client, identity, leaseNamespace: NS, namespace: NS, metricsPort: 0, metricsHost: '127.0.0.1', log: (m) => logs.push(`${identity} ${m}`),
-    leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300,
-    informer: { resyncMs: 20_000, watchdogMs: 1500, backoffBaseMs: 50, backoffMaxMs: 1000, watchTimeoutSeconds: 60 },
-    controller: { requeueSettlingMs: 300, requeueRunningMs: 1000 },
-    backup: { scheduleNowMs: fastClock, pollMs: 200, pendingRetryMs: 300, scheduleRequeueMaxMs: 200, nodeApi },
-  });
+  const op = await e2e.operator(identity, { backup: { scheduleNowMs: fastClock, pollMs: 200, pendingRetryMs: 300, scheduleRequeueMaxMs: 200, nodeApi } });
   operators.push(op);
-  await waitFor(() => op.isLeader(), 15_000, 50, `${identity} leading`);
   return op;
 }
 
-const getCluster = () => client.getOrUndefined<KubeObject>('VectorCluster', NS, NAME) as Promise<VectorCluster | undefined>;
+const getCluster = () => e2e.getCluster(NAME);
 const getBackup = (name: string) => client.getOrUndefined<KubeObject>('VectorBackup', NS, name) as Promise<VectorBackup | undefined>;
 const lastBackupCondition = async () => (await getCluster())?.status?.conditions?.find((c) => c.type === 'LastBackupSucceeded');
-const eventsOf = async (name: string, reason: string) => (await client.list('Event', NS)).items.filter((e: any) => e.involvedObject?.name === name && e.reason === reason).map((e: any) => String(e.message));
+const eventsOf = (name: string, reason: string) => e2e.events(name, reason);
 const debug = () => logs.slice(-25).join('\n');
 
-async function podCall(method: string, urlPath: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const p = emu.list(`/api/v1/namespaces/${NS}/pods`).find((x: any) => x.metadata.name === POD) as any;
-  const res = await fetch(`http://${p.status.podIP}:8080${urlPath}`, {
-    method, headers: { 'api-key': apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(15_000),
-  });
-  return { status: res.status, json: await res.json().catch(() => null) };
-}
+const podCall = (method: string, urlPath: string, body?: unknown) => e2e.podCall(POD, method, urlPath, body);
 const nodeBackupIds = async () => ((await podCall('GET', '/backups')).json.result as { id: string }[]).map((b) => b.id).sort();
 
 function backup(name: string, spec: Partial<VectorBackup['spec']> = {}): KubeObject {
@@ -77,19 +53,11 @@ async function waitPhase(name: string, phase: string, timeoutMs = 30_000): Promi
 }
 
 beforeAll(async () => {
-  unlock = await lockAddressRange('127.0.0.170-179');
-  dataRoot = mkdtempSync(path.join(os.tmpdir(), 'jade-e2e-backup-'));
-  const crdDir = path.resolve('crds');
-  emu = await startEmulator({ crdPaths: readdirSync(crdDir).map((f) => path.join(crdDir, f)), dataRoot, bookmarkIntervalMs: 300, podIpBase: 170, podIpCount: 10 });
-  client = KubeClient.fromFile(emu.kubeconfigPath);
+  e2e = await startE2e({ podIpBase: 170, podIpCount: 10, tmpPrefix: 'backup' });
+  ({ client, logs } = e2e);
 }, 180_000);
 
-afterAll(async () => {
-  for (const op of operators) await op.halt().catch(() => {});
-  await emu?.stop();
-  rmSync(dataRoot, { recursive: true, force: true });
-  unlock?.();
-});
+afterAll(() => e2e?.close());
 
 describe('backups on the emulator', { timeout: 120_000 }, () => {
   it('a VectorBackup is taken by a ready pod and Succeeds with a backup id the node confirms; an unsupported target Fails', async () => {
@@ -99,8 +67,6 @@ describe('backups on the emulator', { timeout: 120_000 }, () => {
       const c = await getCluster();
       return c?.status?.phase === 'Running' && c.status.readyReplicas === 1;
     }, 90_000, 200, `${NAME} Running`);
-    const secret = await client.get('Secret', NS, `${NAME}-api-key`);
-    apiKey = Buffer.from((secret.data as Record<string, string>)['api-key'], 'base64').toString('utf8');
     expect(await lastBackupCondition()).toMatchObject({ status: 'Unknown', reason: 'NoBackupYet' });
     expect((await podCall('PUT', '/collections/docs', { vectors: { size: 2, distance: 'Dot' } })).status).toBe(200);
     expect((await podCall('PUT', '/collections/docs/points?wait=true', { points: [{ id: 1, vector: [1, 2] }, { id: 2, vector: [3, 4] }] })).status).toBe(200);

@@ -3,69 +3,37 @@
 // and past spec.failover.notReadyDeadAfterSeconds the operator declares it dead to the meta leader,
 // once, with a MemberDeclaredDead Event; the status says so once the nodes report it; the meta leader
 // re-creates the replica on the spare member, which then serves every point.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, waitFor } from '../k8s-emulator/index.js';
+import { waitFor } from '../k8s-emulator/index.js';
 import type { Emulator } from '../k8s-emulator/index.js';
-import { KubeClient } from '../../operator/src/kube/client.js';
-import type { KubeObject } from '../../operator/src/kube/client.js';
-import { startOperator } from '../../operator/src/operator.js';
-import type { RunningOperator } from '../../operator/src/operator.js';
-import type { VectorCluster } from '../../operator/src/api/types.js';
-import { lockAddressRange } from './address-lock.js';
+import type { KubeClient } from '../../operator/src/kube/client.js';
+import { NS, startE2e, type E2e } from './harness.js';
 
-const NS = 'default';
 const NAME = 'fo';
 const PODS = [0, 1, 2, 3].map((i) => `${NAME}-${i}`);
 const DEAD_AFTER_SECONDS = 3;
 
+let e2e: E2e;
 let emu: Emulator;
-let dataRoot: string;
 let client: KubeClient;
-let op: RunningOperator | undefined;
-let unlock: (() => void) | undefined;
-let apiKey = '';
-const logs: string[] = [];
+let logs: string[] = [];
 const stopped = new Set<string>();
 
-const getCluster = () => client.getOrUndefined<KubeObject>('VectorCluster', NS, NAME) as Promise<VectorCluster | undefined>;
-const podObjects = () => emu.list(`/api/v1/namespaces/${NS}/pods`).filter((p: any) => PODS.includes(p.metadata.name)) as any[];
-async function podCall(pod: string, method: string, urlPath: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const p = podObjects().find((x) => x.metadata.name === pod);
-  if (!p?.status?.podIP || p.metadata.deletionTimestamp) return { status: 0, json: null };
-  const res = await fetch(`http://${p.status.podIP}:8080${urlPath}`, {
-    method, headers: { 'api-key': apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(10_000),
-  });
-  return { status: res.status, json: await res.json().catch(() => null) };
-}
-const events = async (reason: string) => (await client.list('Event', NS)).items.filter((e: any) => e.involvedObject?.name === NAME && e.reason === reason).map((e: any) => String(e.message));
+const getCluster = () => e2e.getCluster(NAME);
+const podCall = (pod: string, method: string, urlPath: string, body?: unknown) => e2e.podCall(pod, method, urlPath, body, { timeoutMs: 10_000 });
+const events = (reason: string) => e2e.events(NAME, reason);
 const debug = async () => `${JSON.stringify((await getCluster())?.status?.members)}\n${logs.slice(-20).join('\n')}`;
 
 beforeAll(async () => {
-  unlock = await lockAddressRange('127.0.0.220-229');
-  dataRoot = mkdtempSync(path.join(os.tmpdir(), 'jade-e2e-fo-'));
-  const crdDir = path.resolve('crds');
-  emu = await startEmulator({ crdPaths: readdirSync(crdDir).map((f) => path.join(crdDir, f)), dataRoot, bookmarkIntervalMs: 300, podIpBase: 220, podIpCount: 10 });
-  client = KubeClient.fromFile(emu.kubeconfigPath);
-  op = await startOperator({
-    client, identity: 'op-fo', leaseNamespace: NS, namespace: NS, metricsPort: 0, metricsHost: '127.0.0.1',
-    log: (m) => logs.push(m), leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300,
-    informer: { resyncMs: 20_000, watchdogMs: 1500, backoffBaseMs: 50, backoffMaxMs: 1000, watchTimeoutSeconds: 60 },
-    controller: { requeueSettlingMs: 300, requeueRunningMs: 1000, rolloutSettleMs: 1000, debug: (m) => logs.push(`debug: ${m}`) },
-  });
-  await waitFor(() => op!.isLeader(), 10_000, 50, 'operator leading');
+  e2e = await startE2e({ podIpBase: 220, podIpCount: 10, tmpPrefix: 'fo' });
+  ({ emu, client, logs } = e2e);
+  await e2e.operator('op-fo', { controller: { debug: (m) => logs.push(`debug: ${m}`) } });
 }, 120_000);
 
 afterAll(async () => {
   // A frozen process would not take the emulator's SIGTERM.
   for (const pod of stopped) { try { emu.killPod(NS, pod, 'SIGCONT'); } catch { /* gone */ } }
-  await op?.halt().catch(() => {});
-  await emu?.stop();
-  rmSync(dataRoot, { recursive: true, force: true });
-  unlock?.();
+  await e2e?.close();
 });
 
 describe('failover on the emulator', { timeout: 150_000 }, () => {
@@ -78,8 +46,6 @@ describe('failover on the emulator', { timeout: 150_000 }, () => {
       const c = await getCluster();
       return c?.status?.phase === 'Running' && c.status.readyReplicas === 4 && c.status.members?.every((m) => m.joined) ? c : undefined;
     }, 100_000, 200, `${NAME} Running with 4 joined members`);
-    const secret = await client.get('Secret', NS, `${NAME}-api-key`);
-    apiKey = Buffer.from((secret.data as Record<string, string>)['api-key'], 'base64').toString('utf8');
     expect((await podCall(`${NAME}-0`, 'PUT', '/collections/docs', { vectors: { size: 2, distance: 'Euclid' }, shard_number: 1, replication_factor: 3 })).status).toBe(200);
     const ids = Array.from({ length: 20 }, (_, i) => i + 1);
     expect((await podCall(`${NAME}-0`, 'PUT', '/collections/docs/points?wait=true', { points: ids.map((id) => ({ id, vector: [id, -id] })) })).status).toBe(200);

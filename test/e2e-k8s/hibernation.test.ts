@@ -2,47 +2,27 @@
 // pvcRetention.whenScaled: Delete) with points is scaled to 0: the StatefulSet goes to 0 without a
 // drain, every PVC stays, the phase is Hibernated. Waking it at 2 is refused (ScalingBlocked); at 3 the
 // same members (same node ids and incarnations, same cluster id) come back Running with every point.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, waitFor } from '../k8s-emulator/index.js';
+import { waitFor } from '../k8s-emulator/index.js';
 import type { Emulator } from '../k8s-emulator/index.js';
-import { KubeClient } from '../../operator/src/kube/client.js';
-import type { KubeObject } from '../../operator/src/kube/client.js';
-import { startOperator } from '../../operator/src/operator.js';
-import type { RunningOperator } from '../../operator/src/operator.js';
+import type { KubeClient } from '../../operator/src/kube/client.js';
 import type { VectorCluster } from '../../operator/src/api/types.js';
-import { lockAddressRange } from './address-lock.js';
+import { NS, condition, startE2e, type E2e } from './harness.js';
 
-const NS = 'default';
 const NAME = 'hib';
 const PODS = [0, 1, 2].map((i) => `${NAME}-${i}`);
 
+let e2e: E2e;
 let emu: Emulator;
-let dataRoot: string;
 let client: KubeClient;
-let op: RunningOperator | undefined;
-let unlock: (() => void) | undefined;
-let apiKey = '';
-const logs: string[] = [];
 
-const getCluster = () => client.getOrUndefined<KubeObject>('VectorCluster', NS, NAME) as Promise<VectorCluster | undefined>;
-const condition = (c: VectorCluster | undefined, type: string) => c?.status?.conditions?.find((x) => x.type === type);
+const getCluster = () => e2e.getCluster(NAME);
 const podObjects = () => emu.list(`/api/v1/namespaces/${NS}/pods`).filter((p: any) => PODS.includes(p.metadata.name)) as any[];
 const pvcNames = () => emu.list(`/api/v1/namespaces/${NS}/persistentvolumeclaims`).map((p: any) => String(p.metadata.name)).filter((n) => n.startsWith(`data-${NAME}-`)).sort();
 const stsReplicas = async () => ((await client.get('StatefulSet', NS, NAME)).spec as { replicas: number }).replicas;
-async function podCall(pod: string, method: string, urlPath: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const p = podObjects().find((x) => x.metadata.name === pod);
-  if (!p?.status?.podIP || p.metadata.deletionTimestamp) return { status: 0, json: null };
-  const res = await fetch(`http://${p.status.podIP}:8080${urlPath}`, {
-    method, headers: { 'api-key': apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(10_000),
-  });
-  return { status: res.status, json: await res.json().catch(() => null) };
-}
-const events = async (reason: string) => (await client.list('Event', NS)).items.filter((e: any) => e.involvedObject?.name === NAME && e.reason === reason).map((e: any) => String(e.message));
-const debug = async () => `${JSON.stringify((await getCluster())?.status)}\n${logs.slice(-20).join('\n')}`;
+const podCall = (pod: string, method: string, urlPath: string, body?: unknown) => e2e.podCall(pod, method, urlPath, body, { timeoutMs: 10_000 });
+const events = (reason: string) => e2e.events(NAME, reason);
+const debug = async () => `${JSON.stringify((await getCluster())?.status)}\n${e2e.logs.slice(-20).join('\n')}`;
 async function runningWithJoinedMembers(timeoutMs: number): Promise<VectorCluster> {
   return waitFor(async () => {
     const c = await getCluster();
@@ -51,26 +31,12 @@ async function runningWithJoinedMembers(timeoutMs: number): Promise<VectorCluste
 }
 
 beforeAll(async () => {
-  unlock = await lockAddressRange('127.0.0.120-129');
-  dataRoot = mkdtempSync(path.join(os.tmpdir(), 'jade-e2e-hib-'));
-  const crdDir = path.resolve('crds');
-  emu = await startEmulator({ crdPaths: readdirSync(crdDir).map((f) => path.join(crdDir, f)), dataRoot, bookmarkIntervalMs: 300, podIpBase: 120, podIpCount: 10 });
-  client = KubeClient.fromFile(emu.kubeconfigPath);
-  op = await startOperator({
-    client, identity: 'op-hib', leaseNamespace: NS, namespace: NS, metricsPort: 0, metricsHost: '127.0.0.1',
-    log: (m) => logs.push(m), leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300,
-    informer: { resyncMs: 20_000, watchdogMs: 1500, backoffBaseMs: 50, backoffMaxMs: 1000, watchTimeoutSeconds: 60 },
-    controller: { requeueSettlingMs: 300, requeueRunningMs: 1000, rolloutSettleMs: 1000 },
-  });
-  await waitFor(() => op!.isLeader(), 10_000, 50, 'operator leading');
+  e2e = await startE2e({ podIpBase: 120, podIpCount: 10, tmpPrefix: 'hib' });
+  ({ emu, client } = e2e);
+  await e2e.operator('op-hib');
 }, 120_000);
 
-afterAll(async () => {
-  await op?.halt().catch(() => {});
-  await emu?.stop();
-  rmSync(dataRoot, { recursive: true, force: true });
-  unlock?.();
-});
+afterAll(() => e2e?.close());
 
 describe('hibernation on the emulator', { timeout: 150_000 }, () => {
   it('spec.replicas 0 stops every pod and keeps the volumes; a smaller wake is refused; waking at 3 resumes the same members with every point', async () => {
@@ -80,8 +46,6 @@ describe('hibernation on the emulator', { timeout: 150_000 }, () => {
     });
     const running = await runningWithJoinedMembers(100_000);
     const clusterId = running.status!.clusterId!;
-    const secret = await client.get('Secret', NS, `${NAME}-api-key`);
-    apiKey = Buffer.from((secret.data as Record<string, string>)['api-key'], 'base64').toString('utf8');
     expect((await podCall(`${NAME}-0`, 'PUT', '/collections/docs', { vectors: { size: 2, distance: 'Euclid' }, shard_number: 2 })).status).toBe(200);
     const ids = Array.from({ length: 50 }, (_, i) => i + 1);
     expect((await podCall(`${NAME}-0`, 'PUT', '/collections/docs/points?wait=true', { points: ids.map((id) => ({ id, vector: [id, -id], payload: { n: id } })) })).status).toBe(200);

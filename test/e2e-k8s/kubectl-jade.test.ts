@@ -4,34 +4,19 @@
 // proxy: status (the operator's view, then the node's), a collection created and listed, a cluster
 // backup created and listed, and clear errors for a cluster or pod that does not exist.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, waitFor } from '../k8s-emulator/index.js';
-import type { Emulator } from '../k8s-emulator/index.js';
-import { KubeClient } from '../../operator/src/kube/client.js';
-import type { KubeObject } from '../../operator/src/kube/client.js';
-import { startOperator } from '../../operator/src/operator.js';
-import type { RunningOperator } from '../../operator/src/operator.js';
-import type { VectorCluster } from '../../operator/src/api/types.js';
-import { lockAddressRange } from './address-lock.js';
+import { waitFor } from '../k8s-emulator/index.js';
+import { NS, startE2e, vectorCluster, type E2e } from './harness.js';
 
-const NS = 'default';
 const NAME = 'kj';
 const run = promisify(execFile);
-
-let emu: Emulator;
-let dataRoot: string;
-let client: KubeClient;
-let op: RunningOperator | undefined;
-let unlock: (() => void) | undefined;
+let e2e: E2e;
 
 /** kubectl-jade as a user runs it; never throws: the exit code is part of the answer. */
 async function plugin(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['operator/bin/kubectl-jade.js', '--kubeconfig', emu.kubeconfigPath, '-n', NS, ...args], { timeout: 60_000, env: { ...process.env, JADE_API_KEY: '', JADE_URL: '' } });
+    const { stdout, stderr } = await run(process.execPath, ['operator/bin/kubectl-jade.js', '--kubeconfig', e2e.emu.kubeconfigPath, '-n', NS, ...args], { timeout: 60_000, env: { ...process.env, JADE_API_KEY: '', JADE_URL: '' } });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
@@ -40,31 +25,16 @@ async function plugin(...args: string[]): Promise<{ code: number; stdout: string
 }
 
 beforeAll(async () => {
-  unlock = await lockAddressRange('127.0.0.170-179');
-  dataRoot = mkdtempSync(path.join(os.tmpdir(), 'jade-e2e-kj-'));
-  const crdDir = path.resolve('crds');
-  emu = await startEmulator({ crdPaths: readdirSync(crdDir).map((f) => path.join(crdDir, f)), dataRoot, bookmarkIntervalMs: 300, podIpBase: 170, podIpCount: 10 });
-  client = KubeClient.fromFile(emu.kubeconfigPath);
-  op = await startOperator({
-    client, identity: 'op-kj', leaseNamespace: NS, namespace: NS, metricsPort: 0, metricsHost: '127.0.0.1', log: () => undefined,
-    leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300,
-    informer: { resyncMs: 20_000, watchdogMs: 1500, backoffBaseMs: 50, backoffMaxMs: 1000, watchTimeoutSeconds: 60 },
-    controller: { requeueSettlingMs: 300, requeueRunningMs: 1000, rolloutSettleMs: 1000 },
-  });
-  await waitFor(() => op!.isLeader(), 10_000, 50, 'operator leading');
-  await client.create({ apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorCluster', metadata: { name: NAME, namespace: NS }, spec: { replicas: 2, storage: { size: '1Gi' } } });
+  e2e = await startE2e({ podIpBase: 100, podIpCount: 10, tmpPrefix: 'kj' });
+  await e2e.operator('op-kj');
+  await e2e.client.create(vectorCluster(NAME, { replicas: 2, storage: { size: '1Gi' } }));
   await waitFor(async () => {
-    const c = (await client.getOrUndefined<KubeObject>('VectorCluster', NS, NAME)) as VectorCluster | undefined;
+    const c = await e2e.getCluster(NAME);
     return c?.status?.phase === 'Running' && c.status.readyReplicas === 2 && c.status.members?.every((m) => m.joined) ? c : undefined;
   }, 120_000, 200, `${NAME} Running with 2 joined members`);
 }, 180_000);
 
-afterAll(async () => {
-  await op?.halt().catch(() => {});
-  await emu?.stop();
-  rmSync(dataRoot, { recursive: true, force: true });
-  unlock?.();
-});
+afterAll(() => e2e?.close());
 
 describe('kubectl-jade on the emulator', { timeout: 120_000 }, () => {
   it('status shows the operator\'s view and the node\'s, through the pod proxy', async () => {
@@ -77,8 +47,7 @@ describe('kubectl-jade on the emulator', { timeout: 120_000 }, () => {
     expect(s.stdout).toContain('NODE (as pod kj-0 reports it)');
     expect(s.stdout).toMatch(/mode\s+cluster/);
     // The API key reached the node (auth is on: pods bind 127.0.0.x) and never the output.
-    const key = await client.get('Secret', NS, `${NAME}-api-key`);
-    expect(s.stdout).not.toContain(Buffer.from(String((key.data as Record<string, string>)['api-key']), 'base64').toString('utf8'));
+    expect(s.stdout).not.toContain(await e2e.apiKeyOf(NAME));
 
     const other = await plugin('--pod', 'kj-1', '--output', 'json', 'nodes');
     expect(other.code, other.stderr).toBe(0);

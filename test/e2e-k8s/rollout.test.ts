@@ -4,71 +4,36 @@
 // once every member has rejoined and settled. status.rollout reaches 3/3, every acknowledged write is
 // still there, the nodes report one cluster id, and Progressing goes back to False. The pause
 // annotation holds the rollout until it is removed.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, waitFor } from '../k8s-emulator/index.js';
+import { waitFor } from '../k8s-emulator/index.js';
 import type { Emulator } from '../k8s-emulator/index.js';
-import { KubeClient } from '../../operator/src/kube/client.js';
-import type { KubeObject } from '../../operator/src/kube/client.js';
-import { startOperator } from '../../operator/src/operator.js';
-import type { RunningOperator } from '../../operator/src/operator.js';
-import type { VectorCluster } from '../../operator/src/api/types.js';
+import type { KubeClient } from '../../operator/src/kube/client.js';
 import { ROLLOUT_PAUSED_ANNOTATION } from '../../operator/src/reconcile/rollout.js';
-import { lockAddressRange } from './address-lock.js';
+import { NS, condition, startE2e, type E2e } from './harness.js';
 
-const NS = 'default';
 const NAME = 'roll';
 const PODS = [0, 1, 2].map((i) => `${NAME}-${i}`);
 const SETTLE_MS = 2000;
 
+let e2e: E2e;
 let emu: Emulator;
-let dataRoot: string;
 let client: KubeClient;
-let op: RunningOperator | undefined;
-let unlock: (() => void) | undefined;
-const logs: string[] = [];
 
-const getCluster = () => client.getOrUndefined<KubeObject>('VectorCluster', NS, NAME) as Promise<VectorCluster | undefined>;
-const condition = (c: VectorCluster | undefined, type: string) => c?.status?.conditions?.find((x) => x.type === type);
+const getCluster = () => e2e.getCluster(NAME);
 const podObjects = () => emu.list(`/api/v1/namespaces/${NS}/pods`).filter((p: any) => PODS.includes(p.metadata.name)) as any[];
 const isUp = (p: any) => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
-let apiKey = '';
-
-async function podCall(pod: string, method: string, urlPath: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const p = podObjects().find((x) => x.metadata.name === pod);
-  if (!p?.status?.podIP || p.metadata.deletionTimestamp) return { status: 0, json: null };
-  const res = await fetch(`http://${p.status.podIP}:8080${urlPath}`, {
-    method, headers: { 'api-key': apiKey, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }), signal: AbortSignal.timeout(15_000),
-  });
-  return { status: res.status, json: await res.json().catch(() => null) };
-}
-const events = async (reason: string) => (await client.list('Event', NS)).items.filter((e: any) => e.involvedObject?.name === NAME && e.reason === reason).map((e: any) => String(e.message));
-const debug = async () => `${JSON.stringify((await getCluster())?.status?.rollout)} ${JSON.stringify(condition(await getCluster(), 'Progressing'))}\n${logs.slice(-20).join('\n')}`;
+const podCall = (pod: string, method: string, urlPath: string, body?: unknown) => e2e.podCall(pod, method, urlPath, body);
+const events = (reason: string) => e2e.events(NAME, reason);
+const debug = async () => `${JSON.stringify((await getCluster())?.status?.rollout)} ${JSON.stringify(condition(await getCluster(), 'Progressing'))}\n${e2e.logs.slice(-20).join('\n')}`;
 
 beforeAll(async () => {
-  unlock = await lockAddressRange('127.0.0.190-199');
-  dataRoot = mkdtempSync(path.join(os.tmpdir(), 'jade-e2e-roll-'));
-  const crdDir = path.resolve('crds');
-  emu = await startEmulator({ crdPaths: readdirSync(crdDir).map((f) => path.join(crdDir, f)), dataRoot, bookmarkIntervalMs: 300, podIpBase: 190, podIpCount: 10 });
-  client = KubeClient.fromFile(emu.kubeconfigPath);
-  op = await startOperator({
-    client, identity: 'op-roll', leaseNamespace: NS, namespace: NS, metricsPort: 0, metricsHost: '127.0.0.1', log: (m) => logs.push(m),
-    leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300,
-    informer: { resyncMs: 20_000, watchdogMs: 1500, backoffBaseMs: 50, backoffMaxMs: 1000, watchTimeoutSeconds: 60 },
-    controller: { requeueSettlingMs: 300, requeueRunningMs: 1000, rolloutSettleMs: SETTLE_MS },
-  });
-  await waitFor(() => op!.isLeader(), 10_000, 50, 'operator leading');
+  e2e = await startE2e({ podIpBase: 190, podIpCount: 10, tmpPrefix: 'roll' });
+  ({ emu, client } = e2e);
+  await e2e.operator('op-roll', { controller: { rolloutSettleMs: SETTLE_MS } });
 }, 180_000);
 
-afterAll(async () => {
-  await op?.halt().catch(() => {});
-  await emu?.stop();
-  rmSync(dataRoot, { recursive: true, force: true });
-  unlock?.();
-});
+afterAll(() => e2e?.close());
 
 describe('rolling restart on the emulator', { timeout: 300_000 }, () => {
   it('rolls a changed pod template one pod at a time under writes; the pause annotation holds it', async () => {
@@ -80,8 +45,6 @@ describe('rolling restart on the emulator', { timeout: 300_000 }, () => {
     const clusterId = running.status!.clusterId!;
     const sts = await client.get('StatefulSet', NS, NAME);
     expect((sts.spec as any).updateStrategy).toEqual({ type: 'OnDelete' });
-    const secret = await client.get('Secret', NS, `${NAME}-api-key`);
-    apiKey = Buffer.from((secret.data as Record<string, string>)['api-key'], 'base64').toString('utf8');
     expect((await podCall('roll-0', 'PUT', '/collections/docs', { vectors: { size: 2, distance: 'Euclid' } })).status).toBe(200);
     const uidsBefore = new Map(podObjects().map((p) => [p.metadata.name, p.metadata.uid]));
     const oldRevision = (await client.get('StatefulSet', NS, NAME)).status as any;

@@ -79,7 +79,7 @@ beforeAll(async () => {
   dataRoot = mkdtempSync(path.join(os.tmpdir(), 'k8s-emu-sts-'));
   emu = await startEmulator({
     dataRoot,
-    podIpBase: 150,
+    podIpBase: 60,
     podIpCount: 40,
     imageCommands: {
       'fixture/http-server': (c) => ({ command: process.execPath, args: ['--import', dnsShimPath, fixture, ...(c.args ?? [])] }),
