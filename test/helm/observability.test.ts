@@ -171,6 +171,7 @@ describe('observability pack', () => {
     has(/^jade_shard_groups_under_replicated 0$/m);
     has(/^jade_shard_replicas_lost 0$/m);
     has(/^jade_collection_points\{collection="docs"\} 60$/m);
+    has(/^jade_points_upserted_total\{collection="docs"\} 60$/m);
   });
 
   it('every dashboard expression is sane and uses only metrics the node exports', () => {

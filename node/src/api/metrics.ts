@@ -59,6 +59,7 @@ export class NodeMetrics implements GroupObserver, RpcObserver, ShardCallObserve
   readonly rpcSeconds: client.Histogram<'method' | 'code'>;
   readonly shardCallSeconds: client.Histogram<'collection' | 'shard' | 'op' | 'outcome'>;
   readonly partialResults: client.Counter<'collection'>;
+  readonly pointsUpserted: client.Counter<'collection'>;
 
   constructor() {
     this.httpDuration = new client.Histogram({
@@ -121,6 +122,7 @@ export class NodeMetrics implements GroupObserver, RpcObserver, ShardCallObserve
     this.leaderChanges = new client.Counter({ name: 'jade_raft_leader_changes_total', help: 'Leaders this replica learned of (or lost), by group', labelNames: ['group'], registers: [this.registry] });
     this.rpcSeconds = new client.Histogram({ name: 'jade_internal_call_seconds', help: 'Internal calls this node made to others (forwarded writes, remote shard reads, joins), by method and result code', labelNames: ['method', 'code'], buckets: fast, registers: [this.registry] });
     this.shardCallSeconds = new client.Histogram({ name: 'jade_shard_fanout_seconds', help: 'One shard answering one collection read of a fan-out, by collection, shard, operation and outcome', labelNames: ['collection', 'shard', 'op', 'outcome'], buckets: fast, registers: [this.registry] });
+    this.pointsUpserted = new client.Counter({ name: 'jade_points_upserted_total', help: 'Points in upserts this node accepted from clients (once per request, not per replica), by collection', labelNames: ['collection'], registers: [this.registry] });
     this.partialResults = new client.Counter({ name: 'jade_search_partial_results_total', help: 'Searches answered without some shard (allow_partial=true)', labelNames: ['collection'], registers: [this.registry] });
     const groupGauge = (name: string, help: string, labelNames: string[], fill: (g: client.Gauge<string>) => void) =>
       new client.Gauge({
