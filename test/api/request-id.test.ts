@@ -1,13 +1,22 @@
 // Request ids (issue 19): every REST answer carries x-request-id — the caller's when it is valid
 // (printable ASCII, at most 128 characters), else a new UUID —, the request's log lines and audit line
 // carry it as requestId, and the internal calls the handler makes forward it in their gRPC metadata,
-// hop after hop (NodeRpc over a real gRPC server).
+// hop after hop (NodeRpc over a real gRPC server), and on a real two-node cluster a forwarded write
+// and a search's remote shard read reach the other node with the caller's id.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NO_RPC_AUTH, NodeRpc } from '../../node/src/cluster/transport/rpc.js';
+import { NO_RPC_AUTH, NodeRpc, type RpcHandler } from '../../node/src/cluster/transport/rpc.js';
+import { startNode, type RunningNode } from '../../node/src/node.js';
+import type { ClusterDatabase } from '../../node/src/query/cluster-database.js';
 import { REQUEST_ID_LENGTH_MAX, currentRequestId, isValidRequestId, withRequestId } from '../../node/src/util/request-context.js';
+import { until } from '../helpers/http-api.js';
+import { freeLoopbackPorts } from '../helpers/ports.js';
 import { makeHarness, type Harness } from './harness.js';
+import { standaloneConfig } from './qdrant-client.suite.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const KEY = 'request-id-test-key-0123456789';
@@ -135,5 +144,61 @@ describe('request ids', () => {
     seen.length = 0;
     await withRequestId('bad id', () => a.call(servers[1].address, 'middle', { json: {} }, Date.now() + 5_000));
     expect(seen.map((s) => s.ctx)).toEqual([undefined, undefined]);
+  });
+});
+
+describe('request ids across a two-node cluster (in this process)', () => {
+  let dir = '';
+  const nodes: RunningNode[] = [];
+  const seen: { node: string; method: string; ctx: string | undefined; current: string | undefined }[] = [];
+  const api = async (n: RunningNode, method: string, p: string, body?: unknown, requestId?: string) => {
+    const res = await fetch(`${n.url}${p}`, { method, headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(requestId ? { 'x-request-id': requestId } : {}) }, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
+    return { status: res.status, requestId: res.headers.get('x-request-id'), body: await res.json() as any };
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'jade-request-id-'));
+    const ports = await freeLoopbackPorts(4);
+    for (let i = 0; i < 2; i++) {
+      const id = `n${i}`;
+      nodes.push(await startNode(standaloneConfig({ nodeId: id, dataDir: path.join(dir, id), port: ports[2 * i], grpcPort: ports[2 * i + 1], bootstrap: i === 0, join: i === 0 ? [] : [`127.0.0.1:${ports[1]}`] }), { clusterLog: () => undefined }));
+    }
+    await until('two members known to both', async () => (await Promise.all(nodes.map((n) => api(n, 'GET', '/cluster')))).every((v) => v.body.result.jade?.members.length === 2), 30_000);
+    // Every internal call a node serves is recorded with the id its handler saw.
+    for (const [i, n] of nodes.entries()) {
+      const handlers = (n.database as ClusterDatabase).node.rpc as unknown as { handlers: Map<string, RpcHandler> };
+      for (const [method, handler] of handlers.handlers) {
+        handlers.handlers.set(method, (args, ctx) => {
+          seen.push({ node: `n${i}`, method, ctx: ctx.requestId, current: currentRequestId() });
+          return handler(args, ctx);
+        });
+      }
+    }
+    const created = await api(nodes[0], 'PUT', '/collections/spread', { vectors: { size: 2, distance: 'Cosine' }, shard_number: 4, replication_factor: 1 });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    // Shards on both nodes (one replica each): some writes and reads of n0's requests must go to n1.
+    const placed = await until('shards on both nodes', async () => {
+      const info = (await api(nodes[0], 'GET', '/collections/spread/cluster')).body.result;
+      return info?.local_shards.length > 0 && info.remote_shards.some((r: any) => r.peer_id === 'n1' && r.state === 'Active') ? info : null;
+    }, 30_000);
+    expect(placed.local_shards.length + placed.remote_shards.length).toBe(4);
+  }, 90_000);
+  afterAll(async () => {
+    for (const n of nodes) await n.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a write forwarded to a shard leader and a search fanned out to a remote shard carry the caller id to the other node', async () => {
+    seen.length = 0;
+    const points = Array.from({ length: 40 }, (_, i) => ({ id: i + 1, vector: [Math.cos(i), Math.sin(i)] }));
+    const up = await until('upsert', async () => ((r) => (r.status === 200 ? r : null))(await api(nodes[0], 'PUT', '/collections/spread/points?wait=true', { points }, 'write-1')), 20_000);
+    expect(up.requestId).toBe('write-1');
+    const onOther = (id: string) => seen.filter((s) => s.node === 'n1' && s.ctx === id);
+    expect(onOther('write-1').length, JSON.stringify(seen)).toBeGreaterThan(0);
+    const search = await api(nodes[0], 'POST', '/collections/spread/points/search', { vector: [1, 0], limit: 40 }, 'search-1');
+    expect(search.status, JSON.stringify(search.body)).toBe(200);
+    expect(search.body.result.length).toBe(40);
+    expect(onOther('search-1').length, JSON.stringify(seen)).toBeGreaterThan(0);
+    for (const s of seen.filter((x) => x.ctx !== undefined)) expect(s.current).toBe(s.ctx);
   });
 });
