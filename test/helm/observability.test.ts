@@ -214,6 +214,10 @@ describe('observability pack', () => {
     const docs = render(...ALL_ON, 'monitoring.podMonitor.apiKeySecret.name=alpha-api-key', 'monitoring.grafanaDashboard.annotations.grafana_folder=Databases');
     expect(kinds(docs)).toEqual(expect.arrayContaining(['PodMonitor/rel-jadevectordb-operator-nodes', 'PodMonitor/rel-jadevectordb-operator', 'PrometheusRule/rel-jadevectordb-operator', 'ConfigMap/rel-jadevectordb-operator-dashboard']));
     expect(helm('lint', '--strict', CHART, ...ALL_ON.flatMap((s) => ['--set', s]))).toContain('0 chart(s) failed');
+    // values.schema.json refuses bad monitoring values.
+    for (const bad of ['monitoring.podMonitor.scheme=ftp', 'monitoring.prometheusRule.thresholds.diskFreeRatio=2', 'monitoring.prometheusRule.for.noLeader=soon', 'monitoring.nosuch=1']) {
+      expect(() => render(bad), bad).toThrow(/values don't meet the specifications of the schema|additional properties/i);
+    }
 
     // The node PodMonitor selects the pods the operator makes, on their REST port, with the cluster label.
     const nodes = docs.find((d) => d.kind === 'PodMonitor' && d.metadata.name.endsWith('-nodes'));
