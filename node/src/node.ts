@@ -1,6 +1,6 @@
 // Wiring of one standalone node: data-dir lock → catalog (collections, WAL replay) → REST app →
 // listen. Takes the whole NodeConfig and hands each part only its slice.
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, stat, statfs } from 'node:fs/promises';
 import type { Server as HttpsServer } from 'node:https';
 import path from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -149,6 +149,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       });
       clusterNode = cluster;
       metrics.setGroupSource(() => cluster.groupStatuses());
+      metrics.setReplicationSource(() => cluster.replicationHealth());
       metrics.setMoveSource(() => {
         const progress = cluster.moveProgressHere();
         return cluster.moves().filter((m) => isActive(m) && progress[m.id]).map((m) => ({ id: m.id, collection: m.collection, groupId: m.groupId, progress: progress[m.id] }));
@@ -183,8 +184,12 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
     const openDatabase = database;
     metrics.setCollectionSource(() =>
       // A replica still opening (or none here) has nothing to report yet.
-      openDatabase.localStats().flatMap((c) => (c.points === null ? [] : [{ name: c.name, points: c.points, indexMemoryBytes: c.memoryBytes ?? 0, walBytes: c.walBytes ?? 0 }])),
+      openDatabase.localStats().flatMap((c) => (c.points === null ? [] : [{ name: c.name, points: c.points, indexMemoryBytes: c.memoryBytes ?? 0, walBytes: c.walBytes ?? 0, indexBacklog: c.indexBacklog ?? 0 }])),
     );
+    metrics.setFilesystemSource(async () => {
+      const fs = await statfs(config.dataDir);
+      return { freeBytes: fs.bavail * fs.bsize, sizeBytes: fs.blocks * fs.bsize };
+    });
     const app = await buildApp({
       database: openDatabase,
       testHooksEnabled: config.testHooksEnabled,

@@ -105,7 +105,7 @@ export async function makeHarness(options: HarnessOptions = {}): Promise<Harness
     catalog.names().map((name) => {
       const { shard } = catalog.get(name);
       const m = shard.state.memoryBytes();
-      return { name, points: shard.state.count, indexMemoryBytes: m.vectors + m.index, walBytes: shard.walSizeBytes() };
+      return { name, points: shard.state.count, indexMemoryBytes: m.vectors + m.index, walBytes: shard.walSizeBytes(), indexBacklog: shard.state.indexBacklog };
     }),
   );
   let ready = options.ready ?? true;

@@ -9,6 +9,20 @@ export interface CollectionGauges {
   points: number;
   indexMemoryBytes: number;
   walBytes: number;
+  /** Points written but not yet in the HNSW graph (searched exactly meanwhile). */
+  indexBacklog: number;
+}
+
+/** Cluster mode: replication health as this node's meta state sees it. */
+export interface ReplicationGauges {
+  underReplicatedGroups: number;
+  lostReplicas: number;
+}
+
+/** The filesystem holding the data directory. */
+export interface FilesystemGauges {
+  freeBytes: number;
+  sizeBytes: number;
 }
 
 /** A Raft group as the metrics read it at scrape time. */
@@ -37,11 +51,15 @@ export class NodeMetrics implements GroupObserver, RpcObserver, ShardCallObserve
   private groups: () => GroupGauges[] = () => [];
   private moves: () => MoveGauges[] = () => [];
   private certificates: () => { kind: string; expirySeconds: number }[] = () => [];
+  private replication: (() => ReplicationGauges) | null = null;
+  private filesystem: (() => Promise<FilesystemGauges>) | null = null;
+  readonly raftLogAppendSeconds: client.Histogram<'group'>;
   readonly proposalSeconds: client.Histogram<'group' | 'outcome'>;
   readonly leaderChanges: client.Counter<'group'>;
   readonly rpcSeconds: client.Histogram<'method' | 'code'>;
   readonly shardCallSeconds: client.Histogram<'collection' | 'shard' | 'op' | 'outcome'>;
   readonly partialResults: client.Counter<'collection'>;
+  readonly pointsUpserted: client.Counter<'collection'>;
 
   constructor() {
     this.httpDuration = new client.Histogram({
@@ -81,13 +99,30 @@ export class NodeMetrics implements GroupObserver, RpcObserver, ShardCallObserve
     perCollection('jade_collection_points', 'Points stored per collection', (c) => c.points);
     perCollection('jade_index_memory_bytes', 'Estimated memory of vectors and HNSW graph per collection', (c) => c.indexMemoryBytes);
     perCollection('jade_wal_bytes', 'WAL bytes not yet folded into a checkpoint, per collection', (c) => c.walBytes);
+    perCollection('jade_index_backlog_points', 'Points of this node\'s replicas written but not yet indexed (searched exactly meanwhile), per collection', (c) => c.indexBacklog);
+    // Read at scrape time (statfs): alerts see free space as the disk sees it, whatever else fills it.
+    const filesystemGauge = (name: string, help: string, value: (f: FilesystemGauges) => number) =>
+      new client.Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect: async () => {
+          const gauge = this.registry.getSingleMetric(name) as client.Gauge;
+          gauge.reset();
+          if (this.filesystem) gauge.set(value(await this.filesystem()));
+        },
+      });
+    filesystemGauge('jade_data_dir_filesystem_free_bytes', 'Bytes available to the node on the filesystem of its data directory', (f) => f.freeBytes);
+    filesystemGauge('jade_data_dir_filesystem_size_bytes', 'Size of the filesystem of the node\'s data directory', (f) => f.sizeBytes);
     client.collectDefaultMetrics({ register: this.registry, prefix: 'jade_process_' });
 
     const fast = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
     this.proposalSeconds = new client.Histogram({ name: 'jade_raft_proposal_seconds', help: 'Proposals made on this node (as a group leader): time until applied (or durable, for consistency one), by group and outcome', labelNames: ['group', 'outcome'], buckets: fast, registers: [this.registry] });
+    this.raftLogAppendSeconds = new client.Histogram({ name: 'jade_raft_log_append_seconds', help: 'Cluster mode\'s WAL: time for one batch of Raft entries to be appended and fsynced, by group', labelNames: ['group'], buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [this.registry] });
     this.leaderChanges = new client.Counter({ name: 'jade_raft_leader_changes_total', help: 'Leaders this replica learned of (or lost), by group', labelNames: ['group'], registers: [this.registry] });
     this.rpcSeconds = new client.Histogram({ name: 'jade_internal_call_seconds', help: 'Internal calls this node made to others (forwarded writes, remote shard reads, joins), by method and result code', labelNames: ['method', 'code'], buckets: fast, registers: [this.registry] });
     this.shardCallSeconds = new client.Histogram({ name: 'jade_shard_fanout_seconds', help: 'One shard answering one collection read of a fan-out, by collection, shard, operation and outcome', labelNames: ['collection', 'shard', 'op', 'outcome'], buckets: fast, registers: [this.registry] });
+    this.pointsUpserted = new client.Counter({ name: 'jade_points_upserted_total', help: 'Points in upserts this node accepted from clients (once per request, not per replica), by collection', labelNames: ['collection'], registers: [this.registry] });
     this.partialResults = new client.Counter({ name: 'jade_search_partial_results_total', help: 'Searches answered without some shard (allow_partial=true)', labelNames: ['collection'], registers: [this.registry] });
     const groupGauge = (name: string, help: string, labelNames: string[], fill: (g: client.Gauge<string>) => void) =>
       new client.Gauge({
@@ -106,6 +141,13 @@ export class NodeMetrics implements GroupObserver, RpcObserver, ShardCallObserve
     });
     groupGauge('jade_raft_is_leader', '1 when this replica leads the group', ['group'], (g) => {
       for (const s of this.groups()) g.set({ group: s.groupId }, s.role === 'leader' ? 1 : 0);
+    });
+    // Cluster mode only (no series on a standalone node): every member reports what its meta state says.
+    groupGauge('jade_shard_groups_under_replicated', 'Shard groups with a replica on a member that is dead (re-replication refills them)', [], (g) => {
+      if (this.replication) g.set(this.replication().underReplicatedGroups);
+    });
+    groupGauge('jade_shard_replicas_lost', 'Shard replicas this node should host but could not open', [], (g) => {
+      if (this.replication) g.set(this.replication().lostReplicas);
     });
     groupGauge('jade_raft_term', 'Current Raft term of this replica', ['group'], (g) => {
       for (const s of this.groups()) g.set({ group: s.groupId }, s.term);
@@ -129,6 +171,18 @@ export class NodeMetrics implements GroupObserver, RpcObserver, ShardCallObserve
       for (const c of this.certificates()) g.set({ kind: c.kind }, c.expirySeconds);
     });
     moveGauge('jade_move_eta_seconds', 'estimated seconds until the snapshot is sent, or until the target is caught up enough to be promoted', (p) => p.etaSeconds);
+  }
+
+  setReplicationSource(source: () => ReplicationGauges): void {
+    this.replication = source;
+  }
+
+  setFilesystemSource(source: () => Promise<FilesystemGauges>): void {
+    this.filesystem = source;
+  }
+
+  logAppended(groupId: string, seconds: number): void {
+    this.raftLogAppendSeconds.observe({ group: groupId }, seconds);
   }
 
   setCertificateSource(source: () => { kind: string; expirySeconds: number }[]): void {

@@ -1154,6 +1154,11 @@ export class ClusterNode {
     return this.host.all().map((g) => ({ ...g.status(), quiesced: this.host.isQuiesced(g.groupId) }));
   }
 
+  /** Shard groups with a replica on a dead member (as the meta state says), and replicas this node could not open (metrics). */
+  replicationHealth(): { underReplicatedGroups: number; lostReplicas: number } {
+    return { underReplicatedGroups: underReplicated(this.meta.state).length, lostReplicas: this.lostGroups.size };
+  }
+
   clusterStatus(): Record<string, unknown> {
     const m = this.metaGroup?.status();
     return {

@@ -36,6 +36,8 @@ export interface FileRaftStorageOptions {
   /** Initial membership when the directory is new and this node founds the group; omit to join. */
   bootstrap?: ConfState;
   wal?: Partial<WalOptions>;
+  /** Seconds one batch of entries took to become durable (metrics). */
+  onAppendDurable?: (seconds: number) => void;
 }
 
 /** The WAL record of an entry is this header followed by the entry's data. */
@@ -80,6 +82,7 @@ export class FileRaftStorage implements DurableRaftStorage {
   private durable: HardState;
   /** Entries up to here were checked for membership changes (see save). */
   private confScannedTo: number;
+  private onAppendDurable: (seconds: number) => void = () => undefined;
 
   private constructor(
     private readonly disk: Disk,
@@ -113,6 +116,7 @@ export class FileRaftStorage implements DurableRaftStorage {
       if (snap.meta.index > 0) await s.writeSnapshot(snap);
       await wal.reset(snap.meta.index + 1);
       await s.writeHardState(mem.hardStateNow());
+      if (opts.onAppendDurable) s.onAppendDurable = opts.onAppendDurable;
       return s;
     }
     const mem = new MemoryRaftStorage();
@@ -139,7 +143,9 @@ export class FileRaftStorage implements DurableRaftStorage {
     // log; it is a hint that the leader corrects, so clamp it into the log.
     hs.commit = Math.min(Math.max(hs.commit, snapIndex), mem.lastIndex());
     mem.setHardState(hs);
-    return new FileRaftStorage(disk, dir, wal, mem, stored ?? { term: 0, vote: NO_NODE, commit: 0 });
+    const s = new FileRaftStorage(disk, dir, wal, mem, stored ?? { term: 0, vote: NO_NODE, commit: 0 });
+    if (opts.onAppendDurable) s.onAppendDurable = opts.onAppendDurable;
+    return s;
   }
 
   /** Entries after the snapshot, or null when the WAL tail does not continue it. */
@@ -189,7 +195,9 @@ export class FileRaftStorage implements DurableRaftStorage {
       assert(this.wal.lastLsn() === first - 1, `WAL ends at ${this.wal.lastLsn()}, entries start at ${first}`);
       // One group commit for the whole batch: the WAL fsyncs once for records queued together.
       // The header goes in as the record's prefix: no copy of the (megabytes of) entry data here.
+      const started = performance.now();
       const lsns = await Promise.all(batch.entries.map((e) => this.wal.append(e.data, entryHeader(e))));
+      this.onAppendDurable((performance.now() - started) / 1000);
       assert(lsns[0] === first, `WAL assigned LSN ${lsns[0]} to entry ${first}`);
       this.mem.append(batch.entries);
     }

@@ -275,7 +275,7 @@ export class GroupHost {
    */
   async open(groupId: string, sm: GroupStateMachine, founders: string[] | null): Promise<HostedGroup> {
     if (this.closed) throw new JadeError('JADE_ERR_UNAVAILABLE', 'node is shutting down');
-    const storage = await FileRaftStorage.open({ disk: this.disk, dir: this.groupDir(groupId), bootstrap: founders ? { voters: founders, learners: [] } : undefined, wal: this.opts.wal });
+    const storage = await FileRaftStorage.open({ disk: this.disk, dir: this.groupDir(groupId), bootstrap: founders ? { voters: founders, learners: [] } : undefined, wal: this.opts.wal, onAppendDurable: (seconds) => this.opts.observer?.logAppended(groupId, seconds) });
     const snap = storage.snapshot();
     if (snap && snap.data.length > 0) {
       if (sm.restoreOwn) await sm.restoreOwn(snap.data);

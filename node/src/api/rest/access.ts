@@ -224,6 +224,7 @@ export function installAccess(app: FastifyInstance, deps: AppDeps): void {
     const params = req.params as Record<string, unknown> | undefined;
     audit.info(
       {
+        requestId: req.id,
         keyId: state?.principal.id ?? null,
         method: req.method,
         route: req.routeOptions.url ?? null,

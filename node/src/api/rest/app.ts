@@ -7,8 +7,9 @@ import { isAscii } from 'node:buffer';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { ERROR_TABLE, JadeError, type ErrorCode } from '../../util/errors.js';
+import { REQUEST_ID_HEADER, requestIdOf, withRequestId } from '../../util/request-context.js';
 import { installAccess } from './access.js';
 import { RETRY_AFTER_SECONDS, WriteGate, startOf, type AppDeps, type RouteContext } from './context.js';
 import { backupRoutes } from './routes/backups.js';
@@ -70,10 +71,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // (malformed %-encoding, over-long parameters) answer in our envelope, not fastify's.
     routerOptions: { maxParamLength: 512 },
     clientErrorHandler,
+    // Request ids: the caller's x-request-id when valid (printable, bounded), else a new UUID; fastify's
+    // own header option would take any value as it is. Every line of req.log carries it as requestId.
+    requestIdHeader: false,
+    genReqId: (req) => requestIdOf(req.headers[REQUEST_ID_HEADER]),
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
     // TLS (security/tls.ts): the same port, routes and hooks, over HTTPS.
     ...(deps.https ? { https: deps.https } : {}),
-    frameworkErrors: (error, _req, reply: FastifyReply) => {
-      void reply.status(400).send({ status: { error: `bad URL: ${error.message.slice(0, 200)}`, code: 'JADE_ERR_BAD_REQUEST' }, time: 0 });
+    frameworkErrors: (error, req, reply: FastifyReply) => {
+      void reply.header(REQUEST_ID_HEADER, req.id).status(400).send({ status: { error: `bad URL: ${error.message.slice(0, 200)}`, code: 'JADE_ERR_BAD_REQUEST' }, time: 0 });
     },
   });
 
@@ -95,11 +101,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.server.headersTimeout = limits.headersTimeoutMs;
 
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     (req as unknown as { jadeStartNs: bigint }).jadeStartNs = process.hrtime.bigint();
+    // First, so refusals (401, 429) and errors answer with it too.
+    reply.header(REQUEST_ID_HEADER, req.id);
   });
   // Authentication, per-key limits, roles, audit (access.ts): after the start stamp, before any handler.
   installAccess(app, deps);
+  // The handler, and the internal calls of its fan-out, run with the request's id (rpc.ts forwards it).
+  // Entered last, just before the handler: the hooks before it log through req.log, which has it already.
+  app.addHook('preHandler', (req, _reply, done) => withRequestId(req.id, done));
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';

@@ -7,6 +7,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { protoPath } from '../../util/package-root.js';
 import { JadeError, isJadeError, ERROR_TABLE, type ErrorCode } from '../../util/errors.js';
 import type { RpcObserver } from '../../util/observers.js';
+import { REQUEST_ID_HEADER, currentRequestId, isValidRequestId, withRequestId } from '../../util/request-context.js';
 
 export const INTERNAL_PROTO_PATH = protoPath('internal.proto');
 
@@ -54,6 +55,8 @@ export interface RpcCallContext {
   fromNodeId: string;
   /** Absolute deadline of the call (epoch ms). */
   deadlineMs: number;
+  /** The id of the REST request the call serves, when the caller sent a valid one. */
+  requestId?: string;
 }
 
 export type RpcHandler = (args: RpcPayload, ctx: RpcCallContext) => Promise<RpcPayload>;
@@ -151,7 +154,11 @@ export class NodeRpc {
       } catch {
         throw new JadeError('JADE_ERR_BAD_REQUEST', `${req.method}: arguments are not JSON`);
       }
-      const out = await handler({ json, binary: req.binary }, { fromNodeId, deadlineMs });
+      // The caller's request id goes on with the handler, so its own internal calls forward it too.
+      const requestId = call.metadata.get(REQUEST_ID_HEADER)[0];
+      const out = isValidRequestId(requestId)
+        ? await withRequestId(requestId, () => handler({ json, binary: req.binary }, { fromNodeId, deadlineMs, requestId }))
+        : await handler({ json, binary: req.binary }, { fromNodeId, deadlineMs });
       return { ok: true, code: '', message: '', json: encodeJson(out.json), binary: out.binary ?? EMPTY };
     } catch (e) {
       const code: ErrorCode = isJadeError(e) ? e.code : 'JADE_ERR_INTERNAL';
@@ -192,6 +199,8 @@ export class NodeRpc {
     if (this.inFlight >= max) return Promise.reject(new JadeError('JADE_ERR_QUEUE_FULL', `${this.inFlight} internal calls in flight (the limit is ${max}); retry shortly`));
     const metadata = new grpc.Metadata();
     this.opts.auth.sign(metadata, this.opts.nodeId);
+    const requestId = currentRequestId();
+    if (requestId !== undefined) metadata.set(REQUEST_ID_HEADER, requestId);
     const request: RpcRequestFrame = { method, fromNodeId: this.opts.nodeId, clusterId: this.opts.clusterId, json: encodeJson(args.json), binary: args.binary ?? EMPTY };
     this.inFlight++;
     const started = performance.now();

@@ -18,7 +18,8 @@ export function pointRoutes({ deps, writes }: RouteContext) {
       { schema: { tags: ['points'], params: nameParams, body: S.upsertBody, response: { 200: S.envelope({ type: 'object', additionalProperties: true }), ...errors } } },
       async (req, reply) => {
         const body = req.body;
-        const params = database.collection(req.params.name).params;
+        const collection = database.collection(req.params.name);
+        const params = collection.params;
         const points: PointRecord[] = [];
         if (Array.isArray(body.points)) {
           if (body.points.length > limits.batchPointsMax) throw tooMany(body.points.length, 'points');
@@ -40,7 +41,11 @@ export function pointRoutes({ deps, writes }: RouteContext) {
         } else {
           badRequest('body needs "points" (a list of {id, vector, payload}) or "batch" ({ids, vectors, payloads})');
         }
-        return ok(reply, await writes.write(req.params.name, { ops: [{ kind: 'upsert', points }] }, writeOptionsOf(req, limits)), req);
+        const pointCount = points.length;
+        const written = await writes.write(req.params.name, { ops: [{ kind: 'upsert', points }] }, writeOptionsOf(req, limits));
+        // Counted once, on the node that took the request (not per replica): the ingest rate.
+        deps.metrics.pointsUpserted.inc({ collection: collection.name }, pointCount);
+        return ok(reply, written, req);
       },
     );
 
