@@ -13,15 +13,15 @@
 // VectorBackup named after the run's minute with an owner reference to the schedule; retention deletes
 // expired VectorBackups, a succeeded one only after DELETE /backups/{id} on its pod removed its data.
 import type { Registry } from 'prom-client';
-import type { VectorBackup, VectorBackupSchedule, VectorBackupStatus, VectorCluster } from '../api/types.js';
-import { API_VERSION } from '../api/types.js';
-import { defaultSpec } from '../api/validate.js';
+import type { BackupTarget, VectorBackup, VectorBackupSchedule, VectorBackupStatus, VectorCluster } from '../api/types.js';
+import { API_VERSION, backupTargetSchema } from '../api/types.js';
+import { applyDefaults, defaultSpec } from '../api/validate.js';
 import { Informer } from '../kube/informer.js';
 import type { InformerOptions } from '../kube/informer.js';
 import { isConflict, isNotFound } from '../kube/client.js';
 import type { KubeClient, KubeObject } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
-import { CLUSTER_LABEL, DATA_DIR, DATA_VOLUME, apiKeySecretRef } from '../reconcile/children.js';
+import { BACKUP_ENV_NAMES, CLUSTER_LABEL, DATA_VOLUME, apiKeySecretRef, backupEnv, backupLocation, s3Url } from '../reconcile/children.js';
 import { WorkQueue } from '../reconcile/queue.js';
 import { backupMetrics } from './metrics.js';
 import type { BackupMetrics } from './metrics.js';
@@ -91,6 +91,30 @@ function canonical(value: unknown): string {
     return Object.fromEntries(Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== null && (v as Record<string, unknown>)[k] !== undefined).map((k) => [k, norm((v as Record<string, unknown>)[k])]));
   };
   return JSON.stringify(norm(value));
+}
+
+/** The backup env a pod's container runs with (plain values only: the credentials are secretKeyRefs). */
+function podBackupEnv(pod: KubeObject): Record<string, string> {
+  const env = ((pod.spec as { containers?: { env?: { name: string; value?: string }[] }[] } | undefined)?.containers?.[0]?.env ?? []);
+  return Object.fromEntries(env.filter((e) => BACKUP_ENV_NAMES.has(e.name) && typeof e.value === 'string').map((e) => [e.name, e.value!]));
+}
+
+function describeTarget(t: BackupTarget): string {
+  if (t.s3) return `${s3Url(t.s3)}${t.s3.endpoint ? ` at ${t.s3.endpoint}` : ''}`;
+  return t.filesystem ? `${t.filesystem.path} on PVC ${t.filesystem.claimName}` : 'none';
+}
+
+/** Why a VectorBackup's spec.target cannot be honoured (it differs from its cluster's), or undefined when it can. */
+export function targetMismatch(wanted: BackupTarget | undefined, clusterTarget: BackupTarget | undefined, clusterName: string): string | undefined {
+  if (!wanted) return undefined;
+  // Both defaulted as the apiserver stores them, so a prefix or region left out compares equal to its default.
+  const norm = (t: BackupTarget) => {
+    const d = applyDefaults(backupTargetSchema, t) as BackupTarget;
+    return canonical(d.s3 ? { ...d, s3: { ...d.s3, prefix: (d.s3.prefix ?? '').replace(/\/+$/, '') } } : d);
+  };
+  if (clusterTarget && norm(wanted) === norm(clusterTarget)) return undefined;
+  const theirs = clusterTarget ? `its target is ${describeTarget(clusterTarget)}` : 'it has no spec.backup.target (each pod writes to its own volume)';
+  return `spec.target (${describeTarget(wanted)}) differs from VectorCluster ${clusterName}'s spec.backup.target: the pods write backups where the cluster says, and ${theirs}; set spec.backup.target on VectorCluster ${clusterName} to this target, or remove spec.target`;
 }
 
 function ownerSchedule(o: KubeObject): string | undefined {
@@ -277,14 +301,15 @@ export class BackupController {
 
   private async startClaimed(backup: Backup, ns: string, clusterName: string, clusterKey: string): Promise<{ launched: boolean; requeueMs: number | undefined }> {
     const waitWith = async (p: Promise<number | undefined>) => ({ launched: false, requeueMs: await p });
-    if (backup.spec.target) {
-      return waitWith(this.fail(backup, 'TargetNotSupported', 'spec.target is not supported yet: a backup is written to the backup directory of the pod that takes it (on that pod\'s PVC); remove spec.target'));
-    }
     if ((backup.spec.collections ?? []).length > 0) {
       return waitWith(this.fail(backup, 'CollectionsNotSupported', 'spec.collections is not supported yet: a backup holds every collection of the cluster; remove spec.collections'));
     }
     const ctx = await this.clusterContext(ns, clusterName);
     if (!ctx) return waitWith(this.pending(backup, 'ClusterNotFound', `VectorCluster ${clusterName} not found`));
+    const clusterSpec = defaultSpec(ctx.cluster.spec);
+    // The pods write where their env says, which is the cluster's target: a backup's own target can only be that one.
+    const mismatch = targetMismatch(backup.spec.target, clusterSpec.backup?.target, clusterName);
+    if (mismatch) return waitWith(this.fail(backup, 'TargetNotSupported', mismatch));
     if (ctx.cluster.metadata.deletionTimestamp) return waitWith(this.pending(backup, 'ClusterTerminating', `VectorCluster ${clusterName} is being deleted`));
     const running = this.backups.list().find((o) => {
       const b = o as unknown as VectorBackup;
@@ -294,6 +319,12 @@ export class BackupController {
     // The lowest-numbered ready pod: backups of a cluster land on one pod's volume while it is up.
     const pod = ctx.pods.find((p) => podUrl(p, ctx.port) !== undefined);
     if (!pod) return waitWith(this.pending(backup, 'ClusterNotReady', `no pod of VectorCluster ${clusterName} is ready`));
+    // During a rollout onto a changed spec.backup a pod may still run with the previous target or key.
+    const expected = backupEnv(clusterSpec);
+    const podEnv = podBackupEnv(pod);
+    if (canonical(expected) !== canonical(podEnv)) {
+      return waitWith(this.pending(backup, 'WaitingForRollout', `pod ${pod.metadata.name} still runs with the previous spec.backup settings; waiting for it to be restarted onto the current ones`));
+    }
     const url = podUrl(pod, ctx.port)!;
     const id = backupIdFor(backup);
     const podName = pod.metadata.name;
@@ -301,7 +332,7 @@ export class BackupController {
     try {
       await this.writeStatus(backup, {
         phase: 'Running', reason: 'BackupRunning', message: `pod ${podName} is writing backup ${id}`, startTime, backupId: id, pod: podName,
-        location: `pod ${podName}, PVC ${DATA_VOLUME}-${podName}: ${DATA_DIR}/backups/${id}/manifest.json`,
+        location: backupLocation(clusterSpec, id, podName),
       }, true);
     } catch (e) {
       // Someone else changed it first (another operator, a user): look again from a fresh read.
