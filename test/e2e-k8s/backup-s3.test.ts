@@ -5,7 +5,8 @@
 // the bucket holds its manifest, which says the files are encrypted with the Secret's key, and the
 // credentials are nowhere in the ConfigMap or the status. A VectorBackup naming another target fails,
 // saying to set spec.backup.target on the VectorCluster. Changing the prefix rolls the pod, and a backup
-// asked for meanwhile is taken once the pod runs with the new target, under the new prefix.
+// asked for meanwhile is taken once the pod runs with the new target, under the new prefix. A
+// filesystem target is Degraded until its PVC exists, then written on that PVC.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -142,6 +143,26 @@ describe('VectorCluster spec.backup: S3 target and encryption key from Secrets',
     await client.create({ apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorBackup', metadata: { name: 'elsewhere', namespace: NS }, spec: { clusterRef: { name: NAME }, target: { s3: { bucket: 'other-bucket' } } } });
     const refused = await waitPhase('elsewhere', 'Failed');
     expect(refused.status).toMatchObject({ reason: 'TargetNotSupported', message: expect.stringContaining(`set spec.backup.target on VectorCluster ${NAME} to this target, or remove spec.target`) });
+  });
+
+  it('a filesystem target: Degraded until its PVC exists, then the backup is written on that PVC at path', async () => {
+    const name = 'fsbk';
+    await client.create({
+      apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorCluster', metadata: { name, namespace: NS },
+      spec: { replicas: 1, storage: { size: '1Gi', pvcRetention: { whenDeleted: 'Delete' } }, backup: { target: { filesystem: { path: '/mnt/backups', claimName: 'fsbk-shared' } } } },
+    });
+    const cluster = () => client.getOrUndefined<KubeObject>('VectorCluster', NS, name) as Promise<VectorCluster | undefined>;
+    const degraded = await waitFor(async () => (await cluster())?.status?.conditions?.find((x) => x.type === 'Degraded' && x.reason === 'PersistentVolumeClaimNotFound'), 30_000, 100, 'Degraded/PersistentVolumeClaimNotFound');
+    expect(degraded.message).toBe('backup PersistentVolumeClaim fsbk-shared not found: the pods cannot start until it exists');
+    await client.create({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'fsbk-shared', namespace: NS }, spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '1Gi' } } } });
+    await waitFor(async () => (await cluster())?.status?.phase === 'Running', 90_000, 200, `${name} Running`).catch(async (e) => { throw new Error(`${String(e)}: ${JSON.stringify((await cluster())?.status)}`); });
+    await client.create({ apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorBackup', metadata: { name: 'to-pvc', namespace: NS }, spec: { clusterRef: { name } } });
+    const done = await waitPhase('to-pvc', 'Succeeded');
+    const id = done.status!.backupId!;
+    expect(done.status!.location).toBe(`PVC fsbk-shared: /mnt/backups/${id}/manifest.json`);
+    expect(existsSync(path.join(dataRoot, 'pvc', NS, 'fsbk-shared', id, 'manifest.json'))).toBe(true);
+    expect(existsSync(path.join(dataRoot, 'pvc', NS, `data-${name}-0`, 'backups', id))).toBe(false);
+    await client.delete('VectorCluster', NS, name);
   });
 
   it('a changed target rolls the pod, and a backup asked for meanwhile waits for it and lands under the new prefix', async () => {
