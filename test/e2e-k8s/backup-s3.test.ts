@@ -6,7 +6,8 @@
 // credentials are nowhere in the ConfigMap or the status. A VectorBackup naming another target fails,
 // saying to set spec.backup.target on the VectorCluster. Changing the prefix rolls the pod, and a backup
 // asked for meanwhile is taken once the pod runs with the new target, under the new prefix. A
-// filesystem target is Degraded until its PVC exists, then written on that PVC.
+// filesystem target is Degraded until its PVC exists, then written on that PVC. A schedule with the
+// cluster's target backs up into the bucket; retention deletes the expired backup's objects.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -31,6 +32,9 @@ const PREFIX = 'k8s/s3bk';
 const ACCESS_KEY_ID = 'S3RVER'; // s3rver's account; it does not check signatures, so the secret is ours
 const SECRET_ACCESS_KEY = `jade-e2e-${randomBytes(8).toString('hex')}`;
 const KEY_ID = 'k8s-key-1';
+/** The schedule's clock runs 30 times faster than the wall: every minute is every 2 s. */
+const T0_MS = Date.now();
+const fastClock = () => T0_MS + (Date.now() - T0_MS) * 30;
 
 let emu: Emulator;
 let dataRoot: string;
@@ -89,7 +93,7 @@ describe('VectorCluster spec.backup: S3 target and encryption key from Secrets',
       leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300,
       informer: { resyncMs: 20_000, watchdogMs: 1500, backoffBaseMs: 50, backoffMaxMs: 1000, watchTimeoutSeconds: 60 },
       controller: { requeueSettlingMs: 300, requeueRunningMs: 1000, rolloutSettleMs: 1000 },
-      backup: { pollMs: 200, pendingRetryMs: 300 },
+      backup: { pollMs: 200, pendingRetryMs: 300, scheduleNowMs: fastClock, scheduleRequeueMaxMs: 200 },
     });
     await waitFor(() => op!.isLeader(), 15_000, 50, 'operator leading');
     const key = randomBytes(32).toString('base64');
@@ -176,5 +180,22 @@ describe('VectorCluster spec.backup: S3 target and encryption key from Secrets',
     expect(done.status!.location).toBe(`s3://${BUCKET}/${PREFIX}-v2/${id}`);
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${PREFIX}-v2/${id}/` }));
     expect((listed.Contents ?? []).map((o) => o.Key)).toContain(`${PREFIX}-v2/${id}/manifest.json`);
+  });
+
+  it('a schedule with the cluster\'s target backs up into the bucket, and retention deletes the expired backup\'s objects', async () => {
+    const cluster = await getCluster();
+    await client.create({
+      apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorBackupSchedule', metadata: { name: 's3-every-minute', namespace: NS },
+      spec: { clusterRef: { name: NAME }, schedule: '* * * * *', retention: { count: 1 }, target: cluster!.spec.backup!.target },
+    });
+    const expired = await waitFor(async () => {
+      const events = (await client.list('Event', NS)).items.filter((e: any) => e.involvedObject?.name === 's3-every-minute' && e.reason === 'BackupExpired').map((e: any) => String(e.message));
+      return events.length >= 1 ? events : undefined;
+    }, 60_000, 200, 'a backup expired').catch(async (e) => { throw new Error(`${String(e)}\n${await debug()}`); });
+    await client.patch('VectorBackupSchedule', NS, 's3-every-minute', { spec: { suspend: true } });
+    const m = new RegExp(`deleted backup (s3-every-minute-\\d+-\\w+) from s3://${BUCKET}/${PREFIX}-v2/\\1 \\(through pod ${POD}\\)`).exec(expired[0]);
+    expect(m, expired[0]).not.toBeNull();
+    const left = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${PREFIX}-v2/${m![1]}/` }));
+    expect(left.Contents ?? []).toEqual([]);
   });
 });

@@ -499,21 +499,27 @@ export class BackupController {
       const podName = backup.status?.pod;
       let data = 'it held no backup data';
       if (backup.status?.phase === 'Succeeded' && id && podName) {
-        const pod = ctx?.pods.find((p) => p.metadata.name === podName);
+        let pod = ctx?.pods.find((p) => p.metadata.name === podName);
+        // In the cluster's shared target (S3, a shared PVC) any ready pod reaches the backup, if the target is still the one it was written to.
+        const shared = ctx && defaultSpec(ctx.cluster.spec).backup?.target !== undefined && backup.status?.location === backupLocation(defaultSpec(ctx.cluster.spec), id, podName);
+        if (shared && (!pod || !podUrl(pod, ctx.port))) pod = ctx.pods.find((p) => podUrl(p, ctx.port) !== undefined) ?? pod;
         if (!ctx || !pod) {
-          data = `its data (backup ${id}) could not be deleted: ${!ctx ? `VectorCluster ${schedule.spec.clusterRef.name} is gone` : `pod ${podName} is gone`}; it stays on PVC ${DATA_VOLUME}-${podName} if that was kept`;
+          const where = shared ? `it stays at ${backup.status.location}` : `it stays on PVC ${DATA_VOLUME}-${podName} if that was kept`;
+          data = `its data (backup ${id}) could not be deleted: ${!ctx ? `VectorCluster ${schedule.spec.clusterRef.name} is gone` : `pod ${podName} is gone`}; ${where}`;
         } else {
+          const asked = pod.metadata.name;
           const url = podUrl(pod, ctx.port);
-          if (!url) { this.log(`${ns}/${name}: expired, waiting for pod ${podName} to be ready to delete backup ${id}`); continue; }
+          if (!url) { this.log(`${ns}/${name}: expired, waiting for pod ${asked} to be ready to delete backup ${id}`); continue; }
           let r: Awaited<ReturnType<NodeBackupApi['delete']>>;
           try {
             r = await this.node.delete(url, ctx.apiKey, id);
           } catch (e) {
-            this.log(`${ns}/${name}: DELETE /backups/${id} on ${podName}: ${String((e as Error).message ?? e)}; retrying later`);
+            this.log(`${ns}/${name}: DELETE /backups/${id} on ${asked}: ${String((e as Error).message ?? e)}; retrying later`);
             continue;
           }
-          if (r === 'busy') { this.log(`${ns}/${name}: ${podName} is busy with a backup, verify or restore; deleting ${id} later`); continue; }
-          data = r === 'deleted' ? `deleted backup ${id} from pod ${podName}` : `pod ${podName} no longer had backup ${id}`;
+          if (r === 'busy') { this.log(`${ns}/${name}: ${asked} is busy with a backup, verify or restore; deleting ${id} later`); continue; }
+          const from = shared ? `${backup.status.location} (through pod ${asked})` : `pod ${asked}`;
+          data = r === 'deleted' ? `deleted backup ${id} from ${from}` : `${from} no longer had backup ${id}`;
         }
       }
       await this.opts.client.delete('VectorBackup', ns, name);
