@@ -27,6 +27,8 @@ import { backupMetrics } from './metrics.js';
 import type { BackupMetrics } from './metrics.js';
 import { NodeBackupError, createBackup, deleteBackup, getBackup } from './node-backups.js';
 import type { NodeBackup } from './node-backups.js';
+import { memberCertificateNames } from '../reconcile/node-http.js';
+import type { NodeTls } from '../reconcile/node-http.js';
 import { decideSchedule, expiredBackups, lastBackupCondition, parseSchedule, scheduledBackupName } from './schedule.js';
 import type { BackupOutcome, ConditionInput, FinishedBackup } from './schedule.js';
 
@@ -78,10 +80,17 @@ function ordinalOf(pod: string): number {
 function isPodReady(pod: KubeObject): boolean {
   return ((pod.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
-function podUrl(pod: KubeObject | undefined, port: number): string | undefined {
+/** How the cluster's pods are reached: https when spec.security.tlsSecret is set, trusting its ca.crt (none: unverified). */
+interface PodAccess { port: number; tls: { ca: string | undefined } | undefined }
+function podUrl(pod: KubeObject | undefined, access: PodAccess): string | undefined {
   const ip = (pod?.status as { podIP?: string } | undefined)?.podIP;
   if (!pod || !ip || pod.metadata.deletionTimestamp || !isPodReady(pod)) return undefined;
-  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+  return `${access.tls ? 'https' : 'http'}://${ip.includes(':') ? `[${ip}]` : ip}:${access.port}`;
+}
+function podTls(cluster: VectorCluster, pod: KubeObject, access: PodAccess): NodeTls | undefined {
+  if (!access.tls) return undefined;
+  const ip = String((pod.status as { podIP?: string } | undefined)?.podIP ?? '');
+  return { ...(access.tls.ca ? { ca: access.tls.ca } : {}), names: memberCertificateNames(cluster, pod.metadata.name, ip) };
 }
 /** JSON with sorted keys and without nulls (a merge patch's "delete"): the API server returns keys in its own order. */
 function canonical(value: unknown): string {
@@ -115,6 +124,11 @@ export function targetMismatch(wanted: BackupTarget | undefined, clusterTarget: 
   if (clusterTarget && norm(wanted) === norm(clusterTarget)) return undefined;
   const theirs = clusterTarget ? `its target is ${describeTarget(clusterTarget)}` : 'it has no spec.backup.target (each pod writes to its own volume)';
   return `spec.target (${describeTarget(wanted)}) differs from VectorCluster ${clusterName}'s spec.backup.target: the pods write backups where the cluster says, and ${theirs}; set spec.backup.target on VectorCluster ${clusterName} to this target, or remove spec.target`;
+}
+
+function secretString(secret: KubeObject | undefined, key: string): string | undefined {
+  const data = secret?.data as Record<string, string> | undefined;
+  return data?.[key] ? Buffer.from(data[key], 'base64').toString('utf8') : (secret?.stringData as Record<string, string> | undefined)?.[key];
 }
 
 function ownerSchedule(o: KubeObject): string | undefined {
@@ -269,17 +283,18 @@ export class BackupController {
     return undefined;
   }
 
-  private async clusterContext(ns: string, clusterName: string): Promise<{ cluster: VectorCluster; pods: KubeObject[]; apiKey: string | undefined; port: number } | undefined> {
+  private async clusterContext(ns: string, clusterName: string): Promise<{ cluster: VectorCluster; pods: KubeObject[]; apiKey: string | undefined; port: number; access: PodAccess; tlsFor: (pod: KubeObject) => NodeTls | undefined } | undefined> {
     const { client } = this.opts;
     const cluster = await client.getOrUndefined<KubeObject>('VectorCluster', ns, clusterName) as unknown as VectorCluster | undefined;
     if (!cluster) return undefined;
     const spec = defaultSpec(cluster.spec);
     const ref = apiKeySecretRef(cluster, spec);
     const secret = await client.getOrUndefined<KubeObject>('Secret', ns, ref.name);
-    const data = secret?.data as Record<string, string> | undefined;
-    const apiKey = data?.[ref.key] ? Buffer.from(data[ref.key], 'base64').toString('utf8') : (secret?.stringData as Record<string, string> | undefined)?.[ref.key];
+    const apiKey = secretString(secret, ref.key);
+    const tlsRef = spec.security.tlsSecret;
+    const access: PodAccess = { port: spec.node.ports.rest, tls: tlsRef ? { ca: secretString(await client.getOrUndefined<KubeObject>('Secret', ns, tlsRef.name), 'ca.crt') } : undefined };
     const pods = (await client.list('Pod', ns, `${CLUSTER_LABEL}=${clusterName}`)).items.sort((a, b) => ordinalOf(a.metadata.name) - ordinalOf(b.metadata.name));
-    return { cluster, pods, apiKey, port: spec.node.ports.rest };
+    return { cluster, pods, apiKey, port: spec.node.ports.rest, access, tlsFor: (pod) => podTls(cluster, pod, access) };
   }
 
   private async startBackup(backup: Backup): Promise<number | undefined> {
@@ -317,7 +332,7 @@ export class BackupController {
     });
     if (running) return waitWith(this.pending(backup, 'WaitingForBackup', `VectorBackup ${running.metadata.name} of this cluster is running; one backup at a time`));
     // The lowest-numbered ready pod: backups of a cluster land on one pod's volume while it is up.
-    const pod = ctx.pods.find((p) => podUrl(p, ctx.port) !== undefined);
+    const pod = ctx.pods.find((p) => podUrl(p, ctx.access) !== undefined);
     if (!pod) return waitWith(this.pending(backup, 'ClusterNotReady', `no pod of VectorCluster ${clusterName} is ready`));
     // During a rollout onto a changed spec.backup a pod may still run with the previous target or key.
     const expected = backupEnv(clusterSpec);
@@ -325,7 +340,7 @@ export class BackupController {
     if (canonical(expected) !== canonical(podEnv)) {
       return waitWith(this.pending(backup, 'WaitingForRollout', `pod ${pod.metadata.name} still runs with the previous spec.backup settings; waiting for it to be restarted onto the current ones`));
     }
-    const url = podUrl(pod, ctx.port)!;
+    const url = podUrl(pod, ctx.access)!;
     const id = backupIdFor(backup);
     const podName = pod.metadata.name;
     const startTime = wallTime();
@@ -344,7 +359,7 @@ export class BackupController {
     const uid = backup.metadata.uid ?? backup.metadata.name;
     this.tasks.set(uid, task);
     const key = `backup|${ns}/${backup.metadata.name}`;
-    this.node.create(url, ctx.apiKey, id, task.abort.signal).then((r) => { task.result = r; }, (e: unknown) => { task.error = e; }).finally(() => {
+    this.node.create(url, ctx.apiKey, id, task.abort.signal, undefined, ctx.tlsFor(pod)).then((r) => { task.result = r; }, (e: unknown) => { task.error = e; }).finally(() => {
       task.done = true;
       this.busyClusters.delete(clusterKey);
       if (!this.stopped) this.enqueue(key);
@@ -376,11 +391,11 @@ export class BackupController {
     if (!podObject && ordinalOf(podName) >= replicas) {
       return this.fail(backup, 'BackupLost', `pod ${podName} is gone (VectorCluster ${backup.spec.clusterRef.name} has ${replicas} replica${replicas === 1 ? '' : 's'}) and backup ${id} cannot be checked${callError ? ` (POST /backups got no answer: ${callError})` : ''}`);
     }
-    const url = podUrl(podObject, ctx.port);
+    const url = podUrl(podObject, ctx.access);
     if (!url) return this.pollMs(); // the pod is restarting: its PVC still holds whatever was written
     let answer: NodeBackup | 'writing' | undefined;
     try {
-      answer = await this.node.get(url, ctx.apiKey, id);
+      answer = await this.node.get(url, ctx.apiKey, id, undefined, ctx.tlsFor(podObject!));
     } catch (e) {
       this.log(`${ns}/${backup.metadata.name}: GET /backups/${id} on ${podName}: ${String((e as Error).message ?? e)}`);
       return this.pollMs();
@@ -502,17 +517,17 @@ export class BackupController {
         let pod = ctx?.pods.find((p) => p.metadata.name === podName);
         // In the cluster's shared target (S3, a shared PVC) any ready pod reaches the backup, if the target is still the one it was written to.
         const shared = ctx && defaultSpec(ctx.cluster.spec).backup?.target !== undefined && backup.status?.location === backupLocation(defaultSpec(ctx.cluster.spec), id, podName);
-        if (shared && (!pod || !podUrl(pod, ctx.port))) pod = ctx.pods.find((p) => podUrl(p, ctx.port) !== undefined) ?? pod;
+        if (shared && (!pod || !podUrl(pod, ctx.access))) pod = ctx.pods.find((p) => podUrl(p, ctx.access) !== undefined) ?? pod;
         if (!ctx || !pod) {
           const where = shared ? `it stays at ${backup.status.location}` : `it stays on PVC ${DATA_VOLUME}-${podName} if that was kept`;
           data = `its data (backup ${id}) could not be deleted: ${!ctx ? `VectorCluster ${schedule.spec.clusterRef.name} is gone` : `pod ${podName} is gone`}; ${where}`;
         } else {
           const asked = pod.metadata.name;
-          const url = podUrl(pod, ctx.port);
+          const url = podUrl(pod, ctx.access);
           if (!url) { this.log(`${ns}/${name}: expired, waiting for pod ${asked} to be ready to delete backup ${id}`); continue; }
           let r: Awaited<ReturnType<NodeBackupApi['delete']>>;
           try {
-            r = await this.node.delete(url, ctx.apiKey, id);
+            r = await this.node.delete(url, ctx.apiKey, id, undefined, ctx.tlsFor(pod));
           } catch (e) {
             this.log(`${ns}/${name}: DELETE /backups/${id} on ${asked}: ${String((e as Error).message ?? e)}; retrying later`);
             continue;
