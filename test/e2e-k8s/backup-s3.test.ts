@@ -174,7 +174,14 @@ describe('VectorCluster spec.backup: S3 target and encryption key from Secrets',
     const before = podUid();
     await client.patch('VectorCluster', NS, NAME, { spec: { backup: { target: { s3: { prefix: `${PREFIX}-v2` } } } } });
     await client.create({ apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorBackup', metadata: { name: 'after-change', namespace: NS }, spec: { clusterRef: { name: NAME } } });
-    const done = await waitPhase('after-change', 'Succeeded', 90_000);
+    // The old pod stays up (and ready) at least the settle time after the StatefulSet changes: the backup waits for its successor.
+    const reasons = new Set<string>();
+    const done = await waitFor(async () => {
+      const b = await getBackup('after-change');
+      if (b?.status?.reason) reasons.add(b.status.reason);
+      return b?.status?.phase === 'Succeeded' ? b : undefined;
+    }, 90_000, 50, 'after-change Succeeded').catch(async (e) => { throw new Error(`${String(e)}: ${JSON.stringify((await getBackup('after-change'))?.status)}\n${await debug()}`); });
+    expect([...reasons]).toContain('WaitingForRollout');
     const id = done.status!.backupId!;
     expect(podUid()).not.toBe(before);
     expect(done.status!.location).toBe(`s3://${BUCKET}/${PREFIX}-v2/${id}`);
