@@ -45,7 +45,7 @@ export const backupTargetSchema = obj({
     prefix: str('Key prefix inside the bucket: segments joined by "/" (none empty, "." or ".."); backup <id> is the objects <prefix>/<id>/….', { default: '', maxLength: 1024, pattern: S3_PREFIX_PATTERN }),
     endpoint: str('S3-compatible endpoint URL (http or https, no credentials in it); unset for AWS.', { maxLength: 1024, pattern: '^https?://[^/@\\s]+(/\\S*)?$' }),
     region: str('Region.', { default: 'us-east-1', minLength: 1, maxLength: 64 }),
-    credentialsSecret: str('Secret in the cluster namespace with the keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN), given to the pods as env through secretKeyRef; unset: the AWS SDK\'s default chain (e.g. a pod role).', { pattern: DNS_LABEL_PATTERN, maxLength: 63 }),
+    credentialsSecret: str('Secret in the cluster namespace with the keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN), given to the pods as env through secretKeyRef; unset: the AWS SDK\'s default chain (e.g. instance metadata).', { pattern: DNS_LABEL_PATTERN }),
   }, 'An S3 or S3-compatible bucket.', { required: ['bucket'] }),
   filesystem: obj({
     path: str('Absolute directory in the pods where claimName is mounted (not over, under or above /var/lib/jadevectordb, /tmp or /etc/jadevectordb).', { minLength: 2, maxLength: 1024, pattern: `^(/${PATH_SEGMENT})+$` }),
