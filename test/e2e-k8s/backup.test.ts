@@ -1,6 +1,6 @@
 // End-to-end backups on the Kubernetes API emulator with a real node process as the pod: a
-// VectorBackup reaches Succeeded with a backup id the node confirms (GET /backups/{id}); an
-// unsupported target fails; a Running backup found by a restarted operator is resumed by its id (not
+// VectorBackup reaches Succeeded with a backup id the node confirms (GET /backups/{id}); a
+// target other than the cluster's fails; a Running backup found by a restarted operator is resumed by its id (not
 // taken again, polled while the node says it is still being written) and one the node never wrote is
 // reported lost; a VectorBackupSchedule creates backups
 // on schedule and its retention (count 2) leaves two, their data deleted on the node; the cluster's
@@ -87,7 +87,7 @@ describe('backups on the emulator', { timeout: 120_000 }, () => {
 
     await client.create(backup('to-s3', { target: { s3: { bucket: 'some-bucket' } } }));
     const failed = await waitPhase('to-s3', 'Failed');
-    expect(failed.status).toMatchObject({ reason: 'TargetNotSupported', message: expect.stringContaining('spec.target is not supported yet') });
+    expect(failed.status).toMatchObject({ reason: 'TargetNotSupported', message: expect.stringContaining(`it has no spec.backup.target (each pod writes to its own volume); set spec.backup.target on VectorCluster ${NAME}`) });
     expect(await eventsOf('to-s3', 'BackupFailed')).toHaveLength(1);
     await waitFor(async () => (await lastBackupCondition())?.status === 'False', 10_000, 100, 'LastBackupSucceeded False');
     expect((await lastBackupCondition())).toMatchObject({ reason: 'BackupFailed', message: expect.stringContaining('VectorBackup to-s3 failed') });

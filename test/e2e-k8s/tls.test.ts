@@ -2,7 +2,8 @@
 // pods. Before the Secret exists the cluster is Degraded (SecretNotFound); once it does, the pods
 // serve HTTPS with it (probes over HTTPS), the operator bootstraps them and reads their status
 // over https verified against the Secret's ca.crt, a client trusting the CA gets in while plain
-// HTTP does not, and kubectl jade reaches a pod through the API server's https pod proxy.
+// HTTP does not, kubectl jade reaches a pod through the API server's https pod proxy, and a
+// VectorBackup is taken over the same verified https.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -17,7 +18,7 @@ import { KubeClient } from '../../operator/src/kube/client.js';
 import type { KubeObject } from '../../operator/src/kube/client.js';
 import { startOperator } from '../../operator/src/operator.js';
 import type { RunningOperator } from '../../operator/src/operator.js';
-import type { VectorCluster } from '../../operator/src/api/types.js';
+import type { VectorBackup, VectorCluster } from '../../operator/src/api/types.js';
 import { DAY_MS, makeCa } from '../helpers/tls-certs.js';
 import { lockAddressRange } from './address-lock.js';
 
@@ -97,5 +98,13 @@ describe('VectorCluster with spec.security.tlsSecret', { timeout: 150_000 }, () 
     const { stdout } = await promisify(execFile)(process.execPath, ['operator/bin/kubectl-jade.js', '--kubeconfig', emu.kubeconfigPath, '-n', NS, '--pod', 'sec-1', 'nodes'], { timeout: 60_000, env: { ...process.env, JADE_API_KEY: '', JADE_URL: '', JADE_CA_FILE: '' } });
     expect(stdout).toMatch(/sec-0/);
     expect(stdout).toMatch(/https:\/\/127\.0\.0\.16\d:8080/);
+
+    // Backups go over the same verified https: a VectorBackup Succeeds.
+    await client.create({ apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorBackup', metadata: { name: 'sec-backup', namespace: NS }, spec: { clusterRef: { name: 'sec' } } });
+    const backup = await waitFor(async () => {
+      const b = await client.getOrUndefined<KubeObject>('VectorBackup', NS, 'sec-backup') as VectorBackup | undefined;
+      return b?.status?.phase === 'Succeeded' || b?.status?.phase === 'Failed' ? b : undefined;
+    }, 30_000, 200, 'sec-backup finished');
+    expect(backup.status).toMatchObject({ phase: 'Succeeded', pod: 'sec-0' });
   });
 });

@@ -8,7 +8,7 @@ import { strings } from '@bufbuild/cel/ext';
 import { CRDS, renderCrdYaml } from '../../operator/src/api/crds.js';
 import type { JSONSchemaProps } from '../../operator/src/api/schema.js';
 import {
-  backupTargetSchema, storageSizeMi, vectorBackupScheduleSchema, vectorBackupScheduleSpecSchema, vectorBackupSchema, vectorBackupSpecSchema,
+  S3_PREFIX_PATTERN, backupTargetSchema, storageSizeMi, vectorBackupScheduleSchema, vectorBackupScheduleSpecSchema, vectorBackupSchema, vectorBackupSpecSchema,
   vectorClusterSchema, vectorClusterSpecSchema,
 } from '../../operator/src/api/types.js';
 import type { VectorClusterSpec } from '../../operator/src/api/types.js';
@@ -33,6 +33,7 @@ const fullSpec: DeepRequired<VectorClusterSpec> = {
       s3: { bucket: 'bkt', prefix: 'p/', endpoint: 'http://minio:9000', region: 'eu-west-1', credentialsSecret: 's3-creds' },
       filesystem: { path: '/backups', claimName: 'backup-pvc' },
     },
+    encryptionKeySecret: { name: 'backup-key', key: 'keys' },
     scheduleRef: { name: 'nightly' },
   },
   template: {
@@ -198,7 +199,17 @@ describe('validation messages', () => {
     { name: 'storageClass changed', spec: { storage: { storageClass: 'b' } }, old: { storage: { storageClass: 'a' } }, message: 'storage.storageClass is immutable' },
     { name: 'storageClass added', spec: { storage: { storageClass: 'b' } }, old: {}, message: 'storage.storageClass is immutable' },
     { name: 'bad size unit', spec: { storage: { size: '10G' } }, message: `must match ${'^[1-9][0-9]{0,6}(Mi|Gi|Ti)$'}` },
-    { name: 'two backup targets', spec: { backup: { target: { s3: { bucket: 'abc' }, filesystem: { path: '/x' } } } }, message: 'exactly one of s3 or filesystem must be set' },
+    { name: 'two backup targets', spec: { backup: { target: { s3: { bucket: 'abc' }, filesystem: { path: '/x', claimName: 'c' } } } }, message: 'exactly one of s3 or filesystem must be set' },
+    { name: 's3 target with prefix, endpoint and credentials', spec: { backup: { target: { s3: { bucket: 'jade-backups', prefix: 'prod/nightly/', endpoint: 'https://minio.example:9000', credentialsSecret: 's3-creds' } }, encryptionKeySecret: { name: 'bk' } } }, message: null },
+    { name: 's3 prefix with an empty segment', spec: { backup: { target: { s3: { bucket: 'jade-backups', prefix: 'a//b' } } } }, message: `must match ${S3_PREFIX_PATTERN}` },
+    { name: 's3 prefix with a .. segment', spec: { backup: { target: { s3: { bucket: 'jade-backups', prefix: 'a/../b' } } } }, message: `must match ${S3_PREFIX_PATTERN}` },
+    { name: 's3 bucket not a bucket name', spec: { backup: { target: { s3: { bucket: 'Jade_Backups' } } } }, message: 'must match ^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' },
+    { name: 's3 endpoint with credentials in it', spec: { backup: { target: { s3: { bucket: 'jade-backups', endpoint: 'http://key:secret@minio:9000' } } } }, message: 'must match ^https?://[^/@\\s]+(/\\S*)?$' },
+    { name: 'filesystem target without a claim', spec: { backup: { target: { filesystem: { path: '/backups' } } } } as VectorClusterSpec, message: 'Required value' },
+    { name: 'filesystem target on a PVC', spec: { backup: { target: { filesystem: { path: '/mnt/backups', claimName: 'shared' } } } }, message: null },
+    { name: 'filesystem target under the data directory', spec: { backup: { target: { filesystem: { path: '/var/lib/jadevectordb/backups', claimName: 'shared' } } } }, message: 'filesystem.path must not be over, under or above /var/lib/jadevectordb, /tmp, /etc/jadevectordb (the operator mounts those)' },
+    { name: 'filesystem target above the data directory', spec: { backup: { target: { filesystem: { path: '/var/lib', claimName: 'shared' } } } }, message: 'filesystem.path must not be over, under or above /var/lib/jadevectordb, /tmp, /etc/jadevectordb (the operator mounts those)' },
+    { name: 'filesystem target with a .. segment', spec: { backup: { target: { filesystem: { path: '/mnt/../tmp', claimName: 'shared' } } } }, message: `must match ${(backupTargetSchema.properties!.filesystem.properties!.path as { pattern: string }).pattern}` },
     { name: 'same ports', spec: { node: { ports: { rest: 9000, grpc: 9000 } } }, message: 'node.ports.rest and node.ports.grpc must differ' },
     { name: 'a separate metrics port (not served)', spec: { node: { ports: { metrics: 9100 } } }, message: 'node.ports.metrics: this JadeVectorDB version serves /metrics on the REST port only; set 0 (a separate metrics port is not supported yet)' },
     { name: 'tlsSecret (REST over HTTPS)', spec: { security: { tlsSecret: { name: 'tls' } } }, message: null },
@@ -229,6 +240,10 @@ describe('every CEL rule agrees with its TypeScript twin (evaluated by @bufbuild
       ],
     },
     { schema: vectorClusterSpecSchema.properties!.node.properties!.ports, values: [[{ rest: 1, grpc: 2, metrics: 0 }, undefined], [{ rest: 3, grpc: 3, metrics: 0 }, undefined], [{ rest: 1, grpc: 2, metrics: 9100 }, undefined]] },
+    {
+      schema: backupTargetSchema.properties!.filesystem,
+      values: [[{ path: '/mnt/b', claimName: 'c' }, undefined], [{ path: '/tmp', claimName: 'c' }, undefined], [{ path: '/tmp/x', claimName: 'c' }, undefined], [{ path: '/etc', claimName: 'c' }, undefined], [{ path: '/tmpx', claimName: 'c' }, undefined]],
+    },
     { schema: backupTargetSchema, values: [[{ s3: { bucket: 'b' } }, undefined], [{}, undefined], [{ s3: { bucket: 'b' }, filesystem: { path: '/' } }, undefined]] },
     {
       schema: vectorBackupSpecSchema,

@@ -6,7 +6,7 @@ import type { VectorCluster } from '../../operator/src/api/types.js';
 import { defaultSpec } from '../../operator/src/api/validate.js';
 import { ENV_KEYS } from '../../node/src/config.js';
 import {
-  DATA_DIR, TLS_DIR, buildClientService, buildConfigMap, buildHeadlessService, buildPodDisruptionBudget, buildRole, buildStatefulSet,
+  BACKUP_KEYS_DIR, DATA_DIR, TLS_DIR, backupLocation, buildClientService, buildConfigMap, buildHeadlessService, buildPodDisruptionBudget, buildRole, buildStatefulSet,
   SPEC_HASH_ANNOTATION,
 } from '../../operator/src/reconcile/children.js';
 
@@ -80,6 +80,56 @@ describe('StatefulSet', () => {
     expect(container.startupProbe.httpGet.scheme).toBe('HTTP');
   });
 
+  it('with spec.backup.target.s3: the target as env, the credentials only as secretKeyRefs (never in the ConfigMap)', () => {
+    const spec = defaultSpec({ backup: { target: { s3: { bucket: 'jade-backups', prefix: 'prod/alpha/', endpoint: 'http://minio:9000', region: 'eu-west-1', credentialsSecret: 's3-creds' } } } });
+    const c = (buildStatefulSet(vc(spec), spec, 3) as any).spec.template.spec.containers[0];
+    const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+    expect(env).toMatchObject({
+      [ENV_KEYS.backupS3Url]: 's3://jade-backups/prod/alpha', [ENV_KEYS.backupS3Endpoint]: 'http://minio:9000', [ENV_KEYS.backupS3Region]: 'eu-west-1',
+      [ENV_KEYS.awsAccessKeyId]: { secretKeyRef: { name: 's3-creds', key: 'AWS_ACCESS_KEY_ID' } },
+      [ENV_KEYS.awsSecretAccessKey]: { secretKeyRef: { name: 's3-creds', key: 'AWS_SECRET_ACCESS_KEY' } },
+      [ENV_KEYS.awsSessionToken]: { secretKeyRef: { name: 's3-creds', key: 'AWS_SESSION_TOKEN', optional: true } },
+    });
+    expect(env).not.toHaveProperty(ENV_KEYS.backupDir);
+    expect(JSON.stringify(buildConfigMap(vc(spec), spec))).not.toMatch(/AWS_|s3-creds|S3/);
+    // No endpoint (AWS), no credentials Secret (the SDK's default chain): neither is set.
+    const bare = defaultSpec({ backup: { target: { s3: { bucket: 'jade-backups' } } } });
+    const bareEnv = (buildStatefulSet(vc(bare), bare, 1) as any).spec.template.spec.containers[0].env;
+    expect(bareEnv.filter((e: any) => /S3|AWS/.test(e.name))).toEqual([{ name: 'JADE_BACKUP_S3_URL', value: 's3://jade-backups' }, { name: 'JADE_BACKUP_S3_REGION', value: 'us-east-1' }]);
+    expect(backupLocation(spec, 'b1', 'alpha-0')).toBe('s3://jade-backups/prod/alpha/b1');
+    expect(backupLocation(bare, 'b1', 'alpha-0')).toBe('s3://jade-backups/b1');
+    expect(backupLocation(defaultSpec({}), 'b1', 'alpha-0')).toBe(`pod alpha-0, PVC data-alpha-0: ${DATA_DIR}/backups/b1/manifest.json`);
+  });
+
+  it('with spec.backup.target.filesystem: the PVC mounted at path in every pod, JADE_BACKUP_DIR pointing at it', () => {
+    const spec = defaultSpec({ backup: { target: { filesystem: { path: '/mnt/backups', claimName: 'shared-backups' } } } });
+    const p = (buildStatefulSet(vc(spec), spec, 3) as any).spec.template.spec;
+    const c = p.containers[0];
+    expect(c.env).toContainEqual({ name: ENV_KEYS.backupDir, value: '/mnt/backups' });
+    expect(c.volumeMounts).toContainEqual({ name: 'backups', mountPath: '/mnt/backups' });
+    expect(p.volumes).toContainEqual({ name: 'backups', persistentVolumeClaim: { claimName: 'shared-backups' } });
+    expect(backupLocation(spec, 'b1', 'alpha-0')).toBe('PVC shared-backups: /mnt/backups/b1/manifest.json');
+  });
+
+  it('with spec.backup.encryptionKeySecret: its one key mounted read-only (0440), JADE_BACKUP_KEY_FILE naming it', () => {
+    const spec = defaultSpec({ backup: { encryptionKeySecret: { name: 'alpha-backup-key' } } });
+    const p = (buildStatefulSet(vc(spec), spec, 3) as any).spec.template.spec;
+    const c = p.containers[0];
+    expect(c.env).toContainEqual({ name: ENV_KEYS.backupKeyFile, value: `${BACKUP_KEYS_DIR}/backup-keys` });
+    expect(c.volumeMounts).toContainEqual({ name: 'backup-keys', mountPath: BACKUP_KEYS_DIR, readOnly: true });
+    expect(p.volumes).toContainEqual({ name: 'backup-keys', secret: { secretName: 'alpha-backup-key', items: [{ key: 'backup-keys', path: 'backup-keys' }], defaultMode: 0o440 } });
+    const other = defaultSpec({ backup: { encryptionKeySecret: { name: 'k', key: 'keys.txt' } } });
+    expect((buildStatefulSet(vc(other), other, 1) as any).spec.template.spec.containers[0].env).toContainEqual({ name: ENV_KEYS.backupKeyFile, value: `${BACKUP_KEYS_DIR}/keys.txt` });
+  });
+
+  it('changes its spec hash when spec.backup changes, so pods roll', () => {
+    const hash = (s: VectorCluster['spec']) => buildStatefulSet(vc(), defaultSpec(s), 3).metadata.annotations![SPEC_HASH_ANNOTATION];
+    const a = hash({ backup: { target: { s3: { bucket: 'jade-backups', endpoint: 'http://a:9000' } } } });
+    expect(hash({ backup: { target: { s3: { bucket: 'jade-backups', endpoint: 'http://b:9000' } } } })).not.toBe(a);
+    expect(hash({ backup: { target: { s3: { bucket: 'jade-backups', endpoint: 'http://a:9000' } }, encryptionKeySecret: { name: 'k' } } })).not.toBe(a);
+    expect(hash({})).not.toBe(a);
+  });
+
   it('changes its spec hash when the node config changes, so pods roll', () => {
     const a = buildStatefulSet(vc(), defaultSpec({}), 3);
     const b = buildStatefulSet(vc(), defaultSpec({ node: { hnsw: { m: 32 } } }), 3);
@@ -114,7 +164,10 @@ describe('other children', () => {
   });
   it('writes only settings the node reads (every ConfigMap key and env var is one of its JADE_* keys)', () => {
     const known = new Set<string>(Object.values(ENV_KEYS));
-    const full = defaultSpec({ replicas: 3, sharding: { replicationFactor: 3 } });
+    const full = defaultSpec({
+      replicas: 3, sharding: { replicationFactor: 3 },
+      backup: { target: { s3: { bucket: 'jade-backups', endpoint: 'http://minio:9000', credentialsSecret: 'c' } }, encryptionKeySecret: { name: 'k' } },
+    });
     const env = (buildStatefulSet(vc(full), full, 3) as any).spec.template.spec.containers[0].env as { name: string }[];
     const keys = [...Object.keys(buildConfigMap(vc(full), full).data as object), ...env.map((e) => e.name)];
     expect(keys.filter((k) => !known.has(k))).toEqual([]);

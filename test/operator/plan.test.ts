@@ -165,6 +165,23 @@ describe('plan: creation', () => {
   });
 });
 
+describe('plan: what spec.backup names', () => {
+  const degraded = (spec: Parameters<typeof cluster>[0], backupRefs: Observed['backupRefs']) =>
+    statusOf(plan(world(cluster(spec), { backupRefs })))!.conditions!.find((c) => c.type === 'Degraded');
+  const s3 = { backup: { target: { s3: { bucket: 'jade-backups', credentialsSecret: 's3-creds' } } } };
+  it('a missing credentials Secret, or one without a key, is Degraded with the reason', () => {
+    expect(degraded(s3, { credentialsSecretKeys: null })).toMatchObject({ status: 'True', reason: 'SecretNotFound', message: 'backup credentials Secret s3-creds not found: the pods cannot start until it exists' });
+    expect(degraded(s3, { credentialsSecretKeys: ['AWS_ACCESS_KEY_ID'] })).toMatchObject({ status: 'True', reason: 'SecretKeyNotFound', message: 'backup credentials Secret s3-creds has no key AWS_SECRET_ACCESS_KEY: the pods cannot start until it does' });
+    expect(degraded(s3, { credentialsSecretKeys: ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] })).toMatchObject({ status: 'False' });
+  });
+  it('a missing encryption key Secret or backup PVC is Degraded', () => {
+    expect(degraded({ backup: { encryptionKeySecret: { name: 'bk' } } }, { encryptionKeySecretKeys: null })).toMatchObject({ status: 'True', reason: 'SecretNotFound', message: 'backup key Secret bk not found: the pods cannot start until it exists' });
+    expect(degraded({ backup: { encryptionKeySecret: { name: 'bk', key: 'keys' } } }, { encryptionKeySecretKeys: ['backup-keys'] })).toMatchObject({ status: 'True', reason: 'SecretKeyNotFound', message: 'backup key Secret bk has no key keys: the pods cannot start until it does' });
+    expect(degraded({ backup: { target: { filesystem: { path: '/mnt/b', claimName: 'shared' } } } }, { claimExists: false })).toMatchObject({ status: 'True', reason: 'PersistentVolumeClaimNotFound', message: 'backup PersistentVolumeClaim shared not found: the pods cannot start until it exists' });
+    expect(degraded({ backup: { target: { filesystem: { path: '/mnt/b', claimName: 'shared' } } } }, { claimExists: true })).toMatchObject({ status: 'False' });
+  });
+});
+
 describe('plan: updates', () => {
   const running = () => settle(world(cluster({ replicas: 3 })));
 

@@ -31,18 +31,33 @@ const secretKeyRef = (what: string, defaultKey: string) =>
     key: str('Key inside the Secret.', { default: defaultKey, minLength: 1 }),
   }, what, { required: ['name'] });
 
+/** Characters no S3 prefix segment or backup path may hold (the node refuses them: control characters, backslash). */
+const S3_PREFIX_SEGMENT = '([^./\\x00-\\x1f\\x7f\\\\][^/\\x00-\\x1f\\x7f\\\\]*|\\.[^./\\x00-\\x1f\\x7f\\\\][^/\\x00-\\x1f\\x7f\\\\]*|\\.\\.[^/\\x00-\\x1f\\x7f\\\\]+)';
+/** Segments joined by "/", none empty, "." or ".." (the node's rule for the prefix of JADE_BACKUP_S3_URL); a trailing "/" is dropped. */
+export const S3_PREFIX_PATTERN = `^(${S3_PREFIX_SEGMENT}(/${S3_PREFIX_SEGMENT})*/?)?$`;
+const PATH_SEGMENT = '([-A-Za-z0-9_][-A-Za-z0-9_.]*|\\.[-A-Za-z0-9_][-A-Za-z0-9_.]*|\\.\\.[-A-Za-z0-9_.]+)';
+/** Directories of the pod the operator mounts itself: a backup volume may not go over, under or above them. */
+export const RESERVED_POD_DIRS = ['/var/lib/jadevectordb', '/tmp', '/etc/jadevectordb'] as const;
+
 export const backupTargetSchema = obj({
   s3: obj({
-    bucket: str('Bucket name.', { minLength: 3, maxLength: 63 }),
-    prefix: str('Key prefix inside the bucket.', { default: '' , maxLength: 1024 }),
-    endpoint: str('S3-compatible endpoint URL; empty for AWS.', { maxLength: 1024 }),
-    region: str('Region.', { default: 'us-east-1', maxLength: 64 }),
-    credentialsSecret: str('Secret holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.', { pattern: DNS_LABEL_PATTERN }),
+    bucket: str('Bucket name (3-63 of lowercase letters, digits, . -).', { minLength: 3, maxLength: 63, pattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$' }),
+    prefix: str('Key prefix inside the bucket: segments joined by "/" (none empty, "." or ".."); backup <id> is the objects <prefix>/<id>/….', { default: '', maxLength: 1024, pattern: S3_PREFIX_PATTERN }),
+    endpoint: str('S3-compatible endpoint URL (http or https, no credentials in it); unset for AWS.', { maxLength: 1024, pattern: '^https?://[^/@\\s]+(/\\S*)?$' }),
+    region: str('Region.', { default: 'us-east-1', minLength: 1, maxLength: 64 }),
+    credentialsSecret: str('Secret in the cluster namespace with the keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN), given to the pods as env through secretKeyRef; unset: the AWS SDK\'s default chain (e.g. instance metadata).', { pattern: DNS_LABEL_PATTERN }),
   }, 'An S3 or S3-compatible bucket.', { required: ['bucket'] }),
   filesystem: obj({
-    path: str('Directory on a mounted volume.', { minLength: 1, maxLength: 4096 }),
-    claimName: str('PersistentVolumeClaim mounted at path.', { pattern: DNS_LABEL_PATTERN }),
-  }, 'A directory on a shared volume.', { required: ['path'] }),
+    path: str('Absolute directory in the pods where claimName is mounted (not over, under or above /var/lib/jadevectordb, /tmp or /etc/jadevectordb).', { minLength: 2, maxLength: 1024, pattern: `^(/${PATH_SEGMENT})+$` }),
+    claimName: str('PersistentVolumeClaim in the cluster namespace mounted at path in every pod (ReadWriteMany for more than one replica).', { pattern: DNS_LABEL_PATTERN, minLength: 1, maxLength: 253 }),
+  }, 'A directory on a shared volume.', {
+    required: ['path', 'claimName'],
+    'x-kubernetes-validations': [{
+      rule: `[${RESERVED_POD_DIRS.map((d) => `'${d}'`).join(', ')}].all(d, self.path != d && !self.path.startsWith(d + '/') && !d.startsWith(self.path + '/'))`,
+      message: `filesystem.path must not be over, under or above ${RESERVED_POD_DIRS.join(', ')} (the operator mounts those)`,
+      check: (self) => RESERVED_POD_DIRS.every((d) => self.path !== d && !self.path.startsWith(`${d}/`) && !d.startsWith(`${self.path}/`)),
+    }],
+  }),
 }, 'Where backups are written: exactly one of s3 or filesystem.', {
   'x-kubernetes-validations': [{
     rule: 'has(self.s3) != has(self.filesystem)',
@@ -51,8 +66,8 @@ export const backupTargetSchema = obj({
   }],
 });
 
-/** The target field of a VectorBackup or schedule: the operator does not write to targets yet, and says so. */
-const unsupportedTarget = { ...backupTargetSchema, description: 'Where backups are written: exactly one of s3 or filesystem. Not supported yet: a VectorBackup with a target fails (TargetNotSupported); without one the backup is written to the backup directory of the pod that takes it.' };
+/** The target field of a VectorBackup or schedule: the pods write where their cluster says, so only the cluster's own target is taken. */
+const backupObjectTarget = { ...backupTargetSchema, description: 'Where the backup is written: exactly one of s3 or filesystem. The pods write backups where their VectorCluster\'s spec.backup.target says (it is their env), so this must equal that target, defaults included; any other target fails the backup (TargetNotSupported). Unset: the cluster\'s target.' };
 
 export const conditionSchema = obj({
   type: str('Condition type, e.g. Ready.', { maxLength: 316, pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$' }),
@@ -143,9 +158,10 @@ export const vectorClusterSpecSchema = obj({
     }, 'TLS for the REST port: the pods serve HTTPS with this Secret (reloaded when it changes), probes use HTTPS, and the operator verifies the pods against ca.crt (without ca.crt it does not verify). Node-to-node gRPC is not TLS yet.', { required: ['name'] }),
   }, 'Authentication and TLS.', { default: {} }),
   backup: obj({
-    target: backupTargetSchema,
-    scheduleRef: obj({ name: str('VectorBackupSchedule name.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }) }, 'The schedule that backs up this cluster.', { required: ['name'] }),
-  }, 'Backup defaults. Not acted on yet: a VectorBackup or VectorBackupSchedule names its cluster in clusterRef.'),
+    target: { ...backupTargetSchema, description: 'Where the pods write backups: exactly one of s3 (the pods get JADE_BACKUP_S3_URL, _ENDPOINT, _REGION and the AWS_* credentials from credentialsSecret) or filesystem (claimName mounted at path, JADE_BACKUP_DIR). Unset: each pod\'s own volume (/var/lib/jadevectordb/backups). Changing it rolls the pods.' },
+    encryptionKeySecret: secretKeyRef('Secret whose key holds the backup key file (keyId:base64key lines; the first key encrypts, every key decrypts): mounted read-only and named by JADE_BACKUP_KEY_FILE. Changing the Secret\'s contents takes effect when the pods restart.', 'backup-keys'),
+    scheduleRef: obj({ name: str('VectorBackupSchedule name.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }) }, 'Not acted on: a VectorBackupSchedule names its cluster in clusterRef.', { required: ['name'] }),
+  }, 'Where and how the pods write backups (VectorBackup and VectorBackupSchedule name the cluster in clusterRef).'),
   failover: obj({
     notReadyDeadAfterSeconds: int('A member whose pod has been NotReady (or gone) this long is declared dead to the meta leader, which re-creates its replicas on the other members; 0 leaves it to the nodes\' own failure detector.', { default: 120, minimum: 0, maximum: 86400 }),
   }, 'What the operator does about members that stop answering.', { default: {} }),
@@ -231,7 +247,7 @@ export const clusterRefSchema = obj({ name: str('VectorCluster in the same names
 
 export const vectorBackupSpecSchema = obj({
   clusterRef: clusterRefSchema,
-  target: unsupportedTarget,
+  target: backupObjectTarget,
   collections: arr(str('Collection name.', { maxLength: 255 }), 'Collections to include; empty means all. Only empty is supported yet: a list fails the backup (CollectionsNotSupported).', { maxItems: 1000 }),
 }, 'One backup of a cluster: a set of shard snapshots at known Raft indexes. Immutable.', {
   required: ['clusterRef'],
@@ -244,9 +260,9 @@ export const vectorBackupStatusSchema = obj({
   startTime: str('When the operator asked the node to take the backup.', { format: 'date-time', maxLength: 64 }),
   completionTime: str('When the backup succeeded or failed.', { format: 'date-time', maxLength: 64 }),
   backupId: str('The backup id on the node (GET /backups/{id}).', { maxLength: 128 }),
-  pod: str('The pod that took the backup (the coordinator); the backup is in its backup directory.', { maxLength: 253 }),
+  pod: str('The pod that took the backup (the coordinator); without a cluster target the backup is in its backup directory.', { maxLength: 253 }),
   sizeBytes: int('Bytes written.', { minimum: 0, format: 'int64' }),
-  location: str('Where the backup manifest lives: pod, PVC and path inside the pod.', { maxLength: 4096 }),
+  location: str('Where the backup is: s3://bucket/prefix/<id> for an S3 target, the PVC and path of its manifest for a filesystem target, else pod, PVC and path inside the pod.', { maxLength: 4096 }),
   conditions,
   observedGeneration: int('Generation observed.', { minimum: 0, format: 'int64' }),
 }, 'Backup progress.');
@@ -266,7 +282,7 @@ export const vectorBackupScheduleSpecSchema = obj({
   }, 'Which old backups to delete (the VectorBackup and its data on the node).', { default: {} }),
   suspend: bool('Stop creating new backups.', { default: false }),
   startingDeadlineSeconds: int('A run missed by more than this (operator down, suspended, a backup still running) is skipped; unset: a missed run is always caught up. At most one missed run is caught up, as a CronJob does.', { minimum: 1, maximum: 31536000, format: 'int64' }),
-  target: unsupportedTarget,
+  target: backupObjectTarget,
 }, 'Periodic backups of a cluster.', {
   required: ['clusterRef', 'schedule'],
   'x-kubernetes-validations': [{ rule: 'self.clusterRef.name == oldSelf.clusterRef.name', message: 'spec.clusterRef.name is immutable', check: (s, o) => s.clusterRef.name === o.clusterRef.name, transition: true }],

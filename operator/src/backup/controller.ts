@@ -13,20 +13,22 @@
 // VectorBackup named after the run's minute with an owner reference to the schedule; retention deletes
 // expired VectorBackups, a succeeded one only after DELETE /backups/{id} on its pod removed its data.
 import type { Registry } from 'prom-client';
-import type { VectorBackup, VectorBackupSchedule, VectorBackupStatus, VectorCluster } from '../api/types.js';
-import { API_VERSION } from '../api/types.js';
-import { defaultSpec } from '../api/validate.js';
+import type { BackupTarget, VectorBackup, VectorBackupSchedule, VectorBackupStatus, VectorCluster } from '../api/types.js';
+import { API_VERSION, backupTargetSchema } from '../api/types.js';
+import { applyDefaults, defaultSpec } from '../api/validate.js';
 import { Informer } from '../kube/informer.js';
 import type { InformerOptions } from '../kube/informer.js';
 import { isConflict, isNotFound } from '../kube/client.js';
 import type { KubeClient, KubeObject } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
-import { CLUSTER_LABEL, DATA_DIR, DATA_VOLUME, apiKeySecretRef } from '../reconcile/children.js';
+import { BACKUP_ENV_NAMES, CLUSTER_LABEL, DATA_VOLUME, apiKeySecretRef, backupEnv, backupLocation, s3Url } from '../reconcile/children.js';
 import { WorkQueue } from '../reconcile/queue.js';
 import { backupMetrics } from './metrics.js';
 import type { BackupMetrics } from './metrics.js';
 import { NodeBackupError, createBackup, deleteBackup, getBackup } from './node-backups.js';
 import type { NodeBackup } from './node-backups.js';
+import { memberCertificateNames } from '../reconcile/node-http.js';
+import type { NodeTls } from '../reconcile/node-http.js';
 import { decideSchedule, expiredBackups, lastBackupCondition, parseSchedule, scheduledBackupName } from './schedule.js';
 import type { BackupOutcome, ConditionInput, FinishedBackup } from './schedule.js';
 
@@ -78,10 +80,17 @@ function ordinalOf(pod: string): number {
 function isPodReady(pod: KubeObject): boolean {
   return ((pod.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
-function podUrl(pod: KubeObject | undefined, port: number): string | undefined {
+/** How the cluster's pods are reached: https when spec.security.tlsSecret is set, trusting its ca.crt (none: unverified). */
+interface PodAccess { port: number; tls: { ca: string | undefined } | undefined }
+function podUrl(pod: KubeObject | undefined, access: PodAccess): string | undefined {
   const ip = (pod?.status as { podIP?: string } | undefined)?.podIP;
   if (!pod || !ip || pod.metadata.deletionTimestamp || !isPodReady(pod)) return undefined;
-  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+  return `${access.tls ? 'https' : 'http'}://${ip.includes(':') ? `[${ip}]` : ip}:${access.port}`;
+}
+function podTls(cluster: VectorCluster, pod: KubeObject, access: PodAccess): NodeTls | undefined {
+  if (!access.tls) return undefined;
+  const ip = String((pod.status as { podIP?: string } | undefined)?.podIP ?? '');
+  return { ...(access.tls.ca ? { ca: access.tls.ca } : {}), names: memberCertificateNames(cluster, pod.metadata.name, ip) };
 }
 /** JSON with sorted keys and without nulls (a merge patch's "delete"): the API server returns keys in its own order. */
 function canonical(value: unknown): string {
@@ -91,6 +100,35 @@ function canonical(value: unknown): string {
     return Object.fromEntries(Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== null && (v as Record<string, unknown>)[k] !== undefined).map((k) => [k, norm((v as Record<string, unknown>)[k])]));
   };
   return JSON.stringify(norm(value));
+}
+
+/** The backup env a pod's container runs with (plain values only: the credentials are secretKeyRefs). */
+function podBackupEnv(pod: KubeObject): Record<string, string> {
+  const env = ((pod.spec as { containers?: { env?: { name: string; value?: string }[] }[] } | undefined)?.containers?.[0]?.env ?? []);
+  return Object.fromEntries(env.filter((e) => BACKUP_ENV_NAMES.has(e.name) && typeof e.value === 'string').map((e) => [e.name, e.value!]));
+}
+
+function describeTarget(t: BackupTarget): string {
+  if (t.s3) return `${s3Url(t.s3)}${t.s3.endpoint ? ` at ${t.s3.endpoint}` : ''}`;
+  return t.filesystem ? `${t.filesystem.path} on PVC ${t.filesystem.claimName}` : 'none';
+}
+
+/** Why a VectorBackup's spec.target cannot be honoured (it differs from its cluster's), or undefined when it can. */
+export function targetMismatch(wanted: BackupTarget | undefined, clusterTarget: BackupTarget | undefined, clusterName: string): string | undefined {
+  if (!wanted) return undefined;
+  // Both defaulted as the apiserver stores them, so a prefix or region left out compares equal to its default.
+  const norm = (t: BackupTarget) => {
+    const d = applyDefaults(backupTargetSchema, t) as BackupTarget;
+    return canonical(d.s3 ? { ...d, s3: { ...d.s3, prefix: (d.s3.prefix ?? '').replace(/\/+$/, '') } } : d);
+  };
+  if (clusterTarget && norm(wanted) === norm(clusterTarget)) return undefined;
+  const theirs = clusterTarget ? `its target is ${describeTarget(clusterTarget)}` : 'it has no spec.backup.target (each pod writes to its own volume)';
+  return `spec.target (${describeTarget(wanted)}) differs from VectorCluster ${clusterName}'s spec.backup.target: the pods write backups where the cluster says, and ${theirs}; set spec.backup.target on VectorCluster ${clusterName} to this target, or remove spec.target`;
+}
+
+function secretString(secret: KubeObject | undefined, key: string): string | undefined {
+  const data = secret?.data as Record<string, string> | undefined;
+  return data?.[key] ? Buffer.from(data[key], 'base64').toString('utf8') : (secret?.stringData as Record<string, string> | undefined)?.[key];
 }
 
 function ownerSchedule(o: KubeObject): string | undefined {
@@ -245,17 +283,18 @@ export class BackupController {
     return undefined;
   }
 
-  private async clusterContext(ns: string, clusterName: string): Promise<{ cluster: VectorCluster; pods: KubeObject[]; apiKey: string | undefined; port: number } | undefined> {
+  private async clusterContext(ns: string, clusterName: string): Promise<{ cluster: VectorCluster; pods: KubeObject[]; apiKey: string | undefined; port: number; access: PodAccess; tlsFor: (pod: KubeObject) => NodeTls | undefined } | undefined> {
     const { client } = this.opts;
     const cluster = await client.getOrUndefined<KubeObject>('VectorCluster', ns, clusterName) as unknown as VectorCluster | undefined;
     if (!cluster) return undefined;
     const spec = defaultSpec(cluster.spec);
     const ref = apiKeySecretRef(cluster, spec);
     const secret = await client.getOrUndefined<KubeObject>('Secret', ns, ref.name);
-    const data = secret?.data as Record<string, string> | undefined;
-    const apiKey = data?.[ref.key] ? Buffer.from(data[ref.key], 'base64').toString('utf8') : (secret?.stringData as Record<string, string> | undefined)?.[ref.key];
+    const apiKey = secretString(secret, ref.key);
+    const tlsRef = spec.security.tlsSecret;
+    const access: PodAccess = { port: spec.node.ports.rest, tls: tlsRef ? { ca: secretString(await client.getOrUndefined<KubeObject>('Secret', ns, tlsRef.name), 'ca.crt') } : undefined };
     const pods = (await client.list('Pod', ns, `${CLUSTER_LABEL}=${clusterName}`)).items.sort((a, b) => ordinalOf(a.metadata.name) - ordinalOf(b.metadata.name));
-    return { cluster, pods, apiKey, port: spec.node.ports.rest };
+    return { cluster, pods, apiKey, port: spec.node.ports.rest, access, tlsFor: (pod) => podTls(cluster, pod, access) };
   }
 
   private async startBackup(backup: Backup): Promise<number | undefined> {
@@ -277,14 +316,15 @@ export class BackupController {
 
   private async startClaimed(backup: Backup, ns: string, clusterName: string, clusterKey: string): Promise<{ launched: boolean; requeueMs: number | undefined }> {
     const waitWith = async (p: Promise<number | undefined>) => ({ launched: false, requeueMs: await p });
-    if (backup.spec.target) {
-      return waitWith(this.fail(backup, 'TargetNotSupported', 'spec.target is not supported yet: a backup is written to the backup directory of the pod that takes it (on that pod\'s PVC); remove spec.target'));
-    }
     if ((backup.spec.collections ?? []).length > 0) {
       return waitWith(this.fail(backup, 'CollectionsNotSupported', 'spec.collections is not supported yet: a backup holds every collection of the cluster; remove spec.collections'));
     }
     const ctx = await this.clusterContext(ns, clusterName);
     if (!ctx) return waitWith(this.pending(backup, 'ClusterNotFound', `VectorCluster ${clusterName} not found`));
+    const clusterSpec = defaultSpec(ctx.cluster.spec);
+    // The pods write where their env says, which is the cluster's target: a backup's own target can only be that one.
+    const mismatch = targetMismatch(backup.spec.target, clusterSpec.backup?.target, clusterName);
+    if (mismatch) return waitWith(this.fail(backup, 'TargetNotSupported', mismatch));
     if (ctx.cluster.metadata.deletionTimestamp) return waitWith(this.pending(backup, 'ClusterTerminating', `VectorCluster ${clusterName} is being deleted`));
     const running = this.backups.list().find((o) => {
       const b = o as unknown as VectorBackup;
@@ -292,16 +332,22 @@ export class BackupController {
     });
     if (running) return waitWith(this.pending(backup, 'WaitingForBackup', `VectorBackup ${running.metadata.name} of this cluster is running; one backup at a time`));
     // The lowest-numbered ready pod: backups of a cluster land on one pod's volume while it is up.
-    const pod = ctx.pods.find((p) => podUrl(p, ctx.port) !== undefined);
+    const pod = ctx.pods.find((p) => podUrl(p, ctx.access) !== undefined);
     if (!pod) return waitWith(this.pending(backup, 'ClusterNotReady', `no pod of VectorCluster ${clusterName} is ready`));
-    const url = podUrl(pod, ctx.port)!;
+    // During a rollout onto a changed spec.backup a pod may still run with the previous target or key.
+    const expected = backupEnv(clusterSpec);
+    const podEnv = podBackupEnv(pod);
+    if (canonical(expected) !== canonical(podEnv)) {
+      return waitWith(this.pending(backup, 'WaitingForRollout', `pod ${pod.metadata.name} still runs with the previous spec.backup settings; waiting for it to be restarted onto the current ones`));
+    }
+    const url = podUrl(pod, ctx.access)!;
     const id = backupIdFor(backup);
     const podName = pod.metadata.name;
     const startTime = wallTime();
     try {
       await this.writeStatus(backup, {
         phase: 'Running', reason: 'BackupRunning', message: `pod ${podName} is writing backup ${id}`, startTime, backupId: id, pod: podName,
-        location: `pod ${podName}, PVC ${DATA_VOLUME}-${podName}: ${DATA_DIR}/backups/${id}/manifest.json`,
+        location: backupLocation(clusterSpec, id, podName),
       }, true);
     } catch (e) {
       // Someone else changed it first (another operator, a user): look again from a fresh read.
@@ -313,7 +359,7 @@ export class BackupController {
     const uid = backup.metadata.uid ?? backup.metadata.name;
     this.tasks.set(uid, task);
     const key = `backup|${ns}/${backup.metadata.name}`;
-    this.node.create(url, ctx.apiKey, id, task.abort.signal).then((r) => { task.result = r; }, (e: unknown) => { task.error = e; }).finally(() => {
+    this.node.create(url, ctx.apiKey, id, task.abort.signal, undefined, ctx.tlsFor(pod)).then((r) => { task.result = r; }, (e: unknown) => { task.error = e; }).finally(() => {
       task.done = true;
       this.busyClusters.delete(clusterKey);
       if (!this.stopped) this.enqueue(key);
@@ -345,11 +391,11 @@ export class BackupController {
     if (!podObject && ordinalOf(podName) >= replicas) {
       return this.fail(backup, 'BackupLost', `pod ${podName} is gone (VectorCluster ${backup.spec.clusterRef.name} has ${replicas} replica${replicas === 1 ? '' : 's'}) and backup ${id} cannot be checked${callError ? ` (POST /backups got no answer: ${callError})` : ''}`);
     }
-    const url = podUrl(podObject, ctx.port);
+    const url = podUrl(podObject, ctx.access);
     if (!url) return this.pollMs(); // the pod is restarting: its PVC still holds whatever was written
     let answer: NodeBackup | 'writing' | undefined;
     try {
-      answer = await this.node.get(url, ctx.apiKey, id);
+      answer = await this.node.get(url, ctx.apiKey, id, undefined, ctx.tlsFor(podObject!));
     } catch (e) {
       this.log(`${ns}/${backup.metadata.name}: GET /backups/${id} on ${podName}: ${String((e as Error).message ?? e)}`);
       return this.pollMs();
@@ -468,21 +514,27 @@ export class BackupController {
       const podName = backup.status?.pod;
       let data = 'it held no backup data';
       if (backup.status?.phase === 'Succeeded' && id && podName) {
-        const pod = ctx?.pods.find((p) => p.metadata.name === podName);
+        let pod = ctx?.pods.find((p) => p.metadata.name === podName);
+        // In the cluster's shared target (S3, a shared PVC) any ready pod reaches the backup, if the target is still the one it was written to.
+        const shared = ctx && defaultSpec(ctx.cluster.spec).backup?.target !== undefined && backup.status?.location === backupLocation(defaultSpec(ctx.cluster.spec), id, podName);
+        if (shared && (!pod || !podUrl(pod, ctx.access))) pod = ctx.pods.find((p) => podUrl(p, ctx.access) !== undefined) ?? pod;
         if (!ctx || !pod) {
-          data = `its data (backup ${id}) could not be deleted: ${!ctx ? `VectorCluster ${schedule.spec.clusterRef.name} is gone` : `pod ${podName} is gone`}; it stays on PVC ${DATA_VOLUME}-${podName} if that was kept`;
+          const where = shared ? `it stays at ${backup.status.location}` : `it stays on PVC ${DATA_VOLUME}-${podName} if that was kept`;
+          data = `its data (backup ${id}) could not be deleted: ${!ctx ? `VectorCluster ${schedule.spec.clusterRef.name} is gone` : `pod ${podName} is gone`}; ${where}`;
         } else {
-          const url = podUrl(pod, ctx.port);
-          if (!url) { this.log(`${ns}/${name}: expired, waiting for pod ${podName} to be ready to delete backup ${id}`); continue; }
+          const asked = pod.metadata.name;
+          const url = podUrl(pod, ctx.access);
+          if (!url) { this.log(`${ns}/${name}: expired, waiting for pod ${asked} to be ready to delete backup ${id}`); continue; }
           let r: Awaited<ReturnType<NodeBackupApi['delete']>>;
           try {
-            r = await this.node.delete(url, ctx.apiKey, id);
+            r = await this.node.delete(url, ctx.apiKey, id, undefined, ctx.tlsFor(pod));
           } catch (e) {
-            this.log(`${ns}/${name}: DELETE /backups/${id} on ${podName}: ${String((e as Error).message ?? e)}; retrying later`);
+            this.log(`${ns}/${name}: DELETE /backups/${id} on ${asked}: ${String((e as Error).message ?? e)}; retrying later`);
             continue;
           }
-          if (r === 'busy') { this.log(`${ns}/${name}: ${podName} is busy with a backup, verify or restore; deleting ${id} later`); continue; }
-          data = r === 'deleted' ? `deleted backup ${id} from pod ${podName}` : `pod ${podName} no longer had backup ${id}`;
+          if (r === 'busy') { this.log(`${ns}/${name}: ${asked} is busy with a backup, verify or restore; deleting ${id} later`); continue; }
+          const from = shared ? `${backup.status.location} (through pod ${asked})` : `pod ${asked}`;
+          data = r === 'deleted' ? `deleted backup ${id} from ${from}` : `${from} no longer had backup ${id}`;
         }
       }
       await this.opts.client.delete('VectorBackup', ns, name);

@@ -1,8 +1,11 @@
 // The node's /backups API as the operator calls it: on a member pod's REST address with the cluster's
 // API key, like the admin calls in reconcile/node-admin.ts. POST /backups answers only once the backup
-// is written, so it gets a long timeout; a call that ends without an answer anyway (fetch's own header
+// is written, so it gets a long timeout; a call that ends without an answer anyway (over http, fetch's own header
 // timeout, a dropped connection) is not an outcome: the controller then asks GET /backups/{id}, which
 // tells "being written" (409) from "none" (404).
+import { nodeRequest } from '../reconcile/node-http.js';
+import type { NodeTls } from '../reconcile/node-http.js';
+
 export const BACKUP_CREATE_TIMEOUT_MS = 6 * 3_600_000;
 export const BACKUP_READ_TIMEOUT_MS = 10_000;
 
@@ -19,15 +22,15 @@ export class NodeBackupError extends Error {
   }
 }
 
-async function call(method: 'GET' | 'POST' | 'DELETE', url: string, apiKey: string | undefined, timeoutMs: number, body?: unknown, signal?: AbortSignal): Promise<Record<string, unknown>> {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const res = await fetch(url, {
+async function call(method: 'GET' | 'POST' | 'DELETE', url: string, apiKey: string | undefined, timeoutMs: number, body?: unknown, signal?: AbortSignal, tls?: NodeTls): Promise<Record<string, unknown>> {
+  const res = await nodeRequest(url, {
     method,
     headers: { ...(apiKey ? { 'api-key': apiKey } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
+    timeoutMs, ...(signal ? { signal } : {}), ...(tls ? { tls } : {}),
   });
-  const json = (await res.json().catch(() => ({}))) as { result?: Record<string, unknown>; status?: { error?: string; code?: string } };
+  let json: { result?: Record<string, unknown>; status?: { error?: string; code?: string } } = {};
+  try { json = JSON.parse(res.text) as typeof json; } catch { /* not JSON: the status says enough */ }
   if (!res.ok) {
     throw new NodeBackupError(res.status, json.status?.code ?? `HTTP_${res.status}`, `${method} ${new URL(url).pathname}: HTTP ${res.status}${json.status?.error ? `: ${json.status.error}` : ''}`);
   }
@@ -40,14 +43,14 @@ function summary(r: Record<string, unknown>): NodeBackup {
 }
 
 /** POST /backups {"name": id}: every collection, into this node's backup directory. Resolves when written. */
-export async function createBackup(baseUrl: string, apiKey: string | undefined, id: string, signal?: AbortSignal, timeoutMs = BACKUP_CREATE_TIMEOUT_MS): Promise<NodeBackup> {
-  return summary(await call('POST', `${baseUrl}/backups`, apiKey, timeoutMs, { name: id }, signal));
+export async function createBackup(baseUrl: string, apiKey: string | undefined, id: string, signal?: AbortSignal, timeoutMs = BACKUP_CREATE_TIMEOUT_MS, tls?: NodeTls): Promise<NodeBackup> {
+  return summary(await call('POST', `${baseUrl}/backups`, apiKey, timeoutMs, { name: id }, signal, tls));
 }
 
 /** GET /backups/{id}: the backup when written; 'writing' while POST /backups is still at it; undefined when the node has none. */
-export async function getBackup(baseUrl: string, apiKey: string | undefined, id: string, timeoutMs = BACKUP_READ_TIMEOUT_MS): Promise<NodeBackup | 'writing' | undefined> {
+export async function getBackup(baseUrl: string, apiKey: string | undefined, id: string, timeoutMs = BACKUP_READ_TIMEOUT_MS, tls?: NodeTls): Promise<NodeBackup | 'writing' | undefined> {
   try {
-    return summary(await call('GET', `${baseUrl}/backups/${encodeURIComponent(id)}`, apiKey, timeoutMs));
+    return summary(await call('GET', `${baseUrl}/backups/${encodeURIComponent(id)}`, apiKey, timeoutMs, undefined, undefined, tls));
   } catch (e) {
     if (e instanceof NodeBackupError && e.httpStatus === 404) return undefined;
     if (e instanceof NodeBackupError && e.httpStatus === 409) return 'writing';
@@ -56,9 +59,9 @@ export async function getBackup(baseUrl: string, apiKey: string | undefined, id:
 }
 
 /** DELETE /backups/{id}: 'deleted', 'absent' (404), or 'busy' (409: a backup, verify or restore runs on the node). */
-export async function deleteBackup(baseUrl: string, apiKey: string | undefined, id: string, timeoutMs = BACKUP_READ_TIMEOUT_MS): Promise<'deleted' | 'absent' | 'busy'> {
+export async function deleteBackup(baseUrl: string, apiKey: string | undefined, id: string, timeoutMs = BACKUP_READ_TIMEOUT_MS, tls?: NodeTls): Promise<'deleted' | 'absent' | 'busy'> {
   try {
-    await call('DELETE', `${baseUrl}/backups/${encodeURIComponent(id)}`, apiKey, timeoutMs);
+    await call('DELETE', `${baseUrl}/backups/${encodeURIComponent(id)}`, apiKey, timeoutMs, undefined, undefined, tls);
     return 'deleted';
   } catch (e) {
     if (e instanceof NodeBackupError && e.httpStatus === 404) return 'absent';

@@ -3,7 +3,7 @@
 // owner reference (garbage collection) and a spec-hash annotation (update only when our intent changed).
 import { createHash } from 'node:crypto';
 import { API_VERSION } from '../api/types.js';
-import type { DefaultedSpec, ObjectMeta, OwnerReference, VectorCluster } from '../api/types.js';
+import type { BackupTarget, DefaultedSpec, ObjectMeta, OwnerReference, VectorCluster } from '../api/types.js';
 
 export interface KubeObject {
   apiVersion: string;
@@ -16,6 +16,13 @@ export const DATA_DIR = '/var/lib/jadevectordb';
 /** Where spec.security.tlsSecret is mounted (tls.crt, tls.key, ca.crt); the node reloads the files when the Secret changes. */
 export const TLS_DIR = '/etc/jadevectordb/tls';
 const TLS_VOLUME = 'tls';
+/** Where spec.backup.encryptionKeySecret is mounted: only its one key, as a file of that name. */
+export const BACKUP_KEYS_DIR = '/etc/jadevectordb/backup-keys';
+const BACKUP_KEYS_VOLUME = 'backup-keys';
+/** The filesystem target's PVC volume. */
+const BACKUPS_VOLUME = 'backups';
+/** The keys the node's S3 target reads its credentials from; credentialsSecret must hold the first two. */
+export const S3_CREDENTIAL_KEYS = { accessKeyId: 'AWS_ACCESS_KEY_ID', secretAccessKey: 'AWS_SECRET_ACCESS_KEY', sessionToken: 'AWS_SESSION_TOKEN' } as const;
 export const FINALIZER = 'jadevectordb.io/cleanup';
 export const SPEC_HASH_ANNOTATION = 'jadevectordb.io/spec-hash';
 export const CONFIG_HASH_ANNOTATION = 'jadevectordb.io/config-hash';
@@ -182,6 +189,64 @@ export function buildRoleBinding(cluster: VectorCluster): KubeObject {
   });
 }
 
+/** JADE_BACKUP_S3_URL for an S3 target: the node drops a trailing "/" of the prefix too. */
+export function s3Url(s3: NonNullable<BackupTarget['s3']>): string {
+  const prefix = (s3.prefix ?? '').replace(/\/+$/, '');
+  return `s3://${s3.bucket}${prefix ? `/${prefix}` : ''}`;
+}
+
+/** Where backup `id` lands, as the status says it: the cluster's target when it has one, else the pod's own volume. */
+export function backupLocation(spec: DefaultedSpec, id: string, pod: string): string {
+  const target = spec.backup?.target;
+  if (target?.s3) return `${s3Url(target.s3)}/${id}`;
+  if (target?.filesystem) return `PVC ${target.filesystem.claimName}: ${target.filesystem.path}/${id}/manifest.json`;
+  return `pod ${pod}, PVC ${DATA_VOLUME}-${pod}: ${DATA_DIR}/backups/${id}/manifest.json`;
+}
+
+/** The pods' env, mounts and volumes for spec.backup: the target and the key file. Credentials stay in their Secret (secretKeyRef). */
+function backupWiring(spec: DefaultedSpec): { env: Record<string, unknown>[]; mounts: Record<string, unknown>[]; volumes: Record<string, unknown>[] } {
+  const env: Record<string, unknown>[] = [];
+  const mounts: Record<string, unknown>[] = [];
+  const volumes: Record<string, unknown>[] = [];
+  const { target, encryptionKeySecret } = spec.backup ?? {};
+  if (target?.s3) {
+    const s3 = target.s3;
+    env.push({ name: 'JADE_BACKUP_S3_URL', value: s3Url(s3) });
+    if (s3.endpoint) env.push({ name: 'JADE_BACKUP_S3_ENDPOINT', value: s3.endpoint });
+    env.push({ name: 'JADE_BACKUP_S3_REGION', value: s3.region ?? 'us-east-1' });
+    if (s3.credentialsSecret) {
+      const ref = (key: string, optional?: true) => ({ secretKeyRef: { name: s3.credentialsSecret, key, ...(optional ? { optional } : {}) } });
+      env.push(
+        { name: 'AWS_ACCESS_KEY_ID', valueFrom: ref(S3_CREDENTIAL_KEYS.accessKeyId) },
+        { name: 'AWS_SECRET_ACCESS_KEY', valueFrom: ref(S3_CREDENTIAL_KEYS.secretAccessKey) },
+        // Temporary credentials only: a Secret without it is the usual case.
+        { name: 'AWS_SESSION_TOKEN', valueFrom: ref(S3_CREDENTIAL_KEYS.sessionToken, true) },
+      );
+    }
+  } else if (target?.filesystem) {
+    const fs = target.filesystem;
+    env.push({ name: 'JADE_BACKUP_DIR', value: fs.path });
+    mounts.push({ name: BACKUPS_VOLUME, mountPath: fs.path });
+    volumes.push({ name: BACKUPS_VOLUME, persistentVolumeClaim: { claimName: fs.claimName } });
+  }
+  if (encryptionKeySecret) {
+    const key = encryptionKeySecret.key ?? 'backup-keys';
+    env.push({ name: 'JADE_BACKUP_KEY_FILE', value: `${BACKUP_KEYS_DIR}/${key}` });
+    mounts.push({ name: BACKUP_KEYS_VOLUME, mountPath: BACKUP_KEYS_DIR, readOnly: true });
+    // Only the one key, 0440 like the TLS key: readable by the node's group (fsGroup) only.
+    volumes.push({ name: BACKUP_KEYS_VOLUME, secret: { secretName: encryptionKeySecret.name, items: [{ key, path: key }], defaultMode: 0o440 } });
+  }
+  return { env, mounts, volumes };
+}
+
+/** The env names backupWiring sets with plain values. */
+export const BACKUP_ENV_NAMES: ReadonlySet<string> = new Set(['JADE_BACKUP_S3_URL', 'JADE_BACKUP_S3_ENDPOINT', 'JADE_BACKUP_S3_REGION', 'JADE_BACKUP_DIR', 'JADE_BACKUP_KEY_FILE']);
+
+/** The plain-valued backup env (target and key file) of the pods spec describes: what a pod's container env must show to write where spec says. */
+export function backupEnv(spec: DefaultedSpec): Record<string, string> {
+  return Object.fromEntries(backupWiring(spec).env.filter((e) => typeof e.value === 'string').map((e) => [e.name as string, e.value as string]));
+}
+
 export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, replicas: number): KubeObject {
   const name = cluster.metadata.name;
   const names = childNames(name);
@@ -191,6 +256,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
   const scheme = tlsSecret ? 'HTTPS' : 'HTTP';
   const podLabels = { ...spec.template.labels, ...labels(name) };
   const configHash = hashOf(nodeConfig(cluster, spec));
+  const backup = backupWiring(spec);
   const affinity = spec.template.affinity ?? {
     podAntiAffinity: {
       // Preferred, not required: a one-node dev cluster still schedules every pod.
@@ -214,6 +280,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
       { name: 'JADE_CLUSTER_NAME', value: name },
       { name: 'JADE_LOG_LEVEL', value: spec.node.logLevel },
       ...(tlsSecret ? [{ name: 'JADE_TLS_CERT_FILE', value: `${TLS_DIR}/tls.crt` }, { name: 'JADE_TLS_KEY_FILE', value: `${TLS_DIR}/tls.key` }] : []),
+      ...backup.env,
     ],
     envFrom: [{ configMapRef: { name: names.configMap } }],
     ports: [
@@ -233,6 +300,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
       { name: 'tmp', mountPath: '/tmp' },
       // A whole-Secret mount (no subPath), so the kubelet's updates reach the pod and the node reloads them.
       ...(tlsSecret ? [{ name: TLS_VOLUME, mountPath: TLS_DIR, readOnly: true }] : []),
+      ...backup.mounts,
     ],
   };
   const podSpec: Record<string, unknown> = {
@@ -249,6 +317,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
       { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
       // 0440: the key is readable by the node's group (fsGroup) only.
       ...(tlsSecret ? [{ name: TLS_VOLUME, secret: { secretName: tlsSecret.name, defaultMode: 0o440 } }] : []),
+      ...backup.volumes,
     ],
   };
   if (spec.template.tolerations) podSpec.tolerations = spec.template.tolerations;

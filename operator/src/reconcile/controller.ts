@@ -233,6 +233,7 @@ export class ClusterController {
     const tlsRef = spec.security.tlsSecret;
     const tlsSecret = tlsRef ? await client.getOrUndefined<KubeObject>('Secret', ns, tlsRef.name) : undefined;
     const access: MemberAccess = { port: spec.node.ports.rest, tls: tlsRef ? { ca: secretValue(tlsSecret, 'ca.crt') } : undefined };
+    const backupRefs = await this.observeBackupRefs(ns, spec);
     const nodeStatus: Record<string, NodeStatusReport> = {};
     if (!cluster.metadata.deletionTimestamp) {
       const fetcher = this.opts.nodeStatus ?? ((url: string, k: string | undefined, tls?: NodeTls) => fetchNodeStatus(url, k, undefined, tls));
@@ -245,6 +246,7 @@ export class ClusterController {
       cluster, children, pods: pods as ChildObject[], pvcs: pvcs as ChildObject[], nodeStatus,
       ...(keyRef ? { userApiKeySecretExists: keySecret !== undefined } : {}),
       ...(tlsRef ? { tlsSecretExists: tlsSecret !== undefined } : {}),
+      ...(backupRefs ? { backupRefs } : {}),
       generatedApiKey: randomBytes(24).toString('base64url'),
       generatedClusterSecret: randomBytes(32).toString('base64url'),
       now: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
@@ -253,6 +255,24 @@ export class ClusterController {
     const lastBackup = this.opts.lastBackup?.(ns, name);
     if (lastBackup) observed.lastBackup = lastBackup;
     return { observed, apiKey, access };
+  }
+
+  /** The Secrets and PVC spec.backup names, as far as the pods need them to start (key names only: values are never read). */
+  private async observeBackupRefs(ns: string | undefined, spec: ReturnType<typeof defaultSpec>): Promise<Observed['backupRefs']> {
+    const backup = spec.backup;
+    if (!backup) return undefined;
+    const { client } = this.opts;
+    const keysOf = async (name: string) => {
+      const secret = await client.getOrUndefined<KubeObject>('Secret', ns, name);
+      return secret ? [...Object.keys((secret.data ?? {}) as object), ...Object.keys((secret.stringData ?? {}) as object)] : null;
+    };
+    const refs: NonNullable<Observed['backupRefs']> = {};
+    const s3 = backup.target?.s3;
+    if (s3?.credentialsSecret) refs.credentialsSecretKeys = await keysOf(s3.credentialsSecret);
+    const fs = backup.target?.filesystem;
+    if (fs) refs.claimExists = (await client.getOrUndefined<KubeObject>('PersistentVolumeClaim', ns, fs.claimName)) !== undefined;
+    if (backup.encryptionKeySecret) refs.encryptionKeySecretKeys = await keysOf(backup.encryptionKeySecret.name);
+    return refs;
   }
 
   private async apply(cluster: VectorCluster, actions: Action[], observed: Observed, apiKey: string | undefined, access: MemberAccess): Promise<void> {

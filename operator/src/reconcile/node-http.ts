@@ -33,10 +33,13 @@ export function identityError(names: string[], cert: PeerCertificate): Error | u
   return first ?? new Error('no name to check the certificate against');
 }
 
-export async function nodeRequest(url: string, o: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number; tls?: NodeTls }): Promise<NodeAnswer> {
+/** `signal`: the caller's own abort (e.g. an operator that stops), besides the timeout. */
+export async function nodeRequest(url: string, o: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number; tls?: NodeTls; signal?: AbortSignal }): Promise<NodeAnswer> {
   const method = o.method ?? 'GET';
+  const timeout = AbortSignal.timeout(o.timeoutMs);
+  const signal = o.signal ? AbortSignal.any([timeout, o.signal]) : timeout;
   if (!url.startsWith('https:')) {
-    const res = await fetch(url, { method, headers: o.headers, body: o.body, signal: AbortSignal.timeout(o.timeoutMs) });
+    const res = await fetch(url, { method, headers: o.headers, body: o.body, signal });
     return { status: res.status, ok: res.ok, text: await res.text() };
   }
   const tls = o.tls;
@@ -44,7 +47,7 @@ export async function nodeRequest(url: string, o: { method?: string; headers?: R
     const req = request(url, {
       method,
       headers: o.body === undefined ? o.headers : { ...o.headers, 'content-length': String(Buffer.byteLength(o.body)) },
-      signal: AbortSignal.timeout(o.timeoutMs),
+      signal,
       // One connection per call: reconciles are seconds apart, and a pooled socket would outlive a rotated certificate.
       agent: false,
       ...(tls?.ca

@@ -7,7 +7,7 @@ import { defaultSpec, validateClusterSpec } from '../api/validate.js';
 import {
   CHILD_KINDS, DATA_VOLUME, FINALIZER, SPEC_HASH_ANNOTATION, apiKeySecretRef, buildApiKeySecret, buildClientService, buildClusterSecret, buildConfigMap,
   buildHeadlessService, buildPodDisruptionBudget, buildRole, buildRoleBinding, buildServiceAccount, buildStatefulSet,
-  selectorString, stableJson,
+  S3_CREDENTIAL_KEYS, selectorString, stableJson,
 } from './children.js';
 import type { ChildKind, KubeObject } from './children.js';
 import { reportedClusterId, reportedMeta } from './meta-view.js';
@@ -71,6 +71,8 @@ export interface Observed {
   userApiKeySecretExists?: boolean;
   /** Whether the TLS Secret exists (only read when spec.security.tlsSecret is set): without it the pods cannot start. */
   tlsSecretExists?: boolean;
+  /** What spec.backup names, as found (each only read when set): the keys of each Secret (null: no such Secret), whether the PVC exists. */
+  backupRefs?: { credentialsSecretKeys?: string[] | null; encryptionKeySecretKeys?: string[] | null; claimExists?: boolean };
   pods: KubeObject[];
   pvcs: KubeObject[];
   /** /v1/status per pod name, for pods that have an IP. */
@@ -385,6 +387,7 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
   const draining = scaleDown?.pending === true && !scaleDown.blocked;
   const missingKeySecret = spec.security.apiKeySecret !== undefined && o.userApiKeySecretExists === false;
   const missingTlsSecret = spec.security.tlsSecret !== undefined && o.tlsSecretExists === false;
+  const backupRefProblem = missingBackupRef(spec, o.backupRefs);
   const everReady = prev?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || prev?.phase === 'Running' || prev?.phase === 'Degraded';
 
   // Members that had joined and are no longer ready (new pods still starting during a scale-up are not lost).
@@ -414,6 +417,8 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
         ? { status: 'True', reason: 'SecretNotFound', message: `Secret ${spec.security.apiKeySecret!.name} not found` }
       : missingTlsSecret
         ? { status: 'True', reason: 'SecretNotFound', message: `TLS Secret ${spec.security.tlsSecret!.name} not found: the pods cannot start until it exists` }
+      : backupRefProblem
+        ? { status: 'True', ...backupRefProblem }
         : everReady && rolloutDone && lostMembers.length > 0
           ? { status: 'True', reason: 'MembersNotReady', message: `not ready: ${lostMembers.join(', ')}` }
           : under && under.count > 0
@@ -464,6 +469,24 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
   const hibernation = input.hibernation ? hib?.record : prev?.hibernation;
   if (hibernation) status.hibernation = hibernation;
   return status;
+}
+
+/** The first thing spec.backup names that is missing: the pods cannot start without it (a secretKeyRef or volume that does not resolve). */
+export function missingBackupRef(spec: DefaultedSpec, refs: Observed['backupRefs']): { reason: string; message: string } | undefined {
+  const backup = spec.backup;
+  if (!backup || !refs) return undefined;
+  const secretProblem = (what: string, name: string, keys: string[] | null | undefined, needed: string[]) => {
+    if (keys === undefined) return undefined;
+    if (keys === null) return { reason: 'SecretNotFound', message: `${what} Secret ${name} not found: the pods cannot start until it exists` };
+    const absent = needed.filter((k) => !keys.includes(k));
+    return absent.length > 0 ? { reason: 'SecretKeyNotFound', message: `${what} Secret ${name} has no key ${absent.join(' or ')}: the pods cannot start until it does` } : undefined;
+  };
+  const s3 = backup.target?.s3;
+  const fs = backup.target?.filesystem;
+  const key = backup.encryptionKeySecret;
+  return (s3?.credentialsSecret ? secretProblem('backup credentials', s3.credentialsSecret, refs.credentialsSecretKeys, [S3_CREDENTIAL_KEYS.accessKeyId, S3_CREDENTIAL_KEYS.secretAccessKey]) : undefined)
+    ?? (fs && refs.claimExists === false ? { reason: 'PersistentVolumeClaimNotFound', message: `backup PersistentVolumeClaim ${fs.claimName} not found: the pods cannot start until it exists` } : undefined)
+    ?? (key ? secretProblem('backup key', key.name, refs.encryptionKeySecretKeys, [key.key ?? 'backup-keys']) : undefined);
 }
 
 function rolloutMessage(r: NonNullable<VectorClusterStatus['rollout']>): string {
