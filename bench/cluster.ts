@@ -27,6 +27,7 @@ const INGEST_IN_FLIGHT = 4;
 const INDEX_WAIT_MS = 60 * 60_000;
 const P95_MS_PLAN = 100;
 const P95_MS_AIM = 20;
+/** The issue: 3 nodes hosting 1,000 idle groups each use < 10% of a core. */
 const IDLE_CPU_SHARE_TARGET = 0.1;
 const IDLE_RESTART_SECONDS_TARGET = 10;
 
@@ -354,13 +355,13 @@ async function main(): Promise<void> {
   if (o.idleGroups > 0) {
     idle = await runIdle(o.idleGroups);
     console.log(
-      renderTable(`${idle.groups} idle shard groups on 3 nodes`, ['groups', 'quiesced', 'CPU per node (share of a core)', 'all nodes', `target < ${IDLE_CPU_SHARE_TARGET}`, 'one node restart to ready (s)', `target < ${IDLE_RESTART_SECONDS_TARGET}`, 'all three restarted, to all leaders (s)'], [
+      renderTable(`${idle.groups} idle shard groups on 3 nodes`, ['groups', 'quiesced', 'CPU per node (share of a core)', 'all nodes', `each node < ${IDLE_CPU_SHARE_TARGET}`, 'one node restart to ready (s)', `target < ${IDLE_RESTART_SECONDS_TARGET}`, 'all three restarted, to all leaders (s)'], [
         [
           idle.groups,
           `${(idle.quiescedShare * 100).toFixed(1)}%`,
           idle.nodeCpuShareOfCore.map((x) => x.toFixed(3)).join(' / '),
           idle.totalCpuShareOfCore.toFixed(3),
-          idle.totalCpuShareOfCore < IDLE_CPU_SHARE_TARGET ? 'PASS' : 'MISS',
+          Math.max(...idle.nodeCpuShareOfCore) < IDLE_CPU_SHARE_TARGET ? 'PASS' : 'MISS',
           idle.nodeRestartReadySeconds.toFixed(1),
           idle.nodeRestartReadySeconds < IDLE_RESTART_SECONDS_TARGET ? 'PASS' : 'MISS',
           idle.restartReadySeconds.toFixed(1),
