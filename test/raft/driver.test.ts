@@ -295,6 +295,50 @@ describe('RaftDriver over FileRaftStorage', () => {
     expect(await settle(c, read)).toBeGreaterThanOrEqual(written.index);
   });
 
+  it('batches reads: callers arriving while a round is in flight share the next round; none joins a round already sent', async () => {
+    const c = new Cluster({ snapshotEveryEntries: 1_000 });
+    for (const id of ['a', 'b', 'c']) await c.add(id, ['a', 'b', 'c']);
+    const leader = await c.waitLeader();
+    await settle(c, leader.driver.propose([enc.encode('x')]));
+    await c.tick(5);
+    const core = (leader.driver as unknown as { core: { readIndex(ctx: string): void } }).core;
+    const rounds: string[] = [];
+    const readIndexOfCore = core.readIndex.bind(core);
+    core.readIndex = (ctx: string) => {
+      rounds.push(ctx);
+      readIndexOfCore(ctx);
+    };
+    const first = leader.driver.readIndex();
+    expect(rounds).toHaveLength(1);
+    // Sent while the first round is in flight: they gather, nothing more goes to the core yet.
+    const gathered = Array.from({ length: 20 }, () => leader.driver.readIndex());
+    expect(rounds).toHaveLength(1);
+    const firstAt = await settle(c, first);
+    // One settle loop for all of them (concurrent loops would tick the clock ahead of the messages).
+    const at = await settle(c, Promise.all(gathered));
+    // One more round for all twenty, sent after they arrived (so its index is taken after them).
+    expect(rounds).toHaveLength(2);
+    expect(new Set(at).size).toBe(1);
+    expect(at[0]).toBeGreaterThanOrEqual(firstAt);
+  });
+
+  it('a read round whose answer is lost does not hold the next one back', async () => {
+    const c = new Cluster({ snapshotEveryEntries: 1_000 });
+    for (const id of ['a', 'b', 'c']) await c.add(id, ['a', 'b', 'c']);
+    const leader = await c.waitLeader();
+    await settle(c, leader.driver.propose([enc.encode('x')]));
+    const f = [...c.members.values()].find((m) => m !== leader)!;
+    // The follower's first read is lost on its way to the leader.
+    let dropped = 0;
+    c.drop = (m) => m.type === 'MsgReadIndex' && dropped++ === 0;
+    f.driver.readIndex().catch(() => undefined);
+    await c.tick(1);
+    const next = f.driver.readIndex();
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await settle(c, next)).toBeGreaterThan(0);
+    expect(dropped).toBeGreaterThanOrEqual(2);
+  });
+
   it('a crashed node recovers its durable log from disk and catches up through a snapshot', async () => {
     const c = new Cluster();
     for (const id of ['a', 'b', 'c']) await c.add(id, ['a', 'b', 'c']);

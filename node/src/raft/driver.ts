@@ -101,10 +101,18 @@ export interface ProposalResult {
   result?: unknown;
 }
 
+/** One read round (one context sent to the core) and every caller it answers. */
+/** A read round unanswered this long no longer holds back the next one (its answer may have been dropped). */
+const READ_ROUND_STALE_MS = 300;
+
 interface ReadWaiter {
   index: number | null;
-  resolve: (index: number) => void;
-  reject: (e: unknown) => void;
+  /** Handed to the core; a round not yet sent still takes callers. */
+  sent: boolean;
+  sentAtMs: number;
+  callers: { resolve: (index: number) => void; reject: (e: unknown) => void }[];
+  resolve(index: number): void;
+  reject(e: unknown): void;
 }
 
 export class RaftDriver {
@@ -130,6 +138,10 @@ export class RaftDriver {
   /** Keyed by the last index of each proposed batch. */
   private readonly proposals = new Map<number, ProposalWaiter>();
   private readonly reads = new Map<string, ReadWaiter>();
+  /** Callers waiting in `reads` (each round answers many). */
+  private readCallers = 0;
+  /** The round that takes new callers: not sent while another is in flight (see readIndex). */
+  private nextRead: { ctx: string; waiter: ReadWaiter } | null = null;
   private readSeq = 0;
   /**
    * Makes this driver's read contexts unique across restarts. The leader keys pending reads by
@@ -196,7 +208,7 @@ export class RaftDriver {
 
   /** Proposals and reads waiting here (a group with any is not idle). */
   get waiting(): number {
-    return this.proposals.size + this.reads.size;
+    return this.proposals.size + this.readCallers;
   }
 
   /** The index of the last entry applied to the state machine here. */
@@ -230,23 +242,61 @@ export class RaftDriver {
     return this.track(() => this.core.proposeConfChange(cc));
   }
 
-  /** Linearizable read barrier: resolves with an index once the local state machine applied it. */
+  /**
+   * Linearizable read barrier: resolves with an index once the local state machine applied it.
+   * Reads are batched as etcd's linearizable read loop does: while one round (a heartbeat quorum on
+   * the leader) is in flight, new callers gather in the next round, sent when that one is answered.
+   * A caller never joins a round already sent, so its read index is still taken after it arrived.
+   */
   readIndex(): Promise<number> {
     this.active();
     if (this.stopped) return Promise.reject(new JadeError('JADE_ERR_UNAVAILABLE', `raft group ${this.core.groupId} is stopped`));
-    if (this.reads.size >= this.maxPendingReads) return Promise.reject(new JadeError('JADE_ERR_QUEUE_FULL', `${this.reads.size} reads pending`));
-    const ctx = `${this.core.id}:${this.readNonce}:${++this.readSeq}`;
+    if (this.readCallers >= this.maxPendingReads) return Promise.reject(new JadeError('JADE_ERR_QUEUE_FULL', `${this.readCallers} reads pending`));
     return new Promise<number>((resolve, reject) => {
-      this.reads.set(ctx, { index: null, resolve, reject });
-      try {
-        this.core.readIndex(ctx);
-      } catch (e) {
-        this.reads.delete(ctx);
-        reject(e);
-        return;
+      if (!this.nextRead) {
+        const ctx = `${this.core.id}:${this.readNonce}:${++this.readSeq}`;
+        const waiter: ReadWaiter = {
+          index: null,
+          sent: false,
+          sentAtMs: 0,
+          callers: [],
+          resolve: (index) => {
+            this.readCallers -= waiter.callers.length;
+            for (const c of waiter.callers) c.resolve(index);
+          },
+          reject: (e) => {
+            this.readCallers -= waiter.callers.length;
+            for (const c of waiter.callers) c.reject(e);
+          },
+        };
+        this.reads.set(ctx, waiter);
+        this.nextRead = { ctx, waiter };
+        // A round in flight whose answer was lost (a dropped message) must not hold this one back.
+        setTimeout(() => this.sendNextRead(), READ_ROUND_STALE_MS).unref?.();
       }
-      this.kick();
+      this.nextRead.waiter.callers.push({ resolve, reject });
+      this.readCallers++;
+      this.sendNextRead();
     });
+  }
+
+  /** Sends the gathering round unless another round is still waiting for its index. */
+  private sendNextRead(): void {
+    const next = this.nextRead;
+    if (!next || this.stopped) return;
+    const now = Date.now();
+    for (const w of this.reads.values()) if (w.sent && w.index === null && now - w.sentAtMs < READ_ROUND_STALE_MS) return;
+    this.nextRead = null;
+    next.waiter.sent = true;
+    next.waiter.sentAtMs = now;
+    try {
+      this.core.readIndex(next.ctx);
+    } catch (e) {
+      this.reads.delete(next.ctx);
+      next.waiter.reject(e);
+      return;
+    }
+    this.kick();
   }
 
   /** Start an election now (e.g. the first replica of a new group) instead of waiting for a timeout. */
@@ -407,7 +457,7 @@ export class RaftDriver {
       this.lead = rd.softState.lead;
       for (const l of this.leaderListeners) l(this.lead);
       for (const [ctx, w] of this.reads) {
-        if (w.index === null) {
+        if (w.index === null && w.sent) {
           this.reads.delete(ctx);
           w.reject(new JadeError('JADE_ERR_NOT_LEADER', 'leadership changed during a read', { leader: this.lead }));
         }
@@ -421,6 +471,8 @@ export class RaftDriver {
         w.resolve(w.index);
       }
     }
+    // The round in flight got its index (or died with the leadership): the gathered one goes out.
+    this.sendNextRead();
   }
 
   /**
@@ -490,5 +542,6 @@ export class RaftDriver {
     for (const w of this.reads.values()) w.reject(err);
     this.proposals.clear();
     this.reads.clear();
+    this.nextRead = null;
   }
 }
