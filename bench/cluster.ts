@@ -30,6 +30,8 @@ const P95_MS_AIM = 20;
 /** The issue: 3 nodes hosting 1,000 idle groups each use < 10% of a core. */
 const IDLE_CPU_SHARE_TARGET = 0.1;
 const IDLE_RESTART_SECONDS_TARGET = 10;
+/** How long the ingest waits before resending a batch refused with 429. */
+const BACKPRESSURE_RETRY_MS = 250;
 
 interface Options {
   base: number;
@@ -134,18 +136,29 @@ async function runLayout(layout: Layout, dataset: string, vectors: Float32Array[
     await waitUntil(async () => (await d.clients[0].raw('PUT', `/collections/${C}`, JSON.stringify(create))).status === 200, 60_000, 200, 'the collection');
     const bodies = ingestBodies(vectors, labels);
     let next = 0;
+    let backpressured = 0;
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: INGEST_IN_FLIGHT }, async () => {
         for (;;) {
           const b = next++;
           if (b >= bodies.length) return;
-          const r = await d.clients[0].raw('PUT', `/collections/${C}/points?wait=true`, bodies[b]);
-          if (r.status !== 200) throw new Error(`batch ${b} → ${r.status}: ${r.text.slice(0, 200)}`);
+          for (;;) {
+            const r = await d.clients[0].raw('PUT', `/collections/${C}/points?wait=true`, bodies[b]);
+            if (r.status === 200) break;
+            // Backpressure (the indexing backlog is full): wait and send the batch again, as a client should.
+            if (r.status === 429) {
+              backpressured++;
+              await new Promise((resolve) => setTimeout(resolve, BACKPRESSURE_RETRY_MS));
+              continue;
+            }
+            throw new Error(`batch ${b} → ${r.status}: ${r.text.slice(0, 200)}`);
+          }
         }
       }),
     );
     const ackSeconds = (performance.now() - t0) / 1000;
+    if (backpressured > 0) console.log(`${layout.name}: ${backpressured} batches answered 429 (indexing backlog full) and sent again`);
     bodies.length = 0;
     await waitUntil(async () => (await localBacklogs(d.clients)) === 0, INDEX_WAIT_MS, 500, 'every replica to index');
     const indexedSeconds = (performance.now() - t0) / 1000;
