@@ -10,7 +10,7 @@ import type { GroupAdmin } from './group-admin.js';
 import type { GroupStatus, HostedGroup } from './hosted-group.js';
 import { memberId, nodeOfMember } from './identity.js';
 import type { MetaCommand, MetaStateMachine } from './meta.js';
-import { MOVE_PROMOTE_LAG_MAX, activeMoves, checkDrain, isActive, checkMove, liveReplicas, nextDrainMove, nextHealMove, replicasOf, shardOf, underReplicated, type MoveRecord, type MoveStage } from './moves.js';
+import { MOVE_PROMOTE_LAG_MAX, activeMoves, checkDrain, isActive, isCurrentMember, checkMove, liveReplicas, nextDrainMove, nextHealMove, replicasOf, shardOf, underReplicated, type MoveRecord, type MoveStage } from './moves.js';
 import { livenessChanges, type FailureDetectorSettings } from './failure-detector.js';
 import { MoveProgressBook, type MoveProgress } from './move-progress.js';
 import { REBALANCE_MOVES_ACTIVE_MAX, planRebalance } from './rebalance.js';
@@ -322,6 +322,12 @@ export class MoveExecutor {
     }
     if (m.stage !== 'removing_source' && Date.now() - m.updatedAtMs > MOVE_STAGE_TIMEOUT_MS) {
       await this.rollBack(m, 'failed', `no progress in stage ${m.stage} for ${MOVE_STAGE_TIMEOUT_MS} ms`);
+      return;
+    }
+    // A target that left, came back empty as a new incarnation, or was declared dead will never
+    // fill: roll back now instead of waiting out the stage timeout.
+    if (m.to && m.stage !== 'removing_source' && !isCurrentMember(this.state, m.to)) {
+      await this.rollBack(m, 'failed', `the target ${m.to} is no longer a current member (it left, was declared dead, or came back as a new incarnation)`);
       return;
     }
     const { leader, status } = await this.leaderStatus(m.groupId);

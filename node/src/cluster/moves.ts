@@ -116,6 +116,12 @@ export function isDeclaredDead(state: MetaState, nodeId: string): boolean {
   return d !== undefined && d.incarnation === state.nodes[nodeId]?.incarnation;
 }
 
+/** The member (node#incarnation) is its node's current incarnation, and that node is not declared dead. */
+export function isCurrentMember(state: MetaState, member: string): boolean {
+  const n = state.nodes[nodeOfMember(member)];
+  return n !== undefined && memberId(n.id, n.incarnation) === member && !isDeclaredDead(state, n.id);
+}
+
 /** Members of the shard whose node is still in the cluster as that incarnation and not declared dead. */
 export function liveReplicas(state: MetaState, shard: ShardPlacement): string[] {
   return shard.replicas.filter((m) => state.nodes[nodeOfMember(m)] && memberId(nodeOfMember(m), state.nodes[nodeOfMember(m)].incarnation) === m && !isDeclaredDead(state, nodeOfMember(m)));
