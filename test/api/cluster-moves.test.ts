@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startNode, type RunningNode } from '../../node/src/node.js';
 import { freeLoopbackPorts } from '../cluster/cluster-processes.js';
 import { REPO_ROOT } from '../helpers/node-process.js';
-import { standaloneConfig } from './qdrant-client.suite.js';
+import { clusterMemberConfig } from './qdrant-client.suite.js';
 import { api as callApi, until as pollUntil, type Answer } from '../helpers/http-api.js';
 
 const C = 'mv';
@@ -57,7 +57,7 @@ describe('replica moves and drains over REST and the CLI (4 nodes in this proces
     const ports = await freeLoopbackPorts(8);
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
-      nodes.push(await startNode(standaloneConfig({ nodeId: id, dataDir: path.join(dir, id), port: ports[2 * i], grpcPort: ports[2 * i + 1], bootstrap: i === 0, join: i === 0 ? [] : [`127.0.0.1:${ports[1]}`] }), { clusterLog: (line) => log.push(`${new Date().toISOString()} ${id}: ${line}`) }));
+      nodes.push(await startNode(clusterMemberConfig(i, dir, ports), { clusterLog: (line) => log.push(`${new Date().toISOString()} ${id}: ${line}`) }));
     }
     await until('four members known to every node, three meta voters', async () => {
       const views = await Promise.all(nodes.map((n) => api(n.url, 'GET', '/cluster')));

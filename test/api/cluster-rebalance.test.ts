@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startNode, type RunningNode } from '../../node/src/node.js';
 import { REPO_ROOT } from '../helpers/node-process.js';
 import { freeLoopbackPorts } from '../helpers/ports.js';
-import { standaloneConfig } from './qdrant-client.suite.js';
+import { clusterMemberConfig, standaloneConfig } from './qdrant-client.suite.js';
 import { api as callApi, until as pollUntil, type Answer } from '../helpers/http-api.js';
 
 const C = 'rb';
@@ -30,7 +30,7 @@ describe('rebalance over REST and the CLI (nodes in this process)', () => {
   const log: string[] = [];
   const start = async (i: number, extra: Record<string, unknown> = {}) => {
     const id = `n${i}`;
-    nodes.push(await startNode(standaloneConfig({ nodeId: id, dataDir: path.join(dir, id), port: ports[2 * i], grpcPort: ports[2 * i + 1], bootstrap: i === 0, join: i === 0 ? [] : [`127.0.0.1:${ports[1]}`], ...extra }), { clusterLog: (line) => log.push(`${new Date().toISOString()} ${id}: ${line}`) }));
+    nodes.push(await startNode(clusterMemberConfig(i, dir, ports, extra), { clusterLog: (line) => log.push(`${new Date().toISOString()} ${id}: ${line}`) }));
   };
   const replicasPerNode = async () => {
     const c = await api(nodes[0].url, 'GET', `/collections/${C}/cluster`);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode, type RunningNode } from '../../node/src/node.js';
 import { freeLoopbackPorts } from '../cluster/cluster-processes.js';
 import { api, until } from '../helpers/http-api.js';
-import { standaloneConfig } from './qdrant-client.suite.js';
+import { clusterMemberConfig } from './qdrant-client.suite.js';
 
 describe('collection info in a cluster', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'jade-info-consistency-'));
@@ -19,19 +19,7 @@ describe('collection info in a cluster', () => {
   beforeAll(async () => {
     const ports = await freeLoopbackPorts(6);
     for (let i = 0; i < 3; i++) {
-      nodes.push(
-        await startNode(
-          standaloneConfig({
-            nodeId: `n${i}`,
-            dataDir: path.join(dir, `n${i}`),
-            port: ports[2 * i],
-            grpcPort: ports[2 * i + 1],
-            bootstrap: i === 0,
-            join: i === 0 ? [] : [`127.0.0.1:${ports[1]}`],
-            testHooksEnabled: true,
-          }),
-        ),
-      );
+      nodes.push(await startNode(clusterMemberConfig(i, dir, ports, { testHooksEnabled: true })));
     }
     await until('three meta voters', async () => {
       const c = await api(nodes[0].url, 'GET', '/cluster');

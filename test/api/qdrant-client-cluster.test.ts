@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startNode, type RunningNode } from '../../node/src/node.js';
 import { freeLoopbackPorts } from '../cluster/cluster-processes.js';
-import { qdrantClientSuite, standaloneConfig } from './qdrant-client.suite.js';
+import { clusterMemberConfig, qdrantClientSuite } from './qdrant-client.suite.js';
 
 qdrantClientSuite({
   name: 'a 3-node cluster with 3 shards per collection',
@@ -17,18 +17,7 @@ qdrantClientSuite({
     const ports = await freeLoopbackPorts(6);
     const nodes: RunningNode[] = [];
     for (let i = 0; i < 3; i++) {
-      nodes.push(
-        await startNode(
-          standaloneConfig({
-            nodeId: `n${i}`,
-            dataDir: path.join(dir, `n${i}`),
-            port: ports[2 * i],
-            grpcPort: ports[2 * i + 1],
-            bootstrap: i === 0,
-            join: i === 0 ? [] : [`127.0.0.1:${ports[1]}`],
-          }),
-        ),
-      );
+      nodes.push(await startNode(clusterMemberConfig(i, dir, ports)));
     }
     // Collections get 3 replicas only once all three are members and meta voters.
     const deadline = Date.now() + 30_000;

@@ -103,6 +103,14 @@ export function standaloneConfig(overrides: Partial<NodeConfig> = {}): NodeConfi
   return { ...DEFAULT_CONFIG, host: '127.0.0.1', port: 0, logLevel: 'silent', ...overrides };
 }
 
+/**
+ * Node n<i> of an in-process cluster under `dir`: REST on ports[2i], gRPC on ports[2i+1]; n0
+ * bootstraps and the others join through n0's gRPC port.
+ */
+export function clusterMemberConfig(i: number, dir: string, ports: readonly number[], overrides: Partial<NodeConfig> = {}): NodeConfig {
+  return standaloneConfig({ nodeId: `n${i}`, dataDir: path.join(dir, `n${i}`), port: ports[2 * i], grpcPort: ports[2 * i + 1], bootstrap: i === 0, join: i === 0 ? [] : [`127.0.0.1:${ports[1]}`], ...overrides });
+}
+
 export function qdrantClientSuite(target: SuiteTarget): void {
   const contract = qdrantContract();
   /** Every answer of a Qdrant route the node sends, checked against Qdrant's schema. */

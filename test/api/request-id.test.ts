@@ -16,7 +16,7 @@ import { REQUEST_ID_LENGTH_MAX, currentRequestId, isValidRequestId, withRequestI
 import { until } from '../helpers/http-api.js';
 import { freeLoopbackPorts } from '../helpers/ports.js';
 import { makeHarness, type Harness } from './harness.js';
-import { standaloneConfig } from './qdrant-client.suite.js';
+import { clusterMemberConfig } from './qdrant-client.suite.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const KEY = 'request-id-test-key-0123456789';
@@ -160,8 +160,7 @@ describe('request ids across a two-node cluster (in this process)', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'jade-request-id-'));
     const ports = await freeLoopbackPorts(4);
     for (let i = 0; i < 2; i++) {
-      const id = `n${i}`;
-      nodes.push(await startNode(standaloneConfig({ nodeId: id, dataDir: path.join(dir, id), port: ports[2 * i], grpcPort: ports[2 * i + 1], bootstrap: i === 0, join: i === 0 ? [] : [`127.0.0.1:${ports[1]}`] }), { clusterLog: () => undefined }));
+      nodes.push(await startNode(clusterMemberConfig(i, dir, ports), { clusterLog: () => undefined }));
     }
     await until('two members known to both', async () => (await Promise.all(nodes.map((n) => api(n, 'GET', '/cluster')))).every((v) => v.body.result.jade?.members.length === 2), 30_000);
     // Every internal call a node serves is recorded with the id its handler saw.
