@@ -233,6 +233,8 @@ export const vectorClusterStatusSchema = obj({
     replicas: int('Members the cluster had when spec.replicas went to 0: it wakes with the same members on their volumes.', { minimum: 0 }),
     since: str('When the operator began to hibernate the cluster.', { maxLength: 64 }),
   }, 'Set while the cluster is hibernated (spec.replicas 0) or waiting to wake.', { required: ['replicas', 'since'] }),
+  fencedPods: arr(str('Pod name.', { maxLength: 253 }), 'Pods the operator fenced for the jadevectordb.io/fenced-pods annotation (their nodes serve nothing until unfenced), until they serve again.', { maxItems: 100 }),
+  fencingError: str('Why the jadevectordb.io/fenced-pods annotation was not understood (nothing is fenced or unfenced by it until it is fixed).', { maxLength: 1024 }),
 }, 'Observed state of a JadeVectorDB cluster.');
 
 const objectMeta: Schema<Record<string, unknown>> = { type: 'object' };
