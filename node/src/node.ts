@@ -14,7 +14,8 @@ import { isActive } from './cluster/moves.js';
 import { Catalog, StandaloneDatabase } from './query/catalog.js';
 import { ClusterDatabase } from './query/cluster-database.js';
 import type { Database } from './query/types.js';
-import { ENV_KEYS, isClusterMode, type NodeConfig } from './config.js';
+import { ENV_KEYS, isClusterMode, redactedConfig, type NodeConfig } from './config.js';
+import { LogRing } from './util/log-ring.js';
 import { readFence } from './fence-file.js';
 import { FencedDatabase } from './query/fenced-database.js';
 import { databaseSink } from './restore-sink.js';
@@ -67,20 +68,30 @@ export function clusterAddresses(config: NodeConfig): { grpcListenAddress: strin
  */
 export class NodeLog {
   private target: FastifyBaseLogger | null = null;
+  constructor(private readonly ring?: LogRing) {}
   bind(logger: FastifyBaseLogger): void {
     this.target = logger;
   }
   info(message: string, fields: Record<string, unknown> = {}): void {
     if (this.target) this.target.info(fields, message);
-    else process.stderr.write(`jade: ${message}\n`);
+    else {
+      this.ring?.push(JSON.stringify({ level: 'info', time: Date.now(), msg: message }));
+      process.stderr.write(`jade: ${message}\n`);
+    }
   }
   warn(message: string, fields: Record<string, unknown> = {}): void {
     if (this.target) this.target.warn(fields, message);
-    else process.stderr.write(`jade: ${message}\n`);
+    else {
+      this.ring?.push(JSON.stringify({ level: 'warn', time: Date.now(), msg: message }));
+      process.stderr.write(`jade: ${message}\n`);
+    }
   }
   error(message: string, fields: Record<string, unknown> = {}): void {
     if (this.target) this.target.error(fields, message);
-    else process.stderr.write(`jade: ${message}\n`);
+    else {
+      this.ring?.push(JSON.stringify({ level: 'error', time: Date.now(), msg: message }));
+      process.stderr.write(`jade: ${message}\n`);
+    }
   }
 }
 
@@ -94,11 +105,17 @@ export interface StartOptions {
   clusterLog?: (line: string) => void;
   /** The supervisor that fences and unfences this node (fencing.ts); absent = the fence routes refuse, a fence file still fences. */
   fencing?: FenceControl;
+  /** Where the REST logger's lines go besides the in-memory ring of recent lines (default stdout). */
+  logOutput?: (line: string) => void;
 }
 
 export async function startNode(config: NodeConfig, options: StartOptions = {}): Promise<RunningNode> {
   const disk = new RealDisk();
-  const nodeLog = new NodeLog();
+  // The recent log lines (GET /v1/diagnostics): what the REST logger, the cluster and NodeLog print.
+  const logRing = new LogRing();
+  const nodeLog = new NodeLog(logRing);
+  const logOutput = options.logOutput ?? ((line: string) => void process.stdout.write(line));
+  const logger = options.logger && typeof options.logger === 'object' ? { ...options.logger, stream: { write: (line: string) => { logRing.push(line); logOutput(line); } } } : options.logger;
   await disk.mkdirp(config.dataDir);
   const lock: DataDirLock = await lockDataDir(config.dataDir);
   let ready = false;
@@ -134,7 +151,12 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       const { advertise, grpcListenAddress } = clusterAddresses(config);
       // The cluster's own lines (membership, elections) are info-level, as pino numbers them (30).
       const quiet = options.logger === false || !['info', 'debug', 'trace'].includes(config.logLevel);
-      const log = options.clusterLog ?? (quiet ? () => undefined : (line: string) => process.stderr.write(`${JSON.stringify({ level: 30, time: Date.now(), node: config.nodeId, msg: line })}\n`));
+      const print = options.clusterLog ?? (quiet ? () => undefined : (line: string) => process.stderr.write(`${JSON.stringify({ level: 30, time: Date.now(), node: config.nodeId, msg: line })}\n`));
+      // Kept in the ring even when not printed: membership and election lines are what a report needs.
+      const log = (line: string) => {
+        logRing.push(JSON.stringify({ level: 30, time: Date.now(), node: config.nodeId, msg: line }));
+        print(line);
+      };
       const cluster = await ClusterNode.start(disk, {
         ...CLUSTER_DEFAULTS,
         nodeId: config.nodeId,
@@ -218,8 +240,9 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       isReady: () => ready && fence === null && (clusterNode === null || clusterNode.isServing),
       diskUsageBytes: () => directoryBytes(config.dataDir),
       backups,
-      logger: options.logger,
+      logger,
       https: tlsInitial?.options,
+      diagnostics: { config: redactedConfig(config), logs: () => ({ lines: logRing.snapshot(), dropped: logRing.dropped }) },
       fencing: options.fencing,
     });
     nodeLog.bind(app.log);

@@ -36,6 +36,11 @@ export function unreachableReason(baseUrl: string, e: unknown): string {
 export class JadeClient {
   constructor(readonly baseUrl: string, private readonly apiKey: string | null, private readonly tls: ClientTls = {}) {}
 
+  /** A client of another node with the same key and trust (e.g. every member, for `jade diagnostics`). */
+  forUrl(baseUrl: string): JadeClient {
+    return new JadeClient(baseUrl, this.apiKey, this.tls);
+  }
+
   private send(method: string, url: URL, headers: Record<string, string>, body: string | undefined): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
       const options = { method, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) };

@@ -14,6 +14,7 @@ import { importVectors } from './import.js';
 import { addMoveCommands, moveRows } from './moves.js';
 import { addRebalanceCommand } from './rebalance.js';
 import { addFenceCommands } from './fence.js';
+import { addDiagnosticsCommand } from './diagnostics.js';
 import { runLocalCluster } from './cluster-local.js';
 import type { OutputFormat } from './output.js';
 import { printObject, printRows } from './output.js';
@@ -128,6 +129,7 @@ export function buildProgram(): Command {
   addMoveCommands(program, clientOf);
   addRebalanceCommand(program, clientOf);
   addFenceCommands(program, clientOf);
+  addDiagnosticsCommand(program, clientOf);
   addBackupCommands(program, clientOf, env);
 
   const collections = program.command('collections').description('list, create, inspect and delete collections');

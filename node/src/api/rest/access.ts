@@ -69,6 +69,7 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   'PUT /collections/:name/points/vectors': on('write'),
 
   'GET /cluster': node('manage'),
+  'GET /v1/diagnostics': node('manage'),
   'GET /cluster/fence': node('manage'),
   'POST /cluster/fence': node('manage'),
   'DELETE /cluster/fence': node('manage'),

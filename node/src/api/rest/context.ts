@@ -59,6 +59,8 @@ export interface AppDeps {
   backups?: BackupService;
   /** Serve HTTPS with these (cert, key, minVersion); absent = plain HTTP. */
   https?: SecureContextOptions;
+  /** GET /v1/diagnostics: the node's configuration (secrets redacted) and its recent log lines. */
+  diagnostics?: { config: Record<string, unknown>; logs(): { lines: string[]; dropped: number } };
   /** Fencing (POST/DELETE /cluster/fence); absent = a node not run by a supervisor (tests), which refuses it. */
   fencing?: FenceControl;
 }

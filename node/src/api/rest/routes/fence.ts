@@ -22,7 +22,7 @@ const fenceState = {
 } as const;
 
 /** Routes a fenced node still answers: probes, its status and metrics, the fence itself, the API document. */
-const FENCED_NODE_ROUTES = new Set(['GET /', 'GET /healthz', 'GET /readyz', 'GET /v1/status', 'GET /metrics', 'GET /openapi.json', 'GET /cluster/fence', 'POST /cluster/fence', 'DELETE /cluster/fence']);
+const FENCED_NODE_ROUTES = new Set(['GET /', 'GET /healthz', 'GET /readyz', 'GET /v1/status', 'GET /v1/diagnostics', 'GET /metrics', 'GET /openapi.json', 'GET /cluster/fence', 'POST /cluster/fence', 'DELETE /cluster/fence']);
 
 /** While fenced, every other route answers 503 JADE_ERR_FENCED (after authentication, before its handler). */
 export function installFenceGuard(app: FastifyInstance, deps: AppDeps): void {

@@ -47,6 +47,31 @@ export function systemRoutes({ deps }: RouteContext) {
       };
     });
 
+    // Everything a support report needs from this node that /v1/status, /metrics and /cluster do not
+    // have: its configuration (secrets redacted), process facts and its recent log lines.
+    app.get('/v1/diagnostics', { schema: { tags: ['system'], response: { 200: { type: 'object', additionalProperties: true }, 400: S.errorResponse } } }, async () => {
+      if (!deps.diagnostics) throw new JadeError('JADE_ERR_BAD_REQUEST', 'this node was started without diagnostics (embedded without startNode)');
+      const usage = process.resourceUsage();
+      return {
+        nodeId: deps.info.nodeId,
+        version: deps.info.version,
+        collectedAtMs: Date.now(),
+        config: deps.diagnostics.config,
+        process: {
+          pid: process.pid,
+          nodeVersion: process.version,
+          platform: `${process.platform}/${process.arch}`,
+          uptimeSeconds: Math.round(process.uptime()),
+          execArgv: process.execArgv,
+          memory: process.memoryUsage(),
+          cpuSeconds: { user: usage.userCPUTime / 1e6, system: usage.systemCPUTime / 1e6 },
+          maxRssKiB: usage.maxRSS,
+          eventLoopUtilization: performance.eventLoopUtilization().utilization,
+        },
+        logs: deps.diagnostics.logs(),
+      };
+    });
+
     app.get('/metrics', { schema: { tags: ['system'], hide: false } }, async (_req, reply) => {
       reply.header('content-type', metrics.registry.contentType);
       return metrics.registry.metrics();
