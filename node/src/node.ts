@@ -115,7 +115,11 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   const logRing = new LogRing();
   const nodeLog = new NodeLog(logRing);
   const logOutput = options.logOutput ?? ((line: string) => void process.stdout.write(line));
-  const logger = options.logger && typeof options.logger === 'object' ? { ...options.logger, stream: { write: (line: string) => { logRing.push(line); logOutput(line); } } } : options.logger;
+  // A caller's own stream (tests) still gets every line; the ring gets a copy.
+  const callerStream = options.logger && typeof options.logger === 'object' ? (options.logger.stream as { write(line: string): unknown } | undefined) : undefined;
+  const logger = options.logger && typeof options.logger === 'object'
+    ? { ...options.logger, stream: { write: (line: string) => { logRing.push(line); if (callerStream) callerStream.write(line); else logOutput(line); } } }
+    : options.logger;
   await disk.mkdirp(config.dataDir);
   const lock: DataDirLock = await lockDataDir(config.dataDir);
   let ready = false;
