@@ -183,8 +183,8 @@ export class ShardState {
     }
     // The main graph first: until a point is in it, unfiltered searches scan it exactly.
     for (const t of this.tenantGraphs.values()) {
-      if (done >= maxPoints || performance.now() > deadlineMs) break;
-      done += t.indexSome(Math.min(maxPoints - done, 16), (label) => this.arena.get(label)!);
+      // In steps of 16, checking the deadline between them.
+      while (done < maxPoints && t.backlog > 0 && performance.now() <= deadlineMs) done += t.indexSome(Math.min(maxPoints - done, 16), (label) => this.arena.get(label)!);
     }
     return done;
   }
