@@ -16,7 +16,7 @@ import type { PointRecord } from '../../node/src/storage/types.js';
 
 const DIM = 8;
 const params: CollectionParams = { dimension: DIM, metric: 'l2', hnsw: { m: 8, efConstruction: 64, efSearch: 32 } };
-// Tenant graphs from 256 points (the floor) at 8 dimensions.
+// Tenant graphs from 256 points at 8 dimensions.
 const limits: ShardLimits = { ...DEFAULT_SHARD_LIMITS, tenantGraphElementsMin: 256 * DIM };
 const scratch = mkdtempSync(path.join(tmpdir(), 'jade-tenant-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
