@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ShardStateMachine } from '../../node/src/cluster/shard-sm.js';
 import { LocalShard } from '../../node/src/shard/local-shard.js';
 import { type Filter, matchFilter, parseFilter } from '../../node/src/shard/filter.js';
 import { type CollectionParams, DEFAULT_SHARD_LIMITS, type SearchPlan, type ShardLimits, ShardState } from '../../node/src/shard/state.js';
@@ -234,6 +235,25 @@ describe('tenant graphs after restart and snapshot restore', () => {
       expect(r.recall).toBeGreaterThanOrEqual(0.95);
     }
     await b.close();
+  });
+
+  it('a replica installing a Raft snapshot image gets the is_tenant index and rebuilds the tenant graphs', async () => {
+    const leader = new ShardStateMachine(params, limits);
+    const model = new Model();
+    const points = makePoints(8);
+    leader.apply({ term: 1, index: 2, type: 'normal', data: encodeWriteBatch({ ops: [tenantIndexOp(), { kind: 'upsert', points }] }) });
+    model.apply(points);
+    const image = await leader.snapshot();
+    leader.indexer.stop();
+    const replica = new ShardStateMachine(params, limits);
+    replica.indexer.stop(); // indexed by hand below, to look at the state before the rebuild
+    replica.restore(image);
+    expect(replica.state.payloadIndexList().find((i) => i.field === 'tenant')).toMatchObject({ isTenant: true, tenantGraphs: 2 });
+    expect(check(replica.state, model, tenant('b'), 10, 10).recall).toBe(1);
+    replica.state.indexAll();
+    const r = check(replica.state, model, tenant('b'), 10, 40, 41);
+    expect(r.plans).toEqual(new Set(['hnsw_partition']));
+    expect(r.recall).toBeGreaterThanOrEqual(0.95);
   });
 
   it('keeps is_tenant and the answers through a snapshot image (freeze → encode → decode → restore)', () => {
