@@ -27,11 +27,12 @@ import {
   stopServer,
 } from './lib/server.js';
 import { measureHttpFloor, type HttpFloorRow } from './lib/http-floor.js';
+import { runSelectivityPasses, selectivityTargets, type SelectivityReport } from './filtered.js';
 import { renderTable, formatNumber, type Cell } from './lib/table.js';
 import { buildEngine, buildHnswlib, buildLancedb, buildUsearch, type EngineTarget, type GraphParams, type Target } from './lib/targets.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-const SECTIONS = ['hnswlib', 'engine', 'usearch', 'lancedb', 'rest', 'filtered', 'restart'] as const;
+const SECTIONS = ['hnswlib', 'engine', 'usearch', 'lancedb', 'rest', 'filtered', 'selectivity', 'restart'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const RECALL_TARGET = 0.95;
@@ -330,6 +331,12 @@ async function main(): Promise<void> {
       filteredRows = aggregate([...filteredRows, ...(await sweep(data, withIndex, opts.filteredEf, opts.rounds, opts.warmup))]);
     }
 
+    // ---- filtered by selectivity (10%, 1%, 0.1%) on is_tenant fields, over REST: bench/filtered.ts ----
+    let selectivity: SelectivityReport | null = null;
+    if (has('selectivity') && server) {
+      selectivity = await runSelectivityPasses(server, data, queriesB64, { queries: opts.filteredQueries, clients: opts.restClients, efs: opts.filteredEf, warmup: opts.warmup, log });
+    }
+
     for (const t of targets) await t.close?.();
 
     // ---- restart-to-ready ----
@@ -371,6 +378,7 @@ async function main(): Promise<void> {
       out.push(searchTable('Filtered search: label == query_index % 10 (gt10-label), ~10% of the base matches', filteredRows));
       out.push(`payload index creation on label: ${Object.entries(payloadIndexSeconds).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}`);
     }
+    if (selectivity) out.push(selectivity.text);
     if (memory) {
       const rows: Cell[][] = [
         ['RSS empty node', memory.baselineRssBytes / 2 ** 20],
@@ -425,6 +433,7 @@ async function main(): Promise<void> {
       const best = bestAtRecall(searchRows, engine.name);
       if (best) summary.push({ target: 'engine in-process vs hnswlib-node (info)', verdict: 'N/A', detail: `${Math.round(best.qps)} QPS (ef ${best.ef}) = ${((best.qps / ceiling.qps) * 100).toFixed(0)}%` });
     }
+    if (selectivity) summary.push(...selectivityTargets(selectivity));
     if (ingestReport) {
       summary.push({
         target: `durable REST ingest ≥ ${formatNumber(INGEST_RATE_TARGET)} vectors/s`,
@@ -464,6 +473,7 @@ async function main(): Promise<void> {
           httpFloor: floorRows,
           filtered: filteredRows,
           payloadIndexSeconds,
+          selectivity: selectivity && { ...selectivity, text: undefined },
           memory,
           restarts,
           summary,

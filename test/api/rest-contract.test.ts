@@ -323,6 +323,12 @@ describe('collections', () => {
     expect(res2.status).toBe(200);
     const info = await call(app, { method: 'GET', url: `/collections/${C}` });
     expect(info.body.result.payload_schema).toMatchObject({ color: { data_type: 'keyword' }, n: { data_type: 'integer' } });
+    // Qdrant's is_tenant form: kept and shown as Qdrant shows it.
+    const res3 = await call(app, { method: 'PUT', url: `/collections/${C}/index?wait=true`, payload: { field_name: 'tenant', field_schema: { type: 'keyword', is_tenant: true, on_disk: false } } });
+    expect(res3.status).toBe(200);
+    const info2 = await call(app, { method: 'GET', url: `/collections/${C}` });
+    expect(info2.body.result.payload_schema.tenant).toMatchObject({ data_type: 'keyword', params: { type: 'keyword', is_tenant: true } });
+    expect(info2.body.result.payload_schema.color.params).toBeUndefined();
     // Indexes change no point.
     expect(collectionChecksum(h.catalog, C)).toBe(fingerprint.checksum);
     const count = await call(app, { method: 'POST', url: `/collections/${C}/points/count`, payload: { filter: { must: [{ key: 'color', match: { value: 'red' } }] } } });
@@ -626,6 +632,9 @@ describe('400: bad requests change nothing', () => {
     ['create with a slash in the name', { method: 'PUT', url: '/collections/a%2Fb', payload: { vectors: { size: 4, distance: 'Dot' } } }, 'JADE_ERR_BAD_REQUEST'],
     ['payload index of an unsupported type', { method: 'PUT', url: `/collections/${C}/index`, payload: { field_name: 'geo', field_schema: 'geo' } }, 'JADE_ERR_BAD_REQUEST'],
     ['payload index without a field name (schema)', { method: 'PUT', url: `/collections/${C}/index`, payload: { field_schema: 'keyword' } }, 'JADE_ERR_BAD_REQUEST'],
+    ['payload index with is_tenant on a float field', { method: 'PUT', url: `/collections/${C}/index`, payload: { field_name: 'f', field_schema: { type: 'float', is_tenant: true } } }, 'JADE_ERR_BAD_REQUEST'],
+    ['payload index with a param JadeVectorDB does not act on', { method: 'PUT', url: `/collections/${C}/index`, payload: { field_name: 'k', field_schema: { type: 'keyword', on_disk: true } } }, 'JADE_ERR_BAD_REQUEST'],
+    ['payload index with a non-boolean is_tenant', { method: 'PUT', url: `/collections/${C}/index`, payload: { field_name: 'k', field_schema: { type: 'keyword', is_tenant: 'yes' } } }, 'JADE_ERR_BAD_REQUEST'],
     // Nesting that once overflowed the stack (500): a payload and a {nearest} query thousands deep.
     ['payload nested 15000 deep', json('PUT', P, `{"points":[{"id":1,"vector":[1,2,3,4],"payload":{"a":${'['.repeat(15_000)}1${']'.repeat(15_000)}}}]}`), 'JADE_ERR_BAD_REQUEST'],
     ['payload nested past PAYLOAD_DEPTH_MAX', { method: 'PUT', url: P, payload: { points: [{ id: 1, vector: [1, 2, 3, 4], payload: { a: JSON.parse('['.repeat(64) + '1' + ']'.repeat(64)) } }] } }, 'JADE_ERR_BAD_REQUEST'],

@@ -58,7 +58,7 @@ beforeAll(async () => {
   expect((await call(node, 'PUT', '/collections/docs', { vectors: { size: DIM, distance: 'Dot' } })).status).toBe(200);
   expect((await call(node, 'PUT', '/collections/small', { vectors: { size: 4, distance: 'Cosine' } })).status).toBe(200);
   expect((await call(node, 'PUT', '/collections/small/points?wait=true', { points: [{ id: 1, vector: [1, 2, 3, 4], payload: { a: 1 } }, { id: 2, vector: [0, 1, 0, 0] }] })).status).toBe(200);
-  expect((await call(node, 'PUT', '/collections/small/index', { field_name: 'a', field_schema: 'integer' })).status).toBe(200);
+  expect((await call(node, 'PUT', '/collections/small/index', { field_name: 'a', field_schema: { type: 'integer', is_tenant: true } })).status).toBe(200);
   expect((await call(node, 'POST', '/collections/aliases', { actions: [{ create_alias: { alias_name: 'docs-live', collection_name: 'docs' } }] })).status).toBe(200);
 });
 
@@ -124,6 +124,7 @@ describe('standalone backup and restore', () => {
       const small = await call(restored, 'GET', '/collections/small');
       expect(small.body.result.points_count).toBe(2);
       expect(Object.keys(small.body.result.payload_schema)).toEqual(['a']);
+    expect(small.body.result.payload_schema.a).toMatchObject({ data_type: 'integer', params: { is_tenant: true } });
       const hit = await call(restored, 'POST', '/collections/docs/points/search', { vector: Array.from(batchPoints(3)[4].vector), limit: 1 });
       expect(hit.status).toBe(200);
       // The restored WAL continues past the backup's position: a new write lands and survives a restart.
@@ -231,7 +232,7 @@ describe('standalone backup and restore', () => {
     expect(r.body.result).toMatchObject({ collection: 'small', restored_as: 'small_copy', shards: 1, points: before.points, content_digest: before.digest, payload_indexes: 1 });
     expect(digestOfNode(node, 'small_copy')).toEqual(before);
     const info = await call(node, 'GET', '/collections/small_copy');
-    expect(info.body.result.payload_schema.a).toMatchObject({ data_type: 'integer' });
+    expect(info.body.result.payload_schema.a).toMatchObject({ data_type: 'integer', params: { is_tenant: true } });
     expect((await call(node, 'POST', '/backups/for-rename/restore', { collection: 'small' })).body.status.code).toBe('JADE_ERR_COLLECTION_EXISTS');
     expect((await call(node, 'POST', '/backups/for-rename/restore', { collection: 'nope', as: 'x' })).status).toBe(404);
   });

@@ -109,12 +109,12 @@ export async function restoreCollection(target: BackupTarget, request: Collectio
   };
 
   // 1. Every shard's points checked against the manifest before anything is created.
-  const indexes = new Map<string, string>();
+  const indexes = new Map<string, { schema: string; isTenant: boolean }>();
   for (const shard of c.shards) {
     const { file, data } = await snapshotOf(shard);
     const d = digestOf(data.points);
     if (d.points !== shard.points || d.digest !== shard.contentDigest) throw corrupt(file, `holds ${d.points} points (content digest ${d.digest}), the manifest says ${shard.points} (${shard.contentDigest})`);
-    for (const ix of data.payloadIndexes) indexes.set(ix.field, ix.schema);
+    for (const ix of data.payloadIndexes) indexes.set(ix.field, { schema: ix.schema, isTenant: ix.isTenant === true });
   }
 
   // 2. Created and filled through the normal paths; a failure part-way deletes what was made.
@@ -122,7 +122,7 @@ export async function restoreCollection(target: BackupTarget, request: Collectio
   let written = 0;
   try {
     if (indexes.size > 0) {
-      const ops = [...indexes].map(([field, schema]) => ({ kind: 'create_payload_index' as const, field, schema: schema as 'keyword' | 'integer' | 'float' | 'bool' }));
+      const ops = [...indexes].map(([field, ix]) => ({ kind: 'create_payload_index' as const, field, schema: ix.schema as 'keyword' | 'integer' | 'float' | 'bool', ...(ix.isTenant ? { isTenant: true } : {}) }));
       await sink.write(name, { ops }, Date.now() + RESTORE_CALL_TIMEOUT_MS);
     }
     for (const shard of c.shards) {

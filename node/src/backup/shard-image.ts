@@ -34,7 +34,7 @@ export function captureShardImage(state: ShardState, lsn: number, scratchDir?: s
     configJson: JSON.stringify(state.params),
     lastAppliedLsn: lsn,
     points: exported.points,
-    payloadIndexes: state.payloadIndexList().map(({ field, schema }) => ({ field, schema })),
+    payloadIndexes: state.payloadIndexList().map(({ field, schema, isTenant }) => ({ field, schema, isTenant })),
   });
   const files: ShardImage['files'] = {
     snapshot,

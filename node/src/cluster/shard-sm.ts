@@ -280,7 +280,7 @@ export class ShardStateMachine {
 }
 
 interface DecodedImage {
-  data: { labels: Uint32Array; points: PointRecord[]; nextLabel: number; payloadIndexes: { field: string; schema: string }[] };
+  data: { labels: Uint32Array; points: PointRecord[]; nextLabel: number; payloadIndexes: { field: string; schema: string; isTenant?: boolean }[] };
   graph: GraphFileRef | null;
 }
 

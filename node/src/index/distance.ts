@@ -27,6 +27,41 @@ export function l2Squared(a: Float32Array, aOffset: number, b: Float32Array, bOf
   return s0 + s1 + (s2 + s3);
 }
 
+/** Elements between two checks of the bound in l2SquaredBounded (a multiple of 4). */
+const BOUND_CHECK_ELEMENTS = 64;
+
+/**
+ * As l2Squared, but stops as soon as the partial sum exceeds `bound` (then returns a value
+ * > bound, not the distance): an exact top-k scan skips most of a far vector this way.
+ */
+export function l2SquaredBounded(a: Float32Array, aOffset: number, b: Float32Array, bOffset: number, dim: number, bound: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  while (i + 3 < dim) {
+    const end = Math.min(dim - 3, i + BOUND_CHECK_ELEMENTS);
+    for (; i < end; i += 4) {
+      const d0 = a[aOffset + i] - b[bOffset + i];
+      const d1 = a[aOffset + i + 1] - b[bOffset + i + 1];
+      const d2 = a[aOffset + i + 2] - b[bOffset + i + 2];
+      const d3 = a[aOffset + i + 3] - b[bOffset + i + 3];
+      s0 += d0 * d0;
+      s1 += d1 * d1;
+      s2 += d2 * d2;
+      s3 += d3 * d3;
+    }
+    const partial = s0 + s1 + (s2 + s3);
+    if (partial > bound) return partial;
+  }
+  for (; i < dim; i++) {
+    const d = a[aOffset + i] - b[bOffset + i];
+    s0 += d * d;
+  }
+  return s0 + s1 + (s2 + s3);
+}
+
 export function dot(a: Float32Array, aOffset: number, b: Float32Array, bOffset: number, dim: number): number {
   let s0 = 0;
   let s1 = 0;

@@ -1,7 +1,7 @@
 // Exact search over the arena: always correct, the test oracle and the planner's path for
 // small filtered candidate sets.
 import { VectorArena } from './arena.js';
-import { distance } from './distance.js';
+import { distance, l2SquaredBounded } from './distance.js';
 import { TopK } from './topk.js';
 import type { IndexHit, Metric, SearchOptions, VectorIndex } from './types.js';
 
@@ -33,6 +33,19 @@ export class FlatIndex implements VectorIndex {
     const top = new TopK(k);
     const arena = this.arena;
     const dim = this.dimension;
+    if (this.metric === 'l2') {
+      // Squared distances with early abandoning against the current k-th (sqrt only of the kept):
+      // the scan of a filter's candidates is the planner's path for small tenants.
+      for (const label of labels) {
+        const slot = arena.slotOf(label);
+        if (slot < 0) continue;
+        if (filter && !filter(label)) continue;
+        const worst = top.worst();
+        const d2 = l2SquaredBounded(query, 0, arena.chunkOf(slot), arena.offsetOf(slot), dim, worst);
+        if (d2 <= worst) top.push(label, d2);
+      }
+      return top.sorted().map((h) => ({ label: h.label, distance: Math.sqrt(h.distance) }));
+    }
     for (const label of labels) {
       const slot = arena.slotOf(label);
       if (slot < 0) continue;

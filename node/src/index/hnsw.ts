@@ -24,14 +24,24 @@ export class HnswIndex implements VectorIndex {
   // hnswlib-node only accepts number[]: one reused array avoids allocating per call.
   private readonly scratch: number[];
 
-  constructor(readonly dimension: number, readonly metric: Metric, readonly params: HnswParams, randomSeed = 100) {
+  /**
+   * Labels marked deleted but still in the graph, when slots are not reused (reuseDeletedSlots
+   * false): adding one again un-deletes it. With reuse, hnswlib may give a deleted label's slot to
+   * another label, so a removed label must never come back (the shard never re-adds one: a new
+   * vector gets a new label); a tenant graph re-adds a label whose point moved away and back.
+   */
+  private readonly deletedLabels: Set<number> | null;
+
+  constructor(readonly dimension: number, readonly metric: Metric, readonly params: HnswParams, randomSeed = 100, options: { capacityInitial?: number; reuseDeletedSlots?: boolean } = {}) {
+    const reuse = options.reuseDeletedSlots ?? true;
+    this.deletedLabels = reuse ? null : new Set();
     this.hnsw = new HierarchicalNSW(metric === 'l2' ? 'l2' : 'ip', dimension);
     this.hnsw.initIndex({
-      maxElements: HNSW_CAPACITY_INITIAL,
+      maxElements: Math.max(1, options.capacityInitial ?? HNSW_CAPACITY_INITIAL),
       m: params.m,
       efConstruction: params.efConstruction,
       randomSeed,
-      allowReplaceDeleted: true,
+      allowReplaceDeleted: reuse,
     });
     this.currentEf = params.efSearch;
     this.hnsw.setEf(params.efSearch);
@@ -95,7 +105,10 @@ export class HnswIndex implements VectorIndex {
       this.hnsw.addPoint(point, label, false); // in-place update of a live label
       return;
     }
-    if (this.deletedSlots > 0) {
+    if (this.deletedLabels?.delete(label)) {
+      this.hnsw.addPoint(point, label, false); // un-deletes the label's own slot
+      this.deletedSlots--;
+    } else if (this.deletedSlots > 0 && !this.deletedLabels) {
       this.hnsw.addPoint(point, label, true);
       this.deletedSlots--;
     } else {
@@ -111,11 +124,17 @@ export class HnswIndex implements VectorIndex {
     if (!this.present.delete(label)) return;
     if (this.saving) this.removedWhileSaving.push(label);
     else this.hnsw.markDelete(label);
+    this.deletedLabels?.add(label);
     this.deletedSlots++;
   }
 
   size(): number {
     return this.present.size;
+  }
+
+  /** Slots of removed labels still in the graph. */
+  get deletedCount(): number {
+    return this.deletedSlots;
   }
 
   capacity(): number {

@@ -52,8 +52,9 @@ export class LocalShardReader implements ShardReader {
     const m = state.memoryBytes();
     return {
       points: state.count,
-      indexBacklog: state.indexBacklog,
-      payloadIndexes: state.payloadIndexList().map((i) => ({ field: i.field, schema: i.schema, points: i.points })),
+      // Points not yet in every graph they belong to (the main graph, their tenant's graph).
+      indexBacklog: state.indexWork,
+      payloadIndexes: state.payloadIndexList().map((i) => ({ field: i.field, schema: i.schema, isTenant: i.isTenant, points: i.points })),
       memoryBytes: m.vectors + m.index,
       walBytes: this.replica.walBytes(),
       fullScanThresholdKb: Math.floor((Math.max(state.limits.exactScanCandidatesMax * state.params.dimension, state.limits.exactScanElementsMax) * 4) / 1024),

@@ -85,6 +85,8 @@ export interface ScrollPage {
 export interface PayloadIndexInfo {
   field: string;
   schema: PayloadSchema;
+  /** Qdrant's is_tenant: values with many points have their own graph. */
+  isTenant?: boolean;
   /** Points with at least one value of the field's type. */
   points: number;
 }

@@ -65,7 +65,7 @@ export class BackgroundIndexer {
   /** Call after anything that may have grown the backlog. */
   kick(): void {
     if (this.cancel || this.stopped) return;
-    if (this.stateOf().indexBacklog === 0) {
+    if (this.stateOf().indexWork === 0) {
       for (const resolve of this.waiters.splice(0)) resolve();
       return;
     }
@@ -89,8 +89,8 @@ export class BackgroundIndexer {
     // A graph save in progress: whoever started it kicks the indexer when it is done.
     if (state.graphSaving) return;
     const startedMs = performance.now();
-    while (state.indexBacklog > 0 && performance.now() - startedMs < this.pacing.stepMs) state.indexSome(1);
-    if (state.indexBacklog === 0) {
+    while (state.indexWork > 0 && performance.now() - startedMs < this.pacing.stepMs) state.indexSome(1);
+    if (state.indexWork === 0) {
       for (const resolve of this.waiters.splice(0)) resolve();
       this.onDrained?.();
       return;
@@ -102,7 +102,7 @@ export class BackgroundIndexer {
   }
 
   waitIndexed(): Promise<void> {
-    if (this.stateOf().indexBacklog === 0) return Promise.resolve();
+    if (this.stateOf().indexWork === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.waiters.push(resolve);
       this.kick();

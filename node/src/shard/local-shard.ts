@@ -173,7 +173,7 @@ export class LocalShard {
         configJson: JSON.stringify(this.state.params),
         lastAppliedLsn: lsn,
         points: exported.points,
-        payloadIndexes: this.state.payloadIndexList().map(({ field, schema }) => ({ field, schema })),
+        payloadIndexes: this.state.payloadIndexList().map(({ field, schema, isTenant }) => ({ field, schema, isTenant })),
       });
       const scratch = makeScratchDir(this.opts.scratchDir);
       let graph: Uint8Array;

@@ -5,6 +5,11 @@ import { valuesAt } from './filter.js';
 
 export type PayloadSchema = 'keyword' | 'integer' | 'float' | 'bool';
 export const PAYLOAD_SCHEMAS: readonly PayloadSchema[] = ['keyword', 'integer', 'float', 'bool'];
+/**
+ * Schemas that take `is_tenant: true` (a graph per value, see tenant-graphs.ts). Qdrant takes it on
+ * keyword (and uuid) fields; integer tenant ids are a JadeVectorDB extension.
+ */
+export const TENANT_SCHEMAS: readonly PayloadSchema[] = ['keyword', 'integer'];
 
 function accepts(schema: PayloadSchema, v: unknown): v is MatchValue {
   switch (schema) {
@@ -19,6 +24,8 @@ function accepts(schema: PayloadSchema, v: unknown): v is MatchValue {
   }
 }
 
+const EMPTY: ReadonlySet<number> = new Set();
+
 export class PayloadFieldIndex {
   private readonly byValue = new Map<MatchValue, Set<number>>();
   private sortedNumericKeys: number[] | null = null;
@@ -26,7 +33,25 @@ export class PayloadFieldIndex {
   /** Points holding at least one value of this field's type (Qdrant's payload_schema.<field>.points). */
   private pointsIndexed = 0;
 
-  constructor(readonly field: string, readonly schema: PayloadSchema) {}
+  /** `isTenant`: the field partitions the points (Qdrant's is_tenant): values with many points get their own graph. */
+  constructor(readonly field: string, readonly schema: PayloadSchema, readonly isTenant = false) {}
+
+  /** The distinct values of this field's type in a payload. */
+  valuesOf(payload: Record<string, unknown> | null): MatchValue[] {
+    const out: MatchValue[] = [];
+    for (const v of valuesAt(payload, this.field)) if (accepts(this.schema, v) && !out.includes(v)) out.push(v);
+    return out;
+  }
+
+  /** Every value with its labels (read-only). */
+  entries(): IterableIterator<[MatchValue, ReadonlySet<number>]> {
+    return this.byValue.entries();
+  }
+
+  /** The labels holding `value` (read-only; empty when none). */
+  labelsOf(value: MatchValue): ReadonlySet<number> {
+    return this.byValue.get(value) ?? EMPTY;
+  }
 
   add(label: number, payload: Record<string, unknown> | null): void {
     let any = false;

@@ -189,7 +189,7 @@ function buildOp(b: Builder, op: WriteOp): number {
       return fb.OpEntry.createOpEntry(b, fb.Op.DeleteByFilterOp, fb.DeleteByFilterOp.createDeleteByFilterOp(b, b.createString(op.filterJson)));
     case 'create_payload_index': {
       if (!PAYLOAD_INDEX_SCHEMAS.has(op.schema)) throw new JadeError('JADE_ERR_BAD_REQUEST', `unknown payload index schema ${JSON.stringify(op.schema)}`);
-      const cpi = fb.CreatePayloadIndexOp.createCreatePayloadIndexOp(b, b.createString(op.field), b.createString(op.schema));
+      const cpi = fb.CreatePayloadIndexOp.createCreatePayloadIndexOp(b, b.createString(op.field), b.createString(op.schema), op.isTenant === true);
       return fb.OpEntry.createOpEntry(b, fb.Op.CreatePayloadIndexOp, cpi);
     }
     default:
@@ -466,6 +466,7 @@ function readOp(r: CheckedReader, entry: TableRef, vectorViews: boolean): WriteO
         kind: 'create_payload_index',
         field: r.requiredString(body, 0, 'payload index field'),
         schema: readIndexSchema(r, r.requiredString(body, 1, 'payload index schema')),
+        ...(r.ubyte(body, 2) !== 0 ? { isTenant: true } : {}),
       };
     default:
       r.fail(`unknown write op type ${type}`);
@@ -513,7 +514,7 @@ export interface ShardSnapshotData {
   /** Every WAL record up to this LSN is reflected in the snapshot. */
   lastAppliedLsn: number;
   points: PointRecord[];
-  payloadIndexes: { field: string; schema: string }[];
+  payloadIndexes: { field: string; schema: string; isTenant?: boolean }[];
 }
 
 /** Snapshot = one meta frame, then point-chunk frames; the meta frame's point count must match. */
@@ -530,7 +531,7 @@ export function* shardSnapshotFrames(s: ShardSnapshotData, chunkBytesMax = SNAPS
   {
     const b = new flatbuffers.Builder(1024 + s.configJson.length * 3);
     const config = b.createString(s.configJson);
-    const defs = s.payloadIndexes.map((d) => fb.PayloadIndexDef.createPayloadIndexDef(b, b.createString(d.field), b.createString(d.schema)));
+    const defs = s.payloadIndexes.map((d) => fb.PayloadIndexDef.createPayloadIndexDef(b, b.createString(d.field), b.createString(d.schema), d.isTenant === true));
     const defsVec = createOffsetVector(b, defs);
     fb.ShardSnapshotMeta.startShardSnapshotMeta(b);
     fb.ShardSnapshotMeta.addConfigJson(b, config);
@@ -583,10 +584,11 @@ export function decodeShardSnapshot(bytes: Uint8Array, options: DecodeWriteBatch
     if (!Number.isSafeInteger(lastAppliedLsn) || lastAppliedLsn < 0) r.fail(`bad last applied LSN ${lastAppliedLsn}`);
     if (!Number.isSafeInteger(pointCount) || pointCount < 0) r.fail(`bad point count ${pointCount}`);
     const defsRef = r.tables(root, 3);
-    const payloadIndexes: { field: string; schema: string }[] = [];
+    const payloadIndexes: { field: string; schema: string; isTenant?: boolean }[] = [];
     for (let i = 0; i < defsRef.count; i++) {
       const t = r.tableAt(defsRef.start, i);
-      payloadIndexes.push({ field: r.requiredString(t, 0, 'payload index field'), schema: readIndexSchema(r, r.requiredString(t, 1, 'payload index schema')) });
+      const def = { field: r.requiredString(t, 0, 'payload index field'), schema: readIndexSchema(r, r.requiredString(t, 1, 'payload index schema')) };
+      payloadIndexes.push(r.ubyte(t, 2) !== 0 ? { ...def, isTenant: true } : def);
     }
     const points: PointRecord[] = [];
     let off = meta.end;

@@ -22,7 +22,7 @@ export type WriteOp =
   | { kind: 'delete'; ids: PointId[] }
   /** Deletes the points matching a filter (JSON, validated by the shard) when applied: atomic, and the same on every replica. */
   | { kind: 'delete_by_filter'; filterJson: string }
-  | { kind: 'create_payload_index'; field: string; schema: 'keyword' | 'integer' | 'float' | 'bool' }
+  | { kind: 'create_payload_index'; field: string; schema: 'keyword' | 'integer' | 'float' | 'bool'; isTenant?: boolean }
   /** Qdrant's set_payload (keys merged into each payload) or, with overwrite, overwrite_payload / clear_payload ({}). */
   | { kind: 'set_payload'; payload: Record<string, unknown>; overwrite: boolean; target: PointSelector }
   /** Qdrant's delete_payload: removes keys (dotted paths into nested objects). */

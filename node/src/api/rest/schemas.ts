@@ -165,7 +165,16 @@ export const queryRequest = {
 export const payloadIndexBody = {
   type: 'object',
   required: ['field_name'],
-  properties: { field_name: { type: 'string', minLength: 1 }, field_schema: { anyOf: [{ type: 'string' }, { type: 'object' }] } },
+  properties: {
+    field_name: { type: 'string', minLength: 1 },
+    field_schema: {
+      anyOf: [
+        { type: 'string', description: 'keyword, integer, float or bool' },
+        // Other Qdrant params are refused by the route with a 400 naming them, not by this schema.
+        { type: 'object', properties: { type: { type: 'string' }, is_tenant: { type: 'boolean', description: 'keyword and integer: one HNSW graph per large value (plan hnsw_partition)' } } },
+      ],
+    },
+  },
 } as const;
 
 /** Error answers every collection route may give. */

@@ -360,8 +360,13 @@ schema(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+isTenant():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startCreatePayloadIndexOp(builder:flatbuffers.Builder) {
-  builder.startObject(2);
+  builder.startObject(3);
 }
 
 static addField(builder:flatbuffers.Builder, fieldOffset:flatbuffers.Offset) {
@@ -372,15 +377,20 @@ static addSchema(builder:flatbuffers.Builder, schemaOffset:flatbuffers.Offset) {
   builder.addFieldOffset(1, schemaOffset, 0);
 }
 
+static addIsTenant(builder:flatbuffers.Builder, isTenant:boolean) {
+  builder.addFieldInt8(2, +isTenant, +false);
+}
+
 static endCreatePayloadIndexOp(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createCreatePayloadIndexOp(builder:flatbuffers.Builder, fieldOffset:flatbuffers.Offset, schemaOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createCreatePayloadIndexOp(builder:flatbuffers.Builder, fieldOffset:flatbuffers.Offset, schemaOffset:flatbuffers.Offset, isTenant:boolean):flatbuffers.Offset {
   CreatePayloadIndexOp.startCreatePayloadIndexOp(builder);
   CreatePayloadIndexOp.addField(builder, fieldOffset);
   CreatePayloadIndexOp.addSchema(builder, schemaOffset);
+  CreatePayloadIndexOp.addIsTenant(builder, isTenant);
   return CreatePayloadIndexOp.endCreatePayloadIndexOp(builder);
 }
 }
@@ -830,8 +840,13 @@ schema(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+isTenant():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startPayloadIndexDef(builder:flatbuffers.Builder) {
-  builder.startObject(2);
+  builder.startObject(3);
 }
 
 static addField(builder:flatbuffers.Builder, fieldOffset:flatbuffers.Offset) {
@@ -842,15 +857,20 @@ static addSchema(builder:flatbuffers.Builder, schemaOffset:flatbuffers.Offset) {
   builder.addFieldOffset(1, schemaOffset, 0);
 }
 
+static addIsTenant(builder:flatbuffers.Builder, isTenant:boolean) {
+  builder.addFieldInt8(2, +isTenant, +false);
+}
+
 static endPayloadIndexDef(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createPayloadIndexDef(builder:flatbuffers.Builder, fieldOffset:flatbuffers.Offset, schemaOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createPayloadIndexDef(builder:flatbuffers.Builder, fieldOffset:flatbuffers.Offset, schemaOffset:flatbuffers.Offset, isTenant:boolean):flatbuffers.Offset {
   PayloadIndexDef.startPayloadIndexDef(builder);
   PayloadIndexDef.addField(builder, fieldOffset);
   PayloadIndexDef.addSchema(builder, schemaOffset);
+  PayloadIndexDef.addIsTenant(builder, isTenant);
   return PayloadIndexDef.endPayloadIndexDef(builder);
 }
 }

@@ -18,16 +18,38 @@ function isEmptyObject(v: unknown): boolean {
   return v === undefined || v === null || (typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => x === undefined || x === null));
 }
 
+/**
+ * Qdrant's field_schema: a type name, or its params object ({type, is_tenant, on_disk, ...}).
+ * Only is_tenant is acted on (keyword and integer); any other param set is refused, never ignored.
+ */
+function payloadFieldSchema(raw: unknown): { schema: PayloadSchema; isTenant: boolean } {
+  const params = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : null;
+  const name = (params ? params.type : raw) ?? 'keyword';
+  if (typeof name !== 'string' || !PAYLOAD_SCHEMAS.includes(name as PayloadSchema)) badRequest(`field_schema "${String(name)}" is not supported: use ${PAYLOAD_SCHEMAS.join(', ')}`);
+  const schema = name as PayloadSchema;
+  if (!params) return { schema, isTenant: false };
+  for (const [k, v] of Object.entries(params)) {
+    if (k === 'type' || k === 'is_tenant' || v === null || v === undefined || (k === 'on_disk' && v === false)) continue;
+    if (schema === 'integer' && (k === 'lookup' || k === 'range') && v === true) continue; // what the integer index does anyway
+    badRequest(`field_schema.${k} is not supported by JadeVectorDB (supported: type, is_tenant)`);
+  }
+  if (params.is_tenant !== undefined && params.is_tenant !== null && typeof params.is_tenant !== 'boolean') badRequest('field_schema.is_tenant must be a boolean');
+  const isTenant = params.is_tenant === true;
+  if (isTenant && schema !== 'keyword' && schema !== 'integer') badRequest(`field_schema.is_tenant is only supported on keyword and integer fields, not ${schema}`);
+  return { schema, isTenant };
+}
+
 /** Qdrant's CollectionInfo of a collection: the values describe what this node does. */
 function qdrantInfo(info: CollectionInfo, deps: AppDeps): Record<string, unknown> {
   const p = info.params;
   const payloadSchema: Record<string, unknown> = {};
-  for (const i of info.payloadIndexes) payloadSchema[i.field] = { data_type: i.schema, points: i.points };
+  for (const i of info.payloadIndexes) payloadSchema[i.field] = { data_type: i.schema, ...(i.isTenant ? { params: { type: i.schema, is_tenant: true } } : {}), points: i.points };
   return {
     status: info.indexBacklog > 0 ? 'yellow' : 'green',
     optimizer_status: 'ok',
     points_count: info.points,
-    indexed_vectors_count: info.points - info.indexBacklog,
+    // The backlog counts tenant-graph insertions too (a point may wait for two graphs).
+    indexed_vectors_count: Math.max(0, info.points - info.indexBacklog),
     // One segment per shard: each shard is one store with one HNSW graph.
     segments_count: info.shardNumber,
     config: {
@@ -115,10 +137,9 @@ export function collectionRoutes({ deps, writes }: RouteContext) {
       '/collections/:name/index',
       { schema: { tags: ['points'], params: nameParams, body: S.payloadIndexBody, response: { 200: S.envelope({ type: 'object', additionalProperties: true }), ...errors } } },
       async (req, reply) => {
-        const raw = req.body.field_schema;
-        const schemaName = (typeof raw === 'object' && raw !== null ? raw.type : raw) ?? 'keyword';
-        if (!PAYLOAD_SCHEMAS.includes(schemaName)) badRequest(`field_schema "${schemaName}" is not supported: use ${PAYLOAD_SCHEMAS.join(', ')}`);
-        const result = await writes.write(req.params.name, { ops: [{ kind: 'create_payload_index', field: req.body.field_name, schema: schemaName as PayloadSchema }] }, writeOptionsOf(req, limits));
+        const { schema, isTenant } = payloadFieldSchema(req.body.field_schema);
+        const op = { kind: 'create_payload_index' as const, field: req.body.field_name, schema, ...(isTenant ? { isTenant: true } : {}) };
+        const result = await writes.write(req.params.name, { ops: [op] }, writeOptionsOf(req, limits));
         return ok(reply, result, req);
       },
     );
