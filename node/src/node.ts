@@ -17,6 +17,7 @@ import type { Database } from './query/types.js';
 import { ENV_KEYS, isClusterMode, type NodeConfig } from './config.js';
 import { readFence } from './fence-file.js';
 import { FencedDatabase } from './query/fenced-database.js';
+import { startNodeTls, type NodeTls } from './node-tls.js';
 import { databaseSink } from './restore-sink.js';
 import { authenticatorOf } from './security/auth.js';
 import { loadTlsPair, TlsReloader } from './security/tls.js';
@@ -105,6 +106,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   let closeBackend: (() => Promise<void>) | undefined;
   let clusterNode: ClusterNode | null = null;
   let tls: TlsReloader | null = null;
+  let nodeTls: NodeTls | null = null;
   try {
     const metrics = new NodeMetrics();
     const shardLimits = {
@@ -135,6 +137,9 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       // The cluster's own lines (membership, elections) are info-level, as pino numbers them (30).
       const quiet = options.logger === false || !['info', 'debug', 'trace'].includes(config.logLevel);
       const log = options.clusterLog ?? (quiet ? () => undefined : (line: string) => process.stderr.write(`${JSON.stringify({ level: 30, time: Date.now(), node: config.nodeId, msg: line })}\n`));
+      nodeTls = await startNodeTls(config, nodeLog);
+      if (!nodeTls) nodeLog.warn(`node-to-node gRPC is plain text (no ${ENV_KEYS.nodeTlsCertFile}/${ENV_KEYS.nodeTlsKeyFile}/${ENV_KEYS.nodeTlsCaFile}): fine on loopback, not across a network`);
+      const nodeTlsInUse = nodeTls;
       const cluster = await ClusterNode.start(disk, {
         ...CLUSTER_DEFAULTS,
         nodeId: config.nodeId,
@@ -147,6 +152,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         join: config.join,
         peers: config.peers,
         clusterSecret: config.clusterSecret,
+        tls: nodeTlsInUse && { credentials: nodeTlsInUse.credentials, pair: () => nodeTlsInUse.reloader.current },
         wal,
         shardLimits,
         group: { ...CLUSTER_DEFAULTS.group, snapshotEveryEntries: config.raftSnapshotEveryEntries, snapshotEveryBytes: config.raftSnapshotEveryBytes },
@@ -235,9 +241,13 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         log: nodeLog,
       });
       await tls.start();
-      const reloader = tls;
-      metrics.setCertificateSource(() => [{ kind: 'rest', expirySeconds: reloader.expirySeconds() }]);
     }
+    const restReloader = tls;
+    const nodeReloader = nodeTls?.reloader;
+    metrics.setCertificateSource(() => [
+      ...(restReloader ? [{ kind: 'rest', expirySeconds: restReloader.expirySeconds() }] : []),
+      ...(nodeReloader ? [{ kind: 'node', expirySeconds: nodeReloader.expirySeconds() }] : []),
+    ]);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -252,6 +262,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         closing ??= (async () => {
           ready = false;
           tls?.close();
+          nodeTls?.reloader.close();
           try {
             await app.close();
             await closeBackend?.();
@@ -264,6 +275,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     };
   } catch (e) {
     tls?.close();
+    nodeTls?.reloader.close();
     await closeBackend?.().catch(() => undefined);
     await lock.release();
     throw e;
