@@ -77,7 +77,8 @@ describe('helm chart jadevectordb-operator', () => {
       expect(r.apiGroups).not.toContain('*');
     }
     const verbsOf = (resource: string) => rules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
-    expect(verbsOf('secrets')).toEqual(['create', 'get']);
+    expect(verbsOf('secrets')).toEqual(['create', 'get', 'patch']);
+    expect(verbsOf('networkpolicies')).toEqual(['create', 'delete', 'get', 'patch']);
     expect(verbsOf('vectorclusters')).toEqual(['get', 'list', 'patch', 'watch']);
     expect(verbsOf('vectorclusters/status')).toEqual(['get', 'patch']);
     expect(verbsOf('vectorbackups')).toEqual(['create', 'delete', 'get', 'list', 'watch']);

@@ -5,7 +5,7 @@ import { storageSizeMi } from '../api/types.js';
 import type { Condition, DefaultedSpec, Member, Phase, VectorCluster, VectorClusterStatus } from '../api/types.js';
 import { defaultSpec, validateClusterSpec } from '../api/validate.js';
 import {
-  CHILD_KINDS, DATA_VOLUME, FINALIZER, SPEC_HASH_ANNOTATION, apiKeySecretRef, buildApiKeySecret, buildClientService, buildClusterSecret, buildConfigMap,
+  CHILD_KINDS, DATA_VOLUME, FINALIZER, SPEC_HASH_ANNOTATION, apiKeySecretRef, buildApiKeySecret, buildClientService, buildClusterSecret, buildConfigMap, buildNetworkPolicy,
   buildHeadlessService, buildPodDisruptionBudget, buildRole, buildRoleBinding, buildServiceAccount, buildStatefulSet,
   S3_CREDENTIAL_KEYS, selectorString, stableJson,
 } from './children.js';
@@ -157,6 +157,7 @@ function desiredChildren(cluster: VectorCluster, spec: DefaultedSpec, stsReplica
     headlessService: buildHeadlessService(cluster, spec),
     clientService: buildClientService(cluster, spec),
     podDisruptionBudget: buildPodDisruptionBudget(cluster),
+    networkPolicy: buildNetworkPolicy(cluster, spec),
     statefulSet: buildStatefulSet(cluster, spec, stsReplicas),
   };
   if (apiKeySecretRef(cluster, spec).generated) out.apiKeySecret = buildApiKeySecret(cluster, apiKey);
@@ -239,8 +240,14 @@ export function plan(o: Observed): Action[] {
   const desired = desiredChildren(cluster, childSpec, stsReplicas, o.generatedApiKey, o.generatedClusterSecret);
   for (const kind of CHILD_KINDS) {
     const want = desired[kind];
-    if (!want) continue;
     const have = o.children[kind];
+    if (!want && have && kind === 'networkPolicy') {
+      // spec.security.networkPolicy switched off: the policy goes.
+      actions.push({ type: 'delete', ref: refOf(have) });
+      event('Normal', 'Deleted', `Deleted ${have.kind} ${have.metadata.name} (spec.security.networkPolicy is off)`);
+      continue;
+    }
+    if (!want) continue;
     if (!have) {
       actions.push({ type: 'create', object: want });
       event('Normal', 'Created', `Created ${want.kind} ${want.metadata.name}`);
