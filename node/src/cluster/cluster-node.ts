@@ -1205,7 +1205,7 @@ export class ClusterNode {
       rebalance: ((r) => (r ? { state: r.state, reason: r.reason, movesStarted: r.moves, movesInFlight: activeMoves(this.meta.state).filter((m) => m.rebalance).length } : null))(this.meta.state.rebalance),
       // The meta leader's last leader-balancing round (null elsewhere, or before the first).
       leaderBalance: this.leaderBalancer?.lastRound ?? null,
-      transport: { authenticated: this.transport.authenticated, droppedForOtherMember: this.host.droppedForOtherMember, ...this.transport.stats() },
+      transport: { authenticated: this.transport.authenticated, tls: this.transport.tlsEnabled, droppedForOtherMember: this.host.droppedForOtherMember, ...this.transport.stats() },
     };
   }
 
