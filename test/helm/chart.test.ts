@@ -94,6 +94,17 @@ describe('helm chart jadevectordb-operator', () => {
     expect(leader.rules[0]).toEqual({ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] });
   });
 
+  it('networkPolicy.enabled adds a NetworkPolicy admitting only the metrics port (from metricsFrom when given)', () => {
+    expect(find(render(), 'NetworkPolicy')).toBeUndefined();
+    const open = find(render('networkPolicy.enabled=true'), 'NetworkPolicy');
+    expect(open.spec).toEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'jadevectordb-operator', 'app.kubernetes.io/instance': 'rel' } },
+      policyTypes: ['Ingress'], ingress: [{ ports: [{ protocol: 'TCP', port: 8081 }] }],
+    });
+    const narrowed = find(render('networkPolicy.enabled=true', 'networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.team=obs'), 'NetworkPolicy');
+    expect(narrowed.spec.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 8081 }], from: [{ namespaceSelector: { matchLabels: { team: 'obs' } } }] }]);
+  });
+
   it('watchNamespace turns the ClusterRole into a Role in that namespace and passes --namespace', () => {
     const docs = render('watchNamespace=team-a');
     expect(find(docs, 'ClusterRole')).toBeUndefined();
