@@ -143,7 +143,7 @@ describe('operator-issued node TLS', { timeout: 90_000 }, () => {
     await waitFor(async () => (await client.getOrUndefined<KubeObject>('NetworkPolicy', NS, 'alpha')) === undefined, 30_000, 100, 'NetworkPolicy deleted');
   });
 
-  it('uses a user-provided Secret as given and issues nothing', async () => {
+  it('uses a user-provided Secret as given and issues nothing; Degraded while it is missing', async () => {
     await client.create({
       apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorCluster', metadata: { name: 'beta', namespace: NS },
       spec: { replicas: 1, storage: { size: '1Gi' }, security: { nodeTls: { secretName: 'my-node-tls' } } },
@@ -153,5 +153,11 @@ describe('operator-issued node TLS', { timeout: 90_000 }, () => {
     expect(await client.getOrUndefined('Secret', NS, 'beta-node-ca')).toBeUndefined();
     expect(await client.getOrUndefined('Secret', NS, 'beta-node-tls')).toBeUndefined();
     expect(await client.getOrUndefined('NetworkPolicy', NS, 'beta')).toBeUndefined();
+    // Until it exists the pods cannot start, and the status says so.
+    const degraded = await waitFor(async () => {
+      const c = await getCluster('beta');
+      return c.status?.conditions?.find((x) => x.type === 'Degraded' && x.reason === 'SecretNotFound');
+    }, 30_000, 100, 'beta Degraded/SecretNotFound');
+    expect(degraded.message).toBe('node TLS Secret my-node-tls not found: the pods cannot start until it exists');
   });
 });

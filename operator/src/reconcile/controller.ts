@@ -239,6 +239,8 @@ export class ClusterController {
     const tlsRef = spec.security.tlsSecret;
     const tlsSecret = tlsRef ? await client.getOrUndefined<KubeObject>('Secret', ns, tlsRef.name) : undefined;
     const access: MemberAccess = { port: spec.node.ports.rest, tls: tlsRef ? { ca: secretValue(tlsSecret, 'ca.crt') } : undefined };
+    const nodeTlsName = spec.security.nodeTls?.secretName;
+    const nodeTlsSecretExists = nodeTlsName ? (await client.getOrUndefined<KubeObject>('Secret', ns, nodeTlsName)) !== undefined : undefined;
     const backupRefs = await this.observeBackupRefs(ns, spec);
     const nodeStatus: Record<string, NodeStatusReport> = {};
     if (!cluster.metadata.deletionTimestamp) {
@@ -252,6 +254,7 @@ export class ClusterController {
       cluster, children, pods: pods as ChildObject[], pvcs: pvcs as ChildObject[], nodeStatus,
       ...(keyRef ? { userApiKeySecretExists: keySecret !== undefined } : {}),
       ...(tlsRef ? { tlsSecretExists: tlsSecret !== undefined } : {}),
+      ...(nodeTlsSecretExists !== undefined ? { nodeTlsSecretExists } : {}),
       ...(backupRefs ? { backupRefs } : {}),
       generatedApiKey: randomBytes(24).toString('base64url'),
       generatedClusterSecret: randomBytes(32).toString('base64url'),

@@ -75,6 +75,8 @@ export interface Observed {
   userApiKeySecretExists?: boolean;
   /** Whether the TLS Secret exists (only read when spec.security.tlsSecret is set): without it the pods cannot start. */
   tlsSecretExists?: boolean;
+  /** Whether the user's node TLS Secret exists (only read when spec.security.nodeTls.secretName is set): without it the pods cannot start. */
+  nodeTlsSecretExists?: boolean;
   /** What spec.backup names, as found (each only read when set): the keys of each Secret (null: no such Secret), whether the PVC exists. */
   backupRefs?: { credentialsSecretKeys?: string[] | null; encryptionKeySecretKeys?: string[] | null; claimExists?: boolean };
   pods: KubeObject[];
@@ -412,6 +414,7 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
   const draining = scaleDown?.pending === true && !scaleDown.blocked;
   const missingKeySecret = spec.security.apiKeySecret !== undefined && o.userApiKeySecretExists === false;
   const missingTlsSecret = spec.security.tlsSecret !== undefined && o.tlsSecretExists === false;
+  const missingNodeTlsSecret = spec.security.nodeTls?.secretName !== undefined && o.nodeTlsSecretExists === false;
   const backupRefProblem = missingBackupRef(spec, o.backupRefs);
   const everReady = prev?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || prev?.phase === 'Running' || prev?.phase === 'Degraded';
 
@@ -442,6 +445,8 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
         ? { status: 'True', reason: 'SecretNotFound', message: `Secret ${spec.security.apiKeySecret!.name} not found` }
       : missingTlsSecret
         ? { status: 'True', reason: 'SecretNotFound', message: `TLS Secret ${spec.security.tlsSecret!.name} not found: the pods cannot start until it exists` }
+      : missingNodeTlsSecret
+        ? { status: 'True', reason: 'SecretNotFound', message: `node TLS Secret ${spec.security.nodeTls!.secretName} not found: the pods cannot start until it exists` }
       : backupRefProblem
         ? { status: 'True', ...backupRefProblem }
         : everReady && rolloutDone && lostMembers.length > 0
