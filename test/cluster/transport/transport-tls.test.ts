@@ -1,6 +1,6 @@
 // The Raft transport over mutual TLS, with real transports on 127.0.0.1: two members with
 // certificates from one CA exchange messages; a member with a certificate from another CA, or
-// without TLS, exchanges nothing, and the TLS side's log names the cause; a server certificate
+// without TLS, or with an expired certificate, exchanges nothing, and the TLS side's log names the cause; a server certificate
 // that does not name the host dialled is refused by the client, unless it is the join seed's DNS
 // name the dialled IP was resolved from.
 import * as grpc from '@grpc/grpc-js';
@@ -9,7 +9,7 @@ import { NO_RPC_AUTH, NodeRpc } from '../../../node/src/cluster/transport/rpc.js
 import { GrpcRaftTransport } from '../../../node/src/cluster/transport/grpc-transport.js';
 import { NodeTlsCredentials } from '../../../node/src/cluster/transport/tls-credentials.js';
 import type { TlsPair } from '../../../node/src/security/tls.js';
-import type { IssuedPem } from '../../../operator/src/certs/x509.js';
+import { issueLeaf, type IssuedPem } from '../../../operator/src/certs/x509.js';
 import { issueNodeCert, makeTestCa } from '../../helpers/node-certs.js';
 
 const SECRET = 'a-cluster-secret-of-at-least-32-characters';
@@ -79,6 +79,18 @@ describe('Raft transport over mutual TLS', () => {
     expect(b.inbox).toEqual([]);
     expect(a.inbox).toEqual([]);
     expect(a.log.some((l) => /cannot connect to peer b .*does not answer TLS/.test(l)), a.log.join('\n')).toBe(true);
+  });
+
+  it('refuses a member whose certificate has expired', async () => {
+    const ca = await makeTestCa();
+    const a = await start('a', pairOf(ca, await issueNodeCert(ca)));
+    const expired = await issueLeaf(ca, { commonName: 'old', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validForMs: 86_400_000, nowMs: Date.now() - 3 * 86_400_000 });
+    const b = await start('b', pairOf(ca, expired));
+    connect(a.t, b.t);
+    await Promise.all([keepSending(a.t, 'b', 2_000), keepSending(b.t, 'a', 2_000)]);
+    expect(b.inbox).toEqual([]);
+    expect(a.inbox).toEqual([]);
+    expect(a.log.some((l) => /cannot connect to peer b .*its certificate is not valid now: CERT_HAS_EXPIRED/.test(l)), a.log.join('\n')).toBe(true);
   });
 
   it('refuses a server whose certificate does not name the host dialled', async () => {
