@@ -12,6 +12,7 @@ import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../node/src/config.js';
 import { startNode, type RunningNode } from '../../node/src/node.js';
+import { loadTlsPair } from '../../node/src/security/tls.js';
 import type { ClusterDatabase } from '../../node/src/query/cluster-database.js';
 import type { IssuedPem } from '../../operator/src/certs/x509.js';
 import { clusterMemberConfig } from '../api/qdrant-client.suite.js';
@@ -136,6 +137,21 @@ describe('node-to-node mutual TLS', () => {
 });
 
 describe('node TLS settings', () => {
+  it('refuses at start a certificate that does not chain to the CA, naming the settings', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jade-mtls-files-'));
+    try {
+      const ca = await makeTestCa();
+      const other = await makeTestCa('another CA');
+      const files = await writeNodeTlsFiles(dir, ca, await issueNodeCert(other));
+      const config = loadConfig({ JADE_NODE_TLS_CERT_FILE: files.certFile, JADE_NODE_TLS_KEY_FILE: files.keyFile, JADE_NODE_TLS_CA_FILE: files.caFile });
+      await expect(loadTlsPair({ ...config.nodeTls!, certSetting: 'JADE_NODE_TLS_CERT_FILE', keySetting: 'JADE_NODE_TLS_KEY_FILE', caSetting: 'JADE_NODE_TLS_CA_FILE' }))
+        .rejects.toThrow(/^JADE_NODE_TLS_CERT_FILE: the certificate in .* is not signed by the CA in .*ca\.crt: peers would refuse it$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+
   it('takes all three files or none', () => {
     const env = { JADE_NODE_TLS_CERT_FILE: '/c', JADE_NODE_TLS_KEY_FILE: '/k', JADE_NODE_TLS_CA_FILE: '/ca' };
     expect(loadConfig(env).nodeTls).toEqual({ certFile: '/c', keyFile: '/k', caFile: '/ca' });
