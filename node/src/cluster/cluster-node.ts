@@ -201,8 +201,8 @@ export class ClusterNode {
   readonly mode = 'cluster' as const;
   readonly meta = new MetaStateMachine();
   readonly transport: GrpcRaftTransport;
-  /** Addresses join seeds' DNS names resolved to, and the name each was found by (its TLS server name). */
-  private readonly seedServerNames = new Map<string, string>();
+  /** Addresses join seeds' DNS names resolved to last time, and the name each was found by (its TLS server name). */
+  private seedServerNames = new Map<string, string>();
   readonly rpc: NodeRpc;
   readonly host: GroupHost;
   readonly router: Router;
@@ -441,10 +441,12 @@ export class ClusterNode {
     const seeds = this.opts.join.length > 0 ? this.opts.join : this.opts.peers.filter((p) => p.id !== this.opts.nodeId).map((p) => p.grpcAddress);
     const resolved = await Promise.all(seeds.map(async (seed) => ({ seed, addresses: await resolveSeed(seed) })));
     // With TLS, an IP a seed's DNS name resolved to is verified against that name (tls-credentials.ts).
+    const names = new Map<string, string>();
     for (const { seed, addresses } of resolved) {
       const { host } = splitHostPort(seed);
-      for (const a of addresses) if (a !== seed && !isIP(host)) this.seedServerNames.set(a, host);
+      for (const a of addresses) if (a !== seed && !isIP(host)) names.set(a, host);
     }
+    this.seedServerNames = names; // the last resolution only: pods' old IPs do not pile up
     const all = resolved.flatMap((r) => r.addresses);
     return [...new Set(all)].filter((a) => a !== this.opts.advertise.grpcAddress);
   }
