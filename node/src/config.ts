@@ -63,6 +63,8 @@ export interface NodeConfig {
   tlsKeyFile: string | null;
   /** Warn (log) when the REST certificate expires within this many seconds. */
   tlsExpiryWarningSeconds: number;
+  /** Node-to-node mutual TLS: this node's PEM certificate (chain), key and the cluster CA; all three or none (null = plain text). Reloaded when they change. Paths, not secrets. */
+  nodeTls: { certFile: string; keyFile: string; caFile: string } | null;
   grpcPort: number;
   nodeId: string;
   clusterName: string;
@@ -167,6 +169,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   tlsCertFile: null,
   tlsKeyFile: null,
   tlsExpiryWarningSeconds: 14 * 86400,
+  nodeTls: null,
   grpcPort: 9090,
   nodeId: 'node-0',
   clusterName: 'jade',
@@ -216,6 +219,9 @@ export const ENV_KEYS = {
   tlsCertFile: 'JADE_TLS_CERT_FILE',
   tlsKeyFile: 'JADE_TLS_KEY_FILE',
   tlsExpiryWarningSeconds: 'JADE_TLS_EXPIRY_WARNING_SECONDS',
+  nodeTlsCertFile: 'JADE_NODE_TLS_CERT_FILE',
+  nodeTlsKeyFile: 'JADE_NODE_TLS_KEY_FILE',
+  nodeTlsCaFile: 'JADE_NODE_TLS_CA_FILE',
   grpcPort: 'JADE_GRPC_PORT',
   nodeId: 'JADE_NODE_ID',
   clusterName: 'JADE_CLUSTER_NAME',
@@ -366,6 +372,7 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     tlsCertFile: get('tlsCertFile') || d.tlsCertFile,
     tlsKeyFile: get('tlsKeyFile') || d.tlsKeyFile,
     tlsExpiryWarningSeconds: int('tlsExpiryWarningSeconds', get('tlsExpiryWarningSeconds'), d.tlsExpiryWarningSeconds, 0, 365 * 86400),
+    nodeTls: nodeTlsFiles(get),
     grpcPort: int('grpcPort', get('grpcPort'), d.grpcPort, 0, 65535),
     nodeId: get('nodeId') || d.nodeId,
     clusterName: get('clusterName') || d.clusterName,
@@ -436,6 +443,16 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     throw new ConfigError(`node id "${config.nodeId}" is not among the peers (${config.peers.map((p) => p.id).join(', ')})`);
   }
   return config;
+}
+
+/** JADE_NODE_TLS_CERT_FILE, _KEY_FILE and _CA_FILE: all three (mutual TLS) or none (plain text). */
+function nodeTlsFiles(get: (key: keyof typeof ENV_KEYS) => string | undefined): NodeConfig['nodeTls'] {
+  const files = { certFile: get('nodeTlsCertFile') || null, keyFile: get('nodeTlsKeyFile') || null, caFile: get('nodeTlsCaFile') || null };
+  const keys = { certFile: ENV_KEYS.nodeTlsCertFile, keyFile: ENV_KEYS.nodeTlsKeyFile, caFile: ENV_KEYS.nodeTlsCaFile };
+  const missing = (Object.keys(files) as (keyof typeof files)[]).filter((k) => files[k] === null);
+  if (missing.length === 3) return null;
+  if (missing.length > 0) throw new ConfigError(`node-to-node TLS needs ${keys.certFile}, ${keys.keyFile} and ${keys.caFile} together (or none, for plain text): ${missing.map((k) => keys[k]).join(' and ')} not set`);
+  return files as NonNullable<NodeConfig['nodeTls']>;
 }
 
 /** The config with secrets masked, for logs and `jade status`. */

@@ -43,7 +43,12 @@ A node that would listen beyond loopback without them refuses to start.
 TLS: ${ENV_KEYS.tlsCertFile} and ${ENV_KEYS.tlsKeyFile} (PEM files, both or neither) serve REST over HTTPS only (TLS 1.2+, the
   same port, /healthz and /metrics included); the files are reloaded when they change, without a restart.
   ${ENV_KEYS.tlsExpiryWarningSeconds} (default ${DEFAULT_CONFIG.tlsExpiryWarningSeconds}, 14 days): log a warning this long before the certificate expires;
-  the gauge jade_tls_certificate_expiry_seconds{kind="rest"} has the seconds left. Node-to-node gRPC is not TLS yet.
+  the gauge jade_tls_certificate_expiry_seconds{kind="rest"} has the seconds left.
+Node TLS: ${ENV_KEYS.nodeTlsCertFile}, ${ENV_KEYS.nodeTlsKeyFile} and ${ENV_KEYS.nodeTlsCaFile} (PEM, all three or none) make
+  node-to-node gRPC (Raft, snapshots, internal calls) mutual TLS 1.3: a peer must present a certificate from the CA, and
+  a peer's certificate must name the host it is dialled at (its advertised host; for a --join DNS name, that name).
+  The cluster secret still proves which node is calling. Reloaded when the files change (new connections use the
+  new pair); jade_tls_certificate_expiry_seconds{kind="node"}. Without them node-to-node traffic is plain text.
 Backups: ${ENV_KEYS.backupDir} (default <data dir>/backups), or S3-compatible object storage instead (not both):
   ${ENV_KEYS.backupS3Url}=s3://bucket/prefix, ${ENV_KEYS.backupS3Endpoint} (an S3-compatible server's URL, path-style;
   default AWS S3), ${ENV_KEYS.backupS3Region} (default us-east-1), ${ENV_KEYS.backupS3PartSizeBytes} (multipart

@@ -18,8 +18,9 @@ import { ENV_KEYS, isClusterMode, redactedConfig, type NodeConfig } from './conf
 import { LogRing } from './util/log-ring.js';
 import { readFence } from './fence-file.js';
 import { FencedDatabase } from './query/fenced-database.js';
+import { startNodeTls, type NodeTls } from './node-tls.js';
 import { databaseSink } from './restore-sink.js';
-import { authenticatorOf } from './security/auth.js';
+import { authenticatorOf, isLoopbackHost } from './security/auth.js';
 import { loadTlsPair, TlsReloader } from './security/tls.js';
 import { RealDisk } from './storage/disk.js';
 import { lockDataDir, type DataDirLock } from './storage/lock.js';
@@ -126,6 +127,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   let closeBackend: (() => Promise<void>) | undefined;
   let clusterNode: ClusterNode | null = null;
   let tls: TlsReloader | null = null;
+  let nodeTls: NodeTls | null = null;
   try {
     const metrics = new NodeMetrics();
     const shardLimits = {
@@ -161,6 +163,10 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         logRing.push(JSON.stringify({ level: 30, time: Date.now(), node: config.nodeId, msg: line }));
         print(line);
       };
+      nodeTls = await startNodeTls(config, nodeLog);
+      // Only worth a warning where the traffic leaves the machine.
+      if (!nodeTls && !isLoopbackHost(config.grpcHost)) nodeLog.warn(`node-to-node gRPC is plain text (no ${ENV_KEYS.nodeTlsCertFile}/${ENV_KEYS.nodeTlsKeyFile}/${ENV_KEYS.nodeTlsCaFile}): fine on loopback, not across a network`);
+      const nodeTlsInUse = nodeTls;
       const cluster = await ClusterNode.start(disk, {
         ...CLUSTER_DEFAULTS,
         nodeId: config.nodeId,
@@ -173,6 +179,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         join: config.join,
         peers: config.peers,
         clusterSecret: config.clusterSecret,
+        tls: nodeTlsInUse && { credentials: nodeTlsInUse.credentials, pair: () => nodeTlsInUse.reloader.current },
         wal,
         shardLimits,
         group: { ...CLUSTER_DEFAULTS.group, snapshotEveryEntries: config.raftSnapshotEveryEntries, snapshotEveryBytes: config.raftSnapshotEveryBytes },
@@ -262,9 +269,13 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         log: nodeLog,
       });
       await tls.start();
-      const reloader = tls;
-      metrics.setCertificateSource(() => [{ kind: 'rest', expirySeconds: reloader.expirySeconds() }]);
     }
+    const restReloader = tls;
+    const nodeReloader = nodeTls?.reloader;
+    metrics.setCertificateSource(() => [
+      ...(restReloader ? [{ kind: 'rest', expirySeconds: restReloader.expirySeconds() }] : []),
+      ...(nodeReloader ? [{ kind: 'node', expirySeconds: nodeReloader.expirySeconds() }] : []),
+    ]);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -279,6 +290,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
         closing ??= (async () => {
           ready = false;
           tls?.close();
+          nodeTls?.reloader.close();
           try {
             await app.close();
             await closeBackend?.();
@@ -291,6 +303,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
     };
   } catch (e) {
     tls?.close();
+    nodeTls?.reloader.close();
     await closeBackend?.().catch(() => undefined);
     await lock.release();
     throw e;

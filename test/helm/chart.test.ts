@@ -77,7 +77,8 @@ describe('helm chart jadevectordb-operator', () => {
       expect(r.apiGroups).not.toContain('*');
     }
     const verbsOf = (resource: string) => rules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
-    expect(verbsOf('secrets')).toEqual(['create', 'get']);
+    expect(verbsOf('secrets')).toEqual(['create', 'get', 'patch']);
+    expect(verbsOf('networkpolicies')).toEqual(['create', 'delete', 'get', 'patch']);
     expect(verbsOf('vectorclusters')).toEqual(['get', 'list', 'patch', 'watch']);
     expect(verbsOf('vectorclusters/status')).toEqual(['get', 'patch']);
     expect(verbsOf('vectorbackups')).toEqual(['create', 'delete', 'get', 'list', 'watch']);
@@ -91,6 +92,17 @@ describe('helm chart jadevectordb-operator', () => {
     const leader = find(docs, 'Role', 'rel-jadevectordb-operator-leader-election');
     expect(leader.metadata.namespace).toBe('jade-system');
     expect(leader.rules[0]).toEqual({ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] });
+  });
+
+  it('networkPolicy.enabled adds a NetworkPolicy admitting only the metrics port (from metricsFrom when given)', () => {
+    expect(find(render(), 'NetworkPolicy')).toBeUndefined();
+    const open = find(render('networkPolicy.enabled=true'), 'NetworkPolicy');
+    expect(open.spec).toEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'jadevectordb-operator', 'app.kubernetes.io/instance': 'rel' } },
+      policyTypes: ['Ingress'], ingress: [{ ports: [{ protocol: 'TCP', port: 8081 }] }],
+    });
+    const narrowed = find(render('networkPolicy.enabled=true', 'networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.team=obs'), 'NetworkPolicy');
+    expect(narrowed.spec.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 8081 }], from: [{ namespaceSelector: { matchLabels: { team: 'obs' } } }] }]);
   });
 
   it('watchNamespace turns the ClusterRole into a Role in that namespace and passes --namespace', () => {

@@ -56,6 +56,7 @@ export function builtinResourceTypes(): ResourceType[] {
     builtin('apps', 'v1', 'deployments', 'Deployment', true, { statusSubresource: true, scale: replicasScale, tracksGeneration: true, shortNames: ['deploy'] }),
     builtin('apps', 'v1', 'controllerrevisions', 'ControllerRevision', true),
     builtin('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, { statusSubresource: true, tracksGeneration: true, shortNames: ['pdb'] }),
+    builtin('networking.k8s.io', 'v1', 'networkpolicies', 'NetworkPolicy', true, { tracksGeneration: true, shortNames: ['netpol'] }),
     builtin('rbac.authorization.k8s.io', 'v1', 'roles', 'Role', true),
     builtin('rbac.authorization.k8s.io', 'v1', 'rolebindings', 'RoleBinding', true),
     builtin('rbac.authorization.k8s.io', 'v1', 'clusterroles', 'ClusterRole', false),

@@ -38,7 +38,7 @@ function childKindFor(o: KubeObject): ChildKind {
 function kindMatches(k: ChildKind, kind: string): boolean {
   const expected: Record<ChildKind, string> = {
     serviceAccount: 'ServiceAccount', role: 'Role', roleBinding: 'RoleBinding', apiKeySecret: 'Secret', clusterSecret: 'Secret', configMap: 'ConfigMap',
-    headlessService: 'Service', clientService: 'Service', podDisruptionBudget: 'PodDisruptionBudget', statefulSet: 'StatefulSet',
+    headlessService: 'Service', clientService: 'Service', podDisruptionBudget: 'PodDisruptionBudget', networkPolicy: 'NetworkPolicy', statefulSet: 'StatefulSet',
   };
   return expected[k] === kind;
 }

@@ -167,7 +167,7 @@ export class NodeMetrics implements GroupObserver, RpcObserver, ShardCallObserve
     moveGauge('jade_move_lag_entries', 'entries the target\'s log is behind the group leader\'s', (p) => p.lagEntries);
     moveGauge('jade_move_catch_up_entries_per_second', 'how fast the target\'s lag shrinks over the last 5 s (negative: it grows)', (p) => p.catchUpEntriesPerSecond);
     // Read at scrape time from the certificate in use (reloads included); no series without TLS.
-    groupGauge('jade_tls_certificate_expiry_seconds', 'Seconds until the TLS certificate in use expires (negative once expired), by what it secures (rest)', ['kind'], (g) => {
+    groupGauge('jade_tls_certificate_expiry_seconds', 'Seconds until the TLS certificate in use expires (negative once expired), by what it secures (rest: the REST port; node: node-to-node gRPC)', ['kind'], (g) => {
       for (const c of this.certificates()) g.set({ kind: c.kind }, c.expirySeconds);
     });
     moveGauge('jade_move_eta_seconds', 'estimated seconds until the snapshot is sent, or until the target is caught up enough to be promoted', (p) => p.etaSeconds);

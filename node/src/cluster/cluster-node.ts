@@ -8,6 +8,7 @@
 // promotes it to voter once caught up (up to 5 voters, odd). JADE_PEERS is a convenience for a
 // fixed set: the first peer (sorted) bootstraps once every other peer has said it is not in a
 // cluster yet, the rest join.
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { decodeWriteBatch, encodeWriteBatch } from '../storage/codec.js';
 import type { Disk } from '../storage/disk.js';
@@ -38,10 +39,13 @@ import { MetaDuties, META_VOTERS_MAX } from './meta-duties.js';
 import { MetaStateMachine, checkJoiningNode, decodeMetaCommand, encodeMetaCommand, replicasOnMember, unwrapMetaResult, type CollectionMeta, type MetaCommand, type NodeRecord, type RebalanceRecord, type ShardPlacement, type WriteConsistency } from './meta.js';
 import { placeShards, type MemberLoad } from './placement.js';
 import { PROPOSE_METHOD, Router } from './router.js';
-import { resolveSeed } from './seeds.js';
+import { resolveSeed, splitHostPort } from './seeds.js';
 import { ShardStateMachine } from './shard-sm.js';
 import { GrpcRaftTransport } from './transport/grpc-transport.js';
-import { NodeRpc, type RpcAuth, type RpcHandler } from './transport/rpc.js';
+import { NodeRpc, neverSent, type RpcAuth, type RpcHandler } from './transport/rpc.js';
+import type { TlsPair } from '../security/tls.js';
+import type { NodeTlsCredentials } from './transport/tls-credentials.js';
+import { answersWithTls, probeTls } from './transport/tls-probe.js';
 import type { FaultSpec } from './transport/types.js';
 import type { GroupObserver, RpcObserver } from '../util/observers.js';
 
@@ -134,6 +138,8 @@ export interface ClusterOptions {
   clusterSecret?: string | null;
   /** Overrides the internal calls' authentication (default: the transport's, by clusterSecret). */
   rpcAuth?: RpcAuth;
+  /** Mutual TLS of every node-to-node connection (transport/tls-credentials.ts); absent = plain text. */
+  tls?: { credentials: NodeTlsCredentials; pair: () => TlsPair } | null;
   /** The cluster's narration (membership, elections). */
   log?: (line: string) => void;
   groupObserver?: GroupObserver;
@@ -195,6 +201,8 @@ export class ClusterNode {
   readonly mode = 'cluster' as const;
   readonly meta = new MetaStateMachine();
   readonly transport: GrpcRaftTransport;
+  /** Addresses join seeds' DNS names resolved to last time, and the name each was found by (its TLS server name). */
+  private seedServerNames = new Map<string, string>();
   readonly rpc: NodeRpc;
   readonly host: GroupHost;
   readonly router: Router;
@@ -237,11 +245,12 @@ export class ClusterNode {
       listenAddress: opts.grpcListenAddress,
       clusterId: opts.clusterName,
       clusterSecret: opts.clusterSecret ?? null,
+      tls: opts.tls ?? null,
       faultHooksEnabled: opts.faultHooksEnabled,
       ...(opts.snapshotChunkBytes ? { snapshotChunkBytes: opts.snapshotChunkBytes } : {}),
       log: (line) => warn(`node-to-node: ${line}`),
     });
-    this.rpc = new NodeRpc({ nodeId: opts.nodeId, clusterId: opts.clusterName, auth: opts.rpcAuth ?? this.transport.rpcAuth(), observer: opts.rpcObserver });
+    this.rpc = new NodeRpc({ nodeId: opts.nodeId, clusterId: opts.clusterName, auth: opts.rpcAuth ?? this.transport.rpcAuth(), observer: opts.rpcObserver, channelCredentials: opts.tls?.credentials.channel });
     this.entryBytesMax = Math.min(this.transport.messageBytesMax, opts.wal.recordSizeBytesMax) - ENTRY_FRAMING_BYTES_MAX;
     this.host = new GroupHost(disk, this.transport, {
       nodeId: opts.nodeId,
@@ -357,7 +366,7 @@ export class ClusterNode {
     this.bootstrapRequested = true;
     try {
       const seeds = await this.seedAddresses();
-      const answers = await Promise.all(seeds.map((a) => this.rpc.call(a, 'cluster.identify', { json: {} }, Date.now() + 2_000).then((r) => r.json as { clusterId: string | null; nodeId: string }).catch(() => null)));
+      const answers = await Promise.all(seeds.map((a) => this.rpc.call(a, 'cluster.identify', { json: {} }, Date.now() + 2_000, this.seedServerNames.get(a)).then((r) => r.json as { clusterId: string | null; nodeId: string }).catch(() => null)));
       const existing = answers.find((a) => a?.clusterId);
       if (existing) throw conflict('CLUSTER_EXISTS', `node ${existing.nodeId} is already in cluster ${existing.clusterId}: this node joins it instead (it keeps trying its seeds)`);
       await this.joining;
@@ -430,8 +439,27 @@ export class ClusterNode {
 
   private async seedAddresses(): Promise<string[]> {
     const seeds = this.opts.join.length > 0 ? this.opts.join : this.opts.peers.filter((p) => p.id !== this.opts.nodeId).map((p) => p.grpcAddress);
-    const all = (await Promise.all(seeds.map(resolveSeed))).flat();
+    const resolved = await Promise.all(seeds.map(async (seed) => ({ seed, addresses: await resolveSeed(seed) })));
+    // With TLS, an IP a seed's DNS name resolved to is verified against that name (tls-credentials.ts).
+    const names = new Map<string, string>();
+    for (const { seed, addresses } of resolved) {
+      const { host } = splitHostPort(seed);
+      for (const a of addresses) if (a !== seed && !isIP(host)) names.set(a, host);
+    }
+    this.seedServerNames = names; // the last resolution only: pods' old IPs do not pile up
+    const all = resolved.flatMap((r) => r.addresses);
     return [...new Set(all)].filter((a) => a !== this.opts.advertise.grpcAddress);
+  }
+
+  /**
+   * Why a call to `address` never connected, when TLS is the reason (another CA, a name not in the
+   * certificate, one side plain text), for the join loop's log; null otherwise.
+   */
+  private async tlsProblem(address: string, e: unknown): Promise<string | null> {
+    if (!neverSent(e)) return null;
+    const tls = this.opts.tls;
+    if (tls) return probeTls(address, tls.pair(), 2_000, this.seedServerNames.get(address));
+    return (await answersWithTls(address, 2_000)) ? 'it serves node-to-node TLS and this node has none: set JADE_NODE_TLS_CERT_FILE, _KEY_FILE and _CA_FILE (every node of a cluster needs the same mode)' : null;
   }
 
   /** Opens an empty meta group (the leader fills it), then asks a seed until the meta leader adds this node. */
@@ -446,7 +474,7 @@ export class ClusterNode {
       for (const address of await this.seedAddresses()) {
         if (this.bootstrapRequested) return;
         try {
-          const reply = await this.rpc.call(address, 'cluster.join', { json: { node: this.selfRecord() } }, Date.now() + 10_000);
+          const reply = await this.rpc.call(address, 'cluster.join', { json: { node: this.selfRecord() } }, Date.now() + 10_000, this.seedServerNames.get(address));
           const r = reply.json as { clusterId: string; nodes: NodeRecord[] };
           for (const n of r.nodes) if (n.id !== this.opts.nodeId) this.announced.set(n.id, n.grpcAddress);
           this.updatePeers();
@@ -455,7 +483,7 @@ export class ClusterNode {
           this.log(`joined cluster ${r.clusterId} through ${address} as ${this.memberId}`);
           return;
         } catch (e) {
-          lastError = `${address}: ${(e as Error).message}`;
+          lastError = `${address}: ${(await this.tlsProblem(address, e)) ?? (e as Error).message}`;
         }
       }
       if (Date.now() - lastLog > WAITING_LOG_EVERY_MS) {
@@ -535,7 +563,7 @@ export class ClusterNode {
       // is current: the seeds (a headless Service names every pod) reach the peers where they are now.
       for (const address of await this.seedAddresses()) targets.add(address);
       for (const address of targets) {
-        void this.rpc.call(address, 'cluster.announce', { json: { nodeId: self.id, incarnation: self.incarnation, grpcAddress: self.grpcAddress } }, Date.now() + 1_000).catch(() => undefined);
+        void this.rpc.call(address, 'cluster.announce', { json: { nodeId: self.id, incarnation: self.incarnation, grpcAddress: self.grpcAddress } }, Date.now() + 1_000, this.seedServerNames.get(address)).catch(() => undefined);
       }
       if (known && known.incarnation === self.incarnation) {
         await this.proposeMeta({ op: 'setNodeAddress', nodeId: self.id, incarnation: self.incarnation, restUrl: self.restUrl, grpcAddress: self.grpcAddress }, Date.now() + 5_000).catch(() => undefined);
@@ -1179,7 +1207,7 @@ export class ClusterNode {
       rebalance: ((r) => (r ? { state: r.state, reason: r.reason, movesStarted: r.moves, movesInFlight: activeMoves(this.meta.state).filter((m) => m.rebalance).length } : null))(this.meta.state.rebalance),
       // The meta leader's last leader-balancing round (null elsewhere, or before the first).
       leaderBalance: this.leaderBalancer?.lastRound ?? null,
-      transport: { authenticated: this.transport.authenticated, droppedForOtherMember: this.host.droppedForOtherMember, ...this.transport.stats() },
+      transport: { authenticated: this.transport.authenticated, tls: this.transport.tlsEnabled, droppedForOtherMember: this.host.droppedForOtherMember, ...this.transport.stats() },
     };
   }
 

@@ -29,6 +29,9 @@ export interface TlsFiles {
   /** The settings that named them, for messages. */
   certSetting: string;
   keySetting: string;
+  /** Node-to-node mTLS: the CA that signs every node's certificate (PEM, one or more); the pair must chain to it. */
+  caFile?: string;
+  caSetting?: string;
 }
 
 export interface TlsPair {
@@ -39,7 +42,9 @@ export interface TlsPair {
   serialNumber: string;
   notAfterMs: number;
   subject: string;
-  /** sha256 of cert and key, to tell a real change from a touched file. */
+  /** The CA bundle (TlsFiles.caFile), when one is named. */
+  ca?: Buffer;
+  /** sha256 of cert, key (and CA), to tell a real change from a touched file. */
   digest: string;
 }
 
@@ -55,7 +60,11 @@ async function readSetting(file: string, setting: string): Promise<Buffer> {
 
 /** Reads and checks a pair: a PEM certificate (chain), a PEM key that matches it. Throws TlsConfigError. */
 export async function loadTlsPair(files: TlsFiles): Promise<TlsPair> {
-  const [cert, key] = await Promise.all([readSetting(files.certFile, files.certSetting), readSetting(files.keyFile, files.keySetting)]);
+  const [cert, key, ca] = await Promise.all([
+    readSetting(files.certFile, files.certSetting),
+    readSetting(files.keyFile, files.keySetting),
+    files.caFile ? readSetting(files.caFile, files.caSetting ?? 'CA file') : Promise.resolve(undefined),
+  ]);
   let x509: X509Certificate;
   try {
     // The first certificate of the file is the server's; the rest, if any, its chain.
@@ -72,15 +81,38 @@ export async function loadTlsPair(files: TlsFiles): Promise<TlsPair> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new TlsConfigError(`${files.keySetting}: ${files.keyFile} is not a usable key for the certificate in ${files.certFile} (${code ?? (e as Error).message})`);
   }
+  if (ca && files.caFile) checkIssuedBy(x509, ca, files);
+  const digest = createHash('sha256').update(cert).update('\0').update(key);
+  if (ca) digest.update('\0').update(ca);
   return {
     cert,
     key,
+    ca,
     options,
     serialNumber: x509.serialNumber,
     notAfterMs: Date.parse(x509.validTo),
     subject: x509.subject.replace(/\n/g, ', '),
-    digest: createHash('sha256').update(cert).update('\0').update(key).digest('hex'),
+    digest: digest.digest('hex'),
   };
+}
+
+/** The PEM certificates of a bundle, in order. */
+export function pemCertificates(pem: Buffer): X509Certificate[] {
+  return (pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []).map((block) => new X509Certificate(block));
+}
+
+/** Throws TlsConfigError unless `leaf` is signed by one of the CA file's certificates (the peers check the same, at every handshake). */
+function checkIssuedBy(leaf: X509Certificate, caPem: Buffer, files: TlsFiles): void {
+  let cas: X509Certificate[];
+  try {
+    cas = pemCertificates(caPem);
+  } catch (e) {
+    throw new TlsConfigError(`${files.caSetting}: ${files.caFile} is not a PEM certificate bundle (${(e as Error).message})`);
+  }
+  if (cas.length === 0) throw new TlsConfigError(`${files.caSetting}: ${files.caFile} holds no PEM certificate`);
+  if (!cas.some((ca) => leaf.checkIssued(ca) && leaf.verify(ca.publicKey))) {
+    throw new TlsConfigError(`${files.certSetting}: the certificate in ${files.certFile} (${leaf.subject.replace(/\n/g, ', ')}) is not signed by the CA in ${files.caFile}: peers would refuse it`);
+  }
 }
 
 export interface TlsReloaderOptions {
@@ -93,12 +125,14 @@ export interface TlsReloaderOptions {
   log: { info(message: string): void; warn(message: string): void };
   statIntervalMs?: number;
   debounceMs?: number;
+  /** What the pair secures, in messages (default "REST TLS"). */
+  label?: string;
   /** false: the periodic stat alone notices changes (tests of that fallback). */
   watch?: boolean;
   now?: () => number;
 }
 
-/** Keeps the REST certificate current: watches its files, reloads, and warns before it expires. */
+/** Keeps a certificate (REST, or the node's for mTLS) current: watches its files, reloads, and warns before it expires. */
 export class TlsReloader {
   private pair: TlsPair;
   private watchers: FSWatcher[] = [];
@@ -129,7 +163,7 @@ export class TlsReloader {
 
   async start(): Promise<void> {
     this.statSignature = await this.signature();
-    const dirs = new Set([path.dirname(path.resolve(this.opts.files.certFile)), path.dirname(path.resolve(this.opts.files.keyFile))]);
+    const dirs = new Set(this.fileList().map((f) => path.dirname(path.resolve(f))));
     for (const dir of this.opts.watch === false ? [] : dirs) {
       try {
         const w = watch(dir, { persistent: false }, () => this.schedule());
@@ -180,9 +214,18 @@ export class TlsReloader {
     this.debounceTimer.unref();
   }
 
+  private fileList(): string[] {
+    const { certFile, keyFile, caFile } = this.opts.files;
+    return caFile ? [certFile, keyFile, caFile] : [certFile, keyFile];
+  }
+
+  private get label(): string {
+    return this.opts.label ?? 'REST TLS';
+  }
+
   private async signature(): Promise<string> {
     const one = (f: string) => stat(f).then((s) => `${s.ino}:${s.size}:${s.mtimeMs}`, () => 'missing');
-    return `${await one(this.opts.files.certFile)}|${await one(this.opts.files.keyFile)}`;
+    return (await Promise.all(this.fileList().map(one))).join('|');
   }
 
   private async statTick(): Promise<void> {
@@ -204,7 +247,7 @@ export class TlsReloader {
       const digest = await this.rawDigest();
       if (digest !== this.failedDigest) {
         this.failedDigest = digest;
-        this.opts.log.warn(`REST TLS: the new certificate/key pair was not loaded, still serving serial ${this.pair.serialNumber}: ${(e as Error).message}`);
+        this.opts.log.warn(`${this.label}: the new certificate/key pair was not loaded, still serving serial ${this.pair.serialNumber}: ${(e as Error).message}`);
       }
       return;
     }
@@ -213,19 +256,19 @@ export class TlsReloader {
     try {
       this.opts.install(next);
     } catch (e) {
-      this.opts.log.warn(`REST TLS: the server refused the new certificate/key pair, still serving serial ${this.pair.serialNumber}: ${(e as Error).message}`);
+      this.opts.log.warn(`${this.label}: the server refused the new certificate/key pair, still serving serial ${this.pair.serialNumber}: ${(e as Error).message}`);
       return;
     }
     const previous = this.pair;
     this.pair = next;
     this.lastExpiryWarningMs = -Infinity;
-    this.opts.log.info(`REST TLS: reloaded ${this.opts.files.certFile}: serial ${previous.serialNumber} → ${next.serialNumber}, valid until ${new Date(next.notAfterMs).toISOString()}`);
+    this.opts.log.info(`${this.label}: reloaded ${this.opts.files.certFile}: serial ${previous.serialNumber} → ${next.serialNumber}, valid until ${new Date(next.notAfterMs).toISOString()}`);
     this.checkExpiry();
   }
 
   private async rawDigest(): Promise<string> {
     const h = createHash('sha256');
-    for (const f of [this.opts.files.certFile, this.opts.files.keyFile]) h.update(await readFile(f).catch(() => Buffer.from('missing'))).update('\0');
+    for (const f of this.fileList()) h.update(await readFile(f).catch(() => Buffer.from('missing'))).update('\0');
     return h.digest('hex');
   }
 
@@ -237,8 +280,8 @@ export class TlsReloader {
     this.lastExpiryWarningMs = nowMs;
     const when = new Date(this.pair.notAfterMs).toISOString();
     this.opts.log.warn(left <= 0
-      ? `REST TLS: the certificate in ${this.opts.files.certFile} (serial ${this.pair.serialNumber}) EXPIRED at ${when}: clients refuse it; replace the files (they are reloaded without a restart)`
-      : `REST TLS: the certificate in ${this.opts.files.certFile} (serial ${this.pair.serialNumber}) expires in ${formatDuration(left)}, at ${when}: replace the files (they are reloaded without a restart)`);
+      ? `${this.label}: the certificate in ${this.opts.files.certFile} (serial ${this.pair.serialNumber}) EXPIRED at ${when}: clients refuse it; replace the files (they are reloaded without a restart)`
+      : `${this.label}: the certificate in ${this.opts.files.certFile} (serial ${this.pair.serialNumber}) expires in ${formatDuration(left)}, at ${when}: replace the files (they are reloaded without a restart)`);
   }
 }
 

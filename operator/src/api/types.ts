@@ -155,7 +155,15 @@ export const vectorClusterSpecSchema = obj({
     apiKeySecret: secretKeyRef('Secret with the API key; when absent the operator generates <cluster>-api-key.', 'api-key'),
     tlsSecret: obj({
       name: str('A kubernetes.io/tls Secret in the cluster\'s namespace: tls.crt (naming the pods, e.g. *.<cluster>-peers.<namespace>.svc.cluster.local, or the client Service), tls.key, and optionally ca.crt.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }),
-    }, 'TLS for the REST port: the pods serve HTTPS with this Secret (reloaded when it changes), probes use HTTPS, and the operator verifies the pods against ca.crt (without ca.crt it does not verify). Node-to-node gRPC is not TLS yet.', { required: ['name'] }),
+    }, 'TLS for the REST port: the pods serve HTTPS with this Secret (reloaded when it changes), probes use HTTPS, and the operator verifies the pods against ca.crt (without ca.crt it does not verify). Node-to-node gRPC has its own: nodeTls.', { required: ['name'] }),
+    nodeTls: obj({
+      secretName: str('A Secret in the cluster\'s namespace with tls.crt (naming every pod: *.<cluster>-peers.<namespace>.svc and *.<cluster>-peers.<namespace>.svc.cluster.local, and <cluster>-peers.<namespace>.svc.cluster.local, the join seed), tls.key and ca.crt. Unset: the operator issues them.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }),
+      validityDays: int('Validity of the node certificate the operator issues; it is renewed once two thirds of it have passed.', { default: 90, minimum: 1, maximum: 3650 }),
+    }, 'Mutual TLS 1.3 between the nodes (Raft, snapshots, internal calls): every pod gets the certificate, key and CA (JADE_NODE_TLS_*) and dials its peers by their DNS names under the headless Service. With secretName the certificate is yours; without it the operator creates a CA (<cluster>-node-ca) and the node certificate (<cluster>-node-tls), ECDSA P-256, and renews the certificate itself. The nodes reload renewed files without a restart. Absent: node-to-node traffic is plain text (authenticated by the cluster secret only).'),
+    networkPolicy: obj({
+      enabled: bool('Create a NetworkPolicy <cluster> for the pods.', { default: false }),
+      restFrom: arr(free('A networking.k8s.io/v1 NetworkPolicyPeer (podSelector, namespaceSelector, ipBlock).'), 'Who may reach the REST port; unset: anyone.', { maxItems: 32 }),
+    }, 'A NetworkPolicy admitting the gRPC port (Raft, internal calls) only from this cluster\'s own pods, and the REST port from restFrom (default anyone). Needs a network plugin that enforces NetworkPolicy.'),
   }, 'Authentication and TLS.', { default: {} }),
   backup: obj({
     target: { ...backupTargetSchema, description: 'Where the pods write backups: exactly one of s3 (the pods get JADE_BACKUP_S3_URL, _ENDPOINT, _REGION and the AWS_* credentials from credentialsSecret) or filesystem (claimName mounted at path, JADE_BACKUP_DIR). Unset: each pod\'s own volume (/var/lib/jadevectordb/backups). Changing it rolls the pods.' },

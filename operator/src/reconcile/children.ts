@@ -16,6 +16,9 @@ export const DATA_DIR = '/var/lib/jadevectordb';
 /** Where spec.security.tlsSecret is mounted (tls.crt, tls.key, ca.crt); the node reloads the files when the Secret changes. */
 export const TLS_DIR = '/etc/jadevectordb/tls';
 const TLS_VOLUME = 'tls';
+/** Where the node-to-node TLS Secret (spec.security.nodeTls) is mounted: tls.crt, tls.key, ca.crt, reloaded by the node when the Secret changes. */
+export const NODE_TLS_DIR = '/etc/jadevectordb/node-tls';
+const NODE_TLS_VOLUME = 'node-tls';
 /** Where spec.backup.encryptionKeySecret is mounted: only its one key, as a file of that name. */
 export const BACKUP_KEYS_DIR = '/etc/jadevectordb/backup-keys';
 const BACKUP_KEYS_VOLUME = 'backup-keys';
@@ -32,15 +35,38 @@ const NODE_USER_ID = 10001;
 /** The StatefulSet's claim template: PVCs are named data-<pod>. */
 export const DATA_VOLUME = 'data';
 
-export const CHILD_KINDS = ['serviceAccount', 'role', 'roleBinding', 'apiKeySecret', 'clusterSecret', 'configMap', 'headlessService', 'clientService', 'podDisruptionBudget', 'statefulSet'] as const;
+export const CHILD_KINDS = ['serviceAccount', 'role', 'roleBinding', 'apiKeySecret', 'clusterSecret', 'configMap', 'headlessService', 'clientService', 'podDisruptionBudget', 'networkPolicy', 'statefulSet'] as const;
 export type ChildKind = (typeof CHILD_KINDS)[number];
 
 export function childNames(cluster: string): Record<ChildKind, string> {
   return {
     serviceAccount: `${cluster}-node`, role: `${cluster}-node`, roleBinding: `${cluster}-node`, apiKeySecret: `${cluster}-api-key`,
     clusterSecret: `${cluster}-cluster-secret`,
-    configMap: `${cluster}-config`, headlessService: `${cluster}-peers`, clientService: cluster, podDisruptionBudget: cluster, statefulSet: cluster,
+    configMap: `${cluster}-config`, headlessService: `${cluster}-peers`, clientService: cluster, podDisruptionBudget: cluster, networkPolicy: cluster, statefulSet: cluster,
   };
+}
+
+/** The Secrets of operator-issued node TLS: the CA (tls.crt, tls.key) and the node certificate (tls.crt, tls.key, ca.crt). */
+export function nodeTlsSecretNames(cluster: string): { ca: string; node: string } {
+  return { ca: `${cluster}-node-ca`, node: `${cluster}-node-tls` };
+}
+
+/** The Secret the pods' node-to-node TLS comes from, and whether the operator issues it; null without spec.security.nodeTls. */
+export function nodeTlsSource(cluster: VectorCluster, spec: DefaultedSpec): { secretName: string; issued: boolean } | null {
+  const nodeTls = spec.security.nodeTls;
+  if (!nodeTls) return null;
+  return nodeTls.secretName ? { secretName: nodeTls.secretName, issued: false } : { secretName: nodeTlsSecretNames(cluster.metadata.name).node, issued: true };
+}
+
+/** The DNS names the node certificate must hold: every pod under the headless Service, and the Services (the join seed among them). */
+export function nodeCertificateDnsNames(cluster: VectorCluster): string[] {
+  const ns = cluster.metadata.namespace ?? 'default';
+  const names = childNames(cluster.metadata.name);
+  return [
+    `*.${names.headlessService}.${ns}.svc`, `*.${names.headlessService}.${ns}.svc.cluster.local`,
+    `${names.headlessService}.${ns}.svc`, `${names.headlessService}.${ns}.svc.cluster.local`,
+    `${names.clientService}.${ns}.svc`, `${names.clientService}.${ns}.svc.cluster.local`,
+  ];
 }
 
 export function selectorLabels(cluster: string): Record<string, string> {
@@ -70,7 +96,7 @@ export function hashOf(value: unknown): string {
   return createHash('sha256').update(stableJson(value)).digest('hex').slice(0, 16);
 }
 
-function meta(cluster: VectorCluster, name: string, extra: Partial<ObjectMeta> = {}): ObjectMeta {
+export function meta(cluster: VectorCluster, name: string, extra: Partial<ObjectMeta> = {}): ObjectMeta {
   return { name, namespace: cluster.metadata.namespace, labels: labels(cluster.metadata.name), ownerReferences: [ownerReference(cluster)], ...extra };
 }
 
@@ -252,6 +278,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
   const names = childNames(name);
   const keyRef = apiKeySecretRef(cluster, spec);
   const tlsSecret = spec.security.tlsSecret;
+  const nodeTls = nodeTlsSource(cluster, spec);
   // With TLS the REST port speaks HTTPS only, probes included (the kubelet does not verify the certificate).
   const scheme = tlsSecret ? 'HTTPS' : 'HTTP';
   const podLabels = { ...spec.template.labels, ...labels(name) };
@@ -280,6 +307,11 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
       { name: 'JADE_CLUSTER_NAME', value: name },
       { name: 'JADE_LOG_LEVEL', value: spec.node.logLevel },
       ...(tlsSecret ? [{ name: 'JADE_TLS_CERT_FILE', value: `${TLS_DIR}/tls.crt` }, { name: 'JADE_TLS_KEY_FILE', value: `${TLS_DIR}/tls.key` }] : []),
+      ...(nodeTls ? [
+        { name: 'JADE_NODE_TLS_CERT_FILE', value: `${NODE_TLS_DIR}/tls.crt` }, { name: 'JADE_NODE_TLS_KEY_FILE', value: `${NODE_TLS_DIR}/tls.key` }, { name: 'JADE_NODE_TLS_CA_FILE', value: `${NODE_TLS_DIR}/ca.crt` },
+        // Peers dial this pod by its DNS name (which the certificate's *.<headless> SAN covers), not its IP.
+        { name: 'JADE_ADVERTISE_HOST', value: `$(JADE_NODE_ID).${peerServiceHost(cluster)}` },
+      ] : []),
       ...backup.env,
     ],
     envFrom: [{ configMapRef: { name: names.configMap } }],
@@ -300,6 +332,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
       { name: 'tmp', mountPath: '/tmp' },
       // A whole-Secret mount (no subPath), so the kubelet's updates reach the pod and the node reloads them.
       ...(tlsSecret ? [{ name: TLS_VOLUME, mountPath: TLS_DIR, readOnly: true }] : []),
+      ...(nodeTls ? [{ name: NODE_TLS_VOLUME, mountPath: NODE_TLS_DIR, readOnly: true }] : []),
       ...backup.mounts,
     ],
   };
@@ -317,6 +350,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
       { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
       // 0440: the key is readable by the node's group (fsGroup) only.
       ...(tlsSecret ? [{ name: TLS_VOLUME, secret: { secretName: tlsSecret.name, defaultMode: 0o440 } }] : []),
+      ...(nodeTls ? [{ name: NODE_TLS_VOLUME, secret: { secretName: nodeTls.secretName, defaultMode: 0o440 } }] : []),
       ...backup.volumes,
     ],
   };
@@ -350,6 +384,28 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
           ...(spec.storage.storageClass ? { storageClassName: spec.storage.storageClass } : {}),
         },
       }],
+    },
+  });
+}
+
+/**
+ * spec.security.networkPolicy: the gRPC port (Raft, snapshots, internal calls) only from this
+ * cluster's pods, the REST port from restFrom (default anyone: clients, the operator, probes go
+ * through the kubelet and are not subject to it); nothing else reaches the pods.
+ */
+export function buildNetworkPolicy(cluster: VectorCluster, spec: DefaultedSpec): KubeObject | undefined {
+  const policy = spec.security.networkPolicy;
+  if (!policy?.enabled) return undefined;
+  const rest = { ports: [{ protocol: 'TCP', port: spec.node.ports.rest }], ...(policy.restFrom && policy.restFrom.length > 0 ? { from: policy.restFrom } : {}) };
+  return withHash({
+    apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta(cluster, childNames(cluster.metadata.name).networkPolicy),
+    spec: {
+      podSelector: { matchLabels: selectorLabels(cluster.metadata.name) },
+      policyTypes: ['Ingress'],
+      ingress: [
+        { from: [{ podSelector: { matchLabels: selectorLabels(cluster.metadata.name) } }], ports: [{ protocol: 'TCP', port: spec.node.ports.grpc }] },
+        rest,
+      ],
     },
   });
 }

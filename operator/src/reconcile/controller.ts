@@ -21,6 +21,7 @@ import type { Action, ConditionInput, NodeStatusReport, Observed } from './plan.
 import { WorkQueue } from './queue.js';
 import { defaultSpec } from '../api/validate.js';
 import { nextMissingSince } from './failover.js';
+import { ensureNodeCertificates } from './node-certs.js';
 import type { DeadRequest } from './failover.js';
 
 export interface ControllerMetrics {
@@ -65,7 +66,7 @@ export interface ControllerOptions {
 
 const CHILD_KIND_NAMES: Record<ChildKind, string> = {
   serviceAccount: 'ServiceAccount', role: 'Role', roleBinding: 'RoleBinding', apiKeySecret: 'Secret', clusterSecret: 'Secret', configMap: 'ConfigMap',
-  headlessService: 'Service', clientService: 'Service', podDisruptionBudget: 'PodDisruptionBudget', statefulSet: 'StatefulSet',
+  headlessService: 'Service', clientService: 'Service', podDisruptionBudget: 'PodDisruptionBudget', networkPolicy: 'NetworkPolicy', statefulSet: 'StatefulSet',
 };
 const MANAGED_SELECTOR = 'app.kubernetes.io/name=jadevectordb';
 
@@ -176,6 +177,8 @@ export class ClusterController {
     // Read the cluster fresh: the cache may lag our own last write by one event.
     const cluster = await this.opts.client.getOrUndefined<KubeObject>('VectorCluster', namespace, name) as unknown as VectorCluster | undefined;
     if (!cluster) return this.forget(key);
+    // Operator-issued node TLS first: the pods mount its Secret, so it exists before they start.
+    if (!cluster.metadata.deletionTimestamp) await ensureNodeCertificates(this.opts.client, this.opts.events, cluster, defaultSpec(cluster.spec));
     const { observed, apiKey, access } = await this.observe(cluster);
     const stsReplicas = Number((observed.children.statefulSet?.spec as { replicas?: number } | undefined)?.replicas ?? 0);
     if (defaultSpec(cluster.spec).replicas >= stsReplicas) this.refusals.delete(key);
@@ -236,6 +239,8 @@ export class ClusterController {
     const tlsRef = spec.security.tlsSecret;
     const tlsSecret = tlsRef ? await client.getOrUndefined<KubeObject>('Secret', ns, tlsRef.name) : undefined;
     const access: MemberAccess = { port: spec.node.ports.rest, tls: tlsRef ? { ca: secretValue(tlsSecret, 'ca.crt') } : undefined };
+    const nodeTlsName = spec.security.nodeTls?.secretName;
+    const nodeTlsSecretExists = nodeTlsName ? (await client.getOrUndefined<KubeObject>('Secret', ns, nodeTlsName)) !== undefined : undefined;
     const backupRefs = await this.observeBackupRefs(ns, spec);
     const nodeStatus: Record<string, NodeStatusReport> = {};
     if (!cluster.metadata.deletionTimestamp) {
@@ -249,6 +254,7 @@ export class ClusterController {
       cluster, children, pods: pods as ChildObject[], pvcs: pvcs as ChildObject[], nodeStatus,
       ...(keyRef ? { userApiKeySecretExists: keySecret !== undefined } : {}),
       ...(tlsRef ? { tlsSecretExists: tlsSecret !== undefined } : {}),
+      ...(nodeTlsSecretExists !== undefined ? { nodeTlsSecretExists } : {}),
       ...(backupRefs ? { backupRefs } : {}),
       generatedApiKey: randomBytes(24).toString('base64url'),
       generatedClusterSecret: randomBytes(32).toString('base64url'),

@@ -5,7 +5,7 @@ import { storageSizeMi } from '../api/types.js';
 import type { Condition, DefaultedSpec, Member, Phase, VectorCluster, VectorClusterStatus } from '../api/types.js';
 import { defaultSpec, validateClusterSpec } from '../api/validate.js';
 import {
-  CHILD_KINDS, DATA_VOLUME, FINALIZER, SPEC_HASH_ANNOTATION, apiKeySecretRef, buildApiKeySecret, buildClientService, buildClusterSecret, buildConfigMap,
+  CHILD_KINDS, DATA_VOLUME, FINALIZER, SPEC_HASH_ANNOTATION, apiKeySecretRef, buildApiKeySecret, buildClientService, buildClusterSecret, buildConfigMap, buildNetworkPolicy,
   buildHeadlessService, buildPodDisruptionBudget, buildRole, buildRoleBinding, buildServiceAccount, buildStatefulSet,
   S3_CREDENTIAL_KEYS, selectorString, stableJson,
 } from './children.js';
@@ -75,6 +75,8 @@ export interface Observed {
   userApiKeySecretExists?: boolean;
   /** Whether the TLS Secret exists (only read when spec.security.tlsSecret is set): without it the pods cannot start. */
   tlsSecretExists?: boolean;
+  /** Whether the user's node TLS Secret exists (only read when spec.security.nodeTls.secretName is set): without it the pods cannot start. */
+  nodeTlsSecretExists?: boolean;
   /** What spec.backup names, as found (each only read when set): the keys of each Secret (null: no such Secret), whether the PVC exists. */
   backupRefs?: { credentialsSecretKeys?: string[] | null; encryptionKeySecretKeys?: string[] | null; claimExists?: boolean };
   pods: KubeObject[];
@@ -157,6 +159,7 @@ function desiredChildren(cluster: VectorCluster, spec: DefaultedSpec, stsReplica
     headlessService: buildHeadlessService(cluster, spec),
     clientService: buildClientService(cluster, spec),
     podDisruptionBudget: buildPodDisruptionBudget(cluster),
+    networkPolicy: buildNetworkPolicy(cluster, spec),
     statefulSet: buildStatefulSet(cluster, spec, stsReplicas),
   };
   if (apiKeySecretRef(cluster, spec).generated) out.apiKeySecret = buildApiKeySecret(cluster, apiKey);
@@ -239,8 +242,14 @@ export function plan(o: Observed): Action[] {
   const desired = desiredChildren(cluster, childSpec, stsReplicas, o.generatedApiKey, o.generatedClusterSecret);
   for (const kind of CHILD_KINDS) {
     const want = desired[kind];
-    if (!want) continue;
     const have = o.children[kind];
+    if (!want && have && kind === 'networkPolicy') {
+      // spec.security.networkPolicy switched off: the policy goes.
+      actions.push({ type: 'delete', ref: refOf(have) });
+      event('Normal', 'Deleted', `Deleted ${have.kind} ${have.metadata.name} (spec.security.networkPolicy is off)`);
+      continue;
+    }
+    if (!want) continue;
     if (!have) {
       actions.push({ type: 'create', object: want });
       event('Normal', 'Created', `Created ${want.kind} ${want.metadata.name}`);
@@ -405,6 +414,7 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
   const draining = scaleDown?.pending === true && !scaleDown.blocked;
   const missingKeySecret = spec.security.apiKeySecret !== undefined && o.userApiKeySecretExists === false;
   const missingTlsSecret = spec.security.tlsSecret !== undefined && o.tlsSecretExists === false;
+  const missingNodeTlsSecret = spec.security.nodeTls?.secretName !== undefined && o.nodeTlsSecretExists === false;
   const backupRefProblem = missingBackupRef(spec, o.backupRefs);
   const everReady = prev?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || prev?.phase === 'Running' || prev?.phase === 'Degraded';
 
@@ -435,6 +445,8 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
         ? { status: 'True', reason: 'SecretNotFound', message: `Secret ${spec.security.apiKeySecret!.name} not found` }
       : missingTlsSecret
         ? { status: 'True', reason: 'SecretNotFound', message: `TLS Secret ${spec.security.tlsSecret!.name} not found: the pods cannot start until it exists` }
+      : missingNodeTlsSecret
+        ? { status: 'True', reason: 'SecretNotFound', message: `node TLS Secret ${spec.security.nodeTls!.secretName} not found: the pods cannot start until it exists` }
       : backupRefProblem
         ? { status: 'True', ...backupRefProblem }
         : everReady && rolloutDone && lostMembers.length > 0

@@ -9,12 +9,18 @@
 // sender; the host checks the `from` inside each Raft message the same way (reportForgedSender).
 // Without a secret (loopback development only) the node id is taken as claimed.
 //
+// Mutual TLS (tls-credentials.ts), when the node has a certificate: the server refuses clients
+// without a certificate from the cluster CA in the handshake, before any call; peers are verified
+// against the CA and the host dialled. A peer that keeps failing to connect is probed with a bare
+// TLS handshake so the log says why (another CA, a plain-text peer, a name not in its certificate).
+//
 // Deadlines: connecting to a peer has `connectTimeoutMs`; a snapshot has `snapshotDeadlineMs`; the
 // long-lived message stream has no deadline but HTTP/2 keepalive pings (a dead peer is noticed within
 // keepaliveTimeMs + keepaliveTimeoutMs) and a stall timeout when its write buffer never drains.
 
 import * as grpc from '@grpc/grpc-js';
 import { NodeProofSigner, NodeProofVerifier } from '../../security/node-auth.js';
+import type { TlsPair } from '../../security/tls.js';
 import { JadeError, assert } from '../../util/errors.js';
 import { FaultHooks } from './faults.js';
 import { PeerConnection } from './peer.js';
@@ -22,6 +28,8 @@ import type { PeerLimits, PeerState } from './peer.js';
 import type { MessageBatchFrame, SnapshotAckFrame, SnapshotFrame, SnapshotHeaderFrame } from './proto.js';
 import { raftTransportService } from './proto.js';
 import type { RpcAuth } from './rpc.js';
+import { probeTls, TLS_PROBE_AFTER_FAILURES } from './tls-probe.js';
+import type { NodeTlsCredentials } from './tls-credentials.js';
 import { emptyStats, messageLength, type MessageBytes } from './types.js';
 import type {
   FaultSpec,
@@ -65,6 +73,8 @@ export interface GrpcTransportOptions extends Partial<PeerLimits> {
   snapshotsInFlightMax?: number;
   keepaliveTimeMs?: number;
   keepaliveTimeoutMs?: number;
+  /** Mutual TLS for the server and every peer connection, and the pair in use (for probes); absent = plain text. */
+  tls?: { credentials: NodeTlsCredentials; pair: () => TlsPair } | null;
   serverCredentials?: grpc.ServerCredentials;
   channelCredentials?: grpc.ChannelCredentials;
 }
@@ -122,6 +132,8 @@ export class GrpcRaftTransport implements RaftTransport {
   private readonly verifier: NodeProofVerifier | null;
   /** Last time each kind of refusal was logged, and how many went unlogged since. */
   private readonly logged = new Map<string, { atMs: number; suppressed: number }>();
+  /** Peers with a TLS probe under way. */
+  private readonly probing = new Set<NodeId>();
 
   constructor(private readonly options: GrpcTransportOptions) {
     this.nodeId = options.nodeId;
@@ -164,8 +176,8 @@ export class GrpcRaftTransport implements RaftTransport {
       'grpc.initial_reconnect_backoff_ms': this.limits.backoffInitialMs,
       'grpc.max_reconnect_backoff_ms': this.limits.backoffMaxMs,
     };
-    this.channelCredentials = options.channelCredentials ?? grpc.credentials.createInsecure();
-    this.serverCredentials = options.serverCredentials ?? grpc.ServerCredentials.createInsecure();
+    this.channelCredentials = options.channelCredentials ?? options.tls?.credentials.channel ?? grpc.credentials.createInsecure();
+    this.serverCredentials = options.serverCredentials ?? options.tls?.credentials.server ?? grpc.ServerCredentials.createInsecure();
     this.server = new grpc.Server({
       ...keepalive,
       'grpc.max_receive_message_length': frameBytesMax,
@@ -196,6 +208,11 @@ export class GrpcRaftTransport implements RaftTransport {
     const host = this.options.listenAddress.slice(0, this.options.listenAddress.lastIndexOf(':'));
     this.boundAddress = `${host}:${port}`;
     return this.boundAddress;
+  }
+
+  /** Whether node-to-node connections are mutual TLS. */
+  get tlsEnabled(): boolean {
+    return Boolean(this.options.tls);
   }
 
   /** Whether calls are authenticated by the cluster secret. */
@@ -242,7 +259,10 @@ export class GrpcRaftTransport implements RaftTransport {
           this.channelOptions,
           {
             callMetadata: () => this.callMetadata(nodeId),
-            onUnreachable: (peerId) => this.unreachableHandler?.(peerId),
+            onUnreachable: (peerId) => {
+              this.diagnoseTls(peerId);
+              this.unreachableHandler?.(peerId);
+            },
             onRefused: (peerId, details) => this.logLimited(`refused-by:${peerId}`, `peer ${peerId} refused our Raft connection: ${details}`),
           },
         ),
@@ -301,6 +321,21 @@ export class GrpcRaftTransport implements RaftTransport {
   reportForgedSender(fromNodeId: NodeId, claimed: string): void {
     this.counters.droppedForgedSender++;
     this.logLimited(`forged:${fromNodeId}`, `dropped a Raft message from ${fromNodeId} that claims to come from ${JSON.stringify(claimed.slice(0, 64))}`);
+  }
+
+  /**
+   * A peer that keeps failing to connect over TLS: one bare handshake (no data) says why, in the log
+   * (at most once per LOG_INTERVAL_MS per peer and reason).
+   */
+  private diagnoseTls(peerId: NodeId): void {
+    const tls = this.options.tls;
+    const peer = this.peers.get(peerId);
+    if (!tls || !peer || peer.consecutiveFailures + 1 < TLS_PROBE_AFTER_FAILURES || this.probing.has(peerId)) return;
+    this.probing.add(peerId);
+    void probeTls(peer.address, tls.pair(), this.limits.connectTimeoutMs).then((problem) => {
+      this.probing.delete(peerId);
+      if (problem && !this.closed) this.logLimited(`tls:${peerId}:${problem.slice(0, 20)}`, `cannot connect to peer ${peerId} at ${peer.address}: ${problem}`);
+    });
   }
 
   /** Metadata of a call to `toNodeId` (null: to an address, whichever node is there): our id and a fresh proof. */

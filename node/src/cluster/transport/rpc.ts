@@ -5,6 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath } from '../../util/package-root.js';
+import { serverNameOptions } from './tls-credentials.js';
 import { JadeError, isJadeError, ERROR_TABLE, type ErrorCode } from '../../util/errors.js';
 import type { RpcObserver } from '../../util/observers.js';
 import { REQUEST_ID_HEADER, currentRequestId, isValidRequestId, withRequestId } from '../../util/request-context.js';
@@ -166,11 +167,14 @@ export class NodeRpc {
     }
   }
 
-  private client(address: string): NodeRpcClient {
-    let c = this.clients.get(address);
+  /** A channel to `address`; with TLS, the server's certificate must name `serverName` when given (a seed's DNS name that resolved to this address), else the address's host. */
+  private client(address: string, serverName?: string): NodeRpcClient {
+    const key = serverName ? `${address}|${serverName}` : address;
+    let c = this.clients.get(key);
     if (!c) {
       const Client = nodeRpcService();
       c = new Client(address, this.opts.channelCredentials ?? grpc.credentials.createInsecure(), {
+        ...(this.opts.channelCredentials ? serverNameOptions(serverName) : {}),
         'grpc.max_send_message_length': RPC_MESSAGE_BYTES_MAX,
         'grpc.max_receive_message_length': RPC_MESSAGE_BYTES_MAX,
         'grpc.keepalive_time_ms': 10_000,
@@ -178,22 +182,22 @@ export class NodeRpc {
         'grpc.initial_reconnect_backoff_ms': 50,
         'grpc.max_reconnect_backoff_ms': 1_000,
       });
-      this.clients.set(address, c);
+      this.clients.set(key, c);
     }
     return c;
   }
 
   /** Forgets channels to addresses no longer in use. */
   retainAddresses(addresses: ReadonlySet<string>): void {
-    for (const [address, c] of this.clients) {
-      if (addresses.has(address)) continue;
+    for (const [key, c] of this.clients) {
+      if (addresses.has(key.split('|')[0])) continue;
       c.close();
-      this.clients.delete(address);
+      this.clients.delete(key);
     }
   }
 
-  /** Calls `method` at `address`; a coded error comes back as the same JadeError. */
-  call(address: string, method: string, args: RpcPayload, deadlineMs: number): Promise<RpcPayload> {
+  /** Calls `method` at `address`; a coded error comes back as the same JadeError. `serverName`: see client(). */
+  call(address: string, method: string, args: RpcPayload, deadlineMs: number, serverName?: string): Promise<RpcPayload> {
     if (this.closed) return Promise.reject(new JadeError('JADE_ERR_UNAVAILABLE', 'node is shutting down'));
     const max = this.opts.callsInFlightMax ?? 4_096;
     if (this.inFlight >= max) return Promise.reject(new JadeError('JADE_ERR_QUEUE_FULL', `${this.inFlight} internal calls in flight (the limit is ${max}); retry shortly`));
@@ -205,7 +209,7 @@ export class NodeRpc {
     this.inFlight++;
     const started = performance.now();
     return new Promise<RpcPayload>((resolve, reject) => {
-      this.client(address).Call(request, metadata, { deadline: new Date(Math.max(deadlineMs, Date.now() + 1)) }, (error, reply) => {
+      this.client(address, serverName).Call(request, metadata, { deadline: new Date(Math.max(deadlineMs, Date.now() + 1)) }, (error, reply) => {
         this.inFlight--;
         this.opts.observer?.call(method, (performance.now() - started) / 1000, error ? (error.code === grpc.status.DEADLINE_EXCEEDED ? 'JADE_ERR_DEADLINE' : 'JADE_ERR_UNAVAILABLE') : reply!.ok ? 'ok' : reply!.code);
         if (error) {
