@@ -7,6 +7,9 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { AppDeps } from './api/rest/app.js';
 import { NodeMetrics } from './api/metrics.js';
 import { buildApp } from './api/rest/app.js';
+import { keyLimiterOf } from './api/rest/access.js';
+import { WriteGate } from './api/rest/context.js';
+import { startGrpcApi, type GrpcApi } from './api/grpc/server.js';
 import { backupKeysOf, clusterBackups, standaloneBackups } from './backup/wiring.js';
 import { CLUSTER_DEFAULTS, ClusterNode } from './cluster/cluster-node.js';
 import { isActive } from './cluster/moves.js';
@@ -27,6 +30,8 @@ export interface RunningNode {
   url: string;
   app: FastifyInstance;
   database: Database;
+  /** The client gRPC API's port (Qdrant's gRPC services), or null when it is off (JADE_API_GRPC_PORT=off). */
+  grpcPort: number | null;
   /** REST TLS (JADE_TLS_CERT_FILE/KEY_FILE): the pair in use and its reloading; null = plain HTTP. */
   tls: TlsReloader | null;
   /**
@@ -95,6 +100,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
   let closeBackend: (() => Promise<void>) | undefined;
   let clusterNode: ClusterNode | null = null;
   let tls: TlsReloader | null = null;
+  let grpcApi: GrpcApi | null = null;
   try {
     const metrics = new NodeMetrics();
     const shardLimits = {
@@ -190,8 +196,11 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       const fs = await statfs(config.dataDir);
       return { freeBytes: fs.bavail * fs.bsize, sizeBytes: fs.blocks * fs.bsize };
     });
-    const app = await buildApp({
+    // One budget per key across REST and gRPC.
+    const keyLimiter = keyLimiterOf(config.limits);
+    const appDeps: AppDeps = {
       database: openDatabase,
+      keyLimiter,
       testHooksEnabled: config.testHooksEnabled,
       limits: config.limits,
       hnswDefaults: config.hnswDefaults,
@@ -205,16 +214,32 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       backups,
       logger: options.logger,
       https: tlsInitial?.options,
-    });
+    };
+    const app = await buildApp(appDeps);
     nodeLog.bind(app.log);
     await app.listen({ host: config.host, port: config.port });
+    if (config.apiGrpcPort !== null) {
+      // Beside REST, on its host, with its certificate, limits and keys (api/grpc/server.ts).
+      const log = app.log.child({ api: 'grpc' });
+      grpcApi = await startGrpcApi(
+        { app: appDeps, writes: new WriteGate(openDatabase, config.limits.writesInFlightMax), limiter: keyLimiter, log: { info: (f, m) => log.info(f, m), warn: (f, m) => log.warn(f, m), error: (f, m) => log.error(f, m) } },
+        { host: config.host, port: config.apiGrpcPort, tls: tlsInitial?.options ?? null, receiveMessageBytesMax: config.limits.bodyBytesMax },
+      ).catch(async (e: unknown) => {
+        await app.close();
+        throw new JadeError('JADE_ERR_BAD_REQUEST', `${ENV_KEYS.apiGrpcPort}: cannot listen on ${config.host}:${config.apiGrpcPort} for the client gRPC API: ${(e as Error).message}`);
+      });
+      nodeLog.info(`client gRPC API (Qdrant-compatible) listening on ${config.host}:${grpcApi.port}${tlsInitial ? ' (TLS)' : ''}`, { grpcPort: grpcApi.port });
+    }
     if (tlsFiles && tlsInitial) {
       const server = app.server as unknown as HttpsServer;
       tls = new TlsReloader({
         files: tlsFiles,
         initial: tlsInitial,
         // New handshakes get the new pair; open connections keep theirs.
-        install: (pair) => server.setSecureContext(pair.options),
+        install: (pair) => {
+          server.setSecureContext(pair.options);
+          grpcApi?.setSecureContext(pair.options);
+        },
         expiryWarningSeconds: config.tlsExpiryWarningSeconds,
         log: nodeLog,
       });
@@ -231,12 +256,14 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       url: `${tls ? 'https' : 'http'}://${hostForUrl}:${port}`,
       app,
       database: openDatabase,
+      grpcPort: grpcApi?.port ?? null,
       tls,
       close() {
         closing ??= (async () => {
           ready = false;
           tls?.close();
           try {
+            await grpcApi?.close();
             await app.close();
             await closeBackend?.();
           } finally {
@@ -248,6 +275,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
     };
   } catch (e) {
     tls?.close();
+    await grpcApi?.close().catch(() => undefined);
     await closeBackend?.().catch(() => undefined);
     await lock.release();
     throw e;
