@@ -30,7 +30,7 @@ import { JadeError } from '../../util/errors.js';
 import { parseVectorsConfig, QDRANT_DISTANCE } from '../rest/convert.js';
 import type { GrpcCall, GrpcDeps } from './context.js';
 import { readOptionsOf } from './context.js';
-import { invalid, safeNumber, unsupported } from './convert.js';
+import { invalid, safeNumber, snakeCase, unsupported } from './convert.js';
 
 const DISTANCE_OUT: Record<string, Distance> = { Cosine: Distance.Cosine, Euclid: Distance.Euclid, Dot: Distance.Dot };
 const PAYLOAD_TYPE_OUT: Record<string, PayloadSchemaType> = { keyword: PayloadSchemaType.Keyword, integer: PayloadSchemaType.Integer, float: PayloadSchemaType.Float, bool: PayloadSchemaType.Bool };
@@ -100,7 +100,7 @@ export function collectionHandlers(deps: GrpcDeps) {
 
     async Create(req: CreateCollection) {
       for (const field of ['walConfig', 'optimizersConfig', 'quantizationConfig', 'sparseVectorsConfig', 'strictModeConfig'] as const) {
-        if (req[field]) unsupported(field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+        if (req[field]) unsupported(snakeCase(field));
       }
       if (Object.keys(req.metadata).length > 0) unsupported('metadata');
       if (req.onDiskPayload === true) unsupported('on_disk_payload', 'is not supported: payloads are kept in memory');
@@ -108,7 +108,7 @@ export function collectionHandlers(deps: GrpcDeps) {
       if (req.writeConsistencyFactor !== undefined && req.writeConsistencyFactor !== 1) unsupported('write_consistency_factor', 'must be 1: writes are acknowledged by a Raft quorum');
       const h = req.hnswConfig;
       for (const field of ['fullScanThreshold', 'maxIndexingThreads', 'onDisk', 'payloadM', 'inlineStorage'] as const) {
-        if (h?.[field] !== undefined) unsupported(`hnsw_config.${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`);
+        if (h?.[field] !== undefined) unsupported(`hnsw_config.${snakeCase(field)}`);
       }
       await database.create(
         req.collectionName,

@@ -44,6 +44,11 @@ export function safeNumber(v: bigint, where: string): number {
   return Number(v);
 }
 
+/** A proto field's name as Qdrant's .proto and docs write it (geoRadius -> geo_radius). */
+export function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
 // ---- Point ids ----
 
 export function pointIdIn(msg: PointIdMsg | undefined, where: string): PointId {
@@ -129,7 +134,7 @@ function rangeIn(r: { lt?: number | bigint; gt?: number | bigint; gte?: number |
 }
 
 function fieldConditionIn(f: FieldCondition, where: string): Record<string, unknown> {
-  for (const field of ['geoBoundingBox', 'geoRadius', 'geoPolygon', 'datetimeRange'] as const) if (f[field]) unsupported(`${where}.${field}`);
+  for (const field of ['geoBoundingBox', 'geoRadius', 'geoPolygon', 'datetimeRange'] as const) if (f[field]) unsupported(`${where}.${snakeCase(field)}`);
   const set = [f.match, f.range, f.valuesCount, f.isEmpty, f.isNull].filter((x) => x !== undefined);
   if (set.length !== 1) invalid(`${where}: a field condition needs exactly one of match, range, values_count, is_empty, is_null`);
   const key = f.key;

@@ -37,7 +37,7 @@ import { checkUsing, parseVectors, parseWithPayload, parseWithVector, unwrapSear
 import { parseQuery, parseSearchOptions } from '../rest/routes/search.js';
 import type { GrpcCall, GrpcDeps } from './context.js';
 import { readOptionsOf, writeOptionsOf } from './context.js';
-import { filterIn, invalid, payloadIn, pointIdIn, pointIdOut, pointVectorIn, retrievedOut, safeNumber, scoredOut, unsupported } from './convert.js';
+import { filterIn, invalid, payloadIn, pointIdIn, pointIdOut, pointVectorIn, retrievedOut, safeNumber, scoredOut, snakeCase, unsupported } from './convert.js';
 
 /** The REST body's with_payload of a selector (absent stays absent: each request has its own default). */
 function withPayloadJson(s: WithPayloadSelector | undefined): unknown {
@@ -105,7 +105,7 @@ function querySpecOf(q: QueryPoints, deps: GrpcDeps, params: CollectionParams, w
     if (input.case === 'id') return pointIdIn(input.value, `${at}.id`);
     if (input.case === 'dense') return input.value.data;
     if (input.case === undefined) return invalid(`${at} needs a vector or a point id`);
-    return unsupported(`${at}.${input.case}`, input.case === 'sparse' ? 'sparse vectors are not supported' : input.case === 'multiDense' ? 'multi-vectors are not supported' : 'inference (documents, images, objects) is not supported: send a dense vector');
+    return unsupported(`${at}.${snakeCase(input.case)}`, input.case === 'sparse' ? 'sparse vectors are not supported' : input.case === 'multiDense' ? 'multi-vectors are not supported' : 'inference (documents, images, objects) is not supported: send a dense vector');
   };
   if (variant === undefined || variant.case === undefined) query = undefined;
   else if (variant.case === 'nearest') query = nearest(variant, `${where}.query.nearest`);
@@ -117,8 +117,7 @@ function querySpecOf(q: QueryPoints, deps: GrpcDeps, params: CollectionParams, w
       ...(m ? { mmr: { ...(m.diversity === undefined ? {} : { diversity: m.diversity }), ...(m.candidatesLimit === undefined ? {} : { candidates_limit: m.candidatesLimit }) } } : {}),
     };
   } else {
-    const snake = variant.case.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-    unsupported(`${where}.query.${snake}`, 'is not supported: only nearest-neighbour queries (by vector or by point id) are');
+    unsupported(`${where}.query.${snakeCase(variant.case)}`, 'is not supported: only nearest-neighbour queries (by vector or by point id) are');
   }
   return { ...options, ...parseQuery(query, options.limit) };
 }
