@@ -198,9 +198,12 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
     });
     // One budget per key across REST and gRPC.
     const keyLimiter = keyLimiterOf(config.limits);
+    // Likewise one bound on writes in flight.
+    const writeGate = new WriteGate(openDatabase, config.limits.writesInFlightMax);
     const appDeps: AppDeps = {
       database: openDatabase,
       keyLimiter,
+      writeGate,
       testHooksEnabled: config.testHooksEnabled,
       limits: config.limits,
       hnswDefaults: config.hnswDefaults,
@@ -222,7 +225,7 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       // Beside REST, on its host, with its certificate, limits and keys (api/grpc/server.ts).
       const log = app.log.child({ api: 'grpc' });
       grpcApi = await startGrpcApi(
-        { app: appDeps, writes: new WriteGate(openDatabase, config.limits.writesInFlightMax), limiter: keyLimiter, log: { info: (f, m) => log.info(f, m), warn: (f, m) => log.warn(f, m), error: (f, m) => log.error(f, m) } },
+        { app: appDeps, writes: writeGate, limiter: keyLimiter, log: { info: (f, m) => log.info(f, m), warn: (f, m) => log.warn(f, m), error: (f, m) => log.error(f, m) } },
         { host: config.host, port: config.apiGrpcPort, tls: tlsInitial?.options ?? null, receiveMessageBytesMax: config.limits.bodyBytesMax },
       ).catch(async (e: unknown) => {
         await app.close();

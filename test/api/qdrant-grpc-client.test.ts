@@ -62,13 +62,13 @@ interface Target {
   name: string;
   shardNumber?: number;
   replicationFactor?: number;
-  start(keysFile: string): Promise<{ grpcPort: number; close(): Promise<void> }>;
+  start(keysFile: string): Promise<{ grpcPort: number; restUrl: string; close(): Promise<void> }>;
 }
 
 function grpcSuite(target: Target) {
   describe(`gRPC API with @qdrant/js-client-grpc: ${target.name}`, () => {
     let dir: string;
-    let node: { grpcPort: number; close(): Promise<void> };
+    let node: { grpcPort: number; restUrl: string; close(): Promise<void> };
     let client: QdrantClient;
     const clientWith = (apiKey?: string) => new QdrantClient({ url: `http://127.0.0.1:${node.grpcPort}`, apiKey, checkCompatibility: false });
     const name = 'grpc_euclid';
@@ -241,6 +241,15 @@ function grpcSuite(target: Target) {
       const data = v?.case === 'vector' && v.value.vector.case === 'dense' ? v.value.vector.value.data : [];
       expect(data[0]).toBeCloseTo(POINT_SET[1].vector[0], 5);
     });
+
+    it('counts calls per method and status in /metrics', async () => {
+      const text = await (await fetch(`${node.restUrl}/metrics`, { headers: { 'api-key': ADMIN_KEY } })).text();
+      const count = (method: string, code: string) => Number(new RegExp(`^jade_grpc_request_duration_seconds_count\\{method="${method}",code="${code}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+      expect(count('qdrant.Points/Search', 'OK')).toBeGreaterThanOrEqual(6);
+      expect(count('qdrant.Points/Search', 'NOT_FOUND')).toBe(1);
+      expect(count('qdrant.Points/Upsert', 'PERMISSION_DENIED')).toBe(1);
+      expect(count('qdrant.Points/Recommend', 'UNIMPLEMENTED')).toBe(1);
+    });
   });
 }
 
@@ -251,6 +260,7 @@ grpcSuite({
     const n = await startNode(standaloneConfig({ dataDir: dir, apiGrpcPort: 0, apiKey: ADMIN_KEY, apiKeysFile: keysFile }));
     return {
       grpcPort: n.grpcPort!,
+      restUrl: n.url,
       async close() {
         await n.close();
         rmSync(dir, { recursive: true, force: true });
@@ -278,6 +288,7 @@ grpcSuite({
     }
     return {
       grpcPort: nodes[1].grpcPort!,
+      restUrl: nodes[1].url,
       async close() {
         for (const n of nodes) await n.close();
         rmSync(dir, { recursive: true, force: true });

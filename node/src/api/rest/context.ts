@@ -58,6 +58,8 @@ export interface AppDeps {
   testHooksEnabled?: boolean;
   /** Backups and snapshots (standalone mode); absent = the backup routes refuse with a coded 400. */
   backups?: BackupService;
+  /** The node's bound on writes in flight, shared with the gRPC API (one writesInFlightMax across both); absent = REST builds its own. */
+  writeGate?: WriteGate;
   /** Per-key request limits shared with the gRPC API (one budget per key across both); absent = REST builds its own. */
   keyLimiter?: KeyLimiter;
   /** Serve HTTPS with these (cert, key, minVersion); absent = plain HTTP. */
