@@ -58,17 +58,25 @@ async function failureOf(promise: Promise<unknown>): Promise<{ code: number; jad
   throw new Error('expected the call to fail');
 }
 
+interface RunningTarget {
+  grpcPort: number;
+  restUrl: string;
+  /** The node's log lines, when the target captures them. */
+  logs?: Record<string, unknown>[];
+  close(): Promise<void>;
+}
+
 interface Target {
   name: string;
   shardNumber?: number;
   replicationFactor?: number;
-  start(keysFile: string): Promise<{ grpcPort: number; restUrl: string; close(): Promise<void> }>;
+  start(keysFile: string): Promise<RunningTarget>;
 }
 
 function grpcSuite(target: Target) {
   describe(`gRPC API with @qdrant/js-client-grpc: ${target.name}`, () => {
     let dir: string;
-    let node: { grpcPort: number; restUrl: string; close(): Promise<void> };
+    let node: RunningTarget;
     let client: QdrantClient;
     const clientWith = (apiKey?: string) => new QdrantClient({ url: `http://127.0.0.1:${node.grpcPort}`, apiKey, checkCompatibility: false });
     const name = 'grpc_euclid';
@@ -242,6 +250,17 @@ function grpcSuite(target: Target) {
       expect(data[0]).toBeCloseTo(POINT_SET[1].vector[0], 5);
     });
 
+    it('writes an audit line for every manage call, refused or not', async () => {
+      if (!node.logs) return; // only the standalone target captures its log
+      const audit = node.logs.filter((l) => l.audit === true && l.api === 'grpc');
+      expect(audit).toContainEqual(expect.objectContaining({ keyId: 'env:JADE_API_KEY', method: 'qdrant.Collections/Create', collection: name, outcome: 'OK' }));
+      expect(audit).toContainEqual(expect.objectContaining({ keyId: 'env:JADE_API_KEY', method: 'qdrant.Collections/Create', collection: name, outcome: 'JADE_ERR_COLLECTION_EXISTS' }));
+      expect(audit).toContainEqual(expect.objectContaining({ keyId: 'reader', method: 'qdrant.Collections/Delete', outcome: 'JADE_ERR_FORBIDDEN' }));
+      // Reads are not audited, and no line carries a key.
+      expect(audit.some((l) => l.method === 'qdrant.Points/Search')).toBe(false);
+      expect(JSON.stringify(node.logs)).not.toContain(READER_KEY);
+    });
+
     it('counts calls per method and status in /metrics', async () => {
       const text = await (await fetch(`${node.restUrl}/metrics`, { headers: { 'api-key': ADMIN_KEY } })).text();
       const count = (method: string, code: string) => Number(new RegExp(`^jade_grpc_request_duration_seconds_count\\{method="${method}",code="${code}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
@@ -257,8 +276,10 @@ grpcSuite({
   name: 'a standalone node',
   async start(keysFile) {
     const dir = mkdtempSync(path.join(tmpdir(), 'jade-grpc-standalone-'));
-    const n = await startNode(standaloneConfig({ dataDir: dir, apiGrpcPort: 0, apiKey: ADMIN_KEY, apiKeysFile: keysFile }));
+    const logs: Record<string, unknown>[] = [];
+    const n = await startNode(standaloneConfig({ dataDir: dir, apiGrpcPort: 0, apiKey: ADMIN_KEY, apiKeysFile: keysFile }), { logger: { level: 'info', stream: { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) } } });
     return {
+      logs,
       grpcPort: n.grpcPort!,
       restUrl: n.url,
       async close() {

@@ -7,7 +7,8 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthCheckReplySchema } from '@qdrant/js-client-grpc';
 import type { SecureContextOptions } from 'node:tls';
 import { authorize, type Role } from '../../security/access.js';
-import { REQUEST_ID_HEADER, requestIdOf, withRequestId } from '../../util/request-context.js';
+import { JadeError } from '../../util/errors.js';
+import { REQUEST_ID_HEADER, currentRequestId, requestIdOf, withRequestId } from '../../util/request-context.js';
 import { QDRANT_COMPAT_VERSION } from '../rest/context.js';
 import { collectionHandlers } from './collections.js';
 import type { GrpcCall, GrpcDeps } from './context.js';
@@ -79,19 +80,23 @@ export async function startGrpcApi(deps: GrpcDeps, options: GrpcApiOptions): Pro
   async function run(method: string, handler: Handler, call: grpc.ServerUnaryCall<unknown, unknown>): Promise<object> {
     const principal = await auth.authenticate(credentialHeaders(call.metadata));
     const release = deps.limiter.acquire(principal);
+    const rule = methodRule(method);
+    const name = (call.request as { collectionName?: unknown }).collectionName;
+    let outcome = 'OK';
     try {
-      const rule = methodRule(method);
-      const name = (call.request as { collectionName?: unknown }).collectionName;
       const collection = rule.collection && typeof name === 'string' ? database.resolve(name) : null;
       if (rule.class === 'read' || rule.class === 'write' || rule.class === 'manage') authorize(principal, { level: LEVEL[rule.class], collection });
       const deadline = call.getDeadline();
       const callDeadlineMs = deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? deadline : Infinity;
       const deadlineMs = Math.min(callDeadlineMs, Date.now() + deps.app.limits.requestTimeoutMs);
-      const result = await handler(call.request as never, { principal, deadlineMs });
-      if (rule.class === 'manage') deps.log.info({ audit: true, keyId: principal.id, method, collection: typeof name === 'string' ? name : null, status: 'OK' }, 'audit');
-      return result;
+      return await handler(call.request as never, { principal, deadlineMs });
+    } catch (e) {
+      outcome = e instanceof JadeError ? e.code : 'JADE_ERR_INTERNAL';
+      throw e;
     } finally {
       release();
+      // Every manage call of an authenticated key, refused or not, as REST's audit lines.
+      if (rule.class === 'manage') deps.log.info({ audit: true, api: 'grpc', requestId: currentRequestId() ?? null, keyId: principal.id, method, collection: typeof name === 'string' ? name : null, outcome }, 'audit');
     }
   }
 
