@@ -198,6 +198,33 @@ function grpcSuite(target: Target) {
       expect((await client.api('collections').delete({ collectionName: scratch })).result).toBe(false);
     });
 
+    it('sets, overwrites, deletes and clears payloads and replaces vectors', async () => {
+      const scratch = 'grpc_payload';
+      const points = client.api('points');
+      await client.api('collections').create({ collectionName: scratch, vectorsConfig: { config: { case: 'params', value: { size: BigInt(DIM), distance: Distance.Euclid } } }, shardNumber: target.shardNumber, replicationFactor: target.replicationFactor });
+      await points.upsert({ collectionName: scratch, wait: true, points: POINT_SET.slice(0, 20).map((p) => ({ id: idOf(p.id), vectors: dense(p.vector), payload: payloadOf(p.payload) })) });
+      const ids = (...n: number[]) => ({ pointsSelectorOneOf: { case: 'points' as const, value: { ids: n.map(idOf) } } });
+      const byFilter = (f: Filter) => ({ pointsSelectorOneOf: { case: 'filter' as const, value: f } });
+      const str = (s: string) => ({ kind: { case: 'stringValue' as const, value: s } });
+      const payloads = async (...n: number[]) => (await points.get({ collectionName: scratch, ids: n.map(idOf) })).result.map((p) => Object.fromEntries(Object.entries(p.payload).map(([k, v]) => [k, v.kind.value])));
+      await points.setPayload({ collectionName: scratch, wait: true, payload: { color: str('red') }, pointsSelector: ids(1, 2) });
+      expect(await payloads(1, 3)).toEqual([{ category: 'b', rank: 1n, color: 'red' }, { category: 'd', rank: 3n }]);
+      await points.setPayload({ collectionName: scratch, wait: true, payload: { color: str('blue') }, pointsSelector: byFilter({ must: [kw('category', 'd')], should: [], mustNot: [] } as unknown as Filter) });
+      expect(await payloads(3, 7)).toEqual([{ category: 'd', rank: 3n, color: 'blue' }, { category: 'd', rank: 7n, color: 'blue' }]);
+      await points.overwritePayload({ collectionName: scratch, wait: true, payload: { only: str('this') }, pointsSelector: ids(1) });
+      expect(await payloads(1)).toEqual([{ only: 'this' }]);
+      await points.deletePayload({ collectionName: scratch, wait: true, keys: ['color'], pointsSelector: ids(2, 3) });
+      expect(await payloads(2, 3)).toEqual([{ category: 'c', rank: 2n }, { category: 'd', rank: 3n }]);
+      await points.clearPayload({ collectionName: scratch, wait: true, points: ids(7) });
+      expect(await payloads(7)).toEqual([{}]);
+      await points.updateVectors({ collectionName: scratch, wait: true, points: [{ id: idOf(4), vectors: dense(QUERY_SET[0]) }] });
+      const near = await points.search({ collectionName: scratch, vector: QUERY_SET[0], limit: 1n, params: { exact: true } });
+      expect(num(near.result[0].id)).toBe(4);
+      expect(near.result[0].score).toBeCloseTo(0, 4);
+      expect((await failureOf(points.setPayload({ collectionName: scratch, wait: true, payload: { a: str('b') }, key: 'nested', pointsSelector: ids(1) }))).message).toContain('key');
+      await client.api('collections').delete({ collectionName: scratch });
+    });
+
     it('refuses with gRPC statuses and the jade-code trailer, and leaves the data untouched', async () => {
       const missing = await failureOf(client.api('points').search({ collectionName: 'missing', vector: QUERY_SET[0], limit: 3n }));
       expect(missing).toMatchObject({ code: CODE.NOT_FOUND, jadeCode: 'JADE_ERR_COLLECTION_NOT_FOUND' });

@@ -31,6 +31,11 @@ export const METHOD_TWINS: Readonly<Record<string, string>> = {
   'qdrant.Points/Scroll': 'POST /collections/:name/points/scroll',
   'qdrant.Points/Count': 'POST /collections/:name/points/count',
   'qdrant.Points/CreateFieldIndex': 'PUT /collections/:name/index',
+  'qdrant.Points/SetPayload': 'POST /collections/:name/points/payload',
+  'qdrant.Points/OverwritePayload': 'PUT /collections/:name/points/payload',
+  'qdrant.Points/DeletePayload': 'POST /collections/:name/points/payload/delete',
+  'qdrant.Points/ClearPayload': 'POST /collections/:name/points/payload/clear',
+  'qdrant.Points/UpdateVectors': 'PUT /collections/:name/points/vectors',
 };
 
 export function methodRule(method: string): RouteRule {

@@ -124,7 +124,7 @@ function querySpecOf(q: QueryPoints, deps: GrpcDeps, params: CollectionParams, w
 
 const INDEX_TYPES: Partial<Record<FieldType, PayloadSchema>> = { [FieldType.FieldTypeKeyword]: 'keyword', [FieldType.FieldTypeInteger]: 'integer', [FieldType.FieldTypeFloat]: 'float', [FieldType.FieldTypeBool]: 'bool' };
 
-const operationOut = (operationId: number) => create(PointsOperationResponseSchema, { result: { operationId: BigInt(operationId), status: UpdateStatus.Completed } });
+export const operationOut = (operationId: number) => create(PointsOperationResponseSchema, { result: { operationId: BigInt(operationId), status: UpdateStatus.Completed } });
 
 export function pointHandlers(deps: GrpcDeps) {
   const { database, limits, metrics } = deps.app;

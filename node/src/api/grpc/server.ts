@@ -15,6 +15,7 @@ import type { GrpcCall, GrpcDeps } from './context.js';
 import { elapsedSeconds } from './context.js';
 import { credentialHeaders, methodRule } from './access.js';
 import { grpcFailureOf, unimplemented } from './errors.js';
+import { payloadHandlers } from './payload.js';
 import { pointHandlers } from './points.js';
 import { QDRANT_SERVICES, methodPath, serviceDefinition } from './services.js';
 
@@ -74,6 +75,7 @@ export async function startGrpcApi(deps: GrpcDeps, options: GrpcApiOptions): Pro
   add('qdrant.Qdrant', { HealthCheck: async () => create(HealthCheckReplySchema, { title: 'JadeVectorDB', version: QDRANT_COMPAT_VERSION }) });
   add('qdrant.Collections', collectionHandlers(deps) as unknown as Record<string, Handler>);
   add('qdrant.Points', pointHandlers(deps) as unknown as Record<string, Handler>);
+  add('qdrant.Points', payloadHandlers(deps) as unknown as Record<string, Handler>);
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': options.receiveMessageBytesMax, 'grpc.max_send_message_length': -1 });
 
