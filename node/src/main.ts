@@ -43,11 +43,11 @@ A node that would listen beyond loopback without them refuses to start.
 TLS: ${ENV_KEYS.tlsCertFile} and ${ENV_KEYS.tlsKeyFile} (PEM files, both or neither) serve REST over HTTPS only (TLS 1.2+, the
   same port, /healthz and /metrics included), and the client gRPC API over TLS with the same pair; the files
   are reloaded when they change, without a restart.
+  ${ENV_KEYS.tlsExpiryWarningSeconds} (default ${DEFAULT_CONFIG.tlsExpiryWarningSeconds}, 14 days): log a warning this long before the certificate expires;
+  the gauge jade_tls_certificate_expiry_seconds{kind="rest"} has the seconds left. Node-to-node gRPC is not TLS yet.
 Client gRPC API (${ENV_KEYS.apiGrpcPort}, default ${API_GRPC_PORT_DEFAULT}): qdrant.Qdrant, qdrant.Collections and qdrant.Points as
   README "gRPC API (Qdrant-compatible)" lists; keys as REST (api-key metadata or authorization: Bearer), each
   method with its REST twin's role; requests up to ${ENV_KEYS.bodyBytesMax}; other methods answer UNIMPLEMENTED.
-  ${ENV_KEYS.tlsExpiryWarningSeconds} (default ${DEFAULT_CONFIG.tlsExpiryWarningSeconds}, 14 days): log a warning this long before the certificate expires;
-  the gauge jade_tls_certificate_expiry_seconds{kind="rest"} has the seconds left. Node-to-node gRPC is not TLS yet.
 Backups: ${ENV_KEYS.backupDir} (default <data dir>/backups), or S3-compatible object storage instead (not both):
   ${ENV_KEYS.backupS3Url}=s3://bucket/prefix, ${ENV_KEYS.backupS3Endpoint} (an S3-compatible server's URL, path-style;
   default AWS S3), ${ENV_KEYS.backupS3Region} (default us-east-1), ${ENV_KEYS.backupS3PartSizeBytes} (multipart
