@@ -8,7 +8,8 @@ import { S3_PART_SIZE_BYTES_DEFAULT, S3_PART_SIZE_BYTES_MIN } from './backup/s3-
 import { API_KEY_LENGTH_MIN, ENV_ADMIN_KEY_ID } from './security/auth.js';
 import { CLUSTER_SECRET_LENGTH_MIN } from './security/node-auth.js';
 import { isJadeError } from './util/errors.js';
-import { JADE_VERSION, startNode } from './node.js';
+import { JADE_VERSION } from './node.js';
+import { NodeSupervisor } from './fencing.js';
 
 export function serveCommand(): Command {
   return new Command('serve')
@@ -94,13 +95,22 @@ export async function runServe(opts: Record<string, string | undefined>, env: Re
     console.error(`jade: ${refusal}`);
     process.exit(2);
   }
-  let node;
+  let supervisor: NodeSupervisor;
   try {
-    node = await startNode(config, { logger: config.logLevel === 'silent' ? false : { level: config.logLevel } });
+    supervisor = await NodeSupervisor.start(config, {
+      logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+      onSwitch: (fenced, n) => n.app.log.warn(fenced ? `fenced: listening on ${n.url} for /healthz and /cluster/fence only` : `unfenced: serving again on ${n.url}`),
+      // The node could not be started again after a fence or unfence: exit, so a supervisor (the kubelet) restarts it.
+      onFatal: (e) => {
+        console.error(`jade: cannot restart after fencing or unfencing: ${isJadeError(e) ? e.message : (e as Error).message}`);
+        process.exit(1);
+      },
+    });
   } catch (e) {
     console.error(`jade: cannot start: ${isJadeError(e) ? e.message : (e as Error).message}`);
     process.exit(1);
   }
+  const node = supervisor.current;
   const clustered = isClusterMode(config);
   const nodeAuth = clustered ? `, node-to-node auth ${config.clusterSecret ? 'on' : 'off'}` : '';
   node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url}${node.grpcPort === null ? '' : ` and gRPC ${config.host}:${node.grpcPort}`} (data in ${config.dataDir}, auth ${authSources(config)}${nodeAuth}, backups in ${config.backupS3 ? `s3://${config.backupS3.bucket}/${config.backupS3.prefix}` : (config.backupDir ?? `${config.dataDir}/backups`)}, backup encryption ${config.backupKeyFile ? 'on' : 'off'}, TLS ${node.tls ? `on, certificate serial ${node.tls.current.serialNumber} valid until ${new Date(node.tls.current.notAfterMs).toISOString()}` : 'off'})`);
@@ -112,14 +122,15 @@ export async function runServe(opts: Record<string, string | undefined>, env: Re
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    node.app.log.info(`${signal}: checkpointing and shutting down`);
+    const current = supervisor.current;
+    current.app.log.info(`${signal}: checkpointing and shutting down`);
     try {
-      await node.close();
+      await supervisor.close();
     } catch (e) {
       // Nothing acknowledged is lost (the WAL is intact and replayed at the next start), but the
       // operator must learn that the disk refused the checkpoint: log it with the errno, exit 1.
       const errno = isJadeError(e) && typeof e.details?.errno === 'string' ? e.details.errno : null;
-      node.app.log.error({ err: e, errno }, `${signal}: shutdown did not complete (${errno ?? 'no errno'}): ${(e as Error).message}; the WAL keeps every acknowledged write and the next start replays it`);
+      current.app.log.error({ err: e, errno }, `${signal}: shutdown did not complete (${errno ?? 'no errno'}): ${(e as Error).message}; the WAL keeps every acknowledged write and the next start replays it`);
       process.exit(1);
     }
     process.exit(0);

@@ -5,6 +5,7 @@ import type { Server as HttpsServer } from 'node:https';
 import path from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { AppDeps } from './api/rest/app.js';
+import type { FenceControl } from './api/rest/context.js';
 import { NodeMetrics } from './api/metrics.js';
 import { buildApp } from './api/rest/app.js';
 import { keyLimiterOf } from './api/rest/access.js';
@@ -17,6 +18,8 @@ import { Catalog, StandaloneDatabase } from './query/catalog.js';
 import { ClusterDatabase } from './query/cluster-database.js';
 import type { Database } from './query/types.js';
 import { ENV_KEYS, isClusterMode, type NodeConfig } from './config.js';
+import { readFence } from './fence-file.js';
+import { FencedDatabase } from './query/fenced-database.js';
 import { databaseSink } from './restore-sink.js';
 import { authenticatorOf } from './security/auth.js';
 import { loadTlsPair, TlsReloader } from './security/tls.js';
@@ -91,7 +94,14 @@ function errnoOf(e: unknown): string | null {
   return typeof errno === 'string' ? errno : null;
 }
 
-export async function startNode(config: NodeConfig, options: { logger?: boolean | Record<string, unknown>; clusterLog?: (line: string) => void } = {}): Promise<RunningNode> {
+export interface StartOptions {
+  logger?: boolean | Record<string, unknown>;
+  clusterLog?: (line: string) => void;
+  /** The supervisor that fences and unfences this node (fencing.ts); absent = the fence routes refuse, a fence file still fences. */
+  fencing?: FenceControl;
+}
+
+export async function startNode(config: NodeConfig, options: StartOptions = {}): Promise<RunningNode> {
   const disk = new RealDisk();
   const nodeLog = new NodeLog();
   await disk.mkdirp(config.dataDir);
@@ -121,7 +131,12 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
     const auth = await authenticatorOf({ ...config, publicPaths: ['/healthz', '/readyz'], settings: { apiKeysFile: ENV_KEYS.apiKeysFile, jwtSecretFile: ENV_KEYS.jwtSecretFile } });
     let database: Database;
     let backups: AppDeps['backups'];
-    if (isClusterMode(config)) {
+    // A fenced node opens nothing of its data (fencing.ts): the lock above keeps it its own.
+    const fence = options.fencing ? options.fencing.state() : await readFence(config.dataDir);
+    if (fence) {
+      database = new FencedDatabase(fence, isClusterMode(config) ? 'cluster' : 'standalone');
+      nodeLog.warn(`fenced since ${new Date(fence.fencedAtMs).toISOString()} (${fence.reason}): serving nothing but /healthz and /cluster/fence until unfenced (DELETE /cluster/fence)`);
+    } else if (isClusterMode(config)) {
       const { advertise, grpcListenAddress } = clusterAddresses(config);
       // The cluster's own lines (membership, elections) are info-level, as pino numbers them (30).
       const quiet = options.logger === false || !['info', 'debug', 'trace'].includes(config.logLevel);
@@ -212,11 +227,12 @@ export async function startNode(config: NodeConfig, options: { logger?: boolean 
       metrics,
       info: { version: JADE_VERSION, nodeId: config.nodeId, clusterName: config.clusterName, startedAtMs: Date.now(), dataDir: config.dataDir },
       // A cluster node is ready once it is a member (bootstrapped, joined, or restarted as one).
-      isReady: () => ready && (clusterNode === null || clusterNode.isServing),
+      isReady: () => ready && fence === null && (clusterNode === null || clusterNode.isServing),
       diskUsageBytes: () => directoryBytes(config.dataDir),
       backups,
       logger: options.logger,
       https: tlsInitial?.options,
+      fencing: options.fencing,
     };
     const app = await buildApp(appDeps);
     nodeLog.bind(app.log);

@@ -87,8 +87,13 @@ describe('CRD YAML generation', () => {
 
 describe('TS types and schema agree', () => {
   it('a spec with every typed field set covers every schema field and validates', () => {
-    const fullWithOneTarget = { ...fullSpec, backup: { ...fullSpec.backup, target: { s3: fullSpec.backup.target.s3 } } };
+    // One target, and no scheduleRef (in the schema only to be refused with a reason).
+    const { scheduleRef: _refused, ...backup } = fullSpec.backup;
+    const fullWithOneTarget = { ...fullSpec, backup: { ...backup, target: { s3: fullSpec.backup.target.s3 } } };
     expect(validateClusterSpec(fullWithOneTarget)).toEqual([]);
+    expect(validateClusterSpec({ ...fullWithOneTarget, backup: { ...fullWithOneTarget.backup, scheduleRef: { name: 'nightly' } } })).toEqual([
+      { path: 'spec.backup', message: expect.stringContaining('backup.scheduleRef is not supported') },
+    ]);
     expect(valuePaths(fullSpec, vectorClusterSpecSchema).sort()).toEqual(schemaPaths(vectorClusterSpecSchema).sort());
   });
 

@@ -13,6 +13,7 @@ import { CliError, JadeClient } from './client.js';
 import { importVectors } from './import.js';
 import { addMoveCommands, moveRows } from './moves.js';
 import { addRebalanceCommand } from './rebalance.js';
+import { addFenceCommands } from './fence.js';
 import { runLocalCluster } from './cluster-local.js';
 import type { OutputFormat } from './output.js';
 import { printObject, printRows } from './output.js';
@@ -126,6 +127,7 @@ export function buildProgram(): Command {
 
   addMoveCommands(program, clientOf);
   addRebalanceCommand(program, clientOf);
+  addFenceCommands(program, clientOf);
   addBackupCommands(program, clientOf, env);
 
   const collections = program.command('collections').description('list, create, inspect and delete collections');

@@ -31,6 +31,8 @@ export const ERROR_TABLE = {
   JADE_ERR_NOT_LEADER: { http: 503, grpc: 14 },
   JADE_ERR_NOT_READY: { http: 503, grpc: 14 },
   JADE_ERR_UNAVAILABLE: { http: 503, grpc: 14 },
+  /** The node is fenced (POST /cluster/fence): it keeps its data but serves nothing until unfenced. */
+  JADE_ERR_FENCED: { http: 503, grpc: 14 },
   JADE_ERR_DEADLINE: { http: 504, grpc: 4 },
 } as const;
 

@@ -160,8 +160,13 @@ export const vectorClusterSpecSchema = obj({
   backup: obj({
     target: { ...backupTargetSchema, description: 'Where the pods write backups: exactly one of s3 (the pods get JADE_BACKUP_S3_URL, _ENDPOINT, _REGION and the AWS_* credentials from credentialsSecret) or filesystem (claimName mounted at path, JADE_BACKUP_DIR). Unset: each pod\'s own volume (/var/lib/jadevectordb/backups). Changing it rolls the pods.' },
     encryptionKeySecret: secretKeyRef('Secret whose key holds the backup key file (keyId:base64key lines; the first key encrypts, every key decrypts): mounted read-only and named by JADE_BACKUP_KEY_FILE. Changing the Secret\'s contents takes effect when the pods restart.', 'backup-keys'),
-    scheduleRef: obj({ name: str('VectorBackupSchedule name.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }) }, 'Not acted on: a VectorBackupSchedule names its cluster in clusterRef.', { required: ['name'] }),
-  }, 'Where and how the pods write backups (VectorBackup and VectorBackupSchedule name the cluster in clusterRef).'),
+    scheduleRef: obj({ name: str('VectorBackupSchedule name.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }) }, 'Refused: a VectorBackupSchedule names its cluster in spec.clusterRef (kept in the schema so a manifest that sets it is refused with this reason, not pruned in silence).', { required: ['name'] }),
+  }, 'Where and how the pods write backups (VectorBackup and VectorBackupSchedule name the cluster in clusterRef).', {
+    'x-kubernetes-validations': [
+      // Refused rather than ignored: nothing reads it, and a schedule already names its cluster.
+      { rule: '!has(self.scheduleRef)', message: 'backup.scheduleRef is not supported: create a VectorBackupSchedule whose spec.clusterRef names this cluster', check: (s) => s.scheduleRef === undefined },
+    ],
+  }),
   failover: obj({
     notReadyDeadAfterSeconds: int('A member whose pod has been NotReady (or gone) this long is declared dead to the meta leader, which re-creates its replicas on the other members; 0 leaves it to the nodes\' own failure detector.', { default: 120, minimum: 0, maximum: 86400 }),
   }, 'What the operator does about members that stop answering.', { default: {} }),
@@ -233,6 +238,8 @@ export const vectorClusterStatusSchema = obj({
     replicas: int('Members the cluster had when spec.replicas went to 0: it wakes with the same members on their volumes.', { minimum: 0 }),
     since: str('When the operator began to hibernate the cluster.', { maxLength: 64 }),
   }, 'Set while the cluster is hibernated (spec.replicas 0) or waiting to wake.', { required: ['replicas', 'since'] }),
+  fencedPods: arr(str('Pod name.', { maxLength: 253 }), 'Pods the operator fenced for the jadevectordb.io/fenced-pods annotation (their nodes serve nothing until unfenced), until they serve again.', { maxItems: 100 }),
+  fencingError: str('Why the jadevectordb.io/fenced-pods annotation was not understood (nothing is fenced or unfenced by it until it is fixed).', { maxLength: 1024 }),
 }, 'Observed state of a JadeVectorDB cluster.');
 
 const objectMeta: Schema<Record<string, unknown>> = { type: 'object' };

@@ -12,7 +12,8 @@ import { CHILD_KINDS, CLUSTER_LABEL, FINALIZER, childNames } from './children.js
 import type { ChildKind, KubeObject as ChildObject } from './children.js';
 import { memberCertificateNames, type NodeTls } from './node-http.js';
 import { fetchNodeStatus } from './node-status.js';
-import { requestBootstrap, requestDeclareDead, requestDrain, requestRemove } from './node-admin.js';
+import { requestBootstrap, requestDeclareDead, requestDrain, requestFence, requestRemove, requestUnfence } from './node-admin.js';
+import { FENCE_REASON, FENCED_PODS_ANNOTATION } from './fencing.js';
 import type { AdminResult, BootstrapResult } from './node-admin.js';
 import { reportedMeta } from './meta-view.js';
 import { plan } from './plan.js';
@@ -54,6 +55,8 @@ export interface ControllerOptions {
   removeMember?: (baseUrl: string, apiKey: string | undefined, nodeId: string, tls?: NodeTls) => Promise<AdminResult>;
   /** Declares a member dead through a node's admin API (tests replace it). */
   declareDead?: (baseUrl: string, apiKey: string | undefined, nodeId: string, tls?: NodeTls) => Promise<AdminResult>;
+  /** Fences or unfences a member on its own node's admin API (tests replace it). */
+  fenceMember?: (baseUrl: string, apiKey: string | undefined, fence: boolean, tls?: NodeTls) => Promise<AdminResult>;
   /** Rolling restart: how long every member must have been rejoined before the next pod restarts (default ROLLOUT_SETTLE_MS). */
   rolloutSettleMs?: number;
   /** LastBackupSucceeded of a cluster (the backup controller's view); undefined keeps the condition as it is. */
@@ -361,6 +364,29 @@ export class ClusterController {
             (this.opts.debug ?? (() => {}))(`${key(cluster)}: ${action.pod} not declared dead: ${result.message}`);
           } else {
             this.log(`${key(cluster)}: declaring ${action.pod} dead refused (${result.reason}): ${result.message}`);
+          }
+          break;
+        }
+        case 'fenceMember':
+        case 'unfenceMember': {
+          // The pod's own node: fencing acts on the node that answers.
+          const member = podAccess(observed.pods.find((p) => p.metadata.name === action.pod) as KubeObject | undefined, access, cluster);
+          if (!member) break;
+          const fence = action.type === 'fenceMember';
+          const call = this.opts.fenceMember ?? ((url: string, k: string | undefined, f: boolean, tls?: NodeTls) => (f ? requestFence(url, k, FENCE_REASON, tls) : requestUnfence(url, k, tls)));
+          let result: AdminResult;
+          try {
+            result = await call(member.url, apiKey, fence, member.tls);
+          } catch (e) {
+            this.log(`${key(cluster)}: ${fence ? 'fencing' : 'unfencing'} ${action.pod}: ${String((e as Error).message ?? e)}`);
+            break;
+          }
+          if (result.done) {
+            await events.record(involved, fence ? 'Warning' : 'Normal', fence ? 'MemberFenced' : 'MemberUnfenced', fence
+              ? `${action.pod} is fenced (annotation ${FENCED_PODS_ANNOTATION}): its node keeps its data but serves nothing; its groups run on the other replicas`
+              : `${action.pod} is no longer in ${FENCED_PODS_ANNOTATION}: its node starts serving again and catches up`);
+          } else {
+            this.log(`${key(cluster)}: ${fence ? 'fencing' : 'unfencing'} ${action.pod} refused (${result.reason}): ${result.message}`);
           }
           break;
         }

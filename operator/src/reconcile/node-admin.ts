@@ -10,25 +10,25 @@ export type AdminResult = { done: true } | { done: false; reason: string; messag
 
 type Answer = { ok: true; body: { result?: Record<string, unknown> } } | { ok: false; reason: string; message: string };
 
-async function adminCall(method: 'POST' | 'DELETE', url: string, apiKey: string | undefined, timeoutMs: number, tls: NodeTls | undefined, notFoundIsAnswer = false): Promise<Answer> {
+async function adminCall(method: 'POST' | 'DELETE', url: string, apiKey: string | undefined, timeoutMs: number, tls: NodeTls | undefined, notFoundIsAnswer = false, body = '{}'): Promise<Answer> {
   const res = await nodeRequest(url, {
     method,
     headers: { ...(apiKey ? { 'api-key': apiKey } : {}), ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
-    ...(method === 'POST' ? { body: '{}' } : {}),
+    ...(method === 'POST' ? { body } : {}),
     timeoutMs,
     tls,
   });
-  const body = (() => {
+  const answer = (() => {
     try {
       return JSON.parse(res.text) as unknown;
     } catch {
       return {};
     }
   })() as { result?: Record<string, unknown>; status?: { error?: string; reason?: string } };
-  if (res.ok) return { ok: true, body };
-  if (res.status === 409) return { ok: false, reason: body.status?.reason ?? 'CONFLICT', message: body.status?.error ?? 'refused' };
-  if (res.status === 404 && notFoundIsAnswer) return { ok: false, reason: body.status?.reason ?? 'NOT_FOUND', message: body.status?.error ?? 'not found' };
-  throw new Error(`${method} ${new URL(url).pathname}: HTTP ${res.status}${body.status?.error ? `: ${body.status.error}` : ''}`);
+  if (res.ok) return { ok: true, body: answer };
+  if (res.status === 409) return { ok: false, reason: answer.status?.reason ?? 'CONFLICT', message: answer.status?.error ?? 'refused' };
+  if (res.status === 404 && notFoundIsAnswer) return { ok: false, reason: answer.status?.reason ?? 'NOT_FOUND', message: answer.status?.error ?? 'not found' };
+  throw new Error(`${method} ${new URL(url).pathname}: HTTP ${res.status}${answer.status?.error ? `: ${answer.status.error}` : ''}`);
 }
 
 /** POST /cluster/bootstrap: founds the cluster with this node. */
@@ -61,4 +61,14 @@ export function requestRemove(baseUrl: string, apiKey: string | undefined, nodeI
  */
 export function requestDeclareDead(baseUrl: string, apiKey: string | undefined, nodeId: string, tls?: NodeTls, timeoutMs = NODE_ADMIN_TIMEOUT_MS): Promise<AdminResult> {
   return done(adminCall('POST', `${baseUrl}/cluster/peer/${encodeURIComponent(nodeId)}/dead`, apiKey, timeoutMs, tls, true));
+}
+
+/** POST /cluster/fence on the pod's own node: it stops serving (keeping its data) until unfenced; idempotent. */
+export function requestFence(baseUrl: string, apiKey: string | undefined, reason: string, tls?: NodeTls, timeoutMs = NODE_ADMIN_TIMEOUT_MS): Promise<AdminResult> {
+  return done(adminCall('POST', `${baseUrl}/cluster/fence`, apiKey, timeoutMs, tls, false, JSON.stringify({ reason })));
+}
+
+/** DELETE /cluster/fence on the pod's own node: it starts serving again; idempotent. */
+export function requestUnfence(baseUrl: string, apiKey: string | undefined, tls?: NodeTls, timeoutMs = NODE_ADMIN_TIMEOUT_MS): Promise<AdminResult> {
+  return done(adminCall('DELETE', `${baseUrl}/cluster/fence`, apiKey, timeoutMs, tls));
 }

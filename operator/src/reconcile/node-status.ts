@@ -39,6 +39,7 @@ export async function fetchNodeStatus(baseUrl: string, apiKey: string | undefine
     if (r && typeof r.state === 'string') status.rebalance = { state: r.state, reason: typeof r.reason === 'string' ? r.reason : '', movesStarted: typeof r.movesStarted === 'number' ? r.movesStarted : 0, movesInFlight: typeof r.movesInFlight === 'number' ? r.movesInFlight : 0 };
     if (typeof s.metaLeader === 'string' || s.metaLeader === null) status.metaLeader = s.metaLeader;
     if (typeof s.memberId === 'string') status.memberId = s.memberId;
+    if (s.fenced === true) status.fenced = true;
     if (Array.isArray(s.groups)) status.groups = s.groups.flatMap((g) => groupReport(g));
     return { ok: true, status };
   } catch (e) {

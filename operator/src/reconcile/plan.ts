@@ -20,6 +20,8 @@ import { membersToDeclareDead } from './failover.js';
 import { hibernationStep } from './hibernation.js';
 import type { HibernationStep } from './hibernation.js';
 import type { DeadRequest } from './failover.js';
+import { FENCED_PODS_ANNOTATION, fencingStep } from './fencing.js';
+import type { FencingAction } from './fencing.js';
 
 export interface NodeStatus {
   version?: string;
@@ -51,6 +53,8 @@ export interface NodeStatus {
   memberId?: string;
   /** The Raft groups this node hosts, as it reports them. */
   groups?: GroupReport[];
+  /** The node is fenced (POST /cluster/fence): it serves nothing until unfenced. */
+  fenced?: boolean;
 }
 export interface GroupReport {
   groupId: string;
@@ -111,6 +115,8 @@ export type Action =
   | { type: 'removeMember'; pod: string }
   /** Delete a pod on an old revision: the StatefulSet (OnDelete) recreates it from the new template. */
   | { type: 'restartMember'; pod: string; revision: string }
+  /** Ask this pod's node to fence itself (POST /cluster/fence) or to serve again (DELETE): the fenced-pods annotation. */
+  | FencingAction
   /** Declare a member dead to the meta leader (POST /cluster/peer/{id}/dead): its pod has been NotReady since `since`. */
   | { type: 'declareMemberDead'; pod: string; since: string; notReadySeconds: number }
   | { type: 'event'; eventType: EventType; reason: string; message: string }
@@ -299,13 +305,25 @@ export function plan(o: Observed): Action[] {
   if (rollout.restart) actions.push({ type: 'restartMember', pod: rollout.restart, revision });
   if (rollout.finished) event('Normal', 'RolloutFinished', `All ${rollout.status!.total} members run revision ${revision} and rejoined the cluster`);
 
-  // Failover: members NotReady past spec.failover.notReadyDeadAfterSeconds are declared dead to the meta leader.
+  // Fencing by annotation: the listed pods' nodes stop serving, keeping their pods and data.
+  const fencing = fencingStep({
+    annotation: cluster.metadata.annotations?.[FENCED_PODS_ANNOTATION], podNames: Array.from({ length: stsReplicas }, (_, i) => `${name}-${i}`),
+    nodeStatus: o.nodeStatus, previous: cluster.status?.fencedPods,
+  });
+  actions.push(...fencing.actions);
+  if (fencing.invalid && cluster.status?.fencingError !== fencing.invalid) event('Warning', 'InvalidFencing', fencing.invalid);
+  const fencedNow = (pod: string) => fencing.wanted.has(pod) || (o.nodeStatus[pod]?.ok && (o.nodeStatus[pod] as Extract<NodeStatusReport, { ok: true }>).status.fenced === true);
+
+  // Failover: members NotReady past spec.failover.notReadyDeadAfterSeconds are declared dead to the meta leader
+  // (not fenced ones: they are stopped on purpose).
   for (const dead of membersToDeclareDead({
     podNames: Array.from({ length: stsReplicas }, (_, i) => `${name}-${i}`), pods: o.pods, meta, now: o.now,
     notReadyDeadAfterSeconds: spec.failover.notReadyDeadAfterSeconds, missingSince: o.missingSince ?? {}, requests: o.deadRequests ?? {},
-  })) actions.push({ type: 'declareMemberDead', ...dead });
+  })) if (!fencedNow(dead.pod)) actions.push({ type: 'declareMemberDead', ...dead });
 
   const status = computeStatus(o, spec, { stsReplicas, joined, bootstrapPod, clusterId: clusterId ?? undefined, scaleDown, meta, rollout, hibernation });
+  if (fencing.fencedPods.length > 0) status.fencedPods = fencing.fencedPods;
+  if (fencing.invalid) status.fencingError = fencing.invalid;
   if (status.phase === 'Running' && cluster.status?.phase !== 'Running') event('Normal', 'ClusterReady', `All ${status.readyReplicas} members are ready`);
   if (status.phase === 'Hibernated' && cluster.status?.phase !== 'Hibernated') {
     event('Normal', 'Hibernated', `No member runs; ${o.pvcs.length} volume${o.pvcs.length === 1 ? '' : 's'} kept${o.pvcs.length ? `: ${o.pvcs.map((p) => p.metadata.name).sort().join(', ')}` : ''}`);

@@ -69,6 +69,9 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   'PUT /collections/:name/points/vectors': on('write'),
 
   'GET /cluster': node('manage'),
+  'GET /cluster/fence': node('manage'),
+  'POST /cluster/fence': node('manage'),
+  'DELETE /cluster/fence': node('manage'),
   'GET /collections/:name/cluster': on('manage'),
   'POST /collections/:name/cluster': on('manage'),
   'POST /cluster/peer/:id/drain': node('manage'),

@@ -14,6 +14,7 @@ import { installAccess } from './access.js';
 import { RETRY_AFTER_SECONDS, WriteGate, startOf, type AppDeps, type RouteContext } from './context.js';
 import { backupRoutes } from './routes/backups.js';
 import { clusterRoutes } from './routes/cluster.js';
+import { fenceRoutes, installFenceGuard } from './routes/fence.js';
 import { aliasRoutes } from './routes/aliases.js';
 import { collectionRoutes } from './routes/collections.js';
 import { internalRoutes } from './routes/internal.js';
@@ -108,6 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   // Authentication, per-key limits, roles, audit (access.ts): after the start stamp, before any handler.
   installAccess(app, deps);
+  installFenceGuard(app, deps);
   // The handler, and the internal calls of its fan-out, run with the request's id (rpc.ts forwards it).
   // Entered last, just before the handler: the hooks before it log through req.log, which has it already.
   app.addHook('preHandler', (req, _reply, done) => withRequestId(req.id, done));
@@ -186,6 +188,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(payloadRoutes(context));
   await app.register(searchRoutes(context));
   await app.register(clusterRoutes(context));
+  await app.register(fenceRoutes(context));
   await app.register(backupRoutes(context));
   return app;
 }

@@ -64,6 +64,18 @@ export interface AppDeps {
   keyLimiter?: KeyLimiter;
   /** Serve HTTPS with these (cert, key, minVersion); absent = plain HTTP. */
   https?: SecureContextOptions;
+  /** Fencing (POST/DELETE /cluster/fence); absent = a node not run by a supervisor (tests), which refuses it. */
+  fencing?: FenceControl;
+}
+
+/** What the fence routes need of the process that runs the node (fencing.ts NodeSupervisor). */
+export interface FenceControl {
+  /** The fence in force, or null. */
+  state(): { fencedAtMs: number; reason: string } | null;
+  /** Records the fence durably, then (after the answer) closes the node and starts it fenced. Idempotent. */
+  fenceNode(reason: string): Promise<{ fencedAtMs: number; reason: string }>;
+  /** Removes the fence, then (after the answer) starts the node serving again. Idempotent. */
+  unfenceNode(): Promise<void>;
 }
 
 /** The Qdrant REST API level we speak; @qdrant/js-client-rest checks it on connect. */

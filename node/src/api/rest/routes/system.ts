@@ -16,6 +16,8 @@ export function systemRoutes({ deps }: RouteContext) {
     app.get('/healthz', { schema: { tags: ['system'], response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
 
     app.get('/readyz', { schema: { tags: ['system'], response: { 200: { type: 'object', properties: { status: { type: 'string' } } }, 503: S.errorResponse } } }, async () => {
+      const fence = deps.fencing?.state();
+      if (fence) throw new JadeError('JADE_ERR_FENCED', `node is fenced (${fence.reason})`);
       if (!deps.isReady()) throw new JadeError('JADE_ERR_NOT_READY', 'node is starting or shutting down');
       return { status: 'ready' };
     });
