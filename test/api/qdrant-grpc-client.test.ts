@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConnectError, Distance, FieldType, QdrantClient, type Filter, type PointId, type ScoredPoint } from '@qdrant/js-client-grpc';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startNode, type RunningNode } from '../../node/src/node.js';
 import { freeLoopbackPorts } from '../helpers/ports.js';
 import { randomVector, rng } from './harness.js';
@@ -107,6 +107,16 @@ function grpcSuite(target: Target) {
     it('answers the health check with the Qdrant version it speaks, and lists and describes collections', async () => {
       const health = await client.api('service').healthCheck({});
       expect(health.version).toBe('1.18.0');
+      // A client with its defaults checks the server's version on connect and finds it compatible.
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+      try {
+        const checking = new QdrantClient({ url: `http://127.0.0.1:${node.grpcPort}`, apiKey: ADMIN_KEY });
+        await checking.api('collections').list({});
+        await new Promise((r) => setTimeout(r, 200));
+        expect(warn.mock.calls.map((c) => String(c[0])).filter((m) => /version|incompatible/i.test(m))).toEqual([]);
+      } finally {
+        warn.mockRestore();
+      }
       const list = await client.api('collections').list({});
       expect(list.collections.map((c) => c.name)).toEqual([name]);
       const info = await client.api('collections').get({ collectionName: name });
