@@ -41,7 +41,7 @@ COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --chown=root:root proto ./proto
 COPY --from=build --chown=root:root /app/dist ./dist
 USER 10001:10001
-EXPOSE 8080 9090
+EXPOSE 8080 9090 6334
 VOLUME ["/var/lib/jadevectordb"]
 # The compiled build (npm run build), not tsx: no transpiling at start-up.
 ENTRYPOINT ["node", "--initial-old-space-size=256", "dist/node/src/main.js"]

@@ -28,11 +28,12 @@ import {
 } from './lib/server.js';
 import { measureHttpFloor, type HttpFloorRow } from './lib/http-floor.js';
 import { runSelectivityPasses, selectivityTargets, type SelectivityReport } from './filtered.js';
+import { grpcIngest, grpcTarget } from './grpc-client.js';
 import { renderTable, formatNumber, type Cell } from './lib/table.js';
 import { buildEngine, buildHnswlib, buildLancedb, buildUsearch, type EngineTarget, type GraphParams, type Target } from './lib/targets.js';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-const SECTIONS = ['hnswlib', 'engine', 'usearch', 'lancedb', 'rest', 'filtered', 'selectivity', 'restart'] as const;
+const SECTIONS = ['hnswlib', 'engine', 'usearch', 'lancedb', 'rest', 'grpc', 'filtered', 'selectivity', 'restart'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const RECALL_TARGET = 0.95;
@@ -78,7 +79,7 @@ function parseOptions(argv: string[]): Options {
   const program = new Command('bench')
     .description('JadeVectorDB search benchmark on the shared Fashion-MNIST set')
     .option('--quick', 'smoke run: 10k base, 1k queries (ground truth computed by exact scan)', false)
-    .option('--only <sections>', `comma list of ${SECTIONS.join(',')} (restart needs rest)`, SECTIONS.join(','))
+    .option('--only <sections>', `comma list of ${SECTIONS.join(',')} (restart and grpc need rest)`, SECTIONS.join(','))
     .option('--base <n>', 'base vectors (default 60000, or 10000 with --quick)')
     .option('--queries <n>', 'queries per measurement (default 10000, or 1000 with --quick)')
     .option('--lancedb-queries <n>', 'queries per LanceDB measurement (it is slow)', '2000')
@@ -99,7 +100,7 @@ function parseOptions(argv: string[]): Options {
   const o = program.opts();
   const only = String(o.only).split(',').map((s) => s.trim()) as Section[];
   for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section "${s}" (use ${SECTIONS.join(',')})`);
-  if (only.includes('restart') && !only.includes('rest')) only.push('rest');
+  if ((only.includes('restart') || only.includes('grpc')) && !only.includes('rest')) only.push('rest');
   const base = o.base ? intList(o.base)[0] : o.quick ? 10_000 : FULL_BASE_COUNT;
   const queries = Math.min(o.queries ? intList(o.queries)[0] : o.quick ? 1_000 : FULL_QUERY_COUNT, FULL_QUERY_COUNT);
   return {
@@ -293,11 +294,20 @@ async function main(): Promise<void> {
       for (const c of opts.restClients) restTargets.push(restTarget(server, data, queriesB64, c));
       if (opts.restBatch > 0) restTargets.push(restBatchTarget(server, data, queriesB64, opts.restBatch));
     }
+    // ---- gRPC (bench/grpc-client.ts): the same node, its own collection, the REST batch and client counts ----
+    const grpcTargets: (Target & { concurrency: number })[] = [];
+    if (has('grpc') && server) {
+      const g = await grpcIngest(server, data, graph, opts.ingestBatch, opts.ingestInFlight);
+      builds.push({ system: 'JadeVectorDB gRPC (acknowledged, durable)', vectors: g.vectors, seconds: g.ackSeconds, vectorsPerSecond: g.ackVectorsPerSecond, notes: `${opts.ingestBatch}/request, ${opts.ingestInFlight} in flight, @qdrant/js-client-grpc` });
+      builds.push({ system: 'JadeVectorDB gRPC (until index built)', vectors: g.vectors, seconds: g.indexedSeconds, vectorsPerSecond: g.indexedVectorsPerSecond, notes: 'first request → index_backlog 0' });
+      for (const c of opts.restClients) grpcTargets.push(grpcTarget(server, data, c));
+    }
 
     // ---- unfiltered sweep, all targets interleaved per ef ----
     const sweepTargets = [
       ...targets.map((t) => ({ target: t, variant: '', filtered: false, queries: t === lance ? opts.lancedbQueries : opts.queries, concurrency: 1 })),
       ...restTargets.map((t) => ({ target: t as Target, variant: '', filtered: false, queries: opts.queries, concurrency: t.concurrency, serverPid: server!.pid })),
+      ...grpcTargets.map((t) => ({ target: t as Target, variant: '', filtered: false, queries: opts.queries, concurrency: t.concurrency, serverPid: server!.pid })),
     ];
     log(`unfiltered sweep: ${sweepTargets.length} targets × ef ${opts.ef.join(',')} × ${opts.rounds} round(s)`);
     const searchRows = aggregate(await sweep(data, sweepTargets, opts.ef, opts.rounds, opts.warmup));

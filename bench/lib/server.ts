@@ -22,6 +22,8 @@ export const OUTPUT_KEPT_CHARS = 64 * 1024;
 export interface RunningServer {
   proc: NodeProcess;
   client: RestClient;
+  /** The node's client gRPC API port (Qdrant's gRPC services). */
+  grpcPort: number;
   pid: number;
 }
 
@@ -45,7 +47,8 @@ async function freePort(): Promise<number> {
  */
 export async function startNodeWithFlags(dataDir: string, nodeArgs: string[], logLevel = 'info'): Promise<RunningServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, withNodeProcessFlags([...nodeArgs, '--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port), '--log-level', logLevel]), {
+  const grpcPort = await freePort();
+  const child = spawn(process.execPath, withNodeProcessFlags([...nodeArgs, '--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port), '--api-grpc-port', String(grpcPort), '--log-level', logLevel]), {
     cwd: REPO_ROOT,
     env: withNodeProcessEnv({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -61,7 +64,7 @@ export async function startNodeWithFlags(dataDir: string, nodeArgs: string[], lo
   await waitUntil(async () => exitCode !== undefined || (await client.raw('GET', '/healthz')).status === 200, START_TIMEOUT_MS, READY_POLL_MS, `${url}/healthz`);
   if (exitCode !== undefined) throw new Error(`node exited with ${exitCode} before listening:\n${out}`);
   const proc = nodeProcessHandle(url, child, exited, () => out);
-  return { proc, client, pid: child.pid! };
+  return { proc, client, grpcPort, pid: child.pid! };
 }
 
 export async function stopServer(s: RunningServer, how: 'sigterm' | 'kill9'): Promise<number> {

@@ -66,6 +66,12 @@ export interface NodeConfig {
   /** Node-to-node mutual TLS: this node's PEM certificate (chain), key and the cluster CA; all three or none (null = plain text). Reloaded when they change. Paths, not secrets. */
   nodeTls: { certFile: string; keyFile: string; caFile: string } | null;
   grpcPort: number;
+  /**
+   * Port of the client gRPC API (Qdrant's gRPC services), on the REST host; 0 = any free port,
+   * null = off. loadConfig (a served node) defaults to API_GRPC_PORT_DEFAULT; DEFAULT_CONFIG, the
+   * base of embedded and in-process nodes, leaves it off so many of them can run side by side.
+   */
+  apiGrpcPort: number | null;
   nodeId: string;
   clusterName: string;
   /** Secret: never logged or printed. The admin key. */
@@ -159,6 +165,9 @@ export const DEFAULT_LIMITS: NodeLimits = {
   requestReceiveTimeoutMs: 300_000,
 };
 
+/** The client gRPC API's port when nothing says otherwise: Qdrant's. */
+export const API_GRPC_PORT_DEFAULT = 6334;
+
 export const DEFAULT_CONFIG: NodeConfig = {
   dataDir: './data',
   backupDir: null,
@@ -171,6 +180,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   tlsExpiryWarningSeconds: 14 * 86400,
   nodeTls: null,
   grpcPort: 9090,
+  apiGrpcPort: null,
   nodeId: 'node-0',
   clusterName: 'jade',
   apiKey: null,
@@ -223,6 +233,7 @@ export const ENV_KEYS = {
   nodeTlsKeyFile: 'JADE_NODE_TLS_KEY_FILE',
   nodeTlsCaFile: 'JADE_NODE_TLS_CA_FILE',
   grpcPort: 'JADE_GRPC_PORT',
+  apiGrpcPort: 'JADE_API_GRPC_PORT',
   nodeId: 'JADE_NODE_ID',
   clusterName: 'JADE_CLUSTER_NAME',
   apiKey: 'JADE_API_KEY',
@@ -374,6 +385,7 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
     tlsExpiryWarningSeconds: int('tlsExpiryWarningSeconds', get('tlsExpiryWarningSeconds'), d.tlsExpiryWarningSeconds, 0, 365 * 86400),
     nodeTls: nodeTlsFiles(get),
     grpcPort: int('grpcPort', get('grpcPort'), d.grpcPort, 0, 65535),
+    apiGrpcPort: get('apiGrpcPort') === 'off' ? null : int('apiGrpcPort', get('apiGrpcPort'), API_GRPC_PORT_DEFAULT, 0, 65535),
     nodeId: get('nodeId') || d.nodeId,
     clusterName: get('clusterName') || d.clusterName,
     apiKey,
@@ -435,6 +447,9 @@ export function loadConfig(env: ConfigSource, flags: ConfigSource = {}): NodeCon
   if ((config.tlsCertFile === null) !== (config.tlsKeyFile === null)) {
     const [given, missing] = config.tlsCertFile === null ? [ENV_KEYS.tlsKeyFile, ENV_KEYS.tlsCertFile] : [ENV_KEYS.tlsCertFile, ENV_KEYS.tlsKeyFile];
     throw new ConfigError(`${given} is set but ${missing} is not: REST TLS needs both the certificate and the key file (or neither, for plain HTTP)`);
+  }
+  if (config.apiGrpcPort !== null && config.apiGrpcPort !== 0 && (config.apiGrpcPort === config.port || (isClusterMode(config) && config.apiGrpcPort === config.grpcPort))) {
+    throw new ConfigError(`${ENV_KEYS.apiGrpcPort} (${config.apiGrpcPort}) is the port of ${config.apiGrpcPort === config.port ? ENV_KEYS.port : ENV_KEYS.grpcPort}: give the client gRPC API its own port (or "off")`);
   }
   if (config.bootstrap && config.join.length > 0) throw new ConfigError('--bootstrap forms a new cluster and --join enters an existing one: give one of them');
   if (config.peers.length > 0 && (config.bootstrap || config.join.length > 0)) throw new ConfigError('--peers (a fixed member set) derives bootstrap and join itself: do not combine it with --bootstrap or --join');

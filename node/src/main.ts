@@ -3,7 +3,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { ConfigError, DEFAULT_CONFIG, ENV_KEYS, authRefusal, isClusterMode, loadConfig, redactedConfig } from './config.js';
+import { API_GRPC_PORT_DEFAULT, ConfigError, DEFAULT_CONFIG, ENV_KEYS, authRefusal, isClusterMode, loadConfig, redactedConfig } from './config.js';
 import { S3_PART_SIZE_BYTES_DEFAULT, S3_PART_SIZE_BYTES_MIN } from './backup/s3-settings.js';
 import { API_KEY_LENGTH_MIN, ENV_ADMIN_KEY_ID } from './security/auth.js';
 import { CLUSTER_SECRET_LENGTH_MIN } from './security/node-auth.js';
@@ -22,6 +22,7 @@ export function serveCommand(): Command {
     .option('--join <seeds>', `join the cluster through any member: host:port of its gRPC port, or a DNS name whose every address is tried, comma-separated (first start only; env ${ENV_KEYS.join})`)
     .option('--advertise-host <host>', `address other nodes reach this one at (env ${ENV_KEYS.advertiseHost}; default: --host)`)
     .option('--grpc-port <port>', `gRPC port for Raft and node-to-node calls (env ${ENV_KEYS.grpcPort}; default 9090)`)
+    .option('--api-grpc-port <port>', `client gRPC API port: Qdrant's gRPC services (@qdrant/js-client-grpc, qdrant-client prefer_grpc), on --host, with REST's keys and TLS (env ${ENV_KEYS.apiGrpcPort}; default ${API_GRPC_PORT_DEFAULT}; 0 = any free port; off = none)`)
     .option('--peers <list>', `a fixed member set, this node included: id=grpcHost:port/restHost:port,...; the first bootstraps, the rest join (env ${ENV_KEYS.peers})`)
     .option('--log-level <level>', `fatal|error|warn|info|debug|trace|silent (env ${ENV_KEYS.logLevel})`)
     .addHelpText(
@@ -41,7 +42,8 @@ Authentication (secrets come from the environment only, never flags, so they sta
                        (loopback development only).
 A node that would listen beyond loopback without them refuses to start.
 TLS: ${ENV_KEYS.tlsCertFile} and ${ENV_KEYS.tlsKeyFile} (PEM files, both or neither) serve REST over HTTPS only (TLS 1.2+, the
-  same port, /healthz and /metrics included); the files are reloaded when they change, without a restart.
+  same port, /healthz and /metrics included), and the client gRPC API over TLS with the same pair; the files
+  are reloaded when they change, without a restart.
   ${ENV_KEYS.tlsExpiryWarningSeconds} (default ${DEFAULT_CONFIG.tlsExpiryWarningSeconds}, 14 days): log a warning this long before the certificate expires;
   the gauge jade_tls_certificate_expiry_seconds{kind="rest"} has the seconds left.
 Node TLS: ${ENV_KEYS.nodeTlsCertFile}, ${ENV_KEYS.nodeTlsKeyFile} and ${ENV_KEYS.nodeTlsCaFile} (PEM, all three or none) make
@@ -49,6 +51,9 @@ Node TLS: ${ENV_KEYS.nodeTlsCertFile}, ${ENV_KEYS.nodeTlsKeyFile} and ${ENV_KEYS
   a peer's certificate must name the host it is dialled at (its advertised host; for a --join DNS name, that name).
   The cluster secret still proves which node is calling. Reloaded when the files change (new connections use the
   new pair); jade_tls_certificate_expiry_seconds{kind="node"}. Without them node-to-node traffic is plain text.
+Client gRPC API (${ENV_KEYS.apiGrpcPort}, default ${API_GRPC_PORT_DEFAULT}): qdrant.Qdrant, qdrant.Collections and qdrant.Points as
+  README "gRPC API (Qdrant-compatible)" lists; keys as REST (api-key metadata or authorization: Bearer), each
+  method with its REST twin's role; requests up to ${ENV_KEYS.bodyBytesMax}; other methods answer UNIMPLEMENTED.
 Backups: ${ENV_KEYS.backupDir} (default <data dir>/backups), or S3-compatible object storage instead (not both):
   ${ENV_KEYS.backupS3Url}=s3://bucket/prefix, ${ENV_KEYS.backupS3Endpoint} (an S3-compatible server's URL, path-style;
   default AWS S3), ${ENV_KEYS.backupS3Region} (default us-east-1), ${ENV_KEYS.backupS3PartSizeBytes} (multipart
@@ -81,6 +86,7 @@ export async function runServe(opts: Record<string, string | undefined>, env: Re
       join: opts.join,
       advertiseHost: opts.advertiseHost,
       grpcPort: opts.grpcPort,
+      apiGrpcPort: opts.apiGrpcPort,
     });
   } catch (e) {
     if (e instanceof ConfigError) {
@@ -112,7 +118,7 @@ export async function runServe(opts: Record<string, string | undefined>, env: Re
   const node = supervisor.current;
   const clustered = isClusterMode(config);
   const nodeAuth = clustered ? `, node-to-node auth ${config.clusterSecret ? 'on' : 'off'}` : '';
-  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url} (data in ${config.dataDir}, auth ${authSources(config)}${nodeAuth}, backups in ${config.backupS3 ? `s3://${config.backupS3.bucket}/${config.backupS3.prefix}` : (config.backupDir ?? `${config.dataDir}/backups`)}, backup encryption ${config.backupKeyFile ? 'on' : 'off'}, TLS ${node.tls ? `on, certificate serial ${node.tls.current.serialNumber} valid until ${new Date(node.tls.current.notAfterMs).toISOString()}` : 'off'})`);
+  node.app.log.info({ config: redactedConfig(config) }, `JadeVectorDB ${JADE_VERSION} listening on ${node.url}${node.grpcPort === null ? '' : ` and gRPC ${config.host}:${node.grpcPort}`} (data in ${config.dataDir}, auth ${authSources(config)}${nodeAuth}, backups in ${config.backupS3 ? `s3://${config.backupS3.bucket}/${config.backupS3.prefix}` : (config.backupDir ?? `${config.dataDir}/backups`)}, backup encryption ${config.backupKeyFile ? 'on' : 'off'}, TLS ${node.tls ? `on, certificate serial ${node.tls.current.serialNumber} valid until ${new Date(node.tls.current.notAfterMs).toISOString()}` : 'off'})`);
   if (clustered && !config.clusterSecret) {
     node.app.log.warn(`node-to-node traffic is unauthenticated (${ENV_KEYS.clusterSecret} is not set): loopback development only`);
   }

@@ -8,6 +8,9 @@ import type { AppDeps } from './api/rest/app.js';
 import type { FenceControl } from './api/rest/context.js';
 import { NodeMetrics } from './api/metrics.js';
 import { buildApp } from './api/rest/app.js';
+import { keyLimiterOf } from './api/rest/access.js';
+import { WriteGate } from './api/rest/context.js';
+import { startGrpcApi, type GrpcApi } from './api/grpc/server.js';
 import { backupKeysOf, clusterBackups, standaloneBackups } from './backup/wiring.js';
 import { CLUSTER_DEFAULTS, ClusterNode } from './cluster/cluster-node.js';
 import { isActive } from './cluster/moves.js';
@@ -32,6 +35,8 @@ export interface RunningNode {
   url: string;
   app: FastifyInstance;
   database: Database;
+  /** The client gRPC API's port (Qdrant's gRPC services), or null when it is off (JADE_API_GRPC_PORT=off). */
+  grpcPort: number | null;
   /** REST TLS (JADE_TLS_CERT_FILE/KEY_FILE): the pair in use and its reloading; null = plain HTTP. */
   tls: TlsReloader | null;
   /**
@@ -128,6 +133,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   let clusterNode: ClusterNode | null = null;
   let tls: TlsReloader | null = null;
   let nodeTls: NodeTls | null = null;
+  let grpcApi: GrpcApi | null = null;
   try {
     const metrics = new NodeMetrics();
     const shardLimits = {
@@ -238,8 +244,14 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       const fs = await statfs(config.dataDir);
       return { freeBytes: fs.bavail * fs.bsize, sizeBytes: fs.blocks * fs.bsize };
     });
-    const app = await buildApp({
+    // One budget per key across REST and gRPC.
+    const keyLimiter = keyLimiterOf(config.limits);
+    // Likewise one bound on writes in flight.
+    const writeGate = new WriteGate(openDatabase, config.limits.writesInFlightMax);
+    const appDeps: AppDeps = {
       database: openDatabase,
+      keyLimiter,
+      writeGate,
       testHooksEnabled: config.testHooksEnabled,
       limits: config.limits,
       hnswDefaults: config.hnswDefaults,
@@ -255,16 +267,32 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       https: tlsInitial?.options,
       diagnostics: { config: redactedConfig(config), logs: () => ({ lines: logRing.snapshot(), dropped: logRing.dropped }) },
       fencing: options.fencing,
-    });
+    };
+    const app = await buildApp(appDeps);
     nodeLog.bind(app.log);
     await app.listen({ host: config.host, port: config.port });
+    if (config.apiGrpcPort !== null) {
+      // Beside REST, on its host, with its certificate, limits and keys (api/grpc/server.ts).
+      const log = app.log.child({ api: 'grpc' });
+      grpcApi = await startGrpcApi(
+        { app: appDeps, writes: writeGate, limiter: keyLimiter, log: { info: (f, m) => log.info(f, m), warn: (f, m) => log.warn(f, m), error: (f, m) => log.error(f, m) } },
+        { host: config.host, port: config.apiGrpcPort, tls: tlsInitial?.options ?? null, receiveMessageBytesMax: config.limits.bodyBytesMax },
+      ).catch(async (e: unknown) => {
+        await app.close();
+        throw new JadeError('JADE_ERR_BAD_REQUEST', `${ENV_KEYS.apiGrpcPort}: cannot listen on ${config.host}:${config.apiGrpcPort} for the client gRPC API: ${(e as Error).message}`);
+      });
+      nodeLog.info(`client gRPC API (Qdrant-compatible) listening on ${config.host}:${grpcApi.port}${tlsInitial ? ' (TLS)' : ''}`, { grpcPort: grpcApi.port });
+    }
     if (tlsFiles && tlsInitial) {
       const server = app.server as unknown as HttpsServer;
       tls = new TlsReloader({
         files: tlsFiles,
         initial: tlsInitial,
         // New handshakes get the new pair; open connections keep theirs.
-        install: (pair) => server.setSecureContext(pair.options),
+        install: (pair) => {
+          server.setSecureContext(pair.options);
+          grpcApi?.setSecureContext(pair.options);
+        },
         expiryWarningSeconds: config.tlsExpiryWarningSeconds,
         log: nodeLog,
       });
@@ -285,6 +313,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
       url: `${tls ? 'https' : 'http'}://${hostForUrl}:${port}`,
       app,
       database: openDatabase,
+      grpcPort: grpcApi?.port ?? null,
       tls,
       close() {
         closing ??= (async () => {
@@ -292,6 +321,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
           tls?.close();
           nodeTls?.reloader.close();
           try {
+            await grpcApi?.close();
             await app.close();
             await closeBackend?.();
           } finally {
@@ -304,6 +334,7 @@ export async function startNode(config: NodeConfig, options: StartOptions = {}):
   } catch (e) {
     tls?.close();
     nodeTls?.reloader.close();
+    await grpcApi?.close().catch(() => undefined);
     await closeBackend?.().catch(() => undefined);
     await lock.release();
     throw e;

@@ -489,7 +489,7 @@ describe('a node listening on 127.0.0.1 with a keys file and a JWT secret file',
     dir = mkdtempSync(path.join(tmpdir(), 'jade-access-'));
     writeFileSync(path.join(dir, 'keys.json'), KEYS_FILE);
     writeFileSync(path.join(dir, 'jwt.secret'), `${Buffer.from(JWT_SECRET).toString()}\n`);
-    const config = loadConfig({ JADE_DATA_DIR: path.join(dir, 'data'), JADE_PORT: '0', JADE_API_KEY: ADMIN, JADE_API_KEYS_FILE: path.join(dir, 'keys.json'), JADE_JWT_SECRET_FILE: path.join(dir, 'jwt.secret') });
+    const config = loadConfig({ JADE_DATA_DIR: path.join(dir, 'data'), JADE_PORT: '0', JADE_API_GRPC_PORT: '0', JADE_API_KEY: ADMIN, JADE_API_KEYS_FILE: path.join(dir, 'keys.json'), JADE_JWT_SECRET_FILE: path.join(dir, 'jwt.secret') });
     const stream = new Writable({
       write(chunk, _e, done) {
         lines.push(String(chunk));
@@ -537,12 +537,12 @@ describe('a node listening on 127.0.0.1 with a keys file and a JWT secret file',
   it('a keys file that cannot be used stops the node, naming the entry, never its key', async () => {
     const bad = path.join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify([{ id: 'x', key: READER, role: 'superuser' }]));
-    const config = loadConfig({ JADE_DATA_DIR: path.join(dir, 'data2'), JADE_PORT: '0', JADE_API_KEYS_FILE: bad });
+    const config = loadConfig({ JADE_DATA_DIR: path.join(dir, 'data2'), JADE_PORT: '0', JADE_API_GRPC_PORT: '0', JADE_API_KEYS_FILE: bad });
     const err = await startNode(config, { logger: false }).then(() => null, (e: Error) => e);
     expect(err?.message).toMatch(/JADE_API_KEYS_FILE: entry 0 \(id "x"\): role must be one of/);
     expect(err?.message).not.toContain(READER);
     writeFileSync(path.join(dir, 'short.secret'), 'too-short');
-    const short = await startNode(loadConfig({ JADE_DATA_DIR: path.join(dir, 'data3'), JADE_PORT: '0', JADE_JWT_SECRET_FILE: path.join(dir, 'short.secret') }), { logger: false }).then(() => null, (e: Error) => e);
+    const short = await startNode(loadConfig({ JADE_DATA_DIR: path.join(dir, 'data3'), JADE_PORT: '0', JADE_API_GRPC_PORT: '0', JADE_JWT_SECRET_FILE: path.join(dir, 'short.secret') }), { logger: false }).then(() => null, (e: Error) => e);
     expect(short?.message).toMatch(/JADE_JWT_SECRET_FILE: the secret must be at least 32 bytes/);
   });
 });

@@ -142,7 +142,7 @@ class Member implements ClusterMember {
     if (this.child) throw new Error(`${this.id} is already running`);
     const child = spawn(
       process.execPath,
-      withNodeProcessFlags([...(this.opts.nodeArgs ?? []), '--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--node-id', this.id, '--data-dir', this.dataDir, '--host', '127.0.0.1', '--port', String(this.restPort), '--grpc-port', String(this.grpcPort), ...this.formation.args, '--log-level', this.opts.logLevel ?? 'warn']),
+      withNodeProcessFlags([...(this.opts.nodeArgs ?? []), '--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--node-id', this.id, '--data-dir', this.dataDir, '--host', '127.0.0.1', '--port', String(this.restPort), '--grpc-port', String(this.grpcPort), '--api-grpc-port', '0', ...this.formation.args, '--log-level', this.opts.logLevel ?? 'warn']),
       {
         cwd: REPO_ROOT,
         env: withNodeProcessEnv({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...this.formation.env, JADE_TEST_HOOKS: '1', JADE_GRPC_HOST: '127.0.0.1', ...(this.clusterSecret ? { JADE_CLUSTER_SECRET: this.clusterSecret } : {}), ...this.opts.env }),

@@ -16,7 +16,7 @@ export interface NodeProcess {
 }
 
 export async function startNodeProcess(opts: { dataDir: string; host?: string; env?: Record<string, string>; startTimeoutMs?: number }): Promise<NodeProcess> {
-  const child = spawn(process.execPath, withNodeProcessFlags(['--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--data-dir', opts.dataDir, '--host', opts.host ?? '127.0.0.1', '--port', '0', '--log-level', 'info']), {
+  const child = spawn(process.execPath, withNodeProcessFlags(['--import', 'tsx', path.join(REPO_ROOT, 'node/src/main.ts'), '--data-dir', opts.dataDir, '--host', opts.host ?? '127.0.0.1', '--port', '0', '--api-grpc-port', '0', '--log-level', 'info']), {
     cwd: REPO_ROOT,
     env: withNodeProcessEnv({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...opts.env }),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -145,6 +145,7 @@ describe('production bundle', () => {
       JADE_DATA_DIR: dataDir,
       JADE_HOST: '127.0.0.1',
       JADE_PORT: String(restPort),
+      JADE_API_GRPC_PORT: '0',
       JADE_GRPC_PORT: String(grpcPort),
       JADE_BOOTSTRAP: '1',
     };

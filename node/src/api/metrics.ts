@@ -45,6 +45,7 @@ export interface MoveGauges {
 export class NodeMetrics implements GroupObserver, RpcObserver, ShardCallObserver {
   readonly registry = new client.Registry();
   readonly httpDuration: client.Histogram<'method' | 'route' | 'status'>;
+  readonly grpcDuration: client.Histogram<'method' | 'code'>;
   readonly walFsyncSeconds: client.Histogram<'collection'>;
   readonly checkpointSeconds: client.Histogram<'collection'>;
   private collections: () => CollectionGauges[] = () => [];
@@ -66,6 +67,13 @@ export class NodeMetrics implements GroupObserver, RpcObserver, ShardCallObserve
       name: 'jade_http_request_duration_seconds',
       help: 'REST request latency by route and status',
       labelNames: ['method', 'route', 'status'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    this.grpcDuration = new client.Histogram({
+      name: 'jade_grpc_request_duration_seconds',
+      help: 'Client gRPC API (Qdrant-compatible) call latency by method and status code',
+      labelNames: ['method', 'code'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [this.registry],
     });

@@ -1,6 +1,6 @@
 // `jade cluster local --nodes N`: N node processes on the loopback that form one Raft cluster
-// the way any cluster forms: node-0 --bootstrap, the others --join it (REST on basePort+i, gRPC on
-// grpcBasePort+i, data under <dataDir>/node-i). Runs until Ctrl-C, then stops them all (each
+// the way any cluster forms: node-0 --bootstrap, the others --join it (REST on basePort+i, Raft gRPC on
+// grpcBasePort+i, the client gRPC API on apiGrpcBasePort+i, data under <dataDir>/node-i). Runs until Ctrl-C, then stops them all (each
 // checkpoints on SIGTERM). A restart on the same data directory resumes the same cluster.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +17,8 @@ export interface LocalClusterOptions {
   host: string;
   basePort: number;
   grpcBasePort: number;
+  /** Client gRPC API (Qdrant's gRPC services) of node-0; node-i gets +i. */
+  apiGrpcBasePort: number;
   env: Record<string, string | undefined>;
   log: (line: string) => void;
 }
@@ -29,9 +31,9 @@ const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), COMPILED
 const LOADER_FLAGS = COMPILED ? [] : ['--import', import.meta.resolve('tsx')];
 
 /** The flags of node i: node-0 bootstraps, every other node joins node-0's gRPC port. */
-export function localNodeArgs(o: Pick<LocalClusterOptions, 'host' | 'basePort' | 'grpcBasePort' | 'dataDir'>, i: number): string[] {
+export function localNodeArgs(o: Pick<LocalClusterOptions, 'host' | 'basePort' | 'grpcBasePort' | 'apiGrpcBasePort' | 'dataDir'>, i: number): string[] {
   const role = i === 0 ? ['--bootstrap'] : ['--join', `${o.host}:${o.grpcBasePort}`];
-  return ['--node-id', `node-${i}`, '--data-dir', path.join(o.dataDir, `node-${i}`), '--host', o.host, '--port', String(o.basePort + i), '--grpc-port', String(o.grpcBasePort + i), ...role, '--log-level', 'warn'];
+  return ['--node-id', `node-${i}`, '--data-dir', path.join(o.dataDir, `node-${i}`), '--host', o.host, '--port', String(o.basePort + i), '--grpc-port', String(o.grpcBasePort + i), '--api-grpc-port', String(o.apiGrpcBasePort + i), ...role, '--log-level', 'warn'];
 }
 
 export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
@@ -59,7 +61,7 @@ export async function runLocalCluster(o: LocalClusterOptions): Promise<void> {
     return new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   });
   o.log(`started ${o.nodes} nodes:`);
-  for (let i = 0; i < o.nodes; i++) o.log(`  node-${i}  REST http://${o.host}:${o.basePort + i}  raft ${o.host}:${o.grpcBasePort + i}  data ${path.join(o.dataDir, `node-${i}`)}`);
+  for (let i = 0; i < o.nodes; i++) o.log(`  node-${i}  REST http://${o.host}:${o.basePort + i}  raft ${o.host}:${o.grpcBasePort + i}  gRPC API ${o.host}:${o.apiGrpcBasePort + i}  data ${path.join(o.dataDir, `node-${i}`)}`);
   o.log(`check it with: jade --url http://${o.host}:${o.basePort} status   (Ctrl-C stops the cluster)`);
   const codes = await Promise.all(exits);
   if (!stopping) throw new CliError(`a node exited unexpectedly (exit codes ${codes.join(', ')}); the others were left running: stop them with Ctrl-C`);

@@ -245,6 +245,7 @@ export function buildProgram(): Command {
     .option('--host <address>', 'loopback address to bind', '127.0.0.1')
     .option('--port <port>', 'REST port of node-0 (node-i gets port+i)', '8080')
     .option('--grpc-port <port>', 'Raft transport port of node-0 (node-i gets port+i)', '9090')
+    .option('--api-grpc-port <port>', 'client gRPC API (Qdrant-compatible) port of node-0 (node-i gets port+i)', '6334')
     .action(async (o) => {
       await runLocalCluster({
         nodes: parseIntOption(o.nodes, '--nodes'),
@@ -252,6 +253,7 @@ export function buildProgram(): Command {
         host: o.host,
         basePort: parseIntOption(o.port, '--port'),
         grpcBasePort: parseIntOption(o.grpcPort, '--grpc-port'),
+        apiGrpcBasePort: parseIntOption(o.apiGrpcPort, '--api-grpc-port'),
         env,
         log: (line) => process.stdout.write(line + '\n'),
       });

@@ -14,7 +14,7 @@ export const ERROR_TABLE = {
   JADE_ERR_COLLECTION_NOT_FOUND: { http: 404, grpc: 5 },
   JADE_ERR_NOT_FOUND: { http: 404, grpc: 5 },
   JADE_ERR_COLLECTION_EXISTS: { http: 409, grpc: 6 },
-  JADE_ERR_CONFLICT: { http: 409, grpc: 10 },
+  JADE_ERR_CONFLICT: { http: 409, grpc: 9 /* FAILED_PRECONDITION: the state must change first */ },
   /** A backup's file or manifest does not match what it records (tampered, truncated, missing). */
   JADE_ERR_BACKUP_CORRUPT: { http: 409, grpc: 9 /* FAILED_PRECONDITION */ },
   /** A backup file is encrypted with a key this node lacks (or holds under that id but different), or the key file is unusable. */

@@ -158,10 +158,15 @@ function bodyTargets(req: FastifyRequest): Record<string, unknown> {
   return {};
 }
 
+/** The per-key limiter of a node's limits; one per node, shared by REST and gRPC (AppDeps.keyLimiter). */
+export function keyLimiterOf(limits: AppDeps['limits']): KeyLimiter {
+  return new KeyLimiter({ requestsPerSecondMax: limits.keyRequestsPerSecondMax, requestsBurstMax: limits.keyRequestsBurstMax, requestsInFlightMax: limits.keyRequestsInFlightMax });
+}
+
 /** Installs the access hooks; call after the hook that stamps the request's start. */
 export function installAccess(app: FastifyInstance, deps: AppDeps): void {
   const { auth, database, limits } = deps;
-  const limiter = new KeyLimiter({ requestsPerSecondMax: limits.keyRequestsPerSecondMax, requestsBurstMax: limits.keyRequestsBurstMax, requestsInFlightMax: limits.keyRequestsInFlightMax });
+  const limiter = deps.keyLimiter ?? keyLimiterOf(limits);
   // Audit lines are info-level whatever the node's log level (its routes log at warn): an
   // operator who turns request logs down still gets them. Only a node without a logger drops them.
   const audit: FastifyBaseLogger = app.log.child({ audit: true }, { level: 'info' });

@@ -179,7 +179,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     parseJsonText(req, body.toString(isAscii(body) ? 'latin1' : 'utf8'), done);
   });
 
-  const context: RouteContext = { deps, writes: new WriteGate(deps.database, limits.writesInFlightMax) };
+  const context: RouteContext = { deps, writes: deps.writeGate ?? new WriteGate(deps.database, limits.writesInFlightMax) };
   await app.register(systemRoutes(context));
   await app.register(internalRoutes(context));
   await app.register(collectionRoutes(context));

@@ -7,6 +7,7 @@ import type { HnswParams } from '../../index/types.js';
 import { parseReadStrategy } from '../../query/read-strategy.js';
 import type { Database, ReadConsistency, ReadOptions, WriteConsistency, WriteOptions } from '../../query/types.js';
 import type { Authenticator } from '../../security/auth.js';
+import type { KeyLimiter } from '../../security/rate-limit.js';
 import type { WriteBatch } from '../../storage/types.js';
 import { JadeError } from '../../util/errors.js';
 import type { NodeMetrics } from '../metrics.js';
@@ -57,6 +58,10 @@ export interface AppDeps {
   testHooksEnabled?: boolean;
   /** Backups and snapshots (standalone mode); absent = the backup routes refuse with a coded 400. */
   backups?: BackupService;
+  /** The node's bound on writes in flight, shared with the gRPC API (one writesInFlightMax across both); absent = REST builds its own. */
+  writeGate?: WriteGate;
+  /** Per-key request limits shared with the gRPC API (one budget per key across both); absent = REST builds its own. */
+  keyLimiter?: KeyLimiter;
   /** Serve HTTPS with these (cert, key, minVersion); absent = plain HTTP. */
   https?: SecureContextOptions;
   /** GET /v1/diagnostics: the node's configuration (secrets redacted) and its recent log lines. */

@@ -12,7 +12,7 @@ import * as S from '../schemas.js';
 /** Query API fields beyond a nearest-neighbour query (multi-stage, cross-collection lookup). */
 const QUERY_UNSUPPORTED = ['prefetch', 'lookup_from'] as const;
 
-function parseSearchOptions(body: any, limits: RestLimits, collectionParams: CollectionParams): Omit<SearchSpec, 'vector' | 'pointId'> {
+export function parseSearchOptions(body: any, limits: RestLimits, collectionParams: CollectionParams): Omit<SearchSpec, 'vector' | 'pointId'> {
   const params = body.params ?? {};
   parseFilter(body.filter); // a bad filter is a 400 before any shard is asked
   return {
@@ -28,7 +28,7 @@ function parseSearchOptions(body: any, limits: RestLimits, collectionParams: Col
 }
 
 /** Query API's `query`: a vector, {nearest: vector} (optionally with mmr), or the id of a stored point. */
-function parseQuery(raw: unknown, limit: number, insideNearest = false): Pick<SearchSpec, 'vector' | 'pointId' | 'mmr'> {
+export function parseQuery(raw: unknown, limit: number, insideNearest = false): Pick<SearchSpec, 'vector' | 'pointId' | 'mmr'> {
   if (raw === undefined || raw === null) badRequest('query is required (a vector, {"nearest": vector} or a point id)');
   if (typeof raw === 'object' && !Array.isArray(raw)) {
     const o = raw as Record<string, unknown>;
