@@ -146,7 +146,7 @@ describe('helm chart jadevectordb-operator', () => {
       });
       const created: any = await response.json();
       expect(response.status, JSON.stringify(created)).toBe(201);
-      expect(created.spec.node.ports).toEqual({ rest: 8080, grpc: 9090, metrics: 0 });
+      expect(created.spec.node.ports).toEqual({ rest: 8080, grpc: 9090, metrics: 0, apiGrpc: 6334 });
       expect(created.spec.storage.size).toBe('10Gi');
     } finally {
       await emu.stop();

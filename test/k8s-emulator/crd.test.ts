@@ -239,7 +239,7 @@ describe('CRD creation checks schemas like the apiserver', () => {
     expect(applied.stdout.trim().split('\n').sort()).toEqual(['vectorbackups', 'vectorbackupschedules', 'vectorclusters']
       .map((p) => `customresourcedefinition.apiextensions.k8s.io/${p}.jadevectordb.io created`));
     const vc: any = await custom.createNamespacedCustomObject({ group: 'jadevectordb.io', version: 'v1alpha1', namespace: ns, plural: 'vectorclusters', body: { apiVersion: 'jadevectordb.io/v1alpha1', kind: 'VectorCluster', metadata: { name: 'x' }, spec: {} } });
-    expect(vc.spec.node.ports).toEqual({ rest: 8080, grpc: 9090, metrics: 0 });
+    expect(vc.spec.node.ports).toEqual({ rest: 8080, grpc: 9090, metrics: 0, apiGrpc: 6334 });
     expect(vc.spec.storage).toEqual({ size: '10Gi', pvcRetention: { whenScaled: 'Retain', whenDeleted: 'Retain' } });
   });
 

@@ -23,7 +23,7 @@ const fullSpec: DeepRequired<VectorClusterSpec> = {
   resources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: 2, memory: '4Gi' } },
   storage: { size: '20Gi', storageClass: 'fast', pvcRetention: { whenScaled: 'Delete', whenDeleted: 'Retain' } },
   node: {
-    ports: { rest: 8080, grpc: 9090, metrics: 0 }, logLevel: 'debug', hnsw: { m: 32, efConstruction: 400, efSearch: 100 },
+    ports: { rest: 8080, grpc: 9090, metrics: 0, apiGrpc: 6334 }, logLevel: 'debug', hnsw: { m: 32, efConstruction: 400, efSearch: 100 },
     limits: { maxRequestBodyBytes: 1048576, maxBatchPoints: 500, maxCollections: 10, maxWritesInFlight: 64 },
   },
   sharding: { shardsPerCollection: 4, replicationFactor: 3, writeConsistency: 'all' },
@@ -107,7 +107,7 @@ describe('defaults', () => {
     const spec = defaultSpec({});
     expect(spec.replicas).toBe(3);
     expect(spec.storage).toEqual({ size: '10Gi', pvcRetention: { whenScaled: 'Retain', whenDeleted: 'Retain' } });
-    expect(spec.node.ports).toEqual({ rest: 8080, grpc: 9090, metrics: 0 });
+    expect(spec.node.ports).toEqual({ rest: 8080, grpc: 9090, metrics: 0, apiGrpc: 6334 });
     expect(spec.node.hnsw).toEqual({ m: 16, efConstruction: 200, efSearch: 64 });
     expect(spec.sharding.writeConsistency).toBe('quorum');
     expect(spec.template.terminationGracePeriodSeconds).toBe(60);
@@ -143,7 +143,7 @@ describe('defaults as the apiserver checks them when the CRD is created', () => 
   it('an object default carries its fields\' defaults, so it equals what defaulting gives an omitted field', () => {
     const spec = vectorClusterSpecSchema.properties!;
     expect(spec.storage.default).toEqual({ size: '10Gi', pvcRetention: { whenScaled: 'Retain', whenDeleted: 'Retain' } });
-    expect(spec.node.properties!.ports.default).toEqual({ rest: 8080, grpc: 9090, metrics: 0 });
+    expect(spec.node.properties!.ports.default).toEqual({ rest: 8080, grpc: 9090, metrics: 0, apiGrpc: 6334 });
     expect(spec.node.default).toEqual(defaultSpec({}).node);
     expect(vectorBackupScheduleSpecSchema.properties!.retention.default).toEqual({ count: 7, maxAgeHours: 0 });
   });

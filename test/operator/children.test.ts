@@ -29,7 +29,7 @@ describe('StatefulSet', () => {
   it('configures the node only through the JADE_* env contract', () => {
     const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
     expect(env).toEqual({
-      JADE_HOST: { fieldRef: { fieldPath: 'status.podIP' } }, JADE_PORT: '8080', JADE_GRPC_PORT: '9090', JADE_DATA_DIR: DATA_DIR,
+      JADE_HOST: { fieldRef: { fieldPath: 'status.podIP' } }, JADE_PORT: '8080', JADE_GRPC_PORT: '9090', JADE_API_GRPC_PORT: '6334', JADE_DATA_DIR: DATA_DIR,
       JADE_NODE_ID: { fieldRef: { fieldPath: 'metadata.name' } }, JADE_API_KEY: { secretKeyRef: { name: 'alpha-api-key', key: 'api-key' } },
       JADE_CLUSTER_SECRET: { secretKeyRef: { name: 'alpha-cluster-secret', key: 'cluster-secret' } },
       JADE_CLUSTER_NAME: 'alpha', JADE_LOG_LEVEL: 'info',
@@ -142,7 +142,14 @@ describe('other children', () => {
   const spec = defaultSpec({});
   it('headless Service publishes not-ready peers; client Service is ClusterIP on the same ports', () => {
     expect(buildHeadlessService(vc(), spec).spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
-    expect((buildClientService(vc(), spec).spec as any).ports.map((p: any) => p.port)).toEqual([8080, 9090]);
+    expect((buildClientService(vc(), spec).spec as any).ports.map((p: any) => p.port)).toEqual([8080, 9090, 6334]);
+  });
+  it('spec.node.ports.apiGrpc: 0 turns the Qdrant gRPC API off on the pods and the Services', () => {
+    const off = defaultSpec({ node: { ports: { apiGrpc: 0 } } } as VectorCluster['spec']);
+    expect((buildClientService(vc(), off).spec as any).ports.map((p: any) => p.name)).toEqual(['http', 'grpc']);
+    const container = (buildStatefulSet(vc(), off, 3) as any).spec.template.spec.containers[0];
+    expect(container.env.find((e: any) => e.name === 'JADE_API_GRPC_PORT').value).toBe('off');
+    expect(container.ports.map((p: any) => p.name)).toEqual(['http', 'grpc']);
   });
   it('PDB allows one member down at a time', () => {
     expect((buildPodDisruptionBudget(vc()).spec as any).maxUnavailable).toBe(1);

@@ -121,10 +121,18 @@ export const vectorClusterSpecSchema = obj({
       rest: int('REST port.', { default: 8080, minimum: 1024, maximum: 65535 }),
       grpc: int('gRPC port (also used between nodes).', { default: 9090, minimum: 1024, maximum: 65535 }),
       metrics: int('Prometheus metrics port; 0 serves /metrics on the REST port.', { default: 0, minimum: 0, maximum: 65535 }),
+      apiGrpc: int('Qdrant-compatible gRPC API port (JADE_API_GRPC_PORT; Qdrant\'s clients use 6334), on the pods and both Services; 0 turns it off.', { default: 6334, minimum: 0, maximum: 65535 }),
     }, 'Container ports.', {
       default: {},
       'x-kubernetes-validations': [
         { rule: 'self.rest != self.grpc', message: 'node.ports.rest and node.ports.grpc must differ', check: (s) => s.rest !== s.grpc },
+        {
+          rule: '!has(self.apiGrpc) || self.apiGrpc == 0 || (self.apiGrpc != self.rest && self.apiGrpc != self.grpc)',
+          message: 'node.ports.apiGrpc must differ from node.ports.rest and node.ports.grpc (or be 0: off)',
+          check: (s) => s.apiGrpc === undefined || s.apiGrpc === 0 || (s.apiGrpc !== s.rest && s.apiGrpc !== s.grpc),
+        },
+        // The pods run as non-root: no port below 1024, as for rest and grpc.
+        { rule: '!has(self.apiGrpc) || self.apiGrpc == 0 || self.apiGrpc >= 1024', message: 'node.ports.apiGrpc must be 0 (off) or at least 1024', check: (s) => s.apiGrpc === undefined || s.apiGrpc === 0 || s.apiGrpc >= 1024 },
         // The node has no separate metrics listener: refuse the setting rather than render one nothing reads.
         {
           rule: 'self.metrics == 0',
@@ -162,8 +170,8 @@ export const vectorClusterSpecSchema = obj({
     }, 'Mutual TLS 1.3 between the nodes (Raft, snapshots, internal calls): every pod gets the certificate, key and CA (JADE_NODE_TLS_*) and dials its peers by their DNS names under the headless Service. With secretName the certificate is yours; without it the operator creates a CA (<cluster>-node-ca) and the node certificate (<cluster>-node-tls), ECDSA P-256, and renews the certificate itself. The nodes reload renewed files without a restart. Absent: node-to-node traffic is plain text (authenticated by the cluster secret only).'),
     networkPolicy: obj({
       enabled: bool('Create a NetworkPolicy <cluster> for the pods.', { default: false }),
-      restFrom: arr(free('A networking.k8s.io/v1 NetworkPolicyPeer (podSelector, namespaceSelector, ipBlock).'), 'Who may reach the REST port; unset: anyone.', { maxItems: 32 }),
-    }, 'A NetworkPolicy admitting the gRPC port (Raft, internal calls) only from this cluster\'s own pods, and the REST port from restFrom (default anyone). Needs a network plugin that enforces NetworkPolicy.'),
+      restFrom: arr(free('A networking.k8s.io/v1 NetworkPolicyPeer (podSelector, namespaceSelector, ipBlock).'), 'Who may reach the REST port and the Qdrant gRPC API port; unset: anyone.', { maxItems: 32 }),
+    }, 'A NetworkPolicy admitting the gRPC port (Raft, internal calls) only from this cluster\'s own pods, and the REST and Qdrant gRPC API ports from restFrom (default anyone). Needs a network plugin that enforces NetworkPolicy.'),
   }, 'Authentication and TLS.', { default: {} }),
   backup: obj({
     target: { ...backupTargetSchema, description: 'Where the pods write backups: exactly one of s3 (the pods get JADE_BACKUP_S3_URL, _ENDPOINT, _REGION and the AWS_* credentials from credentialsSecret) or filesystem (claimName mounted at path, JADE_BACKUP_DIR). Unset: each pod\'s own volume (/var/lib/jadevectordb/backups). Changing it rolls the pods.' },

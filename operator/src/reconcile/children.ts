@@ -163,6 +163,7 @@ function ports(spec: DefaultedSpec) {
   return [
     { name: 'http', port: spec.node.ports.rest, targetPort: 'http', protocol: 'TCP' },
     { name: 'grpc', port: spec.node.ports.grpc, targetPort: 'grpc', protocol: 'TCP' },
+    ...(spec.node.ports.apiGrpc > 0 ? [{ name: 'qdrant-grpc', port: spec.node.ports.apiGrpc, targetPort: 'qdrant-grpc', protocol: 'TCP' }] : []),
   ];
 }
 
@@ -300,6 +301,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
       { name: 'JADE_HOST', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
       { name: 'JADE_PORT', value: String(spec.node.ports.rest) },
       { name: 'JADE_GRPC_PORT', value: String(spec.node.ports.grpc) },
+      { name: 'JADE_API_GRPC_PORT', value: spec.node.ports.apiGrpc > 0 ? String(spec.node.ports.apiGrpc) : 'off' },
       { name: 'JADE_DATA_DIR', value: DATA_DIR },
       { name: 'JADE_NODE_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'JADE_API_KEY', valueFrom: { secretKeyRef: { name: keyRef.name, key: keyRef.key } } },
@@ -318,6 +320,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
     ports: [
       { name: 'http', containerPort: spec.node.ports.rest, protocol: 'TCP' },
       { name: 'grpc', containerPort: spec.node.ports.grpc, protocol: 'TCP' },
+      ...(spec.node.ports.apiGrpc > 0 ? [{ name: 'qdrant-grpc', containerPort: spec.node.ports.apiGrpc, protocol: 'TCP' }] : []),
     ],
     readinessProbe: { httpGet: { path: '/readyz', port: 'http', scheme }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
     livenessProbe: { httpGet: { path: '/healthz', port: 'http', scheme }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
@@ -396,7 +399,9 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
 export function buildNetworkPolicy(cluster: VectorCluster, spec: DefaultedSpec): KubeObject | undefined {
   const policy = spec.security.networkPolicy;
   if (!policy?.enabled) return undefined;
-  const rest = { ports: [{ protocol: 'TCP', port: spec.node.ports.rest }], ...(policy.restFrom && policy.restFrom.length > 0 ? { from: policy.restFrom } : {}) };
+  // The client APIs (REST and the Qdrant gRPC API) are open alike.
+  const clientPorts = [spec.node.ports.rest, ...(spec.node.ports.apiGrpc > 0 ? [spec.node.ports.apiGrpc] : [])];
+  const rest = { ports: clientPorts.map((port) => ({ protocol: 'TCP', port })), ...(policy.restFrom && policy.restFrom.length > 0 ? { from: policy.restFrom } : {}) };
   return withHash({
     apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta(cluster, childNames(cluster.metadata.name).networkPolicy),
     spec: {
