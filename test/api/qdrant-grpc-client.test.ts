@@ -198,6 +198,13 @@ function grpcSuite(target: Target) {
       expect(idx.result?.status).toBe(2);
       const info = await client.api('collections').get({ collectionName: scratch });
       expect(info.result?.payloadSchema.category?.dataType).toBe(1); // Keyword
+      // Qdrant's keyword_index_params.is_tenant reaches the shards (the field's values get their own graphs), as over REST.
+      await client.api('points').createFieldIndex({ collectionName: scratch, fieldName: 'tenant', fieldType: FieldType.FieldTypeKeyword, fieldIndexParams: { indexParams: { case: 'keywordIndexParams', value: { isTenant: true } } }, wait: true });
+      const rest = (await (await fetch(`${node.restUrl}/collections/${scratch}`, { headers: { 'api-key': ADMIN_KEY } })).json()) as { result: { payload_schema: Record<string, { params?: { is_tenant?: boolean } }> } };
+      expect(rest.result.payload_schema.tenant?.params?.is_tenant).toBe(true);
+      const onDisk = await failureOf(client.api('points').createFieldIndex({ collectionName: scratch, fieldName: 'other', fieldType: FieldType.FieldTypeKeyword, fieldIndexParams: { indexParams: { case: 'keywordIndexParams', value: { onDisk: true } } }, wait: true }));
+      expect(onDisk).toMatchObject({ code: CODE.INVALID_ARGUMENT });
+      expect(onDisk.message).toContain('field_index_params.keyword_index_params.on_disk');
       await client.api('points').delete({ collectionName: scratch, wait: true, points: { pointsSelectorOneOf: { case: 'points', value: { ids: [idOf(0), idOf(1), idOf(2), idOf(1000)] } } } });
       expect((await client.api('points').count({ collectionName: scratch })).result?.count).toBe(57n);
       await client.api('points').delete({ collectionName: scratch, wait: true, points: { pointsSelectorOneOf: { case: 'filter', value: { must: [kw('category', 'b')], should: [], mustNot: [] } as unknown as Filter } } });

@@ -230,13 +230,33 @@ export function pointHandlers(deps: GrpcDeps) {
     },
 
     async CreateFieldIndex(req: CreateFieldIndexCollection, call: GrpcCall) {
-      if (req.fieldIndexParams) unsupported('field_index_params', 'are not supported: indexes take no parameters');
       const type = req.fieldType ?? FieldType.FieldTypeKeyword;
       const schema = INDEX_TYPES[type];
       if (!schema) unsupported(`field_type ${FieldType[type] ?? type}`, `is not supported: use ${Object.values(INDEX_TYPES).join(', ')}`);
       if (req.fieldName === '') invalid('field_name is required');
-      return operationOut((await deps.writes.write(req.collectionName, { ops: [{ kind: 'create_payload_index', field: req.fieldName, schema }] }, writeOptionsOf(call, req.timeout))).operation_id);
+      const isTenant = tenantOf(req.fieldIndexParams, schema);
+      const op = { kind: 'create_payload_index' as const, field: req.fieldName, schema, ...(isTenant ? { isTenant: true } : {}) };
+      return operationOut((await deps.writes.write(req.collectionName, { ops: [op] }, writeOptionsOf(call, req.timeout))).operation_id);
     },
   };
 }
 
+
+/**
+ * Qdrant's field_index_params: keyword_index_params.is_tenant is acted on (the field's values get
+ * their own graphs, as over REST); a param that would change what the index does and that
+ * JadeVectorDB does not do is refused, never ignored (on_disk: false and integer lookup/range: true
+ * are what the index does anyway).
+ */
+function tenantOf(params: CreateFieldIndexCollection['fieldIndexParams'], schema: PayloadSchema): boolean {
+  const p = params?.indexParams;
+  if (!p || p.case === undefined) return false;
+  const expected = { keywordIndexParams: 'keyword', integerIndexParams: 'integer', floatIndexParams: 'float', boolIndexParams: 'bool' } as Record<string, PayloadSchema>;
+  if (expected[p.case] !== schema) unsupported(`field_index_params.${snakeCase(p.case)}`, `does not match field_type ${schema}`);
+  for (const [k, v] of Object.entries(p.value as unknown as Record<string, unknown>)) {
+    if (k === '$typeName' || v === undefined || k === 'isTenant' || (k === 'onDisk' && v === false)) continue;
+    if (p.case === 'integerIndexParams' && (k === 'lookup' || k === 'range') && v === true) continue;
+    unsupported(`field_index_params.${snakeCase(p.case)}.${snakeCase(k)}`);
+  }
+  return p.case === 'keywordIndexParams' && (p.value as { isTenant?: boolean }).isTenant === true;
+}
