@@ -136,7 +136,7 @@ describe('operator-issued node TLS', { timeout: 90_000 }, () => {
     const selector = { matchLabels: { 'app.kubernetes.io/name': 'jadevectordb', 'jadevectordb.io/cluster': 'alpha' } };
     expect(np.spec).toEqual({
       podSelector: selector, policyTypes: ['Ingress'],
-      ingress: [{ from: [{ podSelector: selector }], ports: [{ protocol: 'TCP', port: 9090 }] }, { ports: [{ protocol: 'TCP', port: 8080 }] }],
+      ingress: [{ from: [{ podSelector: selector }], ports: [{ protocol: 'TCP', port: 9090 }] }, { ports: [{ protocol: 'TCP', port: 8080 }, { protocol: 'TCP', port: 6334 }] }],
     });
     const cluster = await getCluster('alpha');
     await client.patch('VectorCluster', NS, 'alpha', { spec: { security: { networkPolicy: { enabled: false } } }, metadata: { resourceVersion: cluster.metadata.resourceVersion } });
