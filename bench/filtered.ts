@@ -9,6 +9,7 @@ import { type BenchData, K, l2, RECALL_EPSILON } from './lib/data.js';
 import { processCpuSeconds, waitUntil } from './lib/rest.js';
 import { BACKLOG_POLL_MS, COLLECTION, indexBacklog, INDEX_WAIT_MS_MAX, rssBytes, type RunningServer } from './lib/server.js';
 import { renderTable, type Cell } from './lib/table.js';
+import { inFlightPool } from './lib/measure.js';
 
 interface SelectivityField {
   field: string;
@@ -92,21 +93,15 @@ async function measure(
   const path = `/collections/${COLLECTION}/points/query`;
   const latencies = new Float64Array(queries);
   let hits = 0;
-  let next = 0;
   const cpu0 = processCpuSeconds(s.pid);
   const t0 = performance.now();
-  const worker = async () => {
-    for (;;) {
-      const q = next++;
-      if (q >= queries) return;
-      const started = performance.now();
-      const r = await s.client.raw('POST', path, bodies(q));
-      latencies[q] = performance.now() - started;
-      if (r.status !== 200) throw new Error(`query → ${r.status}: ${r.text.slice(0, 300)}`);
-      hits += recallOf(q, (JSON.parse(r.text).result.points as { id: number }[]).map((p) => p.id));
-    }
-  };
-  await Promise.all(Array.from({ length: clients }, worker));
+  await inFlightPool(queries, clients, async (q) => {
+    const started = performance.now();
+    const r = await s.client.raw('POST', path, bodies(q));
+    latencies[q] = performance.now() - started;
+    if (r.status !== 200) throw new Error(`query → ${r.status}: ${r.text.slice(0, 300)}`);
+    hits += recallOf(q, (JSON.parse(r.text).result.points as { id: number }[]).map((p) => p.id));
+  });
   const seconds = (performance.now() - t0) / 1000;
   const cpu1 = processCpuSeconds(s.pid);
   latencies.sort();

@@ -8,6 +8,7 @@ import { K } from './lib/data.js';
 import { BACKLOG_POLL_MS, INDEX_WAIT_MS_MAX, type IngestReport, type RunningServer } from './lib/server.js';
 import { waitUntil } from './lib/rest.js';
 import type { GraphParams, Target } from './lib/targets.js';
+import { inFlightPool } from './lib/measure.js';
 
 export const GRPC_COLLECTION = 'fashion_grpc';
 
@@ -39,16 +40,10 @@ export async function grpcIngest(s: RunningServer, data: BenchData, g: GraphPara
     batches.push(points);
   }
   const encodeSeconds = (performance.now() - e0) / 1000;
-  let next = 0;
   const t0 = performance.now();
-  const worker = async () => {
-    for (;;) {
-      const b = next++;
-      if (b >= batches.length) return;
-      await client.api('points').upsert({ collectionName: GRPC_COLLECTION, wait: true, points: batches[b] });
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, worker));
+  await inFlightPool(batches.length, inFlight, async (b) => {
+    await client.api('points').upsert({ collectionName: GRPC_COLLECTION, wait: true, points: batches[b] });
+  });
   const t1 = performance.now();
   await waitUntil(async () => ((await s.client.json('GET', `/v1/collections/${GRPC_COLLECTION}`)).index_backlog as number) === 0, INDEX_WAIT_MS_MAX, BACKLOG_POLL_MS, 'the gRPC collection\'s index backlog to drain');
   const t2 = performance.now();

@@ -54,22 +54,23 @@ export async function measureAsync(
   serverPid?: number,
 ): Promise<SearchMeasurement> {
   const results = new ResultIds(queryCount);
-  let next = 0;
   const server0 = serverPid === undefined ? null : processCpuSeconds(serverPid);
   const cpu0 = cpuSecondsHere();
   const t0 = performance.now();
-  const worker = async () => {
-    for (;;) {
-      const q = next++;
-      if (q >= queryCount) return;
-      results.set(q, await search(q));
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await inFlightPool(queryCount, concurrency, async (q) => results.set(q, await search(q)));
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSecondsHere() - cpu0;
   const server1 = serverPid === undefined ? null : processCpuSeconds(serverPid);
   return finish(data, results, filtered, seconds, cpu, server0 === null || server1 === null ? null : server1 - server0);
+}
+
+/** Calls `task(i)` for i = 0 … count-1, `inFlight` calls at a time; rejects with the first failure. */
+export async function inFlightPool(count: number, inFlight: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) await task(i);
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
 }
 
 /** Runs the first `count` queries untimed, so JIT, caches and sockets are warm. */

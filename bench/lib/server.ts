@@ -9,6 +9,7 @@ import { withNodeProcessEnv, withNodeProcessFlags } from '../../node/src/cli/nod
 import { type BenchData, K } from './data.js';
 import type { GraphParams, Target } from './targets.js';
 import { RestClient, waitUntil } from './rest.js';
+import { inFlightPool } from './measure.js';
 
 export const COLLECTION = 'fashion';
 /** Longest wait for the background HNSW build to drain after ingest or a restart. */
@@ -115,17 +116,11 @@ export async function ingest(s: RunningServer, data: BenchData, g: GraphParams, 
     bodies.push(JSON.stringify({ batch: { ids, vectors, payloads } }));
   }
   const encodeSeconds = (performance.now() - e0) / 1000;
-  let next = 0;
   const t0 = performance.now();
-  const worker = async () => {
-    for (;;) {
-      const b = next++;
-      if (b >= bodies.length) return;
-      const r = await s.client.raw('PUT', `/collections/${COLLECTION}/points?wait=true`, bodies[b]);
-      if (r.status !== 200) throw new Error(`ingest batch ${b} → ${r.status}: ${r.text.slice(0, 300)}`);
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, worker));
+  await inFlightPool(bodies.length, inFlight, async (b) => {
+    const r = await s.client.raw('PUT', `/collections/${COLLECTION}/points?wait=true`, bodies[b]);
+    if (r.status !== 200) throw new Error(`ingest batch ${b} → ${r.status}: ${r.text.slice(0, 300)}`);
+  });
   const t1 = performance.now();
   await waitUntil(async () => (await indexBacklog(s.client)) === 0, INDEX_WAIT_MS_MAX, BACKLOG_POLL_MS, 'the index backlog to drain');
   const t2 = performance.now();
