@@ -104,11 +104,9 @@ export async function writeDiagnostics(client: JadeClient, file: string, now = n
   const root = `jade-diagnostics-${now.toISOString().replace(/[:.]/g, '-')}`;
   for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) pack.entry({ name: `${root}/${e.name}`, mtime: now, mode: 0o600 }, e.body);
   pack.finalize();
-  let bytes = 0;
   const out = createWriteStream(file, { mode: 0o600 });
-  out.on('finish', () => (bytes = out.bytesWritten));
   await pipeline(pack, createGzip(), out);
-  return { file, nodes, collections: names.length, bytes: bytes || out.bytesWritten };
+  return { file, nodes, collections: names.length, bytes: out.bytesWritten };
 }
 
 export function addDiagnosticsCommand(program: Command, clientOf: ClientOf): void {

@@ -10,8 +10,13 @@ export interface FenceRecord {
   reason: string;
 }
 
+/** The refusal every route and database call of a fenced node answers with. */
+export function fencedError(record: FenceRecord): JadeError {
+  return new JadeError('JADE_ERR_FENCED', `this node is fenced since ${new Date(record.fencedAtMs).toISOString()} (${record.reason}); it serves nothing until unfenced (DELETE /cluster/fence)`);
+}
+
 function fenced(record: FenceRecord): never {
-  throw new JadeError('JADE_ERR_FENCED', `this node is fenced since ${new Date(record.fencedAtMs).toISOString()} (${record.reason}); it serves nothing until unfenced (DELETE /cluster/fence)`);
+  throw fencedError(record);
 }
 
 export class FencedDatabase implements Database {

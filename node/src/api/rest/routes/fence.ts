@@ -3,6 +3,7 @@
 // and serves only /healthz and these routes); DELETE unfences it (the node starts serving again).
 // The routes act on the node that answers them: address the pod or node itself, not a Service.
 import type { FastifyInstance } from 'fastify';
+import { fencedError } from '../../../query/fenced-database.js';
 import { JadeError } from '../../../util/errors.js';
 import { ok, type AppDeps, type FenceControl, type RouteContext } from '../context.js';
 import * as S from '../schemas.js';
@@ -29,7 +30,7 @@ export function installFenceGuard(app: FastifyInstance, deps: AppDeps): void {
   app.addHook('preHandler', async (req) => {
     const fence = deps.fencing?.state();
     if (!fence || FENCED_NODE_ROUTES.has(`${req.method} ${req.routeOptions.url ?? ''}`)) return;
-    throw new JadeError('JADE_ERR_FENCED', `this node is fenced since ${new Date(fence.fencedAtMs).toISOString()} (${fence.reason}); it serves nothing until unfenced (DELETE /cluster/fence)`);
+    throw fencedError(fence);
   });
 }
 
