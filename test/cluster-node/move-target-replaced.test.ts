@@ -27,10 +27,11 @@ describe('a move whose target is replaced', () => {
     // Everything the leader sends the target arrives a minute late: the move cannot leave `copying`.
     leader.setFaults({ delayMsByPeer: { [spare]: 60_000 } });
     const source = placed.find((id) => id !== leader.nodeId)!;
+    // Watched through a node that stays up: `any` (n0) may be the spare, whose object is closed below.
     const asker = [...cluster.running.values()].find((n) => n.nodeId !== spare)!;
     const moveId = await asker.requestMove({ kind: 'move', collection: 'm', shard: 0, from: source, to: spare }, Date.now() + 5_000);
-    await waitFor('the move copying', () => any.moves().find((m) => m.id === moveId)?.stage === 'copying');
-    const oldMember = any.moves().find((m) => m.id === moveId)!.to!;
+    await waitFor('the move copying', () => asker.moves().find((m) => m.id === moveId)?.stage === 'copying');
+    const oldMember = asker.moves().find((m) => m.id === moveId)!.to!;
 
     await cluster.stop(spare);
     // The delay has done its job (the move is stuck in copying). Lifted now, because when the shard
@@ -40,10 +41,10 @@ describe('a move whose target is replaced', () => {
     await rm(path.join(cluster.baseDir, spare), { recursive: true, force: true });
     const started = Date.now();
     await cluster.start(spare);
-    await waitFor('the new incarnation recorded', () => any.members().some((m) => m.id === spare && `${m.id}#${m.incarnation}` !== oldMember), 60_000);
+    await waitFor('the new incarnation recorded', () => asker.members().some((m) => m.id === spare && `${m.id}#${m.incarnation}` !== oldMember), 60_000);
 
     const failed = await waitFor('the move rolled back', () => {
-      const m = any.moves().find((x) => x.id === moveId);
+      const m = asker.moves().find((x) => x.id === moveId);
       return m && ['failed', 'done', 'cancelled'].includes(m.stage) ? m : null;
     }, 30_000);
     expect(failed.stage).toBe('failed');
@@ -54,6 +55,6 @@ describe('a move whose target is replaced', () => {
       const conf = cluster.leaderOf(groupId)?.groupStatuses().find((g) => g.groupId === groupId)?.conf;
       return conf && ![...conf.voters, ...conf.learners].includes(oldMember) && conf.voters.length === 3;
     });
-    expect(any.collectionMeta('m').shards[0].replicas.map(nodeOfMember).sort()).toEqual([...placed].sort());
+    expect(asker.collectionMeta('m').shards[0].replicas.map(nodeOfMember).sort()).toEqual([...placed].sort());
   }, 90_000);
 });
