@@ -92,7 +92,9 @@ describe('leader balancing on three nodes', () => {
     const admin = (metaLeader as unknown as { admin: GroupAdmin }).admin;
     for (const g of groupIds) {
       await waitFor(`${g} led by ${target}`, async () => {
-        const leader = cluster.leaderOf(g)!;
+        // Between a transfer's step-down and the new leader's election the group has no leader.
+        const leader = cluster.leaderOf(g);
+        if (!leader) return false;
         if (leader.nodeId === target) return true;
         await admin.transferLeader(leader.nodeId, g, `${target}#${memberOf(target).incarnation}`, Date.now() + 5_000).catch(() => undefined);
         return false;
