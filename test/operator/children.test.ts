@@ -6,7 +6,7 @@ import type { VectorCluster } from '../../operator/src/api/types.js';
 import { defaultSpec } from '../../operator/src/api/validate.js';
 import { ENV_KEYS } from '../../node/src/config.js';
 import {
-  BACKUP_KEYS_DIR, DATA_DIR, TLS_DIR, backupLocation, buildClientService, buildConfigMap, buildHeadlessService, buildPodDisruptionBudget, buildRole, buildStatefulSet,
+  ACCESS_DIR, ACCESS_HASH_ANNOTATION, BACKUP_KEYS_DIR, DATA_DIR, TLS_DIR, backupLocation, buildClientService, buildConfigMap, buildHeadlessService, buildPodDisruptionBudget, buildRole, buildStatefulSet,
   SPEC_HASH_ANNOTATION,
 } from '../../operator/src/reconcile/children.js';
 
@@ -120,6 +120,27 @@ describe('StatefulSet', () => {
     expect(p.volumes).toContainEqual({ name: 'backup-keys', secret: { secretName: 'alpha-backup-key', items: [{ key: 'backup-keys', path: 'backup-keys' }], defaultMode: 0o440 } });
     const other = defaultSpec({ backup: { encryptionKeySecret: { name: 'k', key: 'keys.txt' } } });
     expect((buildStatefulSet(vc(other), other, 1) as any).spec.template.spec.containers[0].env).toContainEqual({ name: ENV_KEYS.backupKeyFile, value: `${BACKUP_KEYS_DIR}/keys.txt` });
+  });
+
+  it('mounts the API keys file and the JWT secret from their Secrets and names them by env', () => {
+    const spec = defaultSpec({ security: { apiKeysSecret: { name: 'alpha-keys' }, jwtSecret: { name: 'alpha-jwt', key: 'hs256' } } });
+    const p = (buildStatefulSet(vc(spec), spec, 3, 'd1') as any).spec.template.spec;
+    const c = p.containers[0];
+    expect(c.env).toContainEqual({ name: ENV_KEYS.apiKeysFile, value: `${ACCESS_DIR}/api-keys/keys.json` });
+    expect(c.env).toContainEqual({ name: ENV_KEYS.jwtSecretFile, value: `${ACCESS_DIR}/jwt/jwt-secret` });
+    expect(c.volumeMounts).toContainEqual({ name: 'api-keys', mountPath: `${ACCESS_DIR}/api-keys`, readOnly: true });
+    expect(p.volumes).toContainEqual({ name: 'api-keys', secret: { secretName: 'alpha-keys', items: [{ key: 'keys.json', path: 'keys.json' }], defaultMode: 0o440 } });
+    expect(p.volumes).toContainEqual({ name: 'jwt', secret: { secretName: 'alpha-jwt', items: [{ key: 'hs256', path: 'jwt-secret' }], defaultMode: 0o440 } });
+    // The operator's own key stays: it is how the operator polls the pods.
+    expect(c.env.find((e: any) => e.name === ENV_KEYS.apiKey)).toBeDefined();
+  });
+
+  it('changes the pod template when the access files\' contents change, so the rollout restarts the pods onto them', () => {
+    const spec = defaultSpec({ security: { apiKeysSecret: { name: 'alpha-keys' } } });
+    const annotation = (digest: string) => (buildStatefulSet(vc(spec), spec, 3, digest) as any).spec.template.metadata.annotations[ACCESS_HASH_ANNOTATION];
+    expect(annotation('a:')).toBeDefined();
+    expect(annotation('b:')).not.toBe(annotation('a:'));
+    expect((buildStatefulSet(vc(), defaultSpec({}), 3, 'a:') as any).spec.template.metadata.annotations[ACCESS_HASH_ANNOTATION]).toBeUndefined();
   });
 
   it('changes its spec hash when spec.backup changes, so pods roll', () => {

@@ -182,6 +182,25 @@ describe('plan: what spec.backup names', () => {
   });
 });
 
+describe('plan: the access files spec.security names', () => {
+  const status = (spec: Parameters<typeof cluster>[0], accessRefs: Observed['accessRefs']) => statusOf(plan(world(cluster(spec), { accessRefs })))!;
+  const degraded = (spec: Parameters<typeof cluster>[0], accessRefs: Observed['accessRefs']) => status(spec, accessRefs).conditions!.find((c) => c.type === 'Degraded');
+  it('a missing Secret or key is Degraded with the reason; present, healthy', () => {
+    expect(degraded({ security: { apiKeysSecret: { name: 'keys' } } }, { apiKeysSecret: null })).toMatchObject({ status: 'True', reason: 'SecretNotFound', message: 'API keys file Secret keys not found: the pods cannot start until it exists' });
+    expect(degraded({ security: { jwtSecret: { name: 'jwt', key: 'k' } } }, { jwtSecret: { keys: ['other'], digest: null } })).toMatchObject({ status: 'True', reason: 'SecretKeyNotFound', message: 'JWT secret Secret jwt has no key k: the pods cannot start until it does' });
+    expect(degraded({ security: { apiKeysSecret: { name: 'keys' }, jwtSecret: { name: 'jwt' } } }, { apiKeysSecret: { keys: ['keys.json'], digest: 'a' }, jwtSecret: { keys: ['jwt-secret'], digest: 'b' } })).toMatchObject({ status: 'False' });
+  });
+  it('a changed keys file changes the StatefulSet the plan creates', () => {
+    const stsOf = (digest: string) => {
+      const actions = plan(world(cluster({ security: { apiKeysSecret: { name: 'keys' } } }), { accessRefs: { apiKeysSecret: { keys: ['keys.json'], digest } } }));
+      const sts = actions.find((a) => a.type === 'create' && a.object.kind === 'StatefulSet') as Extract<Action, { type: 'create' }>;
+      return JSON.stringify((sts.object.spec as any).template);
+    };
+    expect(stsOf('one')).not.toBe(stsOf('two'));
+    expect(stsOf('one')).toBe(stsOf('one'));
+  });
+});
+
 describe('plan: updates', () => {
   const running = () => settle(world(cluster({ replicas: 3 })));
 

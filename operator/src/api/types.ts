@@ -161,6 +161,8 @@ export const vectorClusterSpecSchema = obj({
   }, 'Sharding and replication defaults for new collections.', { default: {} }),
   security: obj({
     apiKeySecret: secretKeyRef('Secret with the API key; when absent the operator generates <cluster>-api-key.', 'api-key'),
+    apiKeysSecret: secretKeyRef('Secret whose key holds an API keys file (JSON: [{id, key or sha256, role: admin|write|read, collections?}]): mounted read-only and named by JADE_API_KEYS_FILE, beside the one API key above (which stays admin, the operator\'s own). The node reads it at start: a changed Secret takes effect when the pods restart (the operator rolls them one by one when the Secret\'s contents change).', 'keys.json'),
+    jwtSecret: secretKeyRef('Secret whose key holds the HS256 secret (at least 32 bytes) of Qdrant-style JWTs with "exp" and "access" claims: mounted read-only and named by JADE_JWT_SECRET_FILE. Read at start; the operator rolls the pods when its contents change.', 'jwt-secret'),
     tlsSecret: obj({
       name: str('A kubernetes.io/tls Secret in the cluster\'s namespace: tls.crt (naming the pods, e.g. *.<cluster>-peers.<namespace>.svc.cluster.local, or the client Service), tls.key, and optionally ca.crt.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }),
     }, 'TLS for the REST port: the pods serve HTTPS with this Secret (reloaded when it changes), probes use HTTPS, and the operator verifies the pods against ca.crt (without ca.crt it does not verify). Node-to-node gRPC has its own: nodeTls.', { required: ['name'] }),

@@ -29,6 +29,11 @@ export const S3_CREDENTIAL_KEYS = { accessKeyId: 'AWS_ACCESS_KEY_ID', secretAcce
 export const FINALIZER = 'jadevectordb.io/cleanup';
 export const SPEC_HASH_ANNOTATION = 'jadevectordb.io/spec-hash';
 export const CONFIG_HASH_ANNOTATION = 'jadevectordb.io/config-hash';
+/** The digest of the API keys file and JWT secret the pods read at start (plan.ts accessDigest). */
+export const ACCESS_HASH_ANNOTATION = 'jadevectordb.io/access-hash';
+export const ACCESS_DIR = '/etc/jadevectordb/access';
+export const API_KEYS_FILE_KEY = 'keys.json';
+export const JWT_SECRET_KEY = 'jwt-secret';
 export const CLUSTER_LABEL = 'jadevectordb.io/cluster';
 export const FIELD_MANAGER = 'jadevectordb-operator';
 const NODE_USER_ID = 10001;
@@ -274,7 +279,23 @@ export function backupEnv(spec: DefaultedSpec): Record<string, string> {
   return Object.fromEntries(backupWiring(spec).env.filter((e) => typeof e.value === 'string').map((e) => [e.name as string, e.value as string]));
 }
 
-export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, replicas: number): KubeObject {
+/** The pods' env, mounts and volumes for spec.security.apiKeysSecret and jwtSecret: one read-only Secret volume each, holding the one key. */
+function accessWiring(spec: DefaultedSpec): { env: Record<string, unknown>[]; mounts: Record<string, unknown>[]; volumes: Record<string, unknown>[] } {
+  const out = { env: [] as Record<string, unknown>[], mounts: [] as Record<string, unknown>[], volumes: [] as Record<string, unknown>[] };
+  const wire = (ref: { name: string; key?: string } | undefined, envName: string, volume: string, file: string) => {
+    if (!ref) return;
+    const dir = `${ACCESS_DIR}/${volume}`;
+    out.env.push({ name: envName, value: `${dir}/${file}` });
+    out.mounts.push({ name: volume, mountPath: dir, readOnly: true });
+    // 0440 like the TLS key: readable by the node's group (fsGroup) only.
+    out.volumes.push({ name: volume, secret: { secretName: ref.name, items: [{ key: ref.key ?? file, path: file }], defaultMode: 0o440 } });
+  };
+  wire(spec.security.apiKeysSecret, 'JADE_API_KEYS_FILE', 'api-keys', API_KEYS_FILE_KEY);
+  wire(spec.security.jwtSecret, 'JADE_JWT_SECRET_FILE', 'jwt', JWT_SECRET_KEY);
+  return out;
+}
+
+export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, replicas: number, accessDigest = ''): KubeObject {
   const name = cluster.metadata.name;
   const names = childNames(name);
   const keyRef = apiKeySecretRef(cluster, spec);
@@ -285,6 +306,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
   const podLabels = { ...spec.template.labels, ...labels(name) };
   const configHash = hashOf(nodeConfig(cluster, spec));
   const backup = backupWiring(spec);
+  const access = accessWiring(spec);
   const affinity = spec.template.affinity ?? {
     podAntiAffinity: {
       // Preferred, not required: a one-node dev cluster still schedules every pod.
@@ -315,6 +337,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
         { name: 'JADE_ADVERTISE_HOST', value: `$(JADE_NODE_ID).${peerServiceHost(cluster)}` },
       ] : []),
       ...backup.env,
+      ...access.env,
     ],
     envFrom: [{ configMapRef: { name: names.configMap } }],
     ports: [
@@ -337,6 +360,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
       ...(tlsSecret ? [{ name: TLS_VOLUME, mountPath: TLS_DIR, readOnly: true }] : []),
       ...(nodeTls ? [{ name: NODE_TLS_VOLUME, mountPath: NODE_TLS_DIR, readOnly: true }] : []),
       ...backup.mounts,
+      ...access.mounts,
     ],
   };
   const podSpec: Record<string, unknown> = {
@@ -355,6 +379,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
       ...(tlsSecret ? [{ name: TLS_VOLUME, secret: { secretName: tlsSecret.name, defaultMode: 0o440 } }] : []),
       ...(nodeTls ? [{ name: NODE_TLS_VOLUME, secret: { secretName: nodeTls.secretName, defaultMode: 0o440 } }] : []),
       ...backup.volumes,
+      ...access.volumes,
     ],
   };
   if (spec.template.tolerations) podSpec.tolerations = spec.template.tolerations;
@@ -375,7 +400,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
       updateStrategy: { type: 'OnDelete' },
       persistentVolumeClaimRetentionPolicy: { whenDeleted: spec.storage.pvcRetention.whenDeleted, whenScaled: spec.storage.pvcRetention.whenScaled },
       template: {
-        metadata: { labels: podLabels, annotations: { ...spec.template.annotations, [CONFIG_HASH_ANNOTATION]: configHash } },
+        metadata: { labels: podLabels, annotations: { ...spec.template.annotations, [CONFIG_HASH_ANNOTATION]: configHash, ...(access.volumes.length > 0 ? { [ACCESS_HASH_ANNOTATION]: hashOf(accessDigest) } : {}) } },
         spec: podSpec,
       },
       volumeClaimTemplates: [{

@@ -1,14 +1,14 @@
 // The VectorCluster controller: informers feed a keyed work queue; each reconcile observes (informer
 // caches, a few GETs, the members' /v1/status), asks the pure planner what to do, applies the actions in
 // order (status last), then requeues: soon while the cluster is settling, slowly once it runs.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { VectorCluster } from '../api/types.js';
 import { Informer } from '../kube/informer.js';
 import type { InformerOptions } from '../kube/informer.js';
 import { isConflict, isNotFound } from '../kube/client.js';
 import type { KubeClient, KubeObject } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
-import { CHILD_KINDS, CLUSTER_LABEL, FINALIZER, childNames } from './children.js';
+import { API_KEYS_FILE_KEY, CHILD_KINDS, CLUSTER_LABEL, FINALIZER, JWT_SECRET_KEY, childNames } from './children.js';
 import type { ChildKind, KubeObject as ChildObject } from './children.js';
 import { memberCertificateNames, type NodeTls } from './node-http.js';
 import { fetchNodeStatus } from './node-status.js';
@@ -17,7 +17,7 @@ import { FENCE_REASON, FENCED_PODS_ANNOTATION } from './fencing.js';
 import type { AdminResult, BootstrapResult } from './node-admin.js';
 import { reportedMeta } from './meta-view.js';
 import { plan } from './plan.js';
-import type { Action, ConditionInput, NodeStatusReport, Observed } from './plan.js';
+import type { Action, ConditionInput, NodeStatusReport, Observed, SeenSecretKey } from './plan.js';
 import { WorkQueue } from './queue.js';
 import { defaultSpec } from '../api/validate.js';
 import { nextMissingSince } from './failover.js';
@@ -242,6 +242,7 @@ export class ClusterController {
     const nodeTlsName = spec.security.nodeTls?.secretName;
     const nodeTlsSecretExists = nodeTlsName ? (await client.getOrUndefined<KubeObject>('Secret', ns, nodeTlsName)) !== undefined : undefined;
     const backupRefs = await this.observeBackupRefs(ns, spec);
+    const accessRefs = await this.observeAccessRefs(ns, spec);
     const nodeStatus: Record<string, NodeStatusReport> = {};
     if (!cluster.metadata.deletionTimestamp) {
       const fetcher = this.opts.nodeStatus ?? ((url: string, k: string | undefined, tls?: NodeTls) => fetchNodeStatus(url, k, undefined, tls));
@@ -256,6 +257,7 @@ export class ClusterController {
       ...(tlsRef ? { tlsSecretExists: tlsSecret !== undefined } : {}),
       ...(nodeTlsSecretExists !== undefined ? { nodeTlsSecretExists } : {}),
       ...(backupRefs ? { backupRefs } : {}),
+      ...(accessRefs ? { accessRefs } : {}),
       generatedApiKey: randomBytes(24).toString('base64url'),
       generatedClusterSecret: randomBytes(32).toString('base64url'),
       now: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
@@ -264,6 +266,23 @@ export class ClusterController {
     const lastBackup = this.opts.lastBackup?.(ns, name);
     if (lastBackup) observed.lastBackup = lastBackup;
     return { observed, apiKey, access };
+  }
+
+  /** The Secrets of spec.security's access files: their keys, and a digest of the one the pods read so that a change rolls them (the value itself is never kept or logged). */
+  private async observeAccessRefs(ns: string | undefined, spec: ReturnType<typeof defaultSpec>): Promise<Observed['accessRefs']> {
+    const { apiKeysSecret, jwtSecret } = spec.security;
+    if (!apiKeysSecret && !jwtSecret) return undefined;
+    const seen = async (ref: { name: string; key?: string }, defaultKey: string): Promise<SeenSecretKey> => {
+      const secret = await this.opts.client.getOrUndefined<KubeObject>('Secret', ns, ref.name);
+      if (!secret) return null;
+      const keys = [...Object.keys((secret.data ?? {}) as object), ...Object.keys((secret.stringData ?? {}) as object)];
+      const value = secretValue(secret, ref.key ?? defaultKey);
+      return { keys, digest: value === undefined ? null : createHash('sha256').update(value).digest('hex') };
+    };
+    const refs: NonNullable<Observed['accessRefs']> = {};
+    if (apiKeysSecret) refs.apiKeysSecret = await seen(apiKeysSecret, API_KEYS_FILE_KEY);
+    if (jwtSecret) refs.jwtSecret = await seen(jwtSecret, JWT_SECRET_KEY);
+    return refs;
   }
 
   /** The Secrets and PVC spec.backup names, as far as the pods need them to start (key names only: values are never read). */

@@ -7,7 +7,7 @@ import { defaultSpec, validateClusterSpec } from '../api/validate.js';
 import {
   CHILD_KINDS, DATA_VOLUME, FINALIZER, SPEC_HASH_ANNOTATION, apiKeySecretRef, buildApiKeySecret, buildClientService, buildClusterSecret, buildConfigMap, buildNetworkPolicy,
   buildHeadlessService, buildPodDisruptionBudget, buildRole, buildRoleBinding, buildServiceAccount, buildStatefulSet,
-  S3_CREDENTIAL_KEYS, selectorString, stableJson,
+  API_KEYS_FILE_KEY, JWT_SECRET_KEY, S3_CREDENTIAL_KEYS, selectorString, stableJson,
 } from './children.js';
 import type { ChildKind, KubeObject } from './children.js';
 import { reportedClusterId, reportedMeta } from './meta-view.js';
@@ -68,6 +68,9 @@ export interface GroupReport {
 }
 export type NodeStatusReport = { ok: true; status: NodeStatus } | { ok: false; error: string };
 
+/** A Secret as the pods need one key of it: null when the Secret does not exist; digest null when it lacks the key. */
+export type SeenSecretKey = { keys: string[]; digest: string | null } | null;
+
 export interface Observed {
   cluster: VectorCluster;
   children: Partial<Record<ChildKind, KubeObject>>;
@@ -79,6 +82,8 @@ export interface Observed {
   nodeTlsSecretExists?: boolean;
   /** What spec.backup names, as found (each only read when set): the keys of each Secret (null: no such Secret), whether the PVC exists. */
   backupRefs?: { credentialsSecretKeys?: string[] | null; encryptionKeySecretKeys?: string[] | null; claimExists?: boolean };
+  /** The Secrets spec.security.apiKeysSecret and jwtSecret name, as found (each only read when set). */
+  accessRefs?: { apiKeysSecret?: SeenSecretKey; jwtSecret?: SeenSecretKey };
   pods: KubeObject[];
   pvcs: KubeObject[];
   /** /v1/status per pod name, for pods that have an IP. */
@@ -149,7 +154,7 @@ function conditionIs(status: VectorClusterStatus | undefined, type: ConditionTyp
   return status?.conditions?.find((c) => c.type === type)?.status === value;
 }
 
-function desiredChildren(cluster: VectorCluster, spec: DefaultedSpec, stsReplicas: number, apiKey: string, clusterSecret: string): Partial<Record<ChildKind, KubeObject>> {
+function desiredChildren(cluster: VectorCluster, spec: DefaultedSpec, stsReplicas: number, apiKey: string, clusterSecret: string, accessDigest: string): Partial<Record<ChildKind, KubeObject>> {
   const out: Partial<Record<ChildKind, KubeObject>> = {
     serviceAccount: buildServiceAccount(cluster),
     role: buildRole(cluster),
@@ -160,7 +165,7 @@ function desiredChildren(cluster: VectorCluster, spec: DefaultedSpec, stsReplica
     clientService: buildClientService(cluster, spec),
     podDisruptionBudget: buildPodDisruptionBudget(cluster),
     networkPolicy: buildNetworkPolicy(cluster, spec),
-    statefulSet: buildStatefulSet(cluster, spec, stsReplicas),
+    statefulSet: buildStatefulSet(cluster, spec, stsReplicas, accessDigest),
   };
   if (apiKeySecretRef(cluster, spec).generated) out.apiKeySecret = buildApiKeySecret(cluster, apiKey);
   return out;
@@ -239,7 +244,7 @@ export function plan(o: Observed): Action[] {
 
   // Asleep, the StatefulSet keeps every PVC whatever whenScaled says: they hold the members.
   const childSpec: DefaultedSpec = asleep ? { ...spec, storage: { ...spec.storage, pvcRetention: { ...spec.storage.pvcRetention, whenScaled: 'Retain' } } } : spec;
-  const desired = desiredChildren(cluster, childSpec, stsReplicas, o.generatedApiKey, o.generatedClusterSecret);
+  const desired = desiredChildren(cluster, childSpec, stsReplicas, o.generatedApiKey, o.generatedClusterSecret, accessDigest(o.accessRefs));
   for (const kind of CHILD_KINDS) {
     const want = desired[kind];
     const have = o.children[kind];
@@ -415,7 +420,7 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
   const missingKeySecret = spec.security.apiKeySecret !== undefined && o.userApiKeySecretExists === false;
   const missingTlsSecret = spec.security.tlsSecret !== undefined && o.tlsSecretExists === false;
   const missingNodeTlsSecret = spec.security.nodeTls?.secretName !== undefined && o.nodeTlsSecretExists === false;
-  const backupRefProblem = missingBackupRef(spec, o.backupRefs);
+  const backupRefProblem = missingBackupRef(spec, o.backupRefs) ?? missingAccessRef(spec, o.accessRefs);
   const everReady = prev?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || prev?.phase === 'Running' || prev?.phase === 'Degraded';
 
   // Members that had joined and are no longer ready (new pods still starting during a scale-up are not lost).
@@ -499,6 +504,22 @@ export function computeStatus(o: Observed, spec: DefaultedSpec, input: StatusInp
   const hibernation = input.hibernation ? hib?.record : prev?.hibernation;
   if (hibernation) status.hibernation = hibernation;
   return status;
+}
+
+/** What the pods' access files hash to: a changed keys file or JWT secret changes the pod template, so the rollout restarts the pods onto it (the node reads both at start). */
+export function accessDigest(refs: Observed['accessRefs']): string {
+  return [refs?.apiKeysSecret?.digest ?? '', refs?.jwtSecret?.digest ?? ''].join(':');
+}
+
+/** The first Secret or key spec.security's access files name that is missing: the pods cannot start without it. */
+export function missingAccessRef(spec: DefaultedSpec, refs: Observed['accessRefs']): { reason: string; message: string } | undefined {
+  const check = (what: string, ref: { name: string; key?: string } | undefined, seen: SeenSecretKey | undefined, defaultKey: string) => {
+    if (!ref || seen === undefined) return undefined;
+    if (seen === null) return { reason: 'SecretNotFound', message: `${what} Secret ${ref.name} not found: the pods cannot start until it exists` };
+    return seen.digest === null ? { reason: 'SecretKeyNotFound', message: `${what} Secret ${ref.name} has no key ${ref.key ?? defaultKey}: the pods cannot start until it does` } : undefined;
+  };
+  return check('API keys file', spec.security.apiKeysSecret, refs?.apiKeysSecret, API_KEYS_FILE_KEY)
+    ?? check('JWT secret', spec.security.jwtSecret, refs?.jwtSecret, JWT_SECRET_KEY);
 }
 
 /** The first thing spec.backup names that is missing: the pods cannot start without it (a secretKeyRef or volume that does not resolve). */
