@@ -64,7 +64,8 @@ export interface NodeConfig {
   /** Warn (log) when the REST certificate expires within this many seconds. */
   tlsExpiryWarningSeconds: number;
   /** Node-to-node mutual TLS: this node's PEM certificate (chain), key and the cluster CA; all three or none (null = plain text). Reloaded when they change. Paths, not secrets. */
-  nodeTls: { certFile: string; keyFile: string; caFile: string } | null;
+  /** crlFile: a CRL from the CA (JADE_NODE_TLS_CRL_FILE); peers whose certificate it lists are refused. */
+  nodeTls: { certFile: string; keyFile: string; caFile: string; crlFile?: string } | null;
   grpcPort: number;
   /**
    * Port of the client gRPC API (Qdrant's gRPC services), on the REST host; 0 = any free port,
@@ -232,6 +233,7 @@ export const ENV_KEYS = {
   nodeTlsCertFile: 'JADE_NODE_TLS_CERT_FILE',
   nodeTlsKeyFile: 'JADE_NODE_TLS_KEY_FILE',
   nodeTlsCaFile: 'JADE_NODE_TLS_CA_FILE',
+  nodeTlsCrlFile: 'JADE_NODE_TLS_CRL_FILE',
   grpcPort: 'JADE_GRPC_PORT',
   apiGrpcPort: 'JADE_API_GRPC_PORT',
   nodeId: 'JADE_NODE_ID',
@@ -465,9 +467,13 @@ function nodeTlsFiles(get: (key: keyof typeof ENV_KEYS) => string | undefined): 
   const files = { certFile: get('nodeTlsCertFile') || null, keyFile: get('nodeTlsKeyFile') || null, caFile: get('nodeTlsCaFile') || null };
   const keys = { certFile: ENV_KEYS.nodeTlsCertFile, keyFile: ENV_KEYS.nodeTlsKeyFile, caFile: ENV_KEYS.nodeTlsCaFile };
   const missing = (Object.keys(files) as (keyof typeof files)[]).filter((k) => files[k] === null);
-  if (missing.length === 3) return null;
+  const crlFile = get('nodeTlsCrlFile') || null;
+  if (missing.length === 3) {
+    if (crlFile) throw new ConfigError(`${ENV_KEYS.nodeTlsCrlFile} needs node-to-node TLS (${keys.certFile}, ${keys.keyFile} and ${keys.caFile})`);
+    return null;
+  }
   if (missing.length > 0) throw new ConfigError(`node-to-node TLS needs ${keys.certFile}, ${keys.keyFile} and ${keys.caFile} together (or none, for plain text): ${missing.map((k) => keys[k]).join(' and ')} not set`);
-  return files as NonNullable<NodeConfig['nodeTls']>;
+  return { ...(files as { certFile: string; keyFile: string; caFile: string }), ...(crlFile ? { crlFile } : {}) };
 }
 
 /** The config with secrets masked, for logs and `jade status`. */

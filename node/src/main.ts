@@ -51,6 +51,8 @@ Node TLS: ${ENV_KEYS.nodeTlsCertFile}, ${ENV_KEYS.nodeTlsKeyFile} and ${ENV_KEYS
   a peer's certificate must name the host it is dialled at (its advertised host; for a --join DNS name, that name).
   The cluster secret still proves which node is calling. Reloaded when the files change (new connections use the
   new pair); jade_tls_certificate_expiry_seconds{kind="node"}. Without them node-to-node traffic is plain text.
+  ${ENV_KEYS.nodeTlsCrlFile}: a CRL signed by that CA (PEM or DER, reloaded with the pair): a peer whose certificate
+  it lists is refused, as client and as server; a node whose own certificate it lists does not start.
 Client gRPC API (${ENV_KEYS.apiGrpcPort}, default ${API_GRPC_PORT_DEFAULT}): qdrant.Qdrant, qdrant.Collections and qdrant.Points as
   README "gRPC API (Qdrant-compatible)" lists; keys as REST (api-key metadata or authorization: Bearer), each
   method with its REST twin's role; requests up to ${ENV_KEYS.bodyBytesMax}; other methods answer UNIMPLEMENTED.

@@ -19,6 +19,7 @@ export async function startNodeTls(config: NodeConfig, log: { info(message: stri
     certSetting: ENV_KEYS.nodeTlsCertFile,
     keySetting: ENV_KEYS.nodeTlsKeyFile,
     caSetting: ENV_KEYS.nodeTlsCaFile,
+    crlSetting: ENV_KEYS.nodeTlsCrlFile,
   };
   const initial = await loadTlsPair(files);
   const credentials = new NodeTlsCredentials(initial);
@@ -31,6 +32,6 @@ export async function startNodeTls(config: NodeConfig, log: { info(message: stri
     log,
   });
   await reloader.start();
-  log.info(`node-to-node TLS: mutual TLS 1.3 with ${files.certFile} (serial ${initial.serialNumber}, valid until ${new Date(initial.notAfterMs).toISOString()}); peers must present a certificate from the CA in ${files.caFile}`);
+  log.info(`node-to-node TLS: mutual TLS 1.3 with ${files.certFile} (serial ${initial.serialNumber}, valid until ${new Date(initial.notAfterMs).toISOString()}); peers must present a certificate from the CA in ${files.caFile}${initial.crl ? ` not revoked by the CRL in ${files.crlFile} (${initial.crl.revoked.size} revoked${initial.crl.nextUpdateMs !== null ? `, next update ${new Date(initial.crl.nextUpdateMs).toISOString()}` : ''})` : ''}`);
   return { credentials, reloader };
 }

@@ -14,7 +14,7 @@ import { ConfigError, loadConfig } from '../../node/src/config.js';
 import { startNode, type RunningNode } from '../../node/src/node.js';
 import { loadTlsPair } from '../../node/src/security/tls.js';
 import type { ClusterDatabase } from '../../node/src/query/cluster-database.js';
-import type { IssuedPem } from '../../operator/src/certs/x509.js';
+import { createCrl, type IssuedPem } from '../../operator/src/certs/x509.js';
 import { clusterMemberConfig } from '../api/qdrant-client.suite.js';
 import { until } from '../helpers/http-api.js';
 import { issueNodeCert, makeTestCa, writeNodeTlsFiles, type NodeTlsFiles } from '../helpers/node-certs.js';
@@ -151,6 +151,31 @@ describe('node TLS settings', () => {
     }
   });
 
+  it('a CRL must come from the CA and must not revoke the node itself; a CRL needs node TLS', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jade-mtls-crl-'));
+    try {
+      const ca = await makeTestCa();
+      const leaf = await issueNodeCert(ca);
+      const files = await writeNodeTlsFiles(dir, ca, leaf);
+      const crlFile = path.join(dir, 'crl.pem');
+      const settings = { certSetting: 'JADE_NODE_TLS_CERT_FILE', keySetting: 'JADE_NODE_TLS_KEY_FILE', caSetting: 'JADE_NODE_TLS_CA_FILE', crlSetting: 'JADE_NODE_TLS_CRL_FILE' };
+      const config = loadConfig({ JADE_NODE_TLS_CERT_FILE: files.certFile, JADE_NODE_TLS_KEY_FILE: files.keyFile, JADE_NODE_TLS_CA_FILE: files.caFile, JADE_NODE_TLS_CRL_FILE: crlFile });
+      expect(config.nodeTls?.crlFile).toBe(crlFile);
+      const other = await issueNodeCert(ca);
+      await writeFile(crlFile, await createCrl(ca, [new X509Certificate(other.certPem).serialNumber], 86_400_000));
+      const pair = await loadTlsPair({ ...config.nodeTls!, ...settings });
+      expect([...pair.crl!.revoked]).toEqual([new X509Certificate(other.certPem).serialNumber.replace(/^0+/, '')]);
+      await writeFile(crlFile, await createCrl(await makeTestCa('another CA'), [], 86_400_000));
+      await expect(loadTlsPair({ ...config.nodeTls!, ...settings })).rejects.toThrow(/^JADE_NODE_TLS_CRL_FILE: the CRL in .*crl\.pem .* is not signed by the CA: it would revoke nothing$/);
+      await writeFile(crlFile, await createCrl(ca, [new X509Certificate(leaf.certPem).serialNumber], 86_400_000));
+      await expect(loadTlsPair({ ...config.nodeTls!, ...settings })).rejects.toThrow(/^JADE_NODE_TLS_CERT_FILE: the certificate in .* is revoked by the CRL in .*crl\.pem: peers would refuse it$/);
+      await writeFile(crlFile, 'not a crl');
+      await expect(loadTlsPair({ ...config.nodeTls!, ...settings })).rejects.toThrow(/^JADE_NODE_TLS_CRL_FILE: .*crl\.pem is not a CRL/);
+      expect(() => loadConfig({ JADE_NODE_TLS_CRL_FILE: crlFile })).toThrow(/JADE_NODE_TLS_CRL_FILE needs node-to-node TLS/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('takes all three files or none', () => {
     const env = { JADE_NODE_TLS_CERT_FILE: '/c', JADE_NODE_TLS_KEY_FILE: '/k', JADE_NODE_TLS_CA_FILE: '/ca' };

@@ -5,6 +5,7 @@
 // symlink, which a watch on the file itself would miss) plus a periodic stat for filesystems
 // where fs.watch is silent (network mounts, some containers). A pair that does not load keeps the
 // one in use. Messages name files and settings, never key material.
+import { isRevoked, parseRevocationList, type RevocationList } from './crl.js';
 import { createHash, X509Certificate } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -32,6 +33,9 @@ export interface TlsFiles {
   /** Node-to-node mTLS: the CA that signs every node's certificate (PEM, one or more); the pair must chain to it. */
   caFile?: string;
   caSetting?: string;
+  /** Node-to-node mTLS: a CRL from that CA; peers whose certificate it lists are refused. */
+  crlFile?: string;
+  crlSetting?: string;
 }
 
 export interface TlsPair {
@@ -44,6 +48,8 @@ export interface TlsPair {
   subject: string;
   /** The CA bundle (TlsFiles.caFile), when one is named. */
   ca?: Buffer;
+  /** The CRL (TlsFiles.crlFile), when one is named. */
+  crl?: RevocationList;
   /** sha256 of cert, key (and CA), to tell a real change from a touched file. */
   digest: string;
 }
@@ -82,12 +88,25 @@ export async function loadTlsPair(files: TlsFiles): Promise<TlsPair> {
     throw new TlsConfigError(`${files.keySetting}: ${files.keyFile} is not a usable key for the certificate in ${files.certFile} (${code ?? (e as Error).message})`);
   }
   if (ca && files.caFile) checkIssuedBy(x509, ca, files);
+  let crl: RevocationList | undefined;
+  if (files.crlFile) {
+    const setting = files.crlSetting ?? 'CRL file';
+    if (!ca) throw new TlsConfigError(`${setting}: a CRL needs the CA that signed it (${files.caSetting ?? 'CA file'})`);
+    try {
+      crl = await parseRevocationList(await readSetting(files.crlFile, setting), ca, setting, files.crlFile);
+    } catch (e) {
+      throw e instanceof TlsConfigError ? e : new TlsConfigError((e as Error).message);
+    }
+    if (isRevoked(crl, cert)) throw new TlsConfigError(`${files.certSetting}: the certificate in ${files.certFile} (serial ${x509.serialNumber}) is revoked by the CRL in ${files.crlFile}: peers would refuse it`);
+  }
   const digest = createHash('sha256').update(cert).update('\0').update(key);
   if (ca) digest.update('\0').update(ca);
+  if (crl) digest.update('\0').update(crl.pem);
   return {
     cert,
     key,
     ca,
+    ...(crl ? { crl } : {}),
     options,
     serialNumber: x509.serialNumber,
     notAfterMs: Date.parse(x509.validTo),
@@ -215,8 +234,8 @@ export class TlsReloader {
   }
 
   private fileList(): string[] {
-    const { certFile, keyFile, caFile } = this.opts.files;
-    return caFile ? [certFile, keyFile, caFile] : [certFile, keyFile];
+    const { certFile, keyFile, caFile, crlFile } = this.opts.files;
+    return [certFile, keyFile, ...(caFile ? [caFile] : []), ...(crlFile ? [crlFile] : [])];
   }
 
   private get label(): string {

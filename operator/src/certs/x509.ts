@@ -121,3 +121,21 @@ export function signedBy(certPem: string, caPem: string): boolean {
     return false;
   }
 }
+
+/** A CRL signed by `ca` revoking `serialNumbers` (hex), valid for `validForMs` (its nextUpdate). */
+export async function createCrl(ca: IssuedPem, serialNumbers: string[], validForMs: number, nowMs = Date.now()): Promise<string> {
+  const caCert = new x509.X509Certificate(ca.certPem);
+  const caKey = await webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(ca.keyPem), EC, false, ['sign']);
+  const { notBefore, notAfter } = window(validForMs, nowMs);
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: caCert.subjectName,
+    thisUpdate: notBefore,
+    nextUpdate: notAfter,
+    entries: serialNumbers.map((serialNumber) => ({ serialNumber, revocationDate: notBefore })),
+    signingKey: caKey,
+    signingAlgorithm: SIGNING,
+    extensions: [await x509.AuthorityKeyIdentifierExtension.create(caCert)],
+  });
+  // OpenSSL (Node's tls `crl`) reads the "X509 CRL" PEM label, not @peculiar/x509's "CRL".
+  return x509.PemConverter.encode(crl.rawData, 'X509 CRL');
+}

@@ -9,7 +9,9 @@ import { NO_RPC_AUTH, NodeRpc } from '../../../node/src/cluster/transport/rpc.js
 import { GrpcRaftTransport } from '../../../node/src/cluster/transport/grpc-transport.js';
 import { NodeTlsCredentials } from '../../../node/src/cluster/transport/tls-credentials.js';
 import type { TlsPair } from '../../../node/src/security/tls.js';
-import { issueLeaf, type IssuedPem } from '../../../operator/src/certs/x509.js';
+import { X509Certificate } from 'node:crypto';
+import { createCrl, issueLeaf, type IssuedPem } from '../../../operator/src/certs/x509.js';
+import { parseRevocationList } from '../../../node/src/security/crl.js';
 import { issueNodeCert, makeTestCa } from '../../helpers/node-certs.js';
 
 const SECRET = 'a-cluster-secret-of-at-least-32-characters';
@@ -91,6 +93,23 @@ describe('Raft transport over mutual TLS', () => {
     expect(b.inbox).toEqual([]);
     expect(a.inbox).toEqual([]);
     expect(a.log.some((l) => /cannot connect to peer b .*its certificate is not valid now: CERT_HAS_EXPIRED/.test(l)), a.log.join('\n')).toBe(true);
+  });
+
+  it('a CRL refuses the revoked member both ways, and only it', async () => {
+    const ca = await makeTestCa();
+    const revokedLeaf = await issueNodeCert(ca);
+    const crlPem = await createCrl(ca, [new X509Certificate(revokedLeaf.certPem).serialNumber], 86_400_000);
+    const crl = await parseRevocationList(Buffer.from(crlPem), Buffer.from(ca.certPem), 'JADE_NODE_TLS_CRL_FILE', 'crl.pem');
+    const a = await start('a', { ...pairOf(ca, await issueNodeCert(ca)), crl });
+    // b does not know it is revoked: only a's CRL keeps it out, as server (b dials a) and as client (a dials b).
+    const b = await start('b', pairOf(ca, revokedLeaf));
+    const c = await start('c', pairOf(ca, await issueNodeCert(ca)));
+    connect(a.t, b.t, c.t);
+    await Promise.all([keepSending(a.t, 'b', 2_000), keepSending(b.t, 'a', 2_000), keepSending(c.t, 'a', 2_000), keepSending(a.t, 'c', 2_000)]);
+    expect(a.inbox.filter((m) => m.startsWith('b:'))).toEqual([]);
+    expect(b.inbox).toEqual([]);
+    expect(a.inbox.some((m) => m.startsWith('c:'))).toBe(true);
+    expect(c.inbox.some((m) => m.startsWith('a:'))).toBe(true);
   });
 
   it('refuses a server whose certificate does not name the host dialled', async () => {

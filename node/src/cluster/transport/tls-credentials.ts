@@ -19,17 +19,19 @@
 // A certificate proves membership of the cluster (signed by its CA); which node is on the other end
 // is proved by the cluster secret's per-node HMAC (security/node-auth.ts), which stays on.
 import * as grpc from '@grpc/grpc-js';
-import type { SecureContextOptions } from 'node:tls';
+import { checkServerIdentity, type SecureContextOptions } from 'node:tls';
 import { isIP } from 'node:net';
 import type { TlsPair } from '../../security/tls.js';
 import { assert } from '../../util/errors.js';
+import { normalizeSerial } from '../../security/crl.js';
 
 /** Node-to-node TLS: 1.3 only (both ends are JadeVectorDB nodes; no older clients to serve). */
 export const NODE_TLS_MIN_VERSION = 'TLSv1.3';
 
 function contextOptions(pair: TlsPair): SecureContextOptions {
   assert(pair.ca, 'node TLS needs a CA');
-  return { cert: pair.cert, key: pair.key, ca: pair.ca, minVersion: NODE_TLS_MIN_VERSION };
+  // With a CRL OpenSSL checks every certificate of the peer's chain against it (CRL_CHECK_ALL).
+  return { cert: pair.cert, key: pair.key, ca: pair.ca, minVersion: NODE_TLS_MIN_VERSION, ...(pair.crl ? { crl: pair.crl.pem } : {}) };
 }
 
 /** Server credentials whose pair and CA follow update(); clients without a certificate from the CA are refused in the handshake. */
@@ -56,6 +58,10 @@ class PairProvider implements grpc.experimental.CertificateProvider {
   private readonly identityListeners = new Set<IdentityListener>();
 
   constructor(private pair: TlsPair) {}
+
+  current(): TlsPair {
+    return this.pair;
+  }
 
   set(pair: TlsPair): void {
     this.pair = pair;
@@ -93,8 +99,19 @@ export class NodeTlsCredentials {
     this.serverCredentials = new ReloadableServerCredentials(contextOptions(pair));
     this.server = this.serverCredentials;
     this.provider = new PairProvider(pair);
-    // Default verification: chain to the CA, and the dialled host (or the override) in the SANs.
-    this.channel = grpc.experimental.createCertificateProviderChannelCredentials(this.provider, this.provider);
+    // Default verification: chain to the CA, and the dialled host (or the override) in the SANs;
+    // then the CRL of the current pair (grpc-js gives the client context no CRL of its own).
+    const provider = this.provider;
+    this.channel = grpc.experimental.createCertificateProviderChannelCredentials(this.provider, this.provider, {
+      // A callback replaces grpc-js's own host check in these credentials: run Node's first.
+      checkServerIdentity: (host, cert) => {
+        const mismatch = checkServerIdentity(host, cert);
+        if (mismatch) return mismatch;
+        const crl = provider.current().crl;
+        if (crl && crl.revoked.has(normalizeSerial(cert.serialNumber))) return new Error(`the server's certificate (serial ${cert.serialNumber}) is revoked by the node TLS CRL`);
+        return undefined;
+      },
+    });
   }
 
   /** A new pair (reloaded files): new handshakes, both ways, use it; open connections keep theirs. */
