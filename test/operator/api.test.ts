@@ -192,6 +192,8 @@ describe('CEL rules read only fields that are present when they run', () => {
   });
 });
 
+const NODE_TLS_SWITCH = 'spec.security.nodeTls cannot be switched on or off while the cluster runs (members restart one at a time, and a TLS member cannot reach plain-text ones): hibernate first (spec.replicas: 0), change it, then scale back up';
+
 describe('validation messages', () => {
   const cases: { name: string; spec: VectorClusterSpec; old?: VectorClusterSpec; message: string | null }[] = [
     { name: 'replicas -1', spec: { replicas: -1 }, message: 'spec.replicas must be at least 0 (0 hibernates the cluster)' },
@@ -219,6 +221,10 @@ describe('validation messages', () => {
     { name: 'a separate metrics port (not served)', spec: { node: { ports: { metrics: 9100 } } }, message: 'node.ports.metrics: this JadeVectorDB version serves /metrics on the REST port only; set 0 (a separate metrics port is not supported yet)' },
     { name: 'tlsSecret (REST over HTTPS)', spec: { security: { tlsSecret: { name: 'tls' } } }, message: null },
     { name: 'replicationFactor unset is valid for any replicas', spec: { replicas: 1 }, message: null },
+    { name: 'node TLS switched on while running', spec: { replicas: 3, security: { nodeTls: {} } }, old: { replicas: 3 }, message: NODE_TLS_SWITCH },
+    { name: 'node TLS switched off while running', spec: { replicas: 3 }, old: { replicas: 3, security: { nodeTls: {} } }, message: NODE_TLS_SWITCH },
+    { name: 'node TLS switched on while hibernated, waking at once', spec: { replicas: 3, security: { nodeTls: {} } }, old: { replicas: 0 }, message: null },
+    { name: 'node TLS kept, its Secret changed', spec: { replicas: 3, security: { nodeTls: { secretName: 'mine' } } }, old: { replicas: 3, security: { nodeTls: {} } }, message: null },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -234,7 +240,9 @@ describe('every CEL rule agrees with its TypeScript twin (evaluated by @bufbuild
   const samples: { schema: JSONSchemaProps; values: [unknown, unknown][] }[] = [
     {
       schema: vectorClusterSpecSchema,
-      values: [[defaulted({}), undefined], [defaulted({ replicas: 0 }), undefined], [defaulted({ replicas: -1 }), undefined], [defaulted({ replicas: 0, sharding: { replicationFactor: 2 } }), undefined], [defaulted({ replicas: 1, sharding: { replicationFactor: 2 } }), undefined], [defaulted({ replicas: 3, sharding: { replicationFactor: 3 } }), undefined]],
+      values: [[defaulted({}), undefined], [defaulted({ replicas: 0 }), undefined], [defaulted({ replicas: -1 }), undefined], [defaulted({ replicas: 0, sharding: { replicationFactor: 2 } }), undefined], [defaulted({ replicas: 1, sharding: { replicationFactor: 2 } }), undefined], [defaulted({ replicas: 3, sharding: { replicationFactor: 3 } }), undefined],
+        [defaulted({ replicas: 3, security: { nodeTls: {} } }), defaulted({ replicas: 3 })], [defaulted({ replicas: 3 }), defaulted({ replicas: 3, security: { nodeTls: {} } })],
+        [defaulted({ replicas: 3, security: { nodeTls: {} } }), defaulted({ replicas: 0 })], [defaulted({ replicas: 3, security: { nodeTls: {} } }), defaulted({ replicas: 3, security: { nodeTls: {} } })]],
     },
     {
       schema: vectorClusterSpecSchema.properties!.storage,

@@ -207,6 +207,14 @@ export const vectorClusterSpecSchema = obj({
       message: 'spec.sharding.replicationFactor must not exceed spec.replicas',
       check: (s) => s.replicas === 0 || s.sharding.replicationFactor === undefined || s.sharding.replicationFactor <= s.replicas,
     },
+    {
+      // The rollout restarts members one at a time: a member with node TLS cannot reach plain-text
+      // ones (nor the reverse), so it never catches up and the rollout stalls with a minority.
+      rule: 'oldSelf.replicas == 0 || has(self.security.nodeTls) == has(oldSelf.security.nodeTls)',
+      message: 'spec.security.nodeTls cannot be switched on or off while the cluster runs (members restart one at a time, and a TLS member cannot reach plain-text ones): hibernate first (spec.replicas: 0), change it, then scale back up',
+      check: (s, o) => o.replicas === 0 || (s.security.nodeTls !== undefined) === (o.security.nodeTls !== undefined),
+      transition: true,
+    },
   ],
 });
 
