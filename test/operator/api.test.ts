@@ -27,7 +27,7 @@ const fullSpec: DeepRequired<VectorClusterSpec> = {
     limits: { maxRequestBodyBytes: 1048576, maxBatchPoints: 500, maxCollections: 10, maxWritesInFlight: 64 },
   },
   sharding: { shardsPerCollection: 4, replicationFactor: 3, writeConsistency: 'all' },
-  security: { apiKeySecret: { name: 'my-key', key: 'k' }, apiKeysSecret: { name: 'my-keys', key: 'keys.json' }, jwtSecret: { name: 'my-jwt', key: 'jwt' }, tlsSecret: { name: 'my-tls' }, nodeTls: { secretName: 'my-node-tls', validityDays: 30 }, networkPolicy: { enabled: true, restFrom: [{ podSelector: {} }] } },
+  security: { apiKeySecret: { name: 'my-key', key: 'k' }, apiKeysSecret: { name: 'my-keys', key: 'keys.json' }, jwtSecret: { name: 'my-jwt', key: 'jwt' }, tlsSecret: { name: 'my-tls' }, nodeTls: { secretName: 'my-node-tls', validityDays: 30, crlSecret: { name: 'my-crl', key: 'crl.pem' } }, networkPolicy: { enabled: true, restFrom: [{ podSelector: {} }] } },
   backup: {
     target: {
       s3: { bucket: 'bkt', prefix: 'p/', endpoint: 'http://minio:9000', region: 'eu-west-1', credentialsSecret: 's3-creds' },

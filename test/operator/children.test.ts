@@ -6,7 +6,7 @@ import type { VectorCluster } from '../../operator/src/api/types.js';
 import { defaultSpec } from '../../operator/src/api/validate.js';
 import { ENV_KEYS } from '../../node/src/config.js';
 import {
-  ACCESS_DIR, ACCESS_HASH_ANNOTATION, BACKUP_KEYS_DIR, DATA_DIR, TLS_DIR, backupLocation, buildClientService, buildConfigMap, buildHeadlessService, buildPodDisruptionBudget, buildRole, buildStatefulSet,
+  ACCESS_DIR, ACCESS_HASH_ANNOTATION, BACKUP_KEYS_DIR, DATA_DIR, NODE_CRL_DIR, TLS_DIR, backupLocation, buildClientService, buildConfigMap, buildHeadlessService, buildPodDisruptionBudget, buildRole, buildStatefulSet,
   SPEC_HASH_ANNOTATION,
 } from '../../operator/src/reconcile/children.js';
 
@@ -133,6 +133,14 @@ describe('StatefulSet', () => {
     expect(p.volumes).toContainEqual({ name: 'jwt', secret: { secretName: 'alpha-jwt', items: [{ key: 'hs256', path: 'jwt-secret' }], defaultMode: 0o440 } });
     // The operator's own key stays: it is how the operator polls the pods.
     expect(c.env.find((e: any) => e.name === ENV_KEYS.apiKey)).toBeDefined();
+  });
+
+  it('mounts the node TLS CRL from its Secret (whole key, not subPath, so updates reach the node) only with node TLS', () => {
+    const spec = defaultSpec({ security: { nodeTls: { crlSecret: { name: 'alpha-crl' } } } });
+    const p = (buildStatefulSet(vc(spec), spec, 3) as any).spec.template.spec;
+    expect(p.containers[0].env).toContainEqual({ name: ENV_KEYS.nodeTlsCrlFile, value: `${NODE_CRL_DIR}/ca.crl` });
+    expect(p.containers[0].volumeMounts).toContainEqual({ name: 'node-crl', mountPath: NODE_CRL_DIR, readOnly: true });
+    expect(p.volumes).toContainEqual({ name: 'node-crl', secret: { secretName: 'alpha-crl', items: [{ key: 'ca.crl', path: 'ca.crl' }], defaultMode: 0o440 } });
   });
 
   it('changes the pod template when the access files\' contents change, so the rollout restarts the pods onto them', () => {

@@ -188,6 +188,7 @@ describe('plan: the access files spec.security names', () => {
   it('a missing Secret or key is Degraded with the reason; present, healthy', () => {
     expect(degraded({ security: { apiKeysSecret: { name: 'keys' } } }, { apiKeysSecret: null })).toMatchObject({ status: 'True', reason: 'SecretNotFound', message: 'API keys file Secret keys not found: the pods cannot start until it exists' });
     expect(degraded({ security: { jwtSecret: { name: 'jwt', key: 'k' } } }, { jwtSecret: { keys: ['other'], digest: null } })).toMatchObject({ status: 'True', reason: 'SecretKeyNotFound', message: 'JWT secret Secret jwt has no key k: the pods cannot start until it does' });
+    expect(degraded({ security: { nodeTls: { crlSecret: { name: 'crl' } } } }, { crlSecret: null })).toMatchObject({ status: 'True', reason: 'SecretNotFound', message: 'node TLS CRL Secret crl not found: the pods cannot start until it exists' });
     expect(degraded({ security: { apiKeysSecret: { name: 'keys' }, jwtSecret: { name: 'jwt' } } }, { apiKeysSecret: { keys: ['keys.json'], digest: 'a' }, jwtSecret: { keys: ['jwt-secret'], digest: 'b' } })).toMatchObject({ status: 'False' });
   });
   it('a changed keys file changes the StatefulSet the plan creates', () => {

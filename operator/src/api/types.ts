@@ -169,6 +169,7 @@ export const vectorClusterSpecSchema = obj({
     nodeTls: obj({
       secretName: str('A Secret in the cluster\'s namespace with tls.crt (naming every pod: *.<cluster>-peers.<namespace>.svc and *.<cluster>-peers.<namespace>.svc.cluster.local, and <cluster>-peers.<namespace>.svc.cluster.local, the join seed), tls.key and ca.crt. Unset: the operator issues them.', { pattern: DNS_LABEL_PATTERN, minLength: 1 }),
       validityDays: int('Validity of the node certificate the operator issues; it is renewed once two thirds of it have passed.', { default: 90, minimum: 1, maximum: 3650 }),
+      crlSecret: secretKeyRef('Secret whose key holds a CRL from the cluster CA (PEM or DER): mounted read-only and named by JADE_NODE_TLS_CRL_FILE; a peer whose certificate it lists is refused. The nodes reload it when the Secret changes, without a restart.', 'ca.crl'),
     }, 'Mutual TLS 1.3 between the nodes (Raft, snapshots, internal calls): every pod gets the certificate, key and CA (JADE_NODE_TLS_*) and dials its peers by their DNS names under the headless Service. With secretName the certificate is yours; without it the operator creates a CA (<cluster>-node-ca) and the node certificate (<cluster>-node-tls), ECDSA P-256, and renews the certificate itself. The nodes reload renewed files without a restart. Absent: node-to-node traffic is plain text (authenticated by the cluster secret only).'),
     networkPolicy: obj({
       enabled: bool('Create a NetworkPolicy <cluster> for the pods.', { default: false }),

@@ -19,6 +19,9 @@ const TLS_VOLUME = 'tls';
 /** Where the node-to-node TLS Secret (spec.security.nodeTls) is mounted: tls.crt, tls.key, ca.crt, reloaded by the node when the Secret changes. */
 export const NODE_TLS_DIR = '/etc/jadevectordb/node-tls';
 const NODE_TLS_VOLUME = 'node-tls';
+export const NODE_CRL_DIR = '/etc/jadevectordb/node-crl';
+const NODE_CRL_VOLUME = 'node-crl';
+export const NODE_CRL_KEY = 'ca.crl';
 /** Where spec.backup.encryptionKeySecret is mounted: only its one key, as a file of that name. */
 export const BACKUP_KEYS_DIR = '/etc/jadevectordb/backup-keys';
 const BACKUP_KEYS_VOLUME = 'backup-keys';
@@ -301,6 +304,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
   const keyRef = apiKeySecretRef(cluster, spec);
   const tlsSecret = spec.security.tlsSecret;
   const nodeTls = nodeTlsSource(cluster, spec);
+  const crlSecret = nodeTls ? spec.security.nodeTls?.crlSecret : undefined;
   // With TLS the REST port speaks HTTPS only, probes included (the kubelet does not verify the certificate).
   const scheme = tlsSecret ? 'HTTPS' : 'HTTP';
   const podLabels = { ...spec.template.labels, ...labels(name) };
@@ -333,6 +337,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
       ...(tlsSecret ? [{ name: 'JADE_TLS_CERT_FILE', value: `${TLS_DIR}/tls.crt` }, { name: 'JADE_TLS_KEY_FILE', value: `${TLS_DIR}/tls.key` }] : []),
       ...(nodeTls ? [
         { name: 'JADE_NODE_TLS_CERT_FILE', value: `${NODE_TLS_DIR}/tls.crt` }, { name: 'JADE_NODE_TLS_KEY_FILE', value: `${NODE_TLS_DIR}/tls.key` }, { name: 'JADE_NODE_TLS_CA_FILE', value: `${NODE_TLS_DIR}/ca.crt` },
+        ...(crlSecret ? [{ name: 'JADE_NODE_TLS_CRL_FILE', value: `${NODE_CRL_DIR}/${NODE_CRL_KEY}` }] : []),
         // Peers dial this pod by its DNS name (which the certificate's *.<headless> SAN covers), not its IP.
         { name: 'JADE_ADVERTISE_HOST', value: `$(JADE_NODE_ID).${peerServiceHost(cluster)}` },
       ] : []),
@@ -359,6 +364,7 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
       // A whole-Secret mount (no subPath), so the kubelet's updates reach the pod and the node reloads them.
       ...(tlsSecret ? [{ name: TLS_VOLUME, mountPath: TLS_DIR, readOnly: true }] : []),
       ...(nodeTls ? [{ name: NODE_TLS_VOLUME, mountPath: NODE_TLS_DIR, readOnly: true }] : []),
+      ...(crlSecret ? [{ name: NODE_CRL_VOLUME, mountPath: NODE_CRL_DIR, readOnly: true }] : []),
       ...backup.mounts,
       ...access.mounts,
     ],
@@ -378,6 +384,8 @@ export function buildStatefulSet(cluster: VectorCluster, spec: DefaultedSpec, re
       // 0440: the key is readable by the node's group (fsGroup) only.
       ...(tlsSecret ? [{ name: TLS_VOLUME, secret: { secretName: tlsSecret.name, defaultMode: 0o440 } }] : []),
       ...(nodeTls ? [{ name: NODE_TLS_VOLUME, secret: { secretName: nodeTls.secretName, defaultMode: 0o440 } }] : []),
+      // Not subPath: the kubelet's updates of the Secret reach the file, and the node reloads it.
+      ...(crlSecret ? [{ name: NODE_CRL_VOLUME, secret: { secretName: crlSecret.name, items: [{ key: crlSecret.key ?? NODE_CRL_KEY, path: NODE_CRL_KEY }], defaultMode: 0o440 } }] : []),
       ...backup.volumes,
       ...access.volumes,
     ],

@@ -8,7 +8,7 @@ import type { InformerOptions } from '../kube/informer.js';
 import { isConflict, isNotFound } from '../kube/client.js';
 import type { KubeClient, KubeObject } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
-import { API_KEYS_FILE_KEY, CHILD_KINDS, CLUSTER_LABEL, FINALIZER, JWT_SECRET_KEY, childNames } from './children.js';
+import { API_KEYS_FILE_KEY, CHILD_KINDS, CLUSTER_LABEL, FINALIZER, JWT_SECRET_KEY, NODE_CRL_KEY, childNames } from './children.js';
 import type { ChildKind, KubeObject as ChildObject } from './children.js';
 import { memberCertificateNames, type NodeTls } from './node-http.js';
 import { fetchNodeStatus } from './node-status.js';
@@ -271,7 +271,8 @@ export class ClusterController {
   /** The Secrets of spec.security's access files: their keys, and a digest of the one the pods read so that a change rolls them (the value itself is never kept or logged). */
   private async observeAccessRefs(ns: string | undefined, spec: ReturnType<typeof defaultSpec>): Promise<Observed['accessRefs']> {
     const { apiKeysSecret, jwtSecret } = spec.security;
-    if (!apiKeysSecret && !jwtSecret) return undefined;
+    const crlSecret = spec.security.nodeTls?.crlSecret;
+    if (!apiKeysSecret && !jwtSecret && !crlSecret) return undefined;
     const seen = async (ref: { name: string; key?: string }, defaultKey: string): Promise<SeenSecretKey> => {
       const secret = await this.opts.client.getOrUndefined<KubeObject>('Secret', ns, ref.name);
       if (!secret) return null;
@@ -282,6 +283,7 @@ export class ClusterController {
     const refs: NonNullable<Observed['accessRefs']> = {};
     if (apiKeysSecret) refs.apiKeysSecret = await seen(apiKeysSecret, API_KEYS_FILE_KEY);
     if (jwtSecret) refs.jwtSecret = await seen(jwtSecret, JWT_SECRET_KEY);
+    if (crlSecret) refs.crlSecret = await seen(crlSecret, NODE_CRL_KEY);
     return refs;
   }
 

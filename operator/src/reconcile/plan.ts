@@ -7,7 +7,7 @@ import { defaultSpec, validateClusterSpec } from '../api/validate.js';
 import {
   CHILD_KINDS, DATA_VOLUME, FINALIZER, SPEC_HASH_ANNOTATION, apiKeySecretRef, buildApiKeySecret, buildClientService, buildClusterSecret, buildConfigMap, buildNetworkPolicy,
   buildHeadlessService, buildPodDisruptionBudget, buildRole, buildRoleBinding, buildServiceAccount, buildStatefulSet,
-  API_KEYS_FILE_KEY, JWT_SECRET_KEY, S3_CREDENTIAL_KEYS, selectorString, stableJson,
+  API_KEYS_FILE_KEY, JWT_SECRET_KEY, NODE_CRL_KEY, S3_CREDENTIAL_KEYS, selectorString, stableJson,
 } from './children.js';
 import type { ChildKind, KubeObject } from './children.js';
 import { reportedClusterId, reportedMeta } from './meta-view.js';
@@ -83,7 +83,7 @@ export interface Observed {
   /** What spec.backup names, as found (each only read when set): the keys of each Secret (null: no such Secret), whether the PVC exists. */
   backupRefs?: { credentialsSecretKeys?: string[] | null; encryptionKeySecretKeys?: string[] | null; claimExists?: boolean };
   /** The Secrets spec.security.apiKeysSecret and jwtSecret name, as found (each only read when set). */
-  accessRefs?: { apiKeysSecret?: SeenSecretKey; jwtSecret?: SeenSecretKey };
+  accessRefs?: { apiKeysSecret?: SeenSecretKey; jwtSecret?: SeenSecretKey; crlSecret?: SeenSecretKey };
   pods: KubeObject[];
   pvcs: KubeObject[];
   /** /v1/status per pod name, for pods that have an IP. */
@@ -519,7 +519,8 @@ export function missingAccessRef(spec: DefaultedSpec, refs: Observed['accessRefs
     return seen.digest === null ? { reason: 'SecretKeyNotFound', message: `${what} Secret ${ref.name} has no key ${ref.key ?? defaultKey}: the pods cannot start until it does` } : undefined;
   };
   return check('API keys file', spec.security.apiKeysSecret, refs?.apiKeysSecret, API_KEYS_FILE_KEY)
-    ?? check('JWT secret', spec.security.jwtSecret, refs?.jwtSecret, JWT_SECRET_KEY);
+    ?? check('JWT secret', spec.security.jwtSecret, refs?.jwtSecret, JWT_SECRET_KEY)
+    ?? check('node TLS CRL', spec.security.nodeTls?.crlSecret, refs?.crlSecret, NODE_CRL_KEY);
 }
 
 /** The first thing spec.backup names that is missing: the pods cannot start without it (a secretKeyRef or volume that does not resolve). */
