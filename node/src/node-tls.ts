@@ -4,7 +4,9 @@
 // restart (cluster/transport/tls-credentials.ts).
 import { NodeTlsCredentials } from './cluster/transport/tls-credentials.js';
 import { ENV_KEYS, type NodeConfig } from './config.js';
-import { loadTlsPair, TlsReloader, type TlsFiles } from './security/tls.js';
+import { X509Certificate } from 'node:crypto';
+import { identityMismatch, nodeIdsOfSubjectAltName } from './security/node-identity.js';
+import { loadTlsPair, TlsConfigError, TlsReloader, type TlsFiles, type TlsPair } from './security/tls.js';
 
 export interface NodeTls {
   credentials: NodeTlsCredentials;
@@ -21,13 +23,22 @@ export async function startNodeTls(config: NodeConfig, log: { info(message: stri
     caSetting: ENV_KEYS.nodeTlsCaFile,
     crlSetting: ENV_KEYS.nodeTlsCrlFile,
   };
+  // A certificate issued for one node (urn:jadevectordb:node:<id>) must be this node's: its peers would refuse it.
+  const checkIdentity = (pair: TlsPair): void => {
+    const mismatch = identityMismatch(nodeIdsOfSubjectAltName(new X509Certificate(pair.cert).subjectAltName), config.nodeId);
+    if (mismatch) throw new TlsConfigError(`${files.certSetting}: ${files.certFile} is not this node's: ${mismatch}, this node is ${JSON.stringify(config.nodeId)} (peers would refuse it)`);
+  };
   const initial = await loadTlsPair(files);
+  checkIdentity(initial);
   const credentials = new NodeTlsCredentials(initial);
   const reloader = new TlsReloader({
     files,
     initial,
     label: 'node-to-node TLS',
-    install: (pair) => credentials.update(pair),
+    install: (pair) => {
+      checkIdentity(pair);
+      credentials.update(pair);
+    },
     expiryWarningSeconds: config.tlsExpiryWarningSeconds,
     log,
   });

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../node/src/config.js';
 import { startNode, type RunningNode } from '../../node/src/node.js';
 import { loadTlsPair } from '../../node/src/security/tls.js';
+import { startNodeTls } from '../../node/src/node-tls.js';
 import type { ClusterDatabase } from '../../node/src/query/cluster-database.js';
 import { createCrl, type IssuedPem } from '../../operator/src/certs/x509.js';
 import { clusterMemberConfig } from '../api/qdrant-client.suite.js';
@@ -172,6 +173,22 @@ describe('node TLS settings', () => {
       await writeFile(crlFile, 'not a crl');
       await expect(loadTlsPair({ ...config.nodeTls!, ...settings })).rejects.toThrow(/^JADE_NODE_TLS_CRL_FILE: .*crl\.pem is not a CRL/);
       expect(() => loadConfig({ JADE_NODE_TLS_CRL_FILE: crlFile })).toThrow(/JADE_NODE_TLS_CRL_FILE needs node-to-node TLS/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses at start a certificate issued for another node', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'jade-mtls-id-'));
+    try {
+      const ca = await makeTestCa();
+      const files = await writeNodeTlsFiles(dir, ca, await issueNodeCert(ca, { nodeId: 'n1' }));
+      const config = loadConfig({ JADE_NODE_ID: 'n0', JADE_NODE_TLS_CERT_FILE: files.certFile, JADE_NODE_TLS_KEY_FILE: files.keyFile, JADE_NODE_TLS_CA_FILE: files.caFile });
+      const log = { info: () => undefined, warn: () => undefined };
+      await expect(startNodeTls(config, log)).rejects.toThrow(/^JADE_NODE_TLS_CERT_FILE: .*tls\.crt is not this node's: its certificate is for node "n1", this node is "n0"/);
+      const own = await startNodeTls({ ...config, nodeId: 'n1' }, log);
+      expect(own).not.toBeNull();
+      own!.reloader.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -17,8 +17,11 @@ export async function makeTestCa(name = 'jade test CA'): Promise<IssuedPem> {
 }
 
 /** A node certificate from `ca` naming 127.0.0.1 and localhost (what in-process clusters dial), or `dnsNames`. */
-export async function issueNodeCert(ca: IssuedPem, opts: { dnsNames?: string[]; validForMs?: number } = {}): Promise<IssuedPem> {
-  return issueLeaf(ca, { commonName: 'jade node', dnsNames: opts.dnsNames ?? ['localhost'], ipAddresses: opts.dnsNames ? [] : ['127.0.0.1'], validForMs: opts.validForMs ?? 10 * DAY_MS });
+export async function issueNodeCert(ca: IssuedPem, opts: { dnsNames?: string[]; validForMs?: number; nodeId?: string } = {}): Promise<IssuedPem> {
+  return issueLeaf(ca, {
+    commonName: 'jade node', dnsNames: opts.dnsNames ?? ['localhost'], ipAddresses: opts.dnsNames ? [] : ['127.0.0.1'], validForMs: opts.validForMs ?? 10 * DAY_MS,
+    ...(opts.nodeId ? { uris: [`urn:jadevectordb:node:${opts.nodeId}`] } : {}),
+  });
 }
 
 /** Writes tls.crt, tls.key and ca.crt into `dir` (the layout of a Kubernetes TLS Secret volume). */

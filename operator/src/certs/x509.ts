@@ -26,6 +26,7 @@ export interface CertificateFacts {
   notBeforeMs: number;
   notAfterMs: number;
   dnsNames: string[];
+  uris: string[];
 }
 
 function randomSerial(): string {
@@ -71,6 +72,8 @@ export interface LeafRequest {
   commonName: string;
   dnsNames: string[];
   ipAddresses?: string[];
+  /** URI SANs (urn:jadevectordb:node:<id> names the node the certificate is for). */
+  uris?: string[];
   validForMs: number;
   nowMs?: number;
 }
@@ -80,7 +83,7 @@ export async function issueLeaf(ca: IssuedPem, req: LeafRequest): Promise<Issued
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKey = await webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(ca.keyPem), EC, false, ['sign']);
   const keys = await keyPair();
-  const names = [...req.dnsNames.map((value) => ({ type: 'dns' as const, value })), ...(req.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value }))];
+  const names = [...req.dnsNames.map((value) => ({ type: 'dns' as const, value })), ...(req.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })), ...(req.uris ?? []).map((value) => ({ type: 'url' as const, value }))];
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject: new x509.Name([{ CN: [req.commonName] }]),
@@ -104,8 +107,10 @@ export async function issueLeaf(ca: IssuedPem, req: LeafRequest): Promise<Issued
 export function certificateFacts(certPem: string): CertificateFacts | null {
   try {
     const c = new NodeX509(certPem);
-    const dnsNames = (c.subjectAltName ?? '').split(', ').filter((n) => n.startsWith('DNS:')).map((n) => n.slice(4));
-    return { serialNumber: c.serialNumber, notBeforeMs: Date.parse(c.validFrom), notAfterMs: Date.parse(c.validTo), dnsNames };
+    const sans = (c.subjectAltName ?? '').split(', ');
+    const dnsNames = sans.filter((n) => n.startsWith('DNS:')).map((n) => n.slice(4));
+    const uris = sans.filter((n) => n.startsWith('URI:')).map((n) => n.slice(4));
+    return { serialNumber: c.serialNumber, notBeforeMs: Date.parse(c.validFrom), notAfterMs: Date.parse(c.validTo), dnsNames, uris };
   } catch {
     return null;
   }

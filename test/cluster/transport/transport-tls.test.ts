@@ -112,6 +112,22 @@ describe('Raft transport over mutual TLS', () => {
     expect(c.inbox.some((m) => m.startsWith('a:'))).toBe(true);
   });
 
+  it('a certificate issued for one node proves that node: a peer claiming another id over it is refused', async () => {
+    const ca = await makeTestCa();
+    const a = await start('a', pairOf(ca, await issueNodeCert(ca, { nodeId: 'a' })));
+    const b = await start('b', pairOf(ca, await issueNodeCert(ca, { nodeId: 'b' })));
+    // x holds the cluster secret and a certificate from the CA, but one issued for b.
+    const x = await start('x', pairOf(ca, await issueNodeCert(ca, { nodeId: 'b' })));
+    // Shared certificates (no node id) still work beside them: the cluster secret proves the id.
+    const s = await start('s', pairOf(ca, await issueNodeCert(ca)));
+    connect(a.t, b.t, x.t, s.t);
+    await Promise.all([keepSending(b.t, 'a', 2_000), keepSending(x.t, 'a', 2_000), keepSending(s.t, 'a', 2_000)]);
+    expect(a.inbox.some((m) => m.startsWith('b:'))).toBe(true);
+    expect(a.inbox.some((m) => m.startsWith('s:'))).toBe(true);
+    expect(a.inbox.filter((m) => m.startsWith('x:'))).toEqual([]);
+    expect(a.log.some((l) => /refused a Raft connection .* claiming to be "x": its certificate is for node "b"/.test(l)), a.log.join('\n')).toBe(true);
+  });
+
   it('refuses a server whose certificate does not name the host dialled', async () => {
     const ca = await makeTestCa();
     const a = await start('a', pairOf(ca, await issueNodeCert(ca)));
@@ -141,6 +157,33 @@ describe('internal calls over mutual TLS', () => {
       await expect(client.call(address, 'ping', { json: null }, Date.now() + 5_000, 'other.jade.svc.cluster.local')).rejects.toThrow(/No connection established/);
     } finally {
       client.close();
+      g.forceShutdown();
+    }
+  });
+
+  it('an internal call over a certificate issued for another node is refused, even with the cluster secret', async () => {
+    const ca = await makeTestCa();
+    const serverPair = pairOf(ca, await issueNodeCert(ca, { nodeId: 's' }));
+    const serverSide = await start('s', serverPair);
+    const server = new NodeRpc({ nodeId: 's', clusterId: 'c', auth: serverSide.t.rpcAuth() });
+    server.handle('ping', async () => ({ json: 'pong' }));
+    const g = new grpc.Server();
+    const { definition, implementation } = server.service();
+    g.addService(definition, implementation);
+    const port = await new Promise<number>((resolve, reject) => g.bindAsync('127.0.0.1:0', new NodeTlsCredentials(serverPair).server, (e, p) => (e ? reject(e) : resolve(p))));
+    const signer = (await start('k', pairOf(ca, await issueNodeCert(ca, { nodeId: 'k' })))).t.rpcAuth();
+    // Both sign as k with the cluster secret; only the first presents k's certificate.
+    const client = (leaf: IssuedPem) => new NodeRpc({ nodeId: 'k', clusterId: 'c', auth: signer, channelCredentials: new NodeTlsCredentials(pairOf(ca, leaf)).channel });
+    const own = client(await issueNodeCert(ca, { nodeId: 'k' }));
+    const borrowed = client(await issueNodeCert(ca, { nodeId: 'other' }));
+    try {
+      const address = `127.0.0.1:${port}`;
+      expect((await own.call(address, 'ping', { json: null }, Date.now() + 5_000)).json).toBe('pong');
+      await expect(borrowed.call(address, 'ping', { json: null }, Date.now() + 5_000)).rejects.toThrow(/not authenticated as a node of this cluster/);
+      expect(serverSide.log.some((l) => /refused an internal call .* claiming to be "k": its certificate is for node "other"/.test(l)), serverSide.log.join('\n')).toBe(true);
+    } finally {
+      own.close();
+      borrowed.close();
       g.forceShutdown();
     }
   });

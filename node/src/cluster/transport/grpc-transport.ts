@@ -19,6 +19,7 @@
 // keepaliveTimeMs + keepaliveTimeoutMs) and a stall timeout when its write buffer never drains.
 
 import * as grpc from '@grpc/grpc-js';
+import type { PeerAuthContext } from './types.js';
 import { NodeProofSigner, NodeProofVerifier } from '../../security/node-auth.js';
 import type { TlsPair } from '../../security/tls.js';
 import { JadeError, assert } from '../../util/errors.js';
@@ -30,6 +31,7 @@ import { raftTransportService } from './proto.js';
 import type { RpcAuth } from './rpc.js';
 import { probeTls, TLS_PROBE_AFTER_FAILURES } from './tls-probe.js';
 import type { NodeTlsCredentials } from './tls-credentials.js';
+import { identityMismatch, nodeIdsOfSubjectAltName } from '../../security/node-identity.js';
 import { emptyStats, messageLength, type MessageBytes } from './types.js';
 import type {
   FaultSpec,
@@ -351,7 +353,7 @@ export class GrpcRaftTransport implements RaftTransport {
    * a valid proof. Internal calls may come from a node joining (a valid proof suffices); the node
    * id they claim in the request must be the one they proved.
    */
-  private authenticate(call: { metadata: grpc.Metadata; getPeer(): string }, how: { members: boolean; claimed?: string; what: string }): NodeId | null {
+  private authenticate(call: { metadata: grpc.Metadata; getPeer(): string; getAuthContext?(): PeerAuthContext | null }, how: { members: boolean; claimed?: string; what: string }): NodeId | null {
     const single = (key: string): string | undefined => {
       const values = call.metadata.get(key);
       return values.length === 1 && typeof values[0] === 'string' ? values[0] : undefined;
@@ -365,6 +367,8 @@ export class GrpcRaftTransport implements RaftTransport {
       const check = this.verifier.verify(claimed, single(NODE_PROOF_METADATA));
       if (!check.ok) reason = check.reason;
     }
+    // A certificate that names node ids (one per pod) proves which node is calling: no other id may be claimed over it.
+    if (reason === null && this.options.tls) reason = identityMismatch(nodeIdsOfSubjectAltName(call.getAuthContext?.()?.sslPeerCertificate?.subjectaltname), claimed!);
     if (reason === null) return claimed!;
     this.counters.refusedUnauthenticated++;
     this.logLimited(`refused:${how.what}:${claimed?.slice(0, 64) ?? ''}:${reason.slice(0, 20)}`, `refused ${how.what} from ${call.getPeer()} claiming to be ${JSON.stringify(claimed?.slice(0, 64) ?? null)}: ${reason}`);
@@ -375,8 +379,8 @@ export class GrpcRaftTransport implements RaftTransport {
   rpcAuth(): RpcAuth {
     return {
       sign: (metadata) => void this.callMetadata(null, metadata),
-      verify: (metadata, claimed) => {
-        const id = this.authenticate({ metadata, getPeer: () => 'a node' }, { members: false, claimed, what: 'an internal call' });
+      verify: (metadata, claimed, call) => {
+        const id = this.authenticate({ metadata, getPeer: () => call?.getPeer() ?? 'a node', getAuthContext: () => call?.getAuthContext() ?? null }, { members: false, claimed, what: 'an internal call' });
         if (id === null) throw new JadeError('JADE_ERR_UNAUTHENTICATED', 'the call is not authenticated as a node of this cluster');
         return id;
       },

@@ -3,6 +3,7 @@
 // (one port per node); the client side keeps one channel per peer address, separate from the Raft
 // streams, so large reads never delay heartbeats. Errors cross as coded JadeErrors.
 import * as grpc from '@grpc/grpc-js';
+import type { PeerAuthContext } from './types.js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath } from '../../util/package-root.js';
 import { serverNameOptions } from './tls-credentials.js';
@@ -65,8 +66,8 @@ export type RpcHandler = (args: RpcPayload, ctx: RpcCallContext) => Promise<RpcP
 /** Authentication of internal calls: the caller signs its metadata, the server verifies it. */
 export interface RpcAuth {
   sign(metadata: grpc.Metadata, fromNodeId: string): void;
-  /** Returns the authenticated node id, or throws JADE_ERR_UNAUTHENTICATED. */
-  verify(metadata: grpc.Metadata, claimedNodeId: string): string;
+  /** Returns the authenticated node id, or throws JADE_ERR_UNAUTHENTICATED. `call` gives the peer's TLS certificate, when there is one. */
+  verify(metadata: grpc.Metadata, claimedNodeId: string, call?: { getPeer(): string; getAuthContext(): PeerAuthContext | null }): string;
 }
 
 /** Development mode on loopback: nodes are trusted by their claimed id (main.ts refuses this off loopback). */
@@ -144,7 +145,7 @@ export class NodeRpc {
     const req = call.request;
     try {
       if (req.clusterId !== this.opts.clusterId) throw new JadeError('JADE_ERR_FORBIDDEN', `call from cluster "${req.clusterId}", this node is in "${this.opts.clusterId}"`);
-      const fromNodeId = this.opts.auth.verify(call.metadata, req.fromNodeId);
+      const fromNodeId = this.opts.auth.verify(call.metadata, req.fromNodeId, call);
       const handler = this.handlers.get(req.method);
       if (!handler) throw new JadeError('JADE_ERR_NOT_FOUND', `no internal method ${req.method.slice(0, 80)}`);
       const deadline = call.getDeadline();

@@ -1,5 +1,6 @@
 // The Raft transport contract. Messages are opaque bytes: the Raft core owns their encoding, the
 // transport only routes them to a node and tags them with the Raft group they belong to.
+import type { PeerCertificate } from 'node:tls';
 
 export type NodeId = string;
 export type GroupId = string;
@@ -142,3 +143,9 @@ export const TRANSPORT_STAT_HELP: Record<keyof TransportStats, string> = {
   snapshotBytesSent: 'Snapshot bytes sent',
   snapshotBackpressureWaits: 'Times a snapshot sender waited for the stream to drain',
 };
+
+/** What grpc-js's call.getAuthContext() gives (its AuthContext type is not exported): the peer's TLS certificate. */
+export interface PeerAuthContext {
+  transportSecurityType?: string;
+  sslPeerCertificate?: PeerCertificate;
+}
